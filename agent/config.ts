@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
+
+/**
+ * The agent's configuration (issue 2). Sources, later winning: `--config FILE` (JSON), env
+ * `OUTPOST_AGENT_*` (`__` nests; e.g. `OUTPOST_AGENT_DEVICE_SECRET`), flags.
+ */
+export const AgentConfigSchema = z.strictObject({
+  deviceId: DeviceIdSchema,
+  /** The secret the hub returned once at enrollment. Prefer env or a 0600 file over flags. */
+  deviceSecret: z.string().min(16, 'device secret must be at least 16 characters'),
+  hub: z
+    .strictObject({
+      /** Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`. */
+      mqttUrl: z
+        .string()
+        .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+        .default('mqtt://127.0.0.1:1883'),
+    })
+    .prefault({}),
+  /** Directory of the agent's SQLite store. */
+  dataDir: z.string().min(1).default('./outpost-agent-data'),
+  api: z
+    .strictObject({
+      /** Local API address; loopback by default, since it is not authenticated. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** Local API port; default 7070, 0 picks a free one. */
+      port: configInt().min(0).max(65_535).default(7070),
+    })
+    .prefault({}),
+  link: z
+    .strictObject({
+      /** MQTT keepalive, seconds. */
+      keepaliveS: configInt().min(5).max(3600).default(30),
+      /** Connect timeout, ms. */
+      connectTimeoutMs: configInt().min(100).default(10_000),
+      /** Reconnect backoff: full jitter over min·2^attempt, capped at max (ms). */
+      reconnectMinMs: configInt().min(10).default(500),
+      reconnectMaxMs: configInt().min(10).default(30_000),
+    })
+    .prefault({}),
+  outbox: z
+    .strictObject({
+      /** Most events in one uplink batch. */
+      batchMaxEvents: configInt().min(1).max(5000).default(500),
+      /** Most JSON bytes of events in one uplink batch (stays under the broker's limit). */
+      batchMaxBytes: configInt()
+        .min(1024)
+        .default(128 * 1024),
+      /** Resend a batch not acknowledged by the hub within this time, ms. */
+      ackTimeoutMs: configInt().min(100).default(10_000),
+    })
+    .prefault({}),
+  /**
+   * `crash-safe` (SQLite WAL, synchronous=NORMAL): a committed event survives a process crash.
+   * `power-safe` (synchronous=FULL): it also survives power loss, at a cost per commit.
+   */
+  durability: z.enum(['crash-safe', 'power-safe']).default('crash-safe'),
+  /** Seconds between unprompted reported-state publications (the desired state may override). */
+  reportIntervalS: configInt().min(5).max(86_400).default(60),
+  logLevel: LogLevelSchema.default('info'),
+});
+
+/** Parsed, frozen agent configuration. */
+export type AgentConfig = Readonly<z.output<typeof AgentConfigSchema>>;
+export type AgentConfigInput = z.input<typeof AgentConfigSchema>;
+
+/** Env prefix for agent settings. */
+export const AGENT_ENV_PREFIX = 'OUTPOST_AGENT_';

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema } from '../shared/index.js';
+
+const port = () => configInt().min(0).max(65_535);
+
+/**
+ * The hub's configuration (issue 2). Sources, later winning: `--config FILE` (JSON), env
+ * `OUTPOST_HUB_*` (`__` nests), flags (`--http.port 0`). Port 0 picks a free port.
+ */
+export const HubConfigSchema = z.strictObject({
+  /** Directory for the SQLite store, the admin token and (later) keys and artifacts. */
+  dataDir: z.string().min(1).default('./outpost-hub-data'),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      /** HTTP API, dashboard and MQTT-over-WebSocket; default 8080. */
+      port: port().default(8080),
+      /** Path of the MQTT-over-WebSocket endpoint on the HTTP port. */
+      wsPath: z.string().startsWith('/').default('/mqtt'),
+      /** Largest accepted request body, bytes; default 1 MiB. */
+      bodyLimitBytes: configInt()
+        .positive()
+        .default(1024 * 1024),
+    })
+    .prefault({}),
+  mqtt: z
+    .strictObject({
+      host: z.string().min(1).default('0.0.0.0'),
+      /** Embedded broker's MQTT/TCP port; default 1883. */
+      port: port().default(1883),
+      /** Largest accepted MQTT payload, bytes; larger ones are counted and dropped. */
+      maxPayloadBytes: configInt().positive().default(DEFAULT_MAX_PAYLOAD_BYTES),
+    })
+    .prefault({}),
+  /**
+   * Bearer token for the admin API (at least 16 characters). When absent the hub reads
+   * `{dataDir}/admin-token`, creating it (mode 0600) with a random token on first start.
+   */
+  adminToken: z.string().min(16, 'admin token must be at least 16 characters').optional(),
+  logLevel: LogLevelSchema.default('info'),
+});
+
+/** Parsed, frozen hub configuration. */
+export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
+/** What a caller may pass in (defaults filled in by the schema). */
+export type HubConfigInput = z.input<typeof HubConfigSchema>;
+
+/** Env prefix for hub settings. */
+export const HUB_ENV_PREFIX = 'OUTPOST_HUB_';

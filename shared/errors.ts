@@ -1,0 +1,82 @@
+/**
+ * The one table of error codes (DESIGN.md "Conventions"): every error that crosses a
+ * process boundary carries one of these codes, its HTTP status and whether a retry can help.
+ */
+export interface ErrorSpec {
+  /** Human-readable default message. */
+  readonly message: string;
+  /** HTTP status the hub or agent API answers with. */
+  readonly http: number;
+  /** True when the same request may succeed later without change. */
+  readonly retryable: boolean;
+}
+
+export const ERROR_CODES = {
+  PROTO_INVALID_PAYLOAD: { message: 'payload does not match its schema', http: 400, retryable: false },
+  PROTO_INVALID_TOPIC: { message: 'topic is not an Outpost topic', http: 400, retryable: false },
+  PROTO_PAYLOAD_TOO_LARGE: { message: 'payload exceeds the size limit', http: 413, retryable: false },
+  PROTO_BAD_SIGNATURE: {
+    message: 'signature does not verify with any trusted key',
+    http: 400,
+    retryable: false,
+  },
+  PROTO_UNTRUSTED_KEY: {
+    message: 'manifest is signed by a key that is not trusted',
+    http: 400,
+    retryable: false,
+  },
+  PROTO_NOT_CANONICAL: { message: 'value cannot be written as canonical JSON', http: 400, retryable: false },
+  HUB_UNAUTHORIZED: { message: 'missing or wrong admin bearer token', http: 401, retryable: false },
+  HUB_FORBIDDEN: { message: 'not allowed', http: 403, retryable: false },
+  HUB_BAD_REQUEST: { message: 'request is invalid', http: 400, retryable: false },
+  HUB_NOT_FOUND: { message: 'no such route', http: 404, retryable: false },
+  HUB_DEVICE_NOT_FOUND: { message: 'no such device', http: 404, retryable: false },
+  HUB_DEVICE_EXISTS: { message: 'a device with this id already exists', http: 409, retryable: false },
+  HUB_CONFIG_INVALID: { message: 'hub configuration is invalid', http: 500, retryable: false },
+  HUB_STORE_UNAVAILABLE: { message: 'hub store is unavailable', http: 503, retryable: true },
+  HUB_INTERNAL: { message: 'internal hub error', http: 500, retryable: true },
+  AGENT_CONFIG_INVALID: { message: 'agent configuration is invalid', http: 500, retryable: false },
+  AGENT_BAD_REQUEST: { message: 'request is invalid', http: 400, retryable: false },
+  AGENT_NOT_FOUND: { message: 'no such route', http: 404, retryable: false },
+  AGENT_OUTBOX_FULL: { message: 'outbox lane is full; retry later', http: 503, retryable: true },
+  AGENT_CLOSED: { message: 'agent is shutting down', http: 503, retryable: true },
+  AGENT_INTERNAL: { message: 'internal agent error', http: 500, retryable: true },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** One of the codes in {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The JSON body every HTTP API answers errors with. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** The single error type of Outpost. `message` defaults to the table's message. */
+export class OutpostError extends Error {
+  readonly code: ErrorCode;
+  readonly http: number;
+  readonly retryable: boolean;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, options?: { details?: unknown; cause?: unknown }) {
+    const spec = ERROR_CODES[code];
+    super(message ?? spec.message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OutpostError';
+    this.code = code;
+    this.http = spec.http;
+    this.retryable = spec.retryable;
+    this.details = options?.details;
+  }
+
+  /** The `{error: {code, message}}` body of the HTTP APIs. */
+  toBody(): ErrorBody {
+    const body: ErrorBody = { error: { code: this.code, message: this.message } };
+    if (this.details !== undefined) body.error.details = this.details;
+    return body;
+  }
+}
+
+/** True when `value` is an {@link OutpostError} (also across module copies). */
+export function isOutpostError(value: unknown): value is OutpostError {
+  return value instanceof OutpostError;
+}
