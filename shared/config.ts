@@ -32,11 +32,14 @@ export const configBool = () =>
 
 const camel = (segment: string): string => segment.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-function setPath(target: ConfigObject, path: string[], value: unknown): void {
+function setPath(target: ConfigObject, path: string[], value: unknown, repeat: 'replace' | 'collect'): void {
   let node = target;
   for (const [i, key] of path.entries()) {
     if (i === path.length - 1) {
-      node[key] = value;
+      const prev = node[key];
+      if (repeat === 'collect' && prev !== undefined && (typeof prev !== 'object' || Array.isArray(prev))) {
+        node[key] = Array.isArray(prev) ? [...prev, value] : [prev, value];
+      } else node[key] = value;
       return;
     }
     const next = node[key];
@@ -62,15 +65,15 @@ export function configFromEnv(
       .split('__')
       .map((part) => camel(part.toLowerCase().replace(/_/g, '-')));
     if (path.some((p) => p === '')) continue;
-    setPath(out, path, value);
+    setPath(out, path, value, 'replace');
   }
   return out;
 }
 
 /**
  * Flags become nested keys: `--http.port 8080`, `--http.port=8080`, `--data-dir x`
- * (kebab-case becomes camelCase, dots nest). A flag with no value is `true`. Returns the
- * remaining positional arguments too.
+ * (kebab-case becomes camelCase, dots nest). A flag with no value is `true`; a repeated flag
+ * collects its values in an array. Returns the remaining positional arguments too.
  */
 export function configFromFlags(argv: readonly string[]): { config: ConfigObject; positionals: string[] } {
   const config: ConfigObject = {};
@@ -87,7 +90,7 @@ export function configFromFlags(argv: readonly string[]): { config: ConfigObject
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < argv.length && !(argv[i + 1] as string).startsWith('--')) value = argv[++i];
     else value = true;
-    setPath(config, name.split('.').map(camel), value);
+    setPath(config, name.split('.').map(camel), value, 'collect');
   }
   return { config, positionals };
 }

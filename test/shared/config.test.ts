@@ -20,6 +20,9 @@ test('flags nest on dots, camelCase kebab names and keep positionals', () => {
     positionals: ['list'],
   });
   assert.deepEqual(configFromFlags(['--json']).config, { json: true });
+  assert.deepEqual(configFromFlags(['--label', 'a=1', '--label=b=2', '--label', 'c=3']).config, {
+    label: ['a=1', 'b=2', 'c=3'],
+  });
 });
 
 test('later sources win, objects merge deeply', () => {
