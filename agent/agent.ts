@@ -1,0 +1,194 @@
+import { type Logger, pino } from 'pino';
+import { encodeMessage, formatIssues, OutpostError, ReportedStateSchema } from '../shared/index.js';
+import { startApi } from './api/server.js';
+import { CommandHandler } from './commands.js';
+import { type AgentConfig, AgentConfigSchema } from './config.js';
+import { DesiredReconciler } from './desired/reconciler.js';
+import { InboundRouter } from './link/inbound.js';
+import { MqttLink } from './link/mqtt-link.js';
+import { ComponentLoggers } from './logging.js';
+import { OutboxDrain } from './outbox/drain.js';
+import { parseEventInput } from './outbox/event-input.js';
+import { buildReportedState, StateReporter } from './state/reported.js';
+import { openAgentStore } from './store/index.js';
+import type { Agent, AgentStatus, Enqueued } from './types.js';
+
+/** Options of {@link createAgent}. */
+export interface CreateAgentOptions {
+  /**
+   * Parent logger. When given, its level is the default level (config `logLevel` is then
+   * not used); a desired-state `logLevel` still changes the agent's loggers at run time.
+   */
+  logger?: Logger;
+}
+
+function parseAgentConfig(config: AgentConfig): AgentConfig {
+  const parsed = AgentConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    const problems = formatIssues(parsed.error);
+    throw new OutpostError('AGENT_CONFIG_INVALID', problems.join('; '), { details: problems });
+  }
+  return parsed.data;
+}
+
+/**
+ * Starts an agent (issue 2): opens its store, starts the local API, connects to the hub and
+ * drains the outbox. Throws `AGENT_CONFIG_INVALID` on a bad config; the promise rejects
+ * (leaving nothing open) when the store or the API cannot start.
+ */
+export async function createAgent(config: AgentConfig, options: CreateAgentOptions = {}): Promise<Agent> {
+  const cfg = parseAgentConfig(config);
+  const startedAt = Date.now();
+  const root = (options.logger ?? pino({ name: 'outpost-agent', level: cfg.logLevel })).child({
+    deviceId: cfg.deviceId,
+  });
+  const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
+  const loggers = new ComponentLoggers(root);
+  const store = openAgentStore({ dataDir: cfg.dataDir, durability: cfg.durability });
+  let closing = false;
+
+  const enqueue = (input: unknown): Enqueued => {
+    if (closing) throw new OutpostError('AGENT_CLOSED');
+    const event = parseEventInput(input);
+    const seq = store.outbox.enqueue(
+      event.lane,
+      event.type,
+      event.bodyJson,
+      Date.now(),
+      cfg.outbox.batchMaxBytes,
+    );
+    drain.wake();
+    return { lane: event.lane, seq };
+  };
+
+  const link: MqttLink = new MqttLink({
+    deviceId: cfg.deviceId,
+    deviceSecret: cfg.deviceSecret,
+    mqttUrl: cfg.hub.mqttUrl,
+    ...cfg.link,
+    log: loggers.child('link'),
+    onMessage: (topic, payload) => router.handle(topic, payload),
+    onConnect: () => {
+      reporter.publishNow('connect');
+      drain.wake();
+    },
+    onDisconnect: () => drain.onDisconnect(),
+  });
+  const drain: OutboxDrain = new OutboxDrain({
+    outbox: store.outbox,
+    epoch: store.epoch,
+    ...cfg.outbox,
+    isConnected: () => link.connected,
+    publish: (payload) => link.publish('up', payload),
+    log: loggers.child('outbox'),
+  });
+  const reporter: StateReporter = new StateReporter({
+    encode: () =>
+      encodeMessage(
+        ReportedStateSchema,
+        buildReportedState({
+          at: Date.now(),
+          epoch: store.epoch,
+          startedAt,
+          appliedRev: reconciler.appliedRev,
+          outcome: reconciler.outcome,
+          config: reconciler.effective(),
+          outbox: store.outbox.counters(),
+        }),
+      ),
+    publish: (payload) => link.publish('state', payload, { retain: true }),
+    log: loggers.child('state'),
+  });
+  const reconciler: DesiredReconciler = new DesiredReconciler({
+    store: store.desired,
+    defaults: { logLevel: defaultLevel, reportIntervalS: cfg.reportIntervalS },
+    apply: (settings) => {
+      loggers.setLevel(settings.logLevel);
+      reporter.setIntervalS(settings.reportIntervalS);
+    },
+    log: loggers.child('desired'),
+  });
+  const commands = new CommandHandler({
+    enqueueResult: (result) => enqueue({ type: 'cmd.result', body: result, lane: 'control' }),
+    publishState: (reason) => reporter.publishNow(reason),
+    log: loggers.child('commands'),
+  });
+  const ackLog = loggers.child('ack');
+  let foreignEpochLogged = false;
+  const router: InboundRouter = new InboundRouter(cfg.deviceId, loggers.child('inbound'), {
+    ack: (ack) => {
+      if (ack.epoch !== store.epoch) {
+        if (!foreignEpochLogged) ackLog.warn({ epoch: ack.epoch }, 'ack for another store epoch ignored');
+        foreignEpochLogged = true;
+        return;
+      }
+      const deleted = store.outbox.ackUpTo(ack.epoch, ack.lane, ack.hwm);
+      ackLog.debug({ lane: ack.lane, hwm: ack.hwm, deleted }, 'ack applied');
+      drain.onAck(ack.lane, ack.hwm);
+    },
+    desired: (doc) => {
+      if (reconciler.onDesired(doc)) reporter.publishNow('desired');
+    },
+    desiredInvalid: (payload, reason) => {
+      if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
+    },
+    command: (cmd) => commands.handle(cmd),
+  });
+
+  const status = (): AgentStatus => ({
+    deviceId: cfg.deviceId,
+    epoch: store.epoch,
+    startedAt,
+    link: link.info(),
+    outbox: store.outbox.counters(),
+    desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
+    inbound: { invalid: router.stats() },
+  });
+
+  reconciler.applyCurrent();
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    api = await startApi({
+      ...cfg.api,
+      status,
+      enqueue,
+      isClosing: () => closing,
+      log: loggers.child('api'),
+    });
+  } catch (err) {
+    reporter.stop();
+    store.close();
+    throw err;
+  }
+  link.start();
+  drain.start();
+  loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
+
+  let closed: Promise<void> | undefined;
+  let finalStatus: AgentStatus | undefined;
+  const close = async (): Promise<void> => {
+    closing = true;
+    reporter.stop();
+    try {
+      await drain.stop();
+      await link.close();
+      await api.close();
+    } finally {
+      finalStatus = status();
+      store.close();
+      loggers.root.info('agent closed');
+    }
+  };
+
+  return {
+    deviceId: cfg.deviceId,
+    epoch: store.epoch,
+    api: { url: api.url, port: api.port },
+    enqueue: (event) => enqueue(event),
+    status: () => finalStatus ?? status(),
+    close: () => {
+      closed ??= close();
+      return closed;
+    },
+  };
+}

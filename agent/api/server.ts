@@ -1,0 +1,85 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyError } from 'fastify';
+import type { Logger } from 'pino';
+import { isOutpostError, type Lane, OutpostError } from '../../shared/index.js';
+import type { AgentStatus } from '../types.js';
+
+/** Options of the local API. */
+export interface ApiOptions {
+  /** Bind address (config `api.host`, loopback by default: the API is not authenticated). */
+  host: string;
+  /** Port (config `api.port`); 0 picks a free one. */
+  port: number;
+  status(): AgentStatus;
+  /** Validates and durably enqueues an event; throws OutpostError. */
+  enqueue(input: unknown): { lane: Lane; seq: number };
+  /** True once the agent is closing: every request is answered `AGENT_CLOSED`. */
+  isClosing(): boolean;
+  log: Logger;
+}
+
+/** The running local API. */
+export interface LocalApi {
+  /** Base URL, e.g. `http://127.0.0.1:7070`. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Largest accepted request body, bytes. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+function toOutpostError(err: FastifyError | Error): OutpostError {
+  if (isOutpostError(err)) return err;
+  const status = (err as FastifyError).statusCode;
+  if (status === 413) return new OutpostError('PROTO_PAYLOAD_TOO_LARGE', err.message);
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new OutpostError('AGENT_BAD_REQUEST', err.message, { details: [err.message] });
+  }
+  return new OutpostError('AGENT_INTERNAL', undefined, { cause: err });
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Starts the agent's local HTTP API (issue 2) for applications on the device:
+ * - `GET /v1/status` → 200 {@link AgentStatus}
+ * - `POST /v1/events` `{ type, body, lane? }` → 202 `{ lane, seq }`, durable before the reply
+ *
+ * Errors are `{ error: { code, message } }`: `AGENT_BAD_REQUEST` (400, every `path: problem`),
+ * `PROTO_PAYLOAD_TOO_LARGE` (413), `AGENT_NOT_FOUND` (404), `AGENT_CLOSED` (503).
+ */
+export async function startApi(options: ApiOptions): Promise<LocalApi> {
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
+
+  app.addHook('onRequest', async () => {
+    if (options.isClosing()) throw new OutpostError('AGENT_CLOSED');
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const error = toOutpostError(err);
+    if (error.code === 'AGENT_INTERNAL') {
+      options.log.error({ err, method: request.method, url: request.url }, 'local API request failed');
+    }
+    return reply.code(error.http).send(error.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new OutpostError('AGENT_NOT_FOUND', `no route ${request.method} ${request.url}`);
+    return reply.code(error.http).send(error.toBody());
+  });
+
+  app.get('/v1/status', async () => options.status());
+  app.post('/v1/events', async (request, reply) => {
+    const accepted = options.enqueue(request.body);
+    return reply.code(202).send(accepted);
+  });
+
+  await app.listen({ host: options.host, port: options.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `http://${urlHost(options.host)}:${port}`;
+  options.log.info({ url }, 'local API listening');
+  return { url, port, close: () => app.close() };
+}

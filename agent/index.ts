@@ -1,0 +1,21 @@
+/**
+ * The Outpost agent: the on-device runtime (DESIGN.md "Roles"). `createAgent` is the one
+ * factory; `main` (cli/) only wires config and signals to it.
+ */
+export type { CreateAgentOptions } from './agent.js';
+export { createAgent } from './agent.js';
+export type { AgentConfig, AgentConfigInput } from './config.js';
+export { AGENT_ENV_PREFIX, AgentConfigSchema } from './config.js';
+export { backoffDelayMs } from './link/backoff.js';
+export { DEFAULT_LANE } from './outbox/event-input.js';
+export { AGENT_DB_FILE } from './store/index.js';
+export type {
+  Agent,
+  AgentEvent,
+  AgentStatus,
+  Enqueued,
+  InvalidInboundStats,
+  LaneCounters,
+  LinkInfo,
+} from './types.js';
+export { AGENT_VERSION } from './version.js';

@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import {
+  type Ack,
+  AckSchema,
+  type Command,
+  CommandSchema,
+  type DesiredState,
+  DesiredStateSchema,
+  decodeMessage,
+  isDownlinkChannel,
+  parseDeviceTopic,
+} from '../../shared/index.js';
+
+/** Counts of inbound payloads dropped as invalid, by reason (`channel: reason`). */
+export interface InvalidInboundStats {
+  total: number;
+  byReason: Record<string, number>;
+}
+
+/** What the router hands on, each payload already validated. */
+export interface InboundHandlers {
+  ack(ack: Ack): void;
+  desired(doc: DesiredState): void;
+  /** A desired document that failed validation (already counted), with its raw payload. */
+  desiredInvalid(payload: Buffer, reason: string): void;
+  command(cmd: Command): void;
+}
+
+/** Distinct reasons tracked one by one; beyond this, they share one bucket (bounded memory). */
+const MAX_REASONS = 64;
+const MAX_REASON_CHARS = 300;
+
+/**
+ * Validates every inbound MQTT payload with its schema (DESIGN.md "Wire protocol"): an
+ * invalid one is counted, logged once per reason at `warn`, and dropped. {@link handle}
+ * never throws, so nothing escapes into mqtt.js' message callback.
+ */
+export class InboundRouter {
+  readonly #deviceId: string;
+  readonly #log: Logger;
+  readonly #handlers: InboundHandlers;
+  #total = 0;
+  readonly #byReason = new Map<string, number>();
+
+  constructor(deviceId: string, log: Logger, handlers: InboundHandlers) {
+    this.#deviceId = deviceId;
+    this.#log = log;
+    this.#handlers = handlers;
+  }
+
+  /** Routes one message; invalid ones are counted and dropped. */
+  handle(topic: string, payload: Buffer): void {
+    try {
+      this.#route(topic, payload);
+    } catch (err) {
+      this.#log.error({ err, topic }, 'inbound message handler failed; message dropped');
+    }
+  }
+
+  /** Snapshot of the invalid-payload counters. */
+  stats(): InvalidInboundStats {
+    return { total: this.#total, byReason: Object.fromEntries(this.#byReason) };
+  }
+
+  #route(topic: string, payload: Buffer): void {
+    const parsed = parseDeviceTopic(topic);
+    if (!parsed || parsed.deviceId !== this.#deviceId || !isDownlinkChannel(parsed.channel)) {
+      this.#invalid('topic', `unexpected topic ${topic}`);
+      return;
+    }
+    switch (parsed.channel) {
+      case 'ack': {
+        const decoded = decodeMessage(AckSchema, payload);
+        if (decoded.ok) this.#handlers.ack(decoded.value);
+        else this.#invalid('ack', decoded.reason);
+        return;
+      }
+      case 'desired': {
+        if (payload.byteLength === 0) {
+          this.#log.debug('desired state cleared at the broker (empty retained message); nothing to do');
+          return;
+        }
+        const decoded = decodeMessage(DesiredStateSchema, payload);
+        if (decoded.ok) this.#handlers.desired(decoded.value);
+        else {
+          this.#invalid('desired', decoded.reason);
+          this.#handlers.desiredInvalid(payload, decoded.reason);
+        }
+        return;
+      }
+      case 'cmd': {
+        const decoded = decodeMessage(CommandSchema, payload);
+        if (decoded.ok) this.#handlers.command(decoded.value);
+        else this.#invalid('cmd', decoded.reason);
+        return;
+      }
+    }
+  }
+
+  #invalid(channel: string, reason: string): void {
+    this.#total += 1;
+    let key = `${channel}: ${reason}`.slice(0, MAX_REASON_CHARS);
+    if (!this.#byReason.has(key) && this.#byReason.size >= MAX_REASONS) key = `${channel}: (other reasons)`;
+    const seen = this.#byReason.get(key);
+    this.#byReason.set(key, (seen ?? 0) + 1);
+    if (seen === undefined) this.#log.warn({ channel, reason }, 'invalid inbound payload dropped');
+  }
+}

@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import {
+  type DownlinkChannel,
+  deviceTopic,
+  encodeMessage,
+  HUB_TO_DEVICE,
+  type Status,
+  StatusSchema,
+  type UplinkChannel,
+} from '../../shared/index.js';
+import { backoffDelayMs } from './backoff.js';
+
+/** Settings of the link (from the agent config). */
+export interface LinkOptions {
+  deviceId: string;
+  deviceSecret: string;
+  /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
+  mqttUrl: string;
+  keepaliveS: number;
+  connectTimeoutMs: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  log: Logger;
+  /** Every inbound message; must not throw. */
+  onMessage(topic: string, payload: Buffer): void;
+  /** The link is up: online status published and subscriptions granted. */
+  onConnect(): void;
+  /** The link that was up went down. */
+  onDisconnect(): void;
+}
+
+/** The link as `GET /v1/status` shows it. */
+export interface LinkInfo {
+  /** True once connected, the online status published and the subscriptions granted. */
+  connected: boolean;
+  /** When `connected` last changed (agent start before any change), ms. */
+  since: number;
+  /** Successful connections so far. */
+  connects: number;
+  /** The latest connection or protocol error, if any. */
+  lastError: string | null;
+}
+
+/** Wait for the offline status' PUBACK and the clean DISCONNECT on close, ms. */
+const CLOSE_STEP_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The agent's MQTT 3.1.1 link to the hub (issue 2): persistent session (`clean: false`),
+ * client id = username = device id, a retained QoS 1 last will `offline` carrying a fresh
+ * `conn` id per connection attempt, and reconnects with full-jitter exponential backoff
+ * driven here (mqtt.js' own `reconnectPeriod` is 0).
+ */
+export class MqttLink {
+  readonly #o: LinkOptions;
+  readonly #log: Logger;
+  #client: MqttClient | undefined;
+  #conn = '';
+  #connOpenedAt = 0;
+  #attempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #ready = false;
+  #since = Date.now();
+  #connects = 0;
+  #lastError: string | null = null;
+
+  constructor(options: LinkOptions) {
+    this.#o = options;
+    this.#log = options.log;
+  }
+
+  /** Starts connecting (the first attempt is immediate). */
+  start(): void {
+    if (this.#client || this.#closing) return;
+    this.#newConn();
+    const options: IClientOptions = {
+      protocolVersion: 4,
+      clientId: this.#o.deviceId,
+      username: this.#o.deviceId,
+      password: this.#o.deviceSecret,
+      clean: false,
+      keepalive: this.#o.keepaliveS,
+      connectTimeout: this.#o.connectTimeoutMs,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      will: this.#will(),
+    };
+    const client = mqtt.connect(this.#o.mqttUrl, options);
+    this.#client = client;
+    client.on('connect', () => void this.#onConnect(client));
+    client.on('close', () => this.#onClose());
+    client.on('error', (err) => this.#error(err.message));
+    client.on('message', (topic, payload) => this.#o.onMessage(topic, payload));
+  }
+
+  /** True while the link is up (see {@link LinkInfo.connected}). */
+  get connected(): boolean {
+    return this.#ready;
+  }
+
+  /** Id of the current (or latest) connection attempt. */
+  get conn(): string {
+    return this.#conn;
+  }
+
+  /** Snapshot for the status API. */
+  info(): LinkInfo {
+    return {
+      connected: this.#ready,
+      since: this.#since,
+      connects: this.#connects,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Publishes on one of the device's own channels at QoS 1. Returns false (nothing sent)
+   * while the link is down; a failed publish is logged, never thrown.
+   */
+  publish(channel: UplinkChannel, payload: Buffer, options: { retain?: boolean } = {}): boolean {
+    const client = this.#client;
+    if (!client || !this.#ready) return false;
+    client.publish(
+      deviceTopic(this.#o.deviceId, channel),
+      payload,
+      { qos: 1, retain: options.retain ?? false },
+      (err) => {
+        if (err) this.#log.debug({ err: err.message, channel }, 'publish not completed');
+      },
+    );
+    return true;
+  }
+
+  /**
+   * Publishes the retained `offline` status (a clean DISCONNECT discards the will), then
+   * disconnects cleanly. Idempotent; each step is bounded by a timeout.
+   */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) {
+      const offline = this.#status('offline', Date.now());
+      try {
+        await withTimeout(
+          client.publishAsync(deviceTopic(this.#o.deviceId, 'status'), offline, { qos: 1, retain: true }),
+          CLOSE_STEP_TIMEOUT_MS,
+        );
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, 'offline status not published');
+      }
+      const ended = await withTimeout(
+        client.endAsync().then(() => true),
+        CLOSE_STEP_TIMEOUT_MS,
+      ).catch(() => undefined);
+      if (ended) return;
+      // A stalled broker never completes the DISCONNECT: drop the socket (the will says offline).
+      this.#log.warn('clean disconnect timed out; dropping the connection');
+      client.stream.destroy();
+      return;
+    }
+    // Not connected: a forced end destroys any attempt in progress and calls back at once.
+    await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+  }
+
+  #newConn(): void {
+    this.#conn = randomBytes(9).toString('base64url');
+    this.#connOpenedAt = Date.now();
+  }
+
+  #status(state: Status['state'], at: number): Buffer {
+    return encodeMessage(StatusSchema, { v: 1, state, conn: this.#conn, at });
+  }
+
+  #will(): NonNullable<IClientOptions['will']> {
+    return {
+      topic: deviceTopic(this.#o.deviceId, 'status'),
+      payload: this.#status('offline', this.#connOpenedAt),
+      qos: 1,
+      retain: true,
+    };
+  }
+
+  async #onConnect(client: MqttClient): Promise<void> {
+    const conn = this.#conn;
+    const stillCurrent = () => !this.#closing && client.connected && conn === this.#conn;
+    client.publish(deviceTopic(this.#o.deviceId, 'status'), this.#status('online', Date.now()), {
+      qos: 1,
+      retain: true,
+    });
+    const topics = HUB_TO_DEVICE.map((channel: DownlinkChannel) => deviceTopic(this.#o.deviceId, channel));
+    try {
+      // Always resubscribe: the broker may have lost the persistent session.
+      const granted = await client.subscribeAsync(topics, { qos: 1 });
+      const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length > 0) throw new Error(`subscription refused: ${refused.join(', ')}`);
+    } catch (err) {
+      if (!stillCurrent()) return;
+      this.#error((err as Error).message);
+      this.#log.error(
+        { err: (err as Error).message },
+        'subscribing failed; dropping the connection to retry',
+      );
+      client.stream.destroy();
+      return;
+    }
+    if (!stillCurrent()) return;
+    this.#attempt = 0;
+    this.#connects += 1;
+    this.#ready = true;
+    this.#since = Date.now();
+    this.#log.info({ conn, connects: this.#connects }, 'connected to the hub');
+    this.#o.onConnect();
+  }
+
+  #onClose(): void {
+    if (this.#ready) {
+      this.#ready = false;
+      this.#since = Date.now();
+      this.#log.info({ conn: this.#conn }, 'disconnected from the hub');
+      this.#o.onDisconnect();
+    }
+    if (this.#closing || this.#reconnectTimer) return;
+    const delay = backoffDelayMs(this.#attempt, this.#o.reconnectMinMs, this.#o.reconnectMaxMs);
+    this.#attempt += 1;
+    this.#log.debug({ delayMs: delay, attempt: this.#attempt }, 'reconnect scheduled');
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      const client = this.#client;
+      if (this.#closing || !client) return;
+      // A fresh conn id per attempt, carried by this attempt's will (issue 2).
+      this.#newConn();
+      client.options.will = this.#will();
+      client.reconnect();
+    }, delay);
+  }
+
+  #error(message: string): void {
+    if (message !== this.#lastError) this.#log.warn({ err: message }, 'MQTT link error');
+    else this.#log.debug({ err: message }, 'MQTT link error (repeated)');
+    this.#lastError = message;
+  }
+}

@@ -1,0 +1,95 @@
+import { arch, hostname, platform } from 'node:os';
+import type { Logger } from 'pino';
+import { type DesiredOutcome, type ReportedState, ReportedStateSchema } from '../../shared/index.js';
+import type { EffectiveSettings } from '../desired/reconciler.js';
+import type { LaneCounters } from '../store/index.js';
+import { AGENT_VERSION } from '../version.js';
+
+/** What the reported state is made of. */
+export interface ReportInput {
+  at: number;
+  epoch: string;
+  startedAt: number;
+  appliedRev: number;
+  outcome: DesiredOutcome | undefined;
+  config: EffectiveSettings;
+  outbox: Record<string, LaneCounters>;
+}
+
+/** The host description sent with every report. */
+export function hostInfo(): { platform: string; arch: string; hostname: string } {
+  return { platform: platform(), arch: arch(), hostname: hostname().slice(0, 256) };
+}
+
+/** Builds and validates the reported state (`outpost/v1/d/{id}/state`, ReportedStateSchema). */
+export function buildReportedState(input: ReportInput): ReportedState {
+  const state = {
+    v: 1,
+    at: input.at,
+    agentVersion: AGENT_VERSION,
+    epoch: input.epoch,
+    startedAt: input.startedAt,
+    appliedRev: input.appliedRev,
+    ...(input.outcome ? { desired: input.outcome } : {}),
+    config: input.config,
+    outbox: input.outbox,
+    host: hostInfo(),
+  };
+  return ReportedStateSchema.parse(state);
+}
+
+/** Options of the {@link StateReporter}. */
+export interface ReporterOptions {
+  /** The encoded reported state, built fresh at each call. */
+  encode(): Buffer;
+  /** Publishes it retained at QoS 1; false while the link is down. */
+  publish(payload: Buffer): boolean;
+  log: Logger;
+}
+
+/**
+ * Publishes the reported state (issue 2): on demand (on connect, after applying desired
+ * state, on the `report-state` command) and every `reportIntervalS` seconds while up.
+ */
+export class StateReporter {
+  readonly #o: ReporterOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #intervalS = 0;
+  #stopped = false;
+
+  constructor(options: ReporterOptions) {
+    this.#o = options;
+  }
+
+  /** Publishes now; false when the link is down or the state cannot be built (logged). */
+  publishNow(reason: string): boolean {
+    try {
+      const sent = this.#o.publish(this.#o.encode());
+      if (sent) this.#o.log.debug({ reason }, 'reported state published');
+      return sent;
+    } catch (err) {
+      this.#o.log.error({ err, reason }, 'reported state not published');
+      return false;
+    }
+  }
+
+  /** (Re)starts the periodic report, every `seconds` s; unchanged interval keeps the timer. */
+  setIntervalS(seconds: number): void {
+    if (this.#stopped || (seconds === this.#intervalS && this.#timer)) return;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#intervalS = seconds;
+    this.#timer = setInterval(() => this.publishNow('interval'), seconds * 1000);
+  }
+
+  /** The period in force, s (0 before {@link setIntervalS}). */
+  get intervalS(): number {
+    return this.#intervalS;
+  }
+
+  /** Stops the periodic report. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}

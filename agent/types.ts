@@ -1,0 +1,64 @@
+import type { DesiredOutcome, Lane } from '../shared/index.js';
+import type { InvalidInboundStats } from './link/inbound.js';
+import type { LinkInfo } from './link/mqtt-link.js';
+import type { LaneCounters } from './store/index.js';
+
+export type { InvalidInboundStats } from './link/inbound.js';
+export type { LinkInfo } from './link/mqtt-link.js';
+export type { LaneCounters } from './store/index.js';
+
+/** An event handed to {@link Agent.enqueue}. */
+export interface AgentEvent {
+  /** Event type: 1-64 of `[a-z0-9._-]`, starting with a letter (LabelSchema). */
+  type: string;
+  /** Any JSON value. */
+  body: unknown;
+  /** Outbox lane; `telemetry` when absent. */
+  lane?: Lane;
+}
+
+/** Where an event was stored: its lane and its per-lane sequence number. */
+export interface Enqueued {
+  lane: Lane;
+  seq: number;
+}
+
+/** The agent's status: what `GET /v1/status` returns. */
+export interface AgentStatus {
+  deviceId: string;
+  /** Random id of the store. */
+  epoch: string;
+  /** Agent start time, ms. */
+  startedAt: number;
+  link: LinkInfo;
+  /** Per lane: events waiting for the hub's ack, ever enqueued, ever acknowledged. */
+  outbox: Record<Lane, LaneCounters>;
+  desired: {
+    /** Highest desired rev applied; 0 before any. */
+    appliedRev: number;
+    /** Outcome of the latest desired document received, or null. */
+    outcome: DesiredOutcome | null;
+  };
+  inbound: { invalid: InvalidInboundStats };
+}
+
+/** A running agent (see `createAgent`). */
+export interface Agent {
+  readonly deviceId: string;
+  /** Random id of this store (base64url), made at its first migration. */
+  readonly epoch: string;
+  /** The local HTTP API. */
+  readonly api: { url: string; port: number };
+  /**
+   * Stores an event in the outbox; durable (per `durability`) when it returns. Throws
+   * OutpostError `AGENT_BAD_REQUEST` (invalid), `PROTO_PAYLOAD_TOO_LARGE`, `AGENT_CLOSED`.
+   */
+  enqueue(event: AgentEvent): Enqueued;
+  /** The same object `GET /v1/status` returns. */
+  status(): AgentStatus;
+  /**
+   * Stops timers and the outbox drain, publishes the retained `offline` status, disconnects
+   * cleanly, closes the API and the store. Idempotent.
+   */
+  close(): Promise<void>;
+}
