@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { Aedes, type Client } from 'aedes';
+import { topicMatches } from '../bus/topic-match.js';
+import type { HubBus, MessageHandler, PublishOptions, SessionEnd } from '../bus/types.js';
+import { type AclDeps, createAclHandlers } from './acl.js';
+
+/** The embedded aedes broker and the {@link HubBus} over it. */
+export interface EmbeddedBroker {
+  readonly aedes: Aedes;
+  readonly bus: HubBus;
+  /** Disconnects every client (their wills are published) and stops the broker. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts aedes 1.x (MQTT 3.1.1 only) with the hub's authentication and ACL. No transport
+ * is opened here: see `transports.ts`. Messages reach bus subscribers through aedes'
+ * `published` hook, which also names the publishing connection (for wills too).
+ */
+export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker> {
+  const logger = deps.logger;
+  const subscriptions: Array<{ filter: string; handler: MessageHandler }> = [];
+  const sessionEndHandlers: Array<(end: SessionEnd) => void> = [];
+  const sessions = new WeakMap<Client, string>();
+  const sessionOf = (client: Client): string => {
+    let id = sessions.get(client);
+    if (id === undefined) {
+      id = randomBytes(9).toString('base64url');
+      sessions.set(client, id);
+    }
+    return id;
+  };
+
+  const dispatch = (topic: string, payload: Buffer, session: string | undefined) => {
+    for (const { filter, handler } of subscriptions) {
+      if (!topicMatches(filter, topic)) continue;
+      try {
+        const result = handler(topic, payload, { session });
+        if (result instanceof Promise) {
+          result.catch((err: unknown) => logger.error({ err, topic }, 'bus message handler failed'));
+        }
+      } catch (err) {
+        logger.error({ err, topic }, 'bus message handler threw');
+      }
+    }
+  };
+
+  const aedes = await Aedes.createBroker({
+    ...createAclHandlers(deps),
+    published: (packet, client, callback) => {
+      // `client` is null for the hub's own publications despite aedes' typing.
+      const origin = (client as Client | null) === null ? undefined : sessionOf(client);
+      dispatch(packet.topic, Buffer.from(packet.payload), origin);
+      callback(null);
+    },
+  });
+  aedes.on('clientDisconnect', (client) => {
+    const end: SessionEnd = { clientId: client.id, session: sessionOf(client) };
+    for (const handler of sessionEndHandlers) {
+      try {
+        handler(end);
+      } catch (err) {
+        logger.error({ err, clientId: client.id }, 'session-end handler threw');
+      }
+    }
+  });
+  aedes.on('clientReady', (client) => logger.debug({ clientId: client.id }, 'client connected'));
+  aedes.on('clientError', (client, err) =>
+    logger.debug({ clientId: client.id, err: err.message }, 'client connection error'),
+  );
+  aedes.on('connectionError', (client, err) =>
+    logger.debug({ clientId: client.id, err: err.message }, 'connection error before CONNECT'),
+  );
+
+  const bus: HubBus = {
+    async subscribe(filter, handler) {
+      subscriptions.push({ filter, handler });
+    },
+    publish(topic: string, payload: Buffer, options: PublishOptions) {
+      return new Promise<void>((resolve, reject) => {
+        aedes.publish(
+          { cmd: 'publish', topic, payload, qos: options.qos, retain: options.retain, dup: false },
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+    },
+    onSessionEnd(handler) {
+      sessionEndHandlers.push(handler);
+    },
+    clientCount: () => (aedes.closed ? 0 : aedes.connectedClients),
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => aedes.close(() => resolve()));
+    return closing;
+  };
+  return { aedes, bus, close };
+}

@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { formatIssues, OutpostError } from '../../shared/index.js';
+import type { HubBus } from '../bus/types.js';
+import type { HubStats } from '../stats.js';
+import type { HubStore } from '../store/types.js';
+
+/** What the HTTP routes need from the hub. */
+export interface HttpDeps {
+  store: HubStore;
+  bus: HubBus;
+  logger: Logger;
+  adminToken: string;
+  bodyLimitBytes: number;
+  /** URLs devices connect to, filled in once the listeners are up. */
+  endpoints: () => { mqttUrl: string; wsUrl: string };
+  stats: () => HubStats;
+  /** Hub wall clock, ms. */
+  now: () => number;
+}
+
+/**
+ * Validates `value` with `schema`; on failure throws `HUB_BAD_REQUEST` whose message lists
+ * every `path: problem` (also in `details.problems`).
+ */
+export function parseRequest<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = formatIssues(parsed.error);
+  throw new OutpostError('HUB_BAD_REQUEST', `invalid ${what}: ${problems.join('; ')}`, {
+    details: { problems },
+  });
+}

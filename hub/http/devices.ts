@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DeviceIdSchema, OutpostError } from '../../shared/index.js';
+import { generateSecret, hashSecret } from '../secrets.js';
+import type { HubStore } from '../store/types.js';
+import { type HttpDeps, parseRequest } from './context.js';
+import { deviceView } from './views.js';
+
+/** Body of `POST /v1/devices`; every field optional (an empty body enrolls with a new id). */
+export const EnrollRequestSchema = z.strictObject({
+  id: DeviceIdSchema.optional(),
+  name: z.string().min(1).max(256).optional(),
+  labels: z.record(z.string().min(1).max(64), z.string().max(256)).optional(),
+});
+
+/** `:id` of the device routes. */
+export const DeviceParamsSchema = z.strictObject({ id: z.string() });
+
+/** Loads a device or throws `HUB_DEVICE_NOT_FOUND`. */
+export async function requireDevice(store: HubStore, id: string) {
+  const device = await store.getDevice(id);
+  if (device === undefined) throw new OutpostError('HUB_DEVICE_NOT_FOUND', `no device ${id}`);
+  return device;
+}
+
+/**
+ * - `POST /v1/devices` `{id?, name?, labels?}` → 201 `{id, secret, mqtt: {url, wsUrl}}`; the
+ *   secret is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`.
+ * - `GET /v1/devices` → `{devices: DeviceView[]}`.
+ * - `GET /v1/devices/:id` → `DeviceView & {desired: DesiredState | null}`.
+ */
+export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { store } = deps;
+
+  app.post('/v1/devices', async (request, reply) => {
+    const body = parseRequest(EnrollRequestSchema, request.body ?? {}, 'enrollment request');
+    const id = body.id ?? `dev-${randomBytes(8).toString('hex')}`;
+    const secret = generateSecret();
+    const device = await store.createDevice({
+      id,
+      name: body.name,
+      labels: body.labels,
+      secretHash: await hashSecret(secret),
+      createdAt: deps.now(),
+    });
+    deps.logger.info({ deviceId: device.id }, 'device enrolled');
+    const { mqttUrl, wsUrl } = deps.endpoints();
+    return reply.status(201).send({ id: device.id, secret, mqtt: { url: mqttUrl, wsUrl } });
+  });
+
+  app.get('/v1/devices', async () => {
+    const [devices, desired] = await Promise.all([store.listDevices(), store.listDesired()]);
+    const byDevice = new Map(desired.map((d) => [d.deviceId, d.desired]));
+    return { devices: devices.map((device) => deviceView(device, byDevice.get(device.id))) };
+  });
+
+  app.get('/v1/devices/:id', async (request) => {
+    const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
+    const device = await requireDevice(store, id);
+    const desired = await store.getDesired(id);
+    return { ...deviceView(device, desired), desired: desired ?? null };
+  });
+}

@@ -1,0 +1,71 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { isOutpostError, OutpostError } from '../../shared/index.js';
+import { tokensEqual } from '../secrets.js';
+import type { HttpDeps } from './context.js';
+import { registerDeviceControlRoutes } from './device-control.js';
+import { registerDeviceRoutes } from './devices.js';
+import { registerEventRoutes } from './events.js';
+import { registerHealthRoutes } from './health.js';
+
+/** Path prefix of the admin API; every route under it needs the admin bearer token. */
+export const ADMIN_PREFIX = '/v1/';
+
+/**
+ * Builds the hub's HTTP API (not yet listening). Errors always answer
+ * `{error: {code, message}}` (DESIGN "Conventions"); routes under `/v1/` require
+ * `Authorization: Bearer <admin token>`, compared in constant time.
+ */
+export function buildHttpApi(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes });
+
+  app.addHook('onRequest', async (request) => {
+    // The matched route's pattern, so an encoded path cannot slip past the prefix check.
+    const route = request.routeOptions.url;
+    if (!(route?.startsWith(ADMIN_PREFIX) || request.url.startsWith(ADMIN_PREFIX))) return;
+    if (!hasAdminToken(request, deps.adminToken)) throw new OutpostError('HUB_UNAUTHORIZED');
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    const outpost = toOutpostError(error);
+    if (outpost.http >= 500) {
+      deps.logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    } else {
+      deps.logger.debug({ code: outpost.code, method: request.method, url: request.url }, outpost.message);
+    }
+    if (outpost.code === 'HUB_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+    return reply.status(outpost.http).send(outpost.toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new OutpostError(
+      'HUB_NOT_FOUND',
+      `no route ${request.method} ${request.url.split('?')[0]}`,
+    );
+    return reply.status(error.http).send(error.toBody());
+  });
+
+  registerHealthRoutes(app, deps);
+  registerDeviceRoutes(app, deps);
+  registerDeviceControlRoutes(app, deps);
+  registerEventRoutes(app, deps);
+  return app;
+}
+
+function hasAdminToken(request: FastifyRequest, expected: string): boolean {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return false;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match === null) return false;
+  return tokensEqual(match[1] as string, expected);
+}
+
+/** Maps anything thrown in a route to an {@link OutpostError}, hiding internals of 5xx errors. */
+function toOutpostError(error: FastifyError | Error): OutpostError {
+  if (isOutpostError(error)) return error;
+  const status = (error as FastifyError).statusCode;
+  if (status === 413) return new OutpostError('PROTO_PAYLOAD_TOO_LARGE', error.message, { cause: error });
+  if (status !== undefined && status >= 400 && status < 500) {
+    return new OutpostError('HUB_BAD_REQUEST', error.message, { cause: error });
+  }
+  return new OutpostError('HUB_INTERNAL', undefined, { cause: error });
+}

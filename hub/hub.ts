@@ -1,0 +1,159 @@
+import type { AddressInfo, Server } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { type Logger, pino } from 'pino';
+import { formatIssues, OutpostError } from '../shared/index.js';
+import { resolveAdminToken } from './admin-token.js';
+import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
+import {
+  attachMqttWebSocket,
+  closeServer,
+  listenMqttTcp,
+  type WebSocketTransport,
+} from './broker/transports.js';
+import { type HubConfig, HubConfigSchema } from './config.js';
+import { buildHttpApi } from './http/server.js';
+import { republishAllDesired } from './protocol/downlink.js';
+import { startUplink, type UplinkHandler } from './protocol/uplink.js';
+import { Rejections } from './rejections.js';
+import { HubCounters, type HubStats } from './stats.js';
+import { openSqliteHubStore } from './store/sqlite.js';
+import type { HubStore } from './store/types.js';
+
+/** A running hub. Every URL uses 127.0.0.1 when the listener is bound to all interfaces. */
+export interface Hub {
+  /** HTTP API, e.g. `http://127.0.0.1:8080`. */
+  readonly http: { url: string; port: number };
+  /** Embedded broker over TCP, e.g. `mqtt://127.0.0.1:1883`. */
+  readonly mqtt: { url: string; port: number };
+  /** Embedded broker over WebSocket on the HTTP port, e.g. `ws://127.0.0.1:8080/mqtt`. */
+  readonly ws: { url: string };
+  /** Bearer token of the admin API (from config or `{dataDir}/admin-token`). */
+  readonly adminToken: string;
+  readonly store: HubStore;
+  /** Counters since this hub started. */
+  stats(): HubStats;
+  /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link buildHub}. */
+export interface BuildHubOptions {
+  /** Parent logger; default a new pino logger at `config.logLevel`. */
+  logger?: Logger;
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Starts a hub (issue 2): SQLite store under `config.dataDir`, embedded aedes broker on
+ * `config.mqtt` (TCP) and `config.http.wsPath` (WebSocket), HTTP API on `config.http`.
+ * Republishes every stored desired state retained before accepting connections. On a
+ * failure part-way, everything already started is closed before the error propagates.
+ */
+export async function buildHub(config: HubConfig, options: BuildHubOptions = {}): Promise<Hub> {
+  const parsed = HubConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new OutpostError('HUB_CONFIG_INVALID', formatIssues(parsed.error).join('; '));
+  }
+  const cfg = parsed.data;
+  const root = options.logger ?? pino({ level: cfg.logLevel });
+  const log = (component: string) => root.child({ component });
+  // Started parts, closed in reverse dependency order by `shutdown` (also after a failed start).
+  const parts: Partial<{
+    store: HubStore;
+    broker: EmbeddedBroker;
+    uplink: UplinkHandler;
+    app: FastifyInstance;
+    ws: WebSocketTransport;
+    tcp: Server;
+  }> = {};
+  const step = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      root.error({ err, component: 'hub' }, `error while closing the ${what}`);
+    }
+  };
+  const shutdown = async () => {
+    const { store, broker, uplink, app, ws, tcp } = parts;
+    // Stop accepting, then disconnect every client (wills are published), then wait for the
+    // listeners to drain, the messages already received to be handled, and close the store.
+    const tcpClosed = tcp === undefined ? Promise.resolve() : closeServer(tcp);
+    if (broker) await step('broker', () => broker.close());
+    if (ws) await step('WebSocket transport', () => ws.close());
+    await step('MQTT listener', () => tcpClosed);
+    if (app) await step('HTTP server', () => app.close());
+    if (uplink) await step('message handling', () => uplink.close());
+    if (store) await step('store', () => store.close());
+  };
+
+  try {
+    const adminToken = await resolveAdminToken(cfg.dataDir, cfg.adminToken, log('admin'));
+    const store = openSqliteHubStore(cfg.dataDir);
+    parts.store = store;
+    // The embedded broker starts with no connections, so nobody can still be online.
+    await store.markAllOffline();
+
+    const counters = new HubCounters();
+    const rejections = new Rejections(counters, log('protocol'));
+    const broker = await startEmbeddedBroker({ store, rejections, logger: log('broker') });
+    parts.broker = broker;
+    const uplink = await startUplink({
+      bus: broker.bus,
+      store,
+      rejections,
+      counters,
+      logger: log('protocol'),
+      maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
+    });
+    parts.uplink = uplink;
+    const republished = await republishAllDesired(store, broker.bus, log('protocol'));
+
+    const endpoints = { mqttUrl: '', wsUrl: '' };
+    const app = buildHttpApi({
+      store,
+      bus: broker.bus,
+      logger: log('http'),
+      adminToken,
+      bodyLimitBytes: cfg.http.bodyLimitBytes,
+      endpoints: () => endpoints,
+      stats: () => counters.snapshot(),
+      now: Date.now,
+    });
+    parts.app = app;
+    parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
+    await app.listen({ host: cfg.http.host, port: cfg.http.port });
+    const httpPort = (app.server.address() as AddressInfo).port;
+
+    const tcp = await listenMqttTcp(broker.aedes, cfg.mqtt.host, cfg.mqtt.port);
+    parts.tcp = tcp;
+    const mqttPort = (tcp.address() as AddressInfo).port;
+
+    const httpUrl = `http://${urlHost(cfg.http.host)}:${httpPort}`;
+    const mqttUrl = `mqtt://${urlHost(cfg.mqtt.host)}:${mqttPort}`;
+    const wsUrl = `ws://${urlHost(cfg.http.host)}:${httpPort}${cfg.http.wsPath}`;
+    endpoints.mqttUrl = mqttUrl;
+    endpoints.wsUrl = wsUrl;
+    root.info({ component: 'hub', http: httpUrl, mqtt: mqttUrl, ws: wsUrl, republished }, 'hub started');
+
+    let closing: Promise<void> | undefined;
+    return {
+      http: { url: httpUrl, port: httpPort },
+      mqtt: { url: mqttUrl, port: mqttPort },
+      ws: { url: wsUrl },
+      adminToken,
+      store,
+      stats: () => counters.snapshot(),
+      close: () => {
+        closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));
+        return closing;
+      },
+    };
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+}

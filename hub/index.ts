@@ -1,0 +1,21 @@
+/**
+ * The Outpost hub (DESIGN.md "Roles"): enrolls devices, runs the embedded MQTT broker with
+ * per-device ACLs, ingests device events exactly once and serves the admin HTTP API.
+ */
+export type { HubBus, MessageHandler, MessageOrigin, PublishOptions, SessionEnd } from './bus/types.js';
+export { HUB_ENV_PREFIX, type HubConfig, type HubConfigInput, HubConfigSchema } from './config.js';
+export type { DeviceView, EventView } from './http/views.js';
+export { type BuildHubOptions, buildHub, type Hub } from './hub.js';
+export type { HubStats } from './stats.js';
+export { HUB_DB_FILE, openSqliteHubStore } from './store/sqlite.js';
+export type {
+  DeviceRecord,
+  EventPosition,
+  EventQuery,
+  HubStore,
+  IngestResult,
+  NewDevice,
+  StatusOutcome,
+  StatusUpdate,
+  StoredEvent,
+} from './store/types.js';

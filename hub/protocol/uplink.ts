@@ -1,0 +1,142 @@
+import type { Logger } from 'pino';
+import {
+  AckSchema,
+  allDevicesFilter,
+  DEVICE_TO_HUB,
+  decodeMessage,
+  deviceTopic,
+  encodeMessage,
+  isUplinkChannel,
+  PROTOCOL_VERSION,
+  parseDeviceTopic,
+  ReportedStateSchema,
+  StatusSchema,
+  UplinkBatchSchema,
+} from '../../shared/index.js';
+import type { HubBus, MessageOrigin, SessionEnd } from '../bus/types.js';
+import type { Rejections } from '../rejections.js';
+import type { HubCounters } from '../stats.js';
+import type { HubStore } from '../store/types.js';
+import { KeyedSerialQueue } from './serial.js';
+
+/** What the uplink handling needs. */
+export interface UplinkDeps {
+  bus: HubBus;
+  store: HubStore;
+  rejections: Rejections;
+  counters: HubCounters;
+  logger: Logger;
+  /** Largest accepted payload, bytes; larger ones are counted as `payload.too-large`. */
+  maxPayloadBytes: number;
+  /** Hub wall clock, ms (injectable for tests); default `Date.now`. */
+  now?: () => number;
+}
+
+/** The running uplink handling. */
+export interface UplinkHandler {
+  /** Ignores messages from now on and waits for those already received to be handled. */
+  close(): Promise<void>;
+}
+
+/**
+ * Subscribes (in-process) to `up`, `state` and `status` of every device and handles them,
+ * one device at a time in broker order (DESIGN "Wire protocol"):
+ * - every payload is decoded with its schema; an invalid one is counted, logged once per
+ *   (device, reason) and dropped, and nothing here throws into the broker;
+ * - `up` is ingested exactly once, then acked on `…/ack` (QoS 1) only after the commit;
+ * - `state` becomes the reported state; `status` the online flag, where an `offline` for
+ *   another connection than the current one (a stale will) is ignored;
+ * - the end of a connection that announced itself `online` marks it offline the same way,
+ *   which covers a clean DISCONNECT without an `offline` message (no will is sent then).
+ */
+export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
+  const { bus, store, rejections, counters, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const queue = new KeyedSerialQueue((err, deviceId) =>
+    logger.error({ err, deviceId }, 'handling a device message failed; message dropped'),
+  );
+  /** Connection id announced `online` by each live MQTT session. */
+  const sessionConn = new Map<string, { deviceId: string; conn: string }>();
+  let closed = false;
+
+  async function handleUp(deviceId: string, payload: Buffer, at: number) {
+    const decoded = decodeMessage(UplinkBatchSchema, payload, deps.maxPayloadBytes);
+    if (!decoded.ok) return rejections.reject(deviceId, 'up.invalid', decoded.reason);
+    const batch = decoded.value;
+    const result = await store.ingestBatch(deviceId, batch, at);
+    counters.ingest(result.stored, result.duplicates);
+    const ack = encodeMessage(AckSchema, {
+      v: PROTOCOL_VERSION,
+      epoch: batch.epoch,
+      lane: batch.lane,
+      hwm: result.hwm,
+      batchId: batch.batchId,
+      stored: result.stored,
+      duplicates: result.duplicates,
+    });
+    await bus.publish(deviceTopic(deviceId, 'ack'), ack, { qos: 1, retain: false });
+  }
+
+  async function handleState(deviceId: string, payload: Buffer, at: number) {
+    const decoded = decodeMessage(ReportedStateSchema, payload, deps.maxPayloadBytes);
+    if (!decoded.ok) return rejections.reject(deviceId, 'state.invalid', decoded.reason);
+    await store.setReported(deviceId, decoded.value, at);
+  }
+
+  async function handleStatus(deviceId: string, payload: Buffer, at: number, origin: MessageOrigin) {
+    const decoded = decodeMessage(StatusSchema, payload, deps.maxPayloadBytes);
+    if (!decoded.ok) return rejections.reject(deviceId, 'status.invalid', decoded.reason);
+    const { state, conn } = decoded.value;
+    if (state === 'online' && origin.session !== undefined) {
+      sessionConn.set(origin.session, { deviceId, conn });
+    }
+    const outcome = await store.setStatus(deviceId, { online: state === 'online', conn, at });
+    if (outcome === 'stale') {
+      logger.info({ deviceId, conn }, 'ignored an offline status of an older connection (stale will)');
+    }
+  }
+
+  async function handle(topic: string, payload: Buffer, origin: MessageOrigin) {
+    if (closed) return;
+    const parsed = parseDeviceTopic(topic);
+    if (parsed === undefined || !isUplinkChannel(parsed.channel)) {
+      return rejections.reject(topic, 'topic.invalid', `not an uplink topic: ${topic}`);
+    }
+    const { deviceId, channel } = parsed;
+    await queue.run(deviceId, async () => {
+      const at = now();
+      await store.touch(deviceId, at);
+      if (payload.byteLength > deps.maxPayloadBytes) {
+        return rejections.reject(
+          deviceId,
+          'payload.too-large',
+          `${channel} payload of ${payload.byteLength} bytes exceeds the limit of ${deps.maxPayloadBytes}`,
+        );
+      }
+      if (channel === 'up') await handleUp(deviceId, payload, at);
+      else if (channel === 'state') await handleState(deviceId, payload, at);
+      else await handleStatus(deviceId, payload, at, origin);
+    });
+  }
+
+  function sessionEnded(end: SessionEnd) {
+    if (closed) return;
+    void queue.run(end.clientId, async () => {
+      const at = now();
+      await store.touch(end.clientId, at);
+      const announced = sessionConn.get(end.session);
+      sessionConn.delete(end.session);
+      if (announced === undefined) return;
+      await store.setStatus(announced.deviceId, { online: false, conn: announced.conn, at });
+    });
+  }
+
+  bus.onSessionEnd(sessionEnded);
+  for (const channel of DEVICE_TO_HUB) await bus.subscribe(allDevicesFilter(channel), handle);
+  return {
+    close: () => {
+      closed = true;
+      return queue.drain();
+    },
+  };
+}

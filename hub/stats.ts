@@ -1,0 +1,37 @@
+/** Counters the hub keeps in memory since it started (reset by a restart). */
+export interface HubStats {
+  /** Inbound things refused or dropped, by reason (`up.invalid`, `acl.publish`, ...). */
+  rejected: { total: number; byReason: Record<string, number> };
+  /** Uplink batches processed, events newly stored and duplicates ignored. */
+  ingest: { batches: number; stored: number; duplicates: number };
+}
+
+/** Mutable counters behind {@link HubStats}; one instance per hub, shared by its components. */
+export class HubCounters {
+  private rejectedTotal = 0;
+  private readonly byReason = new Map<string, number>();
+  private batches = 0;
+  private stored = 0;
+  private duplicates = 0;
+
+  /** Counts one rejection under `reason`. */
+  reject(reason: string): void {
+    this.rejectedTotal++;
+    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+  }
+
+  /** Counts one ingested batch. */
+  ingest(stored: number, duplicates: number): void {
+    this.batches++;
+    this.stored += stored;
+    this.duplicates += duplicates;
+  }
+
+  /** A copy of the counters, safe to serialise. */
+  snapshot(): HubStats {
+    return {
+      rejected: { total: this.rejectedTotal, byReason: Object.fromEntries(this.byReason) },
+      ingest: { batches: this.batches, stored: this.stored, duplicates: this.duplicates },
+    };
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Numbered migrations of the hub's SQLite store, applied by `runMigrations` (shared) and
+ * tracked by `PRAGMA user_version`. Append only: never edit a released entry.
+ */
+export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
+  // 1: devices, desired state, events and their high-water marks (issue 2).
+  `
+  CREATE TABLE devices (
+    id          TEXT PRIMARY KEY,
+    name        TEXT,
+    labels      TEXT NOT NULL DEFAULT '{}',
+    secret_hash TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    online      INTEGER NOT NULL DEFAULT 0,
+    conn        TEXT,
+    last_seen   INTEGER,
+    reported    TEXT,
+    reported_at INTEGER
+  ) STRICT;
+
+  CREATE TABLE desired (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    rev       INTEGER NOT NULL,
+    doc       TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE events (
+    device_id   TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    epoch       TEXT NOT NULL,
+    lane        TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    body        TEXT,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane, seq)
+  ) STRICT;
+
+  CREATE TABLE hwm (
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    epoch     TEXT NOT NULL,
+    lane      TEXT NOT NULL,
+    hwm       INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane)
+  ) STRICT;
+  `,
+];

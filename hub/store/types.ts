@@ -1,0 +1,130 @@
+import type { DesiredState, DeviceId, Lane, RemoteConfig, UplinkBatch } from '../../shared/index.js';
+
+/** One enrolled device as the hub stores it. Times are hub wall-clock milliseconds. */
+export interface DeviceRecord {
+  id: DeviceId;
+  name: string | null;
+  labels: Record<string, string>;
+  /** scrypt hash of the device secret (see `hub/secrets.ts`); never leaves the hub. */
+  secretHash: string;
+  createdAt: number;
+  /** True between an `online` status and the `offline` (or disconnect) of the same connection. */
+  online: boolean;
+  /** Connection id (`StatusSchema.conn`) of the latest `online` status. */
+  conn: string | null;
+  /** Last time any message of this device reached the hub; null before the first. */
+  lastSeen: number | null;
+  /** The latest reported state, as validated by `ReportedStateSchema`. */
+  reported: unknown;
+  reportedAt: number | null;
+}
+
+/** What enrollment writes. */
+export interface NewDevice {
+  id: DeviceId;
+  name?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  secretHash: string;
+  createdAt: number;
+}
+
+/** A status change as received on `…/status` (or derived from a disconnect). */
+export interface StatusUpdate {
+  online: boolean;
+  conn: string;
+  /** Hub time of the change, ms; also becomes `lastSeen`. */
+  at: number;
+}
+
+/**
+ * Outcome of {@link HubStore.setStatus}: `applied`, `stale` (an `offline` for a connection
+ * that is not the device's current one, DESIGN "stale will"), or `unknown-device`.
+ */
+export type StatusOutcome = 'applied' | 'stale' | 'unknown-device';
+
+/** One stored uplink event. */
+export interface StoredEvent {
+  deviceId: DeviceId;
+  epoch: string;
+  lane: Lane;
+  seq: number;
+  type: string;
+  /** Device clock at enqueue, ms. */
+  at: number;
+  body: unknown;
+  /** Hub clock at ingest, ms. */
+  receivedAt: number;
+}
+
+/** A position in the event order `(epoch, lane, seq)` used for keyset paging. */
+export interface EventPosition {
+  epoch: string;
+  lane: Lane;
+  seq: number;
+}
+
+/** Filter and page of {@link HubStore.listEvents}. */
+export interface EventQuery {
+  lane?: Lane | undefined;
+  epoch?: string | undefined;
+  /** Only events strictly after this position (in `(epoch, lane, seq)` order). */
+  after?: EventPosition | undefined;
+  /** Most events returned (the caller bounds it). */
+  limit: number;
+}
+
+/** Result of {@link HubStore.ingestBatch}. */
+export interface IngestResult {
+  /** High-water mark of `(device, epoch, lane)` after the batch was committed. */
+  hwm: number;
+  /** Events of the batch newly stored. */
+  stored: number;
+  /** Events of the batch at or below the previous high-water mark, ignored. */
+  duplicates: number;
+}
+
+/**
+ * The hub's storage, one interface for every backend (DESIGN "Storage"): SQLite now,
+ * PostgreSQL later. Async so that a networked backend fits the same contract.
+ */
+export interface HubStore {
+  /** Backend name reported by `/healthz`. */
+  readonly kind: string;
+  /** Throws `HUB_DEVICE_EXISTS` when the id is taken. */
+  createDevice(device: NewDevice): Promise<DeviceRecord>;
+  getDevice(id: string): Promise<DeviceRecord | undefined>;
+  /** Every device, ordered by id. */
+  listDevices(): Promise<DeviceRecord[]>;
+  /**
+   * Applies a status atomically: `online` records the connection id; `offline` applies only
+   * when `conn` is the device's current connection (else `stale`). Updates `lastSeen`.
+   */
+  setStatus(id: string, update: StatusUpdate): Promise<StatusOutcome>;
+  /** Marks every device offline (the embedded broker has no connections after a start). */
+  markAllOffline(): Promise<number>;
+  /** Stores the latest reported state; false for an unknown device. */
+  setReported(id: string, reported: unknown, atMs: number): Promise<boolean>;
+  /** Sets `lastSeen` (never moves it backwards). */
+  touch(id: string, lastSeenMs: number): Promise<void>;
+  getDesired(id: string): Promise<DesiredState | undefined>;
+  /**
+   * Stores a new desired revision, `rev` = previous + 1 (1 for the first), in one
+   * transaction. Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
+   */
+  putDesired(id: string, config: RemoteConfig, atMs: number): Promise<DesiredState>;
+  /** Every stored desired document, to republish retained after a start. */
+  listDesired(): Promise<Array<{ deviceId: DeviceId; desired: DesiredState }>>;
+  /**
+   * Ingests one batch exactly once (DESIGN "Delivery contract"), in one transaction: events
+   * at or below the high-water mark are duplicates; consecutive events above it are stored
+   * and advance it; an event after a gap ends the batch, storing nothing past the gap.
+   * Resolves only after the commit. Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
+   */
+  ingestBatch(deviceId: string, batch: UplinkBatch, receivedAtMs: number): Promise<IngestResult>;
+  /** Events of one device in `(epoch, lane, seq)` order. */
+  listEvents(deviceId: string, query: EventQuery): Promise<StoredEvent[]>;
+  /** Stored events of one device, or of all devices when `deviceId` is absent. */
+  countEvents(deviceId?: string): Promise<number>;
+  /** Closes the backend; later calls reject. Idempotent. */
+  close(): Promise<void>;
+}

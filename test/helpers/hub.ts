@@ -1,0 +1,165 @@
+/**
+ * Test helpers for the hub: temp data dirs, a real hub on free ports, enrollment through
+ * the real HTTP API, real mqtt.js device connections, and a polling wait.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { buildHub, type Hub, type HubConfigInput, HubConfigSchema } from '../../hub/index.js';
+import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
+
+/** A fresh temp directory; `remove()` deletes it. */
+export async function tempDir(
+  prefix = 'outpost-hub-test-',
+): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts a real hub on 127.0.0.1, ports 0 (never 1883: the machine may run Mosquitto).
+ * Logs are silent unless `OUTPOST_TEST_LOG` names a level.
+ */
+export async function startHub(dataDir: string, overrides: Partial<HubConfigInput> = {}): Promise<Hub> {
+  const config = HubConfigSchema.parse({
+    dataDir,
+    logLevel: process.env.OUTPOST_TEST_LOG ?? 'silent',
+    ...overrides,
+    http: { host: '127.0.0.1', port: 0, ...overrides.http },
+    mqtt: { host: '127.0.0.1', port: 0, ...overrides.mqtt },
+  });
+  return buildHub(config);
+}
+
+/** An HTTP answer: status and parsed JSON body (undefined when empty). */
+export interface ApiAnswer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
+  body: any;
+}
+
+/** Calls the hub's HTTP API; `token` defaults to the hub's admin token (`null` sends none). */
+export async function api(
+  hub: Hub,
+  method: string,
+  path: string,
+  body?: unknown,
+  token: string | null = hub.adminToken,
+): Promise<ApiAnswer> {
+  const headers: Record<string, string> = {};
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${hub.http.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** Device credentials as enrollment returns them. */
+export interface Credentials {
+  id: string;
+  secret: string;
+}
+
+/** Enrolls a device through `POST /v1/devices`. */
+export async function enroll(hub: Hub, body: Record<string, unknown> = {}): Promise<Credentials> {
+  const res = await api(hub, 'POST', '/v1/devices', body);
+  if (res.status !== 201) throw new Error(`enrollment failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { id: res.body.id, secret: res.body.secret };
+}
+
+/** A connected device and every message it received. */
+export interface TestDevice {
+  client: MqttClient;
+  messages: Array<{ topic: string; payload: Buffer }>;
+  /** Messages on one channel of this device, JSON-parsed. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
+  received(topic: string): any[];
+}
+
+/** Connects a device with mqtt.js (MQTT 3.1.1, no reconnect) over TCP or WebSocket. */
+export async function connectDevice(
+  hub: Hub,
+  creds: Credentials,
+  options: Partial<IClientOptions> & { transport?: 'tcp' | 'ws' } = {},
+): Promise<TestDevice> {
+  const { transport = 'tcp', ...rest } = options;
+  const client = await mqtt.connectAsync(transport === 'ws' ? hub.ws.url : hub.mqtt.url, {
+    protocolVersion: 4,
+    clientId: creds.id,
+    username: creds.id,
+    password: creds.secret,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    ...rest,
+  });
+  const messages: TestDevice['messages'] = [];
+  client.on('message', (topic, payload) => messages.push({ topic, payload }));
+  return {
+    client,
+    messages,
+    received: (topic) =>
+      messages.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload.toString())),
+  };
+}
+
+/** Closes a client however it is (connected or not), never throwing. */
+export async function closeClient(client: MqttClient | undefined): Promise<void> {
+  if (client === undefined) return;
+  await client.endAsync(true).catch(() => undefined);
+}
+
+/**
+ * Polls `check` until it returns something other than `undefined`/`false`, and returns it.
+ * The timeout is a generous safety net, not a timing assertion.
+ */
+export async function waitFor<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A valid uplink batch of `count` events from `firstSeq`. */
+export function makeBatch(
+  epoch: string,
+  firstSeq: number,
+  count: number,
+  batchId: string,
+  lane: UplinkBatch['lane'] = 'results',
+): UplinkBatch {
+  return {
+    v: 1,
+    epoch,
+    lane,
+    batchId,
+    events: Array.from({ length: count }, (_, i) => ({
+      seq: firstSeq + i,
+      type: 'test.event',
+      at: 1_700_000_000_000 + firstSeq + i,
+      body: { n: firstSeq + i },
+    })),
+  };
+}
+
+/** Publishes `batch` on the device's `up` (QoS 1) and waits for the ack of its batchId. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
+export async function sendBatch(device: TestDevice, id: string, batch: UplinkBatch): Promise<any> {
+  const ackTopic = deviceTopic(id, 'ack');
+  await device.client.publishAsync(deviceTopic(id, 'up'), JSON.stringify(batch), { qos: 1 });
+  return waitFor(
+    () => device.received(ackTopic).find((ack) => ack.batchId === batch.batchId),
+    `ack of ${batch.batchId}`,
+  );
+}
