@@ -163,3 +163,23 @@ export async function sendBatch(device: TestDevice, id: string, batch: UplinkBat
     `ack of ${batch.batchId}`,
   );
 }
+
+/**
+ * Subscribes and returns the SUBACK's granted codes, 128 (0x80) included: mqtt.js rejects a
+ * SUBACK that carries a failure, with the packet attached.
+ */
+export async function subscribeGranted(client: MqttClient, topics: string[]): Promise<number[]> {
+  try {
+    const packet = await client.subscribeAsync(topics, { qos: 1 });
+    return packet.map((g) => g.qos);
+  } catch (err) {
+    const packet = (err as { packet?: { granted?: Array<number | object> } }).packet;
+    if (packet?.granted === undefined) throw err;
+    return packet.granted.map((g) => (typeof g === 'number' ? g : Number.NaN));
+  }
+}
+
+/** Resolves when the client's connection has closed. */
+export function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => client.once('close', () => resolve()));
+}
