@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import {
   type DesiredState,
-  type MigratableDatabase,
   OutpostError,
   PROTOCOL_VERSION,
   type RemoteConfig,
@@ -11,6 +10,7 @@ import {
   type UplinkBatch,
 } from '../../shared/index.js';
 import { SqliteEvents } from './sqlite-events.js';
+import { type DeviceRow, migratable, toDevice } from './sqlite-rows.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type {
   DeviceRecord,
@@ -25,19 +25,6 @@ import type {
 
 /** File name of the hub database inside the data dir. */
 export const HUB_DB_FILE = 'hub.db';
-
-interface DeviceRow {
-  id: string;
-  name: string | null;
-  labels: string;
-  secret_hash: string;
-  created_at: number;
-  online: number;
-  conn: string | null;
-  last_seen: number | null;
-  reported: string | null;
-  reported_at: number | null;
-}
 
 /**
  * Opens (creating when needed) `{dataDir}/hub.db` in WAL mode with `synchronous = FULL`:
@@ -58,18 +45,6 @@ export function openSqliteHubStore(dataDir: string): HubStore {
     db.close();
     throw err;
   }
-}
-
-/**
- * Adapts better-sqlite3's handle to shared's `MigratableDatabase`: its `transaction` returns
- * a `Transaction<F>`, which is callable like `F` but not typed as `F`.
- */
-function migratable(db: Database): MigratableDatabase {
-  return {
-    pragma: (source, options) => db.pragma(source, options),
-    exec: (source) => db.exec(source),
-    transaction: <F extends (...args: never[]) => unknown>(fn: F): F => db.transaction(fn) as unknown as F,
-  };
 }
 
 class SqliteHubStore implements HubStore {
@@ -236,19 +211,4 @@ class SqliteHubStore implements HubStore {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
-}
-
-function toDevice(row: DeviceRow): DeviceRecord {
-  return {
-    id: row.id,
-    name: row.name,
-    labels: JSON.parse(row.labels) as Record<string, string>,
-    secretHash: row.secret_hash,
-    createdAt: row.created_at,
-    online: row.online === 1,
-    conn: row.conn,
-    lastSeen: row.last_seen,
-    reported: row.reported === null ? null : JSON.parse(row.reported),
-    reportedAt: row.reported_at,
-  };
 }

@@ -6,7 +6,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { buildHub, type Hub, type HubConfigInput, HubConfigSchema } from '../../hub/index.js';
+import {
+  type BuildHubOptions,
+  buildHub,
+  type Hub,
+  type HubConfigInput,
+  HubConfigSchema,
+} from '../../hub/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
 
 /** A fresh temp directory; `remove()` deletes it. */
@@ -21,7 +27,11 @@ export async function tempDir(
  * Starts a real hub on 127.0.0.1, ports 0 (never 1883: the machine may run Mosquitto).
  * Logs are silent unless `OUTPOST_TEST_LOG` names a level.
  */
-export async function startHub(dataDir: string, overrides: Partial<HubConfigInput> = {}): Promise<Hub> {
+export async function startHub(
+  dataDir: string,
+  overrides: Partial<HubConfigInput> = {},
+  options: BuildHubOptions = {},
+): Promise<Hub> {
   const config = HubConfigSchema.parse({
     dataDir,
     logLevel: process.env.OUTPOST_TEST_LOG ?? 'silent',
@@ -29,7 +39,7 @@ export async function startHub(dataDir: string, overrides: Partial<HubConfigInpu
     http: { host: '127.0.0.1', port: 0, ...overrides.http },
     mqtt: { host: '127.0.0.1', port: 0, ...overrides.mqtt },
   });
-  return buildHub(config);
+  return buildHub(config, options);
 }
 
 /** An HTTP answer: status and parsed JSON body (undefined when empty). */
@@ -182,4 +192,17 @@ export async function subscribeGranted(client: MqttClient, topics: string[]): Pr
 /** Resolves when the client's connection has closed. */
 export function closed(client: MqttClient): Promise<void> {
   return new Promise((resolve) => client.once('close', () => resolve()));
+}
+
+/** Resolves like `promise`, or rejects after a generous safety timeout naming `what`. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 15_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -16,6 +16,7 @@ import {
   type TestDevice,
   tempDir,
   waitFor,
+  within,
 } from '../helpers/hub.js';
 
 describe('hub: per-device ACL in the embedded broker', () => {
@@ -51,7 +52,7 @@ describe('hub: per-device ACL in the embedded broker', () => {
     const gone = closed(devA.client);
     // QoS 0 so that mqtt.js does not wait for a PUBACK that never comes.
     devA.client.publish(deviceTopic(b.id, 'up'), JSON.stringify(makeBatch('epochshared', 1, 1, 'from-a')));
-    await gone;
+    await within(gone, 'the broker to drop the connection');
     assert.equal(devA.client.connected, false);
     assert.equal(await rejected('acl.publish'), 1);
 
@@ -78,7 +79,7 @@ describe('hub: per-device ACL in the embedded broker', () => {
       const before = await rejected('acl.publish');
       const gone = closed(devA.client);
       devA.client.publish(topic, '{}');
-      await gone;
+      await within(gone, 'the broker to drop the connection');
       assert.equal(await rejected('acl.publish'), before + 1, topic);
     }
   });

@@ -13,6 +13,7 @@ import {
   type TestDevice,
   tempDir,
   waitFor,
+  within,
 } from '../helpers/hub.js';
 
 const status = (state: 'online' | 'offline', conn: string) =>
@@ -92,7 +93,7 @@ describe('hub: online / offline status', () => {
 
     const gone = closed(device.client);
     device.client.stream.destroy();
-    await gone;
+    await within(gone, 'the broker to drop the connection');
     await waitFor(async () => (await listed()).online === false, 'offline after the socket died');
   });
 
@@ -121,7 +122,7 @@ describe('hub: online / offline status', () => {
     const firstClosed = closed(first.client);
     // Same client id: the broker drops the first connection, whose will says offline conn-3.
     const second = await connectWithWill('conn-4');
-    await firstClosed;
+    await within(firstClosed, 'the first connection to be taken over');
     await waitFor(async () => (await hub.store.getDevice(creds.id))?.conn === 'conn-4', 'conn-4 online');
     await barrier(second);
     const device = await hub.store.getDevice(creds.id);
