@@ -50,6 +50,20 @@ describe('hub: HTTP API', () => {
     }
   });
 
+  test('a start that fails part-way (MQTT port taken) rejects and releases what it opened', async () => {
+    const other = await tempDir();
+    try {
+      await assert.rejects(startHub(other.path, { mqtt: { port: hub.mqtt.port } }), { code: 'EADDRINUSE' });
+      // The same data dir still serves; the failed hub's HTTP listener, left open, would keep
+      // this test process from exiting.
+      const retry = await startHub(other.path);
+      assert.equal((await api(retry, 'GET', '/healthz', undefined, null)).status, 200);
+      await retry.close();
+    } finally {
+      await other.remove();
+    }
+  });
+
   test('enrollment returns the secret once, with the broker URL; the hash never leaves', async () => {
     const res = await api(hub, 'POST', '/v1/devices', { name: 'camera 1', labels: { site: 'north' } });
     assert.equal(res.status, 201);
