@@ -10,7 +10,7 @@ test('every code is prefixed by its owner and written in upper snake case', () =
 
 test('every code has a message, a 4xx/5xx status and a retry flag that agrees with it', () => {
   for (const code of codes) {
-    const spec = ERROR_CODES[code];
+    const spec: { message: string; http: number; retryable: boolean } = ERROR_CODES[code];
     assert.ok(spec.message.length > 0, code);
     assert.ok(spec.http >= 400 && spec.http <= 599, `${code}: ${spec.http}`);
     // A client error never becomes right by retrying the same request, except 429.

@@ -1,0 +1,88 @@
+import type { ConfigObject } from '../../shared/index.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { ago, table } from '../format.js';
+import { type HubEndpoint, hubRequest } from '../hub-client.js';
+
+export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
+outpost devices list [--json]
+
+Common options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
+                --token TOKEN (env OUTPOST_ADMIN_TOKEN; the hub writes it to DATA_DIR/admin-token)
+
+'add' enrolls a device and prints its id and secret. The secret is shown once only:
+give it to the agent (OUTPOST_AGENT_DEVICE_SECRET) and keep no other copy.
+
+Examples:
+  outpost devices add jetson-01 --name "Dock 3 camera" --label site=rotterdam
+  outpost devices list --json`;
+
+interface DeviceRow {
+  id: string;
+  name?: string | null;
+  online: boolean;
+  lastSeen?: number | null;
+  desiredRev?: number | null;
+  reported?: { appliedRev?: number; agentVersion?: string } | null;
+}
+
+function endpoint(flags: ConfigObject): HubEndpoint {
+  const url = (flags.hub as string | undefined) ?? process.env.OUTPOST_HUB_URL ?? 'http://127.0.0.1:8080';
+  const token = (flags.token as string | undefined) ?? process.env.OUTPOST_ADMIN_TOKEN;
+  if (!token) throw new CliError('an admin token is needed: --token or env OUTPOST_ADMIN_TOKEN', EXIT.USAGE);
+  return { url, token };
+}
+
+function labels(value: unknown): Record<string, string> {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const [key, ...rest] = String(item).split('=');
+    if (!key || rest.length === 0)
+      throw new CliError(`--label must be key=value, got ${String(item)}`, EXIT.USAGE);
+    out[key] = rest.join('=');
+  }
+  return out;
+}
+
+/** `outpost devices add|list`. */
+export async function runDevicesCommand(positionals: string[], flags: ConfigObject): Promise<void> {
+  const [action, id] = positionals;
+  const json = flags.json === true;
+  if (action === 'add') {
+    const body = {
+      ...(id ? { id } : {}),
+      ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
+      ...(flags.label === undefined ? {} : { labels: labels(flags.label) }),
+    };
+    const created = await hubRequest<{ id: string; secret: string }>(
+      endpoint(flags),
+      'POST',
+      '/v1/devices',
+      body,
+    );
+    if (json) console.log(JSON.stringify(created));
+    else
+      console.log(
+        `enrolled ${created.id}\nsecret   ${created.secret}\n(shown once; the hub keeps only a hash)`,
+      );
+    return;
+  }
+  if (action === 'list') {
+    const { devices } = await hubRequest<{ devices: DeviceRow[] }>(endpoint(flags), 'GET', '/v1/devices');
+    if (json) {
+      console.log(JSON.stringify({ devices }));
+      return;
+    }
+    const rows = devices.map((d) => [
+      d.id,
+      d.name ?? '',
+      d.online ? 'online' : 'offline',
+      ago(d.lastSeen),
+      `${d.reported?.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
+      d.reported?.agentVersion ?? '',
+    ]);
+    console.log(table(['ID', 'NAME', 'STATUS', 'LAST SEEN', 'APPLIED/DESIRED', 'AGENT'], rows));
+    return;
+  }
+  throw new CliError(`unknown devices action ${JSON.stringify(action ?? '')}\n\n${DEVICES_HELP}`, EXIT.USAGE);
+}

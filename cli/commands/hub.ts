@@ -1,0 +1,28 @@
+import { buildHub, HUB_ENV_PREFIX, HubConfigSchema } from '../../hub/index.js';
+import type { ConfigObject } from '../../shared/index.js';
+import { loadConfig } from '../load-config.js';
+import { announceReady, closeOnSignals } from '../process-signals.js';
+
+export const HUB_HELP = `outpost hub [--config FILE] [--data-dir DIR] [--http.port N] [--mqtt.port N] [--log-level LEVEL]
+
+Runs the hub: HTTP API, embedded MQTT broker (TCP and WebSocket) and SQLite store.
+Every setting can also come from a JSON file (--config) or env OUTPOST_HUB_* (__ nests).
+
+Examples:
+  outpost hub
+  outpost hub --data-dir /var/lib/outpost-hub --http.port 8080 --mqtt.port 1883
+  OUTPOST_HUB_ADMIN_TOKEN=$(openssl rand -hex 24) outpost hub --log-level warn`;
+
+/** `outpost hub`: runs until SIGINT/SIGTERM. */
+export async function runHubCommand(flags: ConfigObject): Promise<void> {
+  const config = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, flags);
+  const hub = await buildHub(config);
+  console.log(
+    `outpost hub: http ${hub.http.url}  mqtt ${hub.mqtt.url}  ws ${hub.ws.url}  data ${config.dataDir}`,
+  );
+  announceReady({ pid: process.pid, http: hub.http.url, mqtt: hub.mqtt.url, ws: hub.ws.url });
+  closeOnSignals(
+    () => hub.close(),
+    (err) => console.error('outpost hub: error while closing:', err),
+  );
+}

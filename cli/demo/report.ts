@@ -1,0 +1,64 @@
+import { table } from '../format.js';
+
+/** What `outpost demo --json` prints. */
+export interface DemoReport {
+  ok: boolean;
+  /** Every broken invariant, in words; empty when ok. */
+  problems: string[];
+  durationMs: number;
+  devices: { enrolled: number; online: number };
+  events: {
+    /** Events the applications had accepted (HTTP 202) by the agents' local APIs. */
+    accepted: number;
+    /** Events the agents durably stored in their outboxes (their sequence counters). */
+    sent: number;
+    /** Events the hub holds. */
+    ingested: number;
+    /** Events the hub holds more than once (by the application's own event id). */
+    duplicates: number;
+    /** Events stored by an agent that the hub does not hold. */
+    lost: number;
+    /** Events delivered again after a crash or reconnect, which the hub recognised and ignored. */
+    redeliveriesIgnored: number;
+  };
+  crash: { device: string; acceptedBeforeKill: number; pendingAtKill: number; failedRequests: number };
+  perDevice: Array<{
+    id: string;
+    accepted: number;
+    sent: number;
+    ingested: number;
+    duplicates: number;
+    lost: number;
+  }>;
+  timeline: Array<{ atMs: number; what: string }>;
+  workDir: string;
+}
+
+/** The human summary printed after the timeline. */
+export function formatSummary(report: DemoReport): string {
+  const e = report.events;
+  const rows = report.perDevice.map((d) => [
+    d.id,
+    String(d.accepted),
+    String(d.sent),
+    String(d.ingested),
+    String(d.duplicates),
+    String(d.lost),
+  ]);
+  return [
+    '',
+    table(['DEVICE', 'ACCEPTED', 'SENT', 'INGESTED', 'DUPLICATES', 'LOST'], rows),
+    '',
+    `devices online      ${report.devices.online}/${report.devices.enrolled}`,
+    `events sent         ${e.sent}  (durably queued by the agents; ${e.accepted} acknowledged to apps)`,
+    `events ingested     ${e.ingested}`,
+    `duplicates          ${e.duplicates}`,
+    `lost                ${e.lost}`,
+    `redeliveries        ${e.redeliveriesIgnored}  (resent after the crash or a timeout, recognised and ignored by the hub)`,
+    `crash               ${report.crash.device} killed with SIGKILL holding ${report.crash.pendingAtKill} unacknowledged events`,
+    `took                ${(report.durationMs / 1000).toFixed(1)} s`,
+    '',
+    report.ok ? 'OK: every event the agents stored reached the hub exactly once.' : 'FAILED:',
+    ...report.problems.map((p) => `  - ${p}`),
+  ].join('\n');
+}

@@ -1,0 +1,197 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hubRequest } from '../hub-client.js';
+import { agentStatus, postEvents } from './agent-client.js';
+import { DemoFleet } from './fleet.js';
+import { allEvents, ingestStats, listDevices } from './hub-view.js';
+import { waitFor } from './poll.js';
+import type { DemoReport } from './report.js';
+
+export interface DemoOptions {
+  /** Agents to run (default 3). */
+  agents: number;
+  /** Events each agent's application sends (default 200). */
+  eventsPerAgent: number;
+  /** Keep the work directory (logs, databases) instead of deleting it. */
+  keep: boolean;
+  /** Receives one line per step as it happens. */
+  progress: (line: string) => void;
+}
+
+const LANE = 'telemetry';
+
+/**
+ * `outpost demo` (issue 2): a hub and N agents as separate processes on free ports; enroll,
+ * come online, apply desired state, send events, SIGKILL one agent mid-burst and restart it,
+ * then prove every event the agents stored reached the hub exactly once.
+ */
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
+  const started = Date.now();
+  const workDir = await mkdtemp(join(tmpdir(), 'outpost-demo-'));
+  const fleet = new DemoFleet(workDir);
+  const timeline: DemoReport['timeline'] = [];
+  const step = (what: string) => {
+    timeline.push({ atMs: Date.now() - started, what });
+    options.progress(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
+  };
+  try {
+    const hub = await fleet.startHub();
+    step(`hub up (pid ${fleet.hubProc?.child.pid}): ${hub.url}, broker ${fleet.mqttUrl}`);
+
+    const ids = Array.from({ length: options.agents }, (_, i) => `demo-${i + 1}`);
+    for (const id of ids) await fleet.enroll(id);
+    step(`enrolled ${ids.join(', ')} (each got a secret once; the hub keeps a scrypt hash)`);
+
+    await Promise.all(fleet.agents.map((a) => fleet.startAgent(a)));
+    await waitFor('every agent online at the hub', async () => {
+      const devices = await listDevices(hub);
+      return devices.filter((d) => d.online).length === ids.length ? true : undefined;
+    });
+    step(`${ids.length} agents started as separate processes; all online at the hub`);
+
+    const revs = new Map<string, number>();
+    for (const id of ids) {
+      const desired = await hubRequest<{ rev: number }>(hub, 'PUT', `/v1/devices/${id}/desired`, {
+        config: { reportIntervalS: 30, labels: { site: 'demo', role: id } },
+      });
+      revs.set(id, desired.rev);
+    }
+    await waitFor('desired state applied by every agent', async () => {
+      const devices = await listDevices(hub);
+      return devices.every((d) => (d.reported?.appliedRev ?? 0) >= (revs.get(d.id) ?? 0)) ? true : undefined;
+    });
+    step('desired state (report interval, labels) published retained; every agent applied and reported it');
+
+    const [victim, ...steady] = [...fleet.agents].reverse();
+    if (!victim) throw new Error('the demo needs at least one agent');
+    const n = options.eventsPerAgent;
+    const steadyPosts = steady.map((a) => postEvents(a.apiUrl ?? '', a.id, 0, n));
+
+    // The victim's application sends a burst; half-way through, the agent is SIGKILLed while
+    // requests are still in flight, and the application's remaining requests fail.
+    let killed: Promise<void> | undefined;
+    let pendingAtKill = 0;
+    const victimApi = victim.apiUrl ?? '';
+    const burst = await postEvents(victimApi, victim.id, 0, n, {
+      onAccepted: (accepted) => {
+        if (accepted === Math.floor(n / 2) && !killed) {
+          killed = agentStatus(victimApi)
+            .then((s) => {
+              pendingAtKill = s.outbox[LANE]?.pending ?? 0;
+            })
+            .catch(() => undefined)
+            .then(() => fleet.killAgent(victim));
+        }
+        return false;
+      },
+    });
+    await killed;
+    step(
+      `${victim.id} SIGKILLed mid-burst: ${burst.accepted.length} events accepted, ` +
+        `${pendingAtKill} still unacknowledged in its outbox, ${burst.refused.length} requests failed`,
+    );
+    await waitFor(`${victim.id} offline at the hub (last will)`, async () => {
+      const devices = await listDevices(hub);
+      return devices.find((d) => d.id === victim.id)?.online === false ? true : undefined;
+    });
+    step(`hub saw ${victim.id} go offline through its last will`);
+
+    await fleet.startAgent(victim);
+    await waitFor(`${victim.id} back online`, async () => {
+      const devices = await listDevices(hub);
+      return devices.find((d) => d.id === victim.id)?.online ? true : undefined;
+    });
+    step(
+      `${victim.id} restarted on the same store; online again, resending what the hub had not acknowledged`,
+    );
+    const rest = await postEvents(victim.apiUrl ?? '', victim.id, n, n - burst.accepted.length);
+    const steadyOutcomes = await Promise.all(steadyPosts);
+
+    const accepted = new Map<string, number[]>([
+      ...steady.map((a, i) => [a.id, steadyOutcomes[i]?.accepted ?? []] as [string, number[]]),
+      [victim.id, [...burst.accepted, ...rest.accepted]],
+    ]);
+
+    await waitFor('every outbox drained', async () => {
+      const statuses = await Promise.all(fleet.agents.map((a) => agentStatus(a.apiUrl ?? '')));
+      return statuses.every((s) => (s.outbox[LANE]?.pending ?? 0) === 0) ? statuses : undefined;
+    });
+    step('every agent outbox drained: the hub acknowledged each event after storing it');
+
+    return await verify(fleet, accepted, {
+      started,
+      timeline,
+      workDir,
+      crash: {
+        device: victim.id,
+        acceptedBeforeKill: burst.accepted.length,
+        pendingAtKill,
+        failedRequests: burst.refused.length,
+      },
+    });
+  } finally {
+    await fleet.stopAll();
+    if (!options.keep) await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Compares what the agents durably stored with what the hub holds, event by event. */
+async function verify(
+  fleet: DemoFleet,
+  accepted: Map<string, number[]>,
+  context: Pick<DemoReport, 'timeline' | 'workDir' | 'crash'> & { started: number },
+): Promise<DemoReport> {
+  const hub = fleet.requireHub();
+  const problems: string[] = [];
+  const perDevice: DemoReport['perDevice'] = [];
+  for (const agent of fleet.agents) {
+    const status = await agentStatus(agent.apiUrl ?? '');
+    const sent = status.outbox[LANE]?.enqueued ?? 0;
+    const events = await allEvents(hub, agent.id, LANE);
+    const uids = new Map<string, number>();
+    for (const e of events) {
+      const uid = String((e.body as { uid?: unknown } | null)?.uid);
+      uids.set(uid, (uids.get(uid) ?? 0) + 1);
+    }
+    const duplicates = [...uids.values()].reduce((sum, c) => sum + (c - 1), 0);
+    const missing = (accepted.get(agent.id) ?? []).filter((n) => !uids.has(`${agent.id}/${n}`));
+    if (missing.length) problems.push(`${agent.id}: ${missing.length} accepted events never reached the hub`);
+    if (duplicates) problems.push(`${agent.id}: ${duplicates} duplicate events at the hub`);
+    if (uids.size !== sent)
+      problems.push(`${agent.id}: agent stored ${sent} events, hub holds ${uids.size} distinct`);
+    perDevice.push({
+      id: agent.id,
+      accepted: accepted.get(agent.id)?.length ?? 0,
+      sent,
+      ingested: events.length,
+      duplicates,
+      lost: Math.max(0, sent - uids.size),
+    });
+  }
+  const devices = await listDevices(hub);
+  const online = devices.filter((d) => d.online).length;
+  if (online !== fleet.agents.length)
+    problems.push(`${online} of ${fleet.agents.length} devices online at the end`);
+  const stats = await ingestStats(hub);
+  const sum = (key: 'accepted' | 'sent' | 'ingested' | 'duplicates' | 'lost') =>
+    perDevice.reduce((total, d) => total + d[key], 0);
+  return {
+    ok: problems.length === 0,
+    problems,
+    durationMs: Date.now() - context.started,
+    devices: { enrolled: fleet.agents.length, online },
+    events: {
+      accepted: sum('accepted'),
+      sent: sum('sent'),
+      ingested: sum('ingested'),
+      duplicates: sum('duplicates'),
+      lost: sum('lost'),
+      redeliveriesIgnored: stats.duplicates,
+    },
+    crash: context.crash,
+    perDevice,
+    timeline: context.timeline,
+    workDir: context.workDir,
+  };
+}

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { ConfigError, type ConfigObject, configFromEnv, parseConfig } from '../shared/index.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+/** Reads a JSON config file; a missing or malformed file is a usage error naming the file. */
+export function readConfigFile(path: string): ConfigObject {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read config file ${path}: ${(err as Error).message}`, EXIT.USAGE);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error('not a JSON object');
+    return value as ConfigObject;
+  } catch (err) {
+    throw new CliError(`config file ${path} is not a JSON object: ${(err as Error).message}`, EXIT.USAGE);
+  }
+}
+
+/**
+ * Builds a process config from `--config FILE`, then env under `envPrefix`, then the other
+ * flags (later wins). A bad value becomes a usage error listing every `path: problem`.
+ */
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  envPrefix: string,
+  flags: ConfigObject,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Readonly<z.output<S>> {
+  const { config: configPath, ...rest } = flags;
+  if (configPath !== undefined && typeof configPath !== 'string') {
+    throw new CliError('--config needs a file path', EXIT.USAGE);
+  }
+  const file = typeof configPath === 'string' ? readConfigFile(configPath) : {};
+  try {
+    return parseConfig(schema, file, configFromEnv(env, envPrefix), rest);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT.USAGE);
+    throw err;
+  }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { configFromFlags } from '../shared/index.js';
+import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
+import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
+import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
+import { HUB_HELP, runHubCommand } from './commands/hub.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+const USAGE = `outpost — edge ML runtime with cloud sync
+
+Usage: outpost <command> [options]
+
+Commands:
+  demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
+  hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
+  agent                run the on-device agent
+  devices add|list     enroll and list devices through the hub's admin API
+
+Run 'outpost <command> --help' for a command's options and examples.
+Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
+
+const HELP: Record<string, string> = {
+  demo: DEMO_HELP,
+  hub: HUB_HELP,
+  agent: AGENT_HELP,
+  devices: DEVICES_HELP,
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const { config: flags, positionals } = configFromFlags(rest);
+  if (flags.help === true || rest.includes('-h')) {
+    console.log(HELP[command] ?? USAGE);
+    return;
+  }
+  switch (command) {
+    case 'demo':
+      return runDemoCommand(flags);
+    case 'hub':
+      return runHubCommand(flags);
+    case 'agent':
+      return runAgentCommand(flags);
+    case 'devices':
+      return runDevicesCommand(positionals, flags);
+    default:
+      throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof CliError) {
+    console.error(`outpost: ${err.message}`);
+    process.exitCode = err.exitCode;
+  } else {
+    console.error('outpost: unexpected error:', err);
+    process.exitCode = EXIT.FAILED;
+  }
+});
