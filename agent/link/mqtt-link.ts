@@ -227,6 +227,7 @@ export class MqttLink {
   }
 
   #onClose(): void {
+    this.#dropInFlight();
     if (this.#ready) {
       this.#ready = false;
       this.#since = Date.now();
@@ -246,6 +247,17 @@ export class MqttLink {
       client.options.will = this.#will();
       client.reconnect();
     }, delay);
+  }
+
+  /**
+   * Forgets publishes still waiting for a PUBACK on the dead connection. The outbox, not
+   * mqtt.js' memory, is what gets resent (and state and status are republished on connect);
+   * stale entries would otherwise hold a later clean DISCONNECT back forever.
+   */
+  #dropInFlight(): void {
+    const client = this.#client;
+    if (!client) return;
+    for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
   }
 
   #error(message: string): void {
