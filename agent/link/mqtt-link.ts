@@ -1,16 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import {
-  type DownlinkChannel,
-  deviceTopic,
-  encodeMessage,
-  HUB_TO_DEVICE,
-  type Status,
-  StatusSchema,
-  type UplinkChannel,
-} from '../../shared/index.js';
+import { type DownlinkChannel, deviceTopic, HUB_TO_DEVICE, type UplinkChannel } from '../../shared/index.js';
+import { withTimeout } from '../util/timeout.js';
 import { backoffDelayMs } from './backoff.js';
+import { lastWill, newConnId, statusPayload } from './status.js';
 
 /** Settings of the link (from the agent config). */
 export interface LinkOptions {
@@ -45,14 +38,6 @@ export interface LinkInfo {
 
 /** Wait for the offline status' PUBACK and the clean DISCONNECT on close, ms. */
 const CLOSE_STEP_TIMEOUT_MS = 2000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The agent's MQTT 3.1.1 link to the hub (issue 2): persistent session (`clean: false`),
@@ -153,7 +138,7 @@ export class MqttLink {
     const client = this.#client;
     if (!client) return;
     if (client.connected) {
-      const offline = this.#status('offline', Date.now());
+      const offline = statusPayload('offline', this.#conn, Date.now());
       try {
         await withTimeout(
           client.publishAsync(deviceTopic(this.#o.deviceId, 'status'), offline, { qos: 1, retain: true }),
@@ -177,27 +162,18 @@ export class MqttLink {
   }
 
   #newConn(): void {
-    this.#conn = randomBytes(9).toString('base64url');
+    this.#conn = newConnId();
     this.#connOpenedAt = Date.now();
   }
 
-  #status(state: Status['state'], at: number): Buffer {
-    return encodeMessage(StatusSchema, { v: 1, state, conn: this.#conn, at });
-  }
-
   #will(): NonNullable<IClientOptions['will']> {
-    return {
-      topic: deviceTopic(this.#o.deviceId, 'status'),
-      payload: this.#status('offline', this.#connOpenedAt),
-      qos: 1,
-      retain: true,
-    };
+    return lastWill(this.#o.deviceId, this.#conn, this.#connOpenedAt);
   }
 
   async #onConnect(client: MqttClient): Promise<void> {
     const conn = this.#conn;
     const stillCurrent = () => !this.#closing && client.connected && conn === this.#conn;
-    client.publish(deviceTopic(this.#o.deviceId, 'status'), this.#status('online', Date.now()), {
+    client.publish(deviceTopic(this.#o.deviceId, 'status'), statusPayload('online', this.#conn, Date.now()), {
       qos: 1,
       retain: true,
     });
