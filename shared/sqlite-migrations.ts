@@ -5,7 +5,8 @@
 export interface MigratableDatabase {
   pragma(source: string, options: { simple: true }): unknown;
   exec(source: string): unknown;
-  transaction<F extends (...args: never[]) => unknown>(fn: F): F;
+  /** Wraps `fn` so that calling the result runs it in one transaction (better-sqlite3's shape). */
+  transaction(fn: () => void): () => unknown;
 }
 
 /**

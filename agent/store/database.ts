@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { type MigratableDatabase, runMigrations } from '../../shared/index.js';
+import { runMigrations } from '../../shared/index.js';
 import { agentMigrations } from './migrations.js';
 
 /** `crash-safe`: WAL + synchronous=NORMAL. `power-safe`: WAL + synchronous=FULL. */
@@ -17,18 +17,6 @@ export function newEpoch(): string {
 }
 
 /**
- * better-sqlite3's `transaction()` returns a `Transaction<F>` (F plus helper methods), which
- * TypeScript cannot prove to be `F` for every generic F; this adapter states that it is.
- */
-function asMigratable(db: Database.Database): MigratableDatabase {
-  return {
-    pragma: (source, options) => db.pragma(source, options),
-    exec: (source) => db.exec(source),
-    transaction: <F extends (...args: never[]) => unknown>(fn: F): F => db.transaction(fn) as unknown as F,
-  };
-}
-
-/**
  * Opens (creating `dataDir` and the file when needed) `{dataDir}/agent.db` in WAL mode with
  * the durability's `synchronous` level and runs the numbered migrations.
  */
@@ -39,7 +27,7 @@ export function openDatabase(dataDir: string, durability: Durability): Database.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${durability === 'power-safe' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
-    runMigrations(asMigratable(db), agentMigrations(newEpoch(), Date.now()));
+    runMigrations(db, agentMigrations(newEpoch(), Date.now()));
     return db;
   } catch (err) {
     db.close();

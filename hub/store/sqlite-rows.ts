@@ -1,5 +1,3 @@
-import type { Database } from 'better-sqlite3';
-import type { MigratableDatabase } from '../../shared/index.js';
 import type { DeviceRecord } from './types.js';
 
 /** A row of `devices`. */
@@ -14,18 +12,6 @@ export interface DeviceRow {
   last_seen: number | null;
   reported: string | null;
   reported_at: number | null;
-}
-
-/**
- * Adapts better-sqlite3's handle to shared's `MigratableDatabase`: its `transaction` returns
- * a `Transaction<F>`, which is callable like `F` but not typed as `F`.
- */
-export function migratable(db: Database): MigratableDatabase {
-  return {
-    pragma: (source, options) => db.pragma(source, options),
-    exec: (source) => db.exec(source),
-    transaction: <F extends (...args: never[]) => unknown>(fn: F): F => db.transaction(fn) as unknown as F,
-  };
 }
 
 /** Maps a `devices` row to a {@link DeviceRecord}. */

@@ -10,7 +10,7 @@ import {
   type UplinkBatch,
 } from '../../shared/index.js';
 import { SqliteEvents } from './sqlite-events.js';
-import { type DeviceRow, migratable, toDevice } from './sqlite-rows.js';
+import { type DeviceRow, toDevice } from './sqlite-rows.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type {
   DeviceRecord,
@@ -39,7 +39,7 @@ export function openSqliteHubStore(dataDir: string): HubStore {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
-    runMigrations(migratable(db), HUB_SQLITE_MIGRATIONS);
+    runMigrations(db, HUB_SQLITE_MIGRATIONS);
     return new SqliteHubStore(db);
   } catch (err) {
     db.close();
