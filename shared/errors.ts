@@ -41,6 +41,12 @@ export const ERROR_CODES = {
   AGENT_OUTBOX_FULL: { message: 'outbox lane is full; retry later', http: 503, retryable: true },
   AGENT_CLOSED: { message: 'agent is shutting down', http: 503, retryable: true },
   AGENT_INTERNAL: { message: 'internal agent error', http: 500, retryable: true },
+  INFER_MODEL_NOT_FOUND: { message: 'no such model', http: 404, retryable: false },
+  INFER_MODEL_INVALID: { message: 'model cannot be installed or read', http: 422, retryable: false },
+  INFER_BAD_INPUT: { message: 'input tensors do not match the model signature', http: 400, retryable: false },
+  INFER_NO_ENGINE: { message: 'no engine was admitted for this model', http: 500, retryable: false },
+  INFER_ENGINE_FAILED: { message: 'the engine failed to run the model', http: 500, retryable: true },
+  INFER_STORAGE_FULL: { message: 'model storage quota exceeded', http: 507, retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** One of the codes in {@link ERROR_CODES}. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InferenceReportSchema } from '../inference.js';
 import { EpochMs, ProtocolVersion } from './common.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -75,5 +76,7 @@ export const ReportedStateSchema = z.looseObject({
       hostname: z.string().max(256).optional(),
     })
     .optional(),
+  /** Firmware profile, models with their chosen and rejected engines, cache counters (issue 3). */
+  inference: InferenceReportSchema.optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;

@@ -1,0 +1,84 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { EngineName, TensorSpec } from '../../shared/index.js';
+import { toHalfArray } from '../tensor/float16.js';
+import type { HostTensor, TensorDtype, TensorMap } from '../tensor/host-tensor.js';
+import type { EngineSettings, LoadedModel } from './types.js';
+
+/** What onnxruntime-node and onnxruntime-web share (both re-export onnxruntime-common). */
+export interface OrtRuntime {
+  Tensor: typeof Tensor;
+  InferenceSession: typeof InferenceSession;
+}
+
+/** Session options from the engine settings: one provider only (it never falls back itself). */
+export function sessionOptions(provider: string, settings: EngineSettings): InferenceSession.SessionOptions {
+  const { options } = settings;
+  return {
+    executionProviders: [provider],
+    intraOpNumThreads: settings.intraOpThreads,
+    interOpNumThreads: settings.interOpThreads,
+    graphOptimizationLevel: options.graphOptimization ?? 'all',
+    logSeverityLevel: 3,
+    ...(options.approximateGelu ? { extra: { optimization: { enable_gelu_approximation: '1' } } } : {}),
+  };
+}
+
+function specOf(meta: InferenceSession.ValueMetadata): TensorSpec {
+  if (!meta.isTensor) return { name: meta.name, dtype: 'float32', shape: [] };
+  return {
+    name: meta.name,
+    dtype: meta.type as TensorDtype,
+    shape: meta.shape.map((d) => (typeof d === 'number' && d < 0 ? -1 : d)),
+  };
+}
+
+function toOrt(ort: OrtRuntime, t: HostTensor): Tensor {
+  return new ort.Tensor(t.dtype as Tensor.Type, t.data as Tensor.DataType, [...t.dims]);
+}
+
+function fromOrt(t: Tensor): HostTensor {
+  const dtype = t.type as TensorDtype;
+  let data = t.data as HostTensor['data'];
+  // A runtime with Float16Array hands back floats: keep float16 as half bits throughout.
+  if (dtype === 'float16' && !(data instanceof Uint16Array)) data = toHalfArray(data as Float32Array);
+  return { dtype, dims: [...t.dims], data };
+}
+
+/**
+ * Opens a session on one execution provider and wraps it as a {@link LoadedModel}. The
+ * signature is the session's own input/output metadata.
+ */
+export async function openOrtModel(
+  ort: OrtRuntime,
+  engine: EngineName,
+  provider: string,
+  bytes: Uint8Array,
+  settings: EngineSettings,
+): Promise<LoadedModel> {
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(provider, settings));
+  const signature = {
+    inputs: session.inputMetadata.map(specOf),
+    outputs: session.outputMetadata.map(specOf),
+  };
+  let closed = false;
+  return {
+    engine,
+    signature,
+    async run(inputs: TensorMap): Promise<TensorMap> {
+      const feeds: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(ort, t);
+      const results = await session.run(feeds);
+      const out: TensorMap = {};
+      for (const name of session.outputNames) {
+        const r = results[name];
+        if (r) out[name] = fromOrt(r);
+      }
+      return out;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await session.release();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * Outpost's inference core (issue 3), shared by the agent and the hub ("the same engine
+ * code"): tensors and their codecs, signatures, engines and their registry, admission
+ * against a manifest's reference, ONNX model tooling and firmware-profile detection.
+ * Imports shared only.
+ */
+export type { Admission, AdmissionRequest } from './admission/admit.js';
+export { admitModel } from './admission/admit.js';
+export { compareWithReference, describeMismatch, type Tolerance } from './admission/compare.js';
+export { zeroInputs } from './admission/warmup-inputs.js';
+export { ENGINES, engineNamed } from './engines/registry.js';
+export type { Engine, EngineSettings, LoadedModel } from './engines/types.js';
+export {
+  digestModelSource,
+  type ModelFormat,
+  type ModelSource,
+  parseTfjsModelJson,
+  readModelSource,
+  shardPaths,
+  type TfjsModelJson,
+  type TfjsWeightsGroup,
+} from './model/source.js';
+export { type AttributeValue, OnnxModelBuilder } from './onnx/builder.js';
+export { dtypeOfOnnx, ONNX_DTYPE } from './onnx/dtypes.js';
+export {
+  decodeOnnxModel,
+  encodeOnnxModel,
+  type IModelProto,
+  type ITensorProto,
+  type ModelProto,
+  onnx,
+} from './onnx/proto.js';
+export { readOnnxSignature } from './onnx/signature.js';
+export { hostTensorOf, tensorProtoOf } from './onnx/tensor-proto.js';
+export { detectProfile, hasCuda, matchReason } from './profiles/detect.js';
+export { type HostProbeOptions, probeHostFacts } from './profiles/host-facts.js';
+export { defaultProfilesDir, loadProfiles } from './profiles/load.js';
+export { assertInputs, type InputProblem, inputProblems, type ModelSignature } from './signature/validate.js';
+export { decodeTensors, encodeTensors, TENSOR_MEDIA_TYPE } from './tensor/binary-codec.js';
+export { digestTensors } from './tensor/digest.js';
+export { fromHalfArray, fromHalfBits, toHalfArray, toHalfBits } from './tensor/float16.js';
+export {
+  allocate,
+  bytesOf,
+  DTYPE_BYTES,
+  elementCount,
+  type HostTensor,
+  type TensorData,
+  type TensorDtype,
+  type TensorMap,
+  viewOf,
+} from './tensor/host-tensor.js';
+export { tensorFromJson, tensorToJson } from './tensor/json-codec.js';
