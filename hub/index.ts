@@ -4,7 +4,7 @@
  */
 export type { HubBus, MessageHandler, MessageOrigin, PublishOptions, SessionEnd } from './bus/types.js';
 export { HUB_ENV_PREFIX, type HubConfig, type HubConfigInput, HubConfigSchema } from './config.js';
-export type { DeviceView, EventView } from './http/views.js';
+export type { DeviceView, EventView, LaneLedgerView, LedgerView } from './http/views.js';
 export { type BuildHubOptions, buildHub, type Hub } from './hub.js';
 export type { HubStats } from './stats.js';
 export { HUB_DB_FILE, openSqliteHubStore } from './store/sqlite.js';
@@ -15,6 +15,8 @@ export type {
   HubStore,
   IngestResult,
   NewDevice,
+  SkipRange,
+  SkipTotal,
   StatusOutcome,
   StatusUpdate,
   StoredEvent,

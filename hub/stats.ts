@@ -2,8 +2,13 @@
 export interface HubStats {
   /** Inbound things refused or dropped, by reason (`up.invalid`, `acl.publish`, ...). */
   rejected: { total: number; byReason: Record<string, number> };
-  /** Uplink batches processed, events newly stored and duplicates ignored. */
-  ingest: { batches: number; stored: number; duplicates: number };
+  /**
+   * Uplink batches processed, events newly stored, duplicates ignored, and seqs skipped
+   * because the agent dropped them (issue 4).
+   */
+  ingest: { batches: number; stored: number; duplicates: number; skipped: number };
+  /** Application-level pings answered (issue 4, dead links). */
+  pings: number;
 }
 
 /** Mutable counters behind {@link HubStats}; one instance per hub, shared by its components. */
@@ -13,6 +18,8 @@ export class HubCounters {
   private batches = 0;
   private stored = 0;
   private duplicates = 0;
+  private skipped = 0;
+  private pings = 0;
 
   /** Counts one rejection under `reason`. */
   reject(reason: string): void {
@@ -21,17 +28,29 @@ export class HubCounters {
   }
 
   /** Counts one ingested batch. */
-  ingest(stored: number, duplicates: number): void {
+  ingest(stored: number, duplicates: number, skipped = 0): void {
     this.batches++;
     this.stored += stored;
     this.duplicates += duplicates;
+    this.skipped += skipped;
+  }
+
+  /** Counts one answered ping. */
+  ping(): void {
+    this.pings++;
   }
 
   /** A copy of the counters, safe to serialise. */
   snapshot(): HubStats {
     return {
       rejected: { total: this.rejectedTotal, byReason: Object.fromEntries(this.byReason) },
-      ingest: { batches: this.batches, stored: this.stored, duplicates: this.duplicates },
+      ingest: {
+        batches: this.batches,
+        stored: this.stored,
+        duplicates: this.duplicates,
+        skipped: this.skipped,
+      },
+      pings: this.pings,
     };
   }
 }

@@ -8,6 +8,8 @@ export * from './inference.js';
 export * from './manifest.js';
 export * from './messages/command.js';
 export * from './messages/common.js';
+export * from './messages/ledger.js';
+export * from './messages/ping.js';
 export * from './messages/state.js';
 export * from './messages/status.js';
 export * from './messages/uplink.js';

@@ -3,8 +3,11 @@ import { isDeviceId } from './ids.js';
 /** Root of every Outpost topic; the `v1` is the wire protocol's major version. */
 export const TOPIC_ROOT = 'outpost/v1/d';
 
-/** Channels a device publishes on (DESIGN.md "Wire protocol"). */
-export const DEVICE_TO_HUB = ['up', 'state', 'status'] as const;
+/**
+ * Channels a device publishes on (DESIGN.md "Wire protocol"), plus `ping`, the
+ * application-level liveness check answered on `ack` (issue 4, "dead links").
+ */
+export const DEVICE_TO_HUB = ['up', 'state', 'status', 'ping'] as const;
 /** Channels the hub publishes on, one device each. */
 export const HUB_TO_DEVICE = ['ack', 'desired', 'cmd'] as const;
 

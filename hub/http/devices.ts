@@ -5,7 +5,7 @@ import { DeviceIdSchema, OutpostError } from '../../shared/index.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import type { HubStore } from '../store/types.js';
 import { type HttpDeps, parseRequest } from './context.js';
-import { deviceView } from './views.js';
+import { deviceView, ledgerView } from './views.js';
 
 /** Body of `POST /v1/devices`; every field optional (an empty body enrolls with a new id). */
 export const EnrollRequestSchema = z.strictObject({
@@ -28,7 +28,8 @@ export async function requireDevice(store: HubStore, id: string) {
  * - `POST /v1/devices` `{id?, name?, labels?}` → 201 `{id, secret, mqtt: {url, wsUrl}}`; the
  *   secret is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`.
  * - `GET /v1/devices` → `{devices: DeviceView[]}`.
- * - `GET /v1/devices/:id` → `DeviceView & {desired: DesiredState | null}`.
+ * - `GET /v1/devices/:id` → `DeviceView & {desired: DesiredState | null, ledger: LedgerView}`
+ *   (the loss ledger, issue 4).
  */
 export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { store } = deps;
@@ -58,7 +59,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
   app.get('/v1/devices/:id', async (request) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
     const device = await requireDevice(store, id);
-    const desired = await store.getDesired(id);
-    return { ...deviceView(device, desired), desired: desired ?? null };
+    const [desired, skips] = await Promise.all([store.getDesired(id), store.skipTotals(id)]);
+    return { ...deviceView(device, desired), desired: desired ?? null, ledger: ledgerView(device, skips) };
   });
 }

@@ -17,6 +17,7 @@ import type { HubBus, MessageOrigin, SessionEnd } from '../bus/types.js';
 import type { Rejections } from '../rejections.js';
 import type { HubCounters } from '../stats.js';
 import type { HubStore } from '../store/types.js';
+import { answerPing } from './ping.js';
 import { KeyedSerialQueue } from './serial.js';
 
 /** What the uplink handling needs. */
@@ -44,6 +45,7 @@ export interface UplinkHandler {
  * - every payload is decoded with its schema; an invalid one is counted, logged once per
  *   (device, reason) and dropped, and nothing here throws into the broker;
  * - `up` is ingested exactly once, then acked on `…/ack` (QoS 1) only after the commit;
+ * - `ping` is answered at once with a pong on `…/ack` (issue 4), outside the queue;
  * - `state` becomes the reported state; `status` the online flag, where an `offline` for
  *   another connection than the current one (a stale will) is ignored;
  * - the end of a connection that announced itself `online` marks it offline the same way,
@@ -64,7 +66,13 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     if (!decoded.ok) return rejections.reject(deviceId, 'up.invalid', decoded.reason);
     const batch = decoded.value;
     const result = await store.ingestBatch(deviceId, batch, at);
-    counters.ingest(result.stored, result.duplicates);
+    counters.ingest(result.stored, result.duplicates, result.skipped);
+    if (result.skipped) {
+      logger.info(
+        { deviceId, epoch: batch.epoch, lane: batch.lane, skipped: result.skipped, hwm: result.hwm },
+        'skipped seqs the device dropped (loss ledger)',
+      );
+    }
     const ack = encodeMessage(AckSchema, {
       v: PROTOCOL_VERSION,
       epoch: batch.epoch,
@@ -73,6 +81,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
       batchId: batch.batchId,
       stored: result.stored,
       duplicates: result.duplicates,
+      ...(result.dropped ? { skipped: result.skipped ?? 0, dropped: result.dropped } : {}),
     });
     await bus.publish(deviceTopic(deviceId, 'ack'), ack, { qos: 1, retain: false });
   }
@@ -103,6 +112,13 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
       return rejections.reject(topic, 'topic.invalid', `not an uplink topic: ${topic}`);
     }
     const { deviceId, channel } = parsed;
+    if (channel === 'ping') {
+      return answerPing(
+        { bus, rejections, counters, now, maxPayloadBytes: deps.maxPayloadBytes },
+        deviceId,
+        payload,
+      );
+    }
     await queue.run(deviceId, async () => {
       const at = now();
       await store.touch(deviceId, at);

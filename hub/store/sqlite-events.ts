@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { type Lane, OutpostError, type UplinkBatch } from '../../shared/index.js';
-import type { EventQuery, IngestResult, StoredEvent } from './types.js';
+import { SqliteSkips } from './sqlite-skips.js';
+import type { EventQuery, IngestResult, SkipRange, SkipTotal, StoredEvent } from './types.js';
 
 interface EventRow {
   device_id: string;
@@ -27,8 +28,10 @@ export class SqliteEvents {
   private readonly countAll: Statement<[], { n: number }>;
   private readonly countDevice: Statement<[string], { n: number }>;
   private readonly ingestTx: (deviceId: string, batch: UplinkBatch, receivedAtMs: number) => IngestResult;
+  private readonly skips: SqliteSkips;
 
   constructor(private readonly db: Database) {
+    this.skips = new SqliteSkips(db);
     this.deviceExists = db.prepare('SELECT 1 AS one FROM devices WHERE id = ?');
     this.readHwm = db.prepare('SELECT hwm FROM hwm WHERE device_id = ? AND epoch = ? AND lane = ?');
     this.writeHwm = db.prepare(
@@ -63,6 +66,15 @@ export class SqliteEvents {
     let hwm = start;
     let stored = 0;
     let duplicates = 0;
+    let skipped = 0;
+    const dropped = batch.dropped;
+    // Issue 4: every seq up to dropped.through that the hub lacks was dropped by the agent
+    // (drops take a prefix of what it had not seen acknowledged); skip it, never wait for it.
+    if (dropped !== undefined && dropped.through > hwm) {
+      this.skips.record(deviceId, batch.epoch, batch.lane, hwm + 1, dropped.through, receivedAtMs);
+      skipped = dropped.through - hwm;
+      hwm = dropped.through;
+    }
     for (const event of batch.events) {
       if (event.seq <= hwm) {
         duplicates++;
@@ -85,7 +97,19 @@ export class SqliteEvents {
       stored++;
     }
     if (hwm !== start) this.writeHwm.run(deviceId, batch.epoch, batch.lane, hwm);
-    return { hwm, stored, duplicates };
+    if (dropped === undefined) return { hwm, stored, duplicates };
+    const answer = this.skips.answer(deviceId, batch.epoch, batch.lane, dropped.from, dropped.through);
+    return { hwm, stored, duplicates, skipped, dropped: answer };
+  }
+
+  /** Every skipped range of a device (issue 4). */
+  listSkips(deviceId: string): SkipRange[] {
+    return this.skips.list(deviceId);
+  }
+
+  /** Seqs skipped per (epoch, lane) of a device (issue 4). */
+  skipTotals(deviceId: string): SkipTotal[] {
+    return this.skips.total(deviceId);
   }
 
   /** Events of one device in `(epoch, lane, seq)` order, filtered and paged by `query`. */

@@ -44,4 +44,17 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, epoch, lane)
   ) STRICT;
   `,
+  // 2: seqs skipped because the agent dropped them (issue 4, loss ledger).
+  `
+  CREATE TABLE skips (
+    device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    epoch     TEXT NOT NULL,
+    lane      TEXT NOT NULL,
+    from_seq  INTEGER NOT NULL,
+    to_seq    INTEGER NOT NULL CHECK (to_seq >= from_seq),
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane, from_seq)
+  ) STRICT;
+  CREATE INDEX skips_by_end ON skips (device_id, epoch, lane, to_seq);
+  `,
 ];

@@ -18,6 +18,8 @@ import type {
   HubStore,
   IngestResult,
   NewDevice,
+  SkipRange,
+  SkipTotal,
   StatusOutcome,
   StatusUpdate,
   StoredEvent,
@@ -196,6 +198,16 @@ class SqliteHubStore implements HubStore {
   async ingestBatch(deviceId: string, batch: UplinkBatch, receivedAtMs: number): Promise<IngestResult> {
     this.open();
     return this.events.ingest(deviceId, batch, receivedAtMs);
+  }
+
+  async listSkips(deviceId: string): Promise<SkipRange[]> {
+    this.open();
+    return this.events.listSkips(deviceId);
+  }
+
+  async skipTotals(deviceId: string): Promise<SkipTotal[]> {
+    this.open();
+    return this.events.skipTotals(deviceId);
   }
 
   async listEvents(deviceId: string, query: EventQuery): Promise<StoredEvent[]> {

@@ -1,4 +1,11 @@
-import type { DesiredState, DeviceId, Lane, RemoteConfig, UplinkBatch } from '../../shared/index.js';
+import type {
+  DesiredState,
+  DeviceId,
+  DropAnswer,
+  Lane,
+  RemoteConfig,
+  UplinkBatch,
+} from '../../shared/index.js';
 
 /** One enrolled device as the hub stores it. Times are hub wall-clock milliseconds. */
 export interface DeviceRecord {
@@ -81,6 +88,27 @@ export interface IngestResult {
   stored: number;
   /** Events of the batch at or below the previous high-water mark, ignored. */
   duplicates: number;
+  /** Only for a batch carrying `dropped`: seqs newly skipped over (issue 4). */
+  skipped?: number;
+  /** Only for a batch carrying `dropped`: the answer the ack carries (issue 4). */
+  dropped?: DropAnswer;
+}
+
+/** Seqs `[from, to]` of one lane the hub skipped because the agent dropped them (issue 4). */
+export interface SkipRange {
+  epoch: string;
+  lane: Lane;
+  from: number;
+  to: number;
+  /** Hub clock when the range was skipped (or last extended), ms. */
+  at: number;
+}
+
+/** How many seqs of one (epoch, lane) the hub skipped. */
+export interface SkipTotal {
+  epoch: string;
+  lane: Lane;
+  count: number;
 }
 
 /**
@@ -118,9 +146,16 @@ export interface HubStore {
    * Ingests one batch exactly once (DESIGN "Delivery contract"), in one transaction: events
    * at or below the high-water mark are duplicates; consecutive events above it are stored
    * and advance it; an event after a gap ends the batch, storing nothing past the gap.
+   * A batch's `dropped.through` above the mark first moves the mark there and records the
+   * seqs passed over as skipped (issue 4: the agent dropped them, they will never come);
+   * the result then answers `dropped` with the skipped ranges inside it.
    * Resolves only after the commit. Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
    */
   ingestBatch(deviceId: string, batch: UplinkBatch, receivedAtMs: number): Promise<IngestResult>;
+  /** Every range skipped for a device, in `(epoch, lane, from)` order (issue 4). */
+  listSkips(deviceId: string): Promise<SkipRange[]>;
+  /** Seqs skipped per (epoch, lane) of a device (issue 4). */
+  skipTotals(deviceId: string): Promise<SkipTotal[]>;
   /** Events of one device in `(epoch, lane, seq)` order. */
   listEvents(deviceId: string, query: EventQuery): Promise<StoredEvent[]>;
   /** Stored events of one device, or of all devices when `deviceId` is absent. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InferenceReportSchema } from '../inference.js';
 import { EpochMs, ProtocolVersion } from './common.js';
+import { LedgerReportSchema } from './ledger.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LogLevelSchema = z.enum(LOG_LEVELS);
@@ -43,11 +44,18 @@ export const DesiredOutcomeSchema = z.strictObject({
 });
 export type DesiredOutcome = z.infer<typeof DesiredOutcomeSchema>;
 
-/** Outbox counters the device reports per lane. */
+/**
+ * Outbox counters the device reports per lane. Issue 4 adds `dropped` (lost, as the loss
+ * ledger counts them), `unconfirmed` (dropped, waiting for the hub to say whether it had
+ * them) and `pendingBytes`; `enqueued = pending + acked + dropped + unconfirmed`.
+ */
 export const LaneReportSchema = z.strictObject({
   pending: z.number().int().nonnegative(),
   enqueued: z.number().int().nonnegative(),
   acked: z.number().int().nonnegative(),
+  dropped: z.number().int().nonnegative().optional(),
+  unconfirmed: z.number().int().nonnegative().optional(),
+  pendingBytes: z.number().int().nonnegative().optional(),
 });
 
 /**
@@ -69,6 +77,8 @@ export const ReportedStateSchema = z.looseObject({
   /** The remote config in force. */
   config: RemoteConfigSchema,
   outbox: z.record(z.string(), LaneReportSchema),
+  /** The loss ledger per lane, cumulative (issue 4). */
+  ledger: LedgerReportSchema.optional(),
   host: z
     .looseObject({
       platform: z.string().max(64),

@@ -115,7 +115,7 @@ describe('hub: uplink ingestion', () => {
     assert.deepEqual([otherEpoch.epoch, otherEpoch.hwm, otherEpoch.stored], ['epochdup02', 1, 1]);
     const stats = (await api(hub, 'GET', '/v1/stats')).body;
     assert.equal(stats.events.total, 9);
-    assert.deepEqual(stats.ingest, { batches: 7, stored: 9, duplicates: 4 });
+    assert.deepEqual(stats.ingest, { batches: 7, stored: 9, duplicates: 4, skipped: 0 });
   });
 
   test('events page with a next cursor in (epoch, lane, seq) order', async () => {

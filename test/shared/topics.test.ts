@@ -42,10 +42,8 @@ test('parseDeviceTopic rejects foreign, wildcard and malformed topics', () => {
 });
 
 test('direction of each channel', () => {
-  assert.deepEqual(
-    DEVICE_TO_HUB.map((c) => isUplinkChannel(c)),
-    [true, true, true],
-  );
+  assert.deepEqual(DEVICE_TO_HUB, ['up', 'state', 'status', 'ping']);
+  assert.ok(DEVICE_TO_HUB.every((c) => isUplinkChannel(c) && !isDownlinkChannel(c)));
   assert.deepEqual(
     HUB_TO_DEVICE.map((c) => isUplinkChannel(c)),
     [false, false, false],
