@@ -4,6 +4,7 @@ import { startApi } from './api/server.js';
 import { CommandHandler } from './commands.js';
 import { type AgentConfig, AgentConfigSchema } from './config.js';
 import { DesiredReconciler } from './desired/reconciler.js';
+import { type AgentInference, setupInference } from './inference/setup.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
 import { ComponentLoggers } from './logging.js';
@@ -46,6 +47,19 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   const loggers = new ComponentLoggers(root);
   const store = openAgentStore({ dataDir: cfg.dataDir, durability: cfg.durability });
   let closing = false;
+  let inference: AgentInference;
+  try {
+    inference = setupInference({
+      config: cfg,
+      db: store.db,
+      enqueue: (event) => enqueue(event),
+      onChange: () => reporter.publishNow('models'),
+      log: loggers.child('inference'),
+    });
+  } catch (err) {
+    store.close();
+    throw err;
+  }
 
   const enqueue = (input: unknown): Enqueued => {
     if (closing) throw new OutpostError('AGENT_CLOSED');
@@ -94,6 +108,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
           outcome: reconciler.outcome,
           config: reconciler.effective(),
           outbox: store.outbox.counters(),
+          inference: inference.report(),
         }),
       ),
     publish: (payload) => link.publish('state', payload, { retain: true }),
@@ -143,20 +158,24 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     outbox: store.outbox.counters(),
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
     inbound: { invalid: router.stats() },
+    inference: inference.report(),
   });
 
   reconciler.applyCurrent();
+  await inference.loadActive();
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
     api = await startApi({
       ...cfg.api,
       status,
       enqueue,
+      models: inference.models,
       isClosing: () => closing,
       log: loggers.child('api'),
     });
   } catch (err) {
     reporter.stop();
+    await inference.close();
     store.close();
     throw err;
   }
@@ -173,6 +192,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       await drain.stop();
       await link.close();
       await api.close();
+      await inference.close();
     } finally {
       finalStatus = status();
       store.close();
@@ -185,6 +205,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     epoch: store.epoch,
     api: { url: api.url, port: api.port },
     enqueue: (event) => enqueue(event),
+    models: inference.models,
     status: () => finalStatus ?? status(),
     close: () => {
       closed ??= close();

@@ -59,6 +59,21 @@ export const AgentConfigSchema = z.strictObject({
   /** Seconds between unprompted reported-state publications (the desired state may override). */
   reportIntervalS: configInt().min(5).max(86_400).default(60),
   logLevel: LogLevelSchema.default('info'),
+  /** Models and engines (issue 3). */
+  inference: z
+    .strictObject({
+      /** Firmware profile name (`firmware-profiles/NAME.json`); detected from the host when absent. */
+      profile: z.string().min(1).optional(),
+      /** Directory of firmware profiles; the repository's `firmware-profiles/` when absent. */
+      profilesDir: z.string().min(1).optional(),
+      /** Overrides the profile's onnxruntime intra-op threads. */
+      threads: configInt().min(1).max(256).optional(),
+      /** Overrides the profile's result-cache byte quota (0 disables the cache). */
+      cacheMaxBytes: configInt().min(0).optional(),
+      /** Overrides the profile's result time to live, seconds. */
+      cacheTtlS: configInt().min(1).optional(),
+    })
+    .prefault({}),
 });
 
 /** Parsed, frozen agent configuration. */

@@ -1,4 +1,5 @@
-import type { DesiredOutcome, Lane } from '../shared/index.js';
+import type { DesiredOutcome, InferenceReport, Lane } from '../shared/index.js';
+import type { AgentModels } from './inference/models-api.js';
 import type { InvalidInboundStats } from './link/inbound.js';
 import type { LinkInfo } from './link/mqtt-link.js';
 import type { LaneCounters } from './store/index.js';
@@ -40,6 +41,8 @@ export interface AgentStatus {
     outcome: DesiredOutcome | null;
   };
   inbound: { invalid: InvalidInboundStats };
+  /** Firmware profile, models with chosen and rejected engines, result-cache counters (issue 3). */
+  inference: InferenceReport;
 }
 
 /** A running agent (see `createAgent`). */
@@ -54,6 +57,8 @@ export interface Agent {
    * OutpostError `AGENT_BAD_REQUEST` (invalid), `PROTO_PAYLOAD_TOO_LARGE`, `AGENT_CLOSED`.
    */
   enqueue(event: AgentEvent): Enqueued;
+  /** Models: install from a local file, activate, list, infer, policies (issue 3; = the local API). */
+  readonly models: AgentModels;
   /** The same object `GET /v1/status` returns. */
   status(): AgentStatus;
   /**

@@ -50,6 +50,8 @@ export type ReferenceMismatch = z.infer<typeof ReferenceMismatchSchema>;
  */
 export const EngineRejectionSchema = z.strictObject({
   engine: EngineNameSchema,
+  /** The model variant tried, when a version carries several (fp32/fp16/int8). */
+  precision: z.enum(PRECISIONS).optional(),
   stage: z.enum(['unsupported', 'load', 'warmup', 'reference']),
   reason: z.string().max(2048),
   mismatch: ReferenceMismatchSchema.optional(),

@@ -2,7 +2,9 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import { isOutpostError, type Lane, OutpostError } from '../../shared/index.js';
+import type { AgentModels } from '../inference/models-api.js';
 import type { AgentStatus } from '../types.js';
+import { registerInferenceRoutes } from './inference-routes.js';
 
 /** Options of the local API. */
 export interface ApiOptions {
@@ -13,6 +15,8 @@ export interface ApiOptions {
   status(): AgentStatus;
   /** Validates and durably enqueues an event; throws OutpostError. */
   enqueue(input: unknown): { lane: Lane; seq: number };
+  /** The model API; when given, the inference routes are served (see inference-routes.ts). */
+  models?: AgentModels;
   /** True once the agent is closing: every request is answered `AGENT_CLOSED`. */
   isClosing(): boolean;
   log: Logger;
@@ -76,6 +80,7 @@ export async function startApi(options: ApiOptions): Promise<LocalApi> {
     const accepted = options.enqueue(request.body);
     return reply.code(202).send(accepted);
   });
+  if (options.models) registerInferenceRoutes(app, options.models);
 
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;

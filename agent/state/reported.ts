@@ -1,6 +1,11 @@
 import { arch, hostname, platform } from 'node:os';
 import type { Logger } from 'pino';
-import { type DesiredOutcome, type ReportedState, ReportedStateSchema } from '../../shared/index.js';
+import {
+  type DesiredOutcome,
+  type InferenceReport,
+  type ReportedState,
+  ReportedStateSchema,
+} from '../../shared/index.js';
 import type { EffectiveSettings } from '../desired/reconciler.js';
 import type { LaneCounters } from '../store/index.js';
 import { AGENT_VERSION } from '../version.js';
@@ -14,6 +19,8 @@ export interface ReportInput {
   outcome: DesiredOutcome | undefined;
   config: EffectiveSettings;
   outbox: Record<string, LaneCounters>;
+  /** Profile, models and engines, cache counters (issue 3). */
+  inference?: InferenceReport;
 }
 
 /** The host description sent with every report. */
@@ -34,6 +41,7 @@ export function buildReportedState(input: ReportInput): ReportedState {
     config: input.config,
     outbox: input.outbox,
     host: hostInfo(),
+    ...(input.inference ? { inference: input.inference } : {}),
   };
   return ReportedStateSchema.parse(state);
 }

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { type Durability, openDatabase, readMeta } from './database.js';
 import { DesiredStore } from './desired-store.js';
 import { OutboxStore } from './outbox-store.js';
@@ -15,6 +16,8 @@ export interface AgentStore {
   readonly epoch: string;
   readonly outbox: OutboxStore;
   readonly desired: DesiredStore;
+  /** The open database, for the repositories of other components (inference, issue 3). */
+  readonly db: Database.Database;
   /** Closes the database (idempotent). */
   close(): void;
 }
@@ -27,6 +30,7 @@ export function openAgentStore(options: { dataDir: string; durability: Durabilit
     if (epoch === undefined) throw new Error('agent store has no epoch');
     return {
       epoch,
+      db,
       outbox: new OutboxStore(db, epoch),
       desired: new DesiredStore(db),
       close: () => {

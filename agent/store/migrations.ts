@@ -49,5 +49,51 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     );
     INSERT INTO desired_state (id) VALUES (1);
     `,
+    // Issue 3: installed models (one row per name, version and precision variant), the
+    // active pointer per model, per-model result policies, and the result cache.
+    `
+    CREATE TABLE models (
+      name         TEXT NOT NULL,
+      version      TEXT NOT NULL,
+      precision    TEXT NOT NULL,
+      format       TEXT NOT NULL,
+      sha256       TEXT NOT NULL,
+      size         INTEGER NOT NULL,
+      manifest     TEXT NOT NULL,
+      installed_at INTEGER NOT NULL,
+      PRIMARY KEY (name, version, precision)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE active_models (
+      name         TEXT PRIMARY KEY,
+      version      TEXT NOT NULL,
+      precision    TEXT NOT NULL,
+      activated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE model_policies (
+      name          TEXT PRIMARY KEY,
+      upload        TEXT NOT NULL CHECK (upload IN ('none', 'sampled', 'all')),
+      sample_rate   REAL NOT NULL CHECK (sample_rate >= 0 AND sample_rate <= 1),
+      cache         INTEGER NOT NULL CHECK (cache IN (0, 1)),
+      preprocessing TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+
+    -- key = sha256(model, version, precision, preprocessing version, digest of the inputs).
+    -- last_used is a monotonic use counter: the smallest is the least recently used.
+    CREATE TABLE result_cache (
+      key        TEXT PRIMARY KEY,
+      model      TEXT NOT NULL,
+      version    TEXT NOT NULL,
+      precision  TEXT NOT NULL,
+      outputs    BLOB NOT NULL,
+      bytes      INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      last_used  INTEGER NOT NULL
+    );
+    CREATE INDEX result_cache_lru ON result_cache (last_used);
+    CREATE INDEX result_cache_model ON result_cache (model);
+    `,
   ];
 }

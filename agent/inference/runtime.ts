@@ -1,0 +1,290 @@
+import type { Logger } from 'pino';
+import {
+  admitModel,
+  assertInputs,
+  decodeTensors,
+  digestTensors,
+  type Engine,
+  encodeTensors,
+  type LoadedModel,
+  type ModelSignature,
+  type TensorMap,
+} from '../../inference/index.js';
+import {
+  type EngineName,
+  type EngineRejection,
+  type InferenceReport,
+  type Manifest,
+  type ModelRuntimeReport,
+  OutpostError,
+} from '../../shared/index.js';
+import type { ModelFiles } from './model-files.js';
+import type { ModelPolicy, ModelStore, Precision } from './model-store.js';
+import type { ResolvedProfile } from './profile.js';
+import { cacheKey, type ResultCache } from './result-cache.js';
+import type { ResultUploader, UploadCounters } from './uploader.js';
+
+/** One model as it runs now. */
+interface ActiveModel {
+  manifest: Manifest;
+  model: LoadedModel | undefined;
+  rejected: EngineRejection[];
+  error?: string;
+  /** Runs in flight; the session is closed only once they settle. */
+  inflight: Set<Promise<unknown>>;
+}
+
+/** Options of a single inference. */
+export interface InferOptions {
+  /** Preprocessing version for the cache key; the model policy's when absent. */
+  preprocessing?: string;
+  /** false skips the cache for this call (neither read nor written). */
+  cache?: boolean;
+}
+
+/** An answered inference. */
+export interface InferResult {
+  model: string;
+  version: string;
+  precision: Precision;
+  engine: EngineName;
+  cached: boolean;
+  outputs: TensorMap;
+}
+
+/** Wiring of the {@link InferenceRuntime}. */
+export interface InferenceRuntimeOptions {
+  models: ModelStore;
+  files: ModelFiles;
+  cache: ResultCache;
+  uploader: ResultUploader;
+  profile: ResolvedProfile;
+  /** Overrides the profile's intra-op threads. */
+  intraOpThreads?: number;
+  /** Called after every activation attempt, admitted or not (the report changed). */
+  onChange?: () => void;
+  log: Logger;
+  /** The engine table (tests may pass a subset); the full registry by default. */
+  registry?: Readonly<Record<EngineName, Engine>>;
+}
+
+/**
+ * The agent's models at run time (issue 3): activation with admission over the profile's
+ * engines and variants, inference with signature checks, the result cache and the upload
+ * policy, and the report for status and the reported state.
+ */
+export class InferenceRuntime {
+  readonly #o: InferenceRuntimeOptions;
+  readonly #active = new Map<string, ActiveModel>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: InferenceRuntimeOptions) {
+    this.#o = options;
+  }
+
+  /** Activations run one at a time (an install racing a start-up load cannot interleave). */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Re-admits every model marked active in the store (at start). Failures are reported, not thrown. */
+  async loadActive(): Promise<void> {
+    for (const row of this.#o.models.active()) {
+      await this.activate(row.name, row.version, row.precision).catch((err: unknown) => {
+        this.#o.log.warn({ model: row.name, version: row.version, err }, 'active model could not be loaded');
+      });
+    }
+  }
+
+  /**
+   * Activates `name@version`: tries its variants in the profile's precision order (a
+   * `preferred` one first), each over the profile's engines, and switches the active
+   * pointer to the first admitted. Throws `INFER_MODEL_NOT_FOUND`, or `INFER_NO_ENGINE`
+   * with every rejection in `details` (the previous version then stays active).
+   */
+  activate(name: string, version: string, preferred?: Precision): Promise<ModelRuntimeReport> {
+    return this.#serial(() => this.#activate(name, version, preferred)).finally(() => this.#o.onChange?.());
+  }
+
+  async #activate(name: string, version: string, preferred?: Precision): Promise<ModelRuntimeReport> {
+    const { profile } = this.#o.profile;
+    const rank = (p: Precision) => (p === preferred ? -1 : profile.precision.indexOf(p) >>> 0);
+    const variants = this.#o.models
+      .variants(name, version)
+      .sort((a, b) => rank(a.precision) - rank(b.precision));
+    if (variants.length === 0)
+      throw new OutpostError('INFER_MODEL_NOT_FOUND', `model ${name}@${version} is not installed`);
+    const rejected: EngineRejection[] = [];
+    for (const variant of variants) {
+      const { manifest } = variant;
+      const source = await this.#o.files.get(manifest.sha256, manifest.format);
+      const admission = await admitModel({
+        label: `${name}@${version}/${manifest.precision}`,
+        source,
+        reference: manifest.reference,
+        engines: profile.engines,
+        settingsFor: (engine) => ({
+          intraOpThreads: this.#o.intraOpThreads ?? profile.threads.intraOp,
+          interOpThreads: profile.threads.interOp,
+          options: profile.engineOptions[engine] ?? {},
+        }),
+        log: this.#o.log,
+        ...(this.#o.registry ? { registry: this.#o.registry } : {}),
+      });
+      const tagged =
+        variants.length > 1
+          ? admission.rejected.map((r) => ({ ...r, precision: manifest.precision }))
+          : admission.rejected;
+      rejected.push(...tagged);
+      if (!admission.model) continue;
+      this.#o.models.setActive(name, version, manifest.precision, Date.now());
+      const dropped = this.#o.cache.invalidate(name, { version, precision: manifest.precision });
+      this.#replace(name, { manifest, model: admission.model, rejected, inflight: new Set() });
+      this.#o.log.info(
+        {
+          model: name,
+          version,
+          precision: manifest.precision,
+          engine: admission.model.engine,
+          cacheDropped: dropped,
+        },
+        'model activated',
+      );
+      return this.#reportOf(name) as ModelRuntimeReport;
+    }
+    const error = `no engine was admitted for ${name}@${version} (tried ${profile.engines.join(', ')})`;
+    if (!this.#active.has(name)) {
+      const first = variants[0];
+      if (first)
+        this.#active.set(name, {
+          manifest: first.manifest,
+          model: undefined,
+          rejected,
+          error,
+          inflight: new Set(),
+        });
+    }
+    throw new OutpostError('INFER_NO_ENGINE', error, { details: { rejected } });
+  }
+
+  #replace(name: string, next: ActiveModel): void {
+    const prev = this.#active.get(name);
+    this.#active.set(name, next);
+    if (prev?.model) {
+      const model = prev.model;
+      void Promise.allSettled([...prev.inflight]).then(() => model.close().catch(() => undefined));
+    }
+  }
+
+  #get(name: string): ActiveModel & { model: LoadedModel } {
+    const active = this.#active.get(name);
+    if (!active) throw new OutpostError('INFER_MODEL_NOT_FOUND', `no active model "${name}"`);
+    if (!active.model)
+      throw new OutpostError('INFER_NO_ENGINE', active.error, { details: { rejected: active.rejected } });
+    return active as ActiveModel & { model: LoadedModel };
+  }
+
+  /** The signature of an active model, as its engine declares it. */
+  signature(name: string): ModelSignature {
+    return this.#get(name).model.signature;
+  }
+
+  /**
+   * Runs an active model on one set of inputs. Throws `INFER_MODEL_NOT_FOUND`,
+   * `INFER_NO_ENGINE`, `INFER_BAD_INPUT` (naming each tensor, the expected and the
+   * received) or `INFER_ENGINE_FAILED`.
+   */
+  async infer(name: string, inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
+    const active = this.#get(name);
+    const { manifest, model } = active;
+    assertInputs(model.signature, inputs, name);
+    const policy = this.#o.models.policy(name);
+    const useCache = options.cache !== false && policy.cache;
+    const inputDigest = digestTensors(inputs);
+    const parts = {
+      model: name,
+      version: manifest.version,
+      precision: manifest.precision,
+      preprocessing: options.preprocessing ?? policy.preprocessing,
+      inputDigest,
+    };
+    const key = useCache ? cacheKey(parts) : '';
+    const base = {
+      model: name,
+      version: manifest.version,
+      precision: manifest.precision,
+      engine: model.engine,
+    };
+    if (useCache) {
+      const hit = this.#o.cache.get(key);
+      if (hit) {
+        const result = { ...base, cached: true, outputs: decodeTensors(hit).tensors };
+        this.#upload(policy, result, inputDigest);
+        return result;
+      }
+    }
+    const run = model.run(inputs);
+    active.inflight.add(run);
+    let outputs: TensorMap;
+    try {
+      outputs = await run;
+    } catch (err) {
+      throw new OutpostError('INFER_ENGINE_FAILED', `${name} on ${model.engine}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    } finally {
+      active.inflight.delete(run);
+    }
+    if (useCache && !Object.values(outputs).some((t) => t.dtype === 'string')) {
+      this.#o.cache.put(key, parts, encodeTensors(outputs));
+    }
+    const result = { ...base, cached: false, outputs };
+    this.#upload(policy, result, inputDigest);
+    return result;
+  }
+
+  #upload(policy: ModelPolicy, result: InferResult, inputDigest: string): void {
+    if (policy.upload === 'none') return;
+    this.#o.uploader.offer(policy, { ...result, inputDigest }, Date.now());
+  }
+
+  /** Upload counters of a model. */
+  uploads(name: string): UploadCounters {
+    return this.#o.uploader.counters(name);
+  }
+
+  #reportOf(name: string): ModelRuntimeReport | undefined {
+    const a = this.#active.get(name);
+    if (!a) return undefined;
+    return {
+      name,
+      version: a.manifest.version,
+      precision: a.manifest.precision,
+      engine: a.model?.engine ?? null,
+      rejected: a.rejected.slice(0, 16),
+      ...(a.error && !a.model ? { error: a.error.slice(0, 2048) } : {}),
+    };
+  }
+
+  /** The `inference` part of status and the reported state. */
+  report(): InferenceReport {
+    const { profile, source, reason } = this.#o.profile;
+    return {
+      profile: { name: profile.name, source, reason: reason.slice(0, 1024) },
+      models: [...this.#active.keys()].sort().map((n) => this.#reportOf(n) as ModelRuntimeReport),
+      cache: this.#o.cache.report(),
+    };
+  }
+
+  /** Closes every session once its runs settle. */
+  async close(): Promise<void> {
+    await this.#queue;
+    for (const a of this.#active.values()) {
+      await Promise.allSettled([...a.inflight]);
+      await a.model?.close().catch(() => undefined);
+    }
+    this.#active.clear();
+  }
+}

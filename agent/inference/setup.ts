@@ -1,0 +1,74 @@
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import type { InferenceReport } from '../../shared/index.js';
+import type { AgentConfig } from '../config.js';
+import { ModelFiles } from './model-files.js';
+import { ModelStore } from './model-store.js';
+import { type AgentModels, createAgentModels } from './models-api.js';
+import { resolveProfile } from './profile.js';
+import { ResultCache } from './result-cache.js';
+import { InferenceRuntime } from './runtime.js';
+import { ResultUploader } from './uploader.js';
+
+/** The agent's inference part, wired. */
+export interface AgentInference {
+  readonly models: AgentModels;
+  /** Re-admits the models that were active (at start). */
+  loadActive(): Promise<void>;
+  report(): InferenceReport;
+  close(): Promise<void>;
+}
+
+/** Inputs of {@link setupInference}. */
+export interface InferenceSetupOptions {
+  config: AgentConfig;
+  db: Database.Database;
+  /** The agent's outbox enqueue (results go to the `results` lane). */
+  enqueue(event: { type: string; body: unknown; lane: 'results' }): unknown;
+  /** Called after every activation attempt (the reported state changes). */
+  onChange(): void;
+  log: Logger;
+}
+
+/**
+ * Resolves the firmware profile (config, else detection) and builds the model store, the
+ * result cache (profile quota and TTL unless config overrides them), the uploader and the
+ * runtime. Throws `AGENT_CONFIG_INVALID` for an unknown or malformed profile.
+ */
+export function setupInference(options: InferenceSetupOptions): AgentInference {
+  const { config, log } = options;
+  const inf = config.inference;
+  const profile = resolveProfile({
+    ...(inf.profile !== undefined ? { name: inf.profile } : {}),
+    ...(inf.profilesDir !== undefined ? { dir: inf.profilesDir } : {}),
+    log,
+  });
+  const models = new ModelStore(options.db);
+  const files = new ModelFiles(config.dataDir);
+  const cache = new ResultCache(options.db, {
+    maxBytes: inf.cacheMaxBytes ?? profile.profile.cache.maxBytes,
+    ttlS: inf.cacheTtlS ?? profile.profile.cache.ttlS,
+  });
+  const runtime = new InferenceRuntime({
+    models,
+    files,
+    cache,
+    uploader: new ResultUploader(options.enqueue, log),
+    profile,
+    ...(inf.threads !== undefined ? { intraOpThreads: inf.threads } : {}),
+    onChange: options.onChange,
+    log,
+  });
+  const agentModels = createAgentModels(
+    runtime,
+    models,
+    { models, files, modelsMaxBytes: profile.profile.storage.modelsMaxBytes, log },
+    log,
+  );
+  return {
+    models: agentModels,
+    loadActive: () => runtime.loadActive(),
+    report: () => runtime.report(),
+    close: () => runtime.close(),
+  };
+}
