@@ -22,6 +22,8 @@ const sources: Record<string, string> = {
     "import { protocolVersion } from '../shared/index.js';\nexport const agentVersion = protocolVersion;\n",
   'hub/index.ts':
     "import { protocolVersion } from '../shared/index.js';\nexport const hubVersion = protocolVersion;\n",
+  'inference/index.ts':
+    "import { protocolVersion } from '../shared/index.js';\nexport const engineVersion = protocolVersion;\n",
 };
 
 /** Builds `project` in a fresh copy with `extra` files added; returns tsc's exit code and output. */
@@ -33,7 +35,7 @@ async function buildWith(
   try {
     for (const f of ['tsconfig.base.json', 'package.json']) await cp(join(root, f), join(dir, f));
     await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
-    for (const p of ['shared', 'agent', 'hub']) {
+    for (const p of ['shared', 'inference', 'agent', 'hub']) {
       await mkdir(join(dir, p));
       await cp(join(root, p, 'tsconfig.json'), join(dir, p, 'tsconfig.json'));
     }
@@ -52,7 +54,7 @@ async function buildWith(
 }
 
 test('the allowed imports build', async () => {
-  for (const project of ['agent', 'hub']) {
+  for (const project of ['agent', 'hub', 'inference']) {
     const result = await buildWith(project, {});
     assert.equal(result.code, 0, result.output);
   }
@@ -79,6 +81,22 @@ const forbidden: Array<[string, string, string]> = [
     'shared',
     "import { hubVersion } from '../hub/index.js';\nexport const x = hubVersion;\n",
   ],
+  // Issue 3: the engine code is shared by agent and hub, so it may import neither.
+  [
+    'inference imports agent',
+    'inference',
+    "import { agentVersion } from '../agent/index.js';\nexport const x = agentVersion;\n",
+  ],
+  [
+    'inference imports hub',
+    'inference',
+    "import { hubVersion } from '../hub/index.js';\nexport const x = hubVersion;\n",
+  ],
+  [
+    'shared imports inference',
+    'shared',
+    "import { engineVersion } from '../inference/index.js';\nexport const x = engineVersion;\n",
+  ],
 ];
 
 for (const [name, project, source] of forbidden) {
@@ -88,7 +106,7 @@ for (const [name, project, source] of forbidden) {
     // TS6307: the imported file is not part of this project or of any project it references.
     assert.match(
       result.output,
-      /error TS6307: .*(agent|hub)\/index\.ts' is not listed within the file list of project/,
+      /error TS6307: .*(agent|hub|inference)\/index\.ts' is not listed within the file list of project/,
     );
   });
 }
