@@ -1,7 +1,7 @@
 import type { EngineName, TensorSpec } from '../../shared/index.js';
 import { type ModelSource, shardPaths } from '../model/source.js';
 import type { HostTensor, TensorDtype, TensorMap } from '../tensor/host-tensor.js';
-import { type Tf, useBackend } from './tfjs-runtime.js';
+import { initBackend, selectBackend, type Tf } from './tfjs-runtime.js';
 import type { LoadedModel } from './types.js';
 
 type TfjsSource = Exclude<ModelSource, { format: 'onnx' }>;
@@ -68,7 +68,8 @@ export async function openTfjsModel(
   backend: string,
   source: TfjsSource,
 ): Promise<LoadedModel> {
-  await useBackend(tf, backend);
+  await initBackend(tf, backend);
+  selectBackend(tf, backend);
   const handler = tf.io.fromMemory(artifactsOf(source));
   let execute: (inputs: TensorMap) => TfTensor[];
   let dispose: () => void;
@@ -88,8 +89,8 @@ export async function openTfjsModel(
     dispose = () => model.dispose();
   } else {
     const model = await tf.loadLayersModel(handler);
-    inputs = model.inputNames.map((n, i) => spec(n, model.inputs[i]?.dtype, model.inputs[i]?.shape));
-    outputs = model.outputNames.map((n, i) => spec(n, model.outputs[i]?.dtype, model.outputs[i]?.shape));
+    inputs = model.inputs.map((t) => spec(t.name, t.dtype, t.shape));
+    outputs = model.outputs.map((t) => spec(t.name, t.dtype, t.shape));
     execute = (feeds) => {
       const ordered = inputs.map((s) => toTf(tf, feeds[s.name] as HostTensor));
       const result = model.predict(ordered.length === 1 ? (ordered[0] as TfTensor) : ordered);
@@ -102,8 +103,8 @@ export async function openTfjsModel(
     engine,
     signature: { inputs, outputs },
     async run(feeds: TensorMap): Promise<TensorMap> {
-      await useBackend(tf, backend);
       // Synchronous from here on: the backend cannot change under this run.
+      selectBackend(tf, backend);
       const results = tf.tidy(() => execute(feeds));
       try {
         const out: TensorMap = {};
