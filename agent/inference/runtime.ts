@@ -246,7 +246,6 @@ export class InferenceRuntime {
   }
 
   #upload(policy: ModelPolicy, result: InferResult, inputDigest: string): void {
-    if (policy.upload === 'none') return;
     this.#o.uploader.offer(policy, { ...result, inputDigest }, Date.now());
   }
 
