@@ -1,5 +1,5 @@
 import { type Logger, pino } from 'pino';
-import { encodeMessage, formatIssues, OutpostError, ReportedStateSchema } from '../shared/index.js';
+import { type Ack, encodeMessage, formatIssues, OutpostError, ReportedStateSchema } from '../shared/index.js';
 import { startApi } from './api/server.js';
 import { CommandHandler } from './commands.js';
 import { type AgentConfig, AgentConfigSchema } from './config.js';
@@ -8,10 +8,10 @@ import { type AgentInference, setupInference } from './inference/setup.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
 import { ComponentLoggers } from './logging.js';
-import { OutboxDrain } from './outbox/drain.js';
+import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
-import { openAgentStore } from './store/index.js';
+import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import type { Agent, AgentStatus, Enqueued } from './types.js';
 
 /** Options of {@link createAgent}. */
@@ -21,6 +21,14 @@ export interface CreateAgentOptions {
    * not used); a desired-state `logLevel` still changes the agent's loggers at run time.
    */
   logger?: Logger;
+  /**
+   * Time sources (issue 4; for clock-jump tests): `wallNow` stamps events and reports (default
+   * `Date.now`), `monoNow` drives the agent clock that TTLs count in (default
+   * `performance.now`). A wall-clock jump never changes what expires.
+   */
+  clock?: { wallNow?: () => number; monoNow?: MonotonicSource };
+  /** Observer of every ack the agent applies, with what it did (tests, benchmarks). */
+  onAck?: (ack: Ack, outcome: AckOutcome) => void;
 }
 
 function parseAgentConfig(config: AgentConfig): AgentConfig {
@@ -39,13 +47,19 @@ function parseAgentConfig(config: AgentConfig): AgentConfig {
  */
 export async function createAgent(config: AgentConfig, options: CreateAgentOptions = {}): Promise<Agent> {
   const cfg = parseAgentConfig(config);
-  const startedAt = Date.now();
+  const wallNow = options.clock?.wallNow ?? Date.now;
+  const startedAt = wallNow();
   const root = (options.logger ?? pino({ name: 'outpost-agent', level: cfg.logLevel })).child({
     deviceId: cfg.deviceId,
   });
   const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
   const loggers = new ComponentLoggers(root);
-  const store = openAgentStore({ dataDir: cfg.dataDir, durability: cfg.durability });
+  const store = openAgentStore({
+    dataDir: cfg.dataDir,
+    durability: cfg.durability,
+    quotas: cfg.outbox.lanes,
+    monoNow: options.clock?.monoNow,
+  });
   let closing = false;
   let inference: AgentInference;
   try {
@@ -63,16 +77,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
 
   const enqueue = (input: unknown): Enqueued => {
     if (closing) throw new OutpostError('AGENT_CLOSED');
-    const event = parseEventInput(input);
-    const seq = store.outbox.enqueue(
-      event.lane,
-      event.type,
-      event.bodyJson,
-      Date.now(),
-      cfg.outbox.batchMaxBytes,
-    );
-    drain.wake();
-    return { lane: event.lane, seq };
+    return outbox.enqueue(parseEventInput(input));
   };
 
   const link: MqttLink = new MqttLink({
@@ -84,16 +89,18 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     onMessage: (topic, payload) => router.handle(topic, payload),
     onConnect: () => {
       reporter.publishNow('connect');
-      drain.wake();
+      outbox.onConnect();
     },
-    onDisconnect: () => drain.onDisconnect(),
+    onDisconnect: () => outbox.onDisconnect(),
   });
-  const drain: OutboxDrain = new OutboxDrain({
-    outbox: store.outbox,
-    epoch: store.epoch,
-    ...cfg.outbox,
+  const outbox: AgentOutbox = new AgentOutbox({
+    store,
+    config: cfg.outbox,
+    wallNow,
     isConnected: () => link.connected,
     publish: (payload) => link.publish('up', payload),
+    onLedgerChange: () => reporter.publishNow('ledger'),
+    onAck: options.onAck,
     log: loggers.child('outbox'),
   });
   const reporter: StateReporter = new StateReporter({
@@ -101,13 +108,14 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       encodeMessage(
         ReportedStateSchema,
         buildReportedState({
-          at: Date.now(),
+          at: wallNow(),
           epoch: store.epoch,
           startedAt,
           appliedRev: reconciler.appliedRev,
           outcome: reconciler.outcome,
           config: reconciler.effective(),
           outbox: store.outbox.counters(),
+          ledger: store.outbox.ledger.report(),
           inference: inference.report(),
         }),
       ),
@@ -128,19 +136,9 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     publishState: (reason) => reporter.publishNow(reason),
     log: loggers.child('commands'),
   });
-  const ackLog = loggers.child('ack');
-  let foreignEpochLogged = false;
   const router: InboundRouter = new InboundRouter(cfg.deviceId, loggers.child('inbound'), {
-    ack: (ack) => {
-      if (ack.epoch !== store.epoch) {
-        if (!foreignEpochLogged) ackLog.warn({ epoch: ack.epoch }, 'ack for another store epoch ignored');
-        foreignEpochLogged = true;
-        return;
-      }
-      const deleted = store.outbox.ackUpTo(ack.epoch, ack.lane, ack.hwm);
-      ackLog.debug({ lane: ack.lane, hwm: ack.hwm, deleted }, 'ack applied');
-      drain.onAck(ack.lane, ack.hwm);
-    },
+    ack: (ack) => outbox.onAck(ack),
+    pong: (pong) => link.onPong(pong),
     desired: (doc) => {
       if (reconciler.onDesired(doc)) reporter.publishNow('desired');
     },
@@ -156,6 +154,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     startedAt,
     link: link.info(),
     outbox: store.outbox.counters(),
+    ledger: store.outbox.ledger.totals(),
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
     inbound: { invalid: router.stats() },
     inference: inference.report(),
@@ -180,7 +179,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     throw err;
   }
   link.start();
-  drain.start();
+  outbox.start();
   loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
 
   let closed: Promise<void> | undefined;
@@ -189,7 +188,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     closing = true;
     reporter.stop();
     try {
-      await drain.stop();
+      await outbox.stop();
       await link.close();
       await api.close();
       await inference.close();

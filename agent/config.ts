@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
+import { LaneQuotasSchema, LaneWeightsSchema } from './outbox/outbox-config.js';
 
 /**
  * The agent's configuration (issue 2). Sources, later winning: `--config FILE` (JSON), env
@@ -37,6 +38,13 @@ export const AgentConfigSchema = z.strictObject({
       /** Reconnect backoff: full jitter over min·2^attempt, capped at max (ms). */
       reconnectMinMs: configInt().min(10).default(500),
       reconnectMaxMs: configInt().min(10).default(30_000),
+      /**
+       * Application-level ping to the hub (issue 4, dead links): period, and how long a
+       * pong may take before the link is declared dead and reconnected, ms. A silent
+       * partition is detected within their sum.
+       */
+      pingIntervalMs: configInt().min(50).default(15_000),
+      pingTimeoutMs: configInt().min(50).default(10_000),
     })
     .prefault({}),
   outbox: z
@@ -49,6 +57,14 @@ export const AgentConfigSchema = z.strictObject({
         .default(128 * 1024),
       /** Resend a batch not acknowledged by the hub within this time, ms. */
       ackTimeoutMs: configInt().min(100).default(10_000),
+      /** Most batches in flight (published, not yet acknowledged), all lanes together (issue 4). */
+      window: configInt().min(1).max(64).default(8),
+      /** Round-robin weight per lane: no lane starves, busier lanes get more turns (issue 4). */
+      weights: LaneWeightsSchema,
+      /** Quota (rows, bytes), policy when full and TTL per lane (issue 4). */
+      lanes: LaneQuotasSchema,
+      /** How often expired events are dropped and the agent clock is saved, ms. */
+      expirySweepMs: configInt().min(10).default(1000),
     })
     .prefault({}),
   /**

@@ -1,4 +1,4 @@
-import type { DesiredOutcome, InferenceReport, Lane } from '../shared/index.js';
+import type { DesiredOutcome, InferenceReport, Lane, LaneLedger } from '../shared/index.js';
 import type { AgentModels } from './inference/models-api.js';
 import type { InvalidInboundStats } from './link/inbound.js';
 import type { LinkInfo } from './link/mqtt-link.js';
@@ -32,8 +32,13 @@ export interface AgentStatus {
   /** Agent start time, ms. */
   startedAt: number;
   link: LinkInfo;
-  /** Per lane: events waiting for the hub's ack, ever enqueued, ever acknowledged. */
+  /**
+   * Per lane: events waiting for the hub's ack, ever enqueued, acknowledged, lost, dropped
+   * but unconfirmed, and bytes waiting (issue 4).
+   */
   outbox: Record<Lane, LaneCounters>;
+  /** The loss ledger per lane: lost per reason (count, bytes), and unconfirmed drops (issue 4). */
+  ledger: Record<Lane, LaneLedger>;
   desired: {
     /** Highest desired rev applied; 0 before any. */
     appliedRev: number;
@@ -54,7 +59,8 @@ export interface Agent {
   readonly api: { url: string; port: number };
   /**
    * Stores an event in the outbox; durable (per `durability`) when it returns. Throws
-   * OutpostError `AGENT_BAD_REQUEST` (invalid), `PROTO_PAYLOAD_TOO_LARGE`, `AGENT_CLOSED`.
+   * OutpostError `AGENT_BAD_REQUEST` (invalid), `PROTO_PAYLOAD_TOO_LARGE`, `AGENT_CLOSED`,
+   * `AGENT_OUTBOX_FULL` (its lane is full under the `back-pressure` policy, issue 4).
    */
   enqueue(event: AgentEvent): Enqueued;
   /** Models: install from a local file, activate, list, infer, policies (issue 3; = the local API). */

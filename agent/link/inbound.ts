@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import {
   type Ack,
   AckSchema,
@@ -7,7 +8,10 @@ import {
   type DesiredState,
   DesiredStateSchema,
   decodeMessage,
+  formatIssues,
   isDownlinkChannel,
+  type Pong,
+  PongSchema,
   parseDeviceTopic,
 } from '../../shared/index.js';
 
@@ -20,11 +24,16 @@ export interface InvalidInboundStats {
 /** What the router hands on, each payload already validated. */
 export interface InboundHandlers {
   ack(ack: Ack): void;
+  /** The hub's answer to an application-level ping (issue 4), also on `ack`. */
+  pong(pong: Pong): void;
   desired(doc: DesiredState): void;
   /** A desired document that failed validation (already counted), with its raw payload. */
   desiredInvalid(payload: Buffer, reason: string): void;
   command(cmd: Command): void;
 }
+
+/** Any JSON object: the first step of decoding the `ack` topic. */
+const AnyObject = z.record(z.string(), z.unknown());
 
 /** Distinct reasons tracked one by one; beyond this, they share one bucket (bounded memory). */
 const MAX_REASONS = 64;
@@ -70,9 +79,21 @@ export class InboundRouter {
     }
     switch (parsed.channel) {
       case 'ack': {
-        const decoded = decodeMessage(AckSchema, payload);
-        if (decoded.ok) this.#handlers.ack(decoded.value);
-        else this.#invalid('ack', decoded.reason);
+        // An ack or a pong (issue 4), told apart by the `pong` key; each strictly validated.
+        const decoded = decodeMessage(AnyObject, payload);
+        if (!decoded.ok) {
+          this.#invalid('ack', decoded.reason);
+          return;
+        }
+        if ('pong' in decoded.value) {
+          const pong = PongSchema.safeParse(decoded.value);
+          if (pong.success) this.#handlers.pong(pong.data);
+          else this.#invalid('ack', `pong: ${formatIssues(pong.error).join('; ')}`);
+          return;
+        }
+        const ack = AckSchema.safeParse(decoded.value);
+        if (ack.success) this.#handlers.ack(ack.data);
+        else this.#invalid('ack', formatIssues(ack.error).join('; '));
         return;
       }
       case 'desired': {

@@ -1,8 +1,15 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { type DownlinkChannel, deviceTopic, HUB_TO_DEVICE, type UplinkChannel } from '../../shared/index.js';
+import {
+  type DownlinkChannel,
+  deviceTopic,
+  HUB_TO_DEVICE,
+  type Pong,
+  type UplinkChannel,
+} from '../../shared/index.js';
 import { withTimeout } from '../util/timeout.js';
 import { backoffDelayMs } from './backoff.js';
+import { PingMonitor } from './ping.js';
 import { lastWill, newConnId, statusPayload } from './status.js';
 
 /** Settings of the link (from the agent config). */
@@ -15,6 +22,9 @@ export interface LinkOptions {
   connectTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** Application-level ping period and answer deadline, ms (issue 4, dead links). */
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
   log: Logger;
   /** Every inbound message; must not throw. */
   onMessage(topic: string, payload: Buffer): void;
@@ -34,6 +44,10 @@ export interface LinkInfo {
   connects: number;
   /** The latest connection or protocol error, if any. */
   lastError: string | null;
+  /** Round trip of the latest application-level ping, ms; null before the first. */
+  pingRttMs: number | null;
+  /** Dead links detected by the ping (a pong overdue), each followed by a reconnect. */
+  deadLinks: number;
 }
 
 /** Wait for the offline status' PUBACK and the clean DISCONNECT on close, ms. */
@@ -48,6 +62,7 @@ const CLOSE_STEP_TIMEOUT_MS = 2000;
 export class MqttLink {
   readonly #o: LinkOptions;
   readonly #log: Logger;
+  readonly #ping: PingMonitor;
   #client: MqttClient | undefined;
   #conn = '';
   #connOpenedAt = 0;
@@ -62,6 +77,14 @@ export class MqttLink {
   constructor(options: LinkOptions) {
     this.#o = options;
     this.#log = options.log;
+    this.#ping = new PingMonitor({
+      intervalMs: options.pingIntervalMs,
+      timeoutMs: options.pingTimeoutMs,
+      publish: (payload) => this.publish('ping', payload, { qos: 0 }),
+      onDead: (reason) => this.drop(reason),
+      log: options.log,
+      now: Date.now,
+    });
   }
 
   /** Starts connecting (the first attempt is immediate). */
@@ -105,20 +128,39 @@ export class MqttLink {
       since: this.#since,
       connects: this.#connects,
       lastError: this.#lastError,
+      pingRttMs: this.#ping.lastRttMs,
+      deadLinks: this.#ping.deadLinks,
     };
   }
 
+  /** A pong from the hub (routed from the `ack` topic). */
+  onPong(pong: Pong): void {
+    this.#ping.onPong(pong);
+  }
+
   /**
-   * Publishes on one of the device's own channels at QoS 1. Returns false (nothing sent)
-   * while the link is down; a failed publish is logged, never thrown.
+   * Drops the current connection at once (no DISCONNECT: the path may be dead), so that it
+   * reconnects with backoff and the outbox resends what is unacknowledged. The will tells
+   * the hub the device is offline.
    */
-  publish(channel: UplinkChannel, payload: Buffer, options: { retain?: boolean } = {}): boolean {
+  drop(reason: string): void {
+    const client = this.#client;
+    if (!client || this.#closing) return;
+    this.#error(reason);
+    client.stream.destroy();
+  }
+
+  /**
+   * Publishes on one of the device's own channels, at QoS 1 unless told otherwise. Returns
+   * false (nothing sent) while the link is down; a failed publish is logged, never thrown.
+   */
+  publish(channel: UplinkChannel, payload: Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): boolean {
     const client = this.#client;
     if (!client || !this.#ready) return false;
     client.publish(
       deviceTopic(this.#o.deviceId, channel),
       payload,
-      { qos: 1, retain: options.retain ?? false },
+      { qos: options.qos ?? 1, retain: options.retain ?? false },
       (err) => {
         if (err) this.#log.debug({ err: err.message, channel }, 'publish not completed');
       },
@@ -133,6 +175,7 @@ export class MqttLink {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    this.#ping.stop();
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
     const client = this.#client;
@@ -199,10 +242,12 @@ export class MqttLink {
     this.#ready = true;
     this.#since = Date.now();
     this.#log.info({ conn, connects: this.#connects }, 'connected to the hub');
+    this.#ping.start(conn);
     this.#o.onConnect();
   }
 
   #onClose(): void {
+    this.#ping.stop();
     this.#dropInFlight();
     if (this.#ready) {
       this.#ready = false;

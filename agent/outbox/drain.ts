@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { encodeMessage, type Lane, UplinkBatchSchema } from '../../shared/index.js';
-import type { OutboxStore } from '../store/index.js';
+import { type Ack, encodeMessage, LANES, type Lane, UplinkBatchSchema } from '../../shared/index.js';
+import type { LaneState, OutboxStore } from '../store/index.js';
 import { Signal } from '../util/signal.js';
+import { type LaneWeights, WeightedRoundRobin } from './scheduler.js';
 
 /** Settings and collaborators of the drain. */
 export interface DrainOptions {
@@ -12,8 +13,12 @@ export interface DrainOptions {
   batchMaxEvents: number;
   /** Most envelope bytes per batch (config `outbox.batchMaxBytes`). */
   batchMaxBytes: number;
-  /** Resend an unacknowledged batch after this long, ms (config `outbox.ackTimeoutMs`). */
+  /** Resend a lane from its oldest unacknowledged event when a batch is not acked by then, ms. */
   ackTimeoutMs: number;
+  /** Most batches published and not yet acknowledged, all lanes together (config `outbox.window`). */
+  window: number;
+  /** Round-robin weight per lane (config `outbox.weights`). */
+  weights: LaneWeights;
   /** True while the link is up. */
   isConnected(): boolean;
   /** Publishes an encoded batch on `up` at QoS 1; false when the link is down. */
@@ -21,35 +26,50 @@ export interface DrainOptions {
   log: Logger;
 }
 
-type AckWait = 'acked' | 'timeout' | 'disconnected' | 'stopped';
-
 interface InFlight {
+  batchId: string;
   lane: Lane;
-  first: number;
-  settle(outcome: AckWait): void;
+  /** Last event's seq; undefined for a batch that only reports a drop. */
+  last: number | undefined;
+  /** `dropped.through` the batch carried, if any. */
+  dropThrough: number | undefined;
+  timer: NodeJS.Timeout;
 }
 
 /** Pause after an unexpected error before trying again, ms (no busy loop on a broken store). */
 const ERROR_PAUSE_MS = 1000;
 
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
- * Drains the outbox to the hub (issue 2, DESIGN.md "Delivery contract"): one batch in
- * flight, from the highest-priority non-empty lane (`LANES` order), then waits for the
- * hub's ack for that lane — never for the broker's PUBACK — or resends after
- * `ackTimeoutMs`. Rows are deleted by the ack handler (`OutboxStore.ackUpTo`); the drain
- * simply reads the oldest rows again each time, so after a reconnect, a timeout or a
- * partial ack it resends exactly what is not acknowledged.
+ * Drains the outbox to the hub (DESIGN.md "Delivery contract", issue 4):
+ * - up to `window` batches in flight, across lanes and within one; each batch holds many
+ *   consecutive events of one lane, bounded by count and bytes;
+ * - the next lane is chosen by weighted round robin among lanes with something to send, so
+ *   a backlog never starves live `control`/`results` traffic and no lane starves at all;
+ * - rows leave only on the hub's ack (cumulative per lane, applied by the ack handler);
+ *   per-lane order holds because the hub refuses gaps: an ack that stops short of its
+ *   batch, an ack timeout or a reconnect rewinds the lane to its oldest unacknowledged event
+ *   and resends from there (the hub ignores what it already has);
+ * - while the lane has drops the hub has not answered, every batch carries `dropped`
+ *   (a batch with no event when nothing else is pending), so a drop never blocks the lane.
  */
 export class OutboxDrain {
   readonly #o: DrainOptions;
   readonly #wake = new Signal();
-  #inFlight: InFlight | undefined;
+  readonly #rr: WeightedRoundRobin;
+  readonly #inFlight = new Map<string, InFlight>();
+  /** Per lane: highest seq published since the last rewind (0: start from the oldest). */
+  readonly #cursor = new Map<Lane, number>();
   #running: Promise<void> | undefined;
   #stopped = false;
   #batches = 0;
+  #rewinds = 0;
 
   constructor(options: DrainOptions) {
+    if (!(options.window >= 1)) throw new RangeError(`window must be ≥ 1, got ${options.window}`);
     this.#o = options;
+    this.#rr = new WeightedRoundRobin(options.weights);
   }
 
   /** Starts the loop (once). */
@@ -63,19 +83,29 @@ export class OutboxDrain {
   }
 
   /**
-   * The hub acknowledged `lane` up to `hwm`; rows are already deleted. Settles the batch in
-   * flight when the ack covers at least its first event (an older ack, e.g. a late answer to
-   * a batch already resent, does not trigger another resend).
+   * The hub acknowledged (rows already deleted, drop answer applied). Settles the batch the
+   * ack answers and every batch of the lane it covers; an ack that stops short of its own
+   * batch means the hub stored nothing past a gap, so the lane is resent from the gap.
    */
-  onAck(lane: Lane, hwm: number): void {
-    const inFlight = this.#inFlight;
-    if (inFlight && inFlight.lane === lane && hwm >= inFlight.first) inFlight.settle('acked');
+  onAck(ack: Ack): void {
+    const own = ack.batchId === undefined ? undefined : this.#inFlight.get(ack.batchId);
+    if (own) {
+      this.#settle(own);
+      if (own.last !== undefined && ack.hwm < own.last) {
+        this.#rewind(own.lane, `the hub stored nothing past seq ${ack.hwm}`, 'debug');
+      }
+    }
+    for (const entry of [...this.#inFlight.values()]) {
+      if (entry.lane === ack.lane && entry.last !== undefined && entry.last <= ack.hwm) this.#settle(entry);
+    }
     this.#wake.notify();
   }
 
-  /** The link went down: stop waiting for an ack that will not come on this connection. */
+  /** The link went down: nothing in flight will be acked on this connection. */
   onDisconnect(): void {
-    this.#inFlight?.settle('disconnected');
+    for (const entry of this.#inFlight.values()) clearTimeout(entry.timer);
+    this.#inFlight.clear();
+    this.#cursor.clear();
   }
 
   /** Batches published so far (resends included). */
@@ -83,10 +113,20 @@ export class OutboxDrain {
     return this.#batches;
   }
 
+  /** Batches published and not yet acknowledged. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Times a lane was resent from its oldest unacknowledged event (timeouts, gaps). */
+  get rewinds(): number {
+    return this.#rewinds;
+  }
+
   /** Stops the loop and waits for it to end. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#inFlight?.settle('stopped');
+    this.onDisconnect();
     this.#wake.notify();
     await this.#running;
   }
@@ -94,7 +134,11 @@ export class OutboxDrain {
   async #loop(): Promise<void> {
     while (!this.#stopped) {
       try {
-        await this.#step();
+        if (!this.#o.isConnected() || this.#inFlight.size >= this.#o.window || !this.#sendOne()) {
+          await this.#wake.wait();
+          continue;
+        }
+        await nextTick(); // let acks and API requests in between batches
       } catch (err) {
         if (this.#stopped) break;
         this.#o.log.error({ err }, 'outbox drain step failed; retrying');
@@ -103,55 +147,67 @@ export class OutboxDrain {
     }
   }
 
-  async #step(): Promise<void> {
-    if (!this.#o.isConnected()) {
-      await this.#wake.wait();
-      return;
+  /** Publishes one batch of the lane the round robin picks; false when nothing can be sent. */
+  #sendOne(): boolean {
+    const states = this.#o.outbox.laneStates();
+    const lane = this.#rr.pick(LANES.filter((l) => this.#hasWork(l, states[l])));
+    if (lane === undefined) return false;
+    const dropped = states[lane]?.dropped;
+    const cursor = this.#cursor.get(lane) ?? 0;
+    const batch = this.#o.outbox.takeBatch(lane, cursor, this.#o.batchMaxEvents, this.#o.batchMaxBytes);
+    if (!batch && !dropped) {
+      this.#cursor.set(lane, states[lane]?.lastSeq ?? cursor);
+      return true;
     }
-    const lane = this.#o.outbox.firstPendingLane();
-    const batch = lane && this.#o.outbox.readBatch(lane, this.#o.batchMaxEvents, this.#o.batchMaxBytes);
-    if (!batch) {
-      await this.#wake.wait();
-      return;
-    }
-    const first = batch.events[0]?.seq ?? 0;
-    const last = batch.events[batch.events.length - 1]?.seq ?? 0;
-    const batchId = `${first}-${last}-${randomBytes(6).toString('base64url')}`;
+    const events = batch?.events ?? [];
+    const first = events[0]?.seq;
+    const last = events[events.length - 1]?.seq;
+    const batchId = `${lane}-${first ?? 'd'}-${last ?? dropped?.through}-${randomBytes(6).toString('base64url')}`;
     const payload = encodeMessage(UplinkBatchSchema, {
       v: 1,
       epoch: this.#o.epoch,
-      lane: batch.lane,
+      lane,
       batchId,
-      events: batch.events,
+      events,
+      ...(dropped ? { dropped } : {}),
     });
-    // Register before publishing: an ack cannot slip in between.
-    const acked = this.#awaitAck(batch.lane, first);
-    if (!this.#o.publish(payload)) {
-      this.#inFlight?.settle('disconnected');
-      await acked;
-      return;
-    }
+    if (!this.#o.publish(payload)) return false;
+    const timer = setTimeout(() => this.#timedOut(batchId), this.#o.ackTimeoutMs);
+    this.#inFlight.set(batchId, { batchId, lane, last, dropThrough: dropped?.through, timer });
+    if (last !== undefined) this.#cursor.set(lane, last);
     this.#batches += 1;
-    this.#o.log.debug({ lane: batch.lane, first, last, bytes: payload.byteLength, batchId }, 'batch sent');
-    const outcome = await acked;
-    if (outcome === 'timeout') {
-      this.#o.log.warn(
-        { lane: batch.lane, first, last, ackTimeoutMs: this.#o.ackTimeoutMs },
-        'no ack from the hub in time; resending',
-      );
-    }
+    this.#o.log.debug({ lane, first, last, dropped, bytes: payload.byteLength, batchId }, 'batch sent');
+    return true;
   }
 
-  #awaitAck(lane: Lane, first: number): Promise<AckWait> {
-    return new Promise<AckWait>((resolve) => {
-      const timer = setTimeout(() => settle('timeout'), this.#o.ackTimeoutMs);
-      const entry: InFlight = { lane, first, settle: (outcome) => settle(outcome) };
-      const settle = (outcome: AckWait) => {
-        clearTimeout(timer);
-        if (this.#inFlight === entry) this.#inFlight = undefined;
-        resolve(outcome);
-      };
-      this.#inFlight = entry;
-    });
+  /** Unsent events beyond the lane's cursor, or drops the hub was not asked about in flight. */
+  #hasWork(lane: Lane, state: LaneState | undefined): boolean {
+    if (!state) return false;
+    if (state.pending > 0 && state.lastSeq > (this.#cursor.get(lane) ?? 0)) return true;
+    if (!state.dropped) return false;
+    const asked = [...this.#inFlight.values()].some(
+      (e) => e.lane === lane && (e.dropThrough ?? 0) >= (state.dropped?.through ?? 0),
+    );
+    return !asked;
+  }
+
+  #timedOut(batchId: string): void {
+    const entry = this.#inFlight.get(batchId);
+    if (!entry) return;
+    this.#rewind(entry.lane, `no ack within ${this.#o.ackTimeoutMs} ms`, 'warn');
+  }
+
+  /** Forgets the lane's batches in flight and resends it from its oldest pending event. */
+  #rewind(lane: Lane, why: string, level: 'warn' | 'debug'): void {
+    for (const entry of [...this.#inFlight.values()]) if (entry.lane === lane) this.#settle(entry);
+    this.#cursor.set(lane, 0);
+    this.#rewinds += 1;
+    this.#o.log[level]({ lane, why }, 'resending the lane from its oldest unacknowledged event');
+    this.#wake.notify();
+  }
+
+  #settle(entry: InFlight): void {
+    clearTimeout(entry.timer);
+    this.#inFlight.delete(entry.batchId);
   }
 }

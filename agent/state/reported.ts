@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   type DesiredOutcome,
   type InferenceReport,
+  type LedgerReport,
   type ReportedState,
   ReportedStateSchema,
 } from '../../shared/index.js';
@@ -19,6 +20,8 @@ export interface ReportInput {
   outcome: DesiredOutcome | undefined;
   config: EffectiveSettings;
   outbox: Record<string, LaneCounters>;
+  /** The loss ledger per lane (issue 4). */
+  ledger?: LedgerReport;
   /** Profile, models and engines, cache counters (issue 3). */
   inference?: InferenceReport;
 }
@@ -40,6 +43,7 @@ export function buildReportedState(input: ReportInput): ReportedState {
     ...(input.outcome ? { desired: input.outcome } : {}),
     config: input.config,
     outbox: input.outbox,
+    ...(input.ledger ? { ledger: input.ledger } : {}),
     host: hostInfo(),
     ...(input.inference ? { inference: input.inference } : {}),
   };

@@ -95,5 +95,45 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     CREATE INDEX result_cache_lru ON result_cache (last_used);
     CREATE INDEX result_cache_model ON result_cache (model);
     `,
+    // Issue 4: quotas, TTL in the agent's persisted monotonic clock, and the loss ledger.
+    // lane_counters: dropped = events the ledger counts as lost; unconfirmed = dropped events
+    // the hub may have stored before the drop (their ack not seen), until it says; the
+    // *_through marks are seqs: highest dropped, highest the hub answered about, highest ever
+    // published. outbox.clock_ms = agent clock at enqueue (TTL). meta clock_ms = the clock.
+    `
+    ALTER TABLE lane_counters ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0 CHECK (dropped >= 0);
+    ALTER TABLE lane_counters ADD COLUMN unconfirmed INTEGER NOT NULL DEFAULT 0 CHECK (unconfirmed >= 0);
+    ALTER TABLE lane_counters ADD COLUMN pending_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE lane_counters ADD COLUMN dropped_through INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE lane_counters ADD COLUMN drop_confirmed_through INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE lane_counters ADD COLUMN sent_through INTEGER NOT NULL DEFAULT 0;
+    UPDATE lane_counters SET pending_bytes =
+      (SELECT COALESCE(SUM(bytes), 0) FROM outbox WHERE outbox.lane = lane_counters.lane);
+    ALTER TABLE outbox ADD COLUMN clock_ms INTEGER NOT NULL DEFAULT 0;
+    INSERT INTO meta (key, value) VALUES ('clock_ms', '0');
+
+    -- Every event lost, as ranges of consecutive seqs of one lane and reason.
+    CREATE TABLE loss_ledger (
+      id       INTEGER PRIMARY KEY,
+      lane     TEXT NOT NULL,
+      reason   TEXT NOT NULL CHECK (reason IN ('quota', 'ttl')),
+      from_seq INTEGER NOT NULL,
+      to_seq   INTEGER NOT NULL CHECK (to_seq >= from_seq),
+      bytes    INTEGER NOT NULL CHECK (bytes >= 0),
+      first_at INTEGER NOT NULL,
+      last_at  INTEGER NOT NULL
+    );
+    CREATE INDEX loss_ledger_by_lane ON loss_ledger (lane);
+
+    -- Dropped events that had been published: lost or not is the hub's to say (issue 4).
+    CREATE TABLE loss_unconfirmed (
+      lane   TEXT NOT NULL,
+      seq    INTEGER NOT NULL,
+      reason TEXT NOT NULL CHECK (reason IN ('quota', 'ttl')),
+      bytes  INTEGER NOT NULL,
+      at     INTEGER NOT NULL,
+      PRIMARY KEY (lane, seq)
+    ) WITHOUT ROWID;
+    `,
   ];
 }

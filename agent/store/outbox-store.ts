@@ -1,145 +1,203 @@
 import type Database from 'better-sqlite3';
-import { type EventEnvelope, LANES, type Lane, OutpostError } from '../../shared/index.js';
+import { type Ack, type EventEnvelope, LANES, type Lane, OutpostError } from '../../shared/index.js';
+import { QUOTA_POLICIES } from '../outbox/policies/index.js';
+import type { AgentClock } from './agent-clock.js';
+import { applyDrop, LaneCounterTable, pendingOf } from './lane-counters.js';
+import type { LossLedger, ResolveOutcome } from './loss-ledger.js';
+import { type DropEvent, OutboxDropper } from './outbox-drops.js';
+import {
+  type AckOutcome,
+  envelopeBytes,
+  type LaneCounters,
+  type LaneQuota,
+  type LaneState,
+  type OutboxBatch,
+  UNLIMITED_LANE,
+} from './outbox-types.js';
 
-/** Counters of one lane, as reported: events waiting, ever enqueued, ever acknowledged. */
-export interface LaneCounters {
-  pending: number;
-  enqueued: number;
-  acked: number;
-}
-
-/** A batch of the oldest consecutive events of one lane. */
-export interface OutboxBatch {
-  lane: Lane;
-  events: EventEnvelope[];
-  /** Sum of the events' envelope sizes, bytes. */
-  bytes: number;
-}
-
-interface Row {
-  seq: number;
-  type: string;
-  at: number;
-  body: string;
-  bytes: number;
-}
-
-/** UTF-8 size of the JSON envelope `{"seq":…,"type":…,"at":…,"body":…}` as it travels. */
-export function envelopeBytes(seq: number, type: string, at: number, bodyJson: string): number {
-  return (
-    Buffer.byteLength(`{"seq":${seq},"type":${JSON.stringify(type)},"at":${at},"body":`) +
-    Buffer.byteLength(bodyJson) +
-    1
-  );
-}
+export * from './outbox-types.js';
 
 /**
- * The durable outbox (DESIGN.md "Delivery contract"): per-lane monotonic sequence numbers
- * assigned in the transaction that stores the event; rows leave only on the hub's ack.
+ * The durable outbox (DESIGN.md "Delivery contract", issue 4): per-lane monotonic sequence
+ * numbers assigned in the transaction that stores the event; rows leave on the hub's ack or
+ * by a drop (quota `drop-oldest`, TTL), which is booked in the loss ledger in the same
+ * transaction. Every method that writes is one transaction.
  */
 export class OutboxStore {
   readonly #db: Database.Database;
   readonly #epoch: string;
-  readonly #enqueueTx: (lane: Lane, type: string, at: number, bodyJson: string, maxBytes: number) => number;
-  readonly #ackTx: (lane: Lane, hwm: number) => number;
-  readonly #selectOldest: Database.Statement<[Lane, number], Row>;
-  readonly #hasPending: Database.Statement<[Lane], { one: number }>;
-  readonly #counters: Database.Statement<[], { lane: string; next_seq: number; acked: number }>;
+  readonly #quotas: Readonly<Record<Lane, LaneQuota>>;
+  readonly #clock: AgentClock;
+  readonly #dropper: OutboxDropper;
+  readonly #counters: LaneCounterTable;
+  readonly #insert: Database.Statement<[Lane, number, string, number, string, number, number]>;
+  readonly #after: Database.Statement<
+    [Lane, number, number],
+    { seq: number; type: string; at: number; body: string; bytes: number }
+  >;
+  readonly #ackedSum: Database.Statement<[Lane, number], { n: number; b: number }>;
+  readonly #deleteThrough: Database.Statement<[Lane, number]>;
+  readonly #enqueueTx: (
+    lane: Lane,
+    type: string,
+    at: number,
+    bodyJson: string,
+    max: number,
+  ) => [number, DropEvent?];
+  readonly #takeTx: (
+    lane: Lane,
+    after: number,
+    maxEvents: number,
+    maxBytes: number,
+  ) => OutboxBatch | undefined;
+  readonly #ackTx: (ack: Ack) => AckOutcome;
+  readonly #expireTx: (lane: Lane, maxRows: number, at: number) => DropEvent | undefined;
 
-  constructor(db: Database.Database, epoch: string) {
+  constructor(
+    db: Database.Database,
+    epoch: string,
+    options: { clock: AgentClock; quotas?: Partial<Record<Lane, LaneQuota>> | undefined },
+  ) {
     this.#db = db;
     this.#epoch = epoch;
-    const bump = db.prepare<[Lane], { seq: number }>(
-      `INSERT INTO lane_counters (lane, next_seq) VALUES (?, 2)
-       ON CONFLICT (lane) DO UPDATE SET next_seq = next_seq + 1
-       RETURNING next_seq - 1 AS seq`,
+    this.#clock = options.clock;
+    this.#quotas = Object.fromEntries(LANES.map((l) => [l, options.quotas?.[l] ?? UNLIMITED_LANE])) as Record<
+      Lane,
+      LaneQuota
+    >;
+    this.#dropper = new OutboxDropper(db);
+    this.#counters = new LaneCounterTable(db);
+    this.#insert = db.prepare(
+      'INSERT INTO outbox (lane, seq, type, at, body, bytes, clock_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    const insert = db.prepare(
-      'INSERT INTO outbox (lane, seq, type, at, body, bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    this.#after = db.prepare(
+      'SELECT seq, type, at, body, bytes FROM outbox WHERE lane = ? AND seq > ? ORDER BY seq LIMIT ?',
     );
-    this.#enqueueTx = db.transaction((lane: Lane, type: string, at: number, bodyJson: string, maxBytes) => {
-      const row = bump.get(lane);
-      if (!row) throw new OutpostError('AGENT_INTERNAL', `no sequence number for lane ${lane}`);
-      const bytes = envelopeBytes(row.seq, type, at, bodyJson);
-      if (bytes > maxBytes) {
-        // Throwing rolls the counter back too: no seq is burnt by a refused event.
-        throw new OutpostError(
-          'PROTO_PAYLOAD_TOO_LARGE',
-          `event of ${bytes} bytes exceeds the batch limit of ${maxBytes} bytes`,
-        );
-      }
-      insert.run(lane, row.seq, type, at, bodyJson, bytes);
-      return row.seq;
-    });
-    const del = db.prepare('DELETE FROM outbox WHERE lane = ? AND seq <= ?');
-    const addAcked = db.prepare('UPDATE lane_counters SET acked = acked + ? WHERE lane = ?');
-    this.#ackTx = db.transaction((lane: Lane, hwm: number) => {
-      const deleted = del.run(lane, hwm).changes;
-      if (deleted > 0) addAcked.run(deleted, lane);
-      return deleted;
-    });
-    this.#selectOldest = db.prepare<[Lane, number], Row>(
-      'SELECT seq, type, at, body, bytes FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?',
+    this.#ackedSum = db.prepare(
+      'SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM outbox WHERE lane = ? AND seq <= ?',
     );
-    this.#hasPending = db.prepare<[Lane], { one: number }>(
-      'SELECT 1 AS one FROM outbox WHERE lane = ? LIMIT 1',
+    this.#deleteThrough = db.prepare('DELETE FROM outbox WHERE lane = ? AND seq <= ?');
+    this.#enqueueTx = db.transaction((lane, type, at, bodyJson, max) =>
+      this.#enqueue(lane, type, at, bodyJson, max),
     );
-    this.#counters = db.prepare('SELECT lane, next_seq, acked FROM lane_counters');
+    this.#takeTx = db.transaction((lane, after, maxEvents, maxBytes) =>
+      this.#take(lane, after, maxEvents, maxBytes),
+    );
+    this.#ackTx = db.transaction((ack: Ack) => this.#ack(ack));
+    this.#expireTx = db.transaction((lane: Lane, maxRows: number, at: number) =>
+      this.#expire(lane, maxRows, at),
+    );
+  }
+
+  /** The loss ledger of this store. */
+  get ledger(): LossLedger {
+    return this.#dropper.ledger;
+  }
+
+  /** The quota in force for `lane`. */
+  quota(lane: Lane): LaneQuota {
+    return this.#quotas[lane];
   }
 
   /**
    * Stores one event and returns its seq; durable (per the store's durability) on return.
-   * `bodyJson` is the body already serialised. Throws `PROTO_PAYLOAD_TOO_LARGE` when the
-   * event's envelope exceeds `maxEnvelopeBytes` (it could never fit in a batch).
+   * A full lane applies its policy (issue 4): `back-pressure` throws `AGENT_OUTBOX_FULL`;
+   * `drop-oldest` drops the oldest events in this same transaction (see {@link enqueueWithDrop}).
+   * Throws `PROTO_PAYLOAD_TOO_LARGE` when the envelope exceeds `maxEnvelopeBytes` (it could
+   * never fit in a batch) or the lane's `maxBytes`. A refused event uses no seq.
    */
   enqueue(lane: Lane, type: string, bodyJson: string, at: number, maxEnvelopeBytes: number): number {
+    return this.enqueueWithDrop(lane, type, bodyJson, at, maxEnvelopeBytes)[0];
+  }
+
+  /** {@link enqueue}, also returning the drop it caused, if any. */
+  enqueueWithDrop(
+    lane: Lane,
+    type: string,
+    bodyJson: string,
+    at: number,
+    maxEnvelopeBytes: number,
+  ): [seq: number, drop?: DropEvent] {
     return this.#enqueueTx(lane, type, Math.trunc(at), bodyJson, maxEnvelopeBytes);
   }
 
   /**
-   * Applies the hub's cumulative ack: deletes the lane's events with seq ≤ `hwm`. An ack for
-   * another epoch (an older store of this device) is ignored. Returns the rows deleted.
+   * The next events of `lane` after seq `after` (0: from the oldest), at most `maxEvents`
+   * and `maxBytes` of envelopes but at least one; `undefined` when there are none. Records
+   * them as published (`sent_through`) before the caller publishes, so a later drop of one
+   * of them waits for the hub's word instead of being booked lost at once.
    */
-  ackUpTo(epoch: string, lane: Lane, hwm: number): number {
-    if (epoch !== this.#epoch) return 0;
-    return this.#ackTx(lane, hwm);
+  takeBatch(lane: Lane, after: number, maxEvents: number, maxBytes: number): OutboxBatch | undefined {
+    return this.#takeTx(lane, after, maxEvents, maxBytes);
+  }
+
+  /** The oldest events of `lane`, without recording them as published (inspection, tests). */
+  readBatch(lane: Lane, maxEvents: number, maxBytes: number): OutboxBatch | undefined {
+    return this.#read(lane, 0, maxEvents, maxBytes);
   }
 
   /**
-   * The oldest consecutive events of `lane`, at most `maxEvents` and `maxBytes` of envelopes,
-   * but always at least one event when the lane is not empty; `undefined` when it is.
+   * Applies the hub's cumulative ack in one transaction: deletes the lane's events with
+   * seq ≤ `hwm` and applies the answer about drops, if any. An ack for another epoch (an
+   * older store of this device) is ignored.
    */
-  readBatch(lane: Lane, maxEvents: number, maxBytes: number): OutboxBatch | undefined {
-    const events: EventEnvelope[] = [];
-    let bytes = 0;
-    for (const row of this.#selectOldest.iterate(lane, Math.max(1, maxEvents))) {
-      const last = events[events.length - 1];
-      if (last && (row.seq !== last.seq + 1 || bytes + row.bytes > maxBytes)) break;
-      events.push({ seq: row.seq, type: row.type, at: row.at, body: JSON.parse(row.body) as unknown });
-      bytes += row.bytes;
+  applyAck(ack: Ack): AckOutcome {
+    if (ack.epoch !== this.#epoch) return { deleted: 0 };
+    return this.#ackTx(ack);
+  }
+
+  /** {@link applyAck} without a drop answer. Returns the rows deleted. */
+  ackUpTo(epoch: string, lane: Lane, hwm: number): number {
+    return this.applyAck({ v: 1, epoch, lane, hwm, stored: 0, duplicates: 0 }).deleted;
+  }
+
+  /**
+   * Drops up to `maxRows` of the lane's events older than its TTL, in agent-clock time
+   * (issue 4); `undefined` when none is due or the lane has no TTL. Call again while it
+   * returns a full chunk.
+   */
+  expire(lane: Lane, maxRows: number, at: number): DropEvent | undefined {
+    if (this.#quotas[lane].ttlS <= 0) return undefined;
+    return this.#expireTx(lane, maxRows, Math.trunc(at));
+  }
+
+  /** What the drain needs of every lane: one read. */
+  laneStates(): Record<Lane, LaneState> {
+    const out = {} as Record<Lane, LaneState>;
+    for (const [lane, row] of this.#counters.all()) {
+      const open = row.dropped_through > row.drop_confirmed_through;
+      out[lane] = {
+        lastSeq: row.next_seq - 1,
+        pending: pendingOf(row),
+        dropped: open ? { from: row.drop_confirmed_through + 1, through: row.dropped_through } : undefined,
+      };
     }
-    return events.length > 0 ? { lane, events, bytes } : undefined;
+    return out;
   }
 
   /** The first lane, in the order of `LANES`, that holds events; `undefined` when all are empty. */
   firstPendingLane(): Lane | undefined {
-    return LANES.find((lane) => this.#hasPending.get(lane) !== undefined);
+    const states = this.laneStates();
+    return LANES.find((lane) => (states[lane]?.pending ?? 0) > 0);
   }
 
-  /** Counters of every lane. `pending` = enqueued − acked (rows leave only on ack). */
+  /** Counters of every lane. */
   counters(): Record<Lane, LaneCounters> {
-    const out = Object.fromEntries(LANES.map((l) => [l, { pending: 0, enqueued: 0, acked: 0 }])) as Record<
-      Lane,
-      LaneCounters
-    >;
-    for (const row of this.#counters.all()) {
-      const lane = out[row.lane as Lane];
-      if (!lane) continue;
-      lane.enqueued = row.next_seq - 1;
-      lane.acked = row.acked;
-      lane.pending = lane.enqueued - lane.acked;
-    }
-    return out;
+    const rows = this.#counters.all();
+    return Object.fromEntries(
+      LANES.map((lane) => {
+        const row = rows.get(lane);
+        const counters: LaneCounters = {
+          pending: row ? pendingOf(row) : 0,
+          enqueued: row ? row.next_seq - 1 : 0,
+          acked: row?.acked ?? 0,
+          dropped: row?.dropped ?? 0,
+          unconfirmed: row?.unconfirmed ?? 0,
+          pendingBytes: row?.pending_bytes ?? 0,
+        };
+        return [lane, counters];
+      }),
+    ) as Record<Lane, LaneCounters>;
   }
 
   /** Rows actually stored in `lane` (a check on the counters; O(n)). */
@@ -148,5 +206,88 @@ export class OutboxStore {
       n: number;
     };
     return row.n;
+  }
+
+  #enqueue(lane: Lane, type: string, at: number, bodyJson: string, max: number): [number, DropEvent?] {
+    const c = this.#counters.get(lane);
+    const seq = c.next_seq;
+    const bytes = envelopeBytes(seq, type, at, bodyJson);
+    const quota = this.#quotas[lane];
+    if (bytes > max || bytes > quota.maxBytes) {
+      const [limit, what] =
+        bytes > max ? [max, 'the batch limit'] : [quota.maxBytes, `lane ${lane}'s maxBytes`];
+      throw new OutpostError(
+        'PROTO_PAYLOAD_TOO_LARGE',
+        `event of ${bytes} bytes exceeds ${what} of ${limit} bytes`,
+      );
+    }
+    const rows = pendingOf(c);
+    let drop: DropEvent | undefined;
+    if (rows + 1 > quota.maxRows || c.pending_bytes + bytes > quota.maxBytes) {
+      const limits = { maxRows: quota.maxRows, maxBytes: quota.maxBytes };
+      // Throws for back-pressure: the transaction rolls back, no seq is used.
+      QUOTA_POLICIES[quota.policy]({ lane, limits, rows, bytes: c.pending_bytes, incomingBytes: bytes });
+      const needRows = rows + 1 - quota.maxRows;
+      const needBytes = c.pending_bytes + bytes - quota.maxBytes;
+      drop = this.#dropper.dropForRoom(lane, needRows, needBytes, c.sent_through, at);
+      applyDrop(c, drop);
+    }
+    this.#insert.run(lane, seq, type, at, bodyJson, bytes, this.#clock.now());
+    c.next_seq = seq + 1;
+    c.pending_bytes += bytes;
+    this.#counters.save(lane, c);
+    this.#clock.persistIfDue();
+    return drop ? [seq, drop] : [seq];
+  }
+
+  #read(lane: Lane, after: number, maxEvents: number, maxBytes: number): OutboxBatch | undefined {
+    const events: EventEnvelope[] = [];
+    let bytes = 0;
+    for (const row of this.#after.iterate(lane, after, Math.max(1, maxEvents))) {
+      const last = events[events.length - 1];
+      if (last && (row.seq !== last.seq + 1 || bytes + row.bytes > maxBytes)) break;
+      events.push({ seq: row.seq, type: row.type, at: row.at, body: JSON.parse(row.body) as unknown });
+      bytes += row.bytes;
+    }
+    return events.length > 0 ? { lane, events, bytes } : undefined;
+  }
+
+  #take(lane: Lane, after: number, maxEvents: number, maxBytes: number): OutboxBatch | undefined {
+    const batch = this.#read(lane, after, maxEvents, maxBytes);
+    const last = batch?.events[batch.events.length - 1]?.seq ?? 0;
+    const c = this.#counters.get(lane);
+    if (last > c.sent_through) {
+      c.sent_through = last;
+      this.#counters.save(lane, c);
+    }
+    return batch;
+  }
+
+  #ack(ack: Ack): AckOutcome {
+    const c = this.#counters.get(ack.lane);
+    const gone = this.#ackedSum.get(ack.lane, ack.hwm) ?? { n: 0, b: 0 };
+    if (gone.n > 0) this.#deleteThrough.run(ack.lane, ack.hwm);
+    c.acked += gone.n;
+    c.pending_bytes -= gone.b;
+    let resolved: ResolveOutcome | undefined;
+    if (ack.dropped && ack.dropped.through > c.drop_confirmed_through) {
+      resolved = this.ledger.resolve(ack.lane, ack.dropped);
+      c.dropped += resolved.lost;
+      c.acked += resolved.delivered;
+      c.unconfirmed -= resolved.lost + resolved.delivered;
+      c.drop_confirmed_through = ack.dropped.through;
+    }
+    if (gone.n > 0 || resolved) this.#counters.save(ack.lane, c);
+    return resolved ? { deleted: gone.n, resolved } : { deleted: gone.n };
+  }
+
+  #expire(lane: Lane, maxRows: number, at: number): DropEvent | undefined {
+    const cutoff = this.#clock.now() - this.#quotas[lane].ttlS * 1000;
+    const c = this.#counters.get(lane);
+    const drop = this.#dropper.dropExpired(lane, cutoff, maxRows, c.sent_through, at);
+    if (!drop) return undefined;
+    applyDrop(c, drop);
+    this.#counters.save(lane, c);
+    return drop;
   }
 }

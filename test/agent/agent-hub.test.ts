@@ -107,7 +107,14 @@ describe('agent against the hub', () => {
       events.map((e) => [e.epoch, e.seq, e.type, e.body]),
       Array.from({ length: 30 }, (_, k) => [agent.epoch, k + 1, 'reading', { i: k + 1 }]),
     );
-    assert.deepEqual(agent.status().outbox.telemetry, { pending: 0, enqueued: 30, acked: 30 });
+    assert.deepEqual(agent.status().outbox.telemetry, {
+      pending: 0,
+      enqueued: 30,
+      acked: 30,
+      dropped: 0,
+      unconfirmed: 0,
+      pendingBytes: 0,
+    });
   });
 
   it('resends after an agent restart what the hub had not acknowledged', async () => {

@@ -53,7 +53,14 @@ describe('agent local API', () => {
     assert.equal(res.body.deviceId, 'dev-api');
     assert.equal(res.body.epoch, agent.epoch);
     assert.deepEqual(Object.keys(res.body.outbox), [...LANES]);
-    assert.deepEqual(Object.keys(res.body.link).sort(), ['connected', 'connects', 'lastError', 'since']);
+    assert.deepEqual(Object.keys(res.body.link).sort(), [
+      'connected',
+      'connects',
+      'deadLinks',
+      'lastError',
+      'pingRttMs',
+      'since',
+    ]);
     assert.equal(res.body.link.connected, false);
     assert.deepEqual(res.body.desired, { appliedRev: 0, outcome: null });
     assert.deepEqual(res.body.inbound, { invalid: { total: 0, byReason: {} } });

@@ -13,7 +13,9 @@ describe('reported state', () => {
       appliedRev: 3,
       outcome: { rev: 3, status: 'applied', at: 4 },
       config: { logLevel: 'info', reportIntervalS: 60 },
-      outbox: { control: { pending: 1, enqueued: 2, acked: 1 } },
+      outbox: {
+        control: { pending: 1, enqueued: 2, acked: 1, dropped: 0, unconfirmed: 0, pendingBytes: 80 },
+      },
     });
     assert.equal(ReportedStateSchema.safeParse(state).success, true);
     assert.equal(state.agentVersion, '0.1.0');

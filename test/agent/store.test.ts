@@ -17,6 +17,7 @@ function freshDir(): string {
   return d.path;
 }
 const BIG = 1024 * 1024;
+const NO_DROPS = { dropped: 0, unconfirmed: 0 };
 const json = (v: unknown) => JSON.stringify(v);
 
 describe('agent store', () => {
@@ -67,8 +68,20 @@ describe('agent store', () => {
     assert.equal(store.outbox.ackUpTo(store.epoch, 'telemetry', 4), 1);
     assert.equal(store.outbox.countRows('telemetry'), 0);
     assert.equal(store.outbox.enqueue('telemetry', 't.x', '{}', 1000, BIG), 5, 'no reuse after restart');
-    assert.deepEqual(store.outbox.counters().telemetry, { pending: 1, enqueued: 5, acked: 4 });
-    assert.deepEqual(store.outbox.counters().control, { pending: 1, enqueued: 1, acked: 0 });
+    assert.deepEqual(store.outbox.counters().telemetry, {
+      ...NO_DROPS,
+      pending: 1,
+      enqueued: 5,
+      acked: 4,
+      pendingBytes: envelopeBytes(5, 't.x', 1000, '{}'),
+    });
+    assert.deepEqual(store.outbox.counters().control, {
+      ...NO_DROPS,
+      pending: 1,
+      enqueued: 1,
+      acked: 0,
+      pendingBytes: envelopeBytes(1, 'c.x', 1000, 'null'),
+    });
     store.close();
   });
 
@@ -82,7 +95,10 @@ describe('agent store', () => {
     assert.equal(store.outbox.ackUpTo(store.epoch, 'results', 4), 0, 'repeated ack is a no-op');
     assert.equal(store.outbox.ackUpTo(store.epoch, 'results', 2), 0, 'older ack is a no-op');
     assert.equal(store.outbox.readBatch('results', 100, BIG)?.events[0]?.seq, 5);
-    assert.deepEqual(store.outbox.counters().results, { pending: 6, enqueued: 10, acked: 4 });
+    assert.deepEqual(
+      { ...store.outbox.counters().results, pendingBytes: 0 },
+      { ...NO_DROPS, pending: 6, enqueued: 10, acked: 4, pendingBytes: 0 },
+    );
     assert.equal(store.outbox.countRows('results'), 6);
     store.close();
   });

@@ -206,6 +206,7 @@ export class TestBroker {
         clientId: client?.id ?? null,
       });
       if (client && packet.topic.endsWith('/up')) this.#onUp(packet.topic, payload);
+      if (client && packet.topic.endsWith('/ping')) this.#onPing(packet.topic, payload);
     });
   }
 
@@ -240,6 +241,15 @@ export class TestBroker {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.broker.close(() => resolve()));
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Answers an application-level ping like the hub (issue 4). */
+  #onPing(topic: string, payload: Buffer): void {
+    const ping = JSON.parse(payload.toString()) as { id: string };
+    void this.publish(
+      topic.replace(/\/ping$/, '/ack'),
+      JSON.stringify({ v: 1, pong: ping.id, at: Date.now() }),
+    );
   }
 
   #onUp(topic: string, payload: Buffer): void {
