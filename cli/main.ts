@@ -4,6 +4,7 @@ import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
 import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
 import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { HUB_HELP, runHubCommand } from './commands/hub.js';
+import { MODELS_HELP, runModelsCommand } from './commands/models.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 const USAGE = `outpost — edge ML runtime with cloud sync
@@ -15,6 +16,7 @@ Commands:
   hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
   agent                run the on-device agent
   devices add|list     enroll and list devices through the hub's admin API
+  models install|list|activate|infer   models on a device, through its agent's local API
 
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
@@ -24,6 +26,7 @@ const HELP: Record<string, string> = {
   hub: HUB_HELP,
   agent: AGENT_HELP,
   devices: DEVICES_HELP,
+  models: MODELS_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -46,6 +49,8 @@ async function main(argv: string[]): Promise<void> {
       return runAgentCommand(flags);
     case 'devices':
       return runDevicesCommand(positionals, flags);
+    case 'models':
+      return runModelsCommand(positionals, flags);
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
   }
