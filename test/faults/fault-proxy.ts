@@ -221,6 +221,9 @@ export class FaultProxy {
     this.#stats.accepted += 1;
     const upstream = new Socket();
     upstream.on('error', () => {});
+    // Transparent in pass mode: no Nagle delay of the proxy's own (the ends keep theirs).
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const pair: Pair = {
       client,
       upstream,

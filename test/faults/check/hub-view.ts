@@ -1,0 +1,58 @@
+import type { Lane } from '../../../shared/index.js';
+
+/** One event as the hub's `GET /v1/devices/{id}/events` lists it. */
+export interface HubEvent {
+  epoch: string;
+  lane: Lane;
+  seq: number;
+  type: string;
+  body: unknown;
+}
+
+/** The hub's admin API, as the suite uses it (the hub runs as a separate process). */
+export class HubApi {
+  readonly #token: string;
+  url: string;
+
+  constructor(url: string, token: string) {
+    this.url = url;
+    this.#token = token;
+  }
+
+  /** Calls the admin API; throws with the status and body on anything but 2xx. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** Enrolls a device; returns its secret. */
+  async enroll(id: string): Promise<string> {
+    const res = await this.request<{ id: string; secret: string }>('POST', '/v1/devices', { id });
+    return res.secret;
+  }
+
+  /** Every event the hub holds for one device and store epoch, in (lane, seq) order. */
+  async events(deviceId: string, epoch: string): Promise<HubEvent[]> {
+    const all: HubEvent[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const query = new URLSearchParams({ epoch, limit: '10000' });
+      if (after !== undefined) query.set('after', after);
+      const page = await this.request<{ events: HubEvent[]; next?: string }>(
+        'GET',
+        `/v1/devices/${encodeURIComponent(deviceId)}/events?${query}`,
+      );
+      all.push(...page.events);
+      if (page.next === undefined) return all;
+      after = page.next;
+    }
+  }
+}

@@ -1,0 +1,205 @@
+import { join } from 'node:path';
+import type { AgentConfigInput, AgentStatus } from '../../../agent/index.js';
+import type { Lane } from '../../../shared/index.js';
+import type { ChildMessage, EnqueueCommand } from '../children/protocol.js';
+import { type Child, entryPoint, spawnChild } from './spawn.js';
+
+/** What the application was told about one event: stored as (lane, seq), or refused. */
+export interface Receipt {
+  uid: string;
+  lane: Lane;
+  /** The seq the agent answered; undefined when it refused the event. */
+  seq?: number;
+  /** The refusal's error code. */
+  refused?: string;
+}
+
+/** Safety nets (not timings): a child loading its modules, an agent starting, a status. */
+const WARM_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = 30_000;
+const STATUS_TIMEOUT_MS = 15_000;
+
+type Msg<T extends ChildMessage['type']> = Extract<ChildMessage, { type: T }>;
+const is =
+  <T extends ChildMessage['type']>(type: T) =>
+  (m: ChildMessage): m is Msg<T> =>
+    m.type === type;
+
+interface WarmChild {
+  proc: Child<ChildMessage>;
+  logFile: string;
+  warm: Promise<unknown>;
+}
+
+/**
+ * Starts agent child processes (`children/agent-child.ts`), keeping one more in reserve with
+ * its modules already loaded, so that restarting an agent after a SIGKILL costs the agent's
+ * own start (store, API, link) rather than node's start-up — the trials stay cheap.
+ */
+export class AgentLauncher {
+  readonly #logDir: string;
+  #spare: WarmChild | undefined;
+  #count = 0;
+
+  /** Child logs go to `logDir/agent-N.log`. */
+  constructor(logDir: string) {
+    this.#logDir = logDir;
+  }
+
+  /** Starts an agent on `config` and waits until it is ready; receipts are appended to `receipts`. */
+  async launch(config: AgentConfigInput, receipts: Receipt[]): Promise<AgentProcess> {
+    const spare = this.#spare ?? this.#spawn();
+    this.#spare = undefined;
+    const agent = new AgentProcess(spare.proc, spare.logFile, receipts);
+    try {
+      await spare.warm;
+      const ready = spare.proc.waitMessage(is('ready'), `agent ready (${spare.logFile})`, READY_TIMEOUT_MS);
+      spare.proc.send({ op: 'start', config });
+      agent.epoch = (await ready).epoch;
+    } catch (err) {
+      await spare.proc.kill9();
+      throw err;
+    } finally {
+      this.#spare = this.#spawn();
+    }
+    return agent;
+  }
+
+  /**
+   * Starts an agent on `config` like {@link launch}, but SIGKILLs it `killAfterMs` after
+   * the start command (while it opens its store, starts its API, connects or resends).
+   * Resolves with whether it had reported ready by then.
+   */
+  async launchAndKill(config: AgentConfigInput, receipts: Receipt[], killAfterMs: number): Promise<boolean> {
+    const spare = this.#spare ?? this.#spawn();
+    this.#spare = this.#spawn();
+    const agent = new AgentProcess(spare.proc, spare.logFile, receipts);
+    let ready = false;
+    spare.proc.onMessage((m) => {
+      if (m.type === 'ready') ready = true;
+    });
+    try {
+      await spare.warm;
+      spare.proc.send({ op: 'start', config });
+      await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+    } finally {
+      await agent.kill9();
+    }
+    return ready;
+  }
+
+  /** Sends SIGKILL to the spare child without waiting. */
+  killNow(): void {
+    this.#spare?.proc.child.kill('SIGKILL');
+  }
+
+  /** Kills the spare child. */
+  async close(): Promise<void> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    await spare?.proc.kill9();
+  }
+
+  #spawn(): WarmChild {
+    this.#count += 1;
+    const logFile = join(this.#logDir, `agent-${this.#count}.log`);
+    const proc = spawnChild<ChildMessage>(entryPoint('../children/agent-child'), [], { logFile });
+    const warm = proc.waitMessage(is('warm'), `a warm agent child (${logFile})`, WARM_TIMEOUT_MS);
+    warm.catch(() => undefined);
+    return { proc, logFile, warm };
+  }
+}
+
+/**
+ * One running agent child process on a given store. Every receipt the application got
+ * (enqueued or refused) is appended to `receipts`, which the caller keeps across restarts of
+ * the same store.
+ */
+export class AgentProcess {
+  readonly #proc: Child<ChildMessage>;
+  readonly logFile: string;
+  #statusId = 0;
+  epoch = '';
+  /** Receipts received so far per enqueue tag. */
+  readonly progress = new Map<string, number>();
+  /** Fatal errors the child reported. */
+  readonly fatals: string[] = [];
+
+  constructor(proc: Child<ChildMessage>, logFile: string, receipts: Receipt[]) {
+    this.#proc = proc;
+    this.logFile = logFile;
+    proc.onMessage((m) => {
+      if (m.type === 'fatal') this.fatals.push(m.message);
+      if (m.type !== 'enqueued' && m.type !== 'refused') return;
+      receipts.push(
+        m.type === 'enqueued'
+          ? { uid: m.uid, lane: m.lane, seq: m.seq }
+          : { uid: m.uid, lane: m.lane, refused: m.code },
+      );
+      this.progress.set(m.tag, (this.progress.get(m.tag) ?? 0) + 1);
+    });
+  }
+
+  get pid(): number {
+    return this.#proc.pid;
+  }
+
+  get dead(): boolean {
+    return this.#proc.dead;
+  }
+
+  /** Starts an enqueue loop in the child (receipts arrive as it goes). */
+  enqueue(cmd: Omit<EnqueueCommand, 'op'>): boolean {
+    this.progress.set(cmd.tag, 0);
+    return this.#proc.send({ op: 'enqueue', ...cmd });
+  }
+
+  /** Resolves once the application got `count` receipts of enqueue loop `tag`. */
+  async waitReceipts(tag: string, count: number, timeoutMs: number): Promise<void> {
+    if ((this.progress.get(tag) ?? 0) >= count) return;
+    await this.#proc.waitMessage(
+      (m): m is Msg<'enqueued'> =>
+        (m.type === 'enqueued' || m.type === 'refused') &&
+        m.tag === tag &&
+        (this.progress.get(tag) ?? 0) >= count,
+      `${count} receipts of enqueue loop ${tag}`,
+      timeoutMs,
+    );
+  }
+
+  /** Resolves when the child finished the enqueue loop `tag`. */
+  async enqueueDone(tag: string, timeoutMs: number): Promise<void> {
+    await this.#proc.waitMessage(
+      (m): m is Msg<'enqueue-done'> => m.type === 'enqueue-done' && m.tag === tag,
+      `the end of enqueue loop ${tag}`,
+      timeoutMs,
+    );
+  }
+
+  /** The agent's status (what `GET /v1/status` returns). */
+  async status(): Promise<AgentStatus> {
+    const id = ++this.#statusId;
+    const reply = this.#proc.waitMessage(
+      (m): m is Msg<'status'> => m.type === 'status' && m.id === id,
+      'an agent status',
+      STATUS_TIMEOUT_MS,
+    );
+    this.#proc.send({ op: 'status', id });
+    return (await reply).status as AgentStatus;
+  }
+
+  /** SIGKILL (no cleanup of any kind); resolves once the process is gone. */
+  kill9(): Promise<number | string> {
+    return this.#proc.kill9();
+  }
+
+  /** Closes the agent cleanly (offline status, clean disconnect); SIGKILL after `graceMs`. */
+  async close(graceMs = 10_000): Promise<number | string> {
+    if (this.#proc.dead) return this.#proc.exited;
+    this.#proc.send({ op: 'close' });
+    const timer = setTimeout(() => void this.#proc.kill9(), graceMs);
+    const code = await this.#proc.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { HubApi } from '../check/hub-view.js';
+import { FaultProxy } from '../fault-proxy.js';
+import { AgentLauncher } from '../procs/agent-proc.js';
+import { HubProcess } from '../procs/hub-proc.js';
+
+/**
+ * What every trial shares: one hub process (restarted in place by the trials that kill it),
+ * the admin API, an agent launcher with a warm spare, and the fault proxies of the trials'
+ * agents, which follow the hub to its new port after every restart.
+ */
+export class SuiteEnv {
+  readonly workDir: string;
+  readonly logDir: string;
+  readonly hubDir: string;
+  readonly api: HubApi;
+  readonly launcher: AgentLauncher;
+  readonly #token = randomBytes(24).toString('base64url');
+  readonly #proxies = new Set<FaultProxy>();
+  #hub: HubProcess | undefined;
+  #hubStarts = 0;
+  #names = 0;
+
+  private constructor(workDir: string) {
+    this.workDir = workDir;
+    this.logDir = join(workDir, 'logs');
+    this.hubDir = join(workDir, 'hub');
+    mkdirSync(this.logDir, { recursive: true });
+    this.api = new HubApi('', this.#token);
+    this.launcher = new AgentLauncher(this.logDir);
+  }
+
+  /** Starts the hub in `workDir/hub`. */
+  static async start(workDir: string): Promise<SuiteEnv> {
+    const env = new SuiteEnv(workDir);
+    await env.hubUp();
+    return env;
+  }
+
+  /** True while the hub process runs. */
+  get hubRunning(): boolean {
+    return this.#hub !== undefined;
+  }
+
+  /** A device name never used before in this run: `prefix-N`. */
+  uniqueName(prefix: string): string {
+    this.#names += 1;
+    return `${prefix}-${this.#names}`;
+  }
+
+  /** A fault proxy in front of the hub's broker, retargeted on every hub restart. */
+  async proxy(): Promise<FaultProxy> {
+    const proxy = await FaultProxy.start(this.#hub?.mqtt);
+    this.#proxies.add(proxy);
+    return proxy;
+  }
+
+  /** Closes a proxy made by {@link proxy}. */
+  async dropProxy(proxy: FaultProxy): Promise<void> {
+    this.#proxies.delete(proxy);
+    await proxy.close();
+  }
+
+  /**
+   * Takes the hub down: `kill` = SIGKILL (a crash: nothing flushed, no will, no goodbye),
+   * else SIGTERM (clean shutdown, the embedded broker closes every connection). Proxies
+   * refuse new connections until {@link hubUp}.
+   */
+  async hubDown(kill: boolean): Promise<void> {
+    const hub = this.#hub;
+    this.#hub = undefined;
+    for (const proxy of this.#proxies) proxy.setTarget(undefined);
+    if (hub) await (kill ? hub.kill9() : hub.stop());
+  }
+
+  /** Starts the hub on its data directory (new ports) and points every proxy at it. */
+  async hubUp(): Promise<void> {
+    if (this.#hub) return;
+    this.#hubStarts += 1;
+    const hub = await HubProcess.start(
+      this.hubDir,
+      this.#token,
+      join(this.logDir, `hub-${this.#hubStarts}.log`),
+    );
+    this.#hub = hub;
+    this.api.url = hub.http;
+    for (const proxy of this.#proxies) proxy.setTarget(hub.mqtt);
+  }
+
+  /**
+   * Kills the hub and the spare agent at once, synchronously (on SIGINT; the agent children
+   * exit by themselves when their IPC channel to the suite closes).
+   */
+  killNow(): void {
+    this.#hub?.killNow();
+    this.launcher.killNow();
+  }
+
+  /** Stops everything (the hub cleanly). */
+  async close(): Promise<void> {
+    for (const proxy of this.#proxies) await proxy.close();
+    this.#proxies.clear();
+    await this.launcher.close();
+    await this.hubDown(false);
+  }
+}

@@ -1,0 +1,156 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentConfigInput, AgentStatus } from '../../../agent/index.js';
+import { LANES } from '../../../shared/index.js';
+import { readAgentStore } from '../check/agent-db.js';
+import { checkInvariant, type Tally } from '../check/invariant.js';
+import type { EnqueueCommand } from '../children/protocol.js';
+import type { FaultProxy } from '../fault-proxy.js';
+import type { AgentProcess, Receipt } from '../procs/agent-proc.js';
+import type { SuiteEnv } from './env.js';
+
+/** Outcome of the invariant check of one store. */
+export interface CheckResult {
+  tally: Tally;
+  problems: string[];
+}
+
+/** Agent settings a trial may vary (fast reconnects and ack timeouts are always on). */
+export type SessionTuning = Partial<Pick<AgentConfigInput, 'outbox' | 'durability' | 'link'>>;
+
+/** Polling period while waiting for a drain, ms. */
+const POLL_MS = 30;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One agent store under test: an enrolled device, a data directory that outlives the agent
+ * processes started on it, a fault proxy between the agent and the hub, and the receipts the
+ * application got. The invariant is checked per store.
+ */
+export class StoreSession {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly proxy: FaultProxy;
+  readonly receipts: Receipt[] = [];
+  readonly #env: SuiteEnv;
+  readonly #config: AgentConfigInput;
+  #agent: AgentProcess | undefined;
+  #nextOrdinal = 0;
+  #tags = 0;
+
+  private constructor(env: SuiteEnv, name: string, proxy: FaultProxy, config: AgentConfigInput) {
+    this.#env = env;
+    this.name = name;
+    this.proxy = proxy;
+    this.#config = config;
+    this.dataDir = config.dataDir ?? '';
+  }
+
+  /** Enrolls device `name`, makes its data directory and proxy. The agent is not started. */
+  static async open(env: SuiteEnv, name: string, tuning: SessionTuning = {}): Promise<StoreSession> {
+    const secret = await env.api.enroll(name);
+    const dataDir = join(env.workDir, 'agents', name);
+    mkdirSync(dataDir, { recursive: true });
+    const proxy = await env.proxy();
+    const config: AgentConfigInput = {
+      deviceId: name,
+      deviceSecret: secret,
+      dataDir,
+      hub: { mqttUrl: proxy.url },
+      api: { host: '127.0.0.1', port: 0 },
+      logLevel: 'warn',
+      ...tuning,
+      link: {
+        keepaliveS: 5,
+        connectTimeoutMs: 2000,
+        reconnectMinMs: 20,
+        reconnectMaxMs: 250,
+        ...tuning.link,
+      },
+      outbox: { ackTimeoutMs: 1000, ...tuning.outbox },
+    };
+    return new StoreSession(env, name, proxy, config);
+  }
+
+  /** The running agent (throws when none runs). */
+  get agent(): AgentProcess {
+    if (!this.#agent || this.#agent.dead) throw new Error(`${this.name}: no agent running`);
+    return this.#agent;
+  }
+
+  /** True while an agent process runs on this store. */
+  get running(): boolean {
+    return this.#agent !== undefined && !this.#agent.dead;
+  }
+
+  /** Starts an agent process on the store (after a kill: the restart on the same store). */
+  async start(): Promise<AgentProcess> {
+    this.#agent = await this.#env.launcher.launch(this.#config, this.receipts);
+    return this.#agent;
+  }
+
+  /**
+   * Has the running agent enqueue `count` events; returns the loop's tag. Ordinals continue
+   * across the store's life, so enqueue order is checkable at the hub.
+   */
+  enqueue(plan: Omit<EnqueueCommand, 'op' | 'tag' | 'firstOrdinal'>): string {
+    this.#tags += 1;
+    const tag = `${this.name}.${this.#tags}`;
+    const firstOrdinal = this.#nextOrdinal;
+    this.#nextOrdinal += plan.count;
+    if (!this.agent.enqueue({ ...plan, tag, firstOrdinal })) throw new Error(`${this.name}: agent gone`);
+    return tag;
+  }
+
+  /**
+   * Starts an agent process on the store and SIGKILLs it `killAfterMs` later, wherever its
+   * start has got to. Resolves with whether it had reported ready.
+   */
+  async startAndKill(killAfterMs: number): Promise<boolean> {
+    if (this.running) throw new Error(`${this.name}: an agent already runs`);
+    return this.#env.launcher.launchAndKill(this.#config, this.receipts, killAfterMs);
+  }
+
+  /** Kills the running agent with SIGKILL. */
+  async kill9(): Promise<void> {
+    await this.#agent?.kill9();
+    this.#agent = undefined;
+  }
+
+  /**
+   * Waits until the running agent has nothing pending in any lane (the hub acknowledged
+   * everything); fails after `timeoutMs` with the last status seen.
+   */
+  async waitDrained(timeoutMs: number): Promise<AgentStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: AgentStatus | undefined;
+    for (;;) {
+      const agent = this.agent;
+      if (agent.fatals.length > 0) throw new Error(`${this.name}: agent failed: ${agent.fatals.join('; ')}`);
+      last = await agent.status();
+      if (LANES.every((lane) => last?.outbox[lane].pending === 0)) return last;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.name}: not drained after ${timeoutMs} ms: outbox ${JSON.stringify(last.outbox)}, ` +
+            `link ${JSON.stringify(last.link)} (see ${agent.logFile})`,
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Checks the invariant between the store's file, the hub and the receipts. */
+  async check(): Promise<CheckResult> {
+    const snapshot = readAgentStore(this.dataDir);
+    const hubEvents = await this.#env.api.events(this.name, snapshot.epoch);
+    return checkInvariant({ snapshot, hubEvents, receipts: this.receipts });
+  }
+
+  /** Stops the agent cleanly and closes the proxy. */
+  async close(): Promise<void> {
+    await this.#agent?.close();
+    this.#agent = undefined;
+    await this.#env.dropProxy(this.proxy);
+  }
+}

@@ -1,0 +1,79 @@
+import { RotatingSession } from '../suite/rotation.js';
+import { describeEnqueue, planEnqueue, sleep } from './plan.js';
+import type { TrialContext, TrialKind, TrialOutcome, TrialRunner } from './types.js';
+
+/** Trials on one store before a fresh one. */
+const TRIALS_PER_STORE = 4;
+/** Safety net for the drain once the hub is back, ms. */
+const DRAIN_TIMEOUT_MS = 60_000;
+
+/**
+ * Takes the hub process down while an agent enqueues and drains — `kill -9` (a crash: in
+ * the middle of an ingest transaction, acks unsent, broker sessions gone) or SIGTERM (the
+ * embedded broker's clean restart) — once or twice, then restarts it on the same data
+ * directory. The agent reconnects (to the new port, through its proxy) and resends; the
+ * hub must end with every event once. With `cut`, every connection through the agent's
+ * proxy is also reset at the same instant.
+ */
+class HubRestartRunner implements TrialRunner {
+  readonly #rotation: RotatingSession;
+  readonly #kill: boolean;
+
+  constructor(rotation: RotatingSession, kill: boolean) {
+    this.#rotation = rotation;
+    this.#kill = kill;
+  }
+
+  async run(ctx: TrialContext): Promise<TrialOutcome> {
+    const { prng, env } = ctx;
+    const session = await this.#rotation.next(prng);
+    try {
+      const plan = planEnqueue(prng, 200, 900);
+      ctx.notes.push(describeEnqueue(plan));
+      session.enqueue(plan);
+      const downs = prng.chance(0.3) ? 2 : 1;
+      for (let i = 0; i < downs; i++) {
+        const after = prng.int(0, 500);
+        await sleep(after);
+        const status = await session.agent.status();
+        const acked = Object.values(status.outbox).reduce((n, l) => n + l.acked, 0);
+        const cut = !this.#kill && prng.chance(0.5);
+        if (cut) session.proxy.cut();
+        await env.hubDown(this.#kill);
+        const downMs = prng.int(0, 800);
+        await sleep(downMs);
+        await env.hubUp();
+        ctx.faults.push(
+          `${this.#kill ? 'kill -9' : 'SIGTERM'} hub${cut ? ' + cut' : ''} after ${after} ms ` +
+            `(${acked} acked so far), restarted ${downMs} ms later`,
+        );
+      }
+      await session.waitDrained(DRAIN_TIMEOUT_MS);
+      const outcome = await this.#rotation.check(session);
+      if (outcome.problems.length > 0) await this.#rotation.retire();
+      return outcome;
+    } catch (err) {
+      if (!env.hubRunning) await env.hubUp();
+      await this.#rotation.retire();
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#rotation.retire();
+  }
+}
+
+export const hubKill: TrialKind = {
+  describe: 'kill -9 of the hub process during ingest (once or twice); restart on the same data dir',
+  counts: { ci: 8, long: 80 },
+  exclusive: true,
+  create: (env) => new HubRestartRunner(new RotatingSession(env, 'hubkill', TRIALS_PER_STORE), true),
+};
+
+export const brokerRestart: TrialKind = {
+  describe: 'clean restart of the hub and its embedded broker (SIGTERM), sometimes with every connection cut',
+  counts: { ci: 5, long: 50 },
+  exclusive: true,
+  create: (env) => new HubRestartRunner(new RotatingSession(env, 'restart', TRIALS_PER_STORE), false),
+};
