@@ -214,6 +214,9 @@ export class MqttLink {
   }
 
   async #onConnect(client: MqttClient): Promise<void> {
+    // Small packets (PUBACKs, pings) must not wait on Nagle's algorithm and the peer's
+    // delayed ACK: tens of ms per round trip otherwise (issue 4, online latency).
+    (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     const conn = this.#conn;
     const stillCurrent = () => !this.#closing && client.connected && conn === this.#conn;
     client.publish(deviceTopic(this.#o.deviceId, 'status'), statusPayload('online', this.#conn, Date.now()), {
