@@ -12,6 +12,8 @@ export interface DemoAgent {
   dataDir: string;
   proc?: OutpostProcess;
   apiUrl?: string;
+  /** Broker URL this agent uses instead of the hub's own (the demo cable, see partition.ts). */
+  mqttUrl?: string;
 }
 
 /** The hub and agents of one demo run, all separate processes under `workDir`. */
@@ -63,7 +65,7 @@ export class DemoFleet {
       [
         'agent',
         ...['--device-id', agent.id, '--data-dir', agent.dataDir],
-        ...['--hub.mqtt-url', this.mqttUrl, '--api.port', '0'],
+        ...['--hub.mqtt-url', agent.mqttUrl ?? this.mqttUrl, '--api.port', '0'],
         ...['--link.reconnect-min-ms', '100', '--link.reconnect-max-ms', '2000'],
         ...['--outbox.ack-timeout-ms', '2000', '--log-level', 'warn'],
       ],

@@ -22,6 +22,11 @@ export interface DemoReport {
     redeliveriesIgnored: number;
   };
   crash: { device: string; acceptedBeforeKill: number; pendingAtKill: number; failedRequests: number };
+  /**
+   * The agent whose link the demo cut (issue 4): events it queued offline, drained once back,
+   * and, from the final check, its duplicates and losses at the hub (both must be 0).
+   */
+  offline?: { device: string; queued: number; drained: number; duplicates?: number; lost?: number };
   perDevice: Array<{
     id: string;
     accepted: number;
@@ -56,6 +61,12 @@ export function formatSummary(report: DemoReport): string {
     `lost                ${e.lost}`,
     `redeliveries        ${e.redeliveriesIgnored}  (resent after the crash or a timeout, recognised and ignored by the hub)`,
     `crash               ${report.crash.device} killed with SIGKILL holding ${report.crash.pendingAtKill} unacknowledged events`,
+    ...(report.offline
+      ? [
+          `offline             ${report.offline.device}: queued ${report.offline.queued} while its link was down, ` +
+            `drained ${report.offline.drained}, duplicates ${report.offline.duplicates ?? 0}, lost ${report.offline.lost ?? 0}`,
+        ]
+      : []),
     `took                ${(report.durationMs / 1000).toFixed(1)} s`,
     '',
     report.ok ? 'OK: every event the agents stored reached the hub exactly once.' : 'FAILED:',

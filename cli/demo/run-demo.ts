@@ -5,6 +5,8 @@ import { hubRequest } from '../hub-client.js';
 import { agentStatus, postEvents } from './agent-client.js';
 import { DemoFleet } from './fleet.js';
 import { allEvents, ingestStats, listDevices } from './hub-view.js';
+import { runOfflinePhase } from './offline-phase.js';
+import { DemoCable } from './partition.js';
 import { waitFor } from './poll.js';
 import type { DemoReport } from './report.js';
 
@@ -30,6 +32,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const started = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), 'outpost-demo-'));
   const fleet = new DemoFleet(workDir);
+  let cable: DemoCable | undefined;
   const timeline: DemoReport['timeline'] = [];
   const step = (what: string) => {
     timeline.push({ atMs: Date.now() - started, what });
@@ -43,6 +46,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     for (const id of ids) await fleet.enroll(id);
     step(`enrolled ${ids.join(', ')} (each got a secret once; the hub keeps a scrypt hash)`);
 
+    // The first agent reaches the broker through a cable the demo can pull (issue 4).
+    const wanderer = fleet.agents[0];
+    if (!wanderer) throw new Error('the demo needs at least one agent');
+    cable = await DemoCable.start(fleet.mqttUrl);
+    wanderer.mqttUrl = cable.url;
     await Promise.all(fleet.agents.map((a) => fleet.startAgent(a)));
     await waitFor('every agent online at the hub', async () => {
       const devices = await listDevices(hub);
@@ -113,6 +121,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       [victim.id, [...burst.accepted, ...rest.accepted]],
     ]);
 
+    const offline =
+      wanderer === victim
+        ? undefined
+        : await runOfflinePhase({ hub, agent: wanderer, cable, lane: LANE, first: n, count: n, step });
+    if (offline) accepted.set(wanderer.id, [...(accepted.get(wanderer.id) ?? []), ...offline.accepted]);
+
     await waitFor('every outbox drained', async () => {
       const statuses = await Promise.all(fleet.agents.map((a) => agentStatus(a.apiUrl ?? '')));
       return statuses.every((s) => (s.outbox[LANE]?.pending ?? 0) === 0) ? statuses : undefined;
@@ -129,9 +143,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         pendingAtKill,
         failedRequests: burst.refused.length,
       },
+      offline: offline && { device: offline.device, queued: offline.queued, drained: offline.drained },
     });
   } finally {
     await fleet.stopAll();
+    await cable?.close();
     if (!options.keep) await rm(workDir, { recursive: true, force: true });
   }
 }
@@ -140,7 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 async function verify(
   fleet: DemoFleet,
   accepted: Map<string, number[]>,
-  context: Pick<DemoReport, 'timeline' | 'workDir' | 'crash'> & { started: number },
+  context: Pick<DemoReport, 'timeline' | 'workDir' | 'crash' | 'offline'> & { started: number },
 ): Promise<DemoReport> {
   const hub = fleet.requireHub();
   const problems: string[] = [];
@@ -190,8 +206,18 @@ async function verify(
       redeliveriesIgnored: stats.duplicates,
     },
     crash: context.crash,
+    ...(context.offline ? { offline: offlineSummary(context.offline, perDevice) } : {}),
     perDevice,
     timeline: context.timeline,
     workDir: context.workDir,
   };
+}
+
+/** The offline phase's figures, with that device's duplicates and losses from the final check. */
+function offlineSummary(
+  offline: NonNullable<DemoReport['offline']>,
+  perDevice: DemoReport['perDevice'],
+): NonNullable<DemoReport['offline']> {
+  const device = perDevice.find((d) => d.id === offline.device);
+  return { ...offline, duplicates: device?.duplicates ?? 0, lost: device?.lost ?? 0 };
 }
