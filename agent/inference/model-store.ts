@@ -43,6 +43,8 @@ interface ModelRow {
 /** The agent's model tables: installed variants, the active pointer, policies. */
 export class ModelStore {
   readonly #db: Database.Database;
+  /** Policies read once, kept in memory: `policy()` is on every inference's path. */
+  readonly #policies = new Map<string, ModelPolicy>();
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -124,6 +126,14 @@ export class ModelStore {
 
   /** The model's policy, defaults where none was set. */
   policy(name: string): ModelPolicy {
+    const known = this.#policies.get(name);
+    if (known) return known;
+    const policy = this.#readPolicy(name);
+    this.#policies.set(name, policy);
+    return policy;
+  }
+
+  #readPolicy(name: string): ModelPolicy {
     const row = this.#db
       .prepare('SELECT upload, sample_rate, cache, preprocessing FROM model_policies WHERE name = ?')
       .get(name) as
@@ -147,5 +157,6 @@ export class ModelStore {
            cache = excluded.cache, preprocessing = excluded.preprocessing`,
       )
       .run(name, policy.upload, policy.sampleRate, policy.cache ? 1 : 0, policy.preprocessing);
+    this.#policies.set(name, { ...policy });
   }
 }

@@ -95,7 +95,7 @@ export function createAgentModels(
         size: m.manifest.size,
         installedAt: m.installedAt,
       })),
-      policy: models.policy(name),
+      policy: { ...models.policy(name) },
       uploads: runtime.uploads(name),
     };
   };

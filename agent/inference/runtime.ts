@@ -202,7 +202,8 @@ export class InferenceRuntime {
     assertInputs(model.signature, inputs, name);
     const policy = this.#o.models.policy(name);
     const useCache = options.cache !== false && policy.cache;
-    const inputDigest = digestTensors(inputs);
+    // The digest (SHA-256 over the input bytes) is only paid for when the cache or an upload needs it.
+    const inputDigest = useCache || policy.upload !== 'none' ? digestTensors(inputs) : '';
     const parts = {
       model: name,
       version: manifest.version,
