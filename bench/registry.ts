@@ -1,0 +1,9 @@
+import type { Benchmark } from './lib/types.js';
+
+/**
+ * Every benchmark by name, loaded on demand (`npm run bench -- NAME`). Add one file (or
+ * folder) per benchmark and one line here; `inference`, `delivery` and `fleet` come later.
+ */
+export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
+  outbox: async () => (await import('./outbox/index.js')).outboxBenchmark,
+};
