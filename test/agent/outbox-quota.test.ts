@@ -183,6 +183,43 @@ describe('outbox quotas and the loss ledger', () => {
     again.close();
   });
 
+  it('resolves a partial answer and keeps asking from where it stopped; reasons stay apart', () => {
+    let mono = 0;
+    const store = openAgentStore({
+      dataDir: (() => {
+        const d = tempDir();
+        dirs.push(d);
+        return d.path;
+      })(),
+      durability: 'crash-safe',
+      monoNow: () => mono,
+      quotas: { telemetry: quota({ maxRows: 6, ttlS: 10 }) },
+    });
+    for (let i = 1; i <= 6; i++) put(store, 'telemetry', i);
+    store.outbox.takeBatch('telemetry', 0, 6, BIG); // all six published
+    mono = 20_000;
+    assert.equal(store.outbox.expire('telemetry', 3, 1)?.count, 3, 'seqs 1-3 expire (ttl)');
+    for (let i = 7; i <= 12; i++) put(store, 'telemetry', i); // 10-12 push out 4-6 (quota)
+    assert.equal(store.outbox.counters().telemetry.unconfirmed, 6);
+    const ack = { v: 1 as const, epoch: store.epoch, lane: 'telemetry' as const, stored: 0, duplicates: 0 };
+    // The hub answers for 1-4 only (a cut-short answer): it skipped 2-4.
+    store.outbox.applyAck({ ...ack, hwm: 6, dropped: { from: 1, through: 4, skipped: [[2, 4]] } });
+    assert.deepEqual(store.outbox.laneStates().telemetry.dropped, { from: 5, through: 6 }, 'asks again from 5');
+    store.outbox.applyAck({ ...ack, hwm: 6, dropped: { from: 5, through: 6, skipped: [[5, 6]] } });
+    assert.deepEqual(
+      store.outbox.ledger.ranges().map((r) => [r.reason, r.from, r.to]),
+      [
+        ['ttl', 2, 3],
+        ['quota', 4, 6],
+      ],
+      'seq 1 reached the hub; the runs keep their reasons, and 5-6 extend 4',
+    );
+    const t = store.outbox.ledger.totals().telemetry;
+    assert.deepEqual([t.ttl.count, t.quota.count, t.unconfirmed], [2, 3, 0]);
+    assertBalanced(store, 'telemetry');
+    store.close();
+  });
+
   it('every lane has its own quota; a lane without one is unlimited', () => {
     const { store } = open({ telemetry: quota({ maxRows: 1 }) });
     for (let i = 1; i <= 5; i++) {
