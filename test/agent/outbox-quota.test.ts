@@ -204,7 +204,11 @@ describe('outbox quotas and the loss ledger', () => {
     const ack = { v: 1 as const, epoch: store.epoch, lane: 'telemetry' as const, stored: 0, duplicates: 0 };
     // The hub answers for 1-4 only (a cut-short answer): it skipped 2-4.
     store.outbox.applyAck({ ...ack, hwm: 6, dropped: { from: 1, through: 4, skipped: [[2, 4]] } });
-    assert.deepEqual(store.outbox.laneStates().telemetry.dropped, { from: 5, through: 6 }, 'asks again from 5');
+    assert.deepEqual(
+      store.outbox.laneStates().telemetry.dropped,
+      { from: 5, through: 6 },
+      'asks again from 5',
+    );
     store.outbox.applyAck({ ...ack, hwm: 6, dropped: { from: 5, through: 6, skipped: [[5, 6]] } });
     assert.deepEqual(
       store.outbox.ledger.ranges().map((r) => [r.reason, r.from, r.to]),
