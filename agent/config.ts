@@ -41,9 +41,13 @@ export const AgentConfigSchema = z.strictObject({
       /**
        * Application-level ping to the hub (issue 4, dead links): period, and how long a
        * pong may take before the link is declared dead and reconnected, ms. A silent
-       * partition is detected within their sum.
+       * partition is detected within their sum. `pingIntervalMs: 0` turns the ping off
+       * (keepalive only: a silent partition is then found only once the link is idle).
        */
-      pingIntervalMs: configInt().min(50).default(15_000),
+      pingIntervalMs: configInt()
+        .min(0)
+        .refine((ms) => ms === 0 || ms >= 50, 'must be 0 (off) or at least 50')
+        .default(15_000),
       pingTimeoutMs: configInt().min(50).default(10_000),
     })
     .prefault({}),

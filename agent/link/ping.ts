@@ -3,7 +3,7 @@ import { encodeMessage, PingSchema, type Pong } from '../../shared/index.js';
 
 /** Settings and collaborators of the {@link PingMonitor}. */
 export interface PingOptions {
-  /** Time between pings, ms (config `link.pingIntervalMs`). */
+  /** Time between pings, ms (config `link.pingIntervalMs`); 0 = no ping. */
   intervalMs: number;
   /** A ping not answered within this is a dead link, ms (config `link.pingTimeoutMs`). */
   timeoutMs: number;
@@ -38,9 +38,10 @@ export class PingMonitor {
     this.#o = options;
   }
 
-  /** The link is up (`session` names the connection): starts pinging. */
+  /** The link is up (`session` names the connection): starts pinging (unless `intervalMs` is 0). */
   start(session: string): void {
     this.stop();
+    if (this.#o.intervalMs <= 0) return;
     this.#session = session;
     this.#interval = setInterval(() => this.#ping(), this.#o.intervalMs);
   }

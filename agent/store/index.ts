@@ -56,7 +56,11 @@ export function openAgentStore(options: AgentStoreOptions): AgentStore {
       clock,
       close: () => {
         if (!db.open) return;
-        clock.persist();
+        try {
+          clock.persist();
+        } catch {
+          // Harmless: on open the clock resumes from the newest event's stamp at least.
+        }
         db.close();
       },
     };
