@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { CacheReport } from '../../shared/index.js';
 
+/** Hits whose recency is written together. */
+const TOUCH_BATCH = 256;
+
 /** What identifies a cached result (issue 3 item 6). */
 export interface CacheKeyParts {
   model: string;
@@ -45,6 +48,13 @@ export class ResultCache {
   #hits = 0;
   #misses = 0;
   #evictions = 0;
+  /**
+   * Recency of hits not yet written: a hit costs a read only; the use counters are written
+   * in one transaction before anything that orders by them (put, eviction) or every
+   * {@link TOUCH_BATCH} hits. A crash loses only some recency, never an entry.
+   */
+  readonly #touched = new Map<string, number>();
+  readonly #flushTouches: () => void;
   readonly #select: Database.Statement<[string], { outputs: Buffer; bytes: number; expires_at: number }>;
   readonly #touch: Database.Statement<[number, string]>;
   readonly #insert: Database.Statement<
@@ -72,6 +82,10 @@ export class ResultCache {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#sizeOf = db.prepare('SELECT bytes FROM result_cache WHERE key = ?');
+    this.#flushTouches = db.transaction(() => {
+      for (const [key, used] of this.#touched) this.#touch.run(used, key);
+      this.#touched.clear();
+    });
     if (this.#bytes > limits.maxBytes) this.#evict();
   }
 
@@ -83,7 +97,8 @@ export class ResultCache {
       this.#misses++;
       return undefined;
     }
-    this.#touch.run(++this.#useCounter, key);
+    this.#touched.set(key, ++this.#useCounter);
+    if (this.#touched.size >= TOUCH_BATCH) this.flush();
     this.#hits++;
     return row.outputs;
   }
@@ -95,6 +110,7 @@ export class ResultCache {
   put(key: string, parts: CacheKeyParts, outputs: Buffer): boolean {
     const bytes = outputs.byteLength;
     if (bytes > this.#limits.maxBytes) return false;
+    this.flush();
     const now = this.#now();
     const old = this.#sizeOf.get(key);
     const expires = now + this.#limits.ttlS * 1000;
@@ -131,6 +147,11 @@ export class ResultCache {
     return row.n;
   }
 
+  /** Writes pending hit recency (call before closing the database). */
+  flush(): void {
+    if (this.#touched.size > 0) this.#flushTouches();
+  }
+
   /** Counters since start, entries and bytes now. */
   report(): CacheReport {
     return {
@@ -144,6 +165,7 @@ export class ResultCache {
   }
 
   #delete(key: string, bytes: number): void {
+    this.#touched.delete(key);
     if (this.#db.prepare('DELETE FROM result_cache WHERE key = ?').run(key).changes > 0) {
       this.#entries--;
       this.#bytes -= bytes;

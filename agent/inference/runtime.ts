@@ -286,5 +286,6 @@ export class InferenceRuntime {
       await a.model?.close().catch(() => undefined);
     }
     this.#active.clear();
+    this.#o.cache.flush();
   }
 }
