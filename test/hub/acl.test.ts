@@ -72,7 +72,7 @@ describe('hub: per-device ACL in the embedded broker', () => {
     );
   });
 
-  test('a device may not publish to topics outside its own up/state/status', async () => {
+  test('a device may not publish to topics outside its own up/state/status/ping', async () => {
     for (const topic of [deviceTopic(a.id, 'ack'), deviceTopic(a.id, 'desired'), 'outpost/v1/other', 'x']) {
       const devA = await connectDevice(hub, a);
       open.push(devA);
@@ -82,6 +82,19 @@ describe('hub: per-device ACL in the embedded broker', () => {
       await within(gone, 'the broker to drop the connection');
       assert.equal(await rejected('acl.publish'), before + 1, topic);
     }
+  });
+
+  test('a device pings on its own ping topic and gets the pong on its own ack; never on another', async () => {
+    const devA = await connectDevice(hub, a);
+    open.push(devA);
+    await devA.client.subscribeAsync(deviceTopic(a.id, 'ack'), { qos: 1 });
+    await devA.client.publishAsync(deviceTopic(a.id, 'ping'), JSON.stringify({ v: 1, id: 'acl-1', at: 1 }));
+    await waitFor(() => devA.received(deviceTopic(a.id, 'ack')).some((m) => m.pong === 'acl-1'), 'pong');
+    const before = await rejected('acl.publish');
+    const gone = closed(devA.client);
+    devA.client.publish(deviceTopic(b.id, 'ping'), JSON.stringify({ v: 1, id: 'acl-2', at: 1 }));
+    await within(gone, 'the broker to drop the connection');
+    assert.equal(await rejected('acl.publish'), before + 1);
   });
 
   test("A's subscribe to B's desired fails in the SUBACK and A never receives it", async () => {
