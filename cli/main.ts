@@ -17,6 +17,7 @@ Commands:
   agent                run the on-device agent
   devices add|list     enroll and list devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
+  models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
 
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
@@ -35,7 +36,8 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const { config: flags, positionals } = configFromFlags(rest);
+  // `-o FILE` is `--output FILE` (models quantize).
+  const { config: flags, positionals } = configFromFlags(rest.map((a) => (a === '-o' ? '--output' : a)));
   if (flags.help === true || rest.includes('-h')) {
     console.log(HELP[command] ?? USAGE);
     return;

@@ -3,12 +3,14 @@ import { resolve } from 'node:path';
 import type { ConfigObject } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { QUANTIZE_HELP, runQuantizeCommand } from './quantize.js';
 
 export const MODELS_HELP = `outpost models install FILE --name NAME --version X.Y.Z [--precision fp32|fp16|int8]
                       [--sha256 HEX] [--manifest manifest.json] [--reference reference.json] [--no-activate]
 outpost models list [--json]
 outpost models activate NAME VERSION [--precision P]
 outpost models infer NAME --inputs inputs.json [--json]
+outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx   (local, no agent; see below)
 
 Talks to a running agent's local API: --agent URL (env OUTPOST_AGENT_URL, default
 http://127.0.0.1:7070). FILE is an .onnx file or a TF.js model.json (shards beside it); the
@@ -19,7 +21,10 @@ first engine of its firmware profile that is admitted. inputs.json holds
 Examples:
   outpost models install ./digits.onnx --name digits --version 1.0.0
   outpost models install ./web/model.json --name faces --version 2.1.0 --sha256 3f2a...
-  outpost models infer digits --inputs ./one-digit.json --json`;
+  outpost models infer digits --inputs ./one-digit.json --json
+  outpost models quantize ./digits.onnx --int8 -o ./digits.int8.onnx --inputs ./digits-set.json
+
+${QUANTIZE_HELP}`;
 
 interface Listing {
   name: string;
@@ -97,6 +102,7 @@ export async function runModelsCommand(positionals: string[], flags: ConfigObjec
   const [action, ...args] = positionals;
   const json = flags.json === true;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (action === 'quantize') return runQuantizeCommand(args, flags);
   if (action === 'install') {
     const file = args[0];
     if (!file) throw new CliError(`models install needs a FILE\n\n${MODELS_HELP}`, EXIT.USAGE);

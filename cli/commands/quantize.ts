@@ -1,0 +1,99 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import {
+  evaluateVariant,
+  generatedInputSet,
+  inputSetFromJson,
+  QUANTIZERS,
+  QuantizationSchema,
+  readOnnxSignature,
+  type TensorMap,
+  type VariantEvaluation,
+} from '../../inference/index.js';
+import type { ConfigObject } from '../../shared/index.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { table } from '../format.js';
+
+export const QUANTIZE_HELP = `outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx [--inputs set.json]
+                        [--samples N] [--per-tensor] [--json]
+
+Converts an ONNX model in TypeScript (no Python): --int8 stores MatMul/Gemm weights as int8
+(one scale per output channel, --per-tensor for one per tensor) read through
+DequantizeLinear; --fp16 stores every float tensor as float16 with Casts at the float32
+inputs and outputs (the interface stays as declared). Then runs both on onnx:cpu over an
+input set (--inputs: one {"x": {dtype, dims, data}} map or an array of them; else --samples
+generated ones, default 64) and prints size, speed and accuracy against the original.`;
+
+function readBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`, EXIT.USAGE);
+  }
+}
+
+function inputSet(flags: ConfigObject, bytes: Uint8Array): { sets: TensorMap[]; source: string } {
+  if (typeof flags.inputs === 'string') {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(flags.inputs, 'utf8'));
+    } catch (err) {
+      throw new CliError(`--inputs ${flags.inputs}: ${(err as Error).message}`, EXIT.USAGE);
+    }
+    return { sets: inputSetFromJson(json), source: flags.inputs };
+  }
+  const samples = flags.samples === undefined ? 64 : Number(flags.samples);
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new CliError(`--samples must be a positive integer, got ${String(flags.samples)}`, EXIT.USAGE);
+  return { sets: generatedInputSet(readOnnxSignature(bytes), samples), source: `${samples} generated` };
+}
+
+/** The printed comparison (also used by the demo). */
+export function describeEvaluation(precision: string, e: VariantEvaluation): string {
+  const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+  return table(
+    ['', 'fp32', precision, 'ratio'],
+    [
+      ['size', kib(e.originalBytes), kib(e.variantBytes), (e.variantBytes / e.originalBytes).toFixed(2)],
+      ['ms/run', e.originalMs.toFixed(4), e.variantMs.toFixed(4), (e.variantMs / e.originalMs).toFixed(2)],
+      ['max |diff|', '-', e.maxAbsDiff.toExponential(2), ''],
+      ['mean |diff|', '-', e.meanAbsDiff.toExponential(2), ''],
+      ['top-1 agreement', '-', `${(e.top1Agreement * 100).toFixed(1)}%`, ''],
+    ],
+  );
+}
+
+/** `outpost models quantize IN --int8|--fp16 -o OUT`. */
+export async function runQuantizeCommand(args: string[], flags: ConfigObject): Promise<void> {
+  const [input] = args;
+  const output = typeof flags.output === 'string' ? flags.output : undefined;
+  const chosen = (['int8', 'fp16'] as const).filter((p) => flags[p] === true);
+  if (!input || !output || chosen.length !== 1) {
+    throw new CliError(
+      `models quantize needs IN.onnx, one of --int8/--fp16, and -o OUT.onnx\n\n${QUANTIZE_HELP}`,
+      EXIT.USAGE,
+    );
+  }
+  const precision = QuantizationSchema.parse(chosen[0]);
+  const original = readBytes(input);
+  let converted: { bytes: Uint8Array; summary: string };
+  let sets: { sets: TensorMap[]; source: string };
+  try {
+    converted = QUANTIZERS[precision].convert(original, { perChannel: flags.perTensor !== true });
+    sets = inputSet(flags, original);
+  } catch (err) {
+    throw new CliError(`models quantize ${input}: ${(err as Error).message}`, EXIT.USAGE);
+  }
+  writeFileSync(output, converted.bytes);
+  const evaluation = await evaluateVariant(original, converted.bytes, sets.sets).catch((err: unknown) => {
+    throw new CliError(`models quantize: ${(err as Error).message}`);
+  });
+  if (flags.json === true) {
+    console.log(
+      JSON.stringify({ output, precision, inputs: sets.source, summary: converted.summary, ...evaluation }),
+    );
+    return;
+  }
+  console.log(`${output}: ${converted.summary}`);
+  console.log(`against ${input} on onnx:cpu over ${sets.sets.length} input sets (${sets.source}):`);
+  console.log(describeEvaluation(precision, evaluation));
+}
