@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema } from '../shared/index.js';
+import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema, SemverSchema } from '../shared/index.js';
 
 const port = () => configInt().min(0).max(65_535);
 
@@ -38,6 +38,26 @@ export const HubConfigSchema = z.strictObject({
    */
   adminToken: z.string().min(16, 'admin token must be at least 16 characters').optional(),
   logLevel: LogLevelSchema.default('info'),
+  /**
+   * Models served by `POST /v1/infer/NAME` (issue 3 item 7, hybrid routing): these, plus
+   * every `{dataDir}/models/NAME.onnx`.
+   */
+  inference: z
+    .strictObject({
+      models: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1-64 of [a-z0-9._-]'),
+            /** An `.onnx` file or a TF.js `model.json`. */
+            file: z.string().min(1),
+            version: SemverSchema.optional(),
+          }),
+        )
+        .default([]),
+      /** onnxruntime intra-op threads per hub model; default 1. */
+      threads: configInt().min(1).max(256).default(1),
+    })
+    .prefault({}),
 });
 
 /** Parsed, frozen hub configuration. */

@@ -12,6 +12,7 @@ import {
 } from './broker/transports.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { buildHttpApi } from './http/server.js';
+import { type HubModels, loadHubModels } from './inference/hub-models.js';
 import { republishAllDesired } from './protocol/downlink.js';
 import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { Rejections } from './rejections.js';
@@ -69,6 +70,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     app: FastifyInstance;
     ws: WebSocketTransport;
     tcp: Server;
+    models: HubModels;
   }> = {};
   const step = async (what: string, fn: () => Promise<unknown>) => {
     try {
@@ -78,7 +80,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     }
   };
   const shutdown = async () => {
-    const { store, broker, uplink, app, ws, tcp } = parts;
+    const { store, broker, uplink, app, ws, tcp, models } = parts;
     // Stop accepting, then disconnect every client (wills are published), then wait for the
     // listeners to drain, the messages already received to be handled, and close the store.
     const tcpClosed = tcp === undefined ? Promise.resolve() : closeServer(tcp);
@@ -87,6 +89,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     await step('MQTT listener', () => tcpClosed);
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
+    if (models) await step('models', () => models.close());
     if (store) await step('store', () => store.close());
   };
 
@@ -112,6 +115,14 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     parts.uplink = uplink;
     const republished = await republishAllDesired(store, broker.bus, log('protocol'));
 
+    const models = await loadHubModels({
+      dataDir: cfg.dataDir,
+      models: cfg.inference.models,
+      threads: cfg.inference.threads,
+      log: log('inference'),
+    });
+    parts.models = models;
+
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({
       store,
@@ -122,6 +133,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       endpoints: () => endpoints,
       stats: () => counters.snapshot(),
       now: Date.now,
+      models,
     });
     parts.app = app;
     parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));

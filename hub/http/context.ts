@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatIssues, OutpostError } from '../../shared/index.js';
 import type { HubBus } from '../bus/types.js';
+import type { HubModels } from '../inference/hub-models.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
 
@@ -17,6 +18,8 @@ export interface HttpDeps {
   stats: () => HubStats;
   /** Hub wall clock, ms. */
   now: () => number;
+  /** Models served by `POST /v1/infer/:name` (issue 3 item 7); none when absent. */
+  models?: HubModels;
 }
 
 /**

@@ -6,6 +6,7 @@ import { registerDeviceControlRoutes } from './device-control.js';
 import { registerDeviceRoutes } from './devices.js';
 import { registerEventRoutes } from './events.js';
 import { registerHealthRoutes } from './health.js';
+import { INFER_PREFIX, registerInferRoutes } from './infer.js';
 
 /** Path prefix of the admin API; every route under it needs the admin bearer token. */
 export const ADMIN_PREFIX = '/v1/';
@@ -22,6 +23,8 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     // The matched route's pattern, so an encoded path cannot slip past the prefix check.
     const route = request.routeOptions.url;
     if (!(route?.startsWith(ADMIN_PREFIX) || request.url.startsWith(ADMIN_PREFIX))) return;
+    // Cloud inference authenticates devices (or the admin) itself (hub/http/infer.ts).
+    if (route?.startsWith(INFER_PREFIX) && request.url.startsWith(INFER_PREFIX)) return;
     if (!hasAdminToken(request, deps.adminToken)) throw new OutpostError('HUB_UNAUTHORIZED');
   });
 
@@ -32,7 +35,10 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     } else {
       deps.logger.debug({ code: outpost.code, method: request.method, url: request.url }, outpost.message);
     }
-    if (outpost.code === 'HUB_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+    if (outpost.code === 'HUB_UNAUTHORIZED') {
+      const inferRoute = request.routeOptions.url?.startsWith(INFER_PREFIX) === true;
+      reply.header('www-authenticate', inferRoute ? 'Basic realm="outpost-devices", Bearer' : 'Bearer');
+    }
     return reply.status(outpost.http).send(outpost.toBody());
   });
 
@@ -48,6 +54,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerDeviceRoutes(app, deps);
   registerDeviceControlRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerInferRoutes(app, deps);
   return app;
 }
 

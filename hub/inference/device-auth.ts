@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { isDeviceId, OutpostError } from '../../shared/index.js';
+import { generateSecret, hashSecret, tokensEqual, verifySecret } from '../secrets.js';
+import type { HubStore } from '../store/types.js';
+
+/** Who called: the admin, or an enrolled device. */
+export type Caller = { kind: 'admin' } | { kind: 'device'; deviceId: string };
+
+/** How long a verified device secret is remembered (scrypt costs tens of ms per check), ms. */
+const VERIFIED_TTL_MS = 60_000;
+const MAX_REMEMBERED = 10_000;
+
+/**
+ * Authenticates inference callers (issue 3 item 7): `Authorization: Bearer <admin token>`,
+ * or `Authorization: Basic base64(deviceId:secret)` checked against the device's scrypt hash
+ * (`hub/secrets.ts`). A verified (device, secret) pair is remembered for a minute by its
+ * SHA-256 only, so inference does not pay scrypt on every call; a deleted device stops
+ * working within that minute. Throws `HUB_UNAUTHORIZED`.
+ */
+export function createCallerAuth(store: HubStore, adminToken: string) {
+  const verified = new Map<string, number>();
+  let dummyHash: Promise<string> | undefined;
+  return async function authenticate(request: FastifyRequest): Promise<Caller> {
+    const header = request.headers.authorization;
+    if (typeof header !== 'string') {
+      throw new OutpostError('HUB_UNAUTHORIZED', 'send the admin bearer token or device credentials (Basic)');
+    }
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (bearer) {
+      if (tokensEqual(bearer[1] as string, adminToken)) return { kind: 'admin' };
+      throw new OutpostError('HUB_UNAUTHORIZED', 'wrong bearer token');
+    }
+    const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
+    const decoded = basic ? Buffer.from(basic[1] as string, 'base64').toString('utf8') : '';
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) throw new OutpostError('HUB_UNAUTHORIZED', 'malformed Authorization header');
+    const deviceId = decoded.slice(0, colon);
+    const secret = decoded.slice(colon + 1);
+    const key = createHash('sha256').update(decoded).digest('base64');
+    const until = verified.get(key);
+    if (until !== undefined && until > Date.now()) return { kind: 'device', deviceId };
+    const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
+    // Verify even for an unknown device, so timing does not tell which ids exist.
+    dummyHash ??= hashSecret(generateSecret());
+    const ok = await verifySecret(secret, device?.secretHash ?? (await dummyHash));
+    if (!device || !ok) {
+      throw new OutpostError('HUB_UNAUTHORIZED', 'unknown device or wrong device secret');
+    }
+    if (verified.size >= MAX_REMEMBERED) verified.clear();
+    verified.set(key, Date.now() + VERIFIED_TTL_MS);
+    return { kind: 'device', deviceId };
+  };
+}
