@@ -12,6 +12,7 @@ import { SuiteEnv } from './suite/env.js';
 import { parseOptions, type SuiteOptions } from './suite/options.js';
 import { summaryTable } from './suite/report.js';
 import { runSuite, trialCount } from './suite/run-suite.js';
+import { selfCheck } from './suite/self-check.js';
 
 function options(): SuiteOptions {
   try {
@@ -37,12 +38,19 @@ async function main(): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let records: Awaited<ReturnType<typeof runSuite>>;
+  let control: string[];
   try {
+    control = await selfCheck(env);
+    if (control.length === 0)
+      console.log('faults: control: the checker passes a sound delivery and reports tampered ones');
+    else for (const problem of control) console.log(`faults: CONTROL FAILED: ${problem}`);
     records = await runSuite(env, opts, (line) => console.log(line));
   } finally {
     await env.close();
   }
-  const failed = records.filter((r) => r.problems.length > 0).length;
+  const trialsFailed = records.filter((r) => r.problems.length > 0).length;
+  // A control that failed counts as one failure: the trials' verdicts cannot be trusted.
+  const failed = trialsFailed + (control.length > 0 ? 1 : 0);
   console.log('');
   console.log(summaryTable(records, opts.kinds));
   console.log('');
@@ -50,7 +58,7 @@ async function main(): Promise<number> {
   if (failed === 0 && !opts.keep) rmSync(workDir, { recursive: true, force: true });
   else console.log(`faults: work dir kept: ${workDir}`);
   if (failed > 0) console.log(`faults: replay with: npm run test:faults -- --seed ${opts.seed}`);
-  console.log(`faults: ${records.length - failed} passed, ${failed} failed`);
+  console.log(`faults: ${records.length - trialsFailed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }
 

@@ -3,14 +3,30 @@ import Database from 'better-sqlite3';
 import { AGENT_DB_FILE } from '../../../agent/index.js';
 import { LANES, type Lane } from '../../../shared/index.js';
 
+/** One range of the agent's loss ledger: seqs `from..to` of a lane lost for `reason`. */
+export interface LedgerRange {
+  reason: string;
+  from: number;
+  to: number;
+  bytes: number;
+}
+
 /** One lane of an agent store, as its SQLite file says. */
 export interface LaneSnapshot {
   /** Seqs ever assigned: `lane_counters.next_seq − 1` (the events durably stored, ever). */
   assigned: number;
   /** `lane_counters.acked`. */
   acked: number;
+  /** `lane_counters.dropped`: what the ledger counts as lost. */
+  dropped: number;
+  /** `lane_counters.unconfirmed`: dropped, fate not yet answered by the hub. */
+  unconfirmed: number;
   /** Rows still in the outbox. */
   pendingRows: number;
+  /** Rows of `loss_unconfirmed`. */
+  unconfirmedRows: number;
+  /** The lane's ledger ranges, by seq. */
+  ledger: LedgerRange[];
 }
 
 /** What an agent store holds, read from its file without the agent's code. */
@@ -19,41 +35,66 @@ export interface AgentSnapshot {
   lanes: Record<Lane, LaneSnapshot>;
 }
 
+interface CounterRow {
+  lane: Lane;
+  next_seq: number;
+  acked: number;
+  dropped: number;
+  unconfirmed: number;
+}
+
 /**
  * Reads `{dataDir}/agent.db` read-only (the agent may be running: WAL readers see the last
- * committed state). The suite reads the tables directly rather than through the agent's
- * store classes, so a bug there cannot hide itself.
+ * committed state): lane counters, outbox and unconfirmed rows, the loss ledger (issue 4).
+ * The suite reads the tables directly rather than through the agent's store classes, so a
+ * bug there cannot hide itself.
  */
 export function readAgentStore(dataDir: string): AgentSnapshot {
   const db = new Database(join(dataDir, AGENT_DB_FILE), { readonly: true, fileMustExist: true });
   try {
-    const epoch = (
-      db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as { value: string } | undefined
-    )?.value;
-    if (epoch === undefined) throw new Error(`agent store ${dataDir} has no epoch`);
-    const lanes = Object.fromEntries(
-      LANES.map((lane) => [lane, { assigned: 0, acked: 0, pendingRows: 0 }]),
-    ) as Record<Lane, LaneSnapshot>;
-    const counters = db.prepare('SELECT lane, next_seq, acked FROM lane_counters').all() as Array<{
-      lane: Lane;
-      next_seq: number;
-      acked: number;
-    }>;
+    const meta = db.prepare("SELECT value FROM meta WHERE key = 'epoch'").get() as
+      | { value: string }
+      | undefined;
+    if (meta === undefined) throw new Error(`agent store ${dataDir} has no epoch`);
+    const empty = (): LaneSnapshot => ({
+      assigned: 0,
+      acked: 0,
+      dropped: 0,
+      unconfirmed: 0,
+      pendingRows: 0,
+      unconfirmedRows: 0,
+      ledger: [],
+    });
+    const lanes = Object.fromEntries(LANES.map((lane) => [lane, empty()])) as Record<Lane, LaneSnapshot>;
+    const lane = (name: string): LaneSnapshot => {
+      const found = lanes[name as Lane];
+      if (!found) throw new Error(`agent store ${dataDir}: unknown lane ${JSON.stringify(name)}`);
+      return found;
+    };
+    const counters = db
+      .prepare('SELECT lane, next_seq, acked, dropped, unconfirmed FROM lane_counters')
+      .all() as CounterRow[];
     for (const row of counters) {
-      const lane = lanes[row.lane];
-      if (!lane) throw new Error(`agent store ${dataDir}: unknown lane ${row.lane} in lane_counters`);
-      lane.assigned = row.next_seq - 1;
-      lane.acked = row.acked;
+      Object.assign(lane(row.lane), {
+        assigned: row.next_seq - 1,
+        acked: row.acked,
+        dropped: row.dropped,
+        unconfirmed: row.unconfirmed,
+      });
     }
-    const pending = db.prepare('SELECT lane, COUNT(*) AS n FROM outbox GROUP BY lane').all() as Array<{
-      lane: Lane;
-      n: number;
-    }>;
-    for (const row of pending) {
-      const lane = lanes[row.lane];
-      if (lane) lane.pendingRows = row.n;
-    }
-    return { epoch, lanes };
+    const count = (table: string) =>
+      db.prepare(`SELECT lane, COUNT(*) AS n FROM ${table} GROUP BY lane`).all() as Array<{
+        lane: string;
+        n: number;
+      }>;
+    for (const row of count('outbox')) lane(row.lane).pendingRows = row.n;
+    for (const row of count('loss_unconfirmed')) lane(row.lane).unconfirmedRows = row.n;
+    const ranges = db
+      .prepare('SELECT lane, reason, from_seq, to_seq, bytes FROM loss_ledger ORDER BY lane, from_seq')
+      .all() as Array<{ lane: string; reason: string; from_seq: number; to_seq: number; bytes: number }>;
+    for (const r of ranges)
+      lane(r.lane).ledger.push({ reason: r.reason, from: r.from_seq, to: r.to_seq, bytes: r.bytes });
+    return { epoch: meta.value, lanes };
   } finally {
     db.close();
   }

@@ -39,6 +39,15 @@ export class HubApi {
     return res.secret;
   }
 
+  /** The loss ledger the hub shows for a device (what it reported, and what the hub skipped). */
+  async ledger(deviceId: string): Promise<HubLedger> {
+    const device = await this.request<{ ledger: HubLedger }>(
+      'GET',
+      `/v1/devices/${encodeURIComponent(deviceId)}`,
+    );
+    return device.ledger;
+  }
+
   /** Every event the hub holds for one device and store epoch, in (lane, seq) order. */
   async events(deviceId: string, epoch: string): Promise<HubEvent[]> {
     const all: HubEvent[] = [];
@@ -55,4 +64,18 @@ export class HubApi {
       after = page.next;
     }
   }
+}
+
+/** The loss ledger of one lane as `GET /v1/devices/{id}` shows it (issue 4). */
+export interface HubLaneLedger {
+  quota: { count: number; bytes: number };
+  ttl: { count: number; bytes: number };
+  unconfirmed: number;
+  skippedAtHub: number;
+}
+
+/** `GET /v1/devices/{id}`'s `ledger`. */
+export interface HubLedger {
+  epoch: string | null;
+  lanes: Record<Lane, HubLaneLedger>;
 }

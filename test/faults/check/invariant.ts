@@ -1,16 +1,8 @@
 import { LANES, type Lane } from '../../../shared/index.js';
 import type { FaultEventBody } from '../children/protocol.js';
 import type { Receipt } from '../procs/agent-proc.js';
-import type { AgentSnapshot } from './agent-db.js';
+import type { AgentSnapshot, LaneSnapshot } from './agent-db.js';
 import type { HubEvent } from './hub-view.js';
-
-/** Per-lane account of intentional drops, from the agent's loss ledger. */
-export interface LaneDrops {
-  /** Events the ledger counts as dropped (every reason). */
-  dropped: number;
-  /** Dropped events whose fate the hub has not confirmed yet (must be 0 after a drain). */
-  unconfirmed: number;
-}
 
 /** Everything the invariant looks at, for one agent store (one epoch of one device). */
 export interface InvariantInput {
@@ -19,8 +11,6 @@ export interface InvariantInput {
   hubEvents: HubEvent[];
   /** What the application was told, for every event it offered to this store. */
   receipts: readonly Receipt[];
-  /** The loss ledger per lane; absent lanes dropped nothing. */
-  drops?: Partial<Record<Lane, LaneDrops>>;
 }
 
 /** The figures of one check (summed over lanes). */
@@ -29,7 +19,7 @@ export interface Tally {
   sent: number;
   /** Distinct events the hub holds. */
   ingested: number;
-  /** Events the loss ledger accounts for. */
+  /** Events the loss ledger books as lost (quota or TTL drops). */
   dropped: number;
   /** Events the hub holds more than once (by uid, or by seq). */
   duplicates: number;
@@ -40,26 +30,37 @@ export interface Tally {
 /** At most this many problems are listed per check (the rest are counted). */
 const MAX_LISTED = 12;
 
+class Problems {
+  readonly list: string[] = [];
+  #hidden = 0;
+
+  add(text: string): void {
+    if (this.list.length < MAX_LISTED) this.list.push(text);
+    else this.#hidden += 1;
+  }
+
+  done(): string[] {
+    return this.#hidden > 0 ? [...this.list, `… and ${this.#hidden} more`] : this.list;
+  }
+}
+
 /**
  * The invariant checked after every trial (issue 4 item 5): the hub holds every event the
  * agent durably stored exactly once, in per-lane order, and the loss ledger accounts for
- * every intentional drop and nothing else. Precisely, per lane of the store:
- * - every hub event has a seq the agent assigned, its own `uid` (no uid twice, no seq
- *   twice) and the enqueue order (`o` grows with `seq`);
- * - the seqs missing at the hub number exactly what the ledger says was dropped, and none
- *   is unconfirmed; nothing is pending in the outbox once drained;
+ * every intentional drop and nothing else. Precisely, per lane of the store, with N the
+ * seqs the agent assigned, H the seqs the hub holds and L the seqs of the ledger's ranges:
+ * - H and L are disjoint and together exactly 1..N (nothing lost, nothing invented, nothing
+ *   both delivered and booked lost); |L| is the lane's `dropped` counter;
+ * - the hub holds each event once (no seq twice, no uid twice), each in enqueue order (`o`
+ *   grows with `seq`);
  * - every event the application was told is stored is at the hub under that seq with that
- *   uid, unless its seq is missing and accounted for by the ledger; no refused event is at
- *   the hub.
- * Call it once the agent has drained (nothing pending).
+ *   uid, or its seq is in L; no refused event is at the hub;
+ * - drained: no outbox row, no unconfirmed drop; `assigned = acked + dropped + unconfirmed +
+ *   pending` holds.
+ * Call it once the agent has drained.
  */
 export function checkInvariant(input: InvariantInput): { tally: Tally; problems: string[] } {
-  const problems: string[] = [];
-  let hidden = 0;
-  const problem = (text: string) => {
-    if (problems.length < MAX_LISTED) problems.push(text);
-    else hidden += 1;
-  };
+  const problems = new Problems();
   const tally: Tally = { sent: 0, ingested: 0, dropped: 0, duplicates: 0, lost: 0 };
   const { snapshot } = input;
   const byUid = new Map<string, HubEvent>();
@@ -68,69 +69,107 @@ export function checkInvariant(input: InvariantInput): { tally: Tally; problems:
   for (const event of input.hubEvents) {
     const body = event.body as Partial<FaultEventBody> | null;
     const where = `${event.lane}#${event.seq}`;
-    if (event.epoch !== snapshot.epoch) problem(`${where}: epoch ${event.epoch} is not the store's`);
+    if (event.epoch !== snapshot.epoch) problems.add(`${where}: epoch ${event.epoch} is not the store's`);
     const lane = bySeq.get(event.lane);
     if (!lane) {
-      problem(`${where}: unknown lane`);
+      problems.add(`${where}: unknown lane`);
       continue;
     }
     if (typeof body?.uid !== 'string' || typeof body.o !== 'number') {
-      problem(`${where}: body without uid/o: ${JSON.stringify(body)}`);
+      problems.add(`${where}: body without uid/o: ${JSON.stringify(body)}`);
       continue;
     }
     if (lane.has(event.seq) || byUid.has(body.uid)) {
       tally.duplicates += 1;
-      problem(`${where}: duplicate (uid ${body.uid}, seq ${event.seq})`);
+      problems.add(`${where}: duplicate (uid ${body.uid}, seq ${event.seq})`);
       continue;
     }
     lane.set(event.seq, event);
     byUid.set(body.uid, event);
   }
 
+  const lostSeqs = new Map<Lane, Set<number>>();
   for (const laneName of LANES) {
-    const lane = bySeq.get(laneName) ?? new Map<number, HubEvent>();
+    const held = bySeq.get(laneName) ?? new Map<number, HubEvent>();
     const counters = snapshot.lanes[laneName];
-    const drops = input.drops?.[laneName] ?? { dropped: 0, unconfirmed: 0 };
+    const booked = ledgerSeqs(laneName, counters, problems);
+    lostSeqs.set(laneName, booked);
     tally.sent += counters.assigned;
-    tally.ingested += lane.size;
-    tally.dropped += drops.dropped;
-    let previousOrder = -1;
-    for (const seq of [...lane.keys()].sort((a, b) => a - b)) {
-      const event = lane.get(seq) as HubEvent;
-      const o = (event.body as FaultEventBody).o;
-      if (seq > counters.assigned) problem(`${laneName}#${seq}: the agent never assigned this seq`);
-      if (o <= previousOrder)
-        problem(`${laneName}#${seq}: out of enqueue order (o ${o} after ${previousOrder})`);
-      previousOrder = o;
-    }
-    const missing = counters.assigned - lane.size;
-    if (missing !== drops.dropped) {
-      problem(
-        `${laneName}: ${missing} stored events missing at the hub, ledger accounts for ${drops.dropped}`,
-      );
-    }
-    tally.lost += Math.max(0, missing - drops.dropped);
-    if (drops.unconfirmed !== 0) problem(`${laneName}: ${drops.unconfirmed} drops still unconfirmed`);
-    if (counters.pendingRows !== 0)
-      problem(`${laneName}: ${counters.pendingRows} events still in the outbox`);
+    tally.ingested += held.size;
+    tally.dropped += booked.size;
+    checkLane(laneName, counters, held, booked, problems, tally);
   }
 
   for (const receipt of input.receipts) {
     const event = byUid.get(receipt.uid);
     if (receipt.refused !== undefined) {
-      if (event) problem(`${receipt.uid}: refused (${receipt.refused}) yet at the hub`);
+      if (event) problems.add(`${receipt.uid}: refused (${receipt.refused}) yet at the hub`);
       continue;
     }
-    const atSeq = receipt.seq === undefined ? undefined : bySeq.get(receipt.lane)?.get(receipt.seq);
+    const seq = receipt.seq ?? 0;
+    const atSeq = bySeq.get(receipt.lane)?.get(seq);
     if (event && event === atSeq) continue;
     if (atSeq)
-      problem(`${receipt.lane}#${receipt.seq}: holds ${JSON.stringify(atSeq.body)}, not ${receipt.uid}`);
+      problems.add(`${receipt.lane}#${seq}: holds ${JSON.stringify(atSeq.body)}, not ${receipt.uid}`);
     else if (event)
-      problem(`${receipt.uid}: at ${event.lane}#${event.seq}, told ${receipt.lane}#${receipt.seq}`);
-    else if ((input.drops?.[receipt.lane]?.dropped ?? 0) === 0) {
-      problem(`${receipt.uid} (${receipt.lane}#${receipt.seq}): stored, not at the hub, nothing dropped`);
+      problems.add(`${receipt.uid}: at ${event.lane}#${event.seq}, told ${receipt.lane}#${seq}`);
+    else if (!lostSeqs.get(receipt.lane)?.has(seq)) {
+      problems.add(`${receipt.uid} (${receipt.lane}#${seq}): stored, not at the hub, not in the ledger`);
     }
   }
-  if (hidden > 0) problems.push(`… and ${hidden} more`);
-  return { tally, problems };
+  return { tally, problems: problems.done() };
+}
+
+/** The seqs of a lane's ledger ranges; overlapping ranges are a problem. */
+function ledgerSeqs(lane: Lane, counters: LaneSnapshot, problems: Problems): Set<number> {
+  const seqs = new Set<number>();
+  for (const range of counters.ledger) {
+    if (range.from < 1 || range.to > counters.assigned || range.from > range.to) {
+      problems.add(`${lane}: ledger range ${range.from}..${range.to} outside 1..${counters.assigned}`);
+    }
+    for (let s = range.from; s <= range.to; s++) {
+      if (seqs.has(s)) problems.add(`${lane}#${s}: booked lost twice in the ledger`);
+      seqs.add(s);
+    }
+  }
+  if (seqs.size !== counters.dropped) {
+    problems.add(
+      `${lane}: ledger ranges hold ${seqs.size} seqs, the dropped counter says ${counters.dropped}`,
+    );
+  }
+  return seqs;
+}
+
+function checkLane(
+  lane: Lane,
+  c: LaneSnapshot,
+  held: Map<number, HubEvent>,
+  booked: Set<number>,
+  problems: Problems,
+  tally: Tally,
+): void {
+  let previousOrder = -1;
+  for (const seq of [...held.keys()].sort((a, b) => a - b)) {
+    const o = (held.get(seq)?.body as FaultEventBody | undefined)?.o ?? -1;
+    if (seq < 1 || seq > c.assigned) problems.add(`${lane}#${seq}: the agent never assigned this seq`);
+    if (booked.has(seq)) problems.add(`${lane}#${seq}: at the hub and booked lost in the ledger`);
+    if (o <= previousOrder)
+      problems.add(`${lane}#${seq}: out of enqueue order (o ${o} after ${previousOrder})`);
+    previousOrder = o;
+  }
+  for (let seq = 1; seq <= c.assigned; seq++) {
+    if (held.has(seq) || booked.has(seq)) continue;
+    tally.lost += 1;
+    problems.add(`${lane}#${seq}: stored by the agent, neither at the hub nor in the ledger`);
+  }
+  if (c.pendingRows !== 0) problems.add(`${lane}: ${c.pendingRows} events still in the outbox`);
+  if (c.unconfirmed !== 0 || c.unconfirmedRows !== 0) {
+    problems.add(`${lane}: ${c.unconfirmed} drops still unconfirmed (${c.unconfirmedRows} rows)`);
+  }
+  if (c.assigned !== c.acked + c.dropped + c.unconfirmed + c.pendingRows) {
+    problems.add(
+      `${lane}: counters disagree: assigned ${c.assigned} ≠ acked ${c.acked} + dropped ${c.dropped} + ` +
+        `unconfirmed ${c.unconfirmed} + pending ${c.pendingRows}`,
+    );
+  }
 }

@@ -3,6 +3,7 @@
  * the commands and the progress travel over IPC (see `protocol.ts`). The suite kills this
  * process with SIGKILL at arbitrary instants.
  */
+import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { type Agent, AgentConfigSchema, createAgent } from '../../../agent/index.js';
 import { isOutpostError } from '../../../shared/index.js';
@@ -47,10 +48,18 @@ async function enqueueAll(agent: Agent, cmd: EnqueueCommand): Promise<void> {
 async function run(rawConfig: unknown): Promise<void> {
   const config = AgentConfigSchema.parse(rawConfig);
   const logger = pino({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }, pino.destination(2));
-  const agent = await createAgent(config, { logger });
+  const offsets = { wall: 0, mono: 0 };
+  const agent = await createAgent(config, {
+    logger,
+    clock: { wallNow: () => Date.now() + offsets.wall, monoNow: () => performance.now() + offsets.mono },
+  });
   process.on('message', (message: ChildCommand) => {
     if (message.op === 'enqueue') {
       enqueueAll(agent, message).catch((err: unknown) => fatal(`enqueue failed: ${String(err)}`));
+    } else if (message.op === 'clock') {
+      offsets.wall = message.wallOffsetMs;
+      offsets.mono += Math.max(0, message.monoAdvanceMs);
+      send({ type: 'clock', wallOffsetMs: offsets.wall, monoOffsetMs: offsets.mono });
     } else if (message.op === 'status') {
       send({ type: 'status', id: message.id, status: agent.status() });
     } else if (message.op === 'close') {

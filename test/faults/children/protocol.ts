@@ -27,7 +27,16 @@ export interface EnqueueCommand {
 /** Parent → child. */
 export type ChildCommand =
   /** The agent config (an `AgentConfigInput`); sent once, to a warm child. */
-  { op: 'start'; config: unknown } | EnqueueCommand | { op: 'status'; id: number } | { op: 'close' };
+  | { op: 'start'; config: unknown }
+  | EnqueueCommand
+  /**
+   * Moves the agent's time sources (issue 4, clock jumps): the wall clock to `wallOffsetMs`
+   * from the real one (either way), the monotonic source `monoAdvanceMs` further ahead (≥ 0:
+   * a monotonic source never goes back).
+   */
+  | { op: 'clock'; wallOffsetMs: number; monoAdvanceMs: number }
+  | { op: 'status'; id: number }
+  | { op: 'close' };
 
 /** The body of every event the child enqueues. `uid` is unique across the whole run. */
 export interface FaultEventBody {
@@ -49,4 +58,6 @@ export type ChildMessage =
   | { type: 'refused'; tag: string; uid: string; lane: Lane; code: string }
   | { type: 'enqueue-done'; tag: string }
   | { type: 'status'; id: number; status: unknown }
+  /** The clock offsets now in force. */
+  | { type: 'clock'; wallOffsetMs: number; monoOffsetMs: number }
   | { type: 'fatal'; message: string };

@@ -32,24 +32,27 @@ interface WarmChild {
 }
 
 /**
- * Starts agent child processes (`children/agent-child.ts`), keeping one more in reserve with
- * its modules already loaded, so that restarting an agent after a SIGKILL costs the agent's
- * own start (store, API, link) rather than node's start-up — the trials stay cheap.
+ * Starts agent child processes (`children/agent-child.ts`), keeping `spares` more in
+ * reserve with their modules already loaded, so that restarting an agent after a SIGKILL
+ * costs the agent's own start (store, API, link) rather than node's start-up — the trials
+ * stay cheap. Every child it starts is either handed out or killed by {@link close}.
  */
 export class AgentLauncher {
   readonly #logDir: string;
-  #spare: WarmChild | undefined;
+  readonly #spares: WarmChild[] = [];
+  readonly #poolSize: number;
   #count = 0;
+  #closed = false;
 
-  /** Child logs go to `logDir/agent-N.log`. */
-  constructor(logDir: string) {
+  /** Child logs go to `logDir/agent-N.log`; `spares` warm children are kept (default 2). */
+  constructor(logDir: string, spares = 2) {
     this.#logDir = logDir;
+    this.#poolSize = spares;
   }
 
   /** Starts an agent on `config` and waits until it is ready; receipts are appended to `receipts`. */
   async launch(config: AgentConfigInput, receipts: Receipt[]): Promise<AgentProcess> {
-    const spare = this.#spare ?? this.#spawn();
-    this.#spare = undefined;
+    const spare = this.#take();
     const agent = new AgentProcess(spare.proc, spare.logFile, receipts);
     try {
       await spare.warm;
@@ -59,8 +62,6 @@ export class AgentLauncher {
     } catch (err) {
       await spare.proc.kill9();
       throw err;
-    } finally {
-      this.#spare = this.#spawn();
     }
     return agent;
   }
@@ -71,8 +72,7 @@ export class AgentLauncher {
    * Resolves with whether it had reported ready by then.
    */
   async launchAndKill(config: AgentConfigInput, receipts: Receipt[], killAfterMs: number): Promise<boolean> {
-    const spare = this.#spare ?? this.#spawn();
-    this.#spare = this.#spawn();
+    const spare = this.#take();
     const agent = new AgentProcess(spare.proc, spare.logFile, receipts);
     let ready = false;
     spare.proc.onMessage((m) => {
@@ -88,16 +88,25 @@ export class AgentLauncher {
     return ready;
   }
 
-  /** Sends SIGKILL to the spare child without waiting. */
+  /** Sends SIGKILL to the spare children without waiting. */
   killNow(): void {
-    this.#spare?.proc.child.kill('SIGKILL');
+    this.#closed = true;
+    for (const spare of this.#spares) spare.proc.child.kill('SIGKILL');
   }
 
-  /** Kills the spare child. */
+  /** Kills the spare children; no more are started. */
   async close(): Promise<void> {
-    const spare = this.#spare;
-    this.#spare = undefined;
-    await spare?.proc.kill9();
+    this.#closed = true;
+    const spares = this.#spares.splice(0);
+    await Promise.all(spares.map((spare) => spare.proc.kill9()));
+  }
+
+  /** The oldest spare (or a fresh child when there is none); the pool is refilled. */
+  #take(): WarmChild {
+    if (this.#closed) throw new Error('agent launcher closed');
+    const spare = this.#spares.shift() ?? this.#spawn();
+    while (this.#spares.length < this.#poolSize) this.#spares.push(this.#spawn());
+    return spare;
   }
 
   #spawn(): WarmChild {
@@ -124,12 +133,15 @@ export class AgentProcess {
   readonly progress = new Map<string, number>();
   /** Fatal errors the child reported. */
   readonly fatals: string[] = [];
+  /** Enqueue loops this process finished. */
+  readonly #finished = new Set<string>();
 
   constructor(proc: Child<ChildMessage>, logFile: string, receipts: Receipt[]) {
     this.#proc = proc;
     this.logFile = logFile;
     proc.onMessage((m) => {
       if (m.type === 'fatal') this.fatals.push(m.message);
+      if (m.type === 'enqueue-done') this.#finished.add(m.tag);
       if (m.type !== 'enqueued' && m.type !== 'refused') return;
       receipts.push(
         m.type === 'enqueued'
@@ -167,13 +179,24 @@ export class AgentProcess {
     );
   }
 
-  /** Resolves when the child finished the enqueue loop `tag`. */
+  /** Resolves when the child finished the enqueue loop `tag` (at once if it has). */
   async enqueueDone(tag: string, timeoutMs: number): Promise<void> {
+    if (this.#finished.has(tag)) return;
     await this.#proc.waitMessage(
       (m): m is Msg<'enqueue-done'> => m.type === 'enqueue-done' && m.tag === tag,
       `the end of enqueue loop ${tag}`,
       timeoutMs,
     );
+  }
+
+  /**
+   * Sets the agent's wall clock `wallOffsetMs` off the real one and moves its monotonic
+   * source `monoAdvanceMs` ahead (see the `clock` command); resolves once applied.
+   */
+  async moveClock(wallOffsetMs: number, monoAdvanceMs: number): Promise<void> {
+    const applied = this.#proc.waitMessage(is('clock'), 'the clock offsets applied', STATUS_TIMEOUT_MS);
+    this.#proc.send({ op: 'clock', wallOffsetMs, monoAdvanceMs });
+    await applied;
   }
 
   /** The agent's status (what `GET /v1/status` returns). */

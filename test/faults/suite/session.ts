@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfigInput, AgentStatus } from '../../../agent/index.js';
-import { LANES } from '../../../shared/index.js';
+import { LANES, type Lane } from '../../../shared/index.js';
 import { readAgentStore } from '../check/agent-db.js';
+import { checkHubLedger } from '../check/hub-ledger.js';
 import { checkInvariant, type Tally } from '../check/invariant.js';
 import type { EnqueueCommand } from '../children/protocol.js';
 import type { FaultProxy } from '../fault-proxy.js';
@@ -37,13 +38,25 @@ export class StoreSession {
   readonly #config: AgentConfigInput;
   #agent: AgentProcess | undefined;
   #nextOrdinal = 0;
+  /** Enqueue loops started on the running agent process (they die with it). */
+  readonly #loops = new Set<string>();
   #tags = 0;
 
-  private constructor(env: SuiteEnv, name: string, proxy: FaultProxy, config: AgentConfigInput) {
+  /** The settings the store's agents run with (beyond the suite's defaults). */
+  readonly tuning: SessionTuning;
+
+  private constructor(
+    env: SuiteEnv,
+    name: string,
+    proxy: FaultProxy,
+    config: AgentConfigInput,
+    tuning: SessionTuning,
+  ) {
     this.#env = env;
     this.name = name;
     this.proxy = proxy;
     this.#config = config;
+    this.tuning = tuning;
     this.dataDir = config.dataDir ?? '';
   }
 
@@ -66,11 +79,14 @@ export class StoreSession {
         connectTimeoutMs: 2000,
         reconnectMinMs: 20,
         reconnectMaxMs: 250,
+        // Dead links found by the application-level ping within 2.5 s (issue 4).
+        pingIntervalMs: 1000,
+        pingTimeoutMs: 1500,
         ...tuning.link,
       },
       outbox: { ackTimeoutMs: 1000, ...tuning.outbox },
     };
-    return new StoreSession(env, name, proxy, config);
+    return new StoreSession(env, name, proxy, config, tuning);
   }
 
   /** The running agent (throws when none runs). */
@@ -86,6 +102,7 @@ export class StoreSession {
 
   /** Starts an agent process on the store (after a kill: the restart on the same store). */
   async start(): Promise<AgentProcess> {
+    this.#loops.clear();
     this.#agent = await this.#env.launcher.launch(this.#config, this.receipts);
     return this.#agent;
   }
@@ -100,6 +117,7 @@ export class StoreSession {
     const firstOrdinal = this.#nextOrdinal;
     this.#nextOrdinal += plan.count;
     if (!this.agent.enqueue({ ...plan, tag, firstOrdinal })) throw new Error(`${this.name}: agent gone`);
+    this.#loops.add(tag);
     return tag;
   }
 
@@ -112,24 +130,59 @@ export class StoreSession {
     return this.#env.launcher.launchAndKill(this.#config, this.receipts, killAfterMs);
   }
 
+  /**
+   * Cuts the agent off the hub: its proxy resets every connection and refuses new ones;
+   * resolves once the agent itself says it is disconnected.
+   */
+  async goOffline(timeoutMs = 15_000): Promise<void> {
+    this.proxy.refuse(true);
+    this.proxy.cut();
+    await this.#waitLink(false, timeoutMs);
+  }
+
+  /** Lets the agent reach the hub again and waits until it says it is connected. */
+  async goOnline(timeoutMs = 15_000): Promise<void> {
+    this.proxy.heal();
+    await this.#waitLink(true, timeoutMs);
+  }
+
+  async #waitLink(connected: boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.agent.status()).link.connected !== connected) {
+      if (Date.now() > deadline)
+        throw new Error(`${this.name}: link not ${connected ? 'up' : 'down'} after ${timeoutMs} ms`);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** The receipts of one enqueue loop (by its tag). */
+  receiptsOf(tag: string): Receipt[] {
+    return this.receipts.filter((r) => r.uid.startsWith(`${tag}.`));
+  }
+
   /** Kills the running agent with SIGKILL. */
   async kill9(): Promise<void> {
     await this.#agent?.kill9();
     this.#agent = undefined;
+    this.#loops.clear();
   }
 
   /**
-   * Waits until the running agent has nothing pending in any lane (the hub acknowledged
-   * everything); fails after `timeoutMs` with the last status seen.
+   * Waits until the running agent has nothing pending and no unconfirmed drop in any lane
+   * (the hub acknowledged or answered everything); fails after `timeoutMs` with the last
+   * status seen.
    */
   async waitDrained(timeoutMs: number): Promise<AgentStatus> {
     const deadline = Date.now() + timeoutMs;
+    // Drained means nothing more to come: the running agent's enqueue loops must be over.
+    for (const tag of this.#loops) await this.agent.enqueueDone(tag, timeoutMs);
     let last: AgentStatus | undefined;
     for (;;) {
       const agent = this.agent;
       if (agent.fatals.length > 0) throw new Error(`${this.name}: agent failed: ${agent.fatals.join('; ')}`);
       last = await agent.status();
-      if (LANES.every((lane) => last?.outbox[lane].pending === 0)) return last;
+      const settled = (lane: Lane) => last?.outbox[lane].pending === 0 && last.outbox[lane].unconfirmed === 0;
+      if (LANES.every(settled)) return last;
       if (Date.now() > deadline) {
         throw new Error(
           `${this.name}: not drained after ${timeoutMs} ms: outbox ${JSON.stringify(last.outbox)}, ` +
@@ -144,7 +197,9 @@ export class StoreSession {
   async check(): Promise<CheckResult> {
     const snapshot = readAgentStore(this.dataDir);
     const hubEvents = await this.#env.api.events(this.name, snapshot.epoch);
-    return checkInvariant({ snapshot, hubEvents, receipts: this.receipts });
+    const { tally, problems } = checkInvariant({ snapshot, hubEvents, receipts: this.receipts });
+    problems.push(...(await checkHubLedger(this.#env.api, this.name, snapshot)));
+    return { tally, problems };
   }
 
   /** Stops the agent cleanly and closes the proxy. */

@@ -30,7 +30,7 @@ class HubRestartRunner implements TrialRunner {
     try {
       const plan = planEnqueue(prng, 200, 900);
       ctx.notes.push(describeEnqueue(plan));
-      session.enqueue(plan);
+      const tag = session.enqueue(plan);
       const downs = prng.chance(0.3) ? 2 : 1;
       for (let i = 0; i < downs; i++) {
         const after = prng.int(0, 500);
@@ -48,6 +48,7 @@ class HubRestartRunner implements TrialRunner {
             `(${acked} acked so far), restarted ${downMs} ms later`,
         );
       }
+      await session.agent.enqueueDone(tag, DRAIN_TIMEOUT_MS);
       await session.waitDrained(DRAIN_TIMEOUT_MS);
       const outcome = await this.#rotation.check(session);
       if (outcome.problems.length > 0) await this.#rotation.retire();

@@ -45,12 +45,14 @@ class LinkFaultRunner implements TrialRunner {
     try {
       const plan = planEnqueue(ctx.prng, 50, 600);
       ctx.notes.push(describeEnqueue(plan));
-      session.enqueue(plan);
+      const tag = session.enqueue(plan);
       try {
         await this.#fault(session.proxy, ctx.prng, ctx.faults);
       } finally {
         session.proxy.heal();
       }
+      // Drained means nothing more to come: the workload must be over first.
+      await session.agent.enqueueDone(tag, DRAIN_TIMEOUT_MS);
       await session.waitDrained(DRAIN_TIMEOUT_MS);
       const outcome = await this.#rotation.check(session);
       if (outcome.problems.length > 0) await this.#rotation.retire();

@@ -22,13 +22,20 @@ export function planEnqueue(prng: Prng, min: number, max: number): EnqueuePlan {
   };
 }
 
-/** Random agent settings for a new store: batch bounds, durability. */
+/**
+ * Random agent settings for a new store: batch bounds, window, durability and, for one
+ * store in three, a small drop-oldest quota on telemetry, so bursts overflow it while
+ * earlier events are still in flight (drops the hub must answer, across faults).
+ */
 export function planTuning(prng: Prng): SessionTuning {
+  const smallQuota = prng.chance(1 / 3);
   return {
     durability: prng.pick(['crash-safe', 'crash-safe', 'power-safe'] as const),
     outbox: {
       batchMaxEvents: prng.pick([5, 20, 100, 500]),
       batchMaxBytes: prng.pick([8 * 1024, 128 * 1024]),
+      window: prng.pick([1, 2, 8]),
+      ...(smallQuota ? { lanes: { telemetry: { maxRows: prng.int(10, 80), policy: 'drop-oldest' } } } : {}),
     },
   };
 }

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { agentKill } from './agent-kill.js';
+import { clockJump } from './clock-jump.js';
 import { brokerRestart, hubKill } from './hub-kill.js';
 import { linkBlackhole } from './link-blackhole.js';
 import { linkCut } from './link-cut.js';
 import { linkFlap } from './link-flap.js';
 import { linkStall } from './link-stall.js';
 import { linkThrottle } from './link-throttle.js';
+import { quotaDrop } from './quota-drop.js';
 import type { TrialKind } from './types.js';
 
 /**
@@ -19,6 +21,8 @@ export const TRIAL_KINDS = {
   blackhole: linkBlackhole,
   throttle: linkThrottle,
   flap: linkFlap,
+  'clock-jump': clockJump,
+  'quota-drop': quotaDrop,
   'hub-kill': hubKill,
   'broker-restart': brokerRestart,
 } as const satisfies Record<string, TrialKind>;
