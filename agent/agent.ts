@@ -68,6 +68,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       db: store.db,
       enqueue: (event) => enqueue(event),
       onChange: () => reporter.publishNow('models'),
+      hubOnline: () => link.connected,
       log: loggers.child('inference'),
     });
   } catch (err) {

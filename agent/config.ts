@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
+import { ModelRouteSchema } from './inference/routing.js';
 import { LaneQuotasSchema, LaneWeightsSchema } from './outbox/outbox-config.js';
 
 /**
@@ -92,6 +93,10 @@ export const AgentConfigSchema = z.strictObject({
       cacheMaxBytes: configInt().min(0).optional(),
       /** Overrides the profile's result time to live, seconds. */
       cacheTtlS: configInt().min(1).optional(),
+      /** The hub's HTTP URL for cloud inference (issue 3 item 7), e.g. `http://hub:8080`. */
+      hubHttpUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** Hybrid routing per model name (`local` when absent); see `ModelRouteSchema`. */
+      routes: z.record(z.string(), ModelRouteSchema).default({}),
     })
     .prefault({}),
 });

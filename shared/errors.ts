@@ -47,6 +47,12 @@ export const ERROR_CODES = {
   INFER_NO_ENGINE: { message: 'no engine was admitted for this model', http: 500, retryable: false },
   INFER_ENGINE_FAILED: { message: 'the engine failed to run the model', http: 500, retryable: true },
   INFER_STORAGE_FULL: { message: 'model storage quota exceeded', http: 507, retryable: false },
+  INFER_CLOUD_UNAVAILABLE: {
+    message: 'the hub cannot be reached for cloud inference',
+    http: 503,
+    retryable: true,
+  },
+  INFER_CLOUD_REFUSED: { message: 'the hub refused the cloud inference', http: 502, retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** One of the codes in {@link ERROR_CODES}. */

@@ -51,7 +51,7 @@ function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
 function jsonResult(r: InferResult) {
   const outputs: Record<string, unknown> = {};
   for (const [name, t] of Object.entries(r.outputs)) outputs[name] = tensorToJson(t);
-  return { cached: r.cached, outputs };
+  return { cached: r.cached, outputs, ...(r.route ? { route: r.route } : {}) };
 }
 
 const isBinary = (type: string | undefined) =>

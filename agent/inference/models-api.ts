@@ -9,6 +9,7 @@ import {
   type TensorSpec,
   type TensorValue,
 } from '../../shared/index.js';
+import type { HybridRouter } from './hybrid-router.js';
 import { type InstallDeps, type InstallRequest, installModel } from './installer.js';
 import type { ModelPolicy, ModelStore } from './model-store.js';
 import type { InferenceRuntime, InferOptions, InferResult } from './runtime.js';
@@ -47,7 +48,10 @@ export interface AgentModels {
   list(): ModelListing[];
   /** One model's listing; throws `INFER_MODEL_NOT_FOUND`. */
   get(name: string): ModelListing;
-  /** Runs the active version of `name`; see `InferenceRuntime.infer` for errors. */
+  /**
+   * Runs `name` by its route (local, cloud, local-first, cloud-first; `result.route` says
+   * how); see `InferenceRuntime.infer` and `HybridRouter` for errors.
+   */
   infer(name: string, inputs: InferInputs, options?: InferOptions): Promise<InferResult>;
   /** Runs several input sets in order; each is cached and uploaded on its own. */
   inferBatch(name: string, batch: InferInputs[], options?: InferOptions): Promise<InferResult[]>;
@@ -77,7 +81,10 @@ export function createAgentModels(
   models: ModelStore,
   installDeps: InstallDeps,
   log: Logger,
+  router?: HybridRouter,
 ): AgentModels {
+  const run = (name: string, inputs: TensorMap, options?: InferOptions) =>
+    router ? router.infer(name, inputs, options) : runtime.infer(name, inputs, options);
   const listing = (name: string): ModelListing | undefined => {
     const installed = models.list().filter((m) => m.name === name);
     const report = runtime.report().models.find((m) => m.name === name);
@@ -116,10 +123,10 @@ export function createAgentModels(
         .sort()
         .map((n) => get(n)),
     get,
-    infer: (name, inputs, options) => runtime.infer(name, toTensors(inputs), options),
+    infer: (name, inputs, options) => run(name, toTensors(inputs), options),
     async inferBatch(name, batch, options) {
       const results: InferResult[] = [];
-      for (const inputs of batch) results.push(await runtime.infer(name, toTensors(inputs), options));
+      for (const inputs of batch) results.push(await run(name, toTensors(inputs), options));
       return results;
     },
     setPolicy(name, input) {

@@ -22,6 +22,7 @@ import type { ModelFiles } from './model-files.js';
 import type { ModelPolicy, ModelStore, Precision } from './model-store.js';
 import type { ResolvedProfile } from './profile.js';
 import { cacheKey, type ResultCache } from './result-cache.js';
+import type { RouteOutcome } from './routing.js';
 import type { ResultUploader, UploadCounters } from './uploader.js';
 
 /** One model as it runs now. */
@@ -50,6 +51,8 @@ export interface InferResult {
   engine: EngineName;
   cached: boolean;
   outputs: TensorMap;
+  /** How hybrid routing served it (issue 3 item 7); set by the router, absent on direct runtime calls. */
+  route?: RouteOutcome;
 }
 
 /** Wiring of the {@link InferenceRuntime}. */

@@ -2,6 +2,8 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { InferenceReport } from '../../shared/index.js';
 import type { AgentConfig } from '../config.js';
+import { createCloudClient } from './cloud-client.js';
+import { createHybridRouter } from './hybrid-router.js';
 import { ModelFiles } from './model-files.js';
 import { ModelStore } from './model-store.js';
 import { type AgentModels, createAgentModels } from './models-api.js';
@@ -27,6 +29,8 @@ export interface InferenceSetupOptions {
   enqueue(event: { type: string; body: unknown; lane: 'results' }): unknown;
   /** Called after every activation attempt (the reported state changes). */
   onChange(): void;
+  /** Whether the hub is reachable now (cloud routes); default never. */
+  hubOnline?(): boolean;
   log: Logger;
 }
 
@@ -59,11 +63,27 @@ export function setupInference(options: InferenceSetupOptions): AgentInference {
     onChange: options.onChange,
     log,
   });
+  const router = createHybridRouter({
+    routes: inf.routes,
+    local: (name, inputs, opts) => runtime.infer(name, inputs, opts),
+    cloud:
+      inf.hubHttpUrl === undefined
+        ? undefined
+        : createCloudClient({
+            baseUrl: inf.hubHttpUrl,
+            deviceId: config.deviceId,
+            secret: config.deviceSecret,
+          }),
+    online: () => options.hubOnline?.() ?? false,
+    enqueue: options.enqueue,
+    log,
+  });
   const agentModels = createAgentModels(
     runtime,
     models,
     { models, files, modelsMaxBytes: profile.profile.storage.modelsMaxBytes, log },
     log,
+    router,
   );
   return {
     models: agentModels,
