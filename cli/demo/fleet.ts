@@ -14,6 +14,8 @@ export interface DemoAgent {
   apiUrl?: string;
   /** Broker URL this agent uses instead of the hub's own (the demo cable, see partition.ts). */
   mqttUrl?: string;
+  /** Extra arguments for its agent process (the inference phase's `--config`). */
+  extraArgs?: string[];
 }
 
 /** The hub and agents of one demo run, all separate processes under `workDir`. */
@@ -68,6 +70,7 @@ export class DemoFleet {
         ...['--hub.mqtt-url', agent.mqttUrl ?? this.mqttUrl, '--api.port', '0'],
         ...['--link.reconnect-min-ms', '100', '--link.reconnect-max-ms', '2000'],
         ...['--outbox.ack-timeout-ms', '2000', '--log-level', 'warn'],
+        ...(agent.extraArgs ?? []),
       ],
       {
         env: { OUTPOST_AGENT_DEVICE_SECRET: agent.secret },

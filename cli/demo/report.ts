@@ -1,4 +1,5 @@
 import { table } from '../format.js';
+import type { DemoInference } from './inference-phase.js';
 
 /** What `outpost demo --json` prints. */
 export interface DemoReport {
@@ -27,6 +28,8 @@ export interface DemoReport {
    * and, from the final check, its duplicates and losses at the hub (both must be 0).
    */
   offline?: { device: string; queued: number; drained: number; duplicates?: number; lost?: number };
+  /** Issue 3: the digits model on each device (engine, rejections, cache) and the escalation. */
+  inference?: DemoInference;
   perDevice: Array<{
     id: string;
     accepted: number;
@@ -67,9 +70,43 @@ export function formatSummary(report: DemoReport): string {
             `drained ${report.offline.drained}, duplicates ${report.offline.duplicates ?? 0}, lost ${report.offline.lost ?? 0}`,
         ]
       : []),
+    ...(report.inference ? inferenceLines(report.inference) : []),
     `took                ${(report.durationMs / 1000).toFixed(1)} s`,
     '',
     report.ok ? 'OK: every event the agents stored reached the hub exactly once.' : 'FAILED:',
     ...report.problems.map((p) => `  - ${p}`),
   ].join('\n');
+}
+
+function inferenceLines(inf: DemoInference): string[] {
+  const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+  const lines = [
+    '',
+    table(
+      ['DEVICE', 'PROFILE', 'ENGINE', 'VARIANT', 'ACCURACY', 'CACHE HITS'],
+      inf.devices.map((d) => [
+        d.id,
+        d.profile,
+        d.engine ?? 'none',
+        d.precision,
+        pct(d.accuracy),
+        pct(d.cache.hitRate),
+      ]),
+    ),
+  ];
+  for (const d of inf.devices) {
+    for (const r of d.rejected) {
+      lines.push(
+        `  ${d.id} rejected ${r.engine}${r.precision ? `/${r.precision}` : ''} (${r.stage}): ${r.reason}`,
+      );
+    }
+  }
+  const e = inf.escalation;
+  lines.push(
+    '',
+    `cache hit rate      ${pct(inf.cacheHitRate)} over every device (each digit asked twice)`,
+    `escalations         ${inf.escalations}; ${e.device} sent a digit it was ${pct(e.confidence)} sure of (threshold ${pct(e.threshold)}) ` +
+      `to ${e.servedBy === 'cloud' ? `the hub's ${inf.model.hubModel} ${e.hubVersion}` : 'nobody (answered locally)'}: label ${e.label}, answer ${e.prediction}`,
+  );
+  return lines;
 }

@@ -1,10 +1,17 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hubRequest } from '../hub-client.js';
 import { agentStatus, postEvents } from './agent-client.js';
+import { prepareDemoModels } from './digits-models.js';
 import { DemoFleet } from './fleet.js';
 import { allEvents, ingestStats, listDevices } from './hub-view.js';
+import {
+  DEMO_PROFILES,
+  type DemoInference,
+  demoInferenceConfig,
+  runInferencePhase,
+} from './inference-phase.js';
 import { runOfflinePhase } from './offline-phase.js';
 import { DemoCable } from './partition.js';
 import { waitFor } from './poll.js';
@@ -39,11 +46,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     options.progress(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
   };
   try {
+    // Issue 3: a real model, trained here on real MNIST digits before the hub starts (the
+    // hub serves the bigger one from its data dir).
+    const models = await prepareDemoModels(join(workDir, 'models'), join(workDir, 'hub'), 100);
+    step(
+      `digits classifiers trained in TypeScript on real MNIST (device model ${(models.trainAccuracy * 100).toFixed(0)}% on its training digits; ` +
+        `int8 variant ${(models.int8Bytes / 1024).toFixed(0)} KiB vs ${(models.fp32Bytes / 1024).toFixed(0)} KiB fp32)`,
+    );
     const hub = await fleet.startHub();
     step(`hub up (pid ${fleet.hubProc?.child.pid}): ${hub.url}, broker ${fleet.mqttUrl}`);
 
     const ids = Array.from({ length: options.agents }, (_, i) => `demo-${i + 1}`);
-    for (const id of ids) await fleet.enroll(id);
+    for (const [i, id] of ids.entries()) {
+      const agent = await fleet.enroll(id);
+      const configFile = join(workDir, `${id}.config.json`);
+      const profile = DEMO_PROFILES[i % DEMO_PROFILES.length] ?? 'x86-64-cpu';
+      await writeFile(configFile, JSON.stringify(demoInferenceConfig(profile, hub.url, models.threshold)));
+      agent.extraArgs = ['--config', configFile];
+    }
     step(`enrolled ${ids.join(', ')} (each got a secret once; the hub keeps a scrypt hash)`);
 
     // The first agent reaches the broker through a cable the demo can pull (issue 4).
@@ -70,6 +90,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       return devices.every((d) => (d.reported?.appliedRev ?? 0) >= (revs.get(d.id) ?? 0)) ? true : undefined;
     });
     step('desired state (report interval, labels) published retained; every agent applied and reported it');
+
+    const inference = await runInferencePhase(fleet.agents, models, fleet.agents.at(-1) ?? wanderer, step);
 
     const [victim, ...steady] = [...fleet.agents].reverse();
     if (!victim) throw new Error('the demo needs at least one agent');
@@ -144,6 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         failedRequests: burst.refused.length,
       },
       offline: offline && { device: offline.device, queued: offline.queued, drained: offline.drained },
+      inference,
     });
   } finally {
     await fleet.stopAll();
@@ -156,7 +179,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 async function verify(
   fleet: DemoFleet,
   accepted: Map<string, number[]>,
-  context: Pick<DemoReport, 'timeline' | 'workDir' | 'crash' | 'offline'> & { started: number },
+  context: Pick<DemoReport, 'timeline' | 'workDir' | 'crash' | 'offline'> & {
+    started: number;
+    inference: DemoInference;
+  },
 ): Promise<DemoReport> {
   const hub = fleet.requireHub();
   const problems: string[] = [];
@@ -207,6 +233,7 @@ async function verify(
     },
     crash: context.crash,
     ...(context.offline ? { offline: offlineSummary(context.offline, perDevice) } : {}),
+    inference: context.inference,
     perDevice,
     timeline: context.timeline,
     workDir: context.workDir,

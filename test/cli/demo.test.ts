@@ -21,4 +21,33 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.ok(report.offline.queued > 0, 'events queued while offline');
   assert.ok(report.offline.drained >= report.offline.queued, 'the queue drained once back');
   assert.deepEqual([report.offline.duplicates, report.offline.lost], [0, 0]);
+  // Issue 3: a model trained here on real digits on every agent; engine and variant chosen by
+  // each profile (x86-64-cuda and browser-webgpu prefer fp16, not installed, then fp32;
+  // raspberry-pi-4 prefers int8) with the real rejections; the second pass answered by the
+  // cache; one escalation to the hub.
+  const inf = report.inference;
+  assert.deepEqual(
+    // biome-ignore lint/suspicious/noExplicitAny: report JSON
+    inf.devices.map((d: any) => [d.id, d.profile, d.engine, d.precision]),
+    [
+      ['demo-1', 'x86-64-cuda', 'onnx:cpu', 'fp32'],
+      ['demo-2', 'raspberry-pi-4', 'onnx:cpu', 'int8'],
+      ['demo-3', 'browser-webgpu', 'onnx-web:wasm', 'fp32'],
+    ],
+  );
+  assert.deepEqual(
+    inf.devices[0].rejected.map((r: { engine: string }) => r.engine),
+    ['onnx:tensorrt', 'onnx:cuda'],
+  );
+  assert.match(inf.devices[0].rejected[0].reason, /TensorRT/);
+  assert.equal(inf.devices[2].rejected[0].engine, 'onnx:webgpu');
+  // biome-ignore lint/suspicious/noExplicitAny: report JSON
+  for (const d of inf.devices as any[]) {
+    assert.ok(d.accuracy > 0.7, `${d.id} accuracy ${d.accuracy}`);
+    assert.equal(d.cache.hits, d.cache.misses, `${d.id}: every digit asked twice, the second from the cache`);
+  }
+  assert.equal(inf.cacheHitRate, 0.5);
+  assert.ok(inf.escalations >= 1);
+  assert.equal(inf.escalation.servedBy, 'cloud');
+  assert.ok(inf.escalation.confidence < inf.escalation.threshold);
 });
