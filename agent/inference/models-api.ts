@@ -12,6 +12,7 @@ import {
 import type { HybridRouter } from './hybrid-router.js';
 import { type InstallDeps, type InstallRequest, installModel } from './installer.js';
 import type { ModelPolicy, ModelStore } from './model-store.js';
+import type { ModelRoute, RouteCounters } from './routing.js';
 import type { InferenceRuntime, InferOptions, InferResult } from './runtime.js';
 import type { UploadCounters } from './uploader.js';
 
@@ -30,6 +31,8 @@ export interface ModelListing {
   }>;
   policy: ModelPolicy;
   uploads: UploadCounters;
+  /** Its hybrid route (issue 3 item 7) and how its inferences were served since start. */
+  routing?: { route: ModelRoute; served: RouteCounters };
 }
 
 /** Inputs as tensors, or as JSON tensors (`{dtype, dims, data}`) converted first. */
@@ -104,6 +107,20 @@ export function createAgentModels(
       })),
       policy: { ...models.policy(name) },
       uploads: runtime.uploads(name),
+      ...(router
+        ? {
+            routing: {
+              route: router.route(name),
+              served: router.counters()[name] ?? {
+                local: 0,
+                cloud: 0,
+                escalated: 0,
+                fallbacks: 0,
+                rescoreQueued: 0,
+              },
+            },
+          }
+        : {}),
     };
   };
   const get = (name: string): ModelListing => {

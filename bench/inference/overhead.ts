@@ -1,12 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
+import { pino } from 'pino';
 import type { Agent } from '../../agent/index.js';
-import { encodeTensors, TENSOR_MEDIA_TYPE, type TensorMap, tensorToJson } from '../../inference/index.js';
+import {
+  ENGINES,
+  encodeTensors,
+  TENSOR_MEDIA_TYPE,
+  type TensorMap,
+  tensorToJson,
+} from '../../inference/index.js';
 import { median, percentile } from '../lib/measure.js';
 
-/** Per-run medians (ms) of raw onnxruntime and of the agent in process, rounds interleaved. */
+/** Per-run medians (ms) of raw onnxruntime, the engine alone and the agent in process, rounds interleaved. */
 export interface InProcessFigures {
   rawMs: number;
+  /** The `onnx:cpu` engine's `LoadedModel.run` (tensor wrapping only). */
+  engineMs: number;
   agentMs: number;
   runs: number;
 }
@@ -34,7 +43,12 @@ export async function measureInProcess(
   const x = input.x;
   if (!x || !(x.data instanceof Float32Array)) throw new Error('the benchmark input needs a float32 x');
   const feeds = { x: new ort.Tensor('float32', x.data, [...x.dims]) };
+  const engine = await ENGINES['onnx:cpu'].load(
+    { format: 'onnx', bytes },
+    { intraOpThreads: 1, interOpThreads: 1, options: {}, log: pino({ level: 'silent' }) },
+  );
   const raw: number[] = [];
+  const viaEngine: number[] = [];
   const viaAgent: number[] = [];
   const pass = async (fn: () => Promise<unknown>) => {
     const start = performance.now();
@@ -43,22 +57,27 @@ export async function measureInProcess(
   };
   const rawRun = () => session.run(feeds);
   const agentRun = () => agent.models.infer('digits', input);
+  const engineRun = () => engine.run(input);
   for (let i = 0; i < 1000; i++) {
     await rawRun();
+    await engineRun();
     await agentRun();
   }
   // Alternating which goes first, so drift on a shared machine falls on both alike.
   for (let r = 0; r < rounds; r++) {
     if (r % 2 === 0) {
       raw.push(await pass(rawRun));
+      viaEngine.push(await pass(engineRun));
       viaAgent.push(await pass(agentRun));
     } else {
       viaAgent.push(await pass(agentRun));
+      viaEngine.push(await pass(engineRun));
       raw.push(await pass(rawRun));
     }
   }
   await session.release();
-  return { rawMs: median(raw), agentMs: median(viaAgent), runs };
+  await engine.close();
+  return { rawMs: median(raw), engineMs: median(viaEngine), agentMs: median(viaAgent), runs };
 }
 
 /** Latency percentiles, ms. */

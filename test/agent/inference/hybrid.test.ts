@@ -183,5 +183,14 @@ describe('hybrid routing', () => {
     assert.match(first.reason, /INFER_CLOUD_UNAVAILABLE/);
     const online = await agent.models.infer('digits-lf', lowDigit);
     assert.equal(online.route?.servedBy, 'cloud');
+    const listing = agent.models.get('digits-lf');
+    assert.equal(listing.routing?.route.mode, 'local-first');
+    assert.deepEqual(listing.routing?.served, {
+      local: 2,
+      cloud: 2,
+      escalated: 2,
+      fallbacks: 1,
+      rescoreQueued: 1,
+    });
   });
 });
