@@ -1,8 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
+  DIGIT_PIXELS,
   evaluateVariant,
   generatedInputSet,
   inputSetFromJson,
+  loadDigits,
   QUANTIZERS,
   QuantizationSchema,
   readOnnxSignature,
@@ -14,14 +16,15 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 
 export const QUANTIZE_HELP = `outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx [--inputs set.json]
-                        [--samples N] [--per-tensor] [--json]
+                        [--mnist N] [--samples N] [--per-tensor] [--json]
 
 Converts an ONNX model in TypeScript (no Python): --int8 stores MatMul/Gemm weights as int8
 (one scale per output channel, --per-tensor for one per tensor) read through
 DequantizeLinear; --fp16 stores every float tensor as float16 with Casts at the float32
 inputs and outputs (the interface stays as declared). Then runs both on onnx:cpu over an
-input set (--inputs: one {"x": {dtype, dims, data}} map or an array of them; else --samples
-generated ones, default 64) and prints size, speed and accuracy against the original.`;
+input set (--inputs: one {"x": {dtype, dims, data}} map or an array of them; --mnist N: N
+real held-out MNIST digits in batches of 10, for a digits model taking x [batch, 784]; else
+--samples generated ones, default 64) and prints size, speed and accuracy against the original.`;
 
 function readBytes(path: string): Uint8Array {
   try {
@@ -40,6 +43,23 @@ function inputSet(flags: ConfigObject, bytes: Uint8Array): { sets: TensorMap[]; 
       throw new CliError(`--inputs ${flags.inputs}: ${(err as Error).message}`, EXIT.USAGE);
     }
     return { sets: inputSetFromJson(json), source: flags.inputs };
+  }
+  if (flags.mnist !== undefined) {
+    const count = Number(flags.mnist);
+    if (!Number.isInteger(count) || count < 10 || count > 600)
+      throw new CliError(`--mnist must be an integer from 10 to 600, got ${String(flags.mnist)}`, EXIT.USAGE);
+    const digits = loadDigits(Math.floor(count / 10), 800); // digits 800+ of each class: held out by the demo and tests
+    const sets: TensorMap[] = [];
+    for (let i = 0; i + 10 <= digits.labels.length; i += 10) {
+      sets.push({
+        x: {
+          dtype: 'float32',
+          dims: [10, DIGIT_PIXELS],
+          data: digits.pixels.slice(i * DIGIT_PIXELS, (i + 10) * DIGIT_PIXELS),
+        },
+      });
+    }
+    return { sets, source: `${sets.length * 10} real MNIST digits` };
   }
   const samples = flags.samples === undefined ? 64 : Number(flags.samples);
   if (!Number.isInteger(samples) || samples < 1)

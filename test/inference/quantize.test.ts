@@ -137,6 +137,10 @@ describe('quantization', () => {
       for (const key of ['originalMs', 'variantMs', 'maxAbsDiff', 'top1Agreement'])
         assert.equal(typeof report[key], 'number', key);
       await (await open(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(out))))).close();
+      const fp16 = await runCli(['models', 'quantize', input, '--fp16', '-o', out, '--mnist', '50']);
+      assert.equal(fp16.code, 0, fp16.stderr);
+      assert.match(fp16.stdout, /over 5 input sets \(50 real MNIST digits\)/);
+      assert.match(fp16.stdout, /top-1 agreement/);
       const bad = await runCli(['models', 'quantize', input, '--int8', '--fp16', '-o', out]);
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /one of --int8\/--fp16/);
