@@ -149,6 +149,7 @@ export function createHybridRouter(o: HybridRouterOptions): HybridRouter {
     return {
       model: name,
       version: answer.version,
+      // The hub serves its models as given (no variants): reported as fp32.
       precision: 'fp32',
       engine: answer.engine,
       cached: false,
@@ -185,6 +186,12 @@ export function createHybridRouter(o: HybridRouterOptions): HybridRouter {
       // local-first
       const result = await o.local(name, inputs, options);
       const confidence = confidenceOf(result.outputs, r.confidenceOutput);
+      if (confidence === undefined) {
+        o.log.warn(
+          { model: name, output: r.confidenceOutput ?? 'probs' },
+          'local-first: no float32 confidence output; answered locally without escalation',
+        );
+      }
       if (confidence === undefined || confidence >= r.confidenceThreshold) {
         count(name).local++;
         return {
