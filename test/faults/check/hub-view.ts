@@ -9,7 +9,23 @@ export interface HubEvent {
   body: unknown;
 }
 
-/** The hub's admin API, as the suite uses it (the hub runs as a separate process). */
+/** How long a request keeps retrying while the hub is down (restarting in a trial), ms. */
+const HUB_DOWN_PATIENCE_MS = 30_000;
+const RETRY_PAUSE_MS = 100;
+
+/** The network error code under a failed `fetch`, if any. */
+function networkCode(err: unknown): string | undefined {
+  if (!(err instanceof TypeError)) return undefined;
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  return typeof cause?.code === 'string' ? cause.code : 'FETCH_FAILED';
+}
+
+/**
+ * The hub's admin API, as the suite uses it (the hub runs as a separate process). Trials
+ * that kill the hub run alongside the others, so a request that cannot reach the hub waits
+ * for it (the URL follows the restarts): reads retry on any network error, writes only when
+ * the connection was refused (nothing was sent, so nothing can happen twice).
+ */
 export class HubApi {
   readonly #token: string;
   url: string;
@@ -21,6 +37,20 @@ export class HubApi {
 
   /** Calls the admin API; throws with the status and body on anything but 2xx. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const deadline = Date.now() + HUB_DOWN_PATIENCE_MS;
+    for (;;) {
+      try {
+        return await this.#once<T>(method, path, body);
+      } catch (err) {
+        const code = networkCode(err);
+        const retry = code !== undefined && (method === 'GET' || code === 'ECONNREFUSED');
+        if (!retry || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  async #once<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${this.url}${path}`, {

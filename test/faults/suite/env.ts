@@ -52,8 +52,10 @@ export class SuiteEnv {
 
   /** A fault proxy in front of the hub's broker, retargeted on every hub restart. */
   async proxy(): Promise<FaultProxy> {
-    const proxy = await FaultProxy.start(this.#hub?.mqtt);
+    const proxy = await FaultProxy.start();
     this.#proxies.add(proxy);
+    // The hub may have restarted while the proxy was starting: aim it now.
+    proxy.setTarget(this.#hub?.mqtt);
     return proxy;
   }
 

@@ -15,14 +15,17 @@ export interface SuiteOptions {
   keep: boolean;
   /** One line per trial instead of a line per kind. */
   verbose: boolean;
+  /** Run only this trial (its index) of the one kind selected: replays its plan on a fresh store. */
+  trial: number | undefined;
 }
 
-export const USAGE = `npm run test:faults -- [--long] [--seed S] [--trials N] [--kinds a,b] [--keep] [--verbose]
+export const USAGE = `npm run test:faults -- [--long] [--seed S] [--trials N] [--kinds a,b] [--trial I] [--keep] [--verbose]
 
   --long        the long mode (10,000 agent kills; more of every other kind)
   --seed S      replay a run: every random choice derives from S (printed at the start)
   --trials N    number of agent-kill trials (env FAULTS_TRIALS)
   --kinds a,b   run only these kinds
+  --trial I     with one kind: run only its trial I (same seed: same plan, on a fresh store)
   --keep        keep the work directory (it is always kept when a trial fails)
   --verbose     a line per trial
 Env: FAULTS_TRIALS, FAULTS_SEED, FAULTS_LONG=1.`;
@@ -52,7 +55,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): S
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${JSON.stringify(arg)}\n\n${USAGE}`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    const takesValue = ['seed', 'trials', 'kinds'].includes(name);
+    const takesValue = ['seed', 'trials', 'kinds', 'trial'].includes(name);
     if (!takesValue) flags.set(name, true);
     else {
       const value = inline ?? argv[++i];
@@ -60,7 +63,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): S
       flags.set(name, value);
     }
   }
-  const known = ['long', 'seed', 'trials', 'kinds', 'keep', 'verbose', 'help'];
+  const known = ['long', 'seed', 'trials', 'kinds', 'trial', 'keep', 'verbose', 'help'];
   const unknown = [...flags.keys()].filter((f) => !known.includes(f));
   if (unknown.length > 0)
     throw new Error(`unknown option ${unknown.map((f) => `--${f}`).join(', ')}\n\n${USAGE}`);
@@ -73,12 +76,17 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): S
   const trials = trialsRaw === undefined ? undefined : integer('--trials', trialsRaw, 1);
   const kinds =
     typeof kindsRaw === 'string' ? kindsRaw.split(',').map((k) => kind(k.trim())) : TrialKindSchema.options;
+  const trialRaw = flags.get('trial');
+  const trial = trialRaw === undefined ? undefined : integer('--trial', trialRaw, 0);
+  if (trial !== undefined && kinds.length !== 1)
+    throw new Error('--trial needs exactly one kind: --kinds KIND');
   return {
     mode: flags.has('long') || env.FAULTS_LONG === '1' ? 'long' : 'ci',
     seed,
     kinds: TrialKindSchema.options.filter((k) => kinds.includes(k)),
     agentKillTrials: trials,
     keep: flags.has('keep'),
-    verbose: flags.has('verbose'),
+    verbose: flags.has('verbose') || trial !== undefined,
+    trial,
   };
 }

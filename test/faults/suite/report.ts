@@ -59,7 +59,7 @@ export function failureDetails(record: TrialRecord, masterSeed: number): string 
     ...record.notes.map((n) => `  did:   ${n}`),
     ...record.problems.map((p) => `  VIOLATION: ${p}`),
     ...record.evidence.map((e) => `  see:   ${e}`),
-    `  reproduce: npm run test:faults -- --seed ${masterSeed} --kinds ${record.kind}`,
+    `  replay:  npm run test:faults -- --seed ${masterSeed} --kinds ${record.kind} --trial ${record.index}`,
   ].join('\n');
 }
 

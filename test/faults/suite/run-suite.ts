@@ -12,15 +12,22 @@ const PROGRESS_EVERY = 25;
 
 /** How many trials of `kind` the options ask for. */
 export function trialCount(kind: TrialKindName, options: SuiteOptions): number {
+  if (options.trial !== undefined) return 1;
   if (kind === 'agent-kill' && options.agentKillTrials !== undefined) return options.agentKillTrials;
   return TRIAL_KINDS[kind].counts[options.mode];
 }
 
+/** The indices of the trials of `kind` to run (each index fixes the trial's seed). */
+function trialIndices(kind: TrialKindName, options: SuiteOptions): number[] {
+  if (options.trial !== undefined) return [options.trial];
+  return Array.from({ length: trialCount(kind, options) }, (_, i) => i);
+}
+
 /**
- * Runs every trial the options ask for and returns their records. The kinds that leave the
- * hub alone run concurrently in two streams (agent kills; the other kinds one after the
- * other), each trial on its own stores and proxy; the kinds that restart the hub run alone
- * afterwards. A trial that throws is recorded as failed, and the suite goes on.
+ * Runs every trial the options ask for and returns their records. The groups of kinds (see
+ * `TrialKind.group`) run at the same time, the kinds of a group one after another, each trial
+ * on its own stores and proxy. A trial that throws is recorded as failed, and the suite goes
+ * on.
  */
 export async function runSuite(
   env: SuiteEnv,
@@ -28,15 +35,16 @@ export async function runSuite(
   out: (line: string) => void,
 ): Promise<TrialRecord[]> {
   const records: TrialRecord[] = [];
-  const shared = options.kinds.filter((k) => !TRIAL_KINDS[k].exclusive);
-  const exclusive = options.kinds.filter((k) => TRIAL_KINDS[k].exclusive);
-  const streams = [shared.filter((k) => k === 'agent-kill'), shared.filter((k) => k !== 'agent-kill')];
+  const groups = new Map<string, TrialKindName[]>();
+  for (const kind of options.kinds) {
+    const group = TRIAL_KINDS[kind].group;
+    groups.set(group, [...(groups.get(group) ?? []), kind]);
+  }
   await Promise.all(
-    streams.map(async (kinds) => {
+    [...groups.values()].map(async (kinds) => {
       for (const kind of kinds) await runKind(env, kind, options, records, out);
     }),
   );
-  for (const kind of exclusive) await runKind(env, kind, options, records, out);
   return records;
 }
 
@@ -47,15 +55,15 @@ async function runKind(
   records: TrialRecord[],
   out: (line: string) => void,
 ): Promise<void> {
-  const count = trialCount(kind, options);
+  const queue = trialIndices(kind, options);
+  const count = queue.length;
   const started = Date.now();
-  let next = 0;
   let done = 0;
   let failed = 0;
   const stream = async () => {
     const runner = TRIAL_KINDS[kind].create(env);
     try {
-      for (let index = next++; index < count; index = next++) {
+      for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
         const record = await runTrial(env, runner, kind, index, options.seed);
         records.push(record);
         done += 1;

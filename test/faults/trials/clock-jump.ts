@@ -107,7 +107,7 @@ class ClockJumpRunner implements TrialRunner {
 export const clockJump: TrialKind = {
   describe: 'wall clock jumps both ways while offline; TTL follows the persisted monotonic clock only',
   counts: { ci: 4, long: 40 },
-  exclusive: false,
+  group: 'link',
   create: (env) =>
     new ClockJumpRunner(
       new RotatingSession(env, 'clock', TRIALS_PER_STORE, (prng) => {

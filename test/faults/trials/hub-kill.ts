@@ -28,7 +28,7 @@ class HubRestartRunner implements TrialRunner {
     const { prng, env } = ctx;
     const session = await this.#rotation.next(prng);
     try {
-      const plan = planEnqueue(prng, 200, 900);
+      const plan = planEnqueue(prng, 150, 600);
       ctx.notes.push(describeEnqueue(plan));
       const tag = session.enqueue(plan);
       const downs = prng.chance(0.3) ? 2 : 1;
@@ -68,13 +68,13 @@ class HubRestartRunner implements TrialRunner {
 export const hubKill: TrialKind = {
   describe: 'kill -9 of the hub process during ingest (once or twice); restart on the same data dir',
   counts: { ci: 8, long: 80 },
-  exclusive: true,
+  group: 'hub',
   create: (env) => new HubRestartRunner(new RotatingSession(env, 'hubkill', TRIALS_PER_STORE), true),
 };
 
 export const brokerRestart: TrialKind = {
   describe: 'clean restart of the hub and its embedded broker (SIGTERM), sometimes with every connection cut',
   counts: { ci: 5, long: 50 },
-  exclusive: true,
+  group: 'hub',
   create: (env) => new HubRestartRunner(new RotatingSession(env, 'restart', TRIALS_PER_STORE), false),
 };

@@ -43,7 +43,7 @@ class LinkFaultRunner implements TrialRunner {
   async run(ctx: TrialContext): Promise<TrialOutcome> {
     const session = await this.#rotation.next(ctx.prng);
     try {
-      const plan = planEnqueue(ctx.prng, 50, 600);
+      const plan = planEnqueue(ctx.prng, 40, 400);
       ctx.notes.push(describeEnqueue(plan));
       const tag = session.enqueue(plan);
       try {
@@ -78,7 +78,7 @@ export function linkFaultKind(
   return {
     describe,
     counts,
-    exclusive: false,
+    group: 'link',
     create: (env) => new LinkFaultRunner(new RotatingSession(env, name, TRIALS_PER_STORE), fault),
   };
 }

@@ -118,6 +118,6 @@ function tuning(prng: Prng): SessionTuning {
 export const quotaDrop: TrialKind = {
   describe: 'lanes overflow their row quotas offline: drop-oldest into the ledger, back-pressure refuses',
   counts: { ci: 6, long: 60 },
-  exclusive: false,
+  group: 'link',
   create: (env) => new QuotaDropRunner(new RotatingSession(env, 'quota', TRIALS_PER_STORE, tuning)),
 };

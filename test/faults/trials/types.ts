@@ -2,6 +2,9 @@ import type { Tally } from '../check/invariant.js';
 import type { Prng } from '../prng.js';
 import type { SuiteEnv } from '../suite/env.js';
 
+/** See {@link TrialKind.group}. */
+export type TrialGroup = 'agent' | 'link' | 'hub';
+
 /** What one trial is given. */
 export interface TrialContext {
   env: SuiteEnv;
@@ -37,8 +40,12 @@ export interface TrialKind {
   readonly describe: string;
   /** Trials in the CI size and in the long mode. */
   readonly counts: { ci: number; long: number };
-  /** True when the trial restarts the hub: it then runs alone, after the others. */
-  readonly exclusive: boolean;
+  /**
+   * Kinds of one group run one after another; the groups run at the same time, each trial
+   * on its own stores and proxy. `hub` trials restart the one hub every trial shares: the
+   * others ride through those restarts (their invariant must hold all the same).
+   */
+  readonly group: TrialGroup;
   /**
    * Trials of this kind run in this many concurrent streams, each with its own runner
    * (stores, proxy): most of a trial is waiting for round trips, not CPU. Default 1.
