@@ -43,8 +43,9 @@ export class HubApi {
         return await this.#once<T>(method, path, body);
       } catch (err) {
         const code = networkCode(err);
-        const retry = code !== undefined && (method === 'GET' || code === 'ECONNREFUSED');
-        if (!retry || Date.now() > deadline) throw err;
+        if (code === undefined) throw err;
+        const retry = method === 'GET' || code === 'ECONNREFUSED';
+        if (!retry || Date.now() > deadline) throw new Error(`${method} ${path}: hub unreachable (${code})`);
         await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
       }
     }

@@ -6,6 +6,9 @@ import { FaultProxy } from '../fault-proxy.js';
 import { AgentLauncher } from '../procs/agent-proc.js';
 import { HubProcess } from '../procs/hub-proc.js';
 
+/** Attempts at enrolling a device while hub trials restart the hub. */
+const ENROLL_ATTEMPTS = 5;
+
 /**
  * What every trial shares: one hub process (restarted in place by the trials that kill it),
  * the admin API, an agent launcher with a warm spare, and the fault proxies of the trials'
@@ -44,10 +47,22 @@ export class SuiteEnv {
     return this.#hub !== undefined;
   }
 
-  /** A device name never used before in this run: `prefix-N`. */
-  uniqueName(prefix: string): string {
-    this.#names += 1;
-    return `${prefix}-${this.#names}`;
+  /**
+   * Enrolls a new device `prefix-N` (N never used before in this run) and returns its name
+   * and secret. A hub killed mid-request by a hub trial leaves it unknown whether the device
+   * was created (its secret would then be lost), so a failed attempt is retried under the
+   * next name.
+   */
+  async enroll(prefix: string): Promise<{ name: string; secret: string }> {
+    for (let attempt = 1; ; attempt++) {
+      this.#names += 1;
+      const name = `${prefix}-${this.#names}`;
+      try {
+        return { name, secret: await this.api.enroll(name) };
+      } catch (err) {
+        if (attempt >= ENROLL_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /** A fault proxy in front of the hub's broker, retargeted on every hub restart. */

@@ -33,8 +33,7 @@ export class RotatingSession {
   async next(prng: Prng): Promise<StoreSession> {
     if (this.#session && (this.#used >= this.#trialsPerStore || !this.#session.running)) await this.retire();
     if (!this.#session) {
-      const name = this.#env.uniqueName(this.#prefix);
-      this.#session = await StoreSession.open(this.#env, name, this.#tuning(prng));
+      this.#session = await StoreSession.open(this.#env, this.#prefix, this.#tuning(prng));
       this.#baseline = ZERO;
       this.#used = 0;
       await this.#session.start();

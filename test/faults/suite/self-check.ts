@@ -17,7 +17,7 @@ const TIMEOUT_MS = 30_000;
  * the control itself; empty when the checker proved it can fail.
  */
 export async function selfCheck(env: SuiteEnv): Promise<string[]> {
-  const session = await StoreSession.open(env, env.uniqueName('control'));
+  const session = await StoreSession.open(env, 'control');
   const problems: string[] = [];
   try {
     await session.start();

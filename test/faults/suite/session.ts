@@ -60,9 +60,12 @@ export class StoreSession {
     this.dataDir = config.dataDir ?? '';
   }
 
-  /** Enrolls device `name`, makes its data directory and proxy. The agent is not started. */
-  static async open(env: SuiteEnv, name: string, tuning: SessionTuning = {}): Promise<StoreSession> {
-    const secret = await env.api.enroll(name);
+  /**
+   * Enrolls a new device `prefix-N`, makes its data directory and proxy. The agent is not
+   * started.
+   */
+  static async open(env: SuiteEnv, prefix: string, tuning: SessionTuning = {}): Promise<StoreSession> {
+    const { name, secret } = await env.enroll(prefix);
     const dataDir = join(env.workDir, 'agents', name);
     mkdirSync(dataDir, { recursive: true });
     const proxy = await env.proxy();
