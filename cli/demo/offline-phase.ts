@@ -14,6 +14,9 @@ export interface OfflineOutcome {
   queued: number;
   /** Events the hub acknowledged after the link came back (the queue, drained). */
   drained: number;
+  /** Inputs its application had classified while offline, and how many the device answered itself. */
+  inferred: number;
+  servedLocally: number;
 }
 
 /** Where the offline phase reports and what it posts. */
@@ -25,6 +28,9 @@ export interface OfflinePhaseOptions {
   /** Event numbers `first … first+count-1` (the application's own ids). */
   first: number;
   count: number;
+  /** Model inputs the application classifies while the link is down (the model stays local). */
+  inferInputs: ReadonlyArray<Record<string, unknown>>;
+  model: string;
   step(what: string): void;
 }
 
@@ -49,10 +55,22 @@ export async function runOfflinePhase(o: OfflinePhaseOptions): Promise<OfflineOu
 
   const ackedBefore = (await agentStatus(api)).outbox[lane]?.acked ?? 0;
   const posted = await postEvents(api, agent.id, o.first, o.count);
+  let servedLocally = 0;
+  for (const inputs of o.inferInputs) {
+    const res = await fetch(new URL(`/v1/models/${o.model}/infer`, api), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs }),
+    });
+    const answer = (await res.json()) as { route?: { servedBy?: string } };
+    if (!res.ok) throw new Error(`offline inference answered ${res.status}: ${JSON.stringify(answer)}`);
+    if ((answer.route?.servedBy ?? 'local') === 'local') servedLocally++;
+  }
   const queued = (await agentStatus(api)).outbox[lane]?.pending ?? 0;
   o.step(
-    `${agent.id} kept working offline: its application posted ${posted.accepted.length} events, ` +
-      `${queued} queued durably in its outbox`,
+    `${agent.id} kept working offline: its application posted ${posted.accepted.length} events ` +
+      `and classified ${o.inferInputs.length} digits (${servedLocally} answered on the device); ` +
+      `${queued} events queued durably in its outbox`,
   );
 
   cable.plugIn();
@@ -63,5 +81,12 @@ export async function runOfflinePhase(o: OfflinePhaseOptions): Promise<OfflineOu
   });
   const drained = (status.outbox[lane]?.acked ?? 0) - ackedBefore;
   o.step(`${agent.id}'s cable plugged back in: it reconnected and drained ${drained} events to the hub`);
-  return { device: agent.id, accepted: posted.accepted, queued, drained };
+  return {
+    device: agent.id,
+    accepted: posted.accepted,
+    queued,
+    drained,
+    inferred: o.inferInputs.length,
+    servedLocally,
+  };
 }

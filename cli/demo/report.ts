@@ -27,7 +27,16 @@ export interface DemoReport {
    * The agent whose link the demo cut (issue 4): events it queued offline, drained once back,
    * and, from the final check, its duplicates and losses at the hub (both must be 0).
    */
-  offline?: { device: string; queued: number; drained: number; duplicates?: number; lost?: number };
+  offline?: {
+    device: string;
+    queued: number;
+    drained: number;
+    /** Inputs classified while offline, and how many the device answered itself. */
+    inferred: number;
+    servedLocally: number;
+    duplicates?: number;
+    lost?: number;
+  };
   /** Issue 3: the digits model on each device (engine, rejections, cache) and the escalation. */
   inference?: DemoInference;
   perDevice: Array<{
@@ -67,7 +76,8 @@ export function formatSummary(report: DemoReport): string {
     ...(report.offline
       ? [
           `offline             ${report.offline.device}: queued ${report.offline.queued} while its link was down, ` +
-            `drained ${report.offline.drained}, duplicates ${report.offline.duplicates ?? 0}, lost ${report.offline.lost ?? 0}`,
+            `drained ${report.offline.drained}, duplicates ${report.offline.duplicates ?? 0}, lost ${report.offline.lost ?? 0}; ` +
+            `classified ${report.offline.inferred} digits meanwhile (${report.offline.servedLocally} on the device)`,
         ]
       : []),
     ...(report.inference ? inferenceLines(report.inference) : []),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hubRequest } from '../hub-client.js';
 import { agentStatus, postEvents } from './agent-client.js';
-import { prepareDemoModels } from './digits-models.js';
+import { digitInputs, prepareDemoModels } from './digits-models.js';
 import { DemoFleet } from './fleet.js';
 import { allEvents, ingestStats, listDevices } from './hub-view.js';
 import {
@@ -146,7 +146,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const offline =
       wanderer === victim
         ? undefined
-        : await runOfflinePhase({ hub, agent: wanderer, cable, lane: LANE, first: n, count: n, step });
+        : await runOfflinePhase({
+            hub,
+            agent: wanderer,
+            cable,
+            lane: LANE,
+            first: n,
+            count: n,
+            model: 'digits',
+            inferInputs: Array.from({ length: 10 }, (_, d) => digitInputs(models.test, d)),
+            step,
+          });
     if (offline) accepted.set(wanderer.id, [...(accepted.get(wanderer.id) ?? []), ...offline.accepted]);
 
     await waitFor('every outbox drained', async () => {
@@ -165,7 +175,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         pendingAtKill,
         failedRequests: burst.refused.length,
       },
-      offline: offline && { device: offline.device, queued: offline.queued, drained: offline.drained },
+      offline: offline && {
+        device: offline.device,
+        queued: offline.queued,
+        drained: offline.drained,
+        inferred: offline.inferred,
+        servedLocally: offline.servedLocally,
+      },
       inference,
     });
   } finally {

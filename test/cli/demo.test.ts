@@ -21,6 +21,9 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.ok(report.offline.queued > 0, 'events queued while offline');
   assert.ok(report.offline.drained >= report.offline.queued, 'the queue drained once back');
   assert.deepEqual([report.offline.duplicates, report.offline.lost], [0, 0]);
+  // ... and kept inferring: its local model answered while the hub was unreachable.
+  assert.equal(report.offline.inferred, 10);
+  assert.equal(report.offline.servedLocally, 10);
   // Issue 3: a model trained here on real digits on every agent; engine and variant chosen by
   // each profile (x86-64-cuda and browser-webgpu prefer fp16, not installed, then fp32;
   // raspberry-pi-4 prefers int8) with the real rejections; the second pass answered by the
