@@ -13,6 +13,7 @@ import {
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { buildHttpApi } from './http/server.js';
 import { type HubModels, loadHubModels } from './inference/hub-models.js';
+import { type Rescorer, startRescorer } from './inference/rescorer.js';
 import { republishAllDesired } from './protocol/downlink.js';
 import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { Rejections } from './rejections.js';
@@ -71,6 +72,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     ws: WebSocketTransport;
     tcp: Server;
     models: HubModels;
+    rescorer: Rescorer;
   }> = {};
   const step = async (what: string, fn: () => Promise<unknown>) => {
     try {
@@ -80,7 +82,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     }
   };
   const shutdown = async () => {
-    const { store, broker, uplink, app, ws, tcp, models } = parts;
+    const { store, broker, uplink, app, ws, tcp, models, rescorer } = parts;
     // Stop accepting, then disconnect every client (wills are published), then wait for the
     // listeners to drain, the messages already received to be handled, and close the store.
     const tcpClosed = tcp === undefined ? Promise.resolve() : closeServer(tcp);
@@ -89,6 +91,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     await step('MQTT listener', () => tcpClosed);
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
+    if (rescorer) await step('re-scorer', () => rescorer.close());
     if (models) await step('models', () => models.close());
     if (store) await step('store', () => store.close());
   };
@@ -111,6 +114,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       counters,
       logger: log('protocol'),
       maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
+      onResultsStored: () => parts.rescorer?.kick(),
     });
     parts.uplink = uplink;
     const republished = await republishAllDesired(store, broker.bus, log('protocol'));
@@ -122,6 +126,9 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       log: log('inference'),
     });
     parts.models = models;
+    // Inputs queued while devices could not reach the hub, including before this start.
+    parts.rescorer = startRescorer({ store, models, log: log('inference') });
+    parts.rescorer.kick();
 
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({

@@ -69,3 +69,23 @@ export function registerEventRoutes(app: FastifyInstance, deps: HttpDeps): void 
     return next === undefined ? { events: events.map(eventView) } : { events: events.map(eventView), next };
   });
 }
+
+/** Query of `GET /v1/devices/:id/rescores`. */
+export const RescoresQuerySchema = z.strictObject({
+  limit: z.coerce.number<unknown>().int().min(1).max(EVENTS_MAX_LIMIT).default(EVENTS_DEFAULT_LIMIT),
+});
+
+/**
+ * `GET /v1/devices/:id/rescores?limit=` → `{rescores: [{epoch, lane, seq, model, version,
+ * engine, outputs, error, at}]}`: the hub model's answers to inputs the device queued for
+ * cloud re-scoring while offline (issue 3 item 7), keyed by the queued event.
+ */
+export function registerRescoreRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  app.get('/v1/devices/:id/rescores', async (request) => {
+    const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
+    const { limit } = parseRequest(RescoresQuerySchema, request.query, 'query');
+    await requireDevice(deps.store, id);
+    const rescores = await deps.store.listRescores(id, limit);
+    return { rescores: rescores.map(({ deviceId: _device, ...rest }) => rest) };
+  });
+}

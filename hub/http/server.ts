@@ -4,7 +4,7 @@ import { tokensEqual } from '../secrets.js';
 import type { HttpDeps } from './context.js';
 import { registerDeviceControlRoutes } from './device-control.js';
 import { registerDeviceRoutes } from './devices.js';
-import { registerEventRoutes } from './events.js';
+import { registerEventRoutes, registerRescoreRoutes } from './events.js';
 import { registerHealthRoutes } from './health.js';
 import { INFER_PREFIX, registerInferRoutes } from './infer.js';
 
@@ -54,6 +54,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerDeviceRoutes(app, deps);
   registerDeviceControlRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerRescoreRoutes(app, deps);
   registerInferRoutes(app, deps);
   return app;
 }

@@ -29,6 +29,8 @@ export interface UplinkDeps {
   logger: Logger;
   /** Largest accepted payload, bytes; larger ones are counted as `payload.too-large`. */
   maxPayloadBytes: number;
+  /** Called after a batch stored events in the `results` lane (cloud re-scoring, issue 3). */
+  onResultsStored?: () => void;
   /** Hub wall clock, ms (injectable for tests); default `Date.now`. */
   now?: () => number;
 }
@@ -67,6 +69,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     const batch = decoded.value;
     const result = await store.ingestBatch(deviceId, batch, at);
     counters.ingest(result.stored, result.duplicates, result.skipped);
+    if (batch.lane === 'results' && result.stored > 0) deps.onResultsStored?.();
     if (result.skipped) {
       logger.info(
         { deviceId, epoch: batch.epoch, lane: batch.lane, skipped: result.skipped, hwm: result.hwm },

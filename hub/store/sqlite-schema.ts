@@ -57,4 +57,22 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX skips_by_end ON skips (device_id, epoch, lane, to_seq);
   `,
+  // 3: cloud re-scoring of inputs devices queued while the hub was unreachable (issue 3 item 7).
+  `
+  CREATE INDEX events_rescore ON events (device_id, epoch, lane, seq) WHERE type = 'inference.rescore';
+  CREATE TABLE rescores (
+    device_id TEXT NOT NULL,
+    epoch     TEXT NOT NULL,
+    lane      TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    model     TEXT NOT NULL,
+    version   TEXT,
+    engine    TEXT,
+    outputs   TEXT,
+    error     TEXT,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane, seq),
+    FOREIGN KEY (device_id, epoch, lane, seq) REFERENCES events (device_id, epoch, lane, seq) ON DELETE CASCADE
+  ) STRICT;
+  `,
 ];

@@ -10,6 +10,7 @@ import {
   type UplinkBatch,
 } from '../../shared/index.js';
 import { SqliteEvents } from './sqlite-events.js';
+import { SqliteRescores } from './sqlite-rescores.js';
 import { type DeviceRow, toDevice } from './sqlite-rows.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type {
@@ -18,6 +19,8 @@ import type {
   HubStore,
   IngestResult,
   NewDevice,
+  PendingRescore,
+  RescoreOutcome,
   SkipRange,
   SkipTotal,
   StatusOutcome,
@@ -52,6 +55,7 @@ export function openSqliteHubStore(dataDir: string): HubStore {
 class SqliteHubStore implements HubStore {
   readonly kind = 'sqlite';
   private readonly events: SqliteEvents;
+  private readonly rescores: SqliteRescores;
   private readonly stmt: {
     insertDevice: Statement<[string, string | null, string, string, number]>;
     getDevice: Statement<[string], DeviceRow>;
@@ -70,6 +74,7 @@ class SqliteHubStore implements HubStore {
 
   constructor(private readonly db: Database) {
     this.events = new SqliteEvents(db);
+    this.rescores = new SqliteRescores(db);
     this.stmt = {
       insertDevice: db.prepare(
         'INSERT INTO devices (id, name, labels, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -208,6 +213,21 @@ class SqliteHubStore implements HubStore {
   async skipTotals(deviceId: string): Promise<SkipTotal[]> {
     this.open();
     return this.events.skipTotals(deviceId);
+  }
+
+  async pendingRescores(limit: number, unservedModels: readonly string[]): Promise<PendingRescore[]> {
+    this.open();
+    return this.rescores.listPending(limit, unservedModels);
+  }
+
+  async putRescore(outcome: RescoreOutcome): Promise<void> {
+    this.open();
+    this.rescores.put(outcome);
+  }
+
+  async listRescores(deviceId: string, limit: number): Promise<RescoreOutcome[]> {
+    this.open();
+    return this.rescores.list(deviceId, limit);
   }
 
   async listEvents(deviceId: string, query: EventQuery): Promise<StoredEvent[]> {

@@ -156,10 +156,47 @@ export interface HubStore {
   listSkips(deviceId: string): Promise<SkipRange[]>;
   /** Seqs skipped per (epoch, lane) of a device (issue 4). */
   skipTotals(deviceId: string): Promise<SkipTotal[]>;
+  /**
+   * Queued `inference.rescore` events without a re-score yet, oldest first, skipping models
+   * in `unservedModels` (those wait for a hub that serves them). Issue 3 item 7.
+   */
+  pendingRescores(limit: number, unservedModels: readonly string[]): Promise<PendingRescore[]>;
+  /** Stores the outcome of one re-score; a second outcome for the same event is ignored. */
+  putRescore(outcome: RescoreOutcome): Promise<void>;
+  /** Re-scores of one device, in `(epoch, lane, seq)` order. */
+  listRescores(deviceId: string, limit: number): Promise<RescoreOutcome[]>;
   /** Events of one device in `(epoch, lane, seq)` order. */
   listEvents(deviceId: string, query: EventQuery): Promise<StoredEvent[]>;
   /** Stored events of one device, or of all devices when `deviceId` is absent. */
   countEvents(deviceId?: string): Promise<number>;
   /** Closes the backend; later calls reject. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Key of one stored event. */
+export interface EventKey {
+  deviceId: string;
+  epoch: string;
+  lane: Lane;
+  seq: number;
+}
+
+/** An `inference.rescore` event waiting for the hub's model (issue 3 item 7). */
+export interface PendingRescore extends EventKey {
+  /** The hub model named by the event (`cloudModel`), or undefined when the body has none. */
+  model: string | undefined;
+  /** The event body as the device queued it. */
+  body: unknown;
+}
+
+/** The hub's answer to one queued input: outputs of its model, or why there are none. */
+export interface RescoreOutcome extends EventKey {
+  model: string;
+  version: string | null;
+  engine: string | null;
+  /** JSON tensors by output name; null when `error` says why not. */
+  outputs: Record<string, unknown> | null;
+  error: string | null;
+  /** Hub wall clock when scored, ms. */
+  at: number;
 }
