@@ -19,6 +19,8 @@ function lane(partial: Partial<LaneSnapshot> = {}): LaneSnapshot {
     unconfirmed: 0,
     pendingRows: 0,
     unconfirmedRows: 0,
+    pendingSeqs: [],
+    unconfirmedSeqs: [],
     ledger: [],
     ...partial,
   };
@@ -67,7 +69,9 @@ describe('fault-suite invariant', () => {
     assert.equal(tally.lost, 1);
     assert.ok(
       problems.some((p) =>
-        p.includes('telemetry#3: stored by the agent, neither at the hub nor in the ledger'),
+        p.includes(
+          'telemetry#3: stored by the agent, neither at the hub, nor in the outbox, nor in the ledger',
+        ),
       ),
     );
     assert.ok(
@@ -123,18 +127,25 @@ describe('fault-suite invariant', () => {
     assert.ok(problems.some((p) => p.includes('epoch another-epoch-bbbb is not the store')));
   });
 
-  it('finds an outbox that is not drained and counters that do not add up', () => {
-    const input = telemetry([1, 2, 3, 4, 5]);
+  it('reports an undrained outbox as such, not as loss, and counters that do not add up', () => {
+    const input = telemetry([1, 2, 3]);
+    const queued = { assigned: 5, acked: 3, pendingRows: 1, pendingSeqs: [4] };
     input.snapshot.lanes.telemetry = lane({
-      assigned: 5,
-      acked: 4,
-      pendingRows: 1,
+      ...queued,
       unconfirmed: 1,
       unconfirmedRows: 1,
+      unconfirmedSeqs: [5],
     });
-    const { problems } = checkInvariant(input);
-    assert.ok(problems.some((p) => p.includes('1 events still in the outbox')));
-    assert.ok(problems.some((p) => p.includes('1 drops still unconfirmed')));
-    assert.ok(problems.some((p) => p.includes('counters disagree')));
+    const { tally, problems } = checkInvariant(input);
+    assert.equal(tally.lost, 0);
+    assert.deepEqual(problems, [
+      'telemetry: not drained, 1 events still in the outbox (#4)',
+      'telemetry: 1 drops still unconfirmed (1 rows)',
+    ]);
+
+    input.snapshot.lanes.telemetry = lane({ ...queued, acked: 2 });
+    const miscounted = checkInvariant(input).problems;
+    assert.ok(miscounted.some((p) => p.includes('counters disagree: assigned 5 ≠ acked 2')));
+    assert.ok(miscounted.some((p) => p.includes('telemetry#5: stored by the agent, neither at the hub')));
   });
 });

@@ -25,6 +25,9 @@ export interface LaneSnapshot {
   pendingRows: number;
   /** Rows of `loss_unconfirmed`. */
   unconfirmedRows: number;
+  /** Seqs of the outbox rows and of the unconfirmed drops (both empty once drained). */
+  pendingSeqs: number[];
+  unconfirmedSeqs: number[];
   /** The lane's ledger ranges, by seq. */
   ledger: LedgerRange[];
 }
@@ -63,6 +66,8 @@ export function readAgentStore(dataDir: string): AgentSnapshot {
       unconfirmed: 0,
       pendingRows: 0,
       unconfirmedRows: 0,
+      pendingSeqs: [],
+      unconfirmedSeqs: [],
       ledger: [],
     });
     const lanes = Object.fromEntries(LANES.map((lane) => [lane, empty()])) as Record<Lane, LaneSnapshot>;
@@ -82,13 +87,17 @@ export function readAgentStore(dataDir: string): AgentSnapshot {
         unconfirmed: row.unconfirmed,
       });
     }
-    const count = (table: string) =>
-      db.prepare(`SELECT lane, COUNT(*) AS n FROM ${table} GROUP BY lane`).all() as Array<{
+    const seqs = (table: string) =>
+      db.prepare(`SELECT lane, seq FROM ${table} ORDER BY lane, seq`).all() as Array<{
         lane: string;
-        n: number;
+        seq: number;
       }>;
-    for (const row of count('outbox')) lane(row.lane).pendingRows = row.n;
-    for (const row of count('loss_unconfirmed')) lane(row.lane).unconfirmedRows = row.n;
+    for (const row of seqs('outbox')) lane(row.lane).pendingSeqs.push(row.seq);
+    for (const row of seqs('loss_unconfirmed')) lane(row.lane).unconfirmedSeqs.push(row.seq);
+    for (const snapshot of Object.values(lanes)) {
+      snapshot.pendingRows = snapshot.pendingSeqs.length;
+      snapshot.unconfirmedRows = snapshot.unconfirmedSeqs.length;
+    }
     const ranges = db
       .prepare('SELECT lane, reason, from_seq, to_seq, bytes FROM loss_ledger ORDER BY lane, from_seq')
       .all() as Array<{ lane: string; reason: string; from_seq: number; to_seq: number; bytes: number }>;

@@ -113,11 +113,16 @@ export function checkInvariant(input: InvariantInput): { tally: Tally; problems:
       problems.add(`${receipt.lane}#${seq}: holds ${JSON.stringify(atSeq.body)}, not ${receipt.uid}`);
     else if (event)
       problems.add(`${receipt.uid}: at ${event.lane}#${event.seq}, told ${receipt.lane}#${seq}`);
-    else if (!lostSeqs.get(receipt.lane)?.has(seq)) {
+    else if (!lostSeqs.get(receipt.lane)?.has(seq) && !stillQueued(snapshot.lanes[receipt.lane], seq)) {
       problems.add(`${receipt.uid} (${receipt.lane}#${seq}): stored, not at the hub, not in the ledger`);
     }
   }
   return { tally, problems: problems.done() };
+}
+
+/** True when `seq` is still in the outbox or an unconfirmed drop (reported as not drained). */
+function stillQueued(lane: LaneSnapshot, seq: number): boolean {
+  return lane.pendingSeqs.includes(seq) || lane.unconfirmedSeqs.includes(seq);
 }
 
 /** The seqs of a lane's ledger ranges; overlapping ranges are a problem. */
@@ -157,12 +162,24 @@ function checkLane(
       problems.add(`${lane}#${seq}: out of enqueue order (o ${o} after ${previousOrder})`);
     previousOrder = o;
   }
+  const pending = new Set(c.pendingSeqs);
+  const unconfirmed = new Set(c.unconfirmedSeqs);
+  const lost: number[] = [];
   for (let seq = 1; seq <= c.assigned; seq++) {
-    if (held.has(seq) || booked.has(seq)) continue;
-    tally.lost += 1;
-    problems.add(`${lane}#${seq}: stored by the agent, neither at the hub nor in the ledger`);
+    if (held.has(seq) || booked.has(seq) || pending.has(seq) || unconfirmed.has(seq)) continue;
+    lost.push(seq);
   }
-  if (c.pendingRows !== 0) problems.add(`${lane}: ${c.pendingRows} events still in the outbox`);
+  tally.lost += lost.length;
+  for (const range of ranges(lost)) {
+    problems.add(
+      `${lane}#${range}: stored by the agent, neither at the hub, nor in the outbox, nor in the ledger`,
+    );
+  }
+  if (c.pendingRows !== 0) {
+    problems.add(
+      `${lane}: not drained, ${c.pendingRows} events still in the outbox (#${ranges(c.pendingSeqs).join(', #')})`,
+    );
+  }
   if (c.unconfirmed !== 0 || c.unconfirmedRows !== 0) {
     problems.add(`${lane}: ${c.unconfirmed} drops still unconfirmed (${c.unconfirmedRows} rows)`);
   }
@@ -172,4 +189,25 @@ function checkLane(
         `unconfirmed ${c.unconfirmed} + pending ${c.pendingRows}`,
     );
   }
+}
+
+/** Ascending seqs as `a..b` runs (`a` alone for a run of one). */
+function ranges(seqs: readonly number[]): string[] {
+  const out: string[] = [];
+  let first: number | undefined;
+  let last = 0;
+  const flush = () => {
+    if (first !== undefined) out.push(first === last ? `${first}` : `${first}..${last}`);
+  };
+  for (const seq of seqs) {
+    if (first !== undefined && seq === last + 1) {
+      last = seq;
+      continue;
+    }
+    flush();
+    first = seq;
+    last = seq;
+  }
+  flush();
+  return out;
 }

@@ -42,6 +42,35 @@ export class RotatingSession {
     return this.#session;
   }
 
+  /**
+   * Runs one trial on the next session: `body` injects the faults and the workload (and may
+   * return problems of its own); then the agent must drain within `drainTimeoutMs`, and the
+   * store is checked — also when it did not drain, so that the report names what is missing
+   * rather than only that it never came. A store with a problem is retired.
+   */
+  async trial(
+    prng: Prng,
+    drainTimeoutMs: number,
+    body: (session: StoreSession) => Promise<string[] | undefined>,
+  ): Promise<TrialOutcome> {
+    const session = await this.next(prng);
+    try {
+      const own = (await body(session)) ?? [];
+      let notDrained: string | undefined;
+      await session.waitDrained(drainTimeoutMs).catch((err: unknown) => {
+        notDrained = err instanceof Error ? err.message : String(err);
+      });
+      const outcome = await this.check(session);
+      outcome.problems.push(...own);
+      if (notDrained !== undefined) outcome.problems.unshift(notDrained);
+      if (outcome.problems.length > 0) await this.retire();
+      return outcome;
+    } catch (err) {
+      await this.retire();
+      throw err;
+    }
+  }
+
   /** Checks the store; figures are relative to the previous check of the same store. */
   async check(session: StoreSession): Promise<TrialOutcome> {
     const { tally, problems } = await session.check();

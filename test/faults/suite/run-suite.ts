@@ -7,6 +7,11 @@ import type { SuiteOptions } from './options.js';
 import { failureDetails, type TrialRecord, trialLine } from './report.js';
 
 const NO_TALLY: Tally = { sent: 0, ingested: 0, dropped: 0, duplicates: 0, lost: 0 };
+/**
+ * A kind stops after this many failed trials (a broken build fails fast rather than waiting
+ * out every trial's drain timeout); its remaining trials are reported as not run.
+ */
+const MAX_FAILURES_PER_KIND = 5;
 /** In the quiet mode, a progress line every this many trials of one kind. */
 const PROGRESS_EVERY = 25;
 
@@ -60,10 +65,15 @@ async function runKind(
   const started = Date.now();
   let done = 0;
   let failed = 0;
+  let skipped = 0;
   const stream = async () => {
     const runner = TRIAL_KINDS[kind].create(env);
     try {
       for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
+        if (failed >= MAX_FAILURES_PER_KIND) {
+          skipped += 1;
+          continue;
+        }
         const record = await runTrial(env, runner, kind, index, options.seed);
         records.push(record);
         done += 1;
@@ -80,7 +90,9 @@ async function runKind(
   };
   const streams = Math.max(1, Math.min(count, TRIAL_KINDS[kind].streams ?? 1));
   await Promise.all(Array.from({ length: streams }, stream));
-  out(`${kind}: ${count} trials, ${failed} failed (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  out(`${kind}: ${done} trials, ${failed} failed (${seconds} s)`);
+  if (skipped > 0) out(`${kind}: stopped after ${failed} failed trials; ${skipped} not run`);
 }
 
 /** Runs one trial; a trial that throws is a failed trial, never the end of the suite. */

@@ -8,7 +8,7 @@ import type { TrialContext, TrialKind, TrialOutcome, TrialRunner } from './types
 const TRIALS_PER_STORE = 12;
 /** Safety nets, not timings: an enqueue loop, a drain after the restart. */
 const ENQUEUE_TIMEOUT_MS = 60_000;
-const DRAIN_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 30_000;
 
 type KillPoint =
   | { phase: 'enqueue'; afterReceipts: number }
@@ -35,20 +35,11 @@ class AgentKillRunner implements TrialRunner {
     this.#rotation = rotation;
   }
 
-  async run(ctx: TrialContext): Promise<TrialOutcome> {
-    const session = await this.#rotation.next(ctx.prng);
-    try {
-      await this.#trial(ctx, session);
-      const outcome = await this.#rotation.check(session);
-      if (outcome.problems.length > 0) await this.#rotation.retire();
-      return outcome;
-    } catch (err) {
-      await this.#rotation.retire();
-      throw err;
-    }
+  run(ctx: TrialContext): Promise<TrialOutcome> {
+    return this.#rotation.trial(ctx.prng, DRAIN_TIMEOUT_MS, (session) => this.#trial(ctx, session));
   }
 
-  async #trial(ctx: TrialContext, session: StoreSession): Promise<void> {
+  async #trial(ctx: TrialContext, session: StoreSession): Promise<undefined> {
     const { prng } = ctx;
     const plan = planEnqueue(prng, 1, 250);
     const kill = planKill(prng, plan.count);
@@ -77,7 +68,7 @@ class AgentKillRunner implements TrialRunner {
       );
     }
     await session.start();
-    await session.waitDrained(DRAIN_TIMEOUT_MS);
+    return undefined;
   }
 
   close(): Promise<void> {

@@ -37,20 +37,12 @@ class ClockJumpRunner implements TrialRunner {
     this.#rotation = rotation;
   }
 
-  async run(ctx: TrialContext): Promise<TrialOutcome> {
-    const session = await this.#rotation.next(ctx.prng);
-    try {
+  run(ctx: TrialContext): Promise<TrialOutcome> {
+    return this.#rotation.trial(ctx.prng, TIMEOUT_MS, async (session) => {
       const expected = await this.#trial(ctx, session);
       await session.goOnline();
-      await session.waitDrained(TIMEOUT_MS);
-      const outcome = await this.#rotation.check(session);
-      outcome.problems.push(...expected.problems);
-      if (outcome.problems.length > 0) await this.#rotation.retire();
-      return outcome;
-    } catch (err) {
-      await this.#rotation.retire();
-      throw err;
-    }
+      return expected.problems;
+    });
   }
 
   async #trial(ctx: TrialContext, session: StoreSession): Promise<{ problems: string[] }> {

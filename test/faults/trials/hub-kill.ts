@@ -5,7 +5,7 @@ import type { TrialContext, TrialKind, TrialOutcome, TrialRunner } from './types
 /** Trials on one store before a fresh one. */
 const TRIALS_PER_STORE = 4;
 /** Safety net for the drain once the hub is back, ms. */
-const DRAIN_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 30_000;
 
 /**
  * Takes the hub process down while an agent enqueues and drains — `kill -9` (a crash: in
@@ -24,40 +24,36 @@ class HubRestartRunner implements TrialRunner {
     this.#kill = kill;
   }
 
-  async run(ctx: TrialContext): Promise<TrialOutcome> {
-    const { prng, env } = ctx;
-    const session = await this.#rotation.next(prng);
-    try {
+  run(ctx: TrialContext): Promise<TrialOutcome> {
+    return this.#rotation.trial(ctx.prng, DRAIN_TIMEOUT_MS, async (session) => {
+      const { prng, env } = ctx;
       const plan = planEnqueue(prng, 150, 600);
       ctx.notes.push(describeEnqueue(plan));
-      const tag = session.enqueue(plan);
+      session.enqueue(plan);
       const downs = prng.chance(0.3) ? 2 : 1;
-      for (let i = 0; i < downs; i++) {
-        const after = prng.int(0, 500);
-        await sleep(after);
-        const status = await session.agent.status();
-        const acked = Object.values(status.outbox).reduce((n, l) => n + l.acked, 0);
-        const cut = !this.#kill && prng.chance(0.5);
-        if (cut) session.proxy.cut();
-        await env.hubDown(this.#kill);
-        const downMs = prng.int(0, 800);
-        await sleep(downMs);
-        await env.hubUp();
-        ctx.faults.push(
-          `${this.#kill ? 'kill -9' : 'SIGTERM'} hub${cut ? ' + cut' : ''} after ${after} ms ` +
-            `(${acked} acked so far), restarted ${downMs} ms later`,
-        );
+      try {
+        for (let i = 0; i < downs; i++) {
+          const after = prng.int(0, 500);
+          await sleep(after);
+          const status = await session.agent.status();
+          const acked = Object.values(status.outbox).reduce((n, l) => n + l.acked, 0);
+          const cut = !this.#kill && prng.chance(0.5);
+          if (cut) session.proxy.cut();
+          await env.hubDown(this.#kill);
+          const downMs = prng.int(0, 800);
+          await sleep(downMs);
+          await env.hubUp();
+          ctx.faults.push(
+            `${this.#kill ? 'kill -9' : 'SIGTERM'} hub${cut ? ' + cut' : ''} after ${after} ms ` +
+              `(${acked} acked so far), restarted ${downMs} ms later`,
+          );
+        }
+      } finally {
+        // Whatever failed, the other trials need their hub back.
+        if (!env.hubRunning) await env.hubUp();
       }
-      await session.agent.enqueueDone(tag, DRAIN_TIMEOUT_MS);
-      await session.waitDrained(DRAIN_TIMEOUT_MS);
-      const outcome = await this.#rotation.check(session);
-      if (outcome.problems.length > 0) await this.#rotation.retire();
-      return outcome;
-    } catch (err) {
-      if (!env.hubRunning) await env.hubUp();
-      await this.#rotation.retire();
-      throw err;
-    }
+      return undefined;
+    });
   }
 
   close(): Promise<void> {

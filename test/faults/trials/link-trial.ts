@@ -11,7 +11,7 @@ const TRIALS_PER_STORE = 6;
  * by the agent's own detection (MQTT keepalive, 5 s in the suite, so within 7.5 s, or the
  * application-level ping once the agent has it), then it reconnects: well under this.
  */
-const DRAIN_TIMEOUT_MS = 60_000;
+const DRAIN_TIMEOUT_MS = 30_000;
 
 /**
  * Injects one kind of link fault through the trial's proxy while the agent enqueues and
@@ -40,27 +40,18 @@ class LinkFaultRunner implements TrialRunner {
     this.#fault = fault;
   }
 
-  async run(ctx: TrialContext): Promise<TrialOutcome> {
-    const session = await this.#rotation.next(ctx.prng);
-    try {
+  run(ctx: TrialContext): Promise<TrialOutcome> {
+    return this.#rotation.trial(ctx.prng, DRAIN_TIMEOUT_MS, async (session) => {
       const plan = planEnqueue(ctx.prng, 40, 400);
       ctx.notes.push(describeEnqueue(plan));
-      const tag = session.enqueue(plan);
+      session.enqueue(plan);
       try {
         await this.#fault(session.proxy, ctx.prng, ctx.faults);
       } finally {
         session.proxy.heal();
       }
-      // Drained means nothing more to come: the workload must be over first.
-      await session.agent.enqueueDone(tag, DRAIN_TIMEOUT_MS);
-      await session.waitDrained(DRAIN_TIMEOUT_MS);
-      const outcome = await this.#rotation.check(session);
-      if (outcome.problems.length > 0) await this.#rotation.retire();
-      return outcome;
-    } catch (err) {
-      await this.#rotation.retire();
-      throw err;
-    }
+      return undefined;
+    });
   }
 
   close(): Promise<void> {
