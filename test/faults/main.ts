@@ -33,6 +33,7 @@ async function main(): Promise<number> {
   const env = await SuiteEnv.start(workDir);
   const stop = () => {
     env.killNow();
+    console.log(`faults: interrupted; work dir kept: ${workDir}`);
     process.exit(130);
   };
   process.once('SIGINT', stop);
