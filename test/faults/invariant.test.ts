@@ -17,6 +17,8 @@ function lane(partial: Partial<LaneSnapshot> = {}): LaneSnapshot {
     acked: 0,
     dropped: 0,
     unconfirmed: 0,
+    droppedThrough: 0,
+    dropConfirmedThrough: 0,
     pendingRows: 0,
     unconfirmedRows: 0,
     pendingSeqs: [],
@@ -44,7 +46,17 @@ const event = (l: Lane, seq: number, uid: string, o: number): HubEvent => ({
 /** Telemetry seqs 1..5 with uids t.0..t.4, the hub holding `held` of them. */
 function telemetry(held: number[], ledger: LaneSnapshot['ledger'] = []) {
   const dropped = ledger.reduce((n, r) => n + r.to - r.from + 1, 0);
-  const snap = snapshot({ telemetry: lane({ assigned: 5, acked: 5 - dropped, dropped, ledger }) });
+  const boundary = Math.max(0, ...ledger.map((r) => r.to));
+  const snap = snapshot({
+    telemetry: lane({
+      assigned: 5,
+      acked: 5 - dropped,
+      dropped,
+      ledger,
+      droppedThrough: boundary,
+      dropConfirmedThrough: boundary,
+    }),
+  });
   const hubEvents = held.map((seq) => event('telemetry', seq, `t.${seq - 1}`, seq - 1));
   const receipts: Receipt[] = [1, 2, 3, 4, 5].map((seq) => ({ uid: `t.${seq - 1}`, lane: 'telemetry', seq }));
   return { snapshot: snap, hubEvents, receipts };
@@ -112,6 +124,23 @@ describe('fault-suite invariant', () => {
     assert.ok(
       checkInvariant(miscounted).problems.some((p) =>
         p.includes('ledger ranges hold 2 seqs, the dropped counter says 1'),
+      ),
+    );
+  });
+
+  it('finds drops the hub has not answered, and ledger ranges beyond the dropped boundary', () => {
+    const input = telemetry([3, 4, 5], [{ reason: 'quota', from: 1, to: 2, bytes: 80 }]);
+    input.snapshot.lanes.telemetry.dropConfirmedThrough = 1;
+    assert.ok(
+      checkInvariant(input).problems.some((p) =>
+        p.includes('drops through #2 answered by the hub only through #1'),
+      ),
+    );
+    input.snapshot.lanes.telemetry.droppedThrough = 1;
+    input.snapshot.lanes.telemetry.dropConfirmedThrough = 1;
+    assert.ok(
+      checkInvariant(input).problems.some((p) =>
+        p.includes('ledger range 1..2 beyond the dropped boundary 1'),
       ),
     );
   });

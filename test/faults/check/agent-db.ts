@@ -21,6 +21,12 @@ export interface LaneSnapshot {
   dropped: number;
   /** `lane_counters.unconfirmed`: dropped, fate not yet answered by the hub. */
   unconfirmed: number;
+  /**
+   * The dropped boundary (issue 4): `dropped_through`, the highest seq ever dropped, and
+   * `drop_confirmed_through`, the highest the hub answered about.
+   */
+  droppedThrough: number;
+  dropConfirmedThrough: number;
   /** Rows still in the outbox. */
   pendingRows: number;
   /** Rows of `loss_unconfirmed`. */
@@ -44,6 +50,13 @@ interface CounterRow {
   acked: number;
   dropped: number;
   unconfirmed: number;
+  dropped_through: number;
+  drop_confirmed_through: number;
+}
+
+/** True when the hub has answered about every drop of every lane (see `dropConfirmedThrough`). */
+export function dropsAnswered(snapshot: AgentSnapshot): boolean {
+  return Object.values(snapshot.lanes).every((lane) => lane.dropConfirmedThrough >= lane.droppedThrough);
 }
 
 /**
@@ -64,6 +77,8 @@ export function readAgentStore(dataDir: string): AgentSnapshot {
       acked: 0,
       dropped: 0,
       unconfirmed: 0,
+      droppedThrough: 0,
+      dropConfirmedThrough: 0,
       pendingRows: 0,
       unconfirmedRows: 0,
       pendingSeqs: [],
@@ -77,7 +92,10 @@ export function readAgentStore(dataDir: string): AgentSnapshot {
       return found;
     };
     const counters = db
-      .prepare('SELECT lane, next_seq, acked, dropped, unconfirmed FROM lane_counters')
+      .prepare(
+        `SELECT lane, next_seq, acked, dropped, unconfirmed, dropped_through, drop_confirmed_through
+         FROM lane_counters`,
+      )
       .all() as CounterRow[];
     for (const row of counters) {
       Object.assign(lane(row.lane), {
@@ -85,6 +103,8 @@ export function readAgentStore(dataDir: string): AgentSnapshot {
         acked: row.acked,
         dropped: row.dropped,
         unconfirmed: row.unconfirmed,
+        droppedThrough: row.dropped_through,
+        dropConfirmedThrough: row.drop_confirmed_through,
       });
     }
     const seqs = (table: string) =>

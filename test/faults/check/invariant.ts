@@ -55,8 +55,9 @@ class Problems {
  *   grows with `seq`);
  * - every event the application was told is stored is at the hub under that seq with that
  *   uid, or its seq is in L; no refused event is at the hub;
- * - drained: no outbox row, no unconfirmed drop; `assigned = acked + dropped + unconfirmed +
- *   pending` holds.
+ * - drained: no outbox row, no unconfirmed drop, every drop answered by the hub (the dropped
+ *   boundary confirmed) and no ledger range beyond it; `assigned = acked + dropped +
+ *   unconfirmed + pending` holds.
  * Call it once the agent has drained.
  */
 export function checkInvariant(input: InvariantInput): { tally: Tally; problems: string[] } {
@@ -132,6 +133,11 @@ function ledgerSeqs(lane: Lane, counters: LaneSnapshot, problems: Problems): Set
     if (range.from < 1 || range.to > counters.assigned || range.from > range.to) {
       problems.add(`${lane}: ledger range ${range.from}..${range.to} outside 1..${counters.assigned}`);
     }
+    if (range.to > counters.droppedThrough) {
+      problems.add(
+        `${lane}: ledger range ${range.from}..${range.to} beyond the dropped boundary ${counters.droppedThrough}`,
+      );
+    }
     for (let s = range.from; s <= range.to; s++) {
       if (seqs.has(s)) problems.add(`${lane}#${s}: booked lost twice in the ledger`);
       seqs.add(s);
@@ -178,6 +184,11 @@ function checkLane(
   if (c.pendingRows !== 0) {
     problems.add(
       `${lane}: not drained, ${c.pendingRows} events still in the outbox (#${ranges(c.pendingSeqs).join(', #')})`,
+    );
+  }
+  if (c.dropConfirmedThrough < c.droppedThrough) {
+    problems.add(
+      `${lane}: drops through #${c.droppedThrough} answered by the hub only through #${c.dropConfirmedThrough}`,
     );
   }
   if (c.unconfirmed !== 0 || c.unconfirmedRows !== 0) {

@@ -74,6 +74,13 @@ export class SuiteEnv {
     return proxy;
   }
 
+  /** Resets every connection through every proxy (every trial's agent); returns how many. */
+  cutAll(): number {
+    let n = 0;
+    for (const proxy of this.#proxies) n += proxy.cut();
+    return n;
+  }
+
   /** Closes a proxy made by {@link proxy}. */
   async dropProxy(proxy: FaultProxy): Promise<void> {
     this.#proxies.delete(proxy);

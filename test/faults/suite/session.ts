@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfigInput, AgentStatus } from '../../../agent/index.js';
 import { LANES, type Lane } from '../../../shared/index.js';
-import { readAgentStore } from '../check/agent-db.js';
+import { dropsAnswered, readAgentStore } from '../check/agent-db.js';
 import { checkHubLedger } from '../check/hub-ledger.js';
 import { checkInvariant, type Tally } from '../check/invariant.js';
 import type { EnqueueCommand } from '../children/protocol.js';
@@ -21,6 +21,8 @@ export type SessionTuning = Partial<Pick<AgentConfigInput, 'outbox' | 'durabilit
 
 /** Polling period while waiting for a drain, ms. */
 const POLL_MS = 30;
+/** Safety net for the hub's answer about the last drops once drained, ms. */
+const ANSWER_TIMEOUT_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -198,7 +200,13 @@ export class StoreSession {
 
   /** Checks the invariant between the store's file, the hub and the receipts. */
   async check(): Promise<CheckResult> {
-    const snapshot = readAgentStore(this.dataDir);
+    // A drop that emptied a lane is answered by the hub just after the outbox looks drained.
+    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
+    let snapshot = readAgentStore(this.dataDir);
+    while (!dropsAnswered(snapshot) && Date.now() < deadline) {
+      await sleep(POLL_MS);
+      snapshot = readAgentStore(this.dataDir);
+    }
     const hubEvents = await this.#env.api.events(this.name, snapshot.epoch);
     const { tally, problems } = checkInvariant({ snapshot, hubEvents, receipts: this.receipts });
     problems.push(...(await checkHubLedger(this.#env.api, this.name, snapshot)));
