@@ -24,6 +24,8 @@ const sources: Record<string, string> = {
     "import { protocolVersion } from '../shared/index.js';\nexport const hubVersion = protocolVersion;\n",
   'inference/index.ts':
     "import { protocolVersion } from '../shared/index.js';\nexport const engineVersion = protocolVersion;\n",
+  'federated/index.ts':
+    "import { protocolVersion } from '../shared/index.js';\nexport const learningVersion = protocolVersion;\n",
 };
 
 /** Builds `project` in a fresh copy with `extra` files added; returns tsc's exit code and output. */
@@ -35,7 +37,7 @@ async function buildWith(
   try {
     for (const f of ['tsconfig.base.json', 'package.json']) await cp(join(root, f), join(dir, f));
     await symlink(join(root, 'node_modules'), join(dir, 'node_modules'));
-    for (const p of ['shared', 'inference', 'agent', 'hub']) {
+    for (const p of ['shared', 'inference', 'federated', 'agent', 'hub']) {
       await mkdir(join(dir, p));
       await cp(join(root, p, 'tsconfig.json'), join(dir, p, 'tsconfig.json'));
     }
@@ -54,7 +56,7 @@ async function buildWith(
 }
 
 test('the allowed imports build', async () => {
-  for (const project of ['agent', 'hub', 'inference']) {
+  for (const project of ['agent', 'hub', 'inference', 'federated']) {
     const result = await buildWith(project, {});
     assert.equal(result.code, 0, result.output);
   }
@@ -96,6 +98,17 @@ const forbidden: Array<[string, string, string]> = [
     'shared imports inference',
     'shared',
     "import { engineVersion } from '../inference/index.js';\nexport const x = engineVersion;\n",
+  ],
+  // Issue 6: federated learning code is shared by agent, hub and CLI, so it may import neither.
+  [
+    'federated imports agent',
+    'federated',
+    "import { agentVersion } from '../agent/index.js';\nexport const x = agentVersion;\n",
+  ],
+  [
+    'federated imports hub',
+    'federated',
+    "import { hubVersion } from '../hub/index.js';\nexport const x = hubVersion;\n",
   ],
 ];
 
