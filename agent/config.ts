@@ -80,6 +80,17 @@ export const AgentConfigSchema = z.strictObject({
   /** Seconds between unprompted reported-state publications (the desired state may override). */
   reportIntervalS: configInt().min(5).max(86_400).default(60),
   logLevel: LogLevelSchema.default('info'),
+  /** Labelled examples kept for federated learning (issue 6 item 1), never uploaded. */
+  samples: z
+    .strictObject({
+      /** Most examples kept, all splits together; default 100 000. */
+      maxRows: configInt().min(1).default(100_000),
+      /** Most feature bytes kept (4 per float32 value); default 256 MiB. */
+      maxBytes: configInt()
+        .min(1024)
+        .default(256 * 1024 * 1024),
+    })
+    .prefault({}),
   /** Models and engines (issue 3). */
   inference: z
     .strictObject({

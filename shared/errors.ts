@@ -39,6 +39,11 @@ export const ERROR_CODES = {
   AGENT_BAD_REQUEST: { message: 'request is invalid', http: 400, retryable: false },
   AGENT_NOT_FOUND: { message: 'no such route', http: 404, retryable: false },
   AGENT_OUTBOX_FULL: { message: 'outbox lane is full; retry later', http: 503, retryable: true },
+  AGENT_SAMPLES_FULL: {
+    message: 'sample store quota exceeded; delete samples first',
+    http: 507,
+    retryable: false,
+  },
   AGENT_CLOSED: { message: 'agent is shutting down', http: 503, retryable: true },
   AGENT_INTERNAL: { message: 'internal agent error', http: 500, retryable: true },
   INFER_MODEL_NOT_FOUND: { message: 'no such model', http: 404, retryable: false },

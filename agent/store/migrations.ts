@@ -135,5 +135,19 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
       PRIMARY KEY (lane, seq)
     ) WITHOUT ROWID;
     `,
+    // Issue 6 item 1: labelled examples for federated training and evaluation. Never
+    // uploaded. features = float32 little-endian, dims = JSON shape of one example.
+    `
+    CREATE TABLE samples (
+      id         INTEGER PRIMARY KEY,
+      split      TEXT NOT NULL CHECK (split IN ('train', 'holdout')),
+      label      INTEGER NOT NULL CHECK (label >= 0),
+      dims       TEXT NOT NULL,
+      features   BLOB NOT NULL,
+      bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+      created_at INTEGER NOT NULL
+    );
+    CREATE INDEX samples_by_split ON samples (split, id);
+    `,
   ];
 }
