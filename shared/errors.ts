@@ -58,6 +58,10 @@ export const ERROR_CODES = {
     retryable: true,
   },
   INFER_CLOUD_REFUSED: { message: 'the hub refused the cloud inference', http: 502, retryable: false },
+  FL_BAD_UPDATE: { message: 'federated update cannot be decoded or verified', http: 422, retryable: false },
+  FL_BAD_PARAMS: { message: 'federated-learning parameters are invalid', http: 400, retryable: false },
+  FL_ROUND_FAILED: { message: 'the round cannot be aggregated', http: 409, retryable: false },
+  FL_SECAGG_FAILED: { message: 'secure aggregation cannot unmask the sum', http: 422, retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** One of the codes in {@link ERROR_CODES}. */

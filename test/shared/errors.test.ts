@@ -5,7 +5,7 @@ import { ERROR_CODES, type ErrorCode, isOutpostError, OutpostError } from '../..
 const codes = Object.keys(ERROR_CODES) as ErrorCode[];
 
 test('every code is prefixed by its owner and written in upper snake case', () => {
-  for (const code of codes) assert.match(code, /^(AGENT|HUB|PROTO|INFER)_[A-Z0-9]+(_[A-Z0-9]+)*$/, code);
+  for (const code of codes) assert.match(code, /^(AGENT|HUB|PROTO|INFER|FL)_[A-Z0-9]+(_[A-Z0-9]+)*$/, code);
 });
 
 test('every code has a message, a 4xx/5xx status and a retry flag that agrees with it', () => {
