@@ -12,6 +12,7 @@ import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
+import { SampleStore } from './store/sample-store.js';
 import type { Agent, AgentStatus, Enqueued } from './types.js';
 
 /** Options of {@link createAgent}. */
@@ -161,6 +162,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     inference: inference.report(),
   });
 
+  const samples = new SampleStore(store.db, cfg.samples);
   reconciler.applyCurrent();
   await inference.loadActive();
   let api: Awaited<ReturnType<typeof startApi>>;
@@ -170,6 +172,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       status,
       enqueue,
       models: inference.models,
+      samples,
       isClosing: () => closing,
       log: loggers.child('api'),
     });

@@ -3,8 +3,10 @@ import Fastify, { type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import { isOutpostError, type Lane, OutpostError } from '../../shared/index.js';
 import type { AgentModels } from '../inference/models-api.js';
+import type { SampleStore } from '../store/sample-store.js';
 import type { AgentStatus } from '../types.js';
 import { registerInferenceRoutes } from './inference-routes.js';
+import { registerSampleRoutes } from './samples-routes.js';
 
 /** Options of the local API. */
 export interface ApiOptions {
@@ -17,6 +19,8 @@ export interface ApiOptions {
   enqueue(input: unknown): { lane: Lane; seq: number };
   /** The model API; when given, the inference routes are served (see inference-routes.ts). */
   models?: AgentModels;
+  /** Labelled examples for federated learning; when given, the sample routes are served (issue 6). */
+  samples?: SampleStore;
   /** True once the agent is closing: every request is answered `AGENT_CLOSED`. */
   isClosing(): boolean;
   log: Logger;
@@ -81,6 +85,8 @@ export async function startApi(options: ApiOptions): Promise<LocalApi> {
     return reply.code(202).send(accepted);
   });
   if (options.models) registerInferenceRoutes(app, options.models);
+  // After the inference routes: both accept the binary tensor form and share its parser.
+  if (options.samples) registerSampleRoutes(app, options.samples);
 
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;
