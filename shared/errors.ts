@@ -32,6 +32,12 @@ export const ERROR_CODES = {
   HUB_NOT_FOUND: { message: 'no such route', http: 404, retryable: false },
   HUB_DEVICE_NOT_FOUND: { message: 'no such device', http: 404, retryable: false },
   HUB_DEVICE_EXISTS: { message: 'a device with this id already exists', http: 409, retryable: false },
+  HUB_ROLLOUT_NOT_FOUND: { message: 'no such rollout', http: 404, retryable: false },
+  HUB_ROLLOUT_CONFLICT: {
+    message: 'the rollout cannot do that in its current state',
+    http: 409,
+    retryable: false,
+  },
   HUB_CONFIG_INVALID: { message: 'hub configuration is invalid', http: 500, retryable: false },
   HUB_STORE_UNAVAILABLE: { message: 'hub store is unavailable', http: 503, retryable: true },
   HUB_INTERNAL: { message: 'internal hub error', http: 500, retryable: true },
