@@ -3,4 +3,32 @@
  * privacy and secure aggregation. Shared by the agent, the hub, the CLI and the benchmarks;
  * imports neither agent nor hub.
  */
-export {};
+
+export { AdaptiveParamsSchema } from './strategies/adaptive.js';
+export { fedAdam } from './strategies/fedadam.js';
+export { FedAvgParamsSchema, fedAvg } from './strategies/fedavg.js';
+export { FedMedianParamsSchema, fedMedian } from './strategies/fedmedian.js';
+export { FedProxParamsSchema, fedProx } from './strategies/fedprox.js';
+export { fedYogi } from './strategies/fedyogi.js';
+export { KrumParamsSchema, krum } from './strategies/krum.js';
+export { createStrategy, STRATEGIES, type StrategyName, StrategyNameSchema } from './strategies/registry.js';
+export { stalenessWeight } from './strategies/staleness.js';
+export { TrimmedMeanParamsSchema, trimmedMean } from './strategies/trimmed-mean.js';
+export type * from './types.js';
+export { validateUpdate } from './validate.js';
+export {
+  add,
+  addScaled,
+  cloneWeights,
+  flatCount,
+  flatten,
+  l2Norm,
+  sameShapes,
+  scaleInPlace,
+  shapesOf,
+  sizeOf,
+  sub,
+  type TensorShape,
+  unflatten,
+  zerosLike,
+} from './weights.js';

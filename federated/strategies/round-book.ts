@@ -1,0 +1,69 @@
+import type { AggregateResult, ClientUpdate, ModelWeights, ValidationResult } from '../types.js';
+import { validateUpdate } from '../validate.js';
+import type { TensorShape } from '../weights.js';
+
+/**
+ * The bookkeeping every strategy shares: validation before any math (issue 6 item 5),
+ * duplicate and example-count checks, and the accepted/rejected lists.
+ */
+export class RoundBook {
+  readonly accepted: string[] = [];
+  readonly rejected: AggregateResult['rejected'] = [];
+  readonly #seen = new Set<string>();
+  readonly #shapes: ReadonlyArray<TensorShape>;
+  readonly #maxNorm: number;
+  #finished = false;
+
+  constructor(global: ModelWeights, maxNorm = Number.POSITIVE_INFINITY) {
+    this.#shapes = global.map((t) => ({ name: t.name, shape: t.shape }));
+    this.#maxNorm = maxNorm;
+  }
+
+  /** Validates `update`; on success records it as accepted and returns ok, else records the refusal. */
+  admit(update: ClientUpdate): ValidationResult {
+    if (this.#finished) throw new Error('the aggregation has finished; begin a new one');
+    const verdict = this.#check(update);
+    if (verdict.ok) {
+      this.#seen.add(update.clientId);
+      this.accepted.push(update.clientId);
+    } else {
+      this.rejected.push({ clientId: update.clientId, reason: verdict.reason, detail: verdict.detail });
+    }
+    return verdict;
+  }
+
+  /** Moves an accepted client to the rejected list (robust rules that discard whole updates). */
+  discard(clientId: string, detail: string): void {
+    const i = this.accepted.indexOf(clientId);
+    if (i >= 0) this.accepted.splice(i, 1);
+    this.rejected.push({ clientId, reason: 'robust-rule', detail });
+  }
+
+  /** Marks the round finished (a second `finish()` or a late `add()` throws). */
+  close(): void {
+    if (this.#finished) throw new Error('finish() was already called');
+    this.#finished = true;
+  }
+
+  #check(update: ClientUpdate): ValidationResult {
+    if (this.#seen.has(update.clientId)) {
+      return {
+        ok: false,
+        reason: 'duplicate',
+        detail: `${update.clientId} already contributed to this round`,
+      };
+    }
+    if (!(Number.isFinite(update.examples) && update.examples > 0)) {
+      return {
+        ok: false,
+        reason: 'examples',
+        detail: `examples must be a positive number, got ${update.examples}`,
+      };
+    }
+    const s = update.staleness ?? 0;
+    if (!(Number.isInteger(s) && s >= 0)) {
+      return { ok: false, reason: 'staleness', detail: `staleness must be a non-negative integer, got ${s}` };
+    }
+    return validateUpdate(update.delta, this.#shapes, { maxNorm: this.#maxNorm });
+  }
+}
