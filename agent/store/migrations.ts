@@ -149,5 +149,17 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     );
     CREATE INDEX samples_by_split ON samples (split, id);
     `,
+    // Issue 6 item 3: what the device did in each federated round (submitted survives
+    // restarts: a round is trained and sent at most once).
+    `
+    CREATE TABLE fl_rounds (
+      task_id    TEXT NOT NULL,
+      round      INTEGER NOT NULL,
+      status     TEXT NOT NULL CHECK (status IN ('submitted', 'skipped')),
+      detail     TEXT NOT NULL,
+      at         INTEGER NOT NULL,
+      PRIMARY KEY (task_id, round)
+    ) WITHOUT ROWID;
+    `,
   ];
 }
