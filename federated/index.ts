@@ -4,6 +4,11 @@
  * imports neither agent nor hub.
  */
 
+export { chunk, reassemble, sha256Hex } from './codec/chunks.js';
+export { clipL2 } from './codec/clip.js';
+export { compressionOf, decodeUpdate } from './codec/decode.js';
+export { encodeUpdate } from './codec/encode.js';
+export { decodeServerState, encodeServerState } from './codec/server-state.js';
 export { AdaptiveParamsSchema } from './strategies/adaptive.js';
 export { fedAdam } from './strategies/fedadam.js';
 export { FedAvgParamsSchema, fedAvg } from './strategies/fedavg.js';

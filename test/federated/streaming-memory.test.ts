@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createStrategy, type ModelWeights } from '../../federated/index.js';
+
+// Issue 6 item 5: FedAvg-family aggregation streams (memory O(model), not O(clients));
+// FedMedian buffers every update (O(clients × model)) — measured in ArrayBuffer bytes,
+// which count exactly the Float32Arrays a strategy keeps alive.
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const PARAMS = 250_000; // 1 MB per update
+const CLIENTS = 40;
+
+function update(i: number): ModelWeights {
+  const values = new Float32Array(PARAMS);
+  for (let k = 0; k < PARAMS; k += 997) values[k] = ((i % 7) - 3) * 1e-3;
+  return [{ name: 'w', shape: [PARAMS], values }];
+}
+
+function growthMb(name: string): number {
+  const global: ModelWeights = [{ name: 'w', shape: [PARAMS], values: new Float32Array(PARAMS) }];
+  gc();
+  const before = process.memoryUsage().arrayBuffers;
+  const round = createStrategy(name).begin(global, { round: 1 });
+  for (let i = 0; i < CLIENTS; i++) round.add({ clientId: `c${i}`, delta: update(i), examples: 10 });
+  gc();
+  const growth = (process.memoryUsage().arrayBuffers - before) / 1e6;
+  assert.equal(round.finish().accepted.length, CLIENTS);
+  return growth;
+}
+
+it('fedavg and fedadam keep O(model) while fedmedian keeps every update', () => {
+  const model = (PARAMS * 4) / 1e6;
+  // fedavg: one accumulator; fedadam: the accumulator plus its two moments (m, v).
+  for (const [name, models] of [
+    ['fedavg', 2.5],
+    ['fedadam', 5],
+  ] as const) {
+    const g = growthMb(name);
+    assert.ok(
+      g < models * model,
+      `${name} grew ${g.toFixed(1)} MB for a ${model} MB model and ${CLIENTS} clients`,
+    );
+  }
+  const median = growthMb('fedmedian');
+  assert.ok(median > 0.8 * CLIENTS * model, `fedmedian grew only ${median.toFixed(1)} MB`);
+});
