@@ -8,6 +8,8 @@ import { type AgentInference, setupInference } from './inference/setup.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
 import { ComponentLoggers } from './logging.js';
+import { MetricsFlusher } from './metrics/flusher.js';
+import { ModelMetrics } from './metrics/model-metrics.js';
 import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
@@ -62,6 +64,8 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     monoNow: options.clock?.monoNow,
   });
   let closing = false;
+  // Per-model metrics (issue 5 item 4), counted on the inference path, flushed to the outbox.
+  const modelMetrics = new ModelMetrics(wallNow);
   let inference: AgentInference;
   try {
     inference = setupInference({
@@ -70,6 +74,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       enqueue: (event) => enqueue(event),
       onChange: () => reporter.publishNow('models'),
       hubOnline: () => link.connected,
+      onInfer: (o) => modelMetrics.record(o),
       log: loggers.child('inference'),
     });
   } catch (err) {
@@ -182,8 +187,15 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     store.close();
     throw err;
   }
+  const metricsFlusher = new MetricsFlusher({
+    metrics: modelMetrics,
+    enqueue: (event) => outbox.enqueue(parseEventInput(event)),
+    intervalMs: cfg.metrics.flushIntervalMs,
+    log: loggers.child('metrics'),
+  });
   link.start();
   outbox.start();
+  metricsFlusher.start();
   loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
 
   let closed: Promise<void> | undefined;
@@ -195,6 +207,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       await outbox.stop();
       await link.close();
       await api.close();
+      metricsFlusher.stop();
       await inference.close();
     } finally {
       finalStatus = status();

@@ -80,6 +80,13 @@ export const AgentConfigSchema = z.strictObject({
   /** Seconds between unprompted reported-state publications (the desired state may override). */
   reportIntervalS: configInt().min(5).max(86_400).default(60),
   logLevel: LogLevelSchema.default('info'),
+  /** Per-model metrics (issue 5 item 4). */
+  metrics: z
+    .strictObject({
+      /** How often the counted deltas are queued as a `telemetry.model` event, ms. */
+      flushIntervalMs: configInt().min(50).max(3_600_000).default(10_000),
+    })
+    .prefault({}),
   /** Labelled examples kept for federated learning (issue 6 item 1), never uploaded. */
   samples: z
     .strictObject({

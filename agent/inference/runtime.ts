@@ -18,6 +18,7 @@ import {
   type ModelRuntimeReport,
   OutpostError,
 } from '../../shared/index.js';
+import type { InferenceObservation } from '../metrics/model-metrics.js';
 import type { ModelFiles } from './model-files.js';
 import type { ModelPolicy, ModelStore, Precision } from './model-store.js';
 import type { ResolvedProfile } from './profile.js';
@@ -69,6 +70,11 @@ export interface InferenceRuntimeOptions {
   log: Logger;
   /** The engine table (tests may pass a subset); the full registry by default. */
   registry?: Readonly<Record<EngineName, Engine>>;
+  /**
+   * Observer of every inference of an active version, answered or failed, with its inputs
+   * (per-model metrics and the shadow runner, issue 5 items 4-5). Must be cheap and not throw.
+   */
+  onInfer?: (o: InferenceObservation & { inputs: TensorMap }) => void;
 }
 
 /**
@@ -201,6 +207,40 @@ export class InferenceRuntime {
    */
   async infer(name: string, inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
     const active = this.#get(name);
+    const observe = this.#o.onInfer;
+    if (observe === undefined) return this.#infer(name, active, inputs, options);
+    const started = performance.now();
+    const version = active.manifest.version;
+    try {
+      const result = await this.#infer(name, active, inputs, options);
+      observe({
+        model: name,
+        version,
+        role: 'active',
+        latencyMs: performance.now() - started,
+        outputs: result.outputs,
+        inputs,
+      });
+      return result;
+    } catch (err) {
+      observe({
+        model: name,
+        version,
+        role: 'active',
+        latencyMs: performance.now() - started,
+        outputs: undefined,
+        inputs,
+      });
+      throw err;
+    }
+  }
+
+  async #infer(
+    name: string,
+    active: ActiveModel & { model: LoadedModel },
+    inputs: TensorMap,
+    options: InferOptions,
+  ): Promise<InferResult> {
     const { manifest, model } = active;
     assertInputs(model.signature, inputs, name);
     const policy = this.#o.models.policy(name);

@@ -9,7 +9,7 @@ import { ModelStore } from './model-store.js';
 import { type AgentModels, createAgentModels } from './models-api.js';
 import { resolveProfile } from './profile.js';
 import { ResultCache } from './result-cache.js';
-import { InferenceRuntime } from './runtime.js';
+import { InferenceRuntime, type InferenceRuntimeOptions } from './runtime.js';
 import { ResultUploader } from './uploader.js';
 
 /** The agent's inference part, wired. */
@@ -31,6 +31,8 @@ export interface InferenceSetupOptions {
   onChange(): void;
   /** Whether the hub is reachable now (cloud routes); default never. */
   hubOnline?(): boolean;
+  /** Observer of every inference (per-model metrics, shadow; issue 5). */
+  onInfer?: InferenceRuntimeOptions['onInfer'];
   log: Logger;
 }
 
@@ -61,6 +63,7 @@ export function setupInference(options: InferenceSetupOptions): AgentInference {
     profile,
     ...(inf.threads !== undefined ? { intraOpThreads: inf.threads } : {}),
     onChange: options.onChange,
+    ...(options.onInfer ? { onInfer: options.onInfer } : {}),
     log,
   });
   const router = createHybridRouter({

@@ -1,0 +1,112 @@
+import type { HostTensor, TensorMap } from '../../inference/index.js';
+
+/** Outputs larger than this (elements) are not scanned for confidence or agreement (cost). */
+export const MAX_SCANNED_ELEMENTS = 65_536;
+
+/** Tolerance of {@link answersAgree} for outputs that are not class scores. */
+export const AGREEMENT_TOLERANCE = { abs: 1e-3, rel: 1e-2 } as const;
+
+type FloatTensor = HostTensor & { data: Float32Array | Float64Array };
+
+function isFloat(t: HostTensor | undefined): t is FloatTensor {
+  return t !== undefined && (t.dtype === 'float32' || t.dtype === 'float64');
+}
+
+/**
+ * The class-score output of a result and its name: the first float output (in the model's
+ * output order) whose last axis has at least 2 entries (one per class), small enough to
+ * scan. Undefined when the model has none (a regression, a detector's boxes, an embedding…).
+ */
+export function classOutput(outputs: TensorMap): { name: string; tensor: FloatTensor } | undefined {
+  for (const [name, t] of Object.entries(outputs)) {
+    if (!isFloat(t) || t.data.length > MAX_SCANNED_ELEMENTS || t.data.length === 0) continue;
+    const last = t.dims[t.dims.length - 1] ?? 1;
+    if (last >= 2 && t.data.length % last === 0) return { name, tensor: t };
+  }
+  return undefined;
+}
+
+/**
+ * Confidence of one row of class scores, in [0, 1] (issue 5 item 4, "mean confidence"):
+ * when the row already is a probability distribution (every value in [0, 1], sum within
+ * 1e-3 of 1) its largest value; otherwise the row is taken as logits and the confidence is
+ * the largest softmax value, `1 / Σ exp(x_i − max)`.
+ */
+export function rowConfidence(data: Float32Array | Float64Array, start: number, width: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  let sum = 0;
+  let probabilities = true;
+  for (let i = start; i < start + width; i++) {
+    const v = data[i] as number;
+    if (v > max) max = v;
+    sum += v;
+    if (!(v >= 0 && v <= 1)) probabilities = false;
+  }
+  if (!Number.isFinite(max)) return 0;
+  if (probabilities && Math.abs(sum - 1) <= 1e-3) return max;
+  let denom = 0;
+  for (let i = start; i < start + width; i++) denom += Math.exp((data[i] as number) - max);
+  return denom > 0 && Number.isFinite(denom) ? 1 / denom : 0;
+}
+
+/**
+ * Adds the confidence of every row of a result's class output to `into` (sum, count of
+ * rows). A model without a class output adds nothing: its mean confidence stays unknown.
+ */
+export function accumulateConfidence(outputs: TensorMap, into: { sum: number; count: number }): void {
+  const t = classOutput(outputs)?.tensor;
+  if (t === undefined) return;
+  const width = t.dims[t.dims.length - 1] as number;
+  for (let start = 0; start < t.data.length; start += width) {
+    into.sum += rowConfidence(t.data, start, width);
+    into.count++;
+  }
+}
+
+function argmaxRows(t: FloatTensor): number[] {
+  const width = t.dims[t.dims.length - 1] as number;
+  const out: number[] = [];
+  for (let start = 0; start < t.data.length; start += width) {
+    let best = start;
+    for (let i = start + 1; i < start + width; i++)
+      if ((t.data[i] as number) > (t.data[best] as number)) best = i;
+    out.push(best - start);
+  }
+  return out;
+}
+
+function sameDims(a: HostTensor, b: HostTensor): boolean {
+  return a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
+}
+
+/**
+ * Whether a shadow answer agrees with the active answer on the same inputs (issue 5 item 5):
+ * - both have the same class output (name and shape) → every row has the same top class;
+ * - otherwise every float output of the active answer is present in the shadow answer with
+ *   the same dims and each element within `abs + rel·|active|` ({@link AGREEMENT_TOLERANCE});
+ *   non-float outputs must be equal element by element.
+ * Different output names or shapes never agree.
+ */
+export function answersAgree(active: TensorMap, shadow: TensorMap): boolean {
+  const a = classOutput(active);
+  const b = classOutput(shadow);
+  if (a && b && a.name === b.name && sameDims(a.tensor, b.tensor)) {
+    const ra = argmaxRows(a.tensor);
+    const rb = argmaxRows(b.tensor);
+    return ra.every((v, i) => v === rb[i]);
+  }
+  for (const [name, ta] of Object.entries(active)) {
+    const tb = shadow[name];
+    if (tb === undefined || ta.dtype !== tb.dtype || !sameDims(ta, tb)) return false;
+    if (ta.data.length > MAX_SCANNED_ELEMENTS) continue;
+    for (let i = 0; i < ta.data.length; i++) {
+      const x = ta.data[i];
+      const y = tb.data[i];
+      if (typeof x === 'number' && typeof y === 'number' && isFloat(ta)) {
+        if (!(Math.abs(x - y) <= AGREEMENT_TOLERANCE.abs + AGREEMENT_TOLERANCE.rel * Math.abs(x)))
+          return false;
+      } else if (x !== y) return false;
+    }
+  }
+  return true;
+}
