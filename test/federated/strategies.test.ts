@@ -24,12 +24,12 @@ const upd = (clientId: string, a: number[], b: number[], examples = 1, staleness
 });
 const values = (m: ModelWeights) => m.map((t) => [...t.values]);
 const close = (actual: number[][], expected: number[][], tol = 1e-6) => {
-  actual.forEach((row, i) =>
+  actual.forEach((row, i) => {
     row.forEach((v, k) => {
       const e = (expected[i] as number[])[k] as number;
       assert.ok(Math.abs(v - e) <= tol, `[${i}][${k}] = ${v}, expected ${e}`);
-    }),
-  );
+    });
+  });
 };
 const global = w([1, 1], [0]);
 
@@ -140,15 +140,15 @@ describe('robust strategies', () => {
       const delta = values(r.weights).map((row, i) =>
         row.map((v, k) => v - ((values(global)[i] as number[])[k] as number)),
       );
-      delta.forEach((row, i) =>
+      delta.forEach((row, i) => {
         row.forEach((v, k) => {
           const hv = honest.map((h) => h.delta[i]?.values[k] as number);
           assert.ok(
             v >= Math.min(...hv) - 1e-6 && v <= Math.max(...hv) + 1e-6,
             `${name} coordinate [${i}][${k}] = ${v}`,
           );
-        }),
-      );
+        });
+      });
       // FedAvg, for contrast, is dragged far away by the same update.
       const avg = run('fedavg', [...honest, poisoned]);
       assert.ok((avg.weights[0]?.values[0] as number) < -50);
