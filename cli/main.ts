@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { configFromFlags } from '../shared/index.js';
 import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
+import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
 import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
 import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { HUB_HELP, runHubCommand } from './commands/hub.js';
@@ -15,6 +16,7 @@ Commands:
   demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
   hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
   agent                run the on-device agent
+  agent install        write a systemd unit + env file for the agent (--dry-run prints them)
   devices add|list     enroll and list devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
   models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
@@ -39,7 +41,8 @@ async function main(argv: string[]): Promise<void> {
   // `-o FILE` is `--output FILE` (models quantize).
   const { config: flags, positionals } = configFromFlags(rest.map((a) => (a === '-o' ? '--output' : a)));
   if (flags.help === true || rest.includes('-h')) {
-    console.log(HELP[command] ?? USAGE);
+    const sub = command === 'agent' && positionals[0] === 'install' ? AGENT_INSTALL_HELP : undefined;
+    console.log(sub ?? HELP[command] ?? USAGE);
     return;
   }
   switch (command) {
@@ -48,6 +51,7 @@ async function main(argv: string[]): Promise<void> {
     case 'hub':
       return runHubCommand(flags);
     case 'agent':
+      if (positionals[0] === 'install') return runAgentInstallCommand(flags);
       return runAgentCommand(flags);
     case 'devices':
       return runDevicesCommand(positionals, flags);
