@@ -59,8 +59,8 @@ test('compose: hub on PostgreSQL and Mosquitto, three enrolled agents, health-ga
   assert.ok(services.hub.healthcheck.test.join(' ').includes('/healthz'));
   assert.ok(services.postgres.healthcheck.test.join(' ').includes('pg_isready'));
   const hubEnv = services.hub.environment as Record<string, string>;
-  assert.match(hubEnv.OUTPOST_HUB_STORE_URL ?? '', /^postgres:\/\/[^@]+@postgres:5432\//);
-  assert.equal(hubEnv.OUTPOST_HUB_BROKER_URL, 'mqtt://mosquitto:1883');
+  assert.match(hubEnv.OUTPOST_HUB_STORE__URL ?? '', /^postgres:\/\/[^@]+@postgres:5432\//);
+  assert.equal(hubEnv.OUTPOST_HUB_BROKER__URL, 'mqtt://mosquitto:1883');
   assert.match(
     hubEnv.OUTPOST_HUB_ADMIN_TOKEN ?? '',
     /^\$\{OUTPOST_ADMIN_TOKEN:\?/,

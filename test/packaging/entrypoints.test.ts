@@ -86,14 +86,22 @@ test('hub, enroll job and agent images: their entrypoints start with the compose
     OUTPOST_HUB_MQTT__PORT: '0',
     OUTPOST_HUB_LOG_LEVEL: 'warn',
   };
-  // The external store and broker (issue 8) need the machine's PostgreSQL and Mosquitto;
-  // until hub/config.ts knows their keys this run uses the embedded ones and says so.
-  for (const key of ['OUTPOST_HUB_STORE_URL', 'OUTPOST_HUB_BROKER_URL']) {
-    const probe = HubConfigSchema.safeParse(configFromEnv({ [key]: 'x://y' }, 'OUTPOST_HUB_'));
+  // The external store and broker (issue 8): the machine's PostgreSQL (db `test`, a schema of
+  // this run's own) and, until hub/config.ts knows a key, the embedded default, said so.
+  for (const key of ['OUTPOST_HUB_STORE__URL', 'OUTPOST_HUB_BROKER__URL']) {
+    const probe = HubConfigSchema.safeParse(configFromEnv({ [key]: 'postgres://x/y' }, 'OUTPOST_HUB_'));
     if (!probe.success && probe.error.issues.some((i) => i.code === 'unrecognized_keys')) {
       t.diagnostic(`hub/config.ts has no key for ${key} yet: run without it (embedded default)`);
       delete hubEnv[key];
     }
+  }
+  if (hubEnv.OUTPOST_HUB_STORE__URL !== undefined) {
+    hubEnv.OUTPOST_HUB_STORE__URL = process.env.OUTPOST_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    hubEnv.OUTPOST_HUB_STORE__SCHEMA = `entrypoint_${process.pid}_${Date.now()}`;
+  }
+  if (hubEnv.OUTPOST_HUB_BROKER__URL !== undefined) {
+    t.diagnostic('an external broker key exists: this test still needs its local Mosquitto wiring');
+    delete hubEnv.OUTPOST_HUB_BROKER__URL;
   }
   const hub = spawnEntrypoint(hubImage.argv, hubEnv);
   children.push(hub);
