@@ -96,7 +96,8 @@ test('hub, enroll job and agent images: their entrypoints start with the compose
     }
   }
   if (hubEnv.OUTPOST_HUB_STORE__URL !== undefined) {
-    hubEnv.OUTPOST_HUB_STORE__URL = process.env.OUTPOST_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    hubEnv.OUTPOST_HUB_STORE__URL =
+      process.env.OUTPOST_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
     hubEnv.OUTPOST_HUB_STORE__SCHEMA = `entrypoint_${process.pid}_${Date.now()}`;
   }
   if (hubEnv.OUTPOST_HUB_BROKER__URL !== undefined) {
