@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema, SemverSchema } from '../shared/index.js';
 
+import { RegistryConfigSchema } from './registry/config.js';
+
 const port = () => configInt().min(0).max(65_535);
 
 /**
@@ -38,6 +40,8 @@ export const HubConfigSchema = z.strictObject({
    */
   adminToken: z.string().min(16, 'admin token must be at least 16 characters').optional(),
   logLevel: LogLevelSchema.default('info'),
+  /** Model registry (issue 5): artifact size limit, reference size. */
+  registry: RegistryConfigSchema,
   /**
    * Models served by `POST /v1/infer/NAME` (issue 3 item 7, hybrid routing): these, plus
    * every `{dataDir}/models/NAME.onnx`.

@@ -16,6 +16,7 @@ import { type HubModels, loadHubModels } from './inference/hub-models.js';
 import { type Rescorer, startRescorer } from './inference/rescorer.js';
 import { republishAllDesired } from './protocol/downlink.js';
 import { startUplink, type UplinkHandler } from './protocol/uplink.js';
+import { type HubDelivery, setupDelivery } from './registry/setup.js';
 import { Rejections } from './rejections.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openSqliteHubStore } from './store/sqlite.js';
@@ -32,6 +33,8 @@ export interface Hub {
   /** Bearer token of the admin API (from config or `{dataDir}/admin-token`). */
   readonly adminToken: string;
   readonly store: HubStore;
+  /** Model registry and desired-state service (issue 5): rollouts and federated learning use them. */
+  readonly delivery: HubDelivery;
   /** Counters since this hub started. */
   stats(): HubStats;
   /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
@@ -130,6 +133,15 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     parts.rescorer = startRescorer({ store, models, log: log('inference') });
     parts.rescorer.kick();
 
+    const delivery = await setupDelivery({
+      dataDir: cfg.dataDir,
+      config: cfg.registry,
+      store,
+      bus: broker.bus,
+      now: Date.now,
+      log,
+    });
+
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({
       store,
@@ -141,6 +153,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       stats: () => counters.snapshot(),
       now: Date.now,
       models,
+      delivery,
     });
     parts.app = app;
     parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
@@ -165,6 +178,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       ws: { url: wsUrl },
       adminToken,
       store,
+      delivery,
       stats: () => counters.snapshot(),
       close: () => {
         closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));

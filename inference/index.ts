@@ -13,6 +13,13 @@ export { type DigitClassifier, type TrainOptions, trainDigitClassifier } from '.
 export { ENGINES, engineNamed } from './engines/registry.js';
 export type { Engine, EngineSettings, LoadedModel } from './engines/types.js';
 export {
+  artifactSource,
+  isTfjsBundle,
+  packTfjsBundle,
+  TFJS_BUNDLE_MAGIC,
+  unpackTfjsBundle,
+} from './model/bundle.js';
+export {
   digestModelSource,
   type ModelFormat,
   type ModelSource,

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { formatIssues, OutpostError } from '../../shared/index.js';
 import type { HubBus } from '../bus/types.js';
 import type { HubModels } from '../inference/hub-models.js';
+import type { HubDelivery } from '../registry/setup.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
 
@@ -20,6 +21,8 @@ export interface HttpDeps {
   now: () => number;
   /** Models served by `POST /v1/infer/:name` (issue 3 item 7); none when absent. */
   models?: HubModels;
+  /** Registry, artifacts and desired-state service (issue 5); their routes are absent without it. */
+  delivery?: HubDelivery;
 }
 
 /**

@@ -1,12 +1,15 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { isOutpostError, OutpostError } from '../../shared/index.js';
 import { tokensEqual } from '../secrets.js';
+import { ARTIFACTS_PREFIX, registerArtifactRoutes } from './artifacts.js';
 import type { HttpDeps } from './context.js';
 import { registerDeviceControlRoutes } from './device-control.js';
 import { registerDeviceRoutes } from './devices.js';
 import { registerEventRoutes, registerRescoreRoutes } from './events.js';
 import { registerHealthRoutes } from './health.js';
 import { INFER_PREFIX, registerInferRoutes } from './infer.js';
+import { registerModelRoutes } from './models.js';
+import { registerModelPinRoutes } from './models-pins.js';
 
 /** Path prefix of the admin API; every route under it needs the admin bearer token. */
 export const ADMIN_PREFIX = '/v1/';
@@ -25,6 +28,8 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     if (!(route?.startsWith(ADMIN_PREFIX) || request.url.startsWith(ADMIN_PREFIX))) return;
     // Cloud inference authenticates devices (or the admin) itself (hub/http/infer.ts).
     if (route?.startsWith(INFER_PREFIX) && request.url.startsWith(INFER_PREFIX)) return;
+    // So do artifact downloads (issue 5, hub/http/artifacts.ts).
+    if (route?.startsWith(ARTIFACTS_PREFIX) && request.url.startsWith(ARTIFACTS_PREFIX)) return;
     if (!hasAdminToken(request, deps.adminToken)) throw new OutpostError('HUB_UNAUTHORIZED');
   });
 
@@ -36,7 +41,8 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
       deps.logger.debug({ code: outpost.code, method: request.method, url: request.url }, outpost.message);
     }
     if (outpost.code === 'HUB_UNAUTHORIZED') {
-      const inferRoute = request.routeOptions.url?.startsWith(INFER_PREFIX) === true;
+      const url = request.routeOptions.url;
+      const inferRoute = url?.startsWith(INFER_PREFIX) === true || url?.startsWith(ARTIFACTS_PREFIX) === true;
       reply.header('www-authenticate', inferRoute ? 'Basic realm="outpost-devices", Bearer' : 'Bearer');
     }
     return reply.status(outpost.http).send(outpost.toBody());
@@ -56,6 +62,11 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerEventRoutes(app, deps);
   registerRescoreRoutes(app, deps);
   registerInferRoutes(app, deps);
+  if (deps.delivery) {
+    registerModelRoutes(app, deps, deps.delivery.registry);
+    registerModelPinRoutes(app, deps, deps.delivery.desired);
+    registerArtifactRoutes(app, deps, deps.delivery.registry.artifacts);
+  }
   return app;
 }
 

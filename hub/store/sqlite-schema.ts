@@ -75,4 +75,26 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     FOREIGN KEY (device_id, epoch, lane, seq) REFERENCES events (device_id, epoch, lane, seq) ON DELETE CASCADE
   ) STRICT;
   `,
+  // 4: model registry (issue 5 item 1): versions with lineage, variants with signed manifests.
+  `
+  CREATE TABLE model_versions (
+    name       TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    lineage    TEXT,
+    PRIMARY KEY (name, version)
+  ) STRICT;
+  CREATE TABLE model_variants (
+    name      TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    format    TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    signed    TEXT NOT NULL,
+    PRIMARY KEY (name, version, precision),
+    FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE
+  ) STRICT;
+  CREATE INDEX model_variants_sha ON model_variants (sha256);
+  `,
 ];

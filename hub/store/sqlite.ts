@@ -3,13 +3,17 @@ import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import {
   type DesiredState,
+  type DeviceId,
+  type Manifest,
   OutpostError,
   PROTOCOL_VERSION,
   type RemoteConfig,
   runMigrations,
   type UplinkBatch,
 } from '../../shared/index.js';
+import type { DesiredMutation, ModelVariantRecord, ModelVersionRecord } from './registry-types.js';
 import { SqliteEvents } from './sqlite-events.js';
+import { desiredBodyOf, SqliteRegistry } from './sqlite-registry.js';
 import { SqliteRescores } from './sqlite-rescores.js';
 import { type DeviceRow, toDevice } from './sqlite-rows.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
@@ -56,6 +60,7 @@ class SqliteHubStore implements HubStore {
   readonly kind = 'sqlite';
   private readonly events: SqliteEvents;
   private readonly rescores: SqliteRescores;
+  private readonly registry: SqliteRegistry;
   private readonly stmt: {
     insertDevice: Statement<[string, string | null, string, string, number]>;
     getDevice: Statement<[string], DeviceRow>;
@@ -75,6 +80,7 @@ class SqliteHubStore implements HubStore {
   constructor(private readonly db: Database) {
     this.events = new SqliteEvents(db);
     this.rescores = new SqliteRescores(db);
+    this.registry = new SqliteRegistry(db);
     this.stmt = {
       insertDevice: db.prepare(
         'INSERT INTO devices (id, name, labels, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',
@@ -106,7 +112,9 @@ class SqliteHubStore implements HubStore {
       }
       const previous = this.stmt.getDesired.get(id);
       const rev = previous === undefined ? 1 : (JSON.parse(previous.doc) as DesiredState).rev + 1;
-      const doc: DesiredState = { v: PROTOCOL_VERSION, rev, at: atMs, config };
+      // Issue 5: the other sections (models, …) stay as they are.
+      const rest = previous === undefined ? {} : desiredBodyOf(JSON.parse(previous.doc) as DesiredState);
+      const doc: DesiredState = { v: PROTOCOL_VERSION, rev, at: atMs, ...rest, config };
       this.stmt.putDesired.run(id, rev, JSON.stringify(doc));
       return doc;
     });
@@ -198,6 +206,46 @@ class SqliteHubStore implements HubStore {
     return this.stmt.listDesired
       .all()
       .map((row) => ({ deviceId: row.device_id, desired: JSON.parse(row.doc) as DesiredState }));
+  }
+
+  async updateDesired(
+    deviceIds: readonly DeviceId[],
+    mutate: DesiredMutation,
+    atMs: number,
+  ): Promise<Map<DeviceId, DesiredState>> {
+    this.open();
+    return this.registry.updateDesired(deviceIds, mutate, atMs);
+  }
+
+  async putModelVariant(
+    name: string,
+    version: string,
+    lineage: Manifest['lineage'],
+    variant: ModelVariantRecord,
+    atMs: number,
+  ): Promise<ModelVersionRecord> {
+    this.open();
+    return this.registry.putModelVariant(name, version, lineage, variant, atMs);
+  }
+
+  async getModelVersion(name: string, version: string): Promise<ModelVersionRecord | undefined> {
+    this.open();
+    return this.registry.getModelVersion(name, version);
+  }
+
+  async listModelVersions(name?: string): Promise<ModelVersionRecord[]> {
+    this.open();
+    return this.registry.listModelVersions(name);
+  }
+
+  async deleteModelVersion(name: string, version: string): Promise<boolean> {
+    this.open();
+    return this.registry.deleteModelVersion(name, version);
+  }
+
+  async artifactInUse(sha256: string): Promise<boolean> {
+    this.open();
+    return this.registry.artifactInUse(sha256);
   }
 
   async ingestBatch(deviceId: string, batch: UplinkBatch, receivedAtMs: number): Promise<IngestResult> {

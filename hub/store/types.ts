@@ -6,6 +6,7 @@ import type {
   RemoteConfig,
   UplinkBatch,
 } from '../../shared/index.js';
+import type { RegistryStore } from './registry-types.js';
 
 /** One enrolled device as the hub stores it. Times are hub wall-clock milliseconds. */
 export interface DeviceRecord {
@@ -115,7 +116,7 @@ export interface SkipTotal {
  * The hub's storage, one interface for every backend (DESIGN "Storage"): SQLite now,
  * PostgreSQL later. Async so that a networked backend fits the same contract.
  */
-export interface HubStore {
+export interface HubStore extends RegistryStore {
   /** Backend name reported by `/healthz`. */
   readonly kind: string;
   /** Throws `HUB_DEVICE_EXISTS` when the id is taken. */
@@ -136,8 +137,9 @@ export interface HubStore {
   touch(id: string, lastSeenMs: number): Promise<void>;
   getDesired(id: string): Promise<DesiredState | undefined>;
   /**
-   * Stores a new desired revision, `rev` = previous + 1 (1 for the first), in one
-   * transaction. Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
+   * Stores a new desired revision with this `config` section, `rev` = previous + 1 (1 for the
+   * first), in one transaction; the other sections (models, issue 5) are kept as they are.
+   * Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
    */
   putDesired(id: string, config: RemoteConfig, atMs: number): Promise<DesiredState>;
   /** Every stored desired document, to republish retained after a start. */

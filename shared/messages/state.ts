@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InferenceReportSchema } from '../inference.js';
+import { ManifestSchema, SemverSchema, SignedManifestSchema } from '../manifest.js';
 import { EpochMs, ProtocolVersion } from './common.js';
 import { LedgerReportSchema } from './ledger.js';
 
@@ -20,10 +21,31 @@ export const RemoteConfigSchema = z.strictObject({
 });
 export type RemoteConfig = z.infer<typeof RemoteConfigSchema>;
 
+/** The signed manifests of one model version: one per variant (fp32, fp16, int8), issue 5. */
+export const VersionManifestsSchema = z.array(SignedManifestSchema).min(1).max(3);
+
+/**
+ * One model the hub wants on a device (issue 5 items 2-3): the version to run with its signed
+ * variant manifests. The agent picks the variant its profile prefers, downloads, verifies and
+ * activates it; it refuses a version older than the active one unless `allowDowngrade`.
+ */
+export const DesiredModelSchema = z.strictObject({
+  name: ManifestSchema.shape.name,
+  version: SemverSchema,
+  manifests: VersionManifestsSchema,
+  /** Set by a rollback: the device may activate a version older than its active one. */
+  allowDowngrade: z.boolean().optional(),
+  /** A candidate to run beside the active version on the same inputs (shadow mode, issue 5 item 5). */
+  shadow: z.strictObject({ version: SemverSchema, manifests: VersionManifestsSchema }).optional(),
+  /** Id of the rollout that set this entry, if any. */
+  rollout: z.string().min(1).max(128).optional(),
+});
+export type DesiredModel = z.infer<typeof DesiredModelSchema>;
+
 /**
  * `outpost/v1/d/{id}/desired` (retained): what the hub wants the device to be. `rev` grows
  * by one with every change; a device never applies a rev lower than one it applied.
- * Later issues add models and federated tasks.
+ * Sections: `config` (issue 2), `models` (issue 5); later issues add a federated task.
  */
 export const DesiredStateSchema = z.strictObject({
   v: ProtocolVersion,
@@ -31,6 +53,8 @@ export const DesiredStateSchema = z.strictObject({
   /** Hub wall clock when this revision was made, ms. */
   at: EpochMs,
   config: RemoteConfigSchema,
+  /** Models the device should run, one entry per model name (issue 5). */
+  models: z.array(DesiredModelSchema).max(256).optional(),
 });
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
@@ -57,6 +81,40 @@ export const LaneReportSchema = z.strictObject({
   unconfirmed: z.number().int().nonnegative().optional(),
   pendingBytes: z.number().int().nonnegative().optional(),
 });
+
+/**
+ * Delivery of one model on a device (issue 5 items 2-3): what runs, what it falls back to,
+ * what is downloading, and why the latest desired version was refused, if it was.
+ */
+export const ModelDeliveryReportSchema = z.strictObject({
+  name: z.string().max(64),
+  /** The version the desired state asks for, if any. */
+  desired: SemverSchema.optional(),
+  /** The active version and its variant; absent before the first activation. */
+  active: z.strictObject({ version: SemverSchema, precision: z.enum(['fp32', 'fp16', 'int8']) }).optional(),
+  /** The version kept loaded for an instant rollback. */
+  previous: SemverSchema.optional(),
+  /** Shadow candidate and whether it is loaded. */
+  shadow: z.strictObject({ version: SemverSchema, loaded: z.boolean() }).optional(),
+  /** A download in progress: bytes on disk of `total`. */
+  downloading: z
+    .strictObject({
+      version: SemverSchema,
+      bytes: z.number().int().nonnegative(),
+      total: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** The last refusal: never activated, with the error code and reason. */
+  refused: z
+    .strictObject({
+      version: z.string().max(64),
+      code: z.string().max(64),
+      reason: z.string().max(1024),
+      at: EpochMs,
+    })
+    .optional(),
+});
+export type ModelDeliveryReport = z.infer<typeof ModelDeliveryReportSchema>;
 
 /**
  * `outpost/v1/d/{id}/state` (retained): what the device is. Loose on purpose: an older hub
@@ -88,5 +146,7 @@ export const ReportedStateSchema = z.looseObject({
     .optional(),
   /** Firmware profile, models with their chosen and rejected engines, cache counters (issue 3). */
   inference: InferenceReportSchema.optional(),
+  /** Model delivery per model name (issue 5). */
+  models: z.array(ModelDeliveryReportSchema).max(256).optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;

@@ -1,0 +1,26 @@
+import { canonicalJson, type DesiredModel } from '../../shared/index.js';
+import type { DesiredBody } from '../store/registry-types.js';
+
+/**
+ * Pure section edits of a desired document (issue 5 item 3). Each returns the new sections,
+ * or `null` when nothing would change (the store then makes no new revision).
+ */
+
+/** Sections with `entry` set for its model name (entries kept sorted by name). */
+export function setModelEntry(current: DesiredBody | undefined, entry: DesiredModel): DesiredBody | null {
+  const base: DesiredBody = current ?? { config: {} };
+  const models = (base.models ?? []).filter((m) => m.name !== entry.name);
+  const previous = base.models?.find((m) => m.name === entry.name);
+  if (previous !== undefined && canonicalJson(previous) === canonicalJson(entry)) return null;
+  models.push(entry);
+  models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { ...base, models };
+}
+
+/** Sections without the entry of model `name`; `null` when there is none. */
+export function withoutModel(current: DesiredBody | undefined, name: string): DesiredBody | null {
+  if (current?.models?.some((m) => m.name === name) !== true) return null;
+  const models = current.models.filter((m) => m.name !== name);
+  const { models: _models, ...rest } = current;
+  return models.length > 0 ? { ...rest, models } : rest;
+}

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import {
+  admitModel,
+  type ModelSignature,
+  type ModelSource,
+  type TensorMap,
+  tensorToJson,
+  zeroInputs,
+} from '../../inference/index.js';
+import { type Manifest, OutpostError } from '../../shared/index.js';
+
+/** Tolerance agents check the reference with (cross-engine float differences), |a−b| ≤ abs + rel·|b|. */
+export const REFERENCE_TOLERANCE = { abs: 1e-3, rel: 1e-2 } as const;
+
+/** What the hub learns by running a pushed artifact on its own CPU engine. */
+export interface HubModelCheck {
+  signature: ModelSignature;
+  /** Absent when the tensors are larger than `maxElements` (the desired document must stay small). */
+  reference: Manifest['reference'] | undefined;
+}
+
+/** Deterministic inputs in [0, 1) for floats (a fixed LCG), zeros otherwise: a reference run's inputs. */
+function referenceInputs(signature: ModelSignature): TensorMap {
+  const inputs = zeroInputs(signature.inputs);
+  let state = 0x2545f491;
+  for (const tensor of Object.values(inputs)) {
+    if (tensor.dtype !== 'float32' && tensor.dtype !== 'float64') continue;
+    const data = tensor.data as Float32Array | Float64Array;
+    for (let i = 0; i < data.length; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      data[i] = state / 2 ** 32;
+    }
+  }
+  return inputs;
+}
+
+const elements = (tensors: TensorMap) =>
+  Object.values(tensors).reduce((n, t) => n + (t.data as ArrayLike<unknown>).length, 0);
+
+/**
+ * Loads the artifact on the hub's CPU engine (`onnx:cpu` or `tfjs:cpu`) through the same
+ * admission code agents use, reads its signature, and runs it once on deterministic inputs:
+ * those inputs and outputs become the manifest's reference (issue 5 item 1), which every
+ * agent engine must reproduce within {@link REFERENCE_TOLERANCE}. Throws `INFER_MODEL_INVALID`
+ * when the hub cannot run the model at all.
+ */
+export async function checkOnHub(
+  source: ModelSource,
+  label: string,
+  options: { maxElements: number; log: Logger },
+): Promise<HubModelCheck> {
+  const engine = source.format === 'onnx' ? 'onnx:cpu' : 'tfjs:cpu';
+  const admission = await admitModel({
+    label,
+    source,
+    engines: [engine],
+    settingsFor: () => ({ intraOpThreads: 1, interOpThreads: 1, options: {} }),
+    log: options.log,
+  });
+  if (!admission.model) {
+    const reason = admission.rejected.map((r) => `${r.engine} ${r.stage}: ${r.reason}`).join('; ');
+    throw new OutpostError('INFER_MODEL_INVALID', `the hub cannot run ${label} on ${engine}: ${reason}`);
+  }
+  const model = admission.model;
+  try {
+    const inputs = referenceInputs(model.signature);
+    const outputs = await model.run(inputs);
+    if (elements(inputs) + elements(outputs) > options.maxElements) {
+      options.log.warn(
+        { model: label, elements: elements(inputs) + elements(outputs), max: options.maxElements },
+        'reference left out of the manifest: tensors too large for the desired document',
+      );
+      return { signature: model.signature, reference: undefined };
+    }
+    const json = (tensors: TensorMap) =>
+      Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, tensorToJson(t)]));
+    return {
+      signature: model.signature,
+      reference: { inputs: json(inputs), outputs: json(outputs), tolerance: { ...REFERENCE_TOLERANCE } },
+    };
+  } finally {
+    await model.close().catch(() => undefined);
+  }
+}
