@@ -9,6 +9,7 @@ export { clipL2 } from './codec/clip.js';
 export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
+export { gaussianFrom, mulberry32, shuffleInPlace } from './prng.js';
 export { AdaptiveParamsSchema } from './strategies/adaptive.js';
 export { fedAdam } from './strategies/fedadam.js';
 export { FedAvgParamsSchema, fedAvg } from './strategies/fedavg.js';
@@ -19,6 +20,16 @@ export { KrumParamsSchema, krum } from './strategies/krum.js';
 export { createStrategy, STRATEGIES, type StrategyName, StrategyNameSchema } from './strategies/registry.js';
 export { stalenessWeight } from './strategies/staleness.js';
 export { TrimmedMeanParamsSchema, trimmedMean } from './strategies/trimmed-mean.js';
+export { loadTf, type TrainBackend } from './trainer/tf.js';
+export {
+  type Activation,
+  buildMnistMlp,
+  type DenseLayer,
+  denseWeightShapes,
+  type MlpOptions,
+  parseDenseStack,
+} from './trainer/topology.js';
+export { evaluate, trainLocal } from './trainer/train.js';
 export type * from './types.js';
 export { validateUpdate } from './validate.js';
 export {
