@@ -161,5 +161,23 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
       PRIMARY KEY (task_id, round)
     ) WITHOUT ROWID;
     `,
+    // Issue 5 items 2-3: artifact downloads in progress (bytes = durable prefix of the
+    // staging file, so a download resumes across restarts) and per-model delivery state (the
+    // last refusal, reported to the hub).
+    `
+    CREATE TABLE delivery_downloads (
+      sha256     TEXT PRIMARY KEY,
+      name       TEXT NOT NULL,
+      version    TEXT NOT NULL,
+      size       INTEGER NOT NULL CHECK (size >= 0),
+      bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+      updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE delivery_models (
+      name       TEXT PRIMARY KEY,
+      refused    TEXT,
+      updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    `,
   ];
 }
