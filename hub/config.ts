@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema, SemverSchema } from '../shared/index.js';
 
 import { RegistryConfigSchema } from './registry/config.js';
+import { BrokerConfigSchema } from './bus/mqtt-config.js';
+import { StoreConfigSchema } from './store/postgres-config.js';
 
 const port = () => configInt().min(0).max(65_535);
 
@@ -12,6 +14,10 @@ const port = () => configInt().min(0).max(65_535);
 export const HubConfigSchema = z.strictObject({
   /** Directory for the SQLite store, the admin token and (later) keys and artifacts. */
   dataDir: z.string().min(1).default('./outpost-hub-data'),
+  /** Store backend (issue 8): SQLite by default, PostgreSQL with `store.url`. */
+  store: StoreConfigSchema,
+  /** External MQTT broker (issue 8); absent `broker.url` = the embedded aedes broker. */
+  broker: BrokerConfigSchema,
   http: z
     .strictObject({
       host: z.string().min(1).default('0.0.0.0'),

@@ -19,7 +19,7 @@ import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { type HubDelivery, setupDelivery } from './registry/setup.js';
 import { Rejections } from './rejections.js';
 import { HubCounters, type HubStats } from './stats.js';
-import { openSqliteHubStore } from './store/sqlite.js';
+import { openHubStore } from './store/open.js';
 import type { HubStore } from './store/types.js';
 
 /** A running hub. Every URL uses 127.0.0.1 when the listener is bound to all interfaces. */
@@ -101,7 +101,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
 
   try {
     const adminToken = await resolveAdminToken(cfg.dataDir, cfg.adminToken, log('admin'));
-    const store = openSqliteHubStore(cfg.dataDir);
+    const store = await openHubStore(cfg);
     parts.store = store;
     // The embedded broker starts with no connections, so nobody can still be online.
     await store.markAllOffline();

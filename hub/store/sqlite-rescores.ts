@@ -23,7 +23,8 @@ interface OutcomeRow {
   at: number;
 }
 
-function modelOf(body: unknown): string | undefined {
+/** The hub model an `inference.rescore` body names (`cloudModel`, else `model`). */
+export function modelOf(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const { cloudModel, model } = body as { cloudModel?: unknown; model?: unknown };
   if (typeof cloudModel === 'string') return cloudModel;

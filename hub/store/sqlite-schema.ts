@@ -97,4 +97,11 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX model_variants_sha ON model_variants (sha256);
   `,
+  // 5: Mosquitto hashes of device secrets, for an external broker's password file (issue 8).
+  `
+  CREATE TABLE broker_credentials (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    hash      TEXT NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -12,6 +12,7 @@ import {
   type UplinkBatch,
 } from '../../shared/index.js';
 import type { DesiredMutation, ModelVariantRecord, ModelVersionRecord } from './registry-types.js';
+import { SqliteBrokerCredentials } from './sqlite-broker-credentials.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { desiredBodyOf, SqliteRegistry } from './sqlite-registry.js';
 import { SqliteRescores } from './sqlite-rescores.js';
@@ -60,6 +61,7 @@ class SqliteHubStore implements HubStore {
   readonly kind = 'sqlite';
   private readonly events: SqliteEvents;
   private readonly rescores: SqliteRescores;
+  private readonly brokerCredentials: SqliteBrokerCredentials;
   private readonly registry: SqliteRegistry;
   private readonly stmt: {
     insertDevice: Statement<[string, string | null, string, string, number]>;
@@ -80,6 +82,7 @@ class SqliteHubStore implements HubStore {
   constructor(private readonly db: Database) {
     this.events = new SqliteEvents(db);
     this.rescores = new SqliteRescores(db);
+    this.brokerCredentials = new SqliteBrokerCredentials(db);
     this.registry = new SqliteRegistry(db);
     this.stmt = {
       insertDevice: db.prepare(
@@ -246,6 +249,16 @@ class SqliteHubStore implements HubStore {
   async artifactInUse(sha256: string): Promise<boolean> {
     this.open();
     return this.registry.artifactInUse(sha256);
+  }
+
+  async putBrokerHash(deviceId: string, hash: string): Promise<boolean> {
+    this.open();
+    return this.brokerCredentials.store(deviceId, hash);
+  }
+
+  async listBrokerHashes(): Promise<Array<{ deviceId: string; hash: string }>> {
+    this.open();
+    return this.brokerCredentials.list();
   }
 
   async ingestBatch(deviceId: string, batch: UplinkBatch, receivedAtMs: number): Promise<IngestResult> {

@@ -1,0 +1,122 @@
+/**
+ * Numbered migrations of the hub's PostgreSQL store (issue 8 item 2), applied in order by
+ * `postgres-migrate.ts` and tracked in the table `outpost_migrations`. Append only: never
+ * edit a released entry. They mirror `sqlite-schema.ts` table for table, so that one
+ * contract suite holds for both. Text keys use `COLLATE "C"` so that `ORDER BY` is byte
+ * order, as in SQLite; times are hub/device milliseconds in `BIGINT`; JSON is kept as
+ * `TEXT` (exact bytes back, and `\u0000` in a body is stored rather than refused as `JSONB`
+ * would).
+ */
+export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: devices, desired state, events and their high-water marks (issue 2).
+  `
+  CREATE TABLE devices (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    name        TEXT,
+    labels      TEXT NOT NULL DEFAULT '{}',
+    secret_hash TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    online      BOOLEAN NOT NULL DEFAULT FALSE,
+    conn        TEXT,
+    last_seen   BIGINT,
+    reported    TEXT,
+    reported_at BIGINT
+  );
+
+  CREATE TABLE desired (
+    device_id TEXT COLLATE "C" PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    rev       INTEGER NOT NULL,
+    doc       TEXT NOT NULL
+  );
+
+  CREATE TABLE events (
+    device_id   TEXT COLLATE "C" NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    epoch       TEXT COLLATE "C" NOT NULL,
+    lane        TEXT COLLATE "C" NOT NULL,
+    seq         BIGINT NOT NULL,
+    type        TEXT NOT NULL,
+    at          BIGINT NOT NULL,
+    body        TEXT,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane, seq)
+  );
+
+  CREATE TABLE hwm (
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    epoch     TEXT COLLATE "C" NOT NULL,
+    lane      TEXT COLLATE "C" NOT NULL,
+    hwm       BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane)
+  );
+  `,
+  // 2: seqs skipped because the agent dropped them (issue 4, loss ledger).
+  `
+  CREATE TABLE skips (
+    device_id TEXT COLLATE "C" NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+    epoch     TEXT COLLATE "C" NOT NULL,
+    lane      TEXT COLLATE "C" NOT NULL,
+    from_seq  BIGINT NOT NULL,
+    to_seq    BIGINT NOT NULL CHECK (to_seq >= from_seq),
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane, from_seq)
+  );
+  CREATE INDEX skips_by_end ON skips (device_id, epoch, lane, to_seq);
+  `,
+  // 3: cloud re-scoring of inputs devices queued while the hub was unreachable (issue 3 item 7).
+  `
+  CREATE INDEX events_rescore ON events (received_at, device_id, epoch, lane, seq)
+    WHERE type = 'inference.rescore';
+  CREATE TABLE rescores (
+    device_id TEXT COLLATE "C" NOT NULL,
+    epoch     TEXT COLLATE "C" NOT NULL,
+    lane      TEXT COLLATE "C" NOT NULL,
+    seq       BIGINT NOT NULL,
+    model     TEXT NOT NULL,
+    version   TEXT,
+    engine    TEXT,
+    outputs   TEXT,
+    error     TEXT,
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch, lane, seq),
+    FOREIGN KEY (device_id, epoch, lane, seq) REFERENCES events (device_id, epoch, lane, seq) ON DELETE CASCADE
+  );
+  `,
+  // 4: leases of the replicas' singleton jobs (issue 8 item 2): who drives what, until when.
+  `
+  CREATE TABLE leases (
+    name       TEXT COLLATE "C" PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    fence      BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  `,
+  // 5: model registry (issue 5 item 1): versions with lineage, variants with signed manifests.
+  `
+  CREATE TABLE model_versions (
+    name       TEXT COLLATE "C" NOT NULL,
+    version    TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL,
+    lineage    TEXT,
+    PRIMARY KEY (name, version)
+  );
+  CREATE TABLE model_variants (
+    name      TEXT COLLATE "C" NOT NULL,
+    version   TEXT COLLATE "C" NOT NULL,
+    precision TEXT NOT NULL,
+    format    TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    size      BIGINT NOT NULL,
+    signed    TEXT NOT NULL,
+    PRIMARY KEY (name, version, precision),
+    FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE
+  );
+  CREATE INDEX model_variants_sha ON model_variants (sha256);
+  `,
+  // 6: Mosquitto hashes of device secrets, for an external broker's password file (issue 8).
+  `
+  CREATE TABLE broker_credentials (
+    device_id TEXT COLLATE "C" PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
+    hash      TEXT NOT NULL
+  );
+  `,
+];
