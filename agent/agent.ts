@@ -4,6 +4,7 @@ import { startApi } from './api/server.js';
 import { CommandHandler } from './commands.js';
 import { type AgentConfig, AgentConfigSchema } from './config.js';
 import { DesiredReconciler } from './desired/reconciler.js';
+import { createTaskRunner } from './federated/setup.js';
 import { type AgentInference, setupInference } from './inference/setup.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
@@ -148,6 +149,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     pong: (pong) => link.onPong(pong),
     desired: (doc) => {
       if (reconciler.onDesired(doc)) reporter.publishNow('desired');
+      federated.setTask(store.desired.load().doc?.federated?.task);
     },
     desiredInvalid: (payload, reason) => {
       if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
@@ -168,6 +170,14 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
 
   const samples = new SampleStore(store.db, cfg.samples);
+  // Issue 6: the federated task of the applied desired state, trained on the stored samples.
+  const federated = createTaskRunner({
+    deviceId: cfg.deviceId,
+    db: store.db,
+    samples,
+    enqueue: (event) => enqueue(event),
+    log: loggers.child('federated'),
+  });
   reconciler.applyCurrent();
   await inference.loadActive();
   let api: Awaited<ReturnType<typeof startApi>>;
@@ -195,6 +205,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   link.start();
   outbox.start();
+  federated.setTask(store.desired.load().doc?.federated?.task);
   metricsFlusher.start();
   loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
 
@@ -204,6 +215,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     closing = true;
     reporter.stop();
     try {
+      await federated.close();
       await outbox.stop();
       await link.close();
       await api.close();

@@ -11,6 +11,7 @@ import {
   type WebSocketTransport,
 } from './broker/transports.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
+import { type HubFederated, setupFederated } from './federated/setup.js';
 import { buildHttpApi } from './http/server.js';
 import { type HubModels, loadHubModels } from './inference/hub-models.js';
 import { type Rescorer, startRescorer } from './inference/rescorer.js';
@@ -35,6 +36,8 @@ export interface Hub {
   readonly store: HubStore;
   /** Model registry and desired-state service (issue 5): rollouts and federated learning use them. */
   readonly delivery: HubDelivery;
+  /** Federated learning (issue 6): the round runner and the filing of update events. */
+  readonly federated: HubFederated;
   /** Counters since this hub started. */
   stats(): HubStats;
   /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
@@ -76,7 +79,13 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     tcp: Server;
     models: HubModels;
     rescorer: Rescorer;
+    federated: HubFederated;
   }> = {};
+  // Learning events stored before the federated part is ready wait for it (issue 6).
+  let federatedReady: (f: HubFederated | undefined) => void = () => undefined;
+  const federatedPart = new Promise<HubFederated | undefined>((resolve) => {
+    federatedReady = resolve;
+  });
   const step = async (what: string, fn: () => Promise<unknown>) => {
     try {
       await fn();
@@ -85,7 +94,8 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     }
   };
   const shutdown = async () => {
-    const { store, broker, uplink, app, ws, tcp, models, rescorer } = parts;
+    const { store, broker, uplink, app, ws, tcp, models, rescorer, federated } = parts;
+    federatedReady(undefined);
     // Stop accepting, then disconnect every client (wills are published), then wait for the
     // listeners to drain, the messages already received to be handled, and close the store.
     const tcpClosed = tcp === undefined ? Promise.resolve() : closeServer(tcp);
@@ -94,6 +104,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     await step('MQTT listener', () => tcpClosed);
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
+    if (federated) await step('federated rounds', () => federated.close());
     if (rescorer) await step('re-scorer', () => rescorer.close());
     if (models) await step('models', () => models.close());
     if (store) await step('store', () => store.close());
@@ -118,6 +129,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       logger: log('protocol'),
       maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
       onResultsStored: () => parts.rescorer?.kick(),
+      onLearningStored: async (deviceId, events) => (await federatedPart)?.ingest.handle(deviceId, events),
     });
     parts.uplink = uplink;
     const republished = await republishAllDesired(store, broker.bus, log('protocol'));
@@ -142,6 +154,15 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       log,
     });
 
+    const federated = await setupFederated({
+      store,
+      desired: delivery.desired,
+      log: log('federated'),
+      now: Date.now,
+    });
+    parts.federated = federated;
+    federatedReady(federated);
+
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({
       store,
@@ -154,6 +175,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       now: Date.now,
       models,
       delivery,
+      federated,
     });
     parts.app = app;
     parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
@@ -179,6 +201,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       adminToken,
       store,
       delivery,
+      federated,
       stats: () => counters.snapshot(),
       close: () => {
         closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatIssues, OutpostError } from '../../shared/index.js';
 import type { HubBus } from '../bus/types.js';
+import type { HubFederated } from '../federated/setup.js';
 import type { HubModels } from '../inference/hub-models.js';
 import type { HubDelivery } from '../registry/setup.js';
 import type { HubStats } from '../stats.js';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   models?: HubModels;
   /** Registry, artifacts and desired-state service (issue 5); their routes are absent without it. */
   delivery?: HubDelivery;
+  /** Federated learning (issue 6); its routes are absent without it. */
+  federated?: HubFederated;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { HttpDeps } from './context.js';
 import { registerDeviceControlRoutes } from './device-control.js';
 import { registerDeviceRoutes } from './devices.js';
 import { registerEventRoutes, registerRescoreRoutes } from './events.js';
+import { registerFederatedRoutes } from './federated.js';
 import { registerHealthRoutes } from './health.js';
 import { INFER_PREFIX, registerInferRoutes } from './infer.js';
 import { registerModelRoutes } from './models.js';
@@ -62,6 +63,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerEventRoutes(app, deps);
   registerRescoreRoutes(app, deps);
   registerInferRoutes(app, deps);
+  if (deps.federated) registerFederatedRoutes(app, deps.store, deps.federated);
   if (deps.delivery) {
     registerModelRoutes(app, deps, deps.delivery.registry);
     registerModelPinRoutes(app, deps, deps.delivery.desired);

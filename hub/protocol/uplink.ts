@@ -5,6 +5,7 @@ import {
   DEVICE_TO_HUB,
   decodeMessage,
   deviceTopic,
+  type EventEnvelope,
   encodeMessage,
   isUplinkChannel,
   PROTOCOL_VERSION,
@@ -31,6 +32,11 @@ export interface UplinkDeps {
   maxPayloadBytes: number;
   /** Called after a batch stored events in the `results` lane (cloud re-scoring, issue 3). */
   onResultsStored?: () => void;
+  /**
+   * Called with the `learning`-lane events a batch newly stored (federated updates and
+   * evaluations, issue 6), after the ack, in the device's order; awaited.
+   */
+  onLearningStored?: (deviceId: string, events: EventEnvelope[]) => Promise<void>;
   /** Hub wall clock, ms (injectable for tests); default `Date.now`. */
   now?: () => number;
 }
@@ -87,6 +93,11 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
       ...(result.dropped ? { skipped: result.skipped ?? 0, dropped: result.dropped } : {}),
     });
     await bus.publish(deviceTopic(deviceId, 'ack'), ack, { qos: 1, retain: false });
+    if (batch.lane === 'learning' && result.stored > 0 && deps.onLearningStored) {
+      // Consecutive events: the newly stored ones are the last `stored` up to the new mark.
+      const fresh = batch.events.filter((e) => e.seq > result.hwm - result.stored && e.seq <= result.hwm);
+      await deps.onLearningStored(deviceId, fresh);
+    }
   }
 
   async function handleState(deviceId: string, payload: Buffer, at: number) {

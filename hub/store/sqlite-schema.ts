@@ -1,3 +1,5 @@
+import { FEDERATED_SQLITE_MIGRATION } from './sqlite-federated.js';
+
 /**
  * Numbered migrations of the hub's SQLite store, applied by `runMigrations` (shared) and
  * tracked by `PRAGMA user_version`. Append only: never edit a released entry.
@@ -104,4 +106,6 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     hash      TEXT NOT NULL
   ) STRICT;
   `,
+  // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
+  FEDERATED_SQLITE_MIGRATION,
 ];

@@ -11,9 +11,11 @@ import {
   runMigrations,
   type UplinkBatch,
 } from '../../shared/index.js';
+import type { FederatedStore } from './federated-types.js';
 import type { DesiredMutation, ModelVariantRecord, ModelVersionRecord } from './registry-types.js';
 import { SqliteBrokerCredentials } from './sqlite-broker-credentials.js';
 import { SqliteEvents } from './sqlite-events.js';
+import { sqliteFederatedStore } from './sqlite-federated.js';
 import { desiredBodyOf, SqliteRegistry } from './sqlite-registry.js';
 import { SqliteRescores } from './sqlite-rescores.js';
 import { type DeviceRow, toDevice } from './sqlite-rows.js';
@@ -57,6 +59,8 @@ export function openSqliteHubStore(dataDir: string): HubStore {
   }
 }
 
+// The federated methods (issue 6) are mixed in from `sqlite-federated.ts` by the constructor.
+interface SqliteHubStore extends FederatedStore {}
 class SqliteHubStore implements HubStore {
   readonly kind = 'sqlite';
   private readonly events: SqliteEvents;
@@ -84,6 +88,7 @@ class SqliteHubStore implements HubStore {
     this.rescores = new SqliteRescores(db);
     this.brokerCredentials = new SqliteBrokerCredentials(db);
     this.registry = new SqliteRegistry(db);
+    Object.assign(this, sqliteFederatedStore(db, () => this.open()));
     this.stmt = {
       insertDevice: db.prepare(
         'INSERT INTO devices (id, name, labels, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InferenceReportSchema } from '../inference.js';
 import { ManifestSchema, SemverSchema, SignedManifestSchema } from '../manifest.js';
 import { EpochMs, ProtocolVersion } from './common.js';
+import { FederatedSectionSchema } from './federated.js';
 import { LedgerReportSchema } from './ledger.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -55,6 +56,8 @@ export const DesiredStateSchema = z.strictObject({
   config: RemoteConfigSchema,
   /** Models the device should run, one entry per model name (issue 5). */
   models: z.array(DesiredModelSchema).max(256).optional(),
+  /** The federated task this device takes part in (issue 6 item 2). */
+  federated: FederatedSectionSchema.optional(),
 });
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 

@@ -1,0 +1,22 @@
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { chunk, clipL2, decodeUpdate, encodeUpdate, evaluate, trainLocal } from '../../federated/index.js';
+import type { SampleStore } from '../store/sample-store.js';
+import type { AgentEvent } from '../types.js';
+import { RoundMemory } from './round-memory.js';
+import { TaskRunner } from './task-runner.js';
+
+/** Builds the agent's federated task runner over fl-core's trainer and codecs (issue 6 item 3). */
+export function createTaskRunner(options: {
+  deviceId: string;
+  db: Database.Database;
+  samples: SampleStore;
+  enqueue(event: AgentEvent): unknown;
+  log: Logger;
+}): TaskRunner {
+  return new TaskRunner({
+    ...options,
+    memory: new RoundMemory(options.db),
+    lib: { trainLocal, evaluate, clipL2, encodeUpdate, decodeUpdate, chunk },
+  });
+}

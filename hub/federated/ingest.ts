@@ -1,0 +1,137 @@
+import type { Logger } from 'pino';
+import type { EventEnvelope } from '../../shared/index.js';
+import {
+  FL_EVAL,
+  FL_UPDATE_CHUNK,
+  FlEvalSchema,
+  FlUpdateChunkSchema,
+} from '../../shared/messages/federated.js';
+import type { FederatedStore } from '../store/federated-types.js';
+import type { FlTaskSpec } from './task-spec.js';
+
+/** Why a federated event was not taken, counted per reason. */
+export type FlDropReason =
+  | 'invalid-chunk'
+  | 'invalid-eval'
+  | 'unknown-task'
+  | 'unknown-round'
+  | 'not-selected'
+  | 'late'
+  | 'stale';
+
+/** Collaborators of {@link FlIngest}. */
+export interface FlIngestDeps {
+  store: FederatedStore;
+  log: Logger;
+  now: () => number;
+  /** An update is complete (every chunk held): the round runner may act. */
+  onComplete(taskId: string): void;
+}
+
+/**
+ * Takes the `learning`-lane events the hub has just stored exactly once (issue 6 items 3-4)
+ * and files them: chunks of open rounds are kept (a duplicate chunk is ignored by its
+ * `(task, round, device, index)` key), evaluations stored. **Late-update policy**: in sync
+ * mode an update for a round that is no longer open is recorded once as `late` (the
+ * per-(task, round, device) key) and never aggregated; in async mode an update for an older
+ * model version is kept and weighted by its staleness, unless older than `maxStaleness`
+ * (`stale`, refused). Chunks from a device the round was not published to are refused
+ * (`not-selected`). Nothing here throws: every refusal is counted with its reason and logged.
+ */
+export class FlIngest {
+  readonly #d: FlIngestDeps;
+  readonly #dropped = new Map<FlDropReason, number>();
+
+  constructor(deps: FlIngestDeps) {
+    this.#d = deps;
+  }
+
+  /** Refusals since start, per reason. */
+  dropped(): Record<string, number> {
+    return Object.fromEntries(this.#dropped);
+  }
+
+  /** Files the events of one device (call in the device's ingest order). */
+  async handle(deviceId: string, events: readonly EventEnvelope[]): Promise<void> {
+    for (const event of events) {
+      try {
+        if (event.type === FL_UPDATE_CHUNK) await this.#chunk(deviceId, event.body);
+        else if (event.type === FL_EVAL) await this.#eval(deviceId, event.body);
+      } catch (err) {
+        this.#d.log.error({ err, deviceId, seq: event.seq }, 'filing a federated event failed');
+      }
+    }
+  }
+
+  #drop(reason: FlDropReason, deviceId: string, detail: Record<string, unknown>): void {
+    const n = (this.#dropped.get(reason) ?? 0) + 1;
+    this.#dropped.set(reason, n);
+    if (n <= 20 || n % 100 === 0)
+      this.#d.log.warn({ deviceId, reason, count: n, ...detail }, 'federated event refused');
+  }
+
+  async #chunk(deviceId: string, body: unknown): Promise<void> {
+    const parsed = FlUpdateChunkSchema.safeParse(body);
+    if (!parsed.success)
+      return this.#drop('invalid-chunk', deviceId, { problem: parsed.error.issues[0]?.message });
+    const c = parsed.data;
+    const { store } = this.#d;
+    const task = await store.getFlTask(c.task);
+    if (task === undefined) return this.#drop('unknown-task', deviceId, { task: c.task });
+    const spec = task.spec as FlTaskSpec;
+    const round = await store.getFlRound(c.task, c.round);
+    if (round === undefined) return this.#drop('unknown-round', deviceId, { task: c.task, round: c.round });
+    if (!round.selected.includes(deviceId)) {
+      return this.#drop('not-selected', deviceId, { task: c.task, round: c.round });
+    }
+    const at = this.#d.now();
+    if (spec.mode === 'sync' && round.status !== 'open') {
+      const first = await store.putFlUpdate({
+        taskId: c.task,
+        round: c.round,
+        deviceId,
+        status: 'late',
+        reason: `round ${c.round} was already ${round.status} (sync mode: late updates are discarded)`,
+        appliedIn: null,
+        at,
+      });
+      if (first) this.#drop('late', deviceId, { task: c.task, round: c.round });
+      return;
+    }
+    if (spec.mode === 'async' && task.round - c.round > spec.maxStaleness) {
+      const first = await store.putFlUpdate({
+        taskId: c.task,
+        round: c.round,
+        deviceId,
+        status: 'rejected',
+        reason: `staleness: trained on version ${c.round}, current ${task.round}, limit ${spec.maxStaleness}`,
+        appliedIn: null,
+        at,
+      });
+      if (first) this.#drop('stale', deviceId, { task: c.task, round: c.round });
+      return;
+    }
+    const held = await store.putFlChunk({
+      taskId: c.task,
+      round: c.round,
+      deviceId,
+      index: c.index,
+      total: c.total,
+      digest: c.digest,
+      bytes: Buffer.from(c.bytes, 'base64'),
+      meta: { examples: c.examples, norm: c.norm, clipped: c.clipped, loss: c.loss, accuracy: c.accuracy },
+      at,
+    });
+    if (held >= c.total) this.#d.onComplete(c.task);
+  }
+
+  async #eval(deviceId: string, body: unknown): Promise<void> {
+    const parsed = FlEvalSchema.safeParse(body);
+    if (!parsed.success)
+      return this.#drop('invalid-eval', deviceId, { problem: parsed.error.issues[0]?.message });
+    const e = parsed.data;
+    const round = await this.#d.store.getFlRound(e.task, e.round);
+    if (round === undefined) return this.#drop('unknown-round', deviceId, { task: e.task, round: e.round });
+    await this.#d.store.putFlEval({ taskId: e.task, deviceId, ...e });
+  }
+}

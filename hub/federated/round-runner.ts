@@ -1,0 +1,395 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { decodeUpdate, encodeUpdate, type ModelWeights, sha256Hex } from '../../federated/index.js';
+import { formatIssues, OutpostError } from '../../shared/index.js';
+import { type FlTask, MAX_EMBEDDED_WEIGHTS_CHARS } from '../../shared/messages/federated.js';
+import type { DesiredService } from '../desired/desired-service.js';
+import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
+import type { HubStore } from '../store/types.js';
+import { aggregateRound } from './aggregate-round.js';
+import { withoutTask, withTask } from './sections.js';
+import { selectClients } from './selection.js';
+import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
+
+/** Evaluation of a global model on the hub's held-out set (issue 6 item 5). */
+export type HubEvaluator = (
+  spec: FlTaskSpec,
+  weights: ModelWeights,
+) => Promise<{ accuracy: number; loss: number; count: number }>;
+
+/** Called when a round's model beats the best so far (issue 6 item 6): register, roll out. */
+export type ClosedLoopHook = (args: {
+  task: FlTaskRecord;
+  spec: FlTaskSpec;
+  round: number;
+  weights: ModelWeights;
+  accuracy: number;
+}) => Promise<Record<string, unknown>>;
+
+/** Collaborators of the {@link FlRoundRunner}. */
+export interface FlRoundRunnerDeps {
+  store: HubStore;
+  desired: DesiredService;
+  log: Logger;
+  now: () => number;
+  /** How often running tasks are looked at, ms (default 250). */
+  tickMs?: number;
+  evaluate?: HubEvaluator;
+  closedLoop?: ClosedLoopHook;
+}
+
+const shapes = (spec: FlTaskSpec) => spec.shapes.map((s) => ({ name: s.name, shape: [...s.shape] }));
+
+/**
+ * The hub's federated round runner (issue 6 item 4). Every task's state lives in the store,
+ * so a restarted hub resumes each running task where it was: an open round keeps its
+ * selection and deadline, the chunks already received count, and the next tick closes it.
+ *
+ * - **sync**: select clients (online, matching the selector; fraction or count, ≥
+ *   minClients — else wait), publish the task in their desired state, then close the round
+ *   once every selected device's update is complete, or once the deadline passed with at
+ *   least `minClients` complete; `graceS` after the deadline, a round still short is failed
+ *   and the next starts from the same weights (3 failed rounds in a row fail the task).
+ *   Late updates: see `FlIngest`.
+ * - **async (FedBuff)**: version `v` is published to the selected devices; every `bufferK`
+ *   complete updates (of any version within `maxStaleness`) are aggregated with staleness
+ *   weighting into `v + 1`, which is published in turn.
+ */
+export class FlRoundRunner {
+  readonly #d: FlRoundRunnerDeps;
+  #timer: NodeJS.Timeout | undefined;
+  #busy: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  readonly #waiting = new Map<string, string>();
+
+  constructor(deps: FlRoundRunnerDeps) {
+    this.#d = deps;
+  }
+
+  /** Starts ticking (resumes running tasks). */
+  start(): void {
+    this.#timer = setInterval(() => this.kick(), this.#d.tickMs ?? 250);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  /** Looks at every running task now (an update completed, a task was created). */
+  kick(): void {
+    if (this.#closed) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#busy = this.#tickAll().finally(() => {
+      this.#busy = undefined;
+      if (this.#again) {
+        this.#again = false;
+        this.kick();
+      }
+    });
+  }
+
+  /** Resolves once no tick is running. */
+  async idle(): Promise<void> {
+    while (this.#busy) await this.#busy;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.idle();
+  }
+
+  /** Validates and stores a new task (`POST /v1/federated/tasks`); the next tick opens round 1. */
+  async createTask(input: unknown): Promise<FlTaskRecord> {
+    const parsed = FlTaskSpecSchema.safeParse(input);
+    if (!parsed.success) {
+      const problems = formatIssues(parsed.error);
+      throw new OutpostError('FL_BAD_PARAMS', `invalid federated task: ${problems.join('; ')}`, {
+        details: { problems },
+      });
+    }
+    const spec = { ...parsed.data, id: parsed.data.id ?? `fl-${randomBytes(6).toString('hex')}` };
+    const bytes = Buffer.from(spec.weights, 'base64');
+    try {
+      decodeUpdate(bytes, shapes(spec));
+    } catch (err) {
+      throw new OutpostError(
+        'FL_BAD_PARAMS',
+        `weights do not decode against shapes: ${(err as Error).message}`,
+      );
+    }
+    if (spec.weights.length > MAX_EMBEDDED_WEIGHTS_CHARS) {
+      throw new OutpostError(
+        'FL_BAD_PARAMS',
+        `weights of ${spec.weights.length} base64 characters exceed the ${MAX_EMBEDDED_WEIGHTS_CHARS} a task embeds`,
+      );
+    }
+    if (spec.count !== undefined && spec.count < spec.minClients) {
+      throw new OutpostError('FL_BAD_PARAMS', `count ${spec.count} is below minClients ${spec.minClients}`);
+    }
+    const { weights: _w, ...stored } = spec;
+    const now = this.#d.now();
+    const record: FlTaskRecord = {
+      id: spec.id,
+      spec: stored,
+      status: 'running',
+      round: 1,
+      serverState: null,
+      best: null,
+      reason: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.#d.store.createFlTask(record, bytes);
+    this.#d.log.info(
+      { task: spec.id, strategy: spec.strategy, mode: spec.mode, rounds: spec.rounds },
+      'federated task created',
+    );
+    this.kick();
+    return record;
+  }
+
+  /** Stops a running task and removes it from every device's desired state. */
+  async stopTask(id: string): Promise<FlTaskRecord> {
+    const task = await this.#d.store.getFlTask(id);
+    if (task === undefined) throw new OutpostError('HUB_NOT_FOUND', `no federated task ${id}`);
+    if (task.status === 'running') {
+      await this.#d.store.updateFlTask(id, { status: 'stopped', reason: 'stopped by the operator' });
+      await this.#unpublish(id);
+    }
+    return (await this.#d.store.getFlTask(id)) as FlTaskRecord;
+  }
+
+  async #tickAll(): Promise<void> {
+    const tasks = (await this.#d.store.listFlTasks()).filter((t) => t.status === 'running');
+    for (const task of tasks) {
+      if (this.#closed) return;
+      try {
+        await this.#step(task);
+      } catch (err) {
+        this.#d.log.error({ err, task: task.id }, 'federated task step failed; retried next tick');
+      }
+    }
+  }
+
+  async #step(task: FlTaskRecord): Promise<void> {
+    const spec = { ...(task.spec as Omit<FlTaskSpec, 'weights'>), weights: '' } as FlTaskSpec;
+    const round = await this.#d.store.getFlRound(task.id, task.round);
+    if (round === undefined) return this.#open(task, spec);
+    if (round.status !== 'open') return;
+    if (spec.mode === 'sync') return this.#stepSync(task, spec, round);
+    return this.#stepAsync(task, spec, round);
+  }
+
+  async #open(task: FlTaskRecord, spec: FlTaskSpec): Promise<void> {
+    const { store, now, log } = this.#d;
+    const devices = await store.listDevices();
+    const pick = selectClients(devices, { ...spec, seed: spec.seed, round: task.round });
+    if (pick.selected === null) {
+      if (this.#waiting.get(task.id) !== pick.reason)
+        log.warn({ task: task.id, round: task.round }, pick.reason);
+      this.#waiting.set(task.id, pick.reason);
+      return;
+    }
+    this.#waiting.delete(task.id);
+    const weights = await store.getFlWeights(task.id, task.round);
+    if (weights === undefined) throw new Error(`task ${task.id} has no weights for round ${task.round}`);
+    const opened = now();
+    const deadline = opened + spec.deadlineS * 1000;
+    const flTask: FlTask = {
+      id: task.id,
+      round: task.round,
+      mode: spec.mode,
+      model: spec.model,
+      topology: spec.topology,
+      shapes: spec.shapes,
+      weights: Buffer.from(weights).toString('base64'),
+      weightsDigest: sha256Hex(weights),
+      lr: spec.lr,
+      epochs: spec.epochs,
+      batchSize: spec.batchSize,
+      ...(spec.strategy === 'fedprox' ? { proxMu: Number(spec.strategyParams.mu ?? 0) } : {}),
+      clipNorm: spec.clipNorm,
+      compression: spec.compression,
+      deadline,
+      evaluate: spec.evaluate,
+      seed: spec.seed,
+    };
+    await store.openFlRound({
+      taskId: task.id,
+      round: task.round,
+      status: 'open',
+      selected: pick.selected,
+      openedAt: opened,
+      deadline,
+      closedAt: null,
+      metrics: { eligible: pick.eligible },
+    });
+    const selected = new Set(pick.selected);
+    await this.#d.desired.update(pick.selected, (current) => withTask(current, flTask));
+    // Devices of an earlier round that are not in this one stop training for the task.
+    const others = (await store.listDesired())
+      .filter((d) => d.desired.federated?.task.id === task.id && !selected.has(d.deviceId))
+      .map((d) => d.deviceId);
+    if (others.length > 0) await this.#d.desired.update(others, (current) => withoutTask(current, task.id));
+    log.info(
+      { task: task.id, round: task.round, selected: pick.selected, deadline },
+      'federated round opened',
+    );
+  }
+
+  async #stepSync(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord): Promise<void> {
+    const now = this.#d.now();
+    const pending = await this.#d.store.listFlPending(task.id, round.round);
+    const complete = pending.filter((p) => p.chunks >= p.total);
+    const everyone = round.selected.every((id) => complete.some((p) => p.deviceId === id));
+    if (everyone || (now >= round.deadline && complete.length >= spec.minClients)) {
+      return this.#close(task, spec, round, complete, now);
+    }
+    if (now >= round.deadline + spec.graceS * 1000) {
+      const reason = `${complete.length} complete updates by the deadline, the round needs ${spec.minClients}`;
+      return this.#fail(task, spec, round, reason, now);
+    }
+  }
+
+  async #stepAsync(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord): Promise<void> {
+    const pending = await this.#d.store.listFlPending(task.id);
+    const complete = pending.filter((p) => p.chunks >= p.total).slice(0, spec.bufferK);
+    if (complete.length < spec.bufferK) return;
+    return this.#close(task, spec, round, complete, this.#d.now());
+  }
+
+  async #close(
+    task: FlTaskRecord,
+    spec: FlTaskSpec,
+    round: FlRoundRecord,
+    complete: Parameters<typeof aggregateRound>[0]['pending'],
+    now: number,
+  ): Promise<void> {
+    const { store, log } = this.#d;
+    const bytes = await store.getFlWeights(task.id, round.round);
+    if (bytes === undefined) throw new Error(`task ${task.id} has no weights for round ${round.round}`);
+    const global = decodeUpdate(bytes, shapes(spec));
+    const agg = await aggregateRound({
+      store,
+      taskId: task.id,
+      spec,
+      round: round.round,
+      global,
+      serverState: task.serverState,
+      pending: complete,
+      now,
+    });
+    if (agg.weights === null)
+      return this.#fail(task, spec, round, agg.failure ?? 'nothing accepted', now, agg.updates);
+    const evals = await store.listFlEvals(task.id, round.round);
+    const evalExamples = evals.reduce((n, e) => n + e.examples, 0);
+    const federatedEval =
+      evalExamples > 0
+        ? {
+            devices: evals.length,
+            examples: evalExamples,
+            accuracy: evals.reduce((s, e) => s + e.accuracy * e.examples, 0) / evalExamples,
+            loss: evals.reduce((s, e) => s + e.loss * e.examples, 0) / evalExamples,
+          }
+        : null;
+    const hubEval = this.#d.evaluate ? await this.#d.evaluate(spec, agg.weights) : null;
+    const last = round.round >= spec.rounds;
+    let best = task.best;
+    let closedLoop: Record<string, unknown> | null = null;
+    if (hubEval && (best === null || hubEval.accuracy > best.accuracy)) {
+      best = { round: round.round, accuracy: hubEval.accuracy };
+      if (spec.closedLoop && this.#d.closedLoop) {
+        try {
+          closedLoop = await this.#d.closedLoop({
+            task,
+            spec,
+            round: round.round,
+            weights: agg.weights,
+            accuracy: hubEval.accuracy,
+          });
+        } catch (err) {
+          log.warn({ err, task: task.id, round: round.round }, 'closed loop failed; the round still closes');
+          closedLoop = { error: (err as Error).message };
+        }
+      }
+    }
+    const metrics = {
+      ...round.metrics,
+      accepted: agg.accepted,
+      rejected: agg.rejected,
+      examples: agg.examples,
+      trainAccuracy: agg.trainAccuracy,
+      dropouts: round.selected.filter((id) => !complete.some((p) => p.deviceId === id)).length,
+      federatedEval,
+      hubEval,
+      dp: agg.dpSigma === null ? null : { sigma: agg.dpSigma, noiseMultiplier: spec.dp?.noiseMultiplier },
+      closedLoop,
+      failedInARow: 0,
+    };
+    await store.closeFlRound({
+      taskId: task.id,
+      round: round.round,
+      status: 'closed',
+      closedAt: now,
+      metrics,
+      updates: agg.updates,
+      next: { round: round.round + 1, weights: encodeUpdate(agg.weights, { compression: 'none' }) },
+      task: {
+        round: round.round + 1,
+        serverState: agg.serverState,
+        best,
+        ...(last ? { status: 'done' as const } : {}),
+      },
+    });
+    log.info(
+      { task: task.id, round: round.round, accepted: agg.accepted, rejected: agg.rejected, hubEval },
+      'federated round closed',
+    );
+    if (last) await this.#unpublish(task.id);
+    this.kick();
+  }
+
+  async #fail(
+    task: FlTaskRecord,
+    spec: FlTaskSpec,
+    round: FlRoundRecord,
+    reason: string,
+    now: number,
+    updates: Parameters<HubStore['closeFlRound']>[0]['updates'] = [],
+  ): Promise<void> {
+    const { store, log } = this.#d;
+    const rounds = await store.listFlRounds(task.id);
+    const previous = rounds.filter((r) => r.round < round.round).at(-1);
+    const inARow = (previous?.status === 'failed' ? Number(previous.metrics.failedInARow ?? 1) : 0) + 1;
+    const giveUp = inARow >= 3;
+    const end = giveUp || round.round >= spec.rounds;
+    const weights = await store.getFlWeights(task.id, round.round);
+    await store.closeFlRound({
+      taskId: task.id,
+      round: round.round,
+      status: 'failed',
+      closedAt: now,
+      metrics: { ...round.metrics, failure: reason, failedInARow: inARow },
+      updates,
+      next: weights && !end ? { round: round.round + 1, weights } : undefined,
+      task: giveUp
+        ? { status: 'failed', reason: `${inARow} rounds in a row failed; last: ${reason}` }
+        : end
+          ? { status: 'done', reason: `the last round failed: ${reason}` }
+          : { round: round.round + 1 },
+    });
+    log.warn({ task: task.id, round: round.round, reason, inARow }, 'federated round failed');
+    if (end) await this.#unpublish(task.id);
+    else if (spec.mode === 'sync') this.kick();
+  }
+
+  async #unpublish(taskId: string): Promise<void> {
+    const ids = (await this.#d.store.listDesired())
+      .filter((d) => d.desired.federated?.task.id === taskId)
+      .map((d) => d.deviceId);
+    if (ids.length > 0) await this.#d.desired.update(ids, (current) => withoutTask(current, taskId));
+  }
+}

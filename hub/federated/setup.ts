@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { DesiredService } from '../desired/desired-service.js';
+import type { HubStore } from '../store/types.js';
+import { FlIngest } from './ingest.js';
+import { type ClosedLoopHook, FlRoundRunner, type HubEvaluator } from './round-runner.js';
+
+/** The hub's federated-learning part (issue 6): event filing and the round runner. */
+export interface HubFederated {
+  ingest: FlIngest;
+  runner: FlRoundRunner;
+  close(): Promise<void>;
+}
+
+/** Options of {@link setupFederated}. */
+export interface FederatedSetupOptions {
+  store: HubStore;
+  desired: DesiredService;
+  log: Logger;
+  now: () => number;
+  /** Round runner tick, ms (default 250). */
+  tickMs?: number;
+  evaluate?: HubEvaluator;
+  closedLoop?: ClosedLoopHook;
+}
+
+/**
+ * Builds and starts the federated part: re-files the learning events of open rounds that a
+ * crash may have stored without filing (idempotent), then starts the runner, which resumes
+ * every running task from the store.
+ */
+export async function setupFederated(options: FederatedSetupOptions): Promise<HubFederated> {
+  const runner = new FlRoundRunner({
+    store: options.store,
+    desired: options.desired,
+    log: options.log,
+    now: options.now,
+    ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
+    ...(options.evaluate ? { evaluate: options.evaluate } : {}),
+    ...(options.closedLoop ? { closedLoop: options.closedLoop } : {}),
+  });
+  const ingest = new FlIngest({
+    store: options.store,
+    log: options.log,
+    now: options.now,
+    onComplete: () => runner.kick(),
+  });
+  await refileOpenRounds(options.store, ingest);
+  runner.start();
+  return { ingest, runner, close: () => runner.close() };
+}
+
+/**
+ * Events are stored (and acked) before they are filed: after a crash in between, the chunks
+ * of an open round exist only as events. Files again every learning event of the devices of
+ * each open round; duplicates are ignored by the keys of the chunks, updates and evaluations.
+ */
+async function refileOpenRounds(store: HubStore, ingest: FlIngest): Promise<void> {
+  const devices = new Set<string>();
+  for (const task of await store.listFlTasks()) {
+    if (task.status !== 'running') continue;
+    for (const round of await store.listFlRounds(task.id)) {
+      if (round.status === 'open') for (const id of round.selected) devices.add(id);
+    }
+  }
+  for (const deviceId of devices) {
+    let after: { epoch: string; lane: 'learning'; seq: number } | undefined;
+    for (;;) {
+      const page = await store.listEvents(deviceId, { lane: 'learning', after, limit: 500 });
+      if (page.length === 0) break;
+      await ingest.handle(deviceId, page);
+      const last = page[page.length - 1];
+      if (last === undefined) break;
+      after = { epoch: last.epoch, lane: 'learning', seq: last.seq };
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { StrategyNameSchema } from '../../federated/index.js';
+import { SemverSchema } from '../../shared/index.js';
+import {
+  FlCompressionSchema,
+  FlModeSchema,
+  FlTaskIdSchema,
+  FlTensorShapeSchema,
+} from '../../shared/messages/federated.js';
+
+/** Rollout started when a round improves the evaluation metric (issue 6 item 6). */
+export const FlRolloutPolicySchema = z.strictObject({
+  /** `none`: register the version only; `all`: pin it on every device matching the selector. */
+  kind: z.enum(['none', 'all']).default('none'),
+});
+
+/**
+ * What `POST /v1/federated/tasks` takes (issue 6 items 4-7): the model and its initial
+ * weights, the strategy, client selection, local training and round parameters. Defaults
+ * are stated per field; an unknown key is an error.
+ */
+export const FlTaskSpecSchema = z.strictObject({
+  /** Task id; a random one when absent. */
+  id: FlTaskIdSchema.optional(),
+  /** The registered model the task improves (lineage of the versions it produces). */
+  model: z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
+  /** The tfjs-layers model: Keras topology and initial weights (codec bytes, base64). */
+  topology: z.record(z.string(), z.unknown()),
+  shapes: z.array(FlTensorShapeSchema).min(1).max(1024),
+  weights: z.string().min(1),
+  strategy: StrategyNameSchema.default('fedavg'),
+  /** The strategy's parameters (validated by its schema; FedProx: `{mu}`, …). */
+  strategyParams: z.record(z.string(), z.unknown()).default({}),
+  mode: FlModeSchema.default('sync'),
+  /** Rounds to run (sync) or global model versions to produce (async). Default 3. */
+  rounds: z.number().int().min(1).max(10_000).default(3),
+  /** Clients per round: a fraction of the eligible online devices, or a count (count wins). */
+  fraction: z.number().gt(0).max(1).default(1),
+  count: z.number().int().positive().optional(),
+  /** Fewest accepted updates a round aggregates; default 1. */
+  minClients: z.number().int().positive().default(1),
+  /** Devices eligible: every label here must match the device's labels. */
+  selector: z.record(z.string(), z.string()).default({}),
+  /** Seconds after opening that a sync round closes with what it has (≥ minClients). Default 60. */
+  deadlineS: z.number().positive().max(86_400).default(60),
+  /**
+   * Seconds after the deadline that a sync round still short of `minClients` is declared
+   * failed (the next round starts from the same weights). Default 300.
+   */
+  graceS: z.number().nonnegative().max(86_400).default(300),
+  /** Async (FedBuff): aggregate every K decided updates; default 2. */
+  bufferK: z.number().int().positive().default(2),
+  /** Async: updates older than this many versions are refused (`staleness`); default 5. */
+  maxStaleness: z.number().int().nonnegative().default(5),
+  lr: z.number().positive().max(10).default(0.05),
+  epochs: z.number().int().min(1).max(100).default(1),
+  batchSize: z.number().int().min(1).max(100_000).default(10),
+  /** Clients clip their delta to this L2 norm; default 10. */
+  clipNorm: z.number().positive().default(10),
+  /**
+   * The hub refuses updates above `clipNorm × normSlack` (a scaled/poisoned update); default
+   * 1.01 (float rounding of an honest clipped delta).
+   */
+  normSlack: z.number().min(1).default(1.01),
+  compression: FlCompressionSchema.default({ kind: 'none' }),
+  /** Central DP: Gaussian noise σ = noiseMultiplier × clipNorm / accepted, added at the hub. */
+  dp: z
+    .strictObject({ noiseMultiplier: z.number().positive(), delta: z.number().gt(0).lt(1).default(1e-5) })
+    .optional(),
+  /** Devices evaluate the global model on their holdout examples. Default true. */
+  evaluate: z.boolean().default(true),
+  /** Hub-side evaluation on MNIST test digits (`perClass` per digit from `offset`). */
+  hubEval: z
+    .strictObject({
+      perClass: z.number().int().min(1).max(500),
+      offset: z.number().int().min(0).default(900),
+    })
+    .optional(),
+  /** Register a version when a round improves accuracy, then roll it out by this policy. */
+  closedLoop: z
+    .strictObject({ register: z.boolean().default(true), rollout: FlRolloutPolicySchema.prefault({}) })
+    .optional(),
+  seed: z.number().int().nonnegative().default(1),
+});
+export type FlTaskSpec = z.output<typeof FlTaskSpecSchema>;
+export type FlTaskSpecInput = z.input<typeof FlTaskSpecSchema>;

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { SemverSchema } from '../manifest.js';
+import { EpochMs } from './common.js';
+
+/**
+ * Federated learning on the wire (issue 6 items 3-4, 7): the task a device finds in its
+ * desired state, the update chunks it sends in the `learning` lane, and its evaluation
+ * reports. Weights travel as the update codec's bytes (fl-core's `encodeUpdate`), base64.
+ */
+
+/** Id of a federated task: 1-64 of `[a-z0-9-]`, starting with a letter or digit. */
+export const FlTaskIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be 1-64 of [a-z0-9-], starting with a letter or digit');
+
+/** Round mode: `sync` (rounds close at a deadline) or `async` (FedBuff: aggregate every K updates). */
+export const FL_MODES = ['sync', 'async'] as const;
+export const FlModeSchema = z.enum(FL_MODES);
+
+/** Update compression (issue 6 item 3): int8 with a per-tensor scale, or top-k sparsification. */
+export const FlCompressionSchema = z.strictObject({
+  kind: z.enum(['none', 'int8', 'topk']),
+  /** Fraction of each tensor's entries `topk` keeps, (0, 1]; default 0.01. */
+  topkFraction: z.number().gt(0).max(1).optional(),
+});
+export type FlCompression = z.infer<typeof FlCompressionSchema>;
+
+/** A weight tensor's name and shape, in the model's weight order. */
+export const FlTensorShapeSchema = z.strictObject({
+  name: z.string().min(1).max(256),
+  shape: z.array(z.number().int().positive()).max(8),
+});
+
+/** Most base64 characters of the global weights embedded in a task (the desired document rides MQTT). */
+export const MAX_EMBEDDED_WEIGHTS_CHARS = 192 * 1024;
+
+/**
+ * The federated task of one round, in a device's desired state (`federated.task`). The
+ * round's global model travels embedded: the Keras topology and the weights encoded by the
+ * update codec (compression `none`), which is fine for small models — the registry path for
+ * large ones is not built (README "Federated learning on devices").
+ */
+export const FlTaskSchema = z.strictObject({
+  id: FlTaskIdSchema,
+  /** Round number, from 1. In async mode: the global model version the device trains from. */
+  round: z.number().int().positive(),
+  mode: FlModeSchema,
+  /** The registered model the task improves (lineage of what it produces). */
+  model: z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
+  /** The Keras-style topology (`model.json`'s `modelTopology`) of a tfjs-layers model. */
+  topology: z.record(z.string(), z.unknown()),
+  /** Weight names and shapes, in order. */
+  shapes: z.array(FlTensorShapeSchema).min(1).max(1024),
+  /** The round's global weights: `encodeUpdate(weights, {compression: 'none'})`, base64. */
+  weights: z
+    .string()
+    .max(MAX_EMBEDDED_WEIGHTS_CHARS)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
+  /** SHA-256 (hex) of the decoded `weights` bytes. */
+  weightsDigest: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Local SGD learning rate. */
+  lr: z.number().positive().max(10),
+  epochs: z.number().int().min(1).max(100),
+  batchSize: z.number().int().min(1).max(100_000),
+  /** FedProx proximal coefficient μ; absent or 0: plain local SGD. */
+  proxMu: z.number().nonnegative().optional(),
+  /** L2 bound the device clips its delta to before sending. */
+  clipNorm: z.number().positive(),
+  compression: FlCompressionSchema,
+  /** Hub wall clock after which a sync round may close without this device, ms. */
+  deadline: EpochMs,
+  /** Also evaluate the global model on the device's `holdout` examples and report `fl.eval`. */
+  evaluate: z.boolean(),
+  /** Seed of the local shuffle (the device mixes in its id). */
+  seed: z.number().int().nonnegative(),
+});
+export type FlTask = z.infer<typeof FlTaskSchema>;
+
+/** The `federated` section of a desired document. */
+export const FederatedSectionSchema = z.strictObject({ task: FlTaskSchema });
+export type FederatedSection = z.infer<typeof FederatedSectionSchema>;
+
+/** Event type of one update chunk (lane `learning`). */
+export const FL_UPDATE_CHUNK = 'fl.update.chunk';
+/** Event type of a federated evaluation report (lane `learning`). */
+export const FL_EVAL = 'fl.eval';
+
+/** Most raw bytes of one update chunk: base64 of it stays far below the MQTT packet limit. */
+export const FL_CHUNK_BYTES = 48 * 1024;
+
+/**
+ * Body of an `fl.update.chunk` event: piece `index` of `total` of one device's update for
+ * `(task, round)`. `digest` is the SHA-256 (hex) of the whole reassembled update; `examples`
+ * (the FedAvg weight) and the training figures repeat on every chunk so any one carries them.
+ */
+export const FlUpdateChunkSchema = z.strictObject({
+  task: FlTaskIdSchema,
+  round: z.number().int().positive(),
+  index: z.number().int().nonnegative(),
+  total: z.number().int().positive().max(4096),
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
+  /** This chunk's bytes, base64. */
+  bytes: z
+    .string()
+    .max(Math.ceil(FL_CHUNK_BYTES / 3) * 4)
+    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
+  examples: z.number().int().positive(),
+  /** L2 norm of the delta before clipping, and whether it was clipped. */
+  norm: z.number().nonnegative(),
+  clipped: z.boolean(),
+  /** Mean training loss and accuracy of the last local epoch. */
+  loss: z.number(),
+  accuracy: z.number().min(0).max(1),
+});
+export type FlUpdateChunk = z.infer<typeof FlUpdateChunkSchema>;
+
+/** Body of an `fl.eval` event: the round's global model on the device's holdout examples. */
+export const FlEvalSchema = z.strictObject({
+  task: FlTaskIdSchema,
+  round: z.number().int().positive(),
+  examples: z.number().int().positive(),
+  loss: z.number(),
+  accuracy: z.number().min(0).max(1),
+});
+export type FlEval = z.infer<typeof FlEvalSchema>;

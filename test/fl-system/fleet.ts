@@ -1,0 +1,127 @@
+/**
+ * Test helpers of the federated system tests: a real hub, real agents holding MNIST digit
+ * slices posted through `POST /v1/samples`, and a task body for the admin API.
+ */
+import { type Agent, type AgentConfigInput, createAgent } from '../../agent/index.js';
+import { buildMnistMlp, encodeUpdate, type LayersModel } from '../../federated/index.js';
+import type { Hub } from '../../hub/index.js';
+import {
+  DIGIT_PIXELS,
+  type DigitSet,
+  encodeTensors,
+  loadDigits,
+  TENSOR_MEDIA_TYPE,
+} from '../../inference/index.js';
+import { agentTestConfig, tempDir, testLogger } from '../helpers/agent.js';
+import { type Credentials, enroll } from '../helpers/hub.js';
+
+/** The digits of `set` whose label is in `labels`. */
+export function sliceDigits(
+  set: DigitSet,
+  labels: readonly number[],
+): { pixels: Float32Array; labels: number[] } {
+  const keep: number[] = [];
+  for (let i = 0; i < set.labels.length; i++) if (labels.includes(set.labels[i] as number)) keep.push(i);
+  const pixels = new Float32Array(keep.length * DIGIT_PIXELS);
+  keep.forEach((i, k) => {
+    pixels.set(set.pixels.subarray(i * DIGIT_PIXELS, (i + 1) * DIGIT_PIXELS), k * DIGIT_PIXELS);
+  });
+  return { pixels, labels: keep.map((i) => set.labels[i] as number) };
+}
+
+/** Posts digits to an agent's local API in the binary tensor form. */
+export async function postDigits(
+  agent: Agent,
+  digits: { pixels: Float32Array; labels: number[] },
+  split: 'train' | 'holdout',
+): Promise<void> {
+  const body = encodeTensors(
+    { features: { dtype: 'float32', dims: [digits.labels.length, DIGIT_PIXELS], data: digits.pixels } },
+    { labels: digits.labels, split },
+  );
+  const res = await fetch(`${agent.api.url}/v1/samples`, {
+    method: 'POST',
+    headers: { 'content-type': TENSOR_MEDIA_TYPE },
+    body,
+  });
+  if (res.status !== 201) throw new Error(`POST /v1/samples: ${res.status} ${await res.text()}`);
+}
+
+/** A device of the fleet: its credentials, data dir and the running agent (or none). */
+export interface FleetDevice {
+  creds: Credentials;
+  dataDir: string;
+  agent: Agent | undefined;
+}
+
+/** Starts (or restarts) an agent for `device` against `mqttUrl`. */
+export async function startAgent(
+  device: FleetDevice,
+  mqttUrl: string,
+  extra: Partial<AgentConfigInput> = {},
+): Promise<Agent> {
+  device.agent = await createAgent(
+    agentTestConfig({
+      deviceId: device.creds.id,
+      deviceSecret: device.creds.secret,
+      dataDir: device.dataDir,
+      hub: { mqttUrl },
+      ...extra,
+    }),
+    { logger: testLogger() },
+  );
+  return device.agent;
+}
+
+/**
+ * Enrolls `n` devices and starts their agents; device `i` holds the training digits of
+ * `slices[i]` (non-IID) and a few holdout digits of every class.
+ */
+export async function startFleet(
+  hub: Hub,
+  slices: number[][],
+  cleanups: Array<() => unknown>,
+  perClass = 20,
+): Promise<FleetDevice[]> {
+  const train = loadDigits(perClass, 0);
+  const holdout = loadDigits(3, 600);
+  const devices: FleetDevice[] = [];
+  for (const [i, slice] of slices.entries()) {
+    const dir = tempDir(`outpost-fl-${i}-`);
+    cleanups.push(() => dir.remove());
+    const device: FleetDevice = {
+      creds: await enroll(hub, { name: `fl-${i}` }),
+      dataDir: dir.path,
+      agent: undefined,
+    };
+    const agent = await startAgent(device, hub.mqtt.url);
+    cleanups.push(() => device.agent?.close());
+    await postDigits(agent, sliceDigits(train, slice), 'train');
+    await postDigits(agent, sliceDigits(holdout, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 'holdout');
+    devices.push(device);
+  }
+  return devices;
+}
+
+/** The initial model of the tests: a 784-16-10 MLP. */
+export function initialModel(seed = 3): LayersModel {
+  return buildMnistMlp(seed, { hidden: [16] });
+}
+
+/** A `POST /v1/federated/tasks` body for `model` with `overrides`. */
+export function taskBody(
+  model: LayersModel,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    model: { name: 'digits', version: '1.0.0' },
+    topology: model.modelTopology,
+    shapes: model.weights.map((w) => ({ name: w.name, shape: w.shape })),
+    weights: Buffer.from(encodeUpdate(model.weights, { compression: 'none' })).toString('base64'),
+    lr: 0.1,
+    epochs: 1,
+    batchSize: 10,
+    clipNorm: 20,
+    ...overrides,
+  };
+}

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { decodeUpdate } from '../../federated/index.js';
+import type { Hub } from '../../hub/index.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
+import { api, startHub } from '../helpers/hub.js';
+import { initialModel, startFleet, taskBody } from './fleet.js';
+
+// Issue 6 "done when": a real federated round across real agents and a real hub.
+
+describe('federated rounds (sync) across three agents', () => {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('runs two rounds: every device trains, the hub aggregates, evaluations are stored', async () => {
+    const dir = tempDir('outpost-fl-hub-');
+    cleanups.push(() => dir.remove());
+    const hub: Hub = await startHub(dir.path);
+    cleanups.push(() => hub.close());
+    const fleet = await startFleet(
+      hub,
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+      cleanups,
+    );
+    await waitFor(
+      async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
+      'three devices online',
+    );
+
+    const model = initialModel();
+    const res = await api(
+      hub,
+      'POST',
+      '/v1/federated/tasks',
+      taskBody(model, { id: 'round-test', rounds: 2, minClients: 3 }),
+    );
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.status, 'running');
+
+    const done = await waitFor(
+      async () => {
+        const t = await api(hub, 'GET', '/v1/federated/tasks/round-test');
+        return t.body.status !== 'running' && t.body;
+      },
+      'the task to finish',
+      50_000,
+    );
+    assert.equal(done.status, 'done', JSON.stringify(done));
+    const rounds = (await api(hub, 'GET', '/v1/federated/tasks/round-test/rounds')).body.rounds;
+    assert.equal(rounds.length, 2);
+    for (const r of rounds) {
+      assert.equal(r.status, 'closed');
+      assert.deepEqual(r.selected, fleet.map((d) => d.creds.id).sort());
+      assert.equal(r.metrics.accepted, 3, JSON.stringify(r.metrics));
+      assert.deepEqual(r.metrics.rejected, {});
+      assert.equal(r.metrics.dropouts, 0);
+      assert.equal(r.updates.length, 3);
+      for (const u of r.updates) assert.equal(u.status, 'accepted');
+      assert.equal(r.metrics.federatedEval.devices, 3);
+      assert.equal(r.metrics.federatedEval.examples, 3 * 30);
+    }
+
+    // The global model moved: round 3's weights are not round 1's.
+    const shapes = model.weights.map((w) => ({ name: w.name, shape: w.shape }));
+    const w1 = decodeUpdate(
+      Buffer.from(
+        (await api(hub, 'GET', '/v1/federated/tasks/round-test/weights?round=1')).body.weights,
+        'base64',
+      ),
+      shapes,
+    );
+    const w3 = decodeUpdate(
+      Buffer.from((await api(hub, 'GET', '/v1/federated/tasks/round-test/weights')).body.weights, 'base64'),
+      shapes,
+    );
+    assert.deepEqual(w1[0]?.values, model.weights[0]?.values);
+    assert.notDeepEqual(w3[0]?.values, w1[0]?.values);
+
+    // Every device was told to stop once the task finished, and remembers its two rounds.
+    await waitFor(
+      async () => (await hub.store.listDesired()).every((d) => d.desired.federated === undefined),
+      'the task removed from every desired state',
+    );
+  });
+});
