@@ -4,6 +4,7 @@ import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
 import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
 import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
 import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
+import { FL_HELP, runFlCommand } from './commands/fl.js';
 import { HUB_HELP, runHubCommand } from './commands/hub.js';
 import { MODELS_HELP, runModelsCommand } from './commands/models.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -20,6 +21,7 @@ Commands:
   devices add|list     enroll and list devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
   models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
+  fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
 
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
@@ -30,6 +32,7 @@ const HELP: Record<string, string> = {
   agent: AGENT_HELP,
   devices: DEVICES_HELP,
   models: MODELS_HELP,
+  fl: FL_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -57,6 +60,8 @@ async function main(argv: string[]): Promise<void> {
       return runDevicesCommand(positionals, flags);
     case 'models':
       return runModelsCommand(positionals, flags);
+    case 'fl':
+      return runFlCommand(positionals, flags);
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
   }

@@ -10,6 +10,15 @@ export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
 export { gaussianFrom, mulberry32, shuffleInPlace } from './prng.js';
+export { loadMnistSplit, type MnistSplit, subset } from './simulate/data.js';
+export { type Partition, PartitionSchema, partitionRows } from './simulate/partition.js';
+export {
+  type RoundReport,
+  type SimulateOptions,
+  SimulateOptionsSchema,
+  type SimulationReport,
+  simulate,
+} from './simulate/run.js';
 export { AdaptiveParamsSchema } from './strategies/adaptive.js';
 export { fedAdam } from './strategies/fedadam.js';
 export { FedAvgParamsSchema, fedAvg } from './strategies/fedavg.js';

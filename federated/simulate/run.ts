@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { OutpostError } from '../../shared/index.js';
+import { mulberry32, shuffleInPlace } from '../prng.js';
+import { createStrategy, StrategyNameSchema } from '../strategies/registry.js';
+import { buildMnistMlp } from '../trainer/topology.js';
+import { evaluate, trainLocal } from '../trainer/train.js';
+import type { LayersModel, ServerState } from '../types.js';
+import { sub } from '../weights.js';
+import { loadMnistSplit, type MnistSplit, subset } from './data.js';
+import { PartitionSchema, partitionRows } from './partition.js';
+
+/** Options of {@link simulate} (issue 6 item 9); the defaults are McMahan et al. 2017's MNIST 2NN setting, smaller. */
+export const SimulateOptionsSchema = z
+  .object({
+    dataset: z.literal('mnist').default('mnist'),
+    /** Simulated clients K (default 100). */
+    clients: z.coerce.number().int().positive().default(100),
+    /** Fraction C of clients per round (default 0.1; at least one client). */
+    fraction: z.coerce.number().gt(0).max(1).default(0.1),
+    /** Local epochs E (default 5). */
+    epochs: z.coerce.number().int().positive().default(5),
+    /** Local batch size B; 0 = full batch (FedSGD). Default 10. */
+    batch: z.coerce.number().int().nonnegative().default(10),
+    /** Client SGD learning rate (default 0.1). */
+    lr: z.coerce.number().positive().default(0.1),
+    partition: PartitionSchema.default('iid'),
+    strategy: StrategyNameSchema.default('fedavg'),
+    /** Strategy parameters (checked by the strategy's schema). */
+    strategyParams: z.record(z.string(), z.unknown()).default({}),
+    /** Rounds to run (default 20). */
+    rounds: z.coerce.number().int().positive().default(20),
+    /** Held-out accuracy to reach, 0-1 (default 0.9). */
+    targetAccuracy: z.coerce.number().gt(0).max(1).default(0.9),
+    /** Stop at the first round that reaches the target (default false: run every round). */
+    stopAtTarget: z.coerce.boolean().default(false),
+    /** Hidden layer widths of the MLP (default [200]). */
+    hidden: z.array(z.coerce.number().int().positive()).default([200]),
+    /** Training digits per class (default 700 → 7 000); the next 150 per class are the test set. */
+    trainPerClass: z.coerce.number().int().positive().max(700).default(700),
+    seed: z.coerce.number().int().default(1),
+  })
+  .strict();
+export type SimulateOptions = z.output<typeof SimulateOptionsSchema>;
+
+/** One round's result. */
+export interface RoundReport {
+  round: number;
+  /** Held-out accuracy of the new global model, 0-1. */
+  accuracy: number;
+  /** Held-out mean cross-entropy. */
+  loss: number;
+  /** Clients that trained this round. */
+  clients: number;
+  /** Mean local training loss of those clients (last epoch). */
+  trainLoss: number;
+}
+
+/** What {@link simulate} returns. */
+export interface SimulationReport {
+  options: SimulateOptions;
+  /** Held-out accuracy of the initial model. */
+  initialAccuracy: number;
+  rounds: RoundReport[];
+  /** First round whose accuracy ≥ the target, or null. */
+  roundsToTarget: number | null;
+  backend: string;
+}
+
+/**
+ * Federated training simulated in-process (issue 6 item 9) with the same trainer and strategy
+ * code as devices and hub: K clients hold IID or McMahan non-IID shards of real MNIST digits;
+ * each round a seeded sample of max(1, round(C·K)) clients trains E epochs of batch B from the
+ * global model, the strategy aggregates their deltas, and the new model is evaluated on the
+ * held-out digits. Deterministic for a seed (same options → same report). Throws `FL_BAD_PARAMS` for invalid options (every problem named).
+ */
+export async function simulate(
+  input: z.input<typeof SimulateOptionsSchema>,
+  hooks: {
+    /** Called with each round as it completes. */
+    onRound?: (r: RoundReport) => void;
+    /** Digits already loaded by `loadMnistSplit(options.trainPerClass)` (default: read them). */
+    data?: MnistSplit;
+  } = {},
+): Promise<SimulationReport> {
+  const onRound = hooks.onRound ?? (() => undefined);
+  const parsed = SimulateOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new OutpostError(
+      'FL_BAD_PARAMS',
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; '),
+    );
+  }
+  const o = parsed.data;
+  const strategy = createStrategy(o.strategy, o.strategyParams);
+  const { train, test } = hooks.data ?? loadMnistSplit(o.trainPerClass);
+  if (o.clients > train.count)
+    throw new OutpostError('FL_BAD_PARAMS', `clients: ${o.clients} for ${train.count} training digits`);
+  const shards = partitionRows(train.y, o.clients, o.partition, o.seed).map((rows) => subset(train, rows));
+  const perRound = Math.max(1, Math.round(o.fraction * o.clients));
+  const random = mulberry32(o.seed);
+  let model: LayersModel = buildMnistMlp(o.seed, { hidden: o.hidden });
+  let state: ServerState | null = null;
+  const initial = await evaluate(model, test);
+  const rounds: RoundReport[] = [];
+  let roundsToTarget: number | null = null;
+  const { proxMu } = strategy.clientConfig();
+  for (let round = 1; round <= o.rounds; round++) {
+    const chosen = shuffleInPlace(
+      Array.from({ length: o.clients }, (_, i) => i),
+      random,
+    )
+      .slice(0, perRound)
+      .sort((a, b) => a - b);
+    const aggregation = strategy.begin(model.weights, { round, state });
+    let trainLoss = 0;
+    for (const c of chosen) {
+      const samples = shards[c] as (typeof shards)[number];
+      const r = await trainLocal({
+        model,
+        samples,
+        lr: o.lr,
+        epochs: o.epochs,
+        batchSize: o.batch === 0 ? Number.POSITIVE_INFINITY : o.batch,
+        seed: (o.seed * 1_000_003 + round * 1009 + c) >>> 0,
+        ...(proxMu ? { proxMu } : {}),
+      });
+      trainLoss += r.loss / chosen.length;
+      aggregation.add({
+        clientId: `client-${c}`,
+        delta: sub(r.weights, model.weights),
+        examples: r.examples,
+      });
+    }
+    const result = aggregation.finish();
+    state = result.state;
+    model = { modelTopology: model.modelTopology, weights: result.weights };
+    const e = await evaluate(model, test);
+    const report = { round, accuracy: e.accuracy, loss: e.loss, clients: chosen.length, trainLoss };
+    rounds.push(report);
+    onRound(report);
+    if (roundsToTarget === null && e.accuracy >= o.targetAccuracy) {
+      roundsToTarget = round;
+      if (o.stopAtTarget) break;
+    }
+  }
+  const { backend } = await import('../trainer/tf.js').then((m) => m.loadTf());
+  return { options: o, initialAccuracy: initial.accuracy, rounds, roundsToTarget, backend };
+}
