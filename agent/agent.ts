@@ -3,6 +3,8 @@ import { type Ack, encodeMessage, formatIssues, OutpostError, ReportedStateSchem
 import { startApi } from './api/server.js';
 import { CommandHandler } from './commands.js';
 import { type AgentConfig, AgentConfigSchema } from './config.js';
+import { splitDesired } from './delivery/lenient-desired.js';
+import { setupDelivery } from './delivery/setup.js';
 import { DesiredReconciler } from './desired/reconciler.js';
 import { createTaskRunner } from './federated/setup.js';
 import { type AgentInference, setupInference } from './inference/setup.js';
@@ -83,6 +85,16 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     throw err;
   }
 
+  // Model delivery (issue 5): the desired `models` section, downloaded, verified, activated.
+  const delivery = setupDelivery({
+    config: cfg,
+    db: store.db,
+    inference,
+    onChange: () => reporter.publishNow('delivery'),
+    log: loggers.child('delivery'),
+    now: wallNow,
+  });
+
   const enqueue = (input: unknown): Enqueued => {
     if (closing) throw new OutpostError('AGENT_CLOSED');
     return outbox.enqueue(parseEventInput(input));
@@ -125,6 +137,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
           outbox: store.outbox.counters(),
           ledger: store.outbox.ledger.report(),
           inference: inference.report(),
+          models: delivery.report(),
         }),
       ),
     publish: (payload) => link.publish('state', payload, { retain: true }),
@@ -149,9 +162,18 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     pong: (pong) => link.onPong(pong),
     desired: (doc) => {
       if (reconciler.onDesired(doc)) reporter.publishNow('desired');
+      delivery.reconcile(reconciler.doc?.models);
       federated.setTask(store.desired.load().doc?.federated?.task);
     },
     desiredInvalid: (payload, reason) => {
+      // Issue 5: invalid model entries are refused one by one; the rest still applies.
+      const split = splitDesired(payload);
+      if (split !== undefined) {
+        for (const r of split.refused) delivery.refuse(r.name, r.version, r.error);
+        if (reconciler.onDesired(split.doc)) reporter.publishNow('desired');
+        delivery.reconcile(reconciler.doc?.models);
+        return;
+      }
       if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
     },
     command: (cmd) => commands.handle(cmd),
@@ -180,6 +202,8 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   reconciler.applyCurrent();
   await inference.loadActive();
+  // Resumes deliveries of the applied desired state (downloads continue where they stopped).
+  delivery.reconcile(reconciler.doc?.models);
   let api: Awaited<ReturnType<typeof startApi>>;
   try {
     api = await startApi({
@@ -219,6 +243,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       await outbox.stop();
       await link.close();
       await api.close();
+      await delivery.close();
       metricsFlusher.stop();
       await inference.close();
     } finally {

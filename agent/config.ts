@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
+import { DeliveryConfigSchema } from './delivery/config.js';
 import { ModelRouteSchema } from './inference/routing.js';
 import { LaneQuotasSchema, LaneWeightsSchema } from './outbox/outbox-config.js';
 
@@ -98,6 +99,8 @@ export const AgentConfigSchema = z.strictObject({
         .default(256 * 1024 * 1024),
     })
     .prefault({}),
+  /** Model delivery from the hub's registry: trusted keys, bandwidth cap (issue 5). */
+  delivery: DeliveryConfigSchema,
   /** Models and engines (issue 3). */
   inference: z
     .strictObject({

@@ -50,6 +50,11 @@ export class DesiredReconciler {
     return this.#appliedRev;
   }
 
+  /** The applied document (also across restarts), if any. */
+  get doc(): DesiredState | undefined {
+    return this.#doc;
+  }
+
   /** Outcome of the latest desired document received (also across restarts). */
   get outcome(): DesiredOutcome | undefined {
     return this.#outcome;

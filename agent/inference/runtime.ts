@@ -85,6 +85,10 @@ export interface InferenceRuntimeOptions {
 export class InferenceRuntime {
   readonly #o: InferenceRuntimeOptions;
   readonly #active = new Map<string, ActiveModel>();
+  /** Per model, the previously active version, still loaded (issue 5). */
+  readonly #warm = new Map<string, ActiveModel>();
+  /** Per model, the shadow candidate (issue 5 item 5). */
+  readonly #shadows = new Map<string, ActiveModel>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: InferenceRuntimeOptions) {
@@ -118,12 +122,70 @@ export class InferenceRuntime {
   }
 
   async #activate(name: string, version: string, preferred?: Precision): Promise<ModelRuntimeReport> {
+    const warm = this.#warm.get(name);
+    if (
+      warm?.model &&
+      warm.manifest.version === version &&
+      (preferred ?? warm.manifest.precision) === warm.manifest.precision
+    ) {
+      // Issue 5: the previous version is still loaded, so a rollback switches at once.
+      this.#warm.delete(name);
+      this.#o.models.setActive(name, version, warm.manifest.precision, Date.now());
+      this.#o.cache.invalidate(name, { version, precision: warm.manifest.precision });
+      this.#replace(name, warm);
+      this.#o.log.info(
+        { model: name, version, engine: warm.model.engine },
+        'switched to the warm previous version',
+      );
+      return this.#reportOf(name) as ModelRuntimeReport;
+    }
+    const admitted = await this.#admitVersion(name, version, preferred);
+    const { manifest, rejected } = admitted;
+    if (admitted.model) {
+      this.#o.models.setActive(name, version, manifest.precision, Date.now());
+      const dropped = this.#o.cache.invalidate(name, { version, precision: manifest.precision });
+      this.#replace(name, { manifest, model: admitted.model, rejected, inflight: new Set() });
+      this.#o.log.info(
+        {
+          model: name,
+          version,
+          precision: manifest.precision,
+          engine: admitted.model.engine,
+          cacheDropped: dropped,
+        },
+        'model activated',
+      );
+      return this.#reportOf(name) as ModelRuntimeReport;
+    }
+    const error = admitted.error;
+    if (!this.#active.has(name)) {
+      this.#active.set(name, { manifest, model: undefined, rejected, error, inflight: new Set() });
+    }
+    throw new OutpostError('INFER_NO_ENGINE', error, { details: { rejected } });
+  }
+
+  /**
+   * Admits an installed version without touching the active pointer: its variants in the
+   * profile's precision order (a `preferred` one first), each over the profile's engines.
+   * Throws `INFER_MODEL_NOT_FOUND`; returns `model: undefined` and the error when none was admitted.
+   */
+  async #admitVersion(
+    name: string,
+    version: string,
+    preferred?: Precision,
+  ): Promise<{
+    manifest: Manifest;
+    model: LoadedModel | undefined;
+    rejected: EngineRejection[];
+    error: string;
+  }> {
     const { profile } = this.#o.profile;
     const rank = (p: Precision) => (p === preferred ? -1 : profile.precision.indexOf(p) >>> 0);
     const variants = this.#o.models
       .variants(name, version)
       .sort((a, b) => rank(a.precision) - rank(b.precision));
-    if (variants.length === 0)
+    const first = variants[0];
+    if (first === undefined)
       throw new OutpostError('INFER_MODEL_NOT_FOUND', `model ${name}@${version} is not installed`);
     const rejected: EngineRejection[] = [];
     for (const variant of variants) {
@@ -147,44 +209,76 @@ export class InferenceRuntime {
           ? admission.rejected.map((r) => ({ ...r, precision: manifest.precision }))
           : admission.rejected;
       rejected.push(...tagged);
-      if (!admission.model) continue;
-      this.#o.models.setActive(name, version, manifest.precision, Date.now());
-      const dropped = this.#o.cache.invalidate(name, { version, precision: manifest.precision });
-      this.#replace(name, { manifest, model: admission.model, rejected, inflight: new Set() });
-      this.#o.log.info(
-        {
-          model: name,
-          version,
-          precision: manifest.precision,
-          engine: admission.model.engine,
-          cacheDropped: dropped,
-        },
-        'model activated',
-      );
-      return this.#reportOf(name) as ModelRuntimeReport;
+      if (admission.model) return { manifest, model: admission.model, rejected, error: '' };
     }
     const error = `no engine was admitted for ${name}@${version} (tried ${profile.engines.join(', ')})`;
-    if (!this.#active.has(name)) {
-      const first = variants[0];
-      if (first)
-        this.#active.set(name, {
-          manifest: first.manifest,
-          model: undefined,
-          rejected,
-          error,
-          inflight: new Set(),
-        });
-    }
-    throw new OutpostError('INFER_NO_ENGINE', error, { details: { rejected } });
+    return { manifest: first.manifest, model: undefined, rejected, error };
   }
 
+  /**
+   * Loads `name@version` as the model's shadow (issue 5 item 5): admitted like an activation,
+   * run by the rollouts shadow runner beside the active version through {@link shadowOf};
+   * never answers callers. Replaces an earlier shadow. Throws `INFER_MODEL_NOT_FOUND` or
+   * `INFER_NO_ENGINE` (with the rejections).
+   */
+  loadShadow(name: string, version: string): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#shadows.get(name)?.manifest.version === version) return;
+      const admitted = await this.#admitVersion(name, version);
+      if (!admitted.model) {
+        throw new OutpostError('INFER_NO_ENGINE', admitted.error, {
+          details: { rejected: admitted.rejected },
+        });
+      }
+      this.#dispose(this.#shadows.get(name));
+      this.#shadows.set(name, { ...admitted, model: admitted.model, inflight: new Set() });
+      this.#o.log.info({ model: name, version, engine: admitted.model.engine }, 'shadow version loaded');
+    }).finally(() => this.#o.onChange?.());
+  }
+
+  /** Unloads a model's shadow, if any. */
+  clearShadow(name: string): Promise<void> {
+    return this.#serial(async () => {
+      this.#dispose(this.#shadows.get(name));
+      this.#shadows.delete(name);
+    });
+  }
+
+  /**
+   * The loaded shadow of a model (issue 5 item 5) for the shadow runner: its manifest and
+   * loaded engine session; undefined when the desired state names no shadow or it is not loaded yet.
+   */
+  shadowOf(name: string): { manifest: Manifest; model: LoadedModel } | undefined {
+    const shadow = this.#shadows.get(name);
+    return shadow?.model ? { manifest: shadow.manifest, model: shadow.model } : undefined;
+  }
+
+  /** The version kept loaded for an instant rollback (issue 5), if any. */
+  previousOf(name: string): { version: string; precision: Precision } | undefined {
+    const warm = this.#warm.get(name);
+    return warm?.model ? { version: warm.manifest.version, precision: warm.manifest.precision } : undefined;
+  }
+
+  /** Closes a displaced model once its runs settle. */
+  #dispose(entry: ActiveModel | undefined): void {
+    const model = entry?.model;
+    if (!entry || !model) return;
+    void Promise.allSettled([...entry.inflight]).then(() => model.close().catch(() => undefined));
+  }
+
+  /**
+   * Makes `next` active. The displaced version stays loaded as the warm previous one (issue 5:
+   * instant rollback) unless it is the same version; the one it displaces from there is closed.
+   */
   #replace(name: string, next: ActiveModel): void {
     const prev = this.#active.get(name);
     this.#active.set(name, next);
-    if (prev?.model) {
-      const model = prev.model;
-      void Promise.allSettled([...prev.inflight]).then(() => model.close().catch(() => undefined));
+    if (!prev?.model || prev.manifest.version === next.manifest.version) {
+      this.#dispose(prev);
+      return;
     }
+    this.#dispose(this.#warm.get(name));
+    this.#warm.set(name, prev);
   }
 
   #get(name: string): ActiveModel & { model: LoadedModel } {
@@ -324,11 +418,13 @@ export class InferenceRuntime {
   /** Closes every session once its runs settle. */
   async close(): Promise<void> {
     await this.#queue;
-    for (const a of this.#active.values()) {
+    for (const a of [...this.#active.values(), ...this.#warm.values(), ...this.#shadows.values()]) {
       await Promise.allSettled([...a.inflight]);
       await a.model?.close().catch(() => undefined);
     }
     this.#active.clear();
+    this.#warm.clear();
+    this.#shadows.clear();
     this.#o.cache.flush();
   }
 }

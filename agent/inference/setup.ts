@@ -7,7 +7,7 @@ import { createHybridRouter } from './hybrid-router.js';
 import { ModelFiles } from './model-files.js';
 import { ModelStore } from './model-store.js';
 import { type AgentModels, createAgentModels } from './models-api.js';
-import { resolveProfile } from './profile.js';
+import { type ResolvedProfile, resolveProfile } from './profile.js';
 import { ResultCache } from './result-cache.js';
 import { InferenceRuntime, type InferenceRuntimeOptions } from './runtime.js';
 import { ResultUploader } from './uploader.js';
@@ -19,6 +19,13 @@ export interface AgentInference {
   loadActive(): Promise<void>;
   report(): InferenceReport;
   close(): Promise<void>;
+  /** The parts model delivery (issue 5, `agent/delivery/*`) installs and activates through. */
+  readonly parts: {
+    runtime: InferenceRuntime;
+    models: ModelStore;
+    files: ModelFiles;
+    profile: ResolvedProfile;
+  };
 }
 
 /** Inputs of {@link setupInference}. */
@@ -93,5 +100,6 @@ export function setupInference(options: InferenceSetupOptions): AgentInference {
     loadActive: () => runtime.loadActive(),
     report: () => runtime.report(),
     close: () => runtime.close(),
+    parts: { runtime, models, files, profile },
   };
 }

@@ -4,6 +4,7 @@ import {
   type DesiredOutcome,
   type InferenceReport,
   type LedgerReport,
+  type ModelDeliveryReport,
   type ReportedState,
   ReportedStateSchema,
 } from '../../shared/index.js';
@@ -24,6 +25,8 @@ export interface ReportInput {
   ledger?: LedgerReport;
   /** Profile, models and engines, cache counters (issue 3). */
   inference?: InferenceReport;
+  /** Model delivery per model (issue 5). */
+  models?: ModelDeliveryReport[];
 }
 
 /** The host description sent with every report. */
@@ -46,6 +49,7 @@ export function buildReportedState(input: ReportInput): ReportedState {
     ...(input.ledger ? { ledger: input.ledger } : {}),
     host: hostInfo(),
     ...(input.inference ? { inference: input.inference } : {}),
+    ...(input.models && input.models.length > 0 ? { models: input.models } : {}),
   };
   return ReportedStateSchema.parse(state);
 }

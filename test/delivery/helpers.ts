@@ -24,3 +24,11 @@ export async function pushModel(
 export function basicAuth(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 }
+
+/** A model's delivery report as the hub last stored it from the device's reported state. */
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
+export async function modelReport(hub: Hub, deviceId: string, name: string): Promise<any> {
+  const device = await hub.store.getDevice(deviceId);
+  const models = (device?.reported as { models?: Array<{ name: string }> } | null)?.models ?? [];
+  return models.find((m) => m.name === name);
+}

@@ -1,0 +1,57 @@
+import {
+  DesiredModelSchema,
+  type DesiredState,
+  DesiredStateSchema,
+  formatIssues,
+  OutpostError,
+} from '../../shared/index.js';
+
+/** A desired document whose invalid model entries were taken out, and why each was. */
+export interface SplitDesired {
+  doc: DesiredState;
+  refused: Array<{ name: string; version: string; error: OutpostError }>;
+}
+
+/**
+ * Issue 5 ("one failing model never blocks the others"): when a desired document fails its
+ * schema only because of some `models` entries (e.g. an unsigned manifest), those entries
+ * are refused one by one and the rest of the document applies. Returns undefined when the
+ * document is invalid for another reason (then it is rejected as a whole, as before).
+ */
+export function splitDesired(payload: Buffer): SplitDesired | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const raw = (value as { models?: unknown }).models;
+  if (!Array.isArray(raw)) return undefined;
+  const refused: SplitDesired['refused'] = [];
+  const valid: unknown[] = [];
+  for (const entry of raw) {
+    const parsed = DesiredModelSchema.safeParse(entry);
+    if (parsed.success) {
+      valid.push(parsed.data);
+      continue;
+    }
+    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    const problems = formatIssues(parsed.error);
+    const unsigned = parsed.error.issues.some((i) => i.path.includes('signature'));
+    refused.push({
+      name: typeof e.name === 'string' ? e.name.slice(0, 64) : '?',
+      version: typeof e.version === 'string' ? e.version.slice(0, 64) : '?',
+      error: new OutpostError(
+        unsigned ? 'PROTO_BAD_SIGNATURE' : 'PROTO_INVALID_PAYLOAD',
+        `${unsigned ? 'unsigned or malformed signature: ' : ''}${problems.join('; ')}`.slice(0, 1024),
+      ),
+    });
+  }
+  if (refused.length === 0) return undefined;
+  const doc = DesiredStateSchema.safeParse({ ...value, models: valid });
+  return doc.success ? { doc: doc.data, refused } : undefined;
+}
