@@ -9,6 +9,16 @@ export { clipL2 } from './codec/clip.js';
 export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
+export { DpFedAvgParamsSchema, dpFedAvg } from './privacy/dp-fedavg.js';
+export { addGaussianNoise, cryptoNormal, type NormalSource, seededNormal } from './privacy/noise.js';
+export {
+  DEFAULT_ORDERS,
+  epsilonFromRdp,
+  type PrivacyStep,
+  privacySpent,
+  RdpAccountant,
+  rdpSubsampledGaussian,
+} from './privacy/rdp.js';
 export { gaussianFrom, mulberry32, shuffleInPlace } from './prng.js';
 export { loadMnistSplit, type MnistSplit, subset } from './simulate/data.js';
 export { type Partition, PartitionSchema, partitionRows } from './simulate/partition.js';
