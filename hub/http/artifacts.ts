@@ -76,7 +76,10 @@ export function registerArtifactRoutes(app: FastifyInstance, deps: HttpDeps, art
           'HUB_RANGE_NOT_SATISFIABLE',
           `range ${rangeHeader} is outside the artifact's ${size} bytes`,
         );
-        return reply.status(416).send(err.toBody());
+        return reply
+          .status(416)
+          .header('content-type', 'application/json')
+          .send(JSON.stringify(err.toBody()));
       }
       const start = range.kind === 'partial' ? range.start : 0;
       const end = range.kind === 'partial' ? range.end : size - 1;
