@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema, SemverSchema } from '../shared/index.js';
-
-import { RegistryConfigSchema } from './registry/config.js';
 import { BrokerConfigSchema } from './bus/mqtt-config.js';
+import { DriftConfigSchema } from './drift/config.js';
+import { RegistryConfigSchema } from './registry/config.js';
 import { StoreConfigSchema } from './store/postgres-config.js';
 
 const port = () => configInt().min(0).max(65_535);
@@ -46,6 +46,8 @@ export const HubConfigSchema = z.strictObject({
    */
   adminToken: z.string().min(16, 'admin token must be at least 16 characters').optional(),
   logLevel: LogLevelSchema.default('info'),
+  /** Drift detection thresholds and window (issue 7 item 2). */
+  drift: DriftConfigSchema,
   /** Model registry (issue 5): artifact size limit, reference size. */
   registry: RegistryConfigSchema,
   /**

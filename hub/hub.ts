@@ -15,6 +15,7 @@ import { type HubFederated, setupFederated } from './federated/setup.js';
 import { buildHttpApi } from './http/server.js';
 import { type HubModels, loadHubModels } from './inference/hub-models.js';
 import { type Rescorer, startRescorer } from './inference/rescorer.js';
+import { attachOperations, type HubOperations } from './metrics/operations.js';
 import { republishAllDesired } from './protocol/downlink.js';
 import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { type HubDelivery, setupDelivery } from './registry/setup.js';
@@ -79,6 +80,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     tcp: Server;
     models: HubModels;
     rescorer: Rescorer;
+    ops: HubOperations;
     federated: HubFederated;
   }> = {};
   // Learning events stored before the federated part is ready wait for it (issue 6).
@@ -102,6 +104,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (broker) await step('broker', () => broker.close());
     if (ws) await step('WebSocket transport', () => ws.close());
     await step('MQTT listener', () => tcpClosed);
+    parts.ops?.close();
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
     if (federated) await step('federated rounds', () => federated.close());
@@ -178,6 +181,18 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       federated,
     });
     parts.app = app;
+    // Issue 7: /metrics, device telemetry, drift and the dashboard, before the app listens.
+    parts.ops = await attachOperations({
+      app,
+      store,
+      bus: broker.bus,
+      stats: () => counters.snapshot(),
+      adminToken,
+      dataDir: cfg.dataDir,
+      drift: cfg.drift,
+      now: Date.now,
+      log,
+    });
     parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
     await app.listen({ host: cfg.http.host, port: cfg.http.port });
     const httpPort = (app.server.address() as AddressInfo).port;
