@@ -1,5 +1,7 @@
 /** Helpers of the delivery tests (issue 5): pushing artifacts over the real admin HTTP API. */
+import { type Logger, pino } from 'pino';
 import type { Hub } from '../../hub/index.js';
+import { OnnxModelBuilder } from '../../inference/index.js';
 
 /** Pushes an artifact with `POST /v1/models/:name/versions/:version` (octet-stream body). */
 export async function pushModel(
@@ -31,4 +33,31 @@ export async function modelReport(hub: Hub, deviceId: string, name: string): Pro
   const device = await hub.store.getDevice(deviceId);
   const models = (device?.reported as { models?: Array<{ name: string }> } | null)?.models ?? [];
   return models.find((m) => m.name === name);
+}
+
+/**
+ * An ONNX model of about `bytes` bytes: x [1, 4] · w [4, n] → y [1, n] (float32). Its output
+ * is too large for a manifest reference, so agents admit it on a warm-up run.
+ */
+export function bigOnnxModel(bytes: number, seed = 1): Uint8Array {
+  const n = Math.max(1, Math.floor(bytes / 16));
+  const w = new Float32Array(4 * n);
+  let s = seed >>> 0;
+  for (let i = 0; i < w.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    w[i] = s / 2 ** 32 - 0.5;
+  }
+  return new OnnxModelBuilder('big')
+    .input('x', 'float32', [1, 4])
+    .initializer('w', { dtype: 'float32', dims: [4, n], data: w })
+    .node('MatMul', ['x', 'w'], ['y'])
+    .output('y', 'float32', [1, n])
+    .build();
+}
+
+/** A pino logger that keeps every line (JSON) in `lines`. */
+export function capturingLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+  return { logger: pino({ level: 'info' }, stream), lines };
 }
