@@ -1,3 +1,5 @@
+import { FEDERATED_POSTGRES_MIGRATION } from './postgres-federated.js';
+
 /**
  * Numbered migrations of the hub's PostgreSQL store (issue 8 item 2), applied in order by
  * `postgres-migrate.ts` and tracked in the table `outpost_migrations`. Append only: never
@@ -119,4 +121,6 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     hash      TEXT NOT NULL
   );
   `,
+  // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
+  FEDERATED_POSTGRES_MIGRATION,
 ];

@@ -7,7 +7,9 @@ import {
   type RemoteConfig,
   type UplinkBatch,
 } from '../../shared/index.js';
+import type { FederatedStore } from './federated-types.js';
 import { countPostgresEvents, ingestPostgres, listPostgresEvents } from './postgres-events.js';
+import { postgresFederatedStore } from './postgres-federated.js';
 import { runPostgresMigrations } from './postgres-migrate.js';
 import { PgPool, type PgPoolOptions } from './postgres-pool.js';
 import { postgresRegistry, updateDesiredPostgres } from './postgres-registry.js';
@@ -94,11 +96,17 @@ export function redactUrl(url: string): string {
   }
 }
 
+// The federated methods (issue 6) are mixed in by the constructor from
+// `postgres-federated.ts`, as the SQLite store does.
+export interface PostgresHubStore extends FederatedStore {}
+
 /** {@link HubStore} over PostgreSQL; `pool` is exposed for the lease module (`hub/lease*`). */
 export class PostgresHubStore implements HubStore {
   readonly kind = 'postgres';
 
-  constructor(readonly pool: PgPool) {}
+  constructor(readonly pool: PgPool) {
+    Object.assign(this, postgresFederatedStore(pool));
+  }
 
   async createDevice(device: NewDevice): Promise<DeviceRecord> {
     try {
