@@ -20,6 +20,19 @@ export {
   rdpSubsampledGaussian,
 } from './privacy/rdp.js';
 export { gaussianFrom, mulberry32, shuffleInPlace } from './prng.js';
+export { checkRoster, SecAggClient } from './secagg/client.js';
+export {
+  type Advertisement,
+  type EncryptedShares,
+  parseSecAggParams,
+  type Roster,
+  type SecAggParams,
+  SecAggParamsSchema,
+  type UnmaskResponse,
+} from './secagg/messages.js';
+export { decodeFixed, encodeFixed } from './secagg/ring.js';
+export { type SecAggResult, SecAggServer } from './secagg/server.js';
+export { combine as shamirCombine, type Share, split as shamirSplit } from './secagg/shamir.js';
 export { loadMnistSplit, type MnistSplit, subset } from './simulate/data.js';
 export { type Partition, PartitionSchema, partitionRows } from './simulate/partition.js';
 export {

@@ -28,6 +28,7 @@ describe('RDP of the subsampled Gaussian', () => {
   });
 
   it('plain Gaussian (q = 1) is α/(2σ²); q = 0 costs nothing; σ = 0 is unbounded', () => {
+    // biome-ignore lint/suspicious/noApproximativeNumericConstant: dp_accounting's own test values
     assert.equal(rdpSubsampledGaussian(1, 2.71828, 3.14159), 3.14159 / (2 * 2.71828 ** 2));
     assert.equal(rdpSubsampledGaussian(0, 1, 2), 0);
     assert.equal(rdpSubsampledGaussian(0.1, 0, 2), Number.POSITIVE_INFINITY);
