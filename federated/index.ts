@@ -9,6 +9,7 @@ export { clipL2 } from './codec/clip.js';
 export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
+export { type ExportedOnnx, type ExportOptions, exportOnnx, toTfjsArtifacts } from './export/onnx.js';
 export { DpFedAvgParamsSchema, dpFedAvg } from './privacy/dp-fedavg.js';
 export { addGaussianNoise, cryptoNormal, type NormalSource, seededNormal } from './privacy/noise.js';
 export {
