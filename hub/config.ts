@@ -3,6 +3,7 @@ import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema, SemverSchema } fr
 import { BrokerConfigSchema } from './bus/mqtt-config.js';
 import { DriftConfigSchema } from './drift/config.js';
 import { RegistryConfigSchema } from './registry/config.js';
+import { RolloutsConfigSchema } from './rollouts/config.js';
 import { StoreConfigSchema } from './store/postgres-config.js';
 
 const port = () => configInt().min(0).max(65_535);
@@ -50,6 +51,8 @@ export const HubConfigSchema = z.strictObject({
   drift: DriftConfigSchema,
   /** Model registry (issue 5): artifact size limit, reference size. */
   registry: RegistryConfigSchema,
+  /** Rollout driver (issue 5 items 4-6): `tickMs`. */
+  rollouts: RolloutsConfigSchema,
   /**
    * Models served by `POST /v1/infer/NAME` (issue 3 item 7, hybrid routing): these, plus
    * every `{dataDir}/models/NAME.onnx`.

@@ -19,6 +19,7 @@ import { attachOperations, type HubOperations } from './metrics/operations.js';
 import { republishAllDesired } from './protocol/downlink.js';
 import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { type HubDelivery, setupDelivery } from './registry/setup.js';
+import { type HubRollouts, setupRollouts } from './rollouts/setup.js';
 import { Rejections } from './rejections.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openHubStore } from './store/open.js';
@@ -39,6 +40,8 @@ export interface Hub {
   readonly delivery: HubDelivery;
   /** Federated learning (issue 6): the round runner and the filing of update events. */
   readonly federated: HubFederated;
+  /** Rollouts (issue 5 items 4-6): operator actions and the driver loop. */
+  readonly rollouts: HubRollouts;
   /** Counters since this hub started. */
   stats(): HubStats;
   /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
@@ -82,6 +85,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     rescorer: Rescorer;
     ops: HubOperations;
     federated: HubFederated;
+    rollouts: HubRollouts;
   }> = {};
   // Learning events stored before the federated part is ready wait for it (issue 6).
   let federatedReady: (f: HubFederated | undefined) => void = () => undefined;
@@ -96,7 +100,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     }
   };
   const shutdown = async () => {
-    const { store, broker, uplink, app, ws, tcp, models, rescorer, federated } = parts;
+    const { store, broker, uplink, app, ws, tcp, models, rescorer, federated, rollouts } = parts;
     federatedReady(undefined);
     // Stop accepting, then disconnect every client (wills are published), then wait for the
     // listeners to drain, the messages already received to be handled, and close the store.
@@ -108,6 +112,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
     if (federated) await step('federated rounds', () => federated.close());
+    if (rollouts) await step('rollout driver', () => rollouts.driver.close());
     if (rescorer) await step('re-scorer', () => rescorer.close());
     if (models) await step('models', () => models.close());
     if (store) await step('store', () => store.close());
@@ -166,6 +171,15 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     parts.federated = federated;
     federatedReady(federated);
 
+    const rollouts = setupRollouts({
+      store,
+      desired: delivery.desired,
+      config: cfg.rollouts,
+      now: Date.now,
+      log: log('rollouts'),
+    });
+    parts.rollouts = rollouts;
+
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({
       store,
@@ -179,6 +193,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       models,
       delivery,
       federated,
+      rollouts: rollouts.service,
     });
     parts.app = app;
     // Issue 7: /metrics, device telemetry, drift and the dashboard, before the app listens.
@@ -217,6 +232,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       store,
       delivery,
       federated,
+      rollouts,
       stats: () => counters.snapshot(),
       close: () => {
         closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));

@@ -125,6 +125,12 @@ export const RolloutRequestSchema = z
   .superRefine((r, ctx) => {
     if (r.mode === 'ab' && r.control === undefined)
       ctx.addIssue({ code: 'custom', path: ['control'], message: 'mode ab needs a control version' });
+    if (r.mode === 'ab' && r.stages.length !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stages'],
+        message: 'mode ab takes one stage: the percentage of devices on the candidate (e.g. [50])',
+      });
     if (r.mode === 'ab' && r.control === r.version)
       ctx.addIssue({ code: 'custom', path: ['control'], message: 'control must differ from version' });
   });

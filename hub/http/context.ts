@@ -5,6 +5,7 @@ import type { HubBus } from '../bus/types.js';
 import type { HubFederated } from '../federated/setup.js';
 import type { HubModels } from '../inference/hub-models.js';
 import type { HubDelivery } from '../registry/setup.js';
+import type { RolloutService } from '../rollouts/service.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
 
@@ -24,6 +25,8 @@ export interface HttpDeps {
   models?: HubModels;
   /** Registry, artifacts and desired-state service (issue 5); their routes are absent without it. */
   delivery?: HubDelivery;
+  /** Rollouts (issue 5 items 4-6); their routes are absent without it. */
+  rollouts?: RolloutService;
   /** Federated learning (issue 6); its routes are absent without it. */
   federated?: HubFederated;
 }

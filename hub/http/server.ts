@@ -11,6 +11,7 @@ import { registerHealthRoutes } from './health.js';
 import { INFER_PREFIX, registerInferRoutes } from './infer.js';
 import { registerModelRoutes } from './models.js';
 import { registerModelPinRoutes } from './models-pins.js';
+import { registerRolloutRoutes } from './rollouts.js';
 
 /** Path prefix of the admin API; every route under it needs the admin bearer token. */
 export const ADMIN_PREFIX = '/v1/';
@@ -63,6 +64,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerEventRoutes(app, deps);
   registerRescoreRoutes(app, deps);
   registerInferRoutes(app, deps);
+  if (deps.rollouts) registerRolloutRoutes(app, deps.store, deps.rollouts);
   if (deps.federated) registerFederatedRoutes(app, deps.store, deps.federated);
   if (deps.delivery) {
     registerModelRoutes(app, deps, deps.delivery.registry);

@@ -108,4 +108,67 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
   `,
   // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
   FEDERATED_SQLITE_MIGRATION,
+  // 7th entry: rollouts, their devices and timeline; per-model counters folded from
+  // telemetry.model events with a cursor per (device, epoch) (issue 5 items 4-6).
+  `
+  CREATE TABLE rollouts (
+    id               TEXT PRIMARY KEY,
+    spec             TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    stage            INTEGER NOT NULL,
+    stage_started_at INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    reason           TEXT
+  ) STRICT;
+  CREATE TABLE rollout_devices (
+    rollout_id     TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+    device_id      TEXT NOT NULL,
+    arm            TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    stage          INTEGER NOT NULL,
+    assigned_at    INTEGER NOT NULL,
+    previous       TEXT,
+    reported_at    INTEGER,
+    excluded_at    INTEGER,
+    rolled_back_at INTEGER,
+    PRIMARY KEY (rollout_id, device_id)
+  ) STRICT;
+  CREATE INDEX rollout_devices_by_device ON rollout_devices (device_id);
+  CREATE TABLE rollout_events (
+    rollout_id TEXT NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    stage      INTEGER NOT NULL,
+    message    TEXT NOT NULL,
+    detail     TEXT,
+    PRIMARY KEY (rollout_id, seq)
+  ) STRICT;
+  CREATE TABLE model_counters (
+    rollout_id       TEXT NOT NULL,
+    device_id        TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    version          TEXT NOT NULL,
+    role             TEXT NOT NULL,
+    requests         INTEGER NOT NULL,
+    errors           INTEGER NOT NULL,
+    latency          TEXT NOT NULL,
+    latency_sum_ms   REAL NOT NULL,
+    confidence_sum   REAL NOT NULL,
+    confidence_count INTEGER NOT NULL,
+    compared         INTEGER NOT NULL,
+    agreed           INTEGER NOT NULL,
+    first_at         INTEGER NOT NULL,
+    last_at          INTEGER NOT NULL,
+    PRIMARY KEY (rollout_id, device_id, model, version, role)
+  ) STRICT;
+  CREATE TABLE model_metrics_cursor (
+    device_id TEXT NOT NULL,
+    epoch     TEXT NOT NULL,
+    seq       INTEGER NOT NULL,
+    PRIMARY KEY (device_id, epoch)
+  ) STRICT;
+  `,
 ];

@@ -13,11 +13,13 @@ import {
 } from '../../shared/index.js';
 import type { FederatedStore } from './federated-types.js';
 import type { DesiredMutation, ModelVariantRecord, ModelVersionRecord } from './registry-types.js';
+import type { RolloutStore } from './rollout-types.js';
 import { SqliteBrokerCredentials } from './sqlite-broker-credentials.js';
 import { SqliteEvents } from './sqlite-events.js';
 import { sqliteFederatedStore } from './sqlite-federated.js';
 import { desiredBodyOf, SqliteRegistry } from './sqlite-registry.js';
 import { SqliteRescores } from './sqlite-rescores.js';
+import { sqliteRolloutStore } from './sqlite-rollouts.js';
 import { type DeviceRow, toDevice } from './sqlite-rows.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type {
@@ -59,8 +61,10 @@ export function openSqliteHubStore(dataDir: string): HubStore {
   }
 }
 
-// The federated methods (issue 6) are mixed in from `sqlite-federated.ts` by the constructor.
-interface SqliteHubStore extends FederatedStore {}
+// The rollout methods (issue 5) are mixed in from `sqlite-rollouts.ts` by the constructor.
+// The federated methods (issue 6) likewise, from `sqlite-federated.ts`.
+interface SqliteHubStore extends RolloutStore, FederatedStore {}
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface's methods are assigned in the constructor
 class SqliteHubStore implements HubStore {
   readonly kind = 'sqlite';
   private readonly events: SqliteEvents;
@@ -88,6 +92,7 @@ class SqliteHubStore implements HubStore {
     this.rescores = new SqliteRescores(db);
     this.brokerCredentials = new SqliteBrokerCredentials(db);
     this.registry = new SqliteRegistry(db);
+    Object.assign(this, sqliteRolloutStore(db, () => this.open()));
     Object.assign(this, sqliteFederatedStore(db, () => this.open()));
     this.stmt = {
       insertDevice: db.prepare(

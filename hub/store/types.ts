@@ -9,6 +9,7 @@ import type {
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
 import type { FederatedStore } from './federated-types.js';
 import type { RegistryStore } from './registry-types.js';
+import type { RolloutStore } from './rollout-types.js';
 
 /** One enrolled device as the hub stores it. Times are hub wall-clock milliseconds. */
 export interface DeviceRecord {
@@ -118,7 +119,7 @@ export interface SkipTotal {
  * The hub's storage, one interface for every backend (DESIGN "Storage"): SQLite now,
  * PostgreSQL later. Async so that a networked backend fits the same contract.
  */
-export interface HubStore extends RegistryStore, BrokerCredentialStore, FederatedStore {
+export interface HubStore extends RegistryStore, BrokerCredentialStore, FederatedStore, RolloutStore {
   /** Backend name reported by `/healthz`. */
   readonly kind: string;
   /** Throws `HUB_DEVICE_EXISTS` when the id is taken. */

@@ -1,0 +1,287 @@
+import type { Logger } from 'pino';
+import { cohortPosition, matchesSelector } from '../../shared/index.js';
+import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
+import type { DeviceRecord, HubStore } from '../store/types.js';
+import { judgeRollout } from './evaluate.js';
+import { applyPins, currentVersion, type RolloutDesired, restoreDevices } from './pins.js';
+import { ROLLOUT_STRATEGIES } from './strategies/index.js';
+
+/** What the driver needs. */
+export interface RolloutDriverDeps {
+  store: HubStore;
+  desired: RolloutDesired;
+  log: Logger;
+  /** Hub wall clock, ms. */
+  now: () => number;
+  /** Period of the loop, ms (config `rollouts.tickMs`, default 1000). */
+  tickMs: number;
+  /**
+   * Whether this hub drives rollouts now. One call per tick, so that hub replicas can wrap
+   * it in a lease (issue 8); default: always.
+   */
+  shouldDrive?: () => Promise<boolean>;
+}
+
+/** The running driver loop. */
+export interface RolloutDriver {
+  /** One pass now (folds new metrics, then steps every running rollout); passes never overlap. */
+  tick(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type NewEvent = Omit<RolloutEvent, 'rolloutId' | 'seq'>;
+
+/** The firmware profile a device reports, for `profile=` selectors. */
+function profileOf(device: DeviceRecord): string | undefined {
+  const r = device.reported as { inference?: { profile?: { name?: string } } } | null;
+  return r?.inference?.profile?.name;
+}
+
+/** Selected devices ranked by their stable cohort position in this rollout. */
+export function rankDevices(rollout: RolloutRecord, devices: readonly DeviceRecord[]): string[] {
+  return devices
+    .filter((d) =>
+      matchesSelector(rollout.spec.selector, { id: d.id, labels: d.labels, profile: profileOf(d) }),
+    )
+    .map((d) => ({ id: d.id, p: cohortPosition(rollout.id, d.id) }))
+    .sort((a, b) => a.p - b.p || (a.id < b.id ? -1 : 1))
+    .map((d) => d.id);
+}
+
+/** Why a device that never reported may be stuck: the refusal it reports for the model, if any. */
+function refusalOf(device: DeviceRecord | undefined, model: string): string | undefined {
+  const r = device?.reported as {
+    models?: Array<{ name?: string; refused?: { code?: string; reason?: string } }>;
+  };
+  const refused = r?.models?.find((m) => m.name === model)?.refused;
+  return refused ? `${refused.code}: ${refused.reason}` : undefined;
+}
+
+/**
+ * One step of one running rollout (issue 5 item 4): assign the stage's new devices, exclude
+ * those past their deadline, judge the gates (a failure rolls every assigned device back),
+ * and advance after the bake time when the gates pass and every stage device has reported
+ * or been excluded.
+ */
+export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecord): Promise<void> {
+  const { store, now } = deps;
+  const spec = rollout.spec;
+  const strategy = ROLLOUT_STRATEGIES[spec.mode];
+  const events: NewEvent[] = [];
+  const at = now();
+  const fleet = await store.listDevices();
+  const byId = new Map(fleet.map((d) => [d.id, d]));
+  let devices = await store.listRolloutDevices(rollout.id);
+  const known = new Set(devices.map((d) => d.deviceId));
+
+  // 1. Assign the devices the current stage adds.
+  const fresh = strategy
+    .targets(spec, rollout.stage, rankDevices(rollout, fleet))
+    .filter((t) => !known.has(t.deviceId));
+  if (fresh.length > 0) {
+    const assigned: RolloutDevice[] = [];
+    const pins: Array<{ deviceId: string; pin: { version: string; shadow?: string } }> = [];
+    for (const t of fresh) {
+      const previous = currentVersion(spec.model, await store.getDesired(t.deviceId), byId.get(t.deviceId));
+      const pin = strategy.pin(spec, t.arm, previous);
+      const reports = strategy.reports(spec, t.arm);
+      const row: RolloutDevice = {
+        rolloutId: rollout.id,
+        deviceId: t.deviceId,
+        arm: t.arm,
+        ...reports,
+        stage: rollout.stage,
+        assignedAt: at,
+        previous,
+        reportedAt: null,
+        excludedAt: null,
+        rolledBackAt: null,
+      };
+      if (typeof pin === 'string') {
+        assigned.push({ ...row, excludedAt: at, rolledBackAt: at });
+        events.push({
+          at,
+          kind: 'excluded',
+          stage: rollout.stage,
+          message: `${t.deviceId}: ${pin}`,
+          detail: { device: t.deviceId, reason: pin },
+        });
+        continue;
+      }
+      assigned.push(row);
+      pins.push({ deviceId: t.deviceId, pin });
+    }
+    await applyPins(deps.desired, rollout, pins);
+    await store.putRolloutDevices(assigned);
+    const arms = pins.map(
+      (p) => `${p.deviceId}→${p.pin.version}${p.pin.shadow ? ` (shadow ${p.pin.shadow})` : ''}`,
+    );
+    if (pins.length > 0) {
+      events.push({
+        at,
+        kind: 'assigned',
+        stage: rollout.stage,
+        message: `stage ${rollout.stage + 1}: ${pins.length} device(s) pinned: ${arms.slice(0, 8).join(', ')}${arms.length > 8 ? ', …' : ''}`,
+        detail: { devices: pins.map((p) => ({ id: p.deviceId, ...p.pin })) },
+      });
+    }
+    devices = await store.listRolloutDevices(rollout.id);
+  }
+
+  // 2. Per-device deadlines: a device that never reports never holds the rollout.
+  const late = devices.filter(
+    (d) => d.reportedAt === null && d.excludedAt === null && at - d.assignedAt >= spec.deviceDeadlineMs,
+  );
+  if (late.length > 0) {
+    await store.putRolloutDevices(late.map((d) => ({ ...d, excludedAt: at })));
+    for (const d of late) {
+      const why =
+        refusalOf(byId.get(d.deviceId), spec.model) ??
+        `no metrics of ${d.version} within ${spec.deviceDeadlineMs} ms`;
+      events.push({
+        at,
+        kind: 'excluded',
+        stage: rollout.stage,
+        message: `${d.deviceId}: ${why}`,
+        detail: { device: d.deviceId, reason: why },
+      });
+    }
+    devices = await store.listRolloutDevices(rollout.id);
+  }
+
+  // 3. Gates over the candidate arm.
+  const rows = await store.modelCounters({ rolloutId: rollout.id });
+  const verdict = judgeRollout(spec, strategy, devices, rows);
+  if (verdict.verdict === 'fail' && verdict.failed) {
+    const f = verdict.failed;
+    const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value ?? 'beyond the last latency bucket'} at stage ${rollout.stage + 1} (${verdict.reporting} device(s) reporting)`;
+    await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
+    const restored = await restoreDevices(deps, rollout, devices);
+    await store.updateRollout(
+      rollout.id,
+      { state: 'rolled-back', reason },
+      {
+        at: now(),
+        kind: 'rolled-back',
+        stage: rollout.stage,
+        message: `${reason}; ${restored} device(s) rolled back`,
+        detail: { failed: f, results: verdict.results, restored },
+      },
+      now(),
+      ['running'],
+    );
+    deps.log.warn(
+      { rollout: rollout.id, gate: f.gate, value: f.value, restored },
+      'rollout rolled back by a failing gate',
+    );
+    return;
+  }
+
+  // 4. Advance after the bake time.
+  const open = devices.filter((d) => d.excludedAt === null && d.rolledBackAt === null);
+  const settled = open.every((d) => d.reportedAt !== null) && open.length > 0;
+  const baked = at - rollout.stageStartedAt >= spec.bakeMs;
+  await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
+  if (!(baked && settled && verdict.verdict === 'pass')) return;
+  const gates = verdict.results.map((r) => `${r.gate} (${r.value})`).join(', ') || 'no gates';
+  const last = rollout.stage >= spec.stages.length - 1;
+  if (!last) {
+    await store.updateRollout(
+      rollout.id,
+      { stage: rollout.stage + 1, stageStartedAt: at },
+      {
+        at,
+        kind: 'stage',
+        stage: rollout.stage + 1,
+        message: `stage ${rollout.stage + 1} passed (${gates}); stage ${rollout.stage + 2} at ${spec.stages[rollout.stage + 1]}%`,
+        detail: { results: verdict.results },
+      },
+      at,
+      ['running'],
+    );
+    return;
+  }
+  if (strategy.finish === 'hold') {
+    if (rollout.reason === null) {
+      await store.updateRollout(
+        rollout.id,
+        { reason: `gates passed after bake (${gates}); both arms keep running until ended` },
+        {
+          at,
+          kind: 'gates-passed',
+          stage: rollout.stage,
+          message: `gates passed (${gates}); A/B keeps running`,
+          detail: { results: verdict.results },
+        },
+        at,
+        ['running'],
+      );
+    }
+    return;
+  }
+  if (strategy.finish === 'promote' && strategy.promoted) {
+    const pin = strategy.promoted(spec);
+    await applyPins(
+      deps.desired,
+      rollout,
+      open.map((d) => ({ deviceId: d.deviceId, pin })),
+    );
+  }
+  await store.updateRollout(
+    rollout.id,
+    { state: 'completed', reason: `all ${spec.stages.length} stages passed` },
+    {
+      at,
+      kind: 'completed',
+      stage: rollout.stage,
+      message: `${strategy.finish === 'promote' ? `promoted ${spec.version} on ${open.length} device(s); ` : ''}completed: ${spec.version} on ${open.length} device(s) (${gates})`,
+      detail: { results: verdict.results },
+    },
+    at,
+    ['running'],
+  );
+}
+
+/** Starts the loop: every `tickMs`, fold new metrics, then step each running rollout. */
+export function startRolloutDriver(deps: RolloutDriverDeps): RolloutDriver {
+  let running: Promise<void> | undefined;
+  let closed = false;
+
+  async function pass(): Promise<void> {
+    if (deps.shouldDrive && !(await deps.shouldDrive())) return;
+    for (;;) {
+      const folded = await deps.store.foldModelTelemetry(5000);
+      if (folded.invalid > 0)
+        deps.log.warn({ invalid: folded.invalid }, 'telemetry.model events that fail their schema skipped');
+      if (folded.events + folded.invalid < 5000) break;
+    }
+    for (const rollout of await deps.store.listRollouts()) {
+      if (rollout.state !== 'running' || closed) continue;
+      try {
+        await stepRollout(deps, rollout);
+      } catch (err) {
+        deps.log.error({ err, rollout: rollout.id }, 'rollout step failed; retried next tick');
+      }
+    }
+  }
+
+  const tick = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    running ??= pass()
+      .catch((err: unknown) => deps.log.error({ err }, 'rollout driver pass failed'))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+  const timer = setInterval(() => void tick(), deps.tickMs);
+  timer.unref();
+  return {
+    tick,
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

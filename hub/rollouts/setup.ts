@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { HubStore } from '../store/types.js';
+import type { RolloutsConfig } from './config.js';
+import { type RolloutDriver, startRolloutDriver } from './driver.js';
+import type { RolloutDesired } from './pins.js';
+import { createRolloutService, type RolloutService } from './service.js';
+
+/** The hub's rollouts part (issue 5 items 4-6): operator actions and the driver loop. */
+export interface HubRollouts {
+  service: RolloutService;
+  driver: RolloutDriver;
+}
+
+/**
+ * Starts the rollout driver over the store and the desired-state service. `shouldDrive`
+ * decides per tick whether this hub drives (a lease for replicas, issue 8); default always.
+ */
+export function setupRollouts(options: {
+  store: HubStore;
+  desired: RolloutDesired;
+  config: RolloutsConfig;
+  now: () => number;
+  log: Logger;
+  shouldDrive?: () => Promise<boolean>;
+}): HubRollouts {
+  const driver = startRolloutDriver({
+    store: options.store,
+    desired: options.desired,
+    log: options.log,
+    now: options.now,
+    tickMs: options.config.tickMs,
+    ...(options.shouldDrive ? { shouldDrive: options.shouldDrive } : {}),
+  });
+  const service = createRolloutService({
+    store: options.store,
+    desired: options.desired,
+    log: options.log,
+    now: options.now,
+    kick: () => void driver.tick(),
+  });
+  return { service, driver };
+}
