@@ -90,7 +90,9 @@ describe('exportOnnx', () => {
     const logits = ort.logits?.data as Float32Array;
     const row = Array.from(logits.subarray(0, 10)).map(Math.exp);
     const z = row.reduce((a, b) => a + b, 0);
-    row.forEach((v, k) => assert.ok(Math.abs(v / z - (probs[k] as number)) < 1e-5));
+    row.forEach((v, k) => {
+      assert.ok(Math.abs(v / z - (probs[k] as number)) < 1e-5);
+    });
   });
 
   it('int8 is about 4× smaller and agrees with fp32 on the top class', async () => {
