@@ -18,6 +18,7 @@ import { parseEventInput } from './outbox/event-input.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import { SampleStore } from './store/sample-store.js';
+import { createAgentOperations } from './telemetry/agent-operations.js';
 import type { Agent, AgentStatus, Enqueued } from './types.js';
 
 /** Options of {@link createAgent}. */
@@ -69,6 +70,19 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   let closing = false;
   // Per-model metrics (issue 5 item 4), counted on the inference path, flushed to the outbox.
   const modelMetrics = new ModelMetrics(wallNow);
+  // Issue 7: Prometheus metrics, device telemetry and drift summaries.
+  const ops = createAgentOperations({
+    deviceId: cfg.deviceId,
+    deviceSecret: cfg.deviceSecret,
+    dataDir: cfg.dataDir,
+    hubHttpUrl: cfg.inference.hubHttpUrl,
+    telemetry: cfg.telemetry,
+    status: () => status(),
+    engineOf: (model) => inference.report().models.find((m) => m.name === model)?.engine ?? 'none',
+    enqueue: (event) => outbox.enqueue(parseEventInput(event)),
+    now: wallNow,
+    log: loggers.child('telemetry'),
+  });
   let inference: AgentInference;
   try {
     inference = setupInference({
@@ -77,7 +91,10 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       enqueue: (event) => enqueue(event),
       onChange: () => reporter.publishNow('models'),
       hubOnline: () => link.connected,
-      onInfer: (o) => modelMetrics.record(o),
+      onInfer: (o) => {
+        modelMetrics.record(o);
+        ops.observe(o);
+      },
       log: loggers.child('inference'),
     });
   } catch (err) {
@@ -212,6 +229,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       enqueue,
       models: inference.models,
       samples,
+      routes: (app) => ops.registerRoutes(app),
       isClosing: () => closing,
       log: loggers.child('api'),
     });
@@ -231,6 +249,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   outbox.start();
   federated.setTask(store.desired.load().doc?.federated?.task);
   metricsFlusher.start();
+  ops.start();
   loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
 
   let closed: Promise<void> | undefined;
@@ -240,6 +259,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     reporter.stop();
     try {
       await federated.close();
+      ops.stop();
       await outbox.stop();
       await link.close();
       await api.close();

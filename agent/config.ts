@@ -3,6 +3,7 @@ import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
 import { DeliveryConfigSchema } from './delivery/config.js';
 import { ModelRouteSchema } from './inference/routing.js';
 import { LaneQuotasSchema, LaneWeightsSchema } from './outbox/outbox-config.js';
+import { TelemetryConfigSchema } from './telemetry/config.js';
 
 /**
  * The agent's configuration (issue 2). Sources, later winning: `--config FILE` (JSON), env
@@ -81,6 +82,8 @@ export const AgentConfigSchema = z.strictObject({
   /** Seconds between unprompted reported-state publications (the desired state may override). */
   reportIntervalS: configInt().min(5).max(86_400).default(60),
   logLevel: LogLevelSchema.default('info'),
+  /** Device telemetry and drift summaries (issue 7). */
+  telemetry: TelemetryConfigSchema,
   /** Per-model metrics (issue 5 item 4). */
   metrics: z
     .strictObject({

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { isOutpostError, type Lane, OutpostError } from '../../shared/index.js';
 import type { AgentModels } from '../inference/models-api.js';
@@ -23,6 +23,8 @@ export interface ApiOptions {
   samples?: SampleStore;
   /** True once the agent is closing: every request is answered `AGENT_CLOSED`. */
   isClosing(): boolean;
+  /** Adds more routes before listening (`GET /metrics`, issue 7). */
+  routes?: (app: FastifyInstance) => void;
   log: Logger;
 }
 
@@ -85,6 +87,7 @@ export async function startApi(options: ApiOptions): Promise<LocalApi> {
     return reply.code(202).send(accepted);
   });
   if (options.models) registerInferenceRoutes(app, options.models);
+  options.routes?.(app);
   // After the inference routes: both accept the binary tensor form and share its parser.
   if (options.samples) registerSampleRoutes(app, options.samples);
 

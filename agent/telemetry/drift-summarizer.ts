@@ -1,0 +1,111 @@
+import type { HostTensor, TensorMap } from '../../inference/index.js';
+import { binIndex, DRIFT_MAX_FEATURES, type DriftSummary, type DriftTelemetry } from '../../shared/index.js';
+import type { DriftEdges } from './drift-edges.js';
+
+interface Row {
+  model: string;
+  version: string;
+  rows: number;
+  features: number[][];
+  classes: number[];
+}
+
+/** Rows in one tensor: its first dimension when it has two or more, else 1. */
+function rowsOf(t: HostTensor): number {
+  return t.dims.length >= 2 ? (t.dims[0] as number) : 1;
+}
+
+/** Elements of the first tensor of a map in insertion order (the model's first input/output). */
+function first(map: TensorMap | undefined): HostTensor | undefined {
+  if (map === undefined) return undefined;
+  for (const t of Object.values(map)) return t;
+  return undefined;
+}
+
+/**
+ * Summarises each model version's traffic for drift detection (issue 7 item 2), in memory:
+ * per feature a histogram over the baseline's bin edges (from {@link DriftEdges}; none
+ * while the hub has no baseline), and the histogram of the predicted class (argmax of
+ * the first output per row, when it has a class axis). Only counts leave the device, never
+ * inputs. {@link drain} hands out the window and starts a new one.
+ */
+export class DriftSummarizer {
+  #rows = new Map<string, Row>();
+  #from: number;
+
+  constructor(private readonly now: () => number) {
+    this.#from = now();
+  }
+
+  /** Counts one answered inference; `edges` undefined = only the class histogram. */
+  record(
+    model: string,
+    version: string,
+    inputs: TensorMap,
+    outputs: TensorMap | undefined,
+    edges: DriftEdges | undefined,
+  ): void {
+    const input = first(inputs);
+    if (input === undefined || outputs === undefined) return;
+    const key = `${model}@${version}`;
+    let row = this.#rows.get(key);
+    if (row === undefined) {
+      row = { model, version, rows: 0, features: [], classes: [] };
+      this.#rows.set(key, row);
+    }
+    const n = rowsOf(input);
+    const width = n === 0 ? 0 : input.data.length / n;
+    if (edges && row.features.length === 0)
+      row.features = edges.edges
+        .slice(0, DRIFT_MAX_FEATURES)
+        .map((e) => new Array<number>(e.length + 1).fill(0));
+    if (edges && row.features.length === edges.edges.length && typeof input.data[0] !== 'bigint') {
+      for (let r = 0; r < n; r++) {
+        for (let f = 0; f < row.features.length; f++) {
+          const element = edges.elements[f] ?? f;
+          if (element >= width) continue;
+          const value = Number(input.data[r * width + element]);
+          const counts = row.features[f] as number[];
+          const bin = binIndex(edges.edges[f] as number[], value);
+          counts[bin] = (counts[bin] as number) + 1;
+        }
+      }
+    }
+    const output = first(outputs);
+    if (output && output.dims.length >= 1 && typeof output.data[0] === 'number') {
+      const classes = output.dims.at(-1) as number;
+      const outRows = output.data.length / Math.max(1, classes);
+      if (classes > 1 && classes <= 4096) {
+        if (row.classes.length < classes)
+          row.classes.push(...new Array<number>(classes - row.classes.length).fill(0));
+        for (let r = 0; r < outRows; r++) {
+          let best = 0;
+          for (let c = 1; c < classes; c++)
+            if ((output.data[r * classes + c] as number) > (output.data[r * classes + best] as number))
+              best = c;
+          row.classes[best] = (row.classes[best] as number) + 1;
+        }
+      }
+    }
+    row.rows += n;
+  }
+
+  /** The window's summaries (undefined when nothing was counted); starts a new window. */
+  drain(): DriftTelemetry | undefined {
+    const to = this.now();
+    const models: DriftSummary[] = [...this.#rows.values()]
+      .filter((r) => r.rows > 0)
+      .slice(0, 64)
+      .map((r) => ({
+        model: r.model,
+        version: r.version,
+        rows: r.rows,
+        features: r.features,
+        classes: r.classes,
+      }));
+    const from = this.#from;
+    this.#rows = new Map();
+    this.#from = to;
+    return models.length ? { from, to, models } : undefined;
+  }
+}
