@@ -44,7 +44,9 @@ export function versionView(record: ModelVersionRecord) {
  * - `GET /v1/models` → `{versions: [...]}`; `GET /v1/models/:name` → that model's versions.
  * - `GET /v1/models/:name/versions/:version` → view plus the signed manifests.
  * - `DELETE /v1/models/:name/versions/:version` → 204; 409 `HUB_MODEL_IN_USE` naming the references.
- * - `GET /v1/keys` → `{current: keyId, keys: [{keyId, publicKeyPem}]}` (provision agents with them).
+ * - `GET /v1/keys` → `{current: keyId, keys: [{keyId, publicKeyPem}]}`, current first, then the
+ *   retired ones (provision agents with them).
+ * - `POST /v1/keys/rotate` → the same after a rotation: new registrations are signed with a new key.
  */
 export function registerModelRoutes(app: FastifyInstance, deps: HttpDeps, registry: Registry): void {
   app.register(async (scope) => {
@@ -100,6 +102,12 @@ export function registerModelRoutes(app: FastifyInstance, deps: HttpDeps, regist
 
   app.get('/v1/keys', async () => ({
     current: registry.signingKey.keyId,
-    keys: [{ keyId: registry.signingKey.keyId, publicKeyPem: registry.signingKey.keys.publicKeyPem }],
+    keys: await registry.publicKeys(),
   }));
+
+  app.post('/v1/keys/rotate', async () => {
+    const next = await registry.rotateKey();
+    deps.logger.warn({ keyId: next.keyId }, 'signing key rotated by the admin');
+    return { current: next.keyId, keys: await registry.publicKeys() };
+  });
 }

@@ -62,6 +62,13 @@ export async function checkOnHub(
     throw new OutpostError('INFER_MODEL_INVALID', `the hub cannot run ${label} on ${engine}: ${reason}`);
   }
   const model = admission.model;
+  if (source.format === 'tfjs-layers') {
+    // TF.js names a layers model's input tensors per load (`dense_input_1`, `_2`, …), so a
+    // reference keyed by input name cannot be reproduced by another load: admission of
+    // layers models rests on their warm-up run.
+    await model.close().catch(() => undefined);
+    return { signature: model.signature, reference: undefined };
+  }
   try {
     const inputs = referenceInputs(model.signature);
     const outputs = await model.run(inputs);

@@ -7,7 +7,12 @@ import type { ModelVersionRecord } from '../store/registry-types.js';
 import type { HubStore } from '../store/types.js';
 import type { ArtifactStore, StoredArtifact } from './artifact-store.js';
 import { checkOnHub } from './reference.js';
-import type { HubSigningKey } from './signing-key.js';
+import {
+  type HubSigningKey,
+  type PublicKeyInfo,
+  retiredPublicKeys,
+  rotateSigningKey,
+} from './signing-key.js';
 
 /** One variant to register: its artifact already in the {@link ArtifactStore}, or bytes. */
 export interface RegisterVersionInput {
@@ -33,6 +38,10 @@ export type ReferenceCheck = (name: string, version: string) => Promise<string |
 export interface Registry {
   /** The signing key in force (its public key is served at `GET /v1/keys`). */
   readonly signingKey: HubSigningKey;
+  /** The current public key first, then the retired ones (agents may trust all of them). */
+  publicKeys(): Promise<PublicKeyInfo[]>;
+  /** Rotates the signing key; later registrations are signed with the new one. */
+  rotateKey(): Promise<HubSigningKey>;
   readonly artifacts: ArtifactStore;
   /**
    * Registers one variant of a version: stores the artifact, runs it on the hub's CPU engine
@@ -66,6 +75,8 @@ export interface RegistryDeps {
   maxArtifactBytes: number;
   /** Largest reference (input + output elements) put in a manifest. */
   referenceMaxElements: number;
+  /** The data dir (keys live under `keys/`). */
+  dataDir: string;
   /** Devices whose desired state references a version (the desired service's). */
   devicesReferencing(name: string, version: string): Promise<string[]>;
   now: () => number;
@@ -76,6 +87,7 @@ export interface RegistryDeps {
 export function createRegistry(deps: RegistryDeps): Registry {
   const { store, artifacts, log } = deps;
   const checks: ReferenceCheck[] = [];
+  let signingKey = deps.signingKey;
 
   const validateIds = (input: RegisterVersionInput) => {
     const parsed = ManifestSchema.pick({ name: true, version: true, lineage: true }).safeParse({
@@ -127,7 +139,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
       ...(lineage && Object.keys(lineage).length > 0 ? { lineage } : {}),
       createdAt: deps.now(),
     };
-    const signed = signManifest(manifest, deps.signingKey.keys);
+    const signed = signManifest(manifest, signingKey.keys);
     const record = await store.putModelVariant(
       input.name,
       input.version,
@@ -150,7 +162,17 @@ export function createRegistry(deps: RegistryDeps): Registry {
   };
 
   return {
-    signingKey: deps.signingKey,
+    get signingKey() {
+      return signingKey;
+    },
+    publicKeys: async () => [
+      { keyId: signingKey.keyId, publicKeyPem: signingKey.keys.publicKeyPem },
+      ...(await retiredPublicKeys(deps.dataDir)).filter((k) => k.keyId !== signingKey.keyId),
+    ],
+    rotateKey: async () => {
+      signingKey = await rotateSigningKey(deps.dataDir, log);
+      return signingKey;
+    },
     artifacts,
     registerVersion,
     pushStream: async (body, input) => {

@@ -33,6 +33,7 @@ export async function setupDelivery(options: {
     store: options.store,
     artifacts: new ArtifactStore(options.dataDir),
     signingKey,
+    dataDir: options.dataDir,
     maxArtifactBytes: options.config.maxArtifactBytes,
     referenceMaxElements: options.config.referenceMaxElements,
     devicesReferencing: (name, version) => desired.devicesReferencing(name, version),

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { generateSigningKeyPair, keyIdOf, OutpostError, type SigningKeyPair } from '../../shared/index.js';
@@ -11,11 +11,59 @@ export const SIGNING_KEY_FILE = 'signing-key.pem';
 /** Its public key (SPKI PEM), provisioned on agents. */
 export const PUBLIC_KEY_FILE = 'signing-key.pub.pem';
 
+/** Public keys of rotated-out signing keys, `{keyId}.pub.pem` each (still served by `GET /v1/keys`). */
+export const RETIRED_DIR = 'retired';
+
 /** The hub's signing key in force. */
 export interface HubSigningKey {
   keys: SigningKeyPair;
   /** `keyIdOf(publicKeyPem)`: 16 hex digits, named by every signature. */
   keyId: string;
+}
+
+/** A public key agents may trust. */
+export interface PublicKeyInfo {
+  keyId: string;
+  publicKeyPem: string;
+}
+
+/** The public keys of rotated-out signing keys, oldest file name first. */
+export async function retiredPublicKeys(dataDir: string): Promise<PublicKeyInfo[]> {
+  const dir = join(dataDir, KEYS_DIR, RETIRED_DIR);
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => f.endsWith('.pub.pem')).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const out: PublicKeyInfo[] = [];
+  for (const file of files) {
+    const publicKeyPem = await readFile(join(dir, file), 'utf8');
+    out.push({ keyId: keyIdOf(publicKeyPem), publicKeyPem });
+  }
+  return out;
+}
+
+/**
+ * Rotates the signing key (issue 5 item 1): keeps the current public key under
+ * `keys/retired/{keyId}.pub.pem`, deletes the private key and creates a new one. Manifests
+ * already signed keep their old signature: provision agents with the new key before rotating
+ * (they trust a set), and drop the old one from them once every version in use is re-pushed.
+ */
+export async function rotateSigningKey(dataDir: string, log: Logger): Promise<HubSigningKey> {
+  const current = await loadOrCreateSigningKey(dataDir, log);
+  const dir = join(dataDir, KEYS_DIR);
+  await mkdir(join(dir, RETIRED_DIR), { recursive: true, mode: 0o700 });
+  await writeFile(join(dir, RETIRED_DIR, `${current.keyId}.pub.pem`), current.keys.publicKeyPem, {
+    mode: 0o644,
+  });
+  await rename(join(dir, SIGNING_KEY_FILE), join(dir, RETIRED_DIR, `${current.keyId}.key.old`));
+  await rm(join(dir, RETIRED_DIR, `${current.keyId}.key.old`), { force: true });
+  await rm(join(dir, PUBLIC_KEY_FILE), { force: true });
+  const next = await loadOrCreateSigningKey(dataDir, log);
+  log.warn({ retired: current.keyId, keyId: next.keyId }, 'hub signing key rotated');
+  return next;
 }
 
 /**
