@@ -7,4 +7,5 @@ import type { Benchmark } from './lib/types.js';
 export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   outbox: async () => (await import('./outbox/index.js')).outboxBenchmark,
   inference: async () => (await import('./inference/index.js')).inferenceBenchmark,
+  federated: async () => (await import('./federated/index.js')).federatedBenchmark,
 };

@@ -54,15 +54,20 @@ export function validateUpdate(
       };
     }
   }
+  // One tight pass: any NaN or ±Infinity makes the sum of squares non-finite (finite float32
+  // squares cannot overflow a float64 sum), so only then is the update scanned for the culprit.
   let sum = 0;
   for (const t of delta) {
     const v = t.values;
     for (let k = 0; k < v.length; k++) {
       const x = v[k] as number;
-      if (!Number.isFinite(x)) {
-        return { ok: false, reason: 'non-finite', detail: `${t.name}[${k}] is ${x}` };
-      }
       sum += x * x;
+    }
+  }
+  if (!Number.isFinite(sum)) {
+    for (const t of delta) {
+      const k = t.values.findIndex((x) => !Number.isFinite(x));
+      if (k >= 0) return { ok: false, reason: 'non-finite', detail: `${t.name}[${k}] is ${t.values[k]}` };
     }
   }
   const norm = Math.sqrt(sum);
