@@ -13,6 +13,7 @@ import { MqttLink } from './link/mqtt-link.js';
 import { ComponentLoggers } from './logging.js';
 import { MetricsFlusher } from './metrics/flusher.js';
 import { ModelMetrics } from './metrics/model-metrics.js';
+import { ShadowRunner } from './metrics/shadow-runner.js';
 import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
@@ -70,6 +71,13 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   let closing = false;
   // Per-model metrics (issue 5 item 4), counted on the inference path, flushed to the outbox.
   const modelMetrics = new ModelMetrics(wallNow);
+  // Shadow mode (issue 5 item 5): the desired shadow version runs on the same inputs, after the answer.
+  const shadowRunner = new ShadowRunner({
+    run: (model, inputs) => inference.parts.runtime.runShadow(model, inputs),
+    has: (model) => inference.parts.runtime.shadowOf(model) !== undefined,
+    metrics: modelMetrics,
+    log: loggers.child('shadow'),
+  });
   // Issue 7: Prometheus metrics, device telemetry and drift summaries.
   const ops = createAgentOperations({
     deviceId: cfg.deviceId,
@@ -93,6 +101,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       hubOnline: () => link.connected,
       onInfer: (o) => {
         modelMetrics.record(o);
+        shadowRunner.observe(o);
         ops.observe(o);
       },
       log: loggers.child('inference'),

@@ -253,6 +253,29 @@ export class InferenceRuntime {
     return shadow?.model ? { manifest: shadow.manifest, model: shadow.model } : undefined;
   }
 
+  /**
+   * Runs the loaded shadow of `name` on `inputs` (issue 5 item 5) for the shadow runner; the
+   * run is tracked like a caller's, so an unload waits for it. Undefined when none is loaded;
+   * an engine failure comes back as `error` (never thrown), with the shadow's version.
+   */
+  async runShadow(
+    name: string,
+    inputs: TensorMap,
+  ): Promise<{ version: string; outputs?: TensorMap; error?: unknown } | undefined> {
+    const shadow = this.#shadows.get(name);
+    if (!shadow?.model) return undefined;
+    const version = shadow.manifest.version;
+    const run = shadow.model.run(inputs);
+    shadow.inflight.add(run);
+    try {
+      return { version, outputs: await run };
+    } catch (error) {
+      return { version, error };
+    } finally {
+      shadow.inflight.delete(run);
+    }
+  }
+
   /** The version kept loaded for an instant rollback (issue 5), if any. */
   previousOf(name: string): { version: string; precision: Precision } | undefined {
     const warm = this.#warm.get(name);
