@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { ConfigObject } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { isRegistryAction, MODELS_REGISTRY_HELP, runRegistryCommand } from './models-registry.js';
 import { QUANTIZE_HELP, runQuantizeCommand } from './quantize.js';
 
 export const MODELS_HELP = `outpost models install FILE --name NAME --version X.Y.Z [--precision fp32|fp16|int8]
@@ -24,7 +25,9 @@ Examples:
   outpost models infer digits --inputs ./one-digit.json --json
   outpost models quantize ./digits.onnx --int8 -o ./digits.int8.onnx --inputs ./digits-set.json
 
-${QUANTIZE_HELP}`;
+${QUANTIZE_HELP}
+
+${MODELS_REGISTRY_HELP}`;
 
 interface Listing {
   name: string;
@@ -97,12 +100,13 @@ function describe(m: Listing): string {
   ].join('\n');
 }
 
-/** `outpost models install|list|activate|infer`, against the agent's local API. */
+/** `outpost models install|list|activate|infer` against the agent's local API; registry actions against the hub. */
 export async function runModelsCommand(positionals: string[], flags: ConfigObject): Promise<void> {
   const [action, ...args] = positionals;
   const json = flags.json === true;
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   if (action === 'quantize') return runQuantizeCommand(args, flags);
+  if (isRegistryAction(action, flags)) return runRegistryCommand(action as string, args, flags);
   if (action === 'install') {
     const file = args[0];
     if (!file) throw new CliError(`models install needs a FILE\n\n${MODELS_HELP}`, EXIT.USAGE);

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Hub } from '../../hub/index.js';
+import { packTfjsBundle, readModelSource } from '../../inference/index.js';
+import { runCli } from '../cli/run-cli.js';
+import { tempDir as agentTempDir } from '../helpers/agent.js';
+import { enroll, startHub, tempDir } from '../helpers/hub.js';
+import { classifierModel, seededFloats, writeModel } from '../helpers/models.js';
+import { writeLayersModel } from '../helpers/tfjs-models.js';
+
+// `outpost models push|list --registry|show|delete|keys` against a real hub (issue 5 item 1).
+
+describe('outpost models (registry)', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  const files = agentTempDir();
+  let hub: Hub;
+  let env: Record<string, string>;
+  before(async () => {
+    dir = await tempDir();
+    hub = await startHub(dir.path);
+    env = { OUTPOST_HUB_URL: hub.http.url, OUTPOST_ADMIN_TOKEN: hub.adminToken };
+  });
+  after(async () => {
+    await hub.close();
+    await dir.remove();
+    files.remove();
+  });
+
+  it('pushes ONNX and TF.js models, lists, shows, prints keys, deletes (refused while pinned)', async () => {
+    const onnx = writeModel(files.path, 'clf.onnx', classifierModel(4).bytes);
+    const pushed = await runCli(
+      ['models', 'push', onnx, '--name', 'clf', '--version', '1.0.0', '--json'],
+      env,
+    );
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.equal(JSON.parse(pushed.stdout).variants[0].format, 'onnx');
+    const child = await runCli(
+      [
+        'models',
+        'push',
+        onnx,
+        '--name',
+        'clf',
+        '--version',
+        '1.1.0',
+        '--variant',
+        'int8',
+        '--parent',
+        '1.0.0',
+      ],
+      env,
+    );
+    assert.equal(child.code, 0, child.stderr);
+    assert.match(child.stdout, /lineage parent=1\.0\.0/);
+    const layers = await writeLayersModel(join(files.path), seededFloats(12, 1), seededFloats(3, 2), 'none');
+    const tfjs = await runCli(
+      ['models', 'push', layers.path, '--name', 'fl', '--version', '1.0.0', '--json'],
+      env,
+    );
+    assert.equal(tfjs.code, 0, tfjs.stderr);
+    const view = JSON.parse(tfjs.stdout);
+    assert.equal(view.variants[0].format, 'tfjs-layers');
+    assert.equal(view.variants[0].size, packTfjsBundle(await readModelSource(layers.path)).byteLength);
+
+    const list = await runCli(['models', 'list', '--registry'], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^NAME\s+VERSION\s+VARIANTS/);
+    assert.match(list.stdout, /clf\s+1\.1\.0\s+int8\/onnx\s+1\.0\.0/);
+    const show = await runCli(['models', 'show', 'clf', '1.0.0'], env);
+    assert.match(show.stdout, /fp32\s+onnx/);
+    const keys = await runCli(['models', 'keys'], env);
+    assert.match(keys.stdout, /\(current\)\n-----BEGIN PUBLIC KEY-----/);
+
+    const device = await enroll(hub);
+    await hub.delivery.desired.setModel(device.id, { name: 'clf', version: '1.0.0' });
+    const refused = await runCli(['models', 'delete', 'clf', '1.0.0'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /HUB_MODEL_IN_USE/);
+    const deleted = await runCli(['models', 'delete', 'clf', '1.1.0'], env);
+    assert.equal(deleted.code, 0, deleted.stderr);
+  });
+
+  it('exits 2 on bad usage and 3 when the hub is unreachable', async () => {
+    const usage = await runCli(['models', 'push', 'x.onnx', '--name', 'clf'], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--name and --version/);
+    const down = await runCli(['models', 'list', '--hub', 'http://127.0.0.1:9', '--token', 'x'.repeat(20)]);
+    assert.equal(down.code, 3);
+  });
+});
