@@ -14,6 +14,12 @@ export interface MetricCounters {
   confidenceCount: number;
   compared: number;
   agreed: number;
+  /**
+   * Drift of the version against its baseline (issue 7 item 2), filled in by the hub's drift
+   * monitor for the `drift_psi` / `drift_ks` gates; absent while there is too little data.
+   */
+  driftPsi?: number;
+  driftKs?: number;
 }
 
 /** Counters with nothing counted yet. */
@@ -131,6 +137,18 @@ export const GATE_METRICS = {
     unit: 'ratio',
     describe: 'shadow answers that agreed / compared',
     value: (c) => ratio(c.agreed, c.compared),
+  },
+  drift_psi: {
+    kind: 'health',
+    unit: 'psi',
+    describe: 'largest PSI of the inputs or predicted classes against the baseline (issue 7)',
+    value: (c) => c.driftPsi,
+  },
+  drift_ks: {
+    kind: 'health',
+    unit: 'ratio',
+    describe: 'largest binned Kolmogorov-Smirnov statistic of the inputs against the baseline (issue 7)',
+    value: (c) => c.driftKs,
   },
 } as const satisfies Record<string, GateMetric>;
 

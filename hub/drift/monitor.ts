@@ -189,6 +189,16 @@ export class DriftMonitor {
     };
   }
 
+  /**
+   * Drift of a model version for rollout gates (`drift_psi`, `drift_ks`): undefined (the gate
+   * waits) without a baseline or with fewer than `minRows` rows in the window.
+   */
+  gateValues(model: string, version: string): { psi: number | null; ks: number | null } | undefined {
+    const s = this.status(model, version);
+    if (!s.hasBaseline || s.rows < this.settings.minRows) return undefined;
+    return { psi: s.psi, ks: s.ks };
+  }
+
   /** Every model version with summaries or a baseline. */
   list(): DriftStatus[] {
     const keys = new Map<string, [string, string]>();

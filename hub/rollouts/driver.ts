@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { cohortPosition, matchesSelector } from '../../shared/index.js';
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { DeviceRecord, HubStore } from '../store/types.js';
-import { judgeRollout } from './evaluate.js';
+import { type DriftLookup, judgeRollout } from './evaluate.js';
 import { applyPins, currentVersion, type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
 
@@ -20,6 +20,8 @@ export interface RolloutDriverDeps {
    * it in a lease (issue 8); default: always.
    */
   shouldDrive?: () => Promise<boolean>;
+  /** Drift per model version for drift gates (issue 7). */
+  drift?: DriftLookup;
 }
 
 /** The running driver loop. */
@@ -151,7 +153,7 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
 
   // 3. Gates over the candidate arm.
   const rows = await store.modelCounters({ rolloutId: rollout.id });
-  const verdict = judgeRollout(spec, strategy, devices, rows);
+  const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
   if (verdict.verdict === 'fail' && verdict.failed) {
     const f = verdict.failed;
     const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value ?? 'beyond the last latency bucket'} at stage ${rollout.stage + 1} (${verdict.reporting} device(s) reporting)`;

@@ -41,14 +41,24 @@ export interface RolloutVerdict {
   reporting: number;
 }
 
-/** Judges the rollout's gates over the candidate arm's counters. */
+/** Drift of a model version for the `drift_psi`/`drift_ks` gates (issue 7); undefined: too little data. */
+export type DriftLookup = (
+  model: string,
+  version: string,
+) => { psi: number | null; ks: number | null } | undefined;
+
+/** Judges the rollout's gates over the candidate arm's counters (and its drift, when `drift` is given). */
 export function judgeRollout(
   spec: RolloutRequest,
   strategy: RolloutStrategy,
   devices: readonly RolloutDevice[],
   rows: readonly ModelCounterRow[],
+  drift?: DriftLookup,
 ): RolloutVerdict {
   const { counters, devices: reporting } = armCounters(spec, strategy, 'candidate', devices, rows);
+  const d = drift?.(spec.model, strategy.reports(spec, 'candidate').version);
+  if (d?.psi != null) counters.driftPsi = d.psi;
+  if (d?.ks != null) counters.driftKs = d.ks;
   const judged = judgeGates(spec.gates.map(parseGate), counters);
   return { ...judged, counters, reporting };
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { OutpostError, type RolloutRequest, type RolloutState } from '../../shared/index.js';
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { HubStore } from '../store/types.js';
-import { armCounters, judgeRollout, summarise } from './evaluate.js';
+import { armCounters, type DriftLookup, judgeRollout, summarise } from './evaluate.js';
 import { type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
 
@@ -50,6 +50,8 @@ export function createRolloutService(deps: {
   log: Logger;
   now: () => number;
   kick: () => void;
+  /** Drift per model version for drift gates (issue 7). */
+  drift?: DriftLookup;
 }): RolloutService {
   const { store, now } = deps;
 
@@ -111,7 +113,7 @@ export function createRolloutService(deps: {
         store.modelCounters({ rolloutId: id }),
         store.listRolloutEvents(id),
       ]);
-      const verdict = judgeRollout(spec, strategy, devices, rows);
+      const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
       const armNames = spec.mode === 'ab' ? (['candidate', 'control'] as const) : (['candidate'] as const);
       return {
         rollout,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { HubStore } from '../store/types.js';
 import type { RolloutsConfig } from './config.js';
 import { type RolloutDriver, startRolloutDriver } from './driver.js';
+import type { DriftLookup } from './evaluate.js';
 import type { RolloutDesired } from './pins.js';
 import { createRolloutService, type RolloutService } from './service.js';
 
@@ -22,6 +23,8 @@ export function setupRollouts(options: {
   now: () => number;
   log: Logger;
   shouldDrive?: () => Promise<boolean>;
+  /** Drift per model version for `drift_psi`/`drift_ks` gates (issue 7). */
+  drift?: DriftLookup;
 }): HubRollouts {
   const driver = startRolloutDriver({
     store: options.store,
@@ -29,6 +32,7 @@ export function setupRollouts(options: {
     log: options.log,
     now: options.now,
     tickMs: options.config.tickMs,
+    ...(options.drift ? { drift: options.drift } : {}),
     ...(options.shouldDrive ? { shouldDrive: options.shouldDrive } : {}),
   });
   const service = createRolloutService({
@@ -37,6 +41,7 @@ export function setupRollouts(options: {
     log: options.log,
     now: options.now,
     kick: () => void driver.tick(),
+    ...(options.drift ? { drift: options.drift } : {}),
   });
   return { service, driver };
 }
