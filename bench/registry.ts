@@ -8,4 +8,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   outbox: async () => (await import('./outbox/index.js')).outboxBenchmark,
   inference: async () => (await import('./inference/index.js')).inferenceBenchmark,
   federated: async () => (await import('./federated/index.js')).federatedBenchmark,
+  delivery: async () => (await import('./delivery/index.js')).deliveryBenchmark,
 };
