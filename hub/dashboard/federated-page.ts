@@ -13,9 +13,7 @@ interface FederatedView {
       reason: string | null;
     }>
   >;
-  listFlRounds(
-    taskId: string,
-  ): Promise<
+  listFlRounds(taskId: string): Promise<
     Array<{
       round: number;
       status: string;

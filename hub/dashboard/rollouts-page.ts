@@ -28,7 +28,10 @@ function hasRollouts(store: unknown): store is RolloutsView {
   return typeof (store as Partial<RolloutsView>).listRollouts === 'function';
 }
 
-/** Numeric gate values in an event's detail: `{gates: [{metric|name, value}]}` or `{metric, value}`. */
+/**
+ * Numeric gate values in a rollout event's detail: `{results: GateResult[]}` (what the
+ * driver stores at each judgement), `{gates: [{metric|name, value}]}` or `{metric, value}`.
+ */
 export function gateValues(detail: unknown): Array<{ name: string; value: number }> {
   const out: Array<{ name: string; value: number }> = [];
   const take = (o: unknown) => {
@@ -39,8 +42,8 @@ export function gateValues(detail: unknown): Array<{ name: string; value: number
       out.push({ name, value: r.value });
   };
   take(detail);
-  const gates = (detail as { gates?: unknown } | null)?.gates;
-  if (Array.isArray(gates)) for (const g of gates) take(g);
+  const d = detail as { gates?: unknown; results?: unknown } | null;
+  for (const list of [d?.gates, d?.results]) if (Array.isArray(list)) for (const g of list) take(g);
   return out;
 }
 
@@ -88,7 +91,7 @@ export async function rolloutsPage(store: unknown, now: number): Promise<string>
       ]),
     );
     sections.push(`<section class="rollout" data-rollout="${esc(r.id)}"><h2>${esc(r.id)}: ${esc(`${r.spec.model ?? ''}@${r.spec.version ?? ''}`)} (${esc(r.spec.mode ?? 'canary')}) <span class="${r.state === 'failed' || r.state === 'rolled-back' ? 'bad' : ''}" data-state="${esc(r.state)}">${esc(r.state)}</span></h2>
-<p>Stages: <ol class="stages">${stages}</ol>${r.reason ? `Reason: ${esc(r.reason)}` : ''}</p>
+<div>Stages: <ol class="stages">${stages}</ol></div>${r.reason ? `<p class="reason">Reason: ${esc(r.reason)}</p>` : ''}
 ${lineChart([...byName.values()], { title: 'Gate values over time' })}${timeline}</section>`);
   }
   return page('Rollouts', sections.join('') || '<section>No rollouts yet.</section>');
