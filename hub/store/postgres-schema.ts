@@ -123,4 +123,67 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
   `,
   // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
   FEDERATED_POSTGRES_MIGRATION,
+  // 8: rollouts, their devices and timeline; per-model counters folded from telemetry.model
+  // events with a cursor per (device, epoch) (issue 5 items 4-6).
+  `
+  CREATE TABLE rollouts (
+    id               TEXT COLLATE "C" PRIMARY KEY,
+    spec             TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    stage            INTEGER NOT NULL,
+    stage_started_at BIGINT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    reason           TEXT
+  );
+  CREATE TABLE rollout_devices (
+    rollout_id     TEXT COLLATE "C" NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+    device_id      TEXT COLLATE "C" NOT NULL,
+    arm            TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    stage          INTEGER NOT NULL,
+    assigned_at    BIGINT NOT NULL,
+    previous       TEXT,
+    reported_at    BIGINT,
+    excluded_at    BIGINT,
+    rolled_back_at BIGINT,
+    PRIMARY KEY (rollout_id, device_id)
+  );
+  CREATE INDEX rollout_devices_by_device ON rollout_devices (device_id);
+  CREATE TABLE rollout_events (
+    rollout_id TEXT COLLATE "C" NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    at         BIGINT NOT NULL,
+    kind       TEXT NOT NULL,
+    stage      INTEGER NOT NULL,
+    message    TEXT NOT NULL,
+    detail     TEXT,
+    PRIMARY KEY (rollout_id, seq)
+  );
+  CREATE TABLE model_counters (
+    rollout_id       TEXT COLLATE "C" NOT NULL,
+    device_id        TEXT COLLATE "C" NOT NULL,
+    model            TEXT COLLATE "C" NOT NULL,
+    version          TEXT COLLATE "C" NOT NULL,
+    role             TEXT COLLATE "C" NOT NULL,
+    requests         BIGINT NOT NULL,
+    errors           BIGINT NOT NULL,
+    latency          TEXT NOT NULL,
+    latency_sum_ms   DOUBLE PRECISION NOT NULL,
+    confidence_sum   DOUBLE PRECISION NOT NULL,
+    confidence_count BIGINT NOT NULL,
+    compared         BIGINT NOT NULL,
+    agreed           BIGINT NOT NULL,
+    first_at         BIGINT NOT NULL,
+    last_at          BIGINT NOT NULL,
+    PRIMARY KEY (rollout_id, device_id, model, version, role)
+  );
+  CREATE TABLE model_metrics_cursor (
+    device_id TEXT COLLATE "C" NOT NULL,
+    epoch     TEXT COLLATE "C" NOT NULL,
+    seq       BIGINT NOT NULL,
+    PRIMARY KEY (device_id, epoch)
+  );
+  `,
 ];

@@ -14,9 +14,11 @@ import { runPostgresMigrations } from './postgres-migrate.js';
 import { PgPool, type PgPoolOptions } from './postgres-pool.js';
 import { postgresRegistry, updateDesiredPostgres } from './postgres-registry.js';
 import { postgresRescores } from './postgres-rescores.js';
+import { postgresRolloutStore } from './postgres-rollouts.js';
 import { HUB_POSTGRES_MIGRATIONS } from './postgres-schema.js';
 import { postgresSkips } from './postgres-skips.js';
 import type { DesiredMutation, ModelVariantRecord, ModelVersionRecord } from './registry-types.js';
+import type { RolloutStore } from './rollout-types.js';
 import { desiredBodyOf } from './sqlite-registry.js';
 import type {
   DeviceRecord,
@@ -96,16 +98,16 @@ export function redactUrl(url: string): string {
   }
 }
 
-// The federated methods (issue 6) are mixed in by the constructor from
-// `postgres-federated.ts`, as the SQLite store does.
-export interface PostgresHubStore extends FederatedStore {}
+// The rollout (issue 5) and federated (issue 6) methods are mixed in by the constructor from
+// `postgres-rollouts.ts` and `postgres-federated.ts`, as the SQLite store does.
+export interface PostgresHubStore extends RolloutStore, FederatedStore {}
 
 /** {@link HubStore} over PostgreSQL; `pool` is exposed for the lease module (`hub/lease*`). */
 export class PostgresHubStore implements HubStore {
   readonly kind = 'postgres';
 
   constructor(readonly pool: PgPool) {
-    Object.assign(this, postgresFederatedStore(pool));
+    Object.assign(this, postgresRolloutStore(pool), postgresFederatedStore(pool));
   }
 
   async createDevice(device: NewDevice): Promise<DeviceRecord> {
