@@ -7,6 +7,7 @@ import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { FL_HELP, runFlCommand } from './commands/fl.js';
 import { HUB_HELP, runHubCommand } from './commands/hub.js';
 import { MODELS_HELP, runModelsCommand } from './commands/models.js';
+import { ROLLOUTS_HELP, runRolloutsCommand } from './commands/rollouts.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 const USAGE = `outpost — edge ML runtime with cloud sync
@@ -21,6 +22,7 @@ Commands:
   devices add|list     enroll and list devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
   models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
+  rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates
   fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
 
 Run 'outpost <command> --help' for a command's options and examples.
@@ -32,6 +34,7 @@ const HELP: Record<string, string> = {
   agent: AGENT_HELP,
   devices: DEVICES_HELP,
   models: MODELS_HELP,
+  rollouts: ROLLOUTS_HELP,
   fl: FL_HELP,
 };
 
@@ -60,6 +63,8 @@ async function main(argv: string[]): Promise<void> {
       return runDevicesCommand(positionals, flags);
     case 'models':
       return runModelsCommand(positionals, flags);
+    case 'rollouts':
+      return runRolloutsCommand(positionals, flags);
     case 'fl':
       return runFlCommand(positionals, flags);
     default:
