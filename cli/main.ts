@@ -6,6 +6,7 @@ import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
 import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { FL_HELP, runFlCommand } from './commands/fl.js';
 import { HUB_HELP, runHubCommand } from './commands/hub.js';
+import { HUB_BROKER_CONFIG_HELP, runBrokerConfigCommand } from './commands/hub-broker-config.js';
 import { MODELS_HELP, runModelsCommand } from './commands/models.js';
 import { ROLLOUTS_HELP, runRolloutsCommand } from './commands/rollouts.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -47,7 +48,12 @@ async function main(argv: string[]): Promise<void> {
   // `-o FILE` is `--output FILE` (models quantize).
   const { config: flags, positionals } = configFromFlags(rest.map((a) => (a === '-o' ? '--output' : a)));
   if (flags.help === true || rest.includes('-h')) {
-    const sub = command === 'agent' && positionals[0] === 'install' ? AGENT_INSTALL_HELP : undefined;
+    const sub =
+      command === 'agent' && positionals[0] === 'install'
+        ? AGENT_INSTALL_HELP
+        : command === 'hub' && positionals[0] === 'broker-config'
+          ? HUB_BROKER_CONFIG_HELP
+          : undefined;
     console.log(sub ?? HELP[command] ?? USAGE);
     return;
   }
@@ -55,6 +61,7 @@ async function main(argv: string[]): Promise<void> {
     case 'demo':
       return runDemoCommand(flags);
     case 'hub':
+      if (positionals[0] === 'broker-config') return runBrokerConfigCommand(flags);
       return runHubCommand(flags);
     case 'agent':
       if (positionals[0] === 'install') return runAgentInstallCommand(flags);

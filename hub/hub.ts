@@ -4,12 +4,15 @@ import { type Logger, pino } from 'pino';
 import { formatIssues, OutpostError } from '../shared/index.js';
 import { resolveAdminToken } from './admin-token.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
+import { writeBrokerAuth } from './broker/mosquitto-auth.js';
 import {
   attachMqttWebSocket,
   closeServer,
   listenMqttTcp,
   type WebSocketTransport,
 } from './broker/transports.js';
+import { connectExternalBus, type ExternalBus } from './bus/mqtt.js';
+import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
 import { buildHttpApi } from './http/server.js';
@@ -77,6 +80,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
   const parts: Partial<{
     store: HubStore;
     broker: EmbeddedBroker;
+    external: ExternalBus;
     uplink: UplinkHandler;
     app: FastifyInstance;
     ws: WebSocketTransport;
@@ -100,7 +104,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     }
   };
   const shutdown = async () => {
-    const { store, broker, uplink, app, ws, tcp, models, rescorer, federated, rollouts } = parts;
+    const { store, broker, external, uplink, app, ws, tcp, models, rescorer, federated, rollouts } = parts;
     federatedReady(undefined);
     // Stop accepting, then disconnect every client (wills are published), then wait for the
     // listeners to drain, the messages already received to be handled, and close the store.
@@ -113,24 +117,42 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (uplink) await step('message handling', () => uplink.close());
     if (federated) await step('federated rounds', () => federated.close());
     if (rollouts) await step('rollout driver', () => rollouts.driver.close());
+    if (external) await step('external broker connection', () => external.close());
     if (rescorer) await step('re-scorer', () => rescorer.close());
     if (models) await step('models', () => models.close());
     if (store) await step('store', () => store.close());
+  };
+
+  /** Rewrites the external broker's password file and ACL (issue 8, `broker.authDir`). */
+  const refreshBrokerAuth = async (store: HubStore) => {
+    const { authDir, username, password } = cfg.broker;
+    if (authDir === undefined || password === undefined) return;
+    await writeBrokerAuth(store, { dir: authDir, hub: { username, password } });
   };
 
   try {
     const adminToken = await resolveAdminToken(cfg.dataDir, cfg.adminToken, log('admin'));
     const store = await openHubStore(cfg);
     parts.store = store;
-    // The embedded broker starts with no connections, so nobody can still be online.
-    await store.markAllOffline();
-
     const counters = new HubCounters();
     const rejections = new Rejections(counters, log('protocol'));
-    const broker = await startEmbeddedBroker({ store, rejections, logger: log('broker') });
-    parts.broker = broker;
+    let bus: HubBus;
+    let broker: EmbeddedBroker | undefined;
+    if (cfg.broker.url !== undefined) {
+      // Issue 8: an external broker keeps its connections (and retained statuses) across hub
+      // restarts and other replicas are running, so nobody is marked offline here.
+      if (cfg.broker.authDir !== undefined) await refreshBrokerAuth(store);
+      parts.external = await connectExternalBus(cfg.broker, log('broker'));
+      bus = parts.external.bus;
+    } else {
+      // The embedded broker starts with no connections, so nobody can still be online.
+      await store.markAllOffline();
+      broker = await startEmbeddedBroker({ store, rejections, logger: log('broker') });
+      parts.broker = broker;
+      bus = broker.bus;
+    }
     const uplink = await startUplink({
-      bus: broker.bus,
+      bus,
       store,
       rejections,
       counters,
@@ -140,7 +162,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       onLearningStored: async (deviceId, events) => (await federatedPart)?.ingest.handle(deviceId, events),
     });
     parts.uplink = uplink;
-    const republished = await republishAllDesired(store, broker.bus, log('protocol'));
+    const republished = await republishAllDesired(store, bus, log('protocol'));
 
     const models = await loadHubModels({
       dataDir: cfg.dataDir,
@@ -157,7 +179,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       dataDir: cfg.dataDir,
       config: cfg.registry,
       store,
-      bus: broker.bus,
+      bus,
       now: Date.now,
       log,
     });
@@ -185,7 +207,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({
       store,
-      bus: broker.bus,
+      bus,
       logger: log('http'),
       adminToken,
       bodyLimitBytes: cfg.http.bodyLimitBytes,
@@ -196,13 +218,14 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       delivery,
       federated,
       rollouts: rollouts.service,
+      ...(cfg.broker.authDir === undefined ? {} : { onEnrolled: () => refreshBrokerAuth(store) }),
     });
     parts.app = app;
     // Issue 7: /metrics, device telemetry, drift and the dashboard, before the app listens.
     parts.ops = await attachOperations({
       app,
       store,
-      bus: broker.bus,
+      bus,
       stats: () => counters.snapshot(),
       adminToken,
       dataDir: cfg.dataDir,
@@ -210,17 +233,21 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       now: Date.now,
       log,
     });
-    parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
+    if (broker) parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
     await app.listen({ host: cfg.http.host, port: cfg.http.port });
     const httpPort = (app.server.address() as AddressInfo).port;
 
-    const tcp = await listenMqttTcp(broker.aedes, cfg.mqtt.host, cfg.mqtt.port);
-    parts.tcp = tcp;
-    const mqttPort = (tcp.address() as AddressInfo).port;
-
+    let mqttUrl = cfg.broker.url ?? '';
+    let mqttPort = cfg.broker.url === undefined ? 0 : Number(new URL(cfg.broker.url).port || 1883);
+    let wsUrl = '';
+    if (broker) {
+      const tcp = await listenMqttTcp(broker.aedes, cfg.mqtt.host, cfg.mqtt.port);
+      parts.tcp = tcp;
+      mqttPort = (tcp.address() as AddressInfo).port;
+      mqttUrl = `mqtt://${urlHost(cfg.mqtt.host)}:${mqttPort}`;
+      wsUrl = `ws://${urlHost(cfg.http.host)}:${httpPort}${cfg.http.wsPath}`;
+    }
     const httpUrl = `http://${urlHost(cfg.http.host)}:${httpPort}`;
-    const mqttUrl = `mqtt://${urlHost(cfg.mqtt.host)}:${mqttPort}`;
-    const wsUrl = `ws://${urlHost(cfg.http.host)}:${httpPort}${cfg.http.wsPath}`;
     endpoints.mqttUrl = mqttUrl;
     endpoints.wsUrl = wsUrl;
     root.info({ component: 'hub', http: httpUrl, mqtt: mqttUrl, ws: wsUrl, republished }, 'hub started');

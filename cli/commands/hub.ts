@@ -11,11 +11,16 @@ Every setting can also come from a JSON file (--config) or env OUTPOST_HUB_* (__
 Examples:
   outpost hub
   outpost hub --data-dir /var/lib/outpost-hub --http.port 8080 --mqtt.port 1883
-  OUTPOST_HUB_ADMIN_TOKEN=$(openssl rand -hex 24) outpost hub --log-level warn`;
+  OUTPOST_HUB_ADMIN_TOKEN=$(openssl rand -hex 24) outpost hub --log-level warn
+  OUTPOST_HUB_BROKER__PASSWORD=… outpost hub --broker mqtt://mosquitto:1883 --store.url postgres://…
+  outpost hub broker-config --out DIR   (an external Mosquitto's passwd, acl, conf; see --help)`;
 
 /** `outpost hub`: runs until SIGINT/SIGTERM. */
 export async function runHubCommand(flags: ConfigObject): Promise<void> {
-  const config = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, flags);
+  // Issue 8: `--broker mqtt://host:port` is short for `--broker.url mqtt://host:port`.
+  const { broker, ...rest } = flags;
+  const withBroker = typeof broker === 'string' ? { ...rest, broker: { url: broker } } : flags;
+  const config = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, withBroker);
   const hub = await buildHub(config);
   console.log(
     `outpost hub: http ${hub.http.url}  mqtt ${hub.mqtt.url}  ws ${hub.ws.url}  data ${config.dataDir}`,

@@ -29,6 +29,8 @@ export interface HttpDeps {
   rollouts?: RolloutService;
   /** Federated learning (issue 6); its routes are absent without it. */
   federated?: HubFederated;
+  /** Called after each enrollment (issue 8: rewrites an external broker's password file). */
+  onEnrolled?: (deviceId: string) => Promise<void>;
 }
 
 /**

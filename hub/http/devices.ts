@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DeviceIdSchema, OutpostError } from '../../shared/index.js';
+import { mosquittoHash } from '../broker/mosquitto-passwd.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import type { HubStore } from '../store/types.js';
 import { type HttpDeps, parseRequest } from './context.js';
@@ -45,6 +46,9 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
       secretHash: await hashSecret(secret),
       createdAt: deps.now(),
     });
+    // Issue 8: the same secret as an external broker checks it (Mosquitto password file).
+    await store.putBrokerHash(device.id, await mosquittoHash(secret));
+    await deps.onEnrolled?.(device.id);
     deps.logger.info({ deviceId: device.id }, 'device enrolled');
     const { mqttUrl, wsUrl } = deps.endpoints();
     return reply.status(201).send({ id: device.id, secret, mqtt: { url: mqttUrl, wsUrl } });

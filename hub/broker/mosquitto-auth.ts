@@ -1,0 +1,25 @@
+import type { HubStore } from '../store/types.js';
+import { writeMosquittoFiles } from './mosquitto-config.js';
+import { mosquittoHash } from './mosquitto-passwd.js';
+
+/** Options of {@link writeBrokerAuth}. */
+export interface BrokerAuthOptions {
+  /** Output directory (`passwd`, `acl`, `mosquitto.conf`). */
+  dir: string;
+  /** The hub's broker user and its password (hashed here; never written in the clear). */
+  hub: { username: string; password: string };
+  /** Listener line of the generated `mosquitto.conf`; default `0.0.0.0:1883`. */
+  listener?: { host: string; port: number };
+}
+
+/**
+ * Writes the external broker's auth files from the store (issue 8 item 1): one `passwd` line
+ * per enrolled device (the `$7$` hash stored at enrollment) plus the hub user, the `%u`
+ * ACL and a minimal config. Returns the paths and how many devices were written.
+ */
+export async function writeBrokerAuth(store: HubStore, options: BrokerAuthOptions) {
+  const devices = await store.listBrokerHashes();
+  const hub = { username: options.hub.username, hash: await mosquittoHash(options.hub.password) };
+  const paths = await writeMosquittoFiles(options.dir, { hub, devices }, options.listener);
+  return { ...paths, devices: devices.length };
+}
