@@ -187,6 +187,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const federated = await setupFederated({
       store,
       desired: delivery.desired,
+      registry: delivery.registry,
       log: log('federated'),
       now: Date.now,
     });
@@ -203,6 +204,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       drift: (model, version) => parts.ops?.drift.gateValues(model, version),
     });
     parts.rollouts = rollouts;
+    federated.useRollouts((request) => rollouts.service.create(request));
 
     const endpoints = { mqttUrl: '', wsUrl: '' };
     const app = buildHttpApi({

@@ -10,7 +10,7 @@ import {
   type TensorShape,
 } from '../../federated/index.js';
 import type { FederatedStore, FlPendingUpdate, FlUpdateRecord } from '../store/federated-types.js';
-import { addGaussianNoise } from './central-dp.js';
+import { applyCentralDp, type DpRecord } from './central-dp.js';
 import type { FlTaskSpec } from './task-spec.js';
 
 /** What one aggregation produced. */
@@ -28,8 +28,8 @@ export interface RoundAggregate {
   examples: number;
   /** Mean of the clients' reported training accuracy (weighted by examples), or null. */
   trainAccuracy: number | null;
-  /** Central DP noise standard deviation applied, or null. */
-  dpSigma: number | null;
+  /** Central DP: the noise applied and the privacy spent so far, or null. */
+  dp: DpRecord | null;
   /** Why nothing came out, when `weights` is null. */
   failure: string | null;
 }
@@ -45,8 +45,10 @@ export interface AggregateInput {
   serverState: string | null;
   pending: readonly FlPendingUpdate[];
   now: number;
-  /** Source of normal noise for central DP (tests inject a seeded one). */
-  gaussian?: () => number;
+  /** Central DP: the sampling rate of the round and the DP rounds before it. */
+  dpContext?: { q: number; previous: DpRecord['history'] } | undefined;
+  /** Source of normal noise for central DP (default cryptographic; tests may seed one). */
+  normal?: (() => number) | undefined;
 }
 
 const shapesOf = (w: ModelWeights): TensorShape[] => w.map((t) => ({ name: t.name, shape: [...t.shape] }));
@@ -124,7 +126,7 @@ export async function aggregateRound(input: AggregateInput): Promise<RoundAggreg
   } catch (err) {
     failure = (err as Error).message;
   }
-  let dpSigma: number | null = null;
+  let dp: DpRecord | null = null;
   if (result) {
     for (const r of result.rejected) {
       const p = byClient.get(r.clientId);
@@ -145,8 +147,16 @@ export async function aggregateRound(input: AggregateInput): Promise<RoundAggreg
       }
     }
     if (spec.dp && result.accepted.length > 0) {
-      dpSigma = (spec.dp.noiseMultiplier * spec.clipNorm) / result.accepted.length;
-      addGaussianNoise(result.weights, dpSigma, input.gaussian);
+      dp = applyCentralDp({
+        weights: result.weights,
+        clipNorm: spec.clipNorm,
+        noiseMultiplier: spec.dp.noiseMultiplier,
+        delta: spec.dp.delta,
+        accepted: result.accepted.length,
+        q: input.dpContext?.q ?? 1,
+        previous: input.dpContext?.previous ?? [],
+        normal: input.normal,
+      });
     }
   }
   const accepted = result?.accepted.length ?? 0;
@@ -166,7 +176,7 @@ export async function aggregateRound(input: AggregateInput): Promise<RoundAggreg
     rejected,
     examples,
     trainAccuracy: examples > 0 && accepted > 0 ? accSum / examples : null,
-    dpSigma,
+    dp,
     failure: accepted > 0 ? null : (failure ?? 'no update was accepted'),
   };
 }

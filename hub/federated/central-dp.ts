@@ -1,26 +1,53 @@
-import type { ModelWeights } from '../../federated/index.js';
+import {
+  addGaussianNoise,
+  cryptoNormal,
+  type ModelWeights,
+  type NormalSource,
+  type PrivacyStep,
+  RdpAccountant,
+} from '../../federated/index.js';
 
-/** A standard normal sample by Box–Muller over `Math.random` (not for secrets; DP noise only). */
-export function standardNormal(): number {
-  let u = 0;
-  while (u === 0) u = Math.random();
-  const v = Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+/** The central-DP record of one round, stored in its metrics (issue 6 item 6). */
+export interface DpRecord {
+  /** Noise standard deviation added to every weight. */
+  sigma: number;
+  noiseMultiplier: number;
+  /** Sampling rate of the round: selected / eligible devices. */
+  q: number;
+  /** (ε, δ) spent by the task up to and including this round (RDP accountant, fl-core). */
+  epsilon: number;
+  delta: number;
+  /** Every DP round so far, for the accountant of the next one. */
+  history: PrivacyStep[];
 }
 
 /**
- * Central differential privacy at the hub (issue 6 item 6): adds N(0, σ²) to every weight
- * in place. With client deltas clipped to C and a mean over n clients, σ = z·C/n gives the
- * Gaussian mechanism of noise multiplier z on the sum (DP-FedAvg, McMahan et al. 2018).
+ * Central differential privacy at the hub (issue 6 item 6): with client deltas clipped to
+ * C (and refused above it) and a mean over n accepted clients, adds N(0, σ²), σ = z·C/n, to
+ * every weight of the new global model in place (DP-FedAvg, McMahan et al. 2018), and books
+ * the round in fl-core's RDP accountant (sampling rate q = selected/eligible).
  */
-export function addGaussianNoise(
-  weights: ModelWeights,
-  sigma: number,
-  gaussian: () => number = standardNormal,
-): void {
-  if (!(sigma > 0)) return;
-  for (const t of weights) {
-    const v = t.values;
-    for (let i = 0; i < v.length; i++) v[i] = (v[i] as number) + sigma * gaussian();
-  }
+export function applyCentralDp(options: {
+  weights: ModelWeights;
+  clipNorm: number;
+  noiseMultiplier: number;
+  delta: number;
+  accepted: number;
+  q: number;
+  previous: PrivacyStep[];
+  normal?: NormalSource | undefined;
+}): DpRecord {
+  const sigma = (options.noiseMultiplier * options.clipNorm) / options.accepted;
+  addGaussianNoise(options.weights, sigma, options.normal ?? cryptoNormal());
+  const accountant = RdpAccountant.fromJSON({ history: options.previous });
+  accountant.step(Math.min(1, Math.max(options.q, 1e-9)), options.noiseMultiplier, 1);
+  const spent = accountant.spent(options.delta);
+  return {
+    sigma,
+    noiseMultiplier: options.noiseMultiplier,
+    q: options.q,
+    epsilon: spent.epsilon,
+    delta: spent.delta,
+    history: accountant.toJSON().history,
+  };
 }

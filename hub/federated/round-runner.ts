@@ -7,6 +7,7 @@ import type { DesiredService } from '../desired/desired-service.js';
 import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
 import type { HubStore } from '../store/types.js';
 import { aggregateRound } from './aggregate-round.js';
+import type { DpRecord } from './central-dp.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
 import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
@@ -15,16 +16,23 @@ import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
 export type HubEvaluator = (
   spec: FlTaskSpec,
   weights: ModelWeights,
-) => Promise<{ accuracy: number; loss: number; count: number }>;
+) => Promise<{ accuracy: number; loss: number; count: number } | null>;
 
-/** Called when a round's model beats the best so far (issue 6 item 6): register, roll out. */
-export type ClosedLoopHook = (args: {
-  task: FlTaskRecord;
-  spec: FlTaskSpec;
-  round: number;
-  weights: ModelWeights;
-  accuracy: number;
-}) => Promise<Record<string, unknown>>;
+/**
+ * The closed loop (issue 6 item 6): `register` when a round's model beats the best score so
+ * far (the starting model's, at first); `rollout` of the best registered version once the
+ * task ends, by the task's policy.
+ */
+export interface ClosedLoopHook {
+  register(args: {
+    task: FlTaskRecord;
+    spec: FlTaskSpec;
+    round: number;
+    weights: ModelWeights;
+    accuracy: number;
+  }): Promise<{ version: string } & Record<string, unknown>>;
+  rollout(args: { task: FlTaskRecord; spec: FlTaskSpec; version: string }): Promise<Record<string, unknown>>;
+}
 
 /** Collaborators of the {@link FlRoundRunner}. */
 export interface FlRoundRunnerDeps {
@@ -281,6 +289,7 @@ export class FlRoundRunner {
       serverState: task.serverState,
       pending: complete,
       now,
+      dpContext: spec.dp ? await this.#dpContext(task.id, round) : undefined,
     });
     if (agg.weights === null)
       return this.#fail(task, spec, round, agg.failure ?? 'nothing accepted', now, agg.updates);
@@ -295,25 +304,40 @@ export class FlRoundRunner {
             loss: evals.reduce((s, e) => s + e.loss * e.examples, 0) / evalExamples,
           }
         : null;
-    const hubEval = this.#d.evaluate ? await this.#d.evaluate(spec, agg.weights) : null;
+    const hubEval = await this.#evaluate(task.id, spec, agg.weights);
+    // The starting model's score, once: the "before" of the whole task.
+    const hubEvalStart =
+      hubEval && round.round === 1 ? await this.#evaluate(task.id, spec, global) : undefined;
     const last = round.round >= spec.rounds;
     let best = task.best;
     let closedLoop: Record<string, unknown> | null = null;
-    if (hubEval && (best === null || hubEval.accuracy > best.accuracy)) {
+    const bar = best?.accuracy ?? hubEvalStart?.accuracy ?? Number.NEGATIVE_INFINITY;
+    if (hubEval && hubEval.accuracy > bar) {
       best = { round: round.round, accuracy: hubEval.accuracy };
-      if (spec.closedLoop && this.#d.closedLoop) {
+      if (spec.closedLoop?.register && this.#d.closedLoop) {
         try {
-          closedLoop = await this.#d.closedLoop({
+          closedLoop = await this.#d.closedLoop.register({
             task,
             spec,
             round: round.round,
             weights: agg.weights,
             accuracy: hubEval.accuracy,
           });
+          best = { ...best, version: closedLoop.version } as typeof best;
         } catch (err) {
           log.warn({ err, task: task.id, round: round.round }, 'closed loop failed; the round still closes');
           closedLoop = { error: (err as Error).message };
         }
+      }
+    }
+    const bestVersion = (best as { version?: string } | null)?.version;
+    if (last && bestVersion !== undefined && spec.closedLoop?.rollout && this.#d.closedLoop) {
+      try {
+        const rollout = await this.#d.closedLoop.rollout({ task, spec, version: bestVersion });
+        closedLoop = { ...(closedLoop ?? {}), rollout };
+      } catch (err) {
+        log.warn({ err, task: task.id, version: bestVersion }, 'closed-loop rollout failed');
+        closedLoop = { ...(closedLoop ?? {}), rolloutError: (err as Error).message };
       }
     }
     const metrics = {
@@ -325,7 +349,8 @@ export class FlRoundRunner {
       dropouts: round.selected.filter((id) => !complete.some((p) => p.deviceId === id)).length,
       federatedEval,
       hubEval,
-      dp: agg.dpSigma === null ? null : { sigma: agg.dpSigma, noiseMultiplier: spec.dp?.noiseMultiplier },
+      ...(hubEvalStart ? { hubEvalStart } : {}),
+      dp: agg.dp,
       closedLoop,
       failedInARow: 0,
     };
@@ -350,6 +375,31 @@ export class FlRoundRunner {
     );
     if (last) await this.#unpublish(task.id);
     this.kick();
+  }
+
+  /** Hub-side evaluation; a failure is logged and leaves the round without one (null). */
+  async #evaluate(taskId: string, spec: FlTaskSpec, weights: ModelWeights) {
+    if (this.#d.evaluate === undefined) return null;
+    try {
+      return await this.#d.evaluate(spec, weights);
+    } catch (err) {
+      this.#d.log.warn({ err, task: taskId }, 'hub-side evaluation failed; the round closes without it');
+      return null;
+    }
+  }
+
+  /** The sampling rate of `round` and the DP history of the rounds before it. */
+  async #dpContext(
+    taskId: string,
+    round: FlRoundRecord,
+  ): Promise<{ q: number; previous: DpRecord['history'] }> {
+    const rounds = await this.#d.store.listFlRounds(taskId);
+    const before = rounds
+      .filter((r) => r.round < round.round && r.status === 'closed' && r.metrics.dp)
+      .at(-1);
+    const previous = ((before?.metrics.dp as DpRecord | undefined)?.history ?? []) as DpRecord['history'];
+    const eligible = Number(round.metrics.eligible ?? round.selected.length) || round.selected.length;
+    return { q: round.selected.length / eligible, previous };
   }
 
   async #fail(

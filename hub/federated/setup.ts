@@ -1,6 +1,10 @@
 import type { Logger } from 'pino';
+import type { RolloutRequest } from '../../shared/index.js';
 import type { DesiredService } from '../desired/desired-service.js';
+import type { Registry } from '../registry/registry.js';
 import type { HubStore } from '../store/types.js';
+import { createClosedLoop } from './closed-loop.js';
+import { createMnistEvaluator } from './hub-eval.js';
 import { FlIngest } from './ingest.js';
 import { type ClosedLoopHook, FlRoundRunner, type HubEvaluator } from './round-runner.js';
 
@@ -8,6 +12,8 @@ import { type ClosedLoopHook, FlRoundRunner, type HubEvaluator } from './round-r
 export interface HubFederated {
   ingest: FlIngest;
   runner: FlRoundRunner;
+  /** Lets the closed loop start rollouts (the rollouts module starts after this part). */
+  useRollouts(start: (request: RolloutRequest) => Promise<{ id: string }>): void;
   close(): Promise<void>;
 }
 
@@ -19,8 +25,11 @@ export interface FederatedSetupOptions {
   now: () => number;
   /** Round runner tick, ms (default 250). */
   tickMs?: number;
+  /** Hub-side evaluation; default MNIST test digits for tasks with `hubEval`. */
   evaluate?: HubEvaluator;
+  /** The closed loop; default: registration through `registry` when given. */
   closedLoop?: ClosedLoopHook;
+  registry?: Registry;
 }
 
 /**
@@ -29,14 +38,27 @@ export interface FederatedSetupOptions {
  * every running task from the store.
  */
 export async function setupFederated(options: FederatedSetupOptions): Promise<HubFederated> {
+  let startRollout: ((request: RolloutRequest) => Promise<{ id: string }>) | undefined;
+  const closedLoop =
+    options.closedLoop ??
+    (options.registry
+      ? createClosedLoop({
+          registry: options.registry,
+          startRollout: (request) => {
+            if (startRollout === undefined) throw new Error('rollouts are not available on this hub');
+            return startRollout(request);
+          },
+          log: options.log,
+        })
+      : undefined);
   const runner = new FlRoundRunner({
     store: options.store,
     desired: options.desired,
     log: options.log,
     now: options.now,
     ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
-    ...(options.evaluate ? { evaluate: options.evaluate } : {}),
-    ...(options.closedLoop ? { closedLoop: options.closedLoop } : {}),
+    evaluate: options.evaluate ?? createMnistEvaluator(),
+    ...(closedLoop ? { closedLoop } : {}),
   });
   const ingest = new FlIngest({
     store: options.store,
@@ -46,7 +68,14 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
   });
   await refileOpenRounds(options.store, ingest);
   runner.start();
-  return { ingest, runner, close: () => runner.close() };
+  return {
+    ingest,
+    runner,
+    useRollouts: (start) => {
+      startRollout = start;
+    },
+    close: () => runner.close(),
+  };
 }
 
 /**

@@ -8,12 +8,6 @@ import {
   FlTensorShapeSchema,
 } from '../../shared/messages/federated.js';
 
-/** Rollout started when a round improves the evaluation metric (issue 6 item 6). */
-export const FlRolloutPolicySchema = z.strictObject({
-  /** `none`: register the version only; `all`: pin it on every device matching the selector. */
-  kind: z.enum(['none', 'all']).default('none'),
-});
-
 /**
  * What `POST /v1/federated/tasks` takes (issue 6 items 4-7): the model and its initial
  * weights, the strategy, client selection, local training and round parameters. Defaults
@@ -69,16 +63,29 @@ export const FlTaskSpecSchema = z.strictObject({
     .optional(),
   /** Devices evaluate the global model on their holdout examples. Default true. */
   evaluate: z.boolean().default(true),
-  /** Hub-side evaluation on MNIST test digits (`perClass` per digit from `offset`). */
+  /** Hub-side evaluation on held-out MNIST digits (`perClass` per digit from `offset`). */
   hubEval: z
     .strictObject({
-      perClass: z.number().int().min(1).max(500),
-      offset: z.number().int().min(0).default(900),
+      perClass: z.number().int().min(1).max(163),
+      /** First sample per class; default 700 (the simulation's test split starts there). */
+      offset: z.number().int().min(0).default(700),
     })
+    .refine(
+      (e) => e.perClass + e.offset <= 863,
+      'perClass + offset must be ≤ 863 (the rarest digit has 863 samples)',
+    )
     .optional(),
-  /** Register a version when a round improves accuracy, then roll it out by this policy. */
+  /**
+   * Closed loop (issue 6 item 6; needs `hubEval`): register a version (tfjs-layers bundle,
+   * lineage parent + round) whenever a round beats the best hub accuracy so far, and when
+   * the task ends start a rollout of the best one with these rollout-request fields (model,
+   * version and the task's selector are filled in; absent: no rollout).
+   */
   closedLoop: z
-    .strictObject({ register: z.boolean().default(true), rollout: FlRolloutPolicySchema.prefault({}) })
+    .strictObject({
+      register: z.boolean().default(true),
+      rollout: z.record(z.string(), z.unknown()).optional(),
+    })
     .optional(),
   seed: z.number().int().nonnegative().default(1),
 });

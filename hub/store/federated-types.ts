@@ -17,8 +17,11 @@ export interface FlTaskRecord {
   round: number;
   /** Serialised server-optimizer state (FedAdam/FedYogi) or null. */
   serverState: string | null;
-  /** Best evaluation so far: the round whose model scored it and the accuracy, or null. */
-  best: { round: number; accuracy: number } | null;
+  /**
+   * Best hub evaluation so far: the round whose model scored it, the accuracy and, when the
+   * closed loop registered it, the model version; or null.
+   */
+  best: { round: number; accuracy: number; version?: string } | null;
   /** Why the task failed or stopped, or null. */
   reason: string | null;
   createdAt: number;

@@ -94,7 +94,16 @@ export async function startFleet(
       dataDir: dir.path,
       agent: undefined,
     };
-    const agent = await startAgent(device, hub.mqtt.url);
+    const agent = await startAgent(device, hub.mqtt.url, {
+      inference: { profile: 'x86-64-cpu', threads: 1 },
+      // Delivery of the versions the closed loop registers and rolls out (issue 5).
+      delivery: {
+        trustedKeys: [hub.delivery.registry.signingKey.keys.publicKeyPem],
+        hubHttpUrl: hub.http.url,
+        retryMinMs: 50,
+        retryMaxMs: 500,
+      },
+    });
     cleanups.push(() => device.agent?.close());
     await postDigits(agent, sliceDigits(train, slice), 'train');
     await postDigits(agent, sliceDigits(holdout, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 'holdout');

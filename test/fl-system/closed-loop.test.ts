@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { Hub } from '../../hub/index.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
+import { api, startHub } from '../helpers/hub.js';
+import { initialModel, startFleet, taskBody } from './fleet.js';
+
+// Issue 6 items 5-6: hub-side evaluation on held-out MNIST digits per round, federated
+// evaluation from the devices, central DP with its (ε, δ), and the closed loop: a better
+// round registers a version (lineage parent + round) and the task's end rolls it out.
+
+describe('federated evaluation and the closed loop', () => {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('evaluates every round, registers the improved model and starts its rollout', async () => {
+    const dir = tempDir('outpost-fl-hub-');
+    cleanups.push(() => dir.remove());
+    const hub: Hub = await startHub(dir.path);
+    cleanups.push(() => hub.close());
+    const fleet = await startFleet(
+      hub,
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+      cleanups,
+      30,
+    );
+    await waitFor(
+      async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
+      'three online',
+    );
+
+    const body = taskBody(initialModel(), {
+      id: 'loop',
+      rounds: 3,
+      minClients: 3,
+      epochs: 2,
+      hubEval: { perClass: 20 },
+      dp: { noiseMultiplier: 0.01 },
+      closedLoop: { rollout: { stages: [100], bakeMs: 1000 } },
+    });
+    assert.equal((await api(hub, 'POST', '/v1/federated/tasks', body)).status, 201);
+    const task = await waitFor(
+      async () => {
+        const t = (await api(hub, 'GET', '/v1/federated/tasks/loop')).body;
+        return t.status !== 'running' && t;
+      },
+      'the task to finish',
+      55_000,
+    );
+    assert.equal(task.status, 'done', JSON.stringify(task));
+    const rounds = (await api(hub, 'GET', '/v1/federated/tasks/loop/rounds')).body.rounds;
+    assert.equal(rounds.length, 3);
+    const start = rounds[0].metrics.hubEvalStart;
+    assert.equal(start.count, 200);
+    let epsilon = 0;
+    for (const r of rounds) {
+      assert.equal(r.metrics.hubEval.count, 200);
+      assert.ok(r.metrics.dp.epsilon > epsilon, 'ε grows with every DP round');
+      epsilon = r.metrics.dp.epsilon;
+      const steps = r.metrics.dp.history.reduce((n: number, h: { steps: number }) => n + h.steps, 0);
+      assert.equal(steps, r.round, 'one accountant step per DP round');
+    }
+    const end = rounds.at(-1).metrics.hubEval.accuracy;
+    assert.ok(end > start.accuracy, `accuracy ${start.accuracy} → ${end}`);
+
+    // Every improving round registered a version; the best one was rolled out at the end.
+    assert.ok(task.best.version, JSON.stringify(task.best));
+    const versions = (await api(hub, 'GET', '/v1/models/digits')).body;
+    const registered = (versions.versions ?? versions) as Array<{
+      version: string;
+      lineage?: { round?: number; parent?: string };
+    }>;
+    const best = registered.find((v) => v.version === task.best.version);
+    assert.ok(best, JSON.stringify(registered));
+    assert.equal(best?.lineage?.round, task.best.round);
+    const last = rounds.at(-1).metrics.closedLoop;
+    assert.equal(last.rollout.version, task.best.version, JSON.stringify(last));
+    const rollout = (await api(hub, 'GET', `/v1/rollouts/${last.rollout.id}`)).body;
+    assert.equal(rollout.rollout.spec.version, task.best.version);
+    assert.equal(rollout.devices.length, 3);
+    // The devices download, verify and activate the federated model like any other version.
+    await waitFor(
+      () =>
+        fleet.every((d) =>
+          d.agent?.models.list().some((m) => m.name === 'digits' && m.active?.version === task.best.version),
+        ),
+      'every device to run the rolled-out version',
+      30_000,
+    );
+  });
+});
