@@ -34,6 +34,7 @@ export {
 export { decodeFixed, encodeFixed } from './secagg/ring.js';
 export { type SecAggResult, SecAggServer } from './secagg/server.js';
 export { combine as shamirCombine, type Share, split as shamirSplit } from './secagg/shamir.js';
+export { globalFromSecureSum, secureInput, secureInputLength } from './secagg/weighted.js';
 export { loadMnistSplit, type MnistSplit, subset } from './simulate/data.js';
 export { type Partition, PartitionSchema, partitionRows } from './simulate/partition.js';
 export {

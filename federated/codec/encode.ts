@@ -59,13 +59,46 @@ function int8(w: Writer, values: Float32Array): void {
   w.bytes(new Uint8Array(q.buffer));
 }
 
+/** The k-th largest of `a` (1-based), by quickselect on a copy: O(n) on average. */
+function kthLargest(a: Float32Array, k: number): number {
+  const v = a.slice();
+  let lo = 0;
+  let hi = v.length - 1;
+  const target = k - 1; // index in descending order
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((v[i] as number) > pivot) i++;
+      while ((v[j] as number) < pivot) j--;
+      if (i <= j) {
+        const t = v[i] as number;
+        v[i++] = v[j] as number;
+        v[j--] = t;
+      }
+    }
+    if (target <= j) hi = j;
+    else if (target >= i) lo = i;
+    else break;
+  }
+  return v[target] as number;
+}
+
 function topk(w: Writer, values: Float32Array, fraction: number): void {
   const k = Math.min(values.length, Math.max(1, Math.ceil(fraction * values.length)));
-  // Indices of the k largest |value| (ties: lower index first), then written in ascending order.
-  const order = Array.from(values.keys()).sort(
-    (a, b) => Math.abs(values[b] as number) - Math.abs(values[a] as number) || a - b,
-  );
-  const kept = Uint32Array.from(order.slice(0, k)).sort();
+  // The k largest |value|: all above the k-th magnitude, then ties at it in index order.
+  const magnitudes = values.map(Math.abs);
+  const threshold = kthLargest(magnitudes, k);
+  const kept = new Uint32Array(k);
+  let above = 0;
+  for (let i = 0; i < values.length; i++) if ((magnitudes[i] as number) > threshold) above++;
+  let n = 0;
+  let ties = k - above;
+  for (let i = 0; i < values.length && n < k; i++) {
+    const m = magnitudes[i] as number;
+    if (m > threshold || (m === threshold && ties-- > 0)) kept[n++] = i;
+  }
   w.u32(k);
   for (const i of kept) w.u32(i);
   for (const i of kept) w.f32(values[i] as number);

@@ -100,7 +100,12 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
     Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : samples.count,
   );
   const classes = (layers[layers.length - 1] as DenseLayer).units;
-  const vars = model.weights.map((w) => tf.variable(tf.tensor(w.values, w.shape), true));
+  const vars = model.weights.map((w) => {
+    const initial = tf.tensor(w.values, w.shape);
+    const v = tf.variable(initial, true);
+    initial.dispose(); // the variable holds its own reference to the data
+    return v;
+  });
   const anchors = mu > 0 ? model.weights.map((w) => tf.tensor(w.values, w.shape)) : [];
   const optimizer = tf.train.sgd(lr);
   const random = mulberry32(seed);

@@ -86,6 +86,10 @@ describe('update codec', () => {
       assert.equal(kept, k);
     });
     assert.throws(() => encodeUpdate(d, { compression: 'topk', topkFraction: 0 }), /topkFraction/);
+    // Ties at the threshold are kept in index order, exactly k entries.
+    const flat: ModelWeights = [{ name: 't', shape: [6], values: Float32Array.of(1, -3, 3, 3, 0, -3) }];
+    const kept = decodeUpdate(encodeUpdate(flat, { compression: 'topk', topkFraction: 0.5 }), flat);
+    assert.deepEqual([...(kept[0]?.values ?? [])], [0, -3, 3, 3, 0, 0]);
   });
 
   it('decode refuses what is not the expected update, naming the problem', () => {

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  clipL2,
+  createStrategy,
   decodeFixed,
+  globalFromSecureSum,
+  type ModelWeights,
+  mulberry32,
   SecAggClient,
   SecAggServer,
+  secureInput,
+  secureInputLength,
   shamirCombine,
   shamirSplit,
 } from '../../federated/index.js';
@@ -187,5 +194,52 @@ describe('secure aggregation', () => {
         new SecAggServer({ round: 1, threshold: 2, length: 4, scale: 2 ** 24, maxAbs: 10, maxClients: 100 }),
       /must be < 2\^31/,
     );
+  });
+
+  it('an example-weighted FedAvg round through secure aggregation equals plain FedAvg over the survivors', () => {
+    const r = mulberry32(5);
+    const global: ModelWeights = [
+      { name: 'k', shape: [40, 8], values: Float32Array.from({ length: 320 }, () => r() - 0.5) },
+      { name: 'b', shape: [8], values: new Float32Array(8) },
+    ];
+    const deltas = Array.from(
+      { length: 5 },
+      () =>
+        clipL2(
+          global.map((t) => ({ ...t, values: t.values.map(() => (r() - 0.5) * 0.2) })),
+          1,
+        ).delta,
+    );
+    const examples = [30, 70, 12, 55, 41];
+    const params = { round: 9, threshold: 3, length: secureInputLength(global), maxAbs: 1, maxClients: 16 };
+    const server = new SecAggServer(params);
+    const clients = deltas.map((_, i) => new SecAggClient(`c${i}`, params));
+    for (const c of clients) server.receiveAdvertisement(c.advertise());
+    for (const c of clients) server.receiveShares(c.clientId, c.shareKeys(server.roster()));
+    const u2 = server.submitted();
+    clients.forEach((c, i) => {
+      if (i === 3) return; // drops after sharing keys
+      server.receiveMaskedInput(
+        c.clientId,
+        c.maskedInput(
+          secureInput(deltas[i] as ModelWeights, examples[i] as number, 100),
+          server.inboxFor(c.clientId),
+          u2,
+        ),
+      );
+    });
+    const u3 = server.survivors();
+    for (const c of clients) if (u3.includes(c.clientId)) server.receiveUnmasking(c.unmask(u3));
+    const secure = globalFromSecureSum(global, server.finish().sum);
+    const plain = createStrategy('fedavg').begin(global, { round: 9 });
+    deltas.forEach((d, i) => {
+      if (i !== 3) plain.add({ clientId: `c${i}`, delta: d, examples: examples[i] as number });
+    });
+    const expected = plain.finish().weights;
+    expected.forEach((t, i) => {
+      t.values.forEach((v, k) => {
+        assert.ok(Math.abs(v - (secure[i]?.values[k] as number)) < 1e-4, `${t.name}[${k}]`);
+      });
+    });
   });
 });

@@ -65,7 +65,11 @@ describe('trainLocal', () => {
       after.accuracy > before0.accuracy + 0.3,
       `held-out accuracy ${before0.accuracy} → ${after.accuracy}`,
     );
+    const { tf } = await loadTf();
+    const tensors = tf.memory().numTensors;
     const again = await trainLocal(options);
+    await evaluate(model, test);
+    assert.equal(tf.memory().numTensors, tensors, 'trainLocal and evaluate leave no tensors behind');
     assert.deepEqual(again.weights, r.weights);
     const otherSeed = await trainLocal({ ...options, seed: 4 });
     assert.notDeepEqual(otherSeed.weights[0]?.values, r.weights[0]?.values);
