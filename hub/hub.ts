@@ -12,6 +12,8 @@ import {
   type WebSocketTransport,
 } from './broker/transports.js';
 import { connectExternalBus, type ExternalBus } from './bus/mqtt.js';
+import { openLeases } from './coordination/open.js';
+import type { Leases } from './coordination/types.js';
 import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
@@ -45,6 +47,11 @@ export interface Hub {
   readonly federated: HubFederated;
   /** Rollouts (issue 5 items 4-6): operator actions and the driver loop. */
   readonly rollouts: HubRollouts;
+  /**
+   * Leases among replicas (issue 8): `isLeader(name)` before each tick of a singleton job.
+   * The rollout driver uses `rollouts`; always held with the SQLite store.
+   */
+  readonly leases: Leases;
   /** Counters since this hub started. */
   stats(): HubStats;
   /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
@@ -81,6 +88,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     store: HubStore;
     broker: EmbeddedBroker;
     external: ExternalBus;
+    leases: Leases;
     uplink: UplinkHandler;
     app: FastifyInstance;
     ws: WebSocketTransport;
@@ -120,6 +128,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (external) await step('external broker connection', () => external.close());
     if (rescorer) await step('re-scorer', () => rescorer.close());
     if (models) await step('models', () => models.close());
+    if (parts.leases) await step('leases', () => (parts.leases as Leases).close());
     if (store) await step('store', () => store.close());
   };
 
@@ -134,6 +143,9 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const adminToken = await resolveAdminToken(cfg.dataDir, cfg.adminToken, log('admin'));
     const store = await openHubStore(cfg);
     parts.store = store;
+    // Issue 8: with replicas on one PostgreSQL, one of them drives each singleton job.
+    const leases = openLeases(store, { ttlMs: cfg.store.leaseTtlMs, log: log('leases') });
+    parts.leases = leases;
     const counters = new HubCounters();
     const rejections = new Rejections(counters, log('protocol'));
     let bus: HubBus;
@@ -200,6 +212,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       config: cfg.rollouts,
       now: Date.now,
       log: log('rollouts'),
+      shouldDrive: () => leases.isLeader('rollouts'),
       // Drift gates (issue 7) read the drift monitor, attached with the HTTP app below.
       drift: (model, version) => parts.ops?.drift.gateValues(model, version),
     });
@@ -264,6 +277,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       delivery,
       federated,
       rollouts,
+      leases,
       stats: () => counters.snapshot(),
       close: () => {
         closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));

@@ -22,5 +22,10 @@ export const StoreConfigSchema = z
       .default('public'),
     /** Most PostgreSQL connections of one hub process; default 10. */
     maxConnections: configInt().min(1).max(1000).default(10),
+    /**
+     * Lifetime of a replica's lease on a singleton job (rollout driver, …) after each renewal,
+     * ms; default 10 000: a killed replica's jobs move to another one within about this.
+     */
+    leaseTtlMs: configInt().min(200).max(600_000).default(10_000),
   })
   .prefault({});

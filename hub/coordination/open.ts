@@ -1,0 +1,14 @@
+import type { Logger } from 'pino';
+import { PostgresHubStore } from '../store/postgres.js';
+import type { HubStore } from '../store/types.js';
+import { localLeases } from './local-leases.js';
+import { postgresLeases } from './postgres-leases.js';
+import type { Leases } from './types.js';
+
+/**
+ * The leases that fit the store (issue 8 item 2): PostgreSQL (shared by replicas) gets real
+ * leases in its `leases` table; SQLite (one hub) holds every lease itself.
+ */
+export function openLeases(store: HubStore, options: { ttlMs: number; log: Logger }): Leases {
+  return store instanceof PostgresHubStore ? postgresLeases(store.pool, options) : localLeases();
+}
