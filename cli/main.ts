@@ -25,6 +25,7 @@ Commands:
   models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
   rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates
   fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
+  fl start|status|stop federated tasks on the hub's devices (rounds, evaluation, closed loop)
 
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;

@@ -2,6 +2,7 @@ import { type RoundReport, SimulateOptionsSchema, simulate } from '../../federat
 import { type ConfigObject, isOutpostError } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { FL_TASKS_HELP, runFlTasksCommand } from './fl-tasks.js';
 
 export const FL_HELP = `outpost fl simulate [--dataset mnist] [--clients 100] [--fraction 0.1] [--epochs 5]
                    [--batch 10] [--lr 0.1] [--partition iid|noniid] [--strategy fedavg]
@@ -20,7 +21,9 @@ results to stdout.
 
 Examples:
   outpost fl simulate --clients 100 --fraction 0.1 --epochs 5 --batch 10 --rounds 20 --target-accuracy 0.9
-  outpost fl simulate --partition noniid --strategy fedprox --strategy-params '{"mu":0.01}' --json`;
+  outpost fl simulate --partition noniid --strategy fedprox --strategy-params '{"mu":0.01}' --json
+
+${FL_TASKS_HELP}`;
 
 const FLAG_NAMES = new Set([...Object.keys(SimulateOptionsSchema.shape), 'json', 'help']);
 
@@ -50,6 +53,8 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 /** `outpost fl simulate …` (other `fl` subcommands live in their own files). */
 export async function runFlCommand(positionals: string[], flags: ConfigObject): Promise<void> {
   const [sub] = positionals;
+  if (sub === 'start' || sub === 'status' || sub === 'stop')
+    return runFlTasksCommand(sub, positionals.slice(1), flags);
   if (sub !== 'simulate')
     throw new CliError(`fl: unknown subcommand ${JSON.stringify(sub ?? '')}\n\n${FL_HELP}`, EXIT.USAGE);
   const options = optionsFrom(flags);

@@ -8,6 +8,7 @@ import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
 import type { HubStore } from '../store/types.js';
 import { aggregateRound } from './aggregate-round.js';
 import type { DpRecord } from './central-dp.js';
+import type { EmbeddedModel } from './registry-model.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
 import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
@@ -44,6 +45,8 @@ export interface FlRoundRunnerDeps {
   tickMs?: number;
   evaluate?: HubEvaluator;
   closedLoop?: ClosedLoopHook;
+  /** Reads a registered version as a starting model (tasks that embed none). */
+  loadModel?: (name: string, version: string) => Promise<EmbeddedModel>;
 }
 
 const shapes = (spec: FlTaskSpec) => spec.shapes.map((s) => ({ name: s.name, shape: [...s.shape] }));
@@ -118,7 +121,28 @@ export class FlRoundRunner {
         details: { problems },
       });
     }
-    const spec = { ...parsed.data, id: parsed.data.id ?? `fl-${randomBytes(6).toString('hex')}` };
+    const given = [parsed.data.topology, parsed.data.shapes, parsed.data.weights].filter(
+      (v) => v !== undefined,
+    );
+    if (given.length !== 0 && given.length !== 3) {
+      throw new OutpostError(
+        'FL_BAD_PARAMS',
+        'give all of topology, shapes and weights, or none (from the registry)',
+      );
+    }
+    let model: EmbeddedModel;
+    if (parsed.data.topology && parsed.data.shapes && parsed.data.weights) {
+      model = { topology: parsed.data.topology, shapes: parsed.data.shapes, weights: parsed.data.weights };
+    } else if (this.#d.loadModel) {
+      model = await this.#d.loadModel(parsed.data.model.name, parsed.data.model.version);
+    } else {
+      throw new OutpostError(
+        'FL_BAD_PARAMS',
+        'no starting model: give topology, shapes and weights (no registry here)',
+      );
+    }
+    const id = parsed.data.id ?? `fl-${randomBytes(6).toString('hex')}`;
+    const spec: FlTaskSpec & { id: string } = { ...parsed.data, ...model, id };
     const bytes = Buffer.from(spec.weights, 'base64');
     try {
       decodeUpdate(bytes, shapes(spec));

@@ -6,6 +6,7 @@ import type { HubStore } from '../store/types.js';
 import { createClosedLoop } from './closed-loop.js';
 import { createMnistEvaluator } from './hub-eval.js';
 import { FlIngest } from './ingest.js';
+import { loadRegisteredModel } from './registry-model.js';
 import { type ClosedLoopHook, FlRoundRunner, type HubEvaluator } from './round-runner.js';
 
 /** The hub's federated-learning part (issue 6): event filing and the round runner. */
@@ -58,6 +59,12 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
     now: options.now,
     ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
     evaluate: options.evaluate ?? createMnistEvaluator(),
+    ...(options.registry
+      ? {
+          loadModel: (name: string, version: string) =>
+            loadRegisteredModel(options.registry as Registry, name, version),
+        }
+      : {}),
     ...(closedLoop ? { closedLoop } : {}),
   });
   const ingest = new FlIngest({

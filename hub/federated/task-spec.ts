@@ -18,10 +18,13 @@ export const FlTaskSpecSchema = z.strictObject({
   id: FlTaskIdSchema.optional(),
   /** The registered model the task improves (lineage of the versions it produces). */
   model: z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
-  /** The tfjs-layers model: Keras topology and initial weights (codec bytes, base64). */
-  topology: z.record(z.string(), z.unknown()),
-  shapes: z.array(FlTensorShapeSchema).min(1).max(1024),
-  weights: z.string().min(1),
+  /**
+   * The starting tfjs-layers model: Keras topology, weight shapes and weights (codec bytes,
+   * base64), all three or none — none reads `model.name@model.version` from the registry.
+   */
+  topology: z.record(z.string(), z.unknown()).optional(),
+  shapes: z.array(FlTensorShapeSchema).min(1).max(1024).optional(),
+  weights: z.string().min(1).optional(),
   strategy: StrategyNameSchema.default('fedavg'),
   /** The strategy's parameters (validated by its schema; FedProx: `{mu}`, …). */
   strategyParams: z.record(z.string(), z.unknown()).default({}),
@@ -89,5 +92,10 @@ export const FlTaskSpecSchema = z.strictObject({
     .optional(),
   seed: z.number().int().nonnegative().default(1),
 });
-export type FlTaskSpec = z.output<typeof FlTaskSpecSchema>;
+/** A task spec with its starting model resolved (what is stored and run). */
+export type FlTaskSpec = z.output<typeof FlTaskSpecSchema> & {
+  topology: Record<string, unknown>;
+  shapes: Array<{ name: string; shape: number[] }>;
+  weights: string;
+};
 export type FlTaskSpecInput = z.input<typeof FlTaskSpecSchema>;

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { layersModelFiles } from '../../hub/federated/closed-loop.js';
+import type { Hub } from '../../hub/index.js';
+import { packTfjsBundle } from '../../inference/index.js';
+import { runCli } from '../cli/run-cli.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
+import { api, startHub } from '../helpers/hub.js';
+import { initialModel, startFleet } from './fleet.js';
+
+// Issue 6 item 7: `outpost fl start|status|stop` against a real hub, the starting model read
+// from the registry (a tfjs-layers version), and bad input named.
+
+describe('outpost fl start|status|stop', () => {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('starts a task from a registered version, shows its rounds, stops one, names bad input', async () => {
+    const dir = tempDir('outpost-fl-hub-');
+    cleanups.push(() => dir.remove());
+    const hub: Hub = await startHub(dir.path);
+    cleanups.push(() => hub.close());
+    await startFleet(hub, [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]], cleanups, 10);
+    const model = initialModel();
+    const files = layersModelFiles(model.modelTopology, model.weights);
+    await hub.delivery.registry.registerVersion({
+      name: 'digits',
+      version: '1.0.0',
+      bytes: packTfjsBundle({
+        format: 'tfjs-layers',
+        modelJson: files.modelJson,
+        modelJsonBytes: files.modelJsonBytes,
+        shards: new Map([['weights.bin', files.shard]]),
+      }),
+    });
+    const env = { OUTPOST_ADMIN_TOKEN: hub.adminToken, OUTPOST_HUB_URL: hub.http.url };
+
+    let r = await runCli(
+      [
+        'fl',
+        'start',
+        '--model',
+        'digits',
+        '--version',
+        '1.0.0',
+        '--id',
+        'cli-task',
+        '--rounds',
+        '1',
+        '--min-clients',
+        '1',
+        '--hub-eval',
+        '5',
+      ],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /task cli-task started \(fedavg, 1 rounds\)/);
+    const task = await waitFor(
+      async () => {
+        const t = await hub.store.getFlTask('cli-task');
+        return t?.status === 'done' && t;
+      },
+      'the CLI task to finish',
+      40_000,
+    );
+    assert.equal(task.status, 'done');
+
+    r = await runCli(['fl', 'status', 'cli-task'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cli-task {2}fedavg sync digits@1\.0\.0 {2}DONE/);
+    assert.match(r.stdout, /ROUND +STATUS +ACCEPTED/);
+    assert.match(r.stdout, /1 +closed +1\/1/);
+
+    // A second task (through the API: each CLI run costs seconds here) is stopped while it
+    // waits for more devices than there are.
+    const waiting = { model: { name: 'digits', version: '1.0.0' }, id: 'waiting', minClients: 5 };
+    assert.equal((await api(hub, 'POST', '/v1/federated/tasks', waiting)).status, 201);
+    r = await runCli(['fl', 'stop', 'waiting'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /task waiting stopped/);
+
+    // Bad input is named: an unknown version, a bad strategy.
+    r = await runCli(['fl', 'start', '--model', 'digits', '--version', '9.9.9'], env);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /digits@9\.9\.9/);
+    const bad = await api(hub, 'POST', '/v1/federated/tasks', {
+      ...waiting,
+      id: 'bad',
+      strategy: 'fedmagic',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'FL_BAD_PARAMS');
+    assert.match(bad.body.error.message, /strategy/);
+  });
+});
