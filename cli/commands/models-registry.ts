@@ -95,7 +95,7 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
         'content-type': 'application/octet-stream',
         'content-length': String(size),
       },
-      body: body as BodyInit,
+      body: body as unknown as RequestInit['body'],
       duplex: 'half',
     } as RequestInit);
   } catch (err) {

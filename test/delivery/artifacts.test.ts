@@ -71,7 +71,7 @@ describe('artifacts over HTTP (issue 5 item 2)', () => {
     const res = await get({ range: `bytes=${size}-` });
     assert.equal(res.status, 416);
     assert.equal(res.headers.get('content-range'), `bytes */${size}`);
-    assert.equal((await res.json()).error.code, 'HUB_RANGE_NOT_SATISFIABLE');
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'HUB_RANGE_NOT_SATISFIABLE');
   });
 
   it('If-Range with the ETag keeps the range; another validator gets the whole artifact', async () => {
@@ -95,7 +95,10 @@ describe('artifacts over HTTP (issue 5 item 2)', () => {
       headers: { authorization: auth },
     });
     assert.equal(missing.status, 404);
-    assert.equal((await missing.json()).error.code, 'HUB_ARTIFACT_NOT_FOUND');
+    assert.equal(
+      ((await missing.json()) as { error: { code: string } }).error.code,
+      'HUB_ARTIFACT_NOT_FOUND',
+    );
   });
 
   it('parseRange ignores several ranges and malformed headers (whole artifact)', () => {
