@@ -32,7 +32,7 @@ test('docker-compose config -q accepts docker/compose.yaml, and refuses it witho
   }
   const run = (env: Record<string, string>) =>
     new Promise<{ code: number; stderr: string }>((done) => {
-      const { OUTPOST_ADMIN_TOKEN: _, ...base } = process.env;
+      const { OUTPOST_ADMIN_TOKEN: _, OUTPOST_BROKER_PASSWORD: __, ...base } = process.env;
       execFile(
         'docker-compose',
         ['-f', composePath, 'config', '-q'],
@@ -40,9 +40,12 @@ test('docker-compose config -q accepts docker/compose.yaml, and refuses it witho
         (err, _o, stderr) => done({ code: err ? Number(err.code ?? 1) : 0, stderr }),
       );
     });
-  const ok = await run({ OUTPOST_ADMIN_TOKEN: 'compose-test-token-0123456789' });
+  const ok = await run({
+    OUTPOST_ADMIN_TOKEN: 'compose-test-token-0123456789',
+    OUTPOST_BROKER_PASSWORD: 'compose-test-broker-password-0123',
+  });
   assert.equal(ok.code, 0, ok.stderr);
-  const missing = await run({});
+  const missing = await run({ OUTPOST_BROKER_PASSWORD: 'compose-test-broker-password-0123' });
   assert.notEqual(missing.code, 0);
   assert.match(missing.stderr, /OUTPOST_ADMIN_TOKEN/);
 });
@@ -50,7 +53,16 @@ test('docker-compose config -q accepts docker/compose.yaml, and refuses it witho
 test('compose: hub on PostgreSQL and Mosquitto, three enrolled agents, health-gated order', () => {
   const compose: Any = parse(readFileSync(composePath, 'utf8'), { merge: true });
   const services = compose.services as Record<string, Any>;
-  for (const name of ['hub', 'postgres', 'mosquitto', 'enroll', 'agent-1', 'agent-2', 'agent-3'])
+  for (const name of [
+    'hub',
+    'postgres',
+    'mosquitto',
+    'broker-config',
+    'enroll',
+    'agent-1',
+    'agent-2',
+    'agent-3',
+  ])
     assert.ok(services[name], `service ${name} missing`);
   for (const name of ['postgres', 'mosquitto'])
     assert.match(services[name].image, /:\d+\.\d+(\.\d+)?(-[a-z]+)?$/, `${name} image is not pinned`);
@@ -61,6 +73,19 @@ test('compose: hub on PostgreSQL and Mosquitto, three enrolled agents, health-ga
   const hubEnv = services.hub.environment as Record<string, string>;
   assert.match(hubEnv.OUTPOST_HUB_STORE__URL ?? '', /^postgres:\/\/[^@]+@postgres:5432\//);
   assert.equal(hubEnv.OUTPOST_HUB_BROKER__URL, 'mqtt://mosquitto:1883');
+  assert.match(hubEnv.OUTPOST_HUB_BROKER__PASSWORD ?? '', /^\$\{OUTPOST_BROKER_PASSWORD:\?/);
+  // The broker's auth files: written by the job before Mosquitto starts, then kept by the hub.
+  assert.equal(hubEnv.OUTPOST_HUB_BROKER__AUTH_DIR, '/data/broker');
+  assert.ok(services.hub.volumes.includes('broker-auth:/data/broker'));
+  assert.ok(services['broker-config'].volumes.includes('broker-auth:/data/broker'));
+  assert.ok(services.mosquitto.volumes.includes('broker-auth:/data/broker:ro'));
+  assert.equal(services.mosquitto.depends_on['broker-config'].condition, 'service_completed_successfully');
+  assert.equal(
+    services.mosquitto.user,
+    '1000:1000',
+    'Mosquitto reads the hub-owned 0600 files as their owner',
+  );
+  assert.deepEqual(services['broker-config'].command, ['hub', 'broker-config', '--out', '/data/broker']);
   assert.match(
     hubEnv.OUTPOST_HUB_ADMIN_TOKEN ?? '',
     /^\$\{OUTPOST_ADMIN_TOKEN:\?/,
@@ -88,5 +113,6 @@ test('compose: hub on PostgreSQL and Mosquitto, three enrolled agents, health-ga
   assert.ok(services.mosquitto.volumes.some((v: string) => v.startsWith('./mosquitto/mosquitto.conf:')));
   const conf = readFileSync(resolve(root, 'docker/mosquitto/mosquitto.conf'), 'utf8');
   assert.match(conf, /^allow_anonymous false$/m);
-  assert.match(conf, /^acl_file /m);
+  assert.match(conf, /^password_file \/data\/broker\/passwd$/m);
+  assert.match(conf, /^acl_file \/data\/broker\/acl$/m);
 });

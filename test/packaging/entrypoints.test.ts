@@ -1,23 +1,55 @@
 /**
  * The commands the images run (issue 7 item 6), run for real from the built dist/ with the
- * environment the Dockerfiles and docker/compose.yaml set (host names and ports swapped
- * for local ones): the hub, the compose enroll job, and an agent started from the config
- * file that job wrote. Each image's HEALTHCHECK command is run against them and must pass;
- * the agent must show up online at the hub; SIGTERM must end both with exit 0.
+ * environment the Dockerfiles and docker/compose.yaml set (host names, ports and paths
+ * swapped for local ones), in compose's order: the broker-config job writes Mosquitto's
+ * auth files from the hub's PostgreSQL store, Mosquitto starts with docker/mosquitto's
+ * config, the hub connects to it, the enroll job enrolls three agents, Mosquitto rereads its
+ * files (SIGHUP, as compose's loop does), and agent-1 starts from the config file the job
+ * wrote. Each image's HEALTHCHECK command must pass; the agent must show up online at the
+ * hub through Mosquitto; SIGTERM must end hub and agent with exit 0.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import { parse } from 'yaml';
-import { HubConfigSchema } from '../../hub/index.js';
-import { configFromEnv } from '../../shared/index.js';
 import { tempDir } from '../helpers/hub.js';
 import { parseDockerfile } from './dockerfile-parse.js';
 import { root, waitFor } from './process-helpers.js';
 
 const TOKEN = 'entrypoint-test-admin-token-0123456789';
+const BROKER_PASSWORD = 'entrypoint-test-broker-password-0123';
+const MOSQUITTO = process.env.OUTPOST_MOSQUITTO ?? '/usr/sbin/mosquitto';
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.end();
+        done(true);
+      });
+      socket.once('error', () => done(false));
+    });
+    if (ok) return;
+    assert.ok(Date.now() < deadline, `nothing listens on ${port}: ${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** ENV of the runtime stage of a Dockerfile, plus its ENTRYPOINT + CMD and HEALTHCHECK argv. */
 function image(file: string) {
@@ -33,10 +65,16 @@ function image(file: string) {
   return { env, argv: [...json('ENTRYPOINT'), ...json('CMD')], healthArgv };
 }
 
-function spawnEntrypoint(argv: string[], env: Record<string, string>): ChildProcess & { out: string[] } {
+/** Spawns `node ARGS` as the image would (or `binary` instead, for Mosquitto), collecting output. */
+function spawnEntrypoint(
+  argv: string[],
+  env: Record<string, string>,
+  binary?: string[],
+): ChildProcess & { out: string[] } {
   const [cmd, ...args] = argv;
   assert.equal(cmd, 'node');
-  const child = spawn(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
+  const [file, ...fileArgs] = binary ?? [process.execPath, ...args];
+  const child = spawn(file as string, fileArgs, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
   const out: string[] = [];
   child.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => out.push(d.toString()));
@@ -63,22 +101,45 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return exited;
 }
 
-test('hub, enroll job and agent images: their entrypoints start with the compose env and pass their healthchecks', async (t) => {
+test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wiring runs for real and passes the healthchecks', async (t) => {
   assert.ok(existsSync(resolve(root, 'dist/cli/main.js')), 'dist/cli/main.js missing: run npx tsc -b first');
+  if (!existsSync(MOSQUITTO)) {
+    t.skip(`Mosquitto not found at ${MOSQUITTO} (apt-get install mosquitto, or set OUTPOST_MOSQUITTO)`);
+    return;
+  }
   const compose = parse(readFileSync(resolve(root, 'docker/compose.yaml'), 'utf8'), { merge: true });
   const dir = await tempDir('outpost-entrypoints-');
   const children: ChildProcess[] = [];
+  const pgUrl = process.env.OUTPOST_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const pgSchema = `entrypoint_${process.pid}_${Date.now()}`;
   t.after(async () => {
-    for (const c of children) await stop(c);
+    for (const c of [...children].reverse()) await stop(c);
+    // The run's own PostgreSQL schema goes with it.
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect().then(
+      () => client.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`).finally(() => client.end()),
+      () => undefined,
+    );
     await dir.remove();
   });
 
-  // Hub: Dockerfile ENV, then compose env with the admin token filled in, local ports.
+  // The compose hub env with the machine's services swapped in: PostgreSQL (db `test`, a
+  // schema of this run's own) and a Mosquitto of this test on a free port, configured by
+  // docker/mosquitto/mosquitto.conf with the auth directory moved to a temp dir.
+  const authDir = join(dir.path, 'broker');
+  const mqttPort = await freePort();
   const hubImage = image('docker/Dockerfile.hub');
+  const composeHubEnv = compose.services.hub.environment as Record<string, string>;
+  assert.deepEqual(compose.services['broker-config'].environment, composeHubEnv, 'one hub env for both');
   const hubEnv: Record<string, string> = {
     ...hubImage.env,
-    ...compose.services.hub.environment,
+    ...composeHubEnv,
     OUTPOST_HUB_ADMIN_TOKEN: TOKEN,
+    OUTPOST_HUB_STORE__URL: pgUrl,
+    OUTPOST_HUB_STORE__SCHEMA: pgSchema,
+    OUTPOST_HUB_BROKER__URL: `mqtt://127.0.0.1:${mqttPort}`,
+    OUTPOST_HUB_BROKER__PASSWORD: BROKER_PASSWORD,
+    OUTPOST_HUB_BROKER__AUTH_DIR: authDir,
     OUTPOST_HUB_DATA_DIR: join(dir.path, 'hub'),
     OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
     OUTPOST_HUB_HTTP__PORT: '0',
@@ -86,28 +147,37 @@ test('hub, enroll job and agent images: their entrypoints start with the compose
     OUTPOST_HUB_MQTT__PORT: '0',
     OUTPOST_HUB_LOG_LEVEL: 'warn',
   };
-  // The external store and broker (issue 8): the machine's PostgreSQL (db `test`, a schema of
-  // this run's own) and, until hub/config.ts knows a key, the embedded default, said so.
-  for (const key of ['OUTPOST_HUB_STORE__URL', 'OUTPOST_HUB_BROKER__URL']) {
-    const probe = HubConfigSchema.safeParse(configFromEnv({ [key]: 'postgres://x/y' }, 'OUTPOST_HUB_'));
-    if (!probe.success && probe.error.issues.some((i) => i.code === 'unrecognized_keys')) {
-      t.diagnostic(`hub/config.ts has no key for ${key} yet: run without it (embedded default)`);
-      delete hubEnv[key];
-    }
-  }
-  if (hubEnv.OUTPOST_HUB_STORE__URL !== undefined) {
-    hubEnv.OUTPOST_HUB_STORE__URL =
-      process.env.OUTPOST_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-    hubEnv.OUTPOST_HUB_STORE__SCHEMA = `entrypoint_${process.pid}_${Date.now()}`;
-  }
-  if (hubEnv.OUTPOST_HUB_BROKER__URL !== undefined) {
-    t.diagnostic('an external broker key exists: this test still needs its local Mosquitto wiring');
-    delete hubEnv.OUTPOST_HUB_BROKER__URL;
-  }
+  // Every compose value that interpolates a variable or names a container is replaced here.
+  for (const [key, value] of Object.entries(composeHubEnv))
+    if (/\$\{|mosquitto:|postgres:5432|\/data\//.test(value))
+      assert.notEqual(hubEnv[key], value, `${key} still holds the compose value ${value}`);
+
+  // 1. The broker-config job writes passwd/acl before the broker starts.
+  const job = compose.services['broker-config'];
+  const jobArgv = [...hubImage.argv.slice(0, 2), ...job.command].map((a: string) =>
+    a === '/data/broker' ? authDir : a,
+  );
+  const configured = await run(jobArgv, hubEnv);
+  assert.equal(configured.code, 0, configured.out);
+  for (const f of ['passwd', 'acl']) assert.ok(existsSync(join(authDir, f)), `${f} written`);
+  // 2. Mosquitto with the compose config (paths and port local).
+  const conf = readFileSync(resolve(root, 'docker/mosquitto/mosquitto.conf'), 'utf8')
+    .replaceAll('/data/broker', authDir)
+    .replace(/^listener 1883 0\.0\.0\.0$/m, `listener ${mqttPort} 127.0.0.1`);
+  assert.ok(conf.includes(`listener ${mqttPort}`));
+  // Compose runs Mosquitto as the hub's uid, so it reads the hub's 0600 files without
+  // dropping privileges; a root test run keeps root for the same reason.
+  const asRoot = process.getuid?.() === 0 ? 'user root\n' : '';
+  writeFileSync(join(dir.path, 'mosquitto.conf'), conf + asRoot);
+  const mosquitto = spawnEntrypoint(['node'], {}, [MOSQUITTO, '-c', join(dir.path, 'mosquitto.conf')]);
+  children.push(mosquitto);
+  await waitForPort(mqttPort, () => mosquitto.out.join(''));
+  // 3. The hub, connected to it.
   const hub = spawnEntrypoint(hubImage.argv, hubEnv);
   children.push(hub);
   const httpUrl = await waitFor(hub, /outpost hub: http (\S+)/, 'the hub to start');
   const mqttUrl = await waitFor(hub, /mqtt (mqtt:\/\/\S+)/, 'the hub broker');
+  assert.equal(mqttUrl, `mqtt://127.0.0.1:${mqttPort}`);
   const hubPort = new URL(httpUrl).port;
 
   const hubHealth = await run(
@@ -139,6 +209,8 @@ test('hub, enroll job and agent images: their entrypoints start with the compose
     assert.equal(config.deviceId, id);
     assert.ok(config.deviceSecret.length >= 16);
   }
+  // The hub rewrote passwd for the new devices; the compose loop sends this SIGHUP every 5 s.
+  mosquitto.kill('SIGHUP');
   const again = await run(enrollArgv, enrollEnv);
   assert.equal(again.code, 0, again.out);
   assert.match(again.out, /agent-1: already enrolled/);

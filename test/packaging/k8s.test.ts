@@ -91,8 +91,13 @@ test('k8s: Deployment, Service, HPA, PVC, ConfigMap and Secret fit together', ()
   const refs = container.envFrom.map((e: Any) => e.configMapRef?.name ?? e.secretRef?.name);
   assert.deepEqual(refs.sort(), [configMap.metadata.name, secret.metadata.name].sort());
   assert.equal(configMap.data.OUTPOST_HUB_DATA_DIR, mount.mountPath);
-  const parsed = HubConfigSchema.safeParse(configFromEnv(configMap.data, 'OUTPOST_HUB_'));
-  assert.ok(parsed.success, `ConfigMap: ${JSON.stringify(parsed.error?.issues)}`);
+  // What the pod gets (ConfigMap + Secret as env) is a config the hub accepts.
+  const parsed = HubConfigSchema.safeParse(
+    configFromEnv({ ...configMap.data, ...secret.stringData }, 'OUTPOST_HUB_'),
+  );
+  assert.ok(parsed.success, `ConfigMap + Secret: ${JSON.stringify(parsed.error?.issues)}`);
+  assert.ok(parsed.data.store.url?.startsWith('postgres://'), 'replicas need the PostgreSQL store');
+  assert.ok(parsed.data.broker.url, 'replicas need an external broker');
   assert.ok(secret.stringData.OUTPOST_HUB_ADMIN_TOKEN.length >= 16);
   assert.equal(pod.metadata.annotations['prometheus.io/path'], '/metrics');
 });
