@@ -12,6 +12,7 @@ import type { InferenceRuntime } from '../inference/runtime.js';
 import type { DeliveryStore, Refusal } from '../store/delivery-store.js';
 import { fetchAndInstall, type InstallContext } from './artifact-install.js';
 import { compareSemver, rankVariants, verifiedManifests } from './checks.js';
+import { collectOldVersions } from './collect.js';
 
 /** What {@link ModelDelivery} needs. */
 export interface ModelDeliveryOptions {
@@ -151,6 +152,15 @@ export class ModelDelivery {
       this.#o.onChange();
     }
     await this.#applyShadow(worker);
+    await collectOldVersions(
+      entry.name,
+      {
+        active: entry.version,
+        previous: runtime.previousOf(entry.name)?.version,
+        shadow: entry.shadow?.version,
+      },
+      { models: this.#o.install.models, files: this.#o.install.files, log: this.#o.log },
+    );
   }
 
   async #installAndActivate(worker: Worker, manifests: Manifest[]): Promise<void> {

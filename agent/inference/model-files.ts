@@ -41,6 +41,12 @@ export class ModelFiles {
     }
   }
 
+  /** Deletes a stored artifact (a no-op when absent). */
+  async remove(sha256: string): Promise<void> {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RangeError(`not a sha256: ${sha256}`);
+    await rm(join(this.#root, sha256), { recursive: true, force: true });
+  }
+
   /** Reads a stored artifact back. */
   async get(sha256: string, format: ModelSource['format']): Promise<ModelSource> {
     const file = format === 'onnx' ? 'model.onnx' : 'model.json';

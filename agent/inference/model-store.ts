@@ -92,6 +92,17 @@ export class ModelStore {
     return this.#rows('SELECT * FROM models WHERE name = ? AND version = ?', name, version);
   }
 
+  /**
+   * Forgets every variant of `name@version` (issue 5: old versions are collected). Returns
+   * the sha256 of each removed artifact no other installed variant still uses.
+   */
+  remove(name: string, version: string): string[] {
+    const removed = this.variants(name, version).map((v) => v.manifest.sha256);
+    this.#db.prepare('DELETE FROM models WHERE name = ? AND version = ?').run(name, version);
+    const used = this.#db.prepare('SELECT 1 FROM models WHERE sha256 = ? LIMIT 1');
+    return [...new Set(removed)].filter((sha) => used.get(sha) === undefined);
+  }
+
   /** Sum of installed artifact sizes, bytes, counting each distinct artifact once. */
   totalBytes(): number {
     const row = this.#db

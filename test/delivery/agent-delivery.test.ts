@@ -22,6 +22,7 @@ describe('agent delivery against the hub (issue 5 items 2-3)', () => {
     for (const [version, seed] of [
       ['1.0.0', 1],
       ['2.0.0', 2],
+      ['3.0.0', 3],
     ] as const) {
       const res = await pushModel(hub, 'clf', version, classifierModel(seed).bytes);
       assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -95,6 +96,21 @@ describe('agent delivery against the hub (issue 5 items 2-3)', () => {
     assert.equal(rolledBack.previous, '2.0.0');
     assert.equal(rolledBack.refused, undefined, 'a successful activation clears the refusal');
     assert.equal(await versionServing(agent), '1.0.0');
+
+    // Moving on to 3.0.0 keeps 1.0.0 warm and removes 2.0.0 from the device (models quota).
+    await hub.delivery.desired.setModel(creds.id, { name: 'clf', version: '3.0.0' });
+    await waitFor(
+      async () => (await modelReport(hub, creds.id, 'clf'))?.active?.version === '3.0.0',
+      'v3 active',
+    );
+    const installed = await waitFor(() => {
+      const versions = agent.models
+        .get('clf')
+        .installed.map((i) => i.version)
+        .sort();
+      return versions.length === 2 && versions;
+    }, 'old versions collected');
+    assert.deepEqual(installed, ['1.0.0', '3.0.0']);
   });
 
   it('a device offline while its desired state changed converges on return (retained)', async () => {
