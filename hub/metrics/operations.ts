@@ -100,6 +100,7 @@ export async function attachOperations(deps: OperationsDeps): Promise<HubOperati
   metrics.counter('outpost_hub_drift_alerts_total', 'Drift alerts raised since the hub started.', [], () => [
     { labels: {}, value: drift.counters().raised },
   ]);
+  addWorkGauges(metrics, deps.store);
   registerMetricsRoutes(deps.app, metrics);
   registerDeviceTelemetryRoutes(deps.app, telemetry);
   registerDriftRoutes(deps.app, {
@@ -118,4 +119,44 @@ export async function attachOperations(deps: OperationsDeps): Promise<HubOperati
     adminToken: deps.adminToken,
   });
   return { metrics, telemetry, drift, baselines, close: () => tap.close() };
+}
+
+/**
+ * Rollouts by state and federated tasks by status (issues 5, 6), read from the store at
+ * scrape time when it has those parts (typed structurally: the store interface grows per
+ * issue). Labels are the states, a fixed set.
+ */
+function addWorkGauges(metrics: HubMetrics, store: unknown): void {
+  const s = store as {
+    listRollouts?: () => Promise<Array<{ state: string }>>;
+    listFlTasks?: () => Promise<Array<{ status: string; round: number }>>;
+  };
+  const countBy = <T>(items: readonly T[], key: (t: T) => string) => {
+    const counts = new Map<string, number>();
+    for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+    return [...counts].map(([k, value]) => ({ k, value }));
+  };
+  const { listRollouts, listFlTasks } = s;
+  if (typeof listRollouts === 'function')
+    metrics.gauge(
+      'outpost_hub_rollouts',
+      'Rollouts by state (running, paused, completed, rolled-back, …).',
+      ['state'],
+      async () =>
+        countBy(await listRollouts.call(store), (r) => r.state).map(({ k, value }) => ({
+          labels: { state: k },
+          value,
+        })),
+    );
+  if (typeof listFlTasks === 'function')
+    metrics.gauge(
+      'outpost_hub_federated_tasks',
+      'Federated tasks by status (running, done, stopped, failed).',
+      ['status'],
+      async () =>
+        countBy(await listFlTasks.call(store), (t) => t.status).map(({ k, value }) => ({
+          labels: { status: k },
+          value,
+        })),
+    );
 }

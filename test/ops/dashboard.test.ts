@@ -144,6 +144,9 @@ test('dashboard in Chromium: fleet, device, drift and rollouts pages show the re
   );
   await shot('rollouts');
 
+  const scraped = await (await fetch(`${hub.http.url}/metrics`)).text();
+  assert.match(scraped, /^outpost_hub_rollouts\{state="running"\} 1$/m);
+
   await page.goto(`${hub.http.url}/dashboard/federated`);
   assert.match((await page.locator('main').textContent()) ?? '', /No federated tasks yet|round/);
   const missing = await page.goto(`${hub.http.url}/dashboard/devices/nobody`);
