@@ -1,0 +1,56 @@
+/**
+ * A hub replica as a child process (`outpost hub` through tsx), so that a test can SIGKILL it
+ * (issue 8: kill one replica mid-work, the other takes over). Configured through env
+ * `OUTPOST_HUB_*`; resolves once the hub announced it is ready over IPC.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+/** A running replica. */
+export interface ReplicaProcess {
+  http: string;
+  child: ChildProcess;
+  /** What it printed. */
+  output(): string;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `outpost hub` with `env` (added to this process's env). */
+export async function startReplicaProcess(env: Record<string, string>): Promise<ReplicaProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'hub'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const http = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`replica not ready in 60 s:\n${output}`)), 60_000);
+    child.on('message', (m: { type?: string; http?: string }) => {
+      if (m.type === 'ready' && typeof m.http === 'string') {
+        clearTimeout(timer);
+        resolve(m.http);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`replica exited with ${code} before it was ready:\n${output}`));
+    });
+  });
+  return {
+    http,
+    child,
+    output: () => output,
+    kill: async (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
