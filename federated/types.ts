@@ -73,6 +73,10 @@ export interface TrainResult {
   examples: number;
   /** SGD steps taken. */
   steps: number;
+  /** TF.js backend that ran the training. */
+  backend: 'wasm' | 'cpu';
+  /** Why `wasm` was not used when it was asked for (the caller should log a warning). */
+  backendFallback?: string;
 }
 
 /** What `evaluate` returns. */

@@ -93,7 +93,7 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   }
   const mu = options.proxMu ?? 0;
   if (!(mu >= 0)) throw new OutpostError('FL_BAD_PARAMS', `proxMu ${mu} must be ≥ 0`);
-  const { tf, backend } = await loadTf(options.backend);
+  const { tf, backend, fallback } = await loadTf(options.backend);
   selectBackend(tf, backend);
   const batch = Math.min(
     samples.count,
@@ -152,6 +152,8 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
       accuracy: correct / samples.count,
       examples: samples.count,
       steps,
+      backend,
+      ...(fallback ? { backendFallback: fallback } : {}),
     };
   } finally {
     for (const v of vars) v.dispose();
