@@ -59,8 +59,8 @@ describe('trainLocal', () => {
     const r = await trainLocal(options);
     assert.equal(r.examples, 300);
     assert.equal(r.steps, 90);
-    assert.equal(r.backend, 'wasm'); // tfjs-backend-wasm loads on this machine
-    assert.equal(r.backendFallback, undefined);
+    // wasm where it loads; a cpu run must say why wasm did not.
+    assert.ok(r.backend === 'wasm' ? r.backendFallback === undefined : typeof r.backendFallback === 'string');
     const after = await evaluate({ modelTopology: model.modelTopology, weights: r.weights }, test);
     assert.ok(after.loss < before0.loss * 0.7, `held-out loss ${before0.loss} → ${after.loss}`);
     assert.ok(
