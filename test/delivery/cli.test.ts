@@ -1,15 +1,42 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runModelsCommand } from '../../cli/commands/models.js';
+import { CliError } from '../../cli/exit-codes.js';
 import type { Hub } from '../../hub/index.js';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
+import { configFromFlags } from '../../shared/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir as agentTempDir } from '../helpers/agent.js';
 import { enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel, seededFloats, writeModel } from '../helpers/models.js';
 import { writeLayersModel } from '../helpers/tfjs-models.js';
 
-// `outpost models push|list --registry|show|delete|keys` against a real hub (issue 5 item 1).
+// `outpost models push|list --registry|show|delete|keys` against a real hub (issue 5 item 1):
+// the exit codes through real `outpost` processes, the rest in process through the same flag
+// parser and command function (each process start costs seconds on a loaded machine).
+
+/** Runs `outpost models ARGS` in this process; stdout lines and the exit code. */
+async function models(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string }> {
+  const { config: flags, positionals } = configFromFlags(args);
+  const lines: string[] = [];
+  const log = console.log;
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
+  try {
+    await runModelsCommand(positionals, flags);
+    return { code: 0, stdout: lines.join('\n') };
+  } catch (err) {
+    if (err instanceof CliError) return { code: err.exitCode, stdout: `${lines.join('\n')}${err.message}` };
+    throw err;
+  } finally {
+    console.log = log;
+    process.env = saved;
+  }
+}
 
 describe('outpost models (registry)', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -27,7 +54,7 @@ describe('outpost models (registry)', () => {
     files.remove();
   });
 
-  it('pushes ONNX and TF.js models, lists, shows, prints keys, deletes (refused while pinned)', async () => {
+  it('pushes, lists and refuses to delete a pinned version, as a real process (exit codes 0, 1)', async () => {
     const onnx = writeModel(files.path, 'clf.onnx', classifierModel(4).bytes);
     const pushed = await runCli(
       ['models', 'push', onnx, '--name', 'clf', '--version', '1.0.0', '--json'],
@@ -35,56 +62,44 @@ describe('outpost models (registry)', () => {
     );
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.equal(JSON.parse(pushed.stdout).variants[0].format, 'onnx');
-    const child = await runCli(
-      [
-        'models',
-        'push',
-        onnx,
-        '--name',
-        'clf',
-        '--version',
-        '1.1.0',
-        '--variant',
-        'int8',
-        '--parent',
-        '1.0.0',
-      ],
-      env,
-    );
-    assert.equal(child.code, 0, child.stderr);
-    assert.match(child.stdout, /lineage parent=1\.0\.0/);
-    const layers = await writeLayersModel(join(files.path), seededFloats(12, 1), seededFloats(3, 2), 'none');
-    const tfjs = await runCli(
-      ['models', 'push', layers.path, '--name', 'fl', '--version', '1.0.0', '--json'],
-      env,
-    );
-    assert.equal(tfjs.code, 0, tfjs.stderr);
-    const view = JSON.parse(tfjs.stdout);
-    assert.equal(view.variants[0].format, 'tfjs-layers');
-    assert.equal(view.variants[0].size, packTfjsBundle(await readModelSource(layers.path)).byteLength);
-
     const list = await runCli(['models', 'list', '--registry'], env);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^NAME\s+VERSION\s+VARIANTS/);
-    assert.match(list.stdout, /clf\s+1\.1\.0\s+int8\/onnx\s+1\.0\.0/);
-    const show = await runCli(['models', 'show', 'clf', '1.0.0'], env);
-    assert.match(show.stdout, /fp32\s+onnx/);
-    const keys = await runCli(['models', 'keys'], env);
-    assert.match(keys.stdout, /\(current\)\n-----BEGIN PUBLIC KEY-----/);
-
+    assert.match(list.stdout, /clf\s+1\.0\.0\s+fp32\/onnx/);
     const device = await enroll(hub);
     await hub.delivery.desired.setModel(device.id, { name: 'clf', version: '1.0.0' });
     const refused = await runCli(['models', 'delete', 'clf', '1.0.0'], env);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /HUB_MODEL_IN_USE/);
-    const deleted = await runCli(['models', 'delete', 'clf', '1.1.0'], env);
-    assert.equal(deleted.code, 0, deleted.stderr);
+  });
+
+  it('pushes variants with lineage and TF.js bundles, shows, prints keys, deletes', async () => {
+    const onnx = writeModel(files.path, 'clf2.onnx', classifierModel(5).bytes);
+    const child = await models(
+      ['push', onnx, '--name', 'clf', '--version', '1.1.0', '--variant', 'int8', '--parent', '1.0.0'],
+      env,
+    );
+    assert.equal(child.code, 0, child.stdout);
+    assert.match(child.stdout, /lineage parent=1\.0\.0/);
+    assert.match(child.stdout, /int8\s+onnx/);
+    const layers = await writeLayersModel(files.path, seededFloats(12, 1), seededFloats(3, 2), 'none');
+    const tfjs = await models(['push', layers.path, '--name', 'fl', '--version', '1.0.0', '--json'], env);
+    assert.equal(tfjs.code, 0, tfjs.stdout);
+    const view = JSON.parse(tfjs.stdout);
+    assert.equal(view.variants[0].format, 'tfjs-layers');
+    assert.equal(view.variants[0].size, packTfjsBundle(await readModelSource(layers.path)).byteLength);
+    const show = await models(['show', 'clf', '1.1.0', '--json'], env);
+    assert.equal(JSON.parse(show.stdout).lineage.parent, '1.0.0');
+    const keys = await models(['keys'], env);
+    assert.match(keys.stdout, /\(current\)\n-----BEGIN PUBLIC KEY-----/);
+    assert.equal((await models(['delete', 'clf', '1.1.0'], env)).code, 0);
+    assert.equal((await models(['show', 'clf', '1.1.0'], env)).code, 1);
   });
 
   it('exits 2 on bad usage and 3 when the hub is unreachable', async () => {
-    const usage = await runCli(['models', 'push', 'x.onnx', '--name', 'clf'], env);
+    const usage = await models(['push', 'x.onnx', '--name', 'clf'], env);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /--name and --version/);
+    assert.match(usage.stdout, /--name and --version/);
     const down = await runCli(['models', 'list', '--hub', 'http://127.0.0.1:9', '--token', 'x'.repeat(20)]);
     assert.equal(down.code, 3);
   });
