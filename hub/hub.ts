@@ -212,6 +212,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       config: cfg.rollouts,
       now: Date.now,
       log: log('rollouts'),
+      registry: delivery.registry,
       shouldDrive: () => leases.isLeader('rollouts'),
       // Drift gates (issue 7) read the drift monitor, attached with the HTTP app below.
       drift: (model, version) => parts.ops?.drift.gateValues(model, version),

@@ -76,10 +76,14 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   let devices = await store.listRolloutDevices(rollout.id);
   const known = new Set(devices.map((d) => d.deviceId));
 
-  // 1. Assign the devices the current stage adds.
-  const fresh = strategy
-    .targets(spec, rollout.stage, rankDevices(rollout, fleet))
-    .filter((t) => !known.has(t.deviceId));
+  // 1. Assign the devices the current stage adds. An excluded device (past its deadline, or
+  // unable to take part) no longer counts toward the stage's share: the next device in cohort
+  // order takes its place, so silent devices never leave a stage without reporters.
+  const excluded = new Set(
+    devices.filter((d) => d.excludedAt !== null && d.reportedAt === null).map((d) => d.deviceId),
+  );
+  const ranked = rankDevices(rollout, fleet).filter((id) => !excluded.has(id));
+  const fresh = strategy.targets(spec, rollout.stage, ranked).filter((t) => !known.has(t.deviceId));
   if (fresh.length > 0) {
     const assigned: RolloutDevice[] = [];
     const pins: Array<{ deviceId: string; pin: { version: string; shadow?: string } }> = [];
@@ -180,7 +184,10 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   }
 
   // 4. Advance after the bake time.
-  const open = devices.filter((d) => d.excludedAt === null && d.rolledBackAt === null);
+  // A device that reported after its deadline takes part again (its metrics always count).
+  const open = devices.filter(
+    (d) => d.rolledBackAt === null && (d.excludedAt === null || d.reportedAt !== null),
+  );
   const settled = open.every((d) => d.reportedAt !== null) && open.length > 0;
   const baked = at - rollout.stageStartedAt >= spec.bakeMs;
   await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));

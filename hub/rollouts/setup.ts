@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from '../registry/registry.js';
 import type { HubStore } from '../store/types.js';
 import type { RolloutsConfig } from './config.js';
 import { type RolloutDriver, startRolloutDriver } from './driver.js';
@@ -25,6 +26,8 @@ export function setupRollouts(options: {
   shouldDrive?: () => Promise<boolean>;
   /** Drift per model version for `drift_psi`/`drift_ks` gates (issue 7). */
   drift?: DriftLookup;
+  /** When given, a version a live (running or paused) rollout uses cannot be deleted. */
+  registry?: Pick<Registry, 'addReferenceCheck'>;
 }): HubRollouts {
   const driver = startRolloutDriver({
     store: options.store,
@@ -42,6 +45,15 @@ export function setupRollouts(options: {
     now: options.now,
     kick: () => void driver.tick(),
     ...(options.drift ? { drift: options.drift } : {}),
+  });
+  options.registry?.addReferenceCheck(async (name, version) => {
+    const live = (await options.store.listRollouts()).filter(
+      (r) =>
+        r.spec.model === name &&
+        (r.state === 'running' || r.state === 'paused') &&
+        (r.spec.version === version || r.spec.control === version),
+    );
+    return live.length > 0 ? `rollout ${live.map((r) => `${r.id} (${r.state})`).join(', ')}` : undefined;
   });
   return { service, driver };
 }

@@ -114,7 +114,7 @@ describe('canary rollouts with real agents (issue 5 item 4)', () => {
       stages: [20, 60, 100],
       bakeMs: '400ms',
       gates: ['requests>=3', 'error_rate<0.05', 'p95_ms<2000'],
-      deviceDeadlineMs: '3s',
+      deviceDeadlineMs: '8s',
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id as string;
@@ -151,6 +151,21 @@ describe('canary rollouts with real agents (issue 5 item 4)', () => {
     assert.ok(arm.metrics.requests >= 3);
     assert.equal(arm.metrics.errors, 0);
     assert.ok(arm.metrics.confidence > 0 && arm.metrics.confidence <= 1);
+  });
+
+  it('a version a live rollout uses cannot be deleted from the registry', async () => {
+    await push(hub, 'other', '1.0.0', classifierModel(5).bytes);
+    const created = await api(hub, 'POST', '/v1/rollouts', {
+      model: 'other',
+      version: '1.0.0',
+      selector: { tag: 'nowhere' },
+    });
+    const id = created.body.id as string;
+    const refused = await api(hub, 'DELETE', '/v1/models/other/versions/1.0.0');
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.error.message, new RegExp(`rollout ${id} \\(running\\)`));
+    await api(hub, 'POST', `/v1/rollouts/${id}/abort`);
+    assert.equal((await api(hub, 'DELETE', '/v1/models/other/versions/1.0.0')).status, 204);
   });
 
   it('pause holds a rollout past its bake, resume lets it go on, abort ends it', async () => {
