@@ -1,3 +1,4 @@
+import { OutpostError } from '../../shared/index.js';
 import type { AggregateResult, ClientUpdate, ModelWeights, ValidationResult } from '../types.js';
 import { validateUpdate } from '../validate.js';
 import type { TensorShape } from '../weights.js';
@@ -21,7 +22,8 @@ export class RoundBook {
 
   /** Validates `update`; on success records it as accepted and returns ok, else records the refusal. */
   admit(update: ClientUpdate): ValidationResult {
-    if (this.#finished) throw new Error('the aggregation has finished; begin a new one');
+    if (this.#finished)
+      throw new OutpostError('FL_ROUND_FAILED', 'the aggregation has finished; begin a new one');
     const verdict = this.#check(update);
     if (verdict.ok) {
       this.#seen.add(update.clientId);
@@ -41,7 +43,7 @@ export class RoundBook {
 
   /** Marks the round finished (a second `finish()` or a late `add()` throws). */
   close(): void {
-    if (this.#finished) throw new Error('finish() was already called');
+    if (this.#finished) throw new OutpostError('FL_ROUND_FAILED', 'finish() was already called');
     this.#finished = true;
   }
 

@@ -235,6 +235,8 @@ describe('validation before any math', () => {
     const round = createStrategy('fedavg').begin(global, { round: 1 });
     round.add(upd('nan', [Number.NaN, 0], [0]));
     assert.throws(() => round.finish(), /no update was accepted \(1 refused\)/);
+    assert.throws(() => round.finish(), /finish\(\) was already called/);
+    assert.throws(() => round.add(upd('late', [0, 0], [0])), /has finished/);
     assert.throws(() => createStrategy('fedsgd'), /unknown strategy "fedsgd"; one of fedavg/);
     assert.throws(() => createStrategy('trimmed-mean', { beta: 0.7 }), /beta/);
     assert.throws(() => createStrategy('fedavg', { lr: 1 }), /fedavg parameters/);
