@@ -3,11 +3,13 @@ import type { ConfigObject } from '../../shared/index.js';
 import { loadConfig } from '../load-config.js';
 import { announceReady, closeOnSignals } from '../process-signals.js';
 
-export const AGENT_HELP = `outpost agent --device-id ID [--config FILE] [--hub.mqtt-url URL] [--data-dir DIR] [--api.port N]
+export const AGENT_HELP = `outpost agent --device-id ID [--config FILE] [--hub.mqtt-url URL] [--data-dir DIR] [--api.port N] [--json]
+outpost agent install --device-id ID [--user USER] [--dry-run] ...   (see outpost agent install --help)
 
 Runs the on-device agent. The device secret comes from the config file or from env
 OUTPOST_AGENT_DEVICE_SECRET (keep it off the command line, where ps shows it).
-Every setting can also come from env OUTPOST_AGENT_* (__ nests).
+Every setting can also come from env OUTPOST_AGENT_* (__ nests). --json prints the start-up
+line as one JSON object. GET /metrics on the local API serves Prometheus metrics.
 
 Examples:
   OUTPOST_AGENT_DEVICE_SECRET=... outpost agent --device-id jetson-01 --hub.mqtt-url mqtt://hub.example:1883
@@ -15,9 +17,12 @@ Examples:
 
 /** `outpost agent`: runs until SIGINT/SIGTERM. */
 export async function runAgentCommand(flags: ConfigObject): Promise<void> {
-  const config = loadConfig(AgentConfigSchema, AGENT_ENV_PREFIX, flags);
+  const { json, ...settings } = flags;
+  const config = loadConfig(AgentConfigSchema, AGENT_ENV_PREFIX, settings);
   const agent = await createAgent(config);
-  console.log(`outpost agent ${agent.deviceId}: local API ${agent.api.url}  hub ${config.hub.mqttUrl}`);
+  if (json === true)
+    console.log(JSON.stringify({ deviceId: agent.deviceId, api: agent.api.url, hub: config.hub.mqttUrl }));
+  else console.log(`outpost agent ${agent.deviceId}: local API ${agent.api.url}  hub ${config.hub.mqttUrl}`);
   announceReady({ pid: process.pid, deviceId: agent.deviceId, api: agent.api.url });
   closeOnSignals(
     () => agent.close(),

@@ -13,7 +13,11 @@ agents stored reached the hub exactly once. Exits 1 if any check fails.
   --json      print one JSON object instead of the timeline and summary
   --agents N  number of agents (1-20, default 3)
   --events N  events each agent's application sends (10-100000, default 200)
-  --keep      keep the work directory (databases and logs) and print its path`;
+  --keep      keep the work directory (databases and logs) and print its path
+
+Examples:
+  outpost demo
+  outpost demo --agents 5 --events 1000 --json > demo.json`;
 
 function intFlag(flags: ConfigObject, name: string, fallback: number, min: number, max: number): number {
   const raw = flags[name];

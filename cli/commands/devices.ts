@@ -1,7 +1,8 @@
 import type { ConfigObject } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { ago, table } from '../format.js';
+import { ago } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
+import { renderTable } from '../table.js';
 
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
 outpost devices list [--json]
@@ -73,15 +74,19 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
       console.log(JSON.stringify({ devices }));
       return;
     }
-    const rows = devices.map((d) => [
-      d.id,
-      d.name ?? '',
-      d.online ? 'online' : 'offline',
-      ago(d.lastSeen),
-      `${d.reported?.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
-      d.reported?.agentVersion ?? '',
-    ]);
-    console.log(table(['ID', 'NAME', 'STATUS', 'LAST SEEN', 'APPLIED/DESIRED', 'AGENT'], rows));
+    const columns = [
+      { header: 'ID', value: (d: DeviceRow) => d.id },
+      { header: 'NAME', value: (d: DeviceRow) => d.name, max: 32 },
+      { header: 'STATUS', value: (d: DeviceRow) => (d.online ? 'online' : 'offline') },
+      { header: 'LAST SEEN', value: (d: DeviceRow) => ago(d.lastSeen) },
+      {
+        header: 'APPLIED/DESIRED',
+        value: (d: DeviceRow) => `${d.reported?.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
+        align: 'right' as const,
+      },
+      { header: 'AGENT', value: (d: DeviceRow) => d.reported?.agentVersion },
+    ];
+    console.log(renderTable(columns, devices, '(no devices enrolled)'));
     return;
   }
   throw new CliError(`unknown devices action ${JSON.stringify(action ?? '')}\n\n${DEVICES_HELP}`, EXIT.USAGE);

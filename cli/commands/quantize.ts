@@ -14,6 +14,7 @@ import {
 import type { ConfigObject } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { createProgress } from '../progress.js';
 
 export const QUANTIZE_HELP = `outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx [--inputs set.json]
                         [--mnist N] [--samples N] [--per-tensor] [--json]
@@ -95,6 +96,11 @@ export async function runQuantizeCommand(args: string[], flags: ConfigObject): P
   }
   const precision = QuantizationSchema.parse(chosen[0]);
   const original = readBytes(input);
+  // Long work on big models: a bar on stderr when it is a terminal (never with --json).
+  const progress = createProgress(`quantize ${precision}`, {
+    enabled: flags.json !== true && process.stderr.isTTY,
+  });
+  progress.update(0, 3, 'converting');
   let converted: { bytes: Uint8Array; summary: string };
   let sets: { sets: TensorMap[]; source: string };
   try {
@@ -104,9 +110,11 @@ export async function runQuantizeCommand(args: string[], flags: ConfigObject): P
     throw new CliError(`models quantize ${input}: ${(err as Error).message}`, EXIT.USAGE);
   }
   writeFileSync(output, converted.bytes);
+  progress.update(2, 3, `evaluating on ${sets.sets.length} input sets`);
   const evaluation = await evaluateVariant(original, converted.bytes, sets.sets).catch((err: unknown) => {
     throw new CliError(`models quantize: ${(err as Error).message}`);
   });
+  progress.finish();
   if (flags.json === true) {
     console.log(
       JSON.stringify({ output, precision, inputs: sets.source, summary: converted.summary, ...evaluation }),
