@@ -7,7 +7,18 @@ Benchmarks print ratios against a baseline measured in the same run, on the same
 compare ratios across machines, not absolute figures.`;
 
 /** `npm run bench -- NAME`: runs one benchmark from the registry and prints its report. */
-async function main(argv: readonly string[]): Promise<number> {
+async function main(argvIn: readonly string[]): Promise<number> {
+  // `--NAME VALUE` / `--NAME=VALUE` pairs for a benchmark (e.g. `fleet --devices 5000`).
+  const params: Record<string, string> = {};
+  const argv: string[] = [];
+  for (let i = 0; i < argvIn.length; i++) {
+    const arg = argvIn[i] as string;
+    const eq = /^--([a-z][a-z-]*)=(.*)$/.exec(arg);
+    if (eq) params[eq[1] as string] = eq[2] as string;
+    else if (/^--(devices|events|batch)$/.test(arg) && argvIn[i + 1] !== undefined) {
+      params[arg.slice(2)] = argvIn[++i] as string;
+    } else argv.push(arg);
+  }
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const names = argv.filter((a) => !a.startsWith('--'));
   const unknown = [...flags].filter((f) => !['--quick', '--list', '--help'].includes(f));
@@ -37,6 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const bench = await load();
   const report = await bench.run({
     quick: flags.has('--quick'),
+    params,
     progress: (line) => console.error(`  ${line}`),
   });
   console.log(report);

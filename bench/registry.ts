@@ -9,4 +9,6 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   inference: async () => (await import('./inference/index.js')).inferenceBenchmark,
   federated: async () => (await import('./federated/index.js')).federatedBenchmark,
   delivery: async () => (await import('./delivery/index.js')).deliveryBenchmark,
+  ops: async () => (await import('./ops/index.js')).opsBenchmark,
+  fleet: async () => (await import('./fleet/index.js')).fleetBenchmark,
 };

@@ -2,6 +2,8 @@
 export interface BenchOptions {
   /** `--quick`: smaller sizes, for a smoke run (figures are not the ones to publish). */
   quick: boolean;
+  /** `--NAME VALUE` settings of one benchmark (e.g. fleet's `--devices 5000`); unknown ones are its error. */
+  params?: Readonly<Record<string, string>>;
   /** Receives progress lines as the benchmark runs. */
   progress(line: string): void;
 }

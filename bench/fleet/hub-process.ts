@@ -1,0 +1,48 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+/** Resident set size of a process, bytes (Linux `/proc/PID/status`), or NaN elsewhere. */
+export function rssOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** `outpost hub` in a child process (so its memory is its own), configured by env. */
+export async function startHubProcess(env: Record<string, string>): Promise<{
+  http: string;
+  mqtt: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'hub'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let errors = '';
+  child.stderr?.on('data', (d) => {
+    errors = (errors + d).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<{ http: string; mqtt: string }>((resolve, reject) => {
+    child.on('message', (m: { type?: string; http?: string; mqtt?: string }) => {
+      if (m.type === 'ready') resolve({ http: m.http ?? '', mqtt: m.mqtt ?? '' });
+    });
+    child.once('exit', (code) => reject(new Error(`hub exited with ${code}: ${errors}`)));
+  });
+  return {
+    ...ready,
+    child,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { mosquittoConf } from './mosquitto-config.js';
+
+/** A Mosquitto started by {@link startMosquitto}. */
+export interface MosquittoProcess {
+  url: string;
+  port: number;
+  pid: number | undefined;
+  /** Everything it logged (stdout and stderr). */
+  log(): string;
+  /** SIGHUP: Mosquitto rereads its password file and ACL. */
+  reload(): void;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1 (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Runs a local Mosquitto (issue 8: tests and the fleet benchmark; never the machine's own
+ * broker) on a free 127.0.0.1 port with `dir/passwd` and `dir/acl` (see `writeBrokerAuth`),
+ * writing `dir/local-mosquitto.conf`. Resolves once it answers CONNECT (an anonymous one is
+ * refused as not authorized, which proves it is up and enforcing auth); rejects with its log
+ * when it exits or stays silent for `timeoutMs` (default 20 s).
+ */
+export async function startMosquitto(dir: string, bin = '/usr/sbin/mosquitto', timeoutMs = 20_000) {
+  const port = await freePort();
+  const conf = join(dir, 'local-mosquitto.conf');
+  // As root, Mosquitto would drop to the `mosquitto` user, who cannot read the 0600 files.
+  const asRoot = process.getuid?.() === 0 ? 'user root\n' : '';
+  await writeFile(conf, `${mosquittoConf(dir, { host: '127.0.0.1', port })}${asRoot}log_dest stdout\n`);
+  const child: ChildProcess = spawn(bin, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (d: Buffer) => {
+    output = (output + d.toString()).slice(-100_000);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `mqtt://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`mosquitto exited: ${output}`);
+    try {
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 });
+      await c.endAsync(true);
+      break;
+    } catch (err) {
+      if (/Not authorized|Bad username/i.test(String((err as Error).message))) break;
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`mosquitto did not answer within ${timeoutMs} ms: ${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const process_: MosquittoProcess = {
+    url,
+    port,
+    pid: child.pid,
+    log: () => output,
+    reload: () => child.kill('SIGHUP'),
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+  return process_;
+}
