@@ -22,6 +22,7 @@ import {
 import type { SampleSet, SampleStore } from '../store/sample-store.js';
 import type { AgentEvent } from '../types.js';
 import type { RoundMemory, RoundRecord } from './round-memory.js';
+import { SecAggRunner } from './secagg-runner.js';
 
 /** The fl-core functions the runner uses (injected: pure library code, see `federated/`). */
 export interface FlLibrary {
@@ -74,7 +75,8 @@ function sub(a: ModelWeights, b: ModelWeights): ModelWeights {
 
 /** A stable 31-bit seed from the task's seed, the device id and the round. */
 function deviceSeed(task: FlTask, deviceId: string): number {
-  const h = createHash('sha256').update(`${task.seed}:${deviceId}:${task.id}:${task.round}`).digest();
+  // Not the task id: two tasks with the same seed train alike (plain vs secure aggregation).
+  const h = createHash('sha256').update(`${task.seed}:${deviceId}:${task.round}`).digest();
   return h.readUInt32LE(0) & 0x7fffffff;
 }
 
@@ -97,10 +99,18 @@ export class TaskRunner {
   #lastError: string | null = null;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #secagg: SecAggRunner;
 
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#secagg = new SecAggRunner(
+      options.deviceId,
+      (events) => {
+        for (const e of events) options.enqueue(e);
+      },
+      options.log,
+    );
   }
 
   /** The desired state's task changed (or the agent started with one); undefined: none. */
@@ -148,6 +158,10 @@ export class TaskRunner {
       const task = this.#task;
       if (task === undefined || this.#o.memory.get(task.id, task.round) !== undefined) continue;
       try {
+        if (task.secagg !== undefined && (this.#secagg.has(task) || task.secagg.phase !== 'advertise')) {
+          this.#secureStep(task);
+          continue;
+        }
         await this.#runRound(task);
         this.#lastError = null;
       } catch (err) {
@@ -161,6 +175,40 @@ export class TaskRunner {
         this.#retry.unref();
       }
     } while (this.#again && !this.#closed);
+  }
+
+  /** Enqueues `events` and runs `also` (more enqueues) in one transaction. */
+  #commit(events: AgentEvent[], also: () => void = () => undefined): void {
+    this.#o.db.transaction(() => {
+      for (const e of events) this.#o.enqueue(e);
+      also();
+    })();
+  }
+
+  /** A later phase of a secure round: answer it; at the end (or when left out) mark the round. */
+  #secureStep(task: FlTask): void {
+    if (!this.#secagg.has(task)) {
+      // Restarted mid-round: the secrets are gone, so this device drops out of the round.
+      this.#o.memory.mark({
+        taskId: task.id,
+        round: task.round,
+        status: 'skipped',
+        detail: { reason: `secure round already in phase ${task.secagg?.phase} without this device's keys` },
+        at: this.#now(),
+      });
+      return;
+    }
+    this.#o.db.transaction(() => {
+      if (this.#secagg.step(task)) {
+        this.#o.memory.mark({
+          taskId: task.id,
+          round: task.round,
+          status: 'submitted',
+          detail: { secagg: true },
+          at: this.#now(),
+        });
+      }
+    })();
   }
 
   async #runRound(task: FlTask): Promise<void> {
@@ -206,6 +254,20 @@ export class TaskRunner {
         seed: deviceSeed(task, this.#o.deviceId),
       });
       const clip = lib.clipL2(sub(trained.weights, global), task.clipNorm);
+      if (task.secagg !== undefined) {
+        // Secure aggregation: hold the clipped delta, advertise; the evaluation goes now.
+        this.#commit(events, () =>
+          this.#secagg.start(task, {
+            delta: clip.delta,
+            examples: trained.examples,
+            norm: clip.norm,
+            clipped: clip.clipped,
+            loss: trained.loss,
+            accuracy: trained.accuracy,
+          }),
+        );
+        return;
+      }
       const encoded = lib.encodeUpdate(clip.delta, {
         compression: task.compression.kind,
         ...(task.compression.topkFraction !== undefined

@@ -17,7 +17,8 @@ export type FlDropReason =
   | 'unknown-round'
   | 'not-selected'
   | 'late'
-  | 'stale';
+  | 'stale'
+  | 'secagg-refused';
 
 /** Collaborators of {@link FlIngest}. */
 export interface FlIngestDeps {
@@ -26,6 +27,8 @@ export interface FlIngestDeps {
   now: () => number;
   /** An update is complete (every chunk held): the round runner may act. */
   onComplete(taskId: string): void;
+  /** A secure-aggregation message (`fl.secagg.*`); throws naming why it does not fit. */
+  onSecure?: (deviceId: string, type: string, body: unknown) => void;
 }
 
 /**
@@ -57,6 +60,7 @@ export class FlIngest {
       try {
         if (event.type === FL_UPDATE_CHUNK) await this.#chunk(deviceId, event.body);
         else if (event.type === FL_EVAL) await this.#eval(deviceId, event.body);
+        else if (event.type.startsWith('fl.secagg.')) this.#secure(deviceId, event.type, event.body);
       } catch (err) {
         this.#d.log.error({ err, deviceId, seq: event.seq }, 'filing a federated event failed');
       }
@@ -123,6 +127,15 @@ export class FlIngest {
       at,
     });
     if (held >= c.total) this.#d.onComplete(c.task);
+  }
+
+  #secure(deviceId: string, type: string, body: unknown): void {
+    try {
+      if (this.#d.onSecure === undefined) throw new Error('this hub runs no secure aggregation');
+      this.#d.onSecure(deviceId, type, body);
+    } catch (err) {
+      this.#drop('secagg-refused', deviceId, { type, problem: (err as Error).message });
+    }
   }
 
   async #eval(deviceId: string, body: unknown): Promise<void> {

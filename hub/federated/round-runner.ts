@@ -6,9 +6,10 @@ import { type FlTask, MAX_EMBEDDED_WEIGHTS_CHARS } from '../../shared/messages/f
 import type { DesiredService } from '../desired/desired-service.js';
 import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
 import type { HubStore } from '../store/types.js';
-import { aggregateRound } from './aggregate-round.js';
+import { aggregateRound, type RoundAggregate } from './aggregate-round.js';
 import type { DpRecord } from './central-dp.js';
 import type { EmbeddedModel } from './registry-model.js';
+import { SecAggRound, stepSecure } from './secagg-round.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
 import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
@@ -73,6 +74,8 @@ export class FlRoundRunner {
   #again = false;
   #closed = false;
   readonly #waiting = new Map<string, string>();
+  /** Secure rounds in progress (their keys live in memory: a hub restart fails them). */
+  readonly #secure = new Map<string, SecAggRound>();
 
   constructor(deps: FlRoundRunnerDeps) {
     this.#d = deps;
@@ -158,6 +161,15 @@ export class FlRoundRunner {
         `weights of ${spec.weights.length} base64 characters exceed the ${MAX_EMBEDDED_WEIGHTS_CHARS} a task embeds`,
       );
     }
+    if (spec.secagg && (spec.mode !== 'sync' || !['fedavg', 'fedprox'].includes(spec.strategy))) {
+      throw new OutpostError('FL_BAD_PARAMS', 'secagg needs mode sync and strategy fedavg or fedprox');
+    }
+    if (spec.secagg && spec.minClients < spec.secagg.threshold) {
+      throw new OutpostError(
+        'FL_BAD_PARAMS',
+        `secagg threshold ${spec.secagg.threshold} exceeds minClients ${spec.minClients}`,
+      );
+    }
     if (spec.count !== undefined && spec.count < spec.minClients) {
       throw new OutpostError('FL_BAD_PARAMS', `count ${spec.count} is below minClients ${spec.minClients}`);
     }
@@ -181,6 +193,19 @@ export class FlRoundRunner {
     );
     this.kick();
     return record;
+  }
+
+  /**
+   * A device's secure-aggregation message (`fl.secagg.*` event body). Throws naming why it
+   * does not fit (no such secure round in progress, wrong phase, bad schema).
+   */
+  secureMessage(deviceId: string, type: string, body: unknown): void {
+    const head = body as { task?: unknown; round?: unknown };
+    const sa = this.#secure.get(`${String(head.task)}/${String(head.round)}`);
+    if (sa === undefined)
+      throw new Error(`no secure round ${String(head.task)}/${String(head.round)} in progress`);
+    sa.receive(deviceId, type, body);
+    this.kick();
   }
 
   /** Stops a running task and removes it from every device's desired state. */
@@ -260,7 +285,14 @@ export class FlRoundRunner {
       metrics: { eligible: pick.eligible },
     });
     const selected = new Set(pick.selected);
-    await this.#d.desired.update(pick.selected, (current) => withTask(current, flTask));
+    let sa: SecAggRound | undefined;
+    if (spec.secagg) {
+      sa = new SecAggRound(flTask, spec, task.round, pick.selected.length, opened);
+      this.#secure.set(`${task.id}/${task.round}`, sa);
+    }
+    await this.#d.desired.update(pick.selected, (current, id) =>
+      withTask(current, sa ? { ...flTask, secagg: sa.sectionFor(id) } : flTask),
+    );
     // Devices of an earlier round that are not in this one stop training for the task.
     const others = (await store.listDesired())
       .filter((d) => d.desired.federated?.task.id === task.id && !selected.has(d.deviceId))
@@ -274,6 +306,7 @@ export class FlRoundRunner {
 
   async #stepSync(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord): Promise<void> {
     const now = this.#d.now();
+    if (spec.secagg) return this.#stepSecure(task, spec, round, now);
     const pending = await this.#d.store.listFlPending(task.id, round.round);
     const complete = pending.filter((p) => p.chunks >= p.total);
     const everyone = round.selected.every((id) => complete.some((p) => p.deviceId === id));
@@ -284,6 +317,66 @@ export class FlRoundRunner {
       const reason = `${complete.length} complete updates by the deadline, the round needs ${spec.minClients}`;
       return this.#fail(task, spec, round, reason, now);
     }
+  }
+
+  async #stepSecure(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord, now: number): Promise<void> {
+    const key = `${task.id}/${round.round}`;
+    const sa = this.#secure.get(key);
+    if (sa === undefined) {
+      return this.#fail(
+        task,
+        spec,
+        round,
+        'secure round interrupted: its keys lived in the previous hub process',
+        now,
+      );
+    }
+    const global = async () => {
+      const bytes = await this.#d.store.getFlWeights(task.id, round.round);
+      if (bytes === undefined) throw new Error(`task ${task.id} has no weights for round ${round.round}`);
+      return decodeUpdate(bytes, shapes(spec));
+    };
+    const outcome = await stepSecure(this.#d, sa, round, global, now);
+    if (outcome.kind === 'wait') {
+      if (now >= round.deadline + spec.graceS * 1000) {
+        this.#secure.delete(key);
+        return this.#fail(
+          task,
+          spec,
+          round,
+          `secure aggregation stuck in phase ${sa.phase} past the grace`,
+          now,
+        );
+      }
+      return;
+    }
+    this.#secure.delete(key);
+    if (outcome.kind === 'fail') return this.#fail(task, spec, round, outcome.reason, now);
+    const updates = round.selected.map((deviceId) => {
+      const ok = outcome.survivors.includes(deviceId);
+      return {
+        taskId: task.id,
+        round: round.round,
+        deviceId,
+        status: ok ? ('accepted' as const) : ('rejected' as const),
+        reason: ok ? null : 'secagg-dropped: not among the survivors of the secure round',
+        appliedIn: ok ? round.round : null,
+        at: now,
+      };
+    });
+    const agg: RoundAggregate & { weights: ModelWeights } = {
+      weights: outcome.weights,
+      serverState: task.serverState,
+      updates,
+      accepted: outcome.survivors.length,
+      rejected: outcome.dropped.length > 0 ? { 'secagg-dropped': outcome.dropped.length } : {},
+      examples: outcome.examples,
+      trainAccuracy: null,
+      dp: null,
+      failure: null,
+    };
+    const survivors = outcome.survivors.map((deviceId) => ({ deviceId }));
+    return this.#finish(task, spec, round, agg, survivors, await global(), now);
   }
 
   async #stepAsync(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord): Promise<void> {
@@ -300,7 +393,7 @@ export class FlRoundRunner {
     complete: Parameters<typeof aggregateRound>[0]['pending'],
     now: number,
   ): Promise<void> {
-    const { store, log } = this.#d;
+    const { store } = this.#d;
     const bytes = await store.getFlWeights(task.id, round.round);
     if (bytes === undefined) throw new Error(`task ${task.id} has no weights for round ${round.round}`);
     const global = decodeUpdate(bytes, shapes(spec));
@@ -317,6 +410,28 @@ export class FlRoundRunner {
     });
     if (agg.weights === null)
       return this.#fail(task, spec, round, agg.failure ?? 'nothing accepted', now, agg.updates);
+    return this.#finish(
+      task,
+      spec,
+      round,
+      agg as RoundAggregate & { weights: ModelWeights },
+      complete,
+      global,
+      now,
+    );
+  }
+
+  /** Evaluates, runs the closed loop, stores the round closed with the next weights. */
+  async #finish(
+    task: FlTaskRecord,
+    spec: FlTaskSpec,
+    round: FlRoundRecord,
+    agg: RoundAggregate & { weights: ModelWeights },
+    complete: ReadonlyArray<{ deviceId: string }>,
+    global: ModelWeights,
+    now: number,
+  ): Promise<void> {
+    const { store, log } = this.#d;
     const evals = await store.listFlEvals(task.id, round.round);
     const evalExamples = evals.reduce((n, e) => n + e.examples, 0);
     const federatedEval =

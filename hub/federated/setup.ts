@@ -72,6 +72,7 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
     log: options.log,
     now: options.now,
     onComplete: () => runner.kick(),
+    onSecure: (deviceId, type, body) => runner.secureMessage(deviceId, type, body),
   });
   await refileOpenRounds(options.store, ingest);
   runner.start();

@@ -90,6 +90,19 @@ export const FlTaskSpecSchema = z.strictObject({
       rollout: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
+  /**
+   * Secure aggregation (sync, fedavg/fedprox): the hub learns only the sum of the clients'
+   * weighted deltas. `threshold` t: the fewest survivors that can finish (≥ 2);
+   * `maxExamples`: a client's weight is examples / maxExamples (default 10 000); fixed-point
+   * `scale` (default 2^16). Clients' deltas are bounded by `clipNorm`.
+   */
+  secagg: z
+    .strictObject({
+      threshold: z.number().int().min(2).max(255),
+      maxExamples: z.number().int().positive().default(10_000),
+      scale: z.number().positive().default(65_536),
+    })
+    .optional(),
   seed: z.number().int().nonnegative().default(1),
 });
 /** A task spec with its starting model resolved (what is stored and run). */

@@ -34,6 +34,78 @@ export const FlTensorShapeSchema = z.strictObject({
 /** Most base64 characters of the global weights embedded in a task (the desired document rides MQTT). */
 export const MAX_EMBEDDED_WEIGHTS_CHARS = 192 * 1024;
 
+const B64 = z
+  .string()
+  .max(4096)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+const ClientId = z.string().min(1).max(128);
+/** A client's x25519 public keys (secure aggregation step 1). */
+export const FlSecAggAdvertisementSchema = z.strictObject({
+  clientId: ClientId,
+  encPublicKey: B64,
+  maskPublicKey: B64,
+});
+/** One sealed share message (step 2). */
+export const FlSecAggSharesSchema = z.strictObject({ from: ClientId, to: ClientId, ciphertext: B64 });
+
+/**
+ * Secure aggregation (issue 6 item 6) of a sync round, driven by the hub through the task:
+ * `advertise` (devices train, then send their public keys), `share` (the roster: devices send
+ * sealed key shares), `mask` (each device's inbox and the clients that shared: devices send
+ * their masked input as the update), `unmask` (the survivors: devices reveal the shares that
+ * remove the masks). The hub learns only the sum.
+ */
+export const FlSecAggSchema = z.strictObject({
+  phase: z.enum(['advertise', 'share', 'mask', 'unmask']),
+  /** fl-core's `SecAggParams`: round, threshold, length, scale, maxAbs, maxClients. */
+  params: z.strictObject({
+    round: z.number().int().nonnegative(),
+    threshold: z.number().int().min(2),
+    length: z.number().int().positive(),
+    scale: z.number().positive(),
+    maxAbs: z.number().positive(),
+    maxClients: z.number().int().min(2).max(255),
+  }),
+  /** The FedAvg weight of a client is examples / maxExamples. */
+  maxExamples: z.number().int().positive(),
+  roster: z.array(FlSecAggAdvertisementSchema).max(255).optional(),
+  inbox: z.array(FlSecAggSharesSchema).max(255).optional(),
+  submitted: z.array(ClientId).max(255).optional(),
+  survivors: z.array(ClientId).max(255).optional(),
+});
+export type FlSecAgg = z.infer<typeof FlSecAggSchema>;
+
+/** Event types of the secure-aggregation steps a device sends (lane `learning`). */
+export const FL_SECAGG_ADVERTISE = 'fl.secagg.advertise';
+export const FL_SECAGG_SHARES = 'fl.secagg.shares';
+export const FL_SECAGG_UNMASK = 'fl.secagg.unmask';
+
+/** Body of `fl.secagg.advertise`. */
+export const FlSecAggAdvertiseEventSchema = z.strictObject({
+  task: FlTaskIdSchema,
+  round: z.number().int().positive(),
+  advertisement: FlSecAggAdvertisementSchema,
+});
+/** Body of `fl.secagg.shares`. */
+export const FlSecAggSharesEventSchema = z.strictObject({
+  task: FlTaskIdSchema,
+  round: z.number().int().positive(),
+  shares: z.array(FlSecAggSharesSchema).max(255),
+});
+/** Body of `fl.secagg.unmask`. */
+export const FlSecAggUnmaskEventSchema = z.strictObject({
+  task: FlTaskIdSchema,
+  round: z.number().int().positive(),
+  response: z.strictObject({
+    from: ClientId,
+    shares: z
+      .array(
+        z.strictObject({ of: ClientId, kind: z.enum(['b', 'sk']), x: z.number().int().positive(), y: B64 }),
+      )
+      .max(510),
+  }),
+});
+
 /**
  * The federated task of one round, in a device's desired state (`federated.task`). The
  * round's global model travels embedded: the Keras topology and the weights encoded by the
@@ -71,8 +143,10 @@ export const FlTaskSchema = z.strictObject({
   deadline: EpochMs,
   /** Also evaluate the global model on the device's `holdout` examples and report `fl.eval`. */
   evaluate: z.boolean(),
-  /** Seed of the local shuffle (the device mixes in its id). */
+  /** Seed of the local shuffle (the device mixes in its id and the round). */
   seed: z.number().int().nonnegative(),
+  /** Secure aggregation of this round, when the task asks for it. */
+  secagg: FlSecAggSchema.optional(),
 });
 export type FlTask = z.infer<typeof FlTaskSchema>;
 

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { decodeUpdate } from '../../federated/index.js';
+import type { Hub } from '../../hub/index.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
+import { api, startHub } from '../helpers/hub.js';
+import { initialModel, startFleet, taskBody } from './fleet.js';
+
+// Issue 6 "done when": secure aggregation producing the same sum as plain aggregation. The
+// same three devices run one plain FedAvg round and one secure round from the same model
+// with the same seed (the devices' training is seeded by task seed, device and round): the
+// two new global models agree within the fixed-point resolution.
+
+async function finish(hub: Hub, id: string) {
+  return waitFor(
+    async () => {
+      const t = (await api(hub, 'GET', `/v1/federated/tasks/${id}`)).body;
+      return t.status !== 'running' && t;
+    },
+    `task ${id} to finish`,
+    50_000,
+  );
+}
+
+describe('secure aggregation in a real round', () => {
+  const cleanups: Array<() => unknown> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it('gives the same new model as plain FedAvg, and the hub never holds a plain update', async () => {
+    const dir = tempDir('outpost-fl-hub-');
+    cleanups.push(() => dir.remove());
+    const hub: Hub = await startHub(dir.path);
+    cleanups.push(() => hub.close());
+    await startFleet(
+      hub,
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6],
+        [7, 8, 9],
+      ],
+      cleanups,
+    );
+    await waitFor(
+      async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
+      'three online',
+    );
+    const model = initialModel();
+    const common = { rounds: 1, minClients: 3, seed: 42, evaluate: false };
+
+    assert.equal(
+      (await api(hub, 'POST', '/v1/federated/tasks', taskBody(model, { ...common, id: 'plain' }))).status,
+      201,
+    );
+    assert.equal((await finish(hub, 'plain')).status, 'done');
+    const secure = taskBody(model, { ...common, id: 'secure', secagg: { threshold: 2, maxExamples: 200 } });
+    const res = await api(hub, 'POST', '/v1/federated/tasks', secure);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const task = await finish(hub, 'secure');
+    assert.equal(task.status, 'done', JSON.stringify(task));
+    const [round] = (await api(hub, 'GET', '/v1/federated/tasks/secure/rounds')).body.rounds;
+    assert.equal(round.metrics.accepted, 3, JSON.stringify(round.metrics));
+
+    const shapes = model.weights.map((w) => ({ name: w.name, shape: w.shape }));
+    const weightsOf = async (id: string) =>
+      decodeUpdate(
+        Buffer.from(
+          (await api(hub, 'GET', `/v1/federated/tasks/${id}/weights?round=2`)).body.weights,
+          'base64',
+        ),
+        shapes,
+      );
+    const plain = await weightsOf('plain');
+    const masked = await weightsOf('secure');
+    let maxDiff = 0;
+    let moved = 0;
+    for (const [i, t] of plain.entries()) {
+      const m = masked[i]?.values as Float32Array;
+      const start = model.weights[i]?.values as Float32Array;
+      for (let k = 0; k < t.values.length; k++) {
+        maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - (m[k] as number)));
+        moved = Math.max(moved, Math.abs((t.values[k] as number) - (start[k] as number)));
+      }
+    }
+    assert.ok(moved > 1e-3, `the round changed the model (max change ${moved})`);
+    // Fixed point at 2^16: each summed entry of Σw·δ is off by ≤ 3 survivors / (2·65536); the
+    // mean divides by Σw = examples / maxExamples (which carries the same error): twice that.
+    const sumW = round.metrics.examples / 200;
+    const bound = (2 * 3) / (2 * 65536) / sumW + 1e-6;
+    assert.ok(maxDiff <= bound, `secure and plain models differ by ${maxDiff} > ${bound}`);
+
+    // What the hub stored of each device's secure update is masked words, not its delta.
+    const chunks = await hub.store.getFlChunks('secure', 1, round.selected[0]);
+    assert.ok(chunks.length > 0);
+    const words = chunks.reduce((n, c) => n + c.bytes.byteLength, 0) / 4;
+    assert.equal(words, shapes.reduce((n, s) => n + s.shape.reduce((a, d) => a * d, 1), 0) + 1);
+  });
+});
