@@ -30,7 +30,7 @@ const ARGS = [
   '--disable-sync',
 ];
 
-test('dashboard in Chromium: fleet, device, drift and rollouts pages show the real state', async (t) => {
+test('dashboard in Chromium: fleet, device, drift, rollouts and federated pages show the real state', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set OUTPOST_CHROMIUM)`);
     return;
@@ -147,8 +147,56 @@ test('dashboard in Chromium: fleet, device, drift and rollouts pages show the re
   const scraped = await (await fetch(`${hub.http.url}/metrics`)).text();
   assert.match(scraped, /^outpost_hub_rollouts\{state="running"\} 1$/m);
 
+  // A finished federated task with three rounds, stored as the round runner stores them.
+  const at = Date.now();
+  await hub.store.createFlTask(
+    {
+      id: 'fl-dash',
+      spec: { model: 'digits' },
+      status: 'done',
+      round: 3,
+      serverState: null,
+      best: null,
+      reason: null,
+      createdAt: at,
+      updatedAt: at,
+    },
+    new Uint8Array(8),
+  );
+  for (const [round, accuracy, loss] of [
+    [1, 0.61, 1.2],
+    [2, 0.74, 0.8],
+    [3, 0.82, 0.55],
+  ] as const) {
+    await hub.store.openFlRound({
+      taskId: 'fl-dash',
+      round,
+      status: 'open',
+      selected: ['a', 'b'],
+      openedAt: at,
+      deadline: at + 1000,
+      closedAt: null,
+      metrics: {},
+    });
+    await hub.store.closeFlRound({
+      taskId: 'fl-dash',
+      round,
+      status: 'closed',
+      closedAt: at + round,
+      metrics: { accepted: 2, trainAccuracy: accuracy - 0.05, hubEval: { accuracy, loss, count: 500 } },
+      updates: [],
+      task: {},
+    });
+  }
   await page.goto(`${hub.http.url}/dashboard/federated`);
-  assert.match((await page.locator('main').textContent()) ?? '', /No federated tasks yet|round/);
+  const task = page.locator('section[data-task="fl-dash"]');
+  assert.match((await task.locator('h2').textContent()) ?? '', /done/);
+  const accuracyChart = task.locator('svg[aria-label="Accuracy by round"]');
+  assert.equal(await accuracyChart.locator('path').count(), 2, 'hubEval.accuracy and trainAccuracy');
+  assert.equal(await accuracyChart.locator('circle').count(), 6, 'three rounds each');
+  assert.equal(await task.locator('svg[aria-label="Loss by round"] circle').count(), 3);
+  assert.match((await task.locator('table').textContent()) ?? '', /hubEval\.accuracy=0\.820/);
+  await shot('federated');
   const missing = await page.goto(`${hub.http.url}/dashboard/devices/nobody`);
   assert.equal(missing?.status(), 404);
 });
