@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runFlCommand } from '../../cli/commands/fl.js';
+import type { CliError } from '../../cli/exit-codes.js';
 import { loadMnistSplit, partitionRows, simulate } from '../../federated/index.js';
+import { configFromFlags } from '../../shared/index.js';
 import { runCli } from '../cli/run-cli.js';
 
 // Issue 6 item 9: the simulation is deterministic for a seed, the partitions are McMahan's,
@@ -75,7 +78,7 @@ describe('simulate', () => {
 });
 
 describe('outpost fl simulate', () => {
-  it('prints rounds and rounds-to-target on stdout, progress on stderr', async () => {
+  it('prints the report as JSON on stdout and progress on stderr (a real process)', async () => {
     const a = await runCli(['fl', 'simulate', ...TINY, '--seed', '5', '--target-accuracy', '0.05', '--json']);
     assert.equal(a.code, 0, a.stderr);
     const report = JSON.parse(a.stdout) as {
@@ -88,9 +91,13 @@ describe('outpost fl simulate', () => {
     );
     assert.equal(report.roundsToTarget, 1);
     assert.match(a.stderr, /round 1: accuracy \d+\.\d\d%/);
-    const text = await runCli([
-      'fl',
-      'simulate',
+  });
+
+  it('prints the per-round table and the target line', async (t) => {
+    const out: string[] = [];
+    t.mock.method(console, 'log', (line: string) => out.push(line));
+    t.mock.method(process.stderr, 'write', () => true);
+    const { config } = configFromFlags([
       ...TINY,
       '--seed',
       '5',
@@ -99,18 +106,33 @@ describe('outpost fl simulate', () => {
       '--target-accuracy',
       '0.99',
     ]);
-    assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /MNIST noniid, 10 clients, C=0.3, E=1, B=10/);
-    assert.match(text.stdout, /round\s+accuracy\s+loss\s+clients\n1\s+\d/);
-    assert.match(text.stdout, /target 99\.00% not reached in 2 rounds/);
+    await runFlCommand(['simulate'], config);
+    const text = out.join('\n');
+    assert.match(text, /MNIST noniid, 10 clients, C=0.3, E=1, B=10/);
+    assert.match(text, /round\s+accuracy\s+loss\s+clients\n1\s+\d/);
+    assert.match(text, /target 99\.00% not reached in 2 rounds/);
   });
 
-  it('bad usage exits 2 with the problem', async () => {
-    const r = await runCli(['fl', 'simulate', '--partition', 'random']);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /partition: Invalid option/);
-    const u = await runCli(['fl', 'frobnicate']);
-    assert.equal(u.code, 2);
-    assert.match(u.stderr, /unknown subcommand "frobnicate"/);
+  it('bad usage is a usage error (exit code 2) naming the problem', async () => {
+    const usage = (args: string[]) => {
+      const { config, positionals } = configFromFlags(args);
+      return runFlCommand(positionals, config);
+    };
+    await assert.rejects(
+      usage(['simulate', '--partition', 'random']),
+      (e: CliError) => e.exitCode === 2 && /partition: Invalid option/.test(e.message),
+    );
+    await assert.rejects(
+      usage(['simulate', '--bogus', '1']),
+      (e: CliError) => e.exitCode === 2 && /unknown option\(s\) --bogus/.test(e.message),
+    );
+    await assert.rejects(
+      usage(['frobnicate']),
+      (e: CliError) => e.exitCode === 2 && /unknown subcommand "frobnicate"/.test(e.message),
+    );
+    await assert.rejects(
+      usage(['simulate', '--strategy-params', '{oops']),
+      (e: CliError) => e.exitCode === 2 && /not JSON/.test(e.message),
+    );
   });
 });
