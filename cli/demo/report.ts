@@ -1,5 +1,6 @@
 import { table } from '../format.js';
 import type { DemoInference } from './inference-phase.js';
+import { type DemoRollouts, rolloutLines } from './rollout-phase.js';
 
 /** What `outpost demo --json` prints. */
 export interface DemoReport {
@@ -39,6 +40,8 @@ export interface DemoReport {
   };
   /** Issue 3: the digits model on each device (engine, rejections, cache) and the escalation. */
   inference?: DemoInference;
+  /** Issue 5 item 7: the v1 / broken v2 / v3 rollouts with their timelines. */
+  rollouts?: DemoRollouts;
   perDevice: Array<{
     id: string;
     accepted: number;
@@ -81,6 +84,7 @@ export function formatSummary(report: DemoReport): string {
         ]
       : []),
     ...(report.inference ? inferenceLines(report.inference) : []),
+    ...(report.rollouts ? rolloutLines(report.rollouts) : []),
     `took                ${(report.durationMs / 1000).toFixed(1)} s`,
     '',
     report.ok ? 'OK: every event the agents stored reached the hub exactly once.' : 'FAILED:',

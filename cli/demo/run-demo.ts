@@ -16,6 +16,7 @@ import { runOfflinePhase } from './offline-phase.js';
 import { DemoCable } from './partition.js';
 import { waitFor } from './poll.js';
 import type { DemoReport } from './report.js';
+import { type DemoRollouts, rolloutAgentConfig, runRolloutPhase } from './rollout-phase.js';
 
 export interface DemoOptions {
   /** Agents to run (default 3). */
@@ -57,11 +58,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     step(`hub up (pid ${fleet.hubProc?.child.pid}): ${hub.url}, broker ${fleet.mqttUrl}`);
 
     const ids = Array.from({ length: options.agents }, (_, i) => `demo-${i + 1}`);
+    // Issue 5: agents trust the hub's signing key and fetch artifacts from it.
+    const keys = await hubRequest<{ keys: Array<{ publicKeyPem: string }> }>(hub, 'GET', '/v1/keys');
+    const delivery = rolloutAgentConfig(
+      hub.url,
+      keys.keys.map((k) => k.publicKeyPem),
+    );
     for (const [i, id] of ids.entries()) {
       const agent = await fleet.enroll(id);
       const configFile = join(workDir, `${id}.config.json`);
       const profile = DEMO_PROFILES[i % DEMO_PROFILES.length] ?? 'x86-64-cpu';
-      await writeFile(configFile, JSON.stringify(demoInferenceConfig(profile, hub.url, models.threshold)));
+      await writeFile(
+        configFile,
+        JSON.stringify({
+          ...(demoInferenceConfig(profile, hub.url, models.threshold) as object),
+          ...delivery,
+        }),
+      );
       agent.extraArgs = ['--config', configFile];
     }
     step(`enrolled ${ids.join(', ')} (each got a secret once; the hub keeps a scrypt hash)`);
@@ -92,6 +105,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     step('desired state (report interval, labels) published retained; every agent applied and reported it');
 
     const inference = await runInferencePhase(fleet.agents, models, fleet.agents.at(-1) ?? wanderer, step);
+
+    // Issue 5 item 7: v1 to the fleet, a broken v2 caught at its canary and rolled back, v3 everywhere.
+    const rollouts = await runRolloutPhase(hub, fleet.agents, step);
 
     const [victim, ...steady] = [...fleet.agents].reverse();
     if (!victim) throw new Error('the demo needs at least one agent');
@@ -183,6 +199,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
         servedLocally: offline.servedLocally,
       },
       inference,
+      rollouts,
     });
   } finally {
     await fleet.stopAll();
@@ -198,10 +215,11 @@ async function verify(
   context: Pick<DemoReport, 'timeline' | 'workDir' | 'crash' | 'offline'> & {
     started: number;
     inference: DemoInference;
+    rollouts: DemoRollouts;
   },
 ): Promise<DemoReport> {
   const hub = fleet.requireHub();
-  const problems: string[] = [];
+  const problems: string[] = [...context.rollouts.problems];
   const perDevice: DemoReport['perDevice'] = [];
   for (const agent of fleet.agents) {
     const status = await agentStatus(agent.apiUrl ?? '');
@@ -209,7 +227,10 @@ async function verify(
     const events = await allEvents(hub, agent.id, LANE);
     const uids = new Map<string, number>();
     for (const e of events) {
-      const uid = String((e.body as { uid?: unknown } | null)?.uid);
+      // The lane also carries the agents' own telemetry (per-model metrics, issue 5; device
+      // telemetry, issue 7): those have no uid and are told apart by their seq.
+      const bodyUid = (e.body as { uid?: unknown } | null)?.uid;
+      const uid = bodyUid === undefined ? `seq:${e.seq}` : String(bodyUid);
       uids.set(uid, (uids.get(uid) ?? 0) + 1);
     }
     const duplicates = [...uids.values()].reduce((sum, c) => sum + (c - 1), 0);
@@ -250,6 +271,7 @@ async function verify(
     crash: context.crash,
     ...(context.offline ? { offline: offlineSummary(context.offline, perDevice) } : {}),
     inference: context.inference,
+    rollouts: context.rollouts,
     perDevice,
     timeline: context.timeline,
     workDir: context.workDir,

@@ -160,7 +160,7 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
   if (verdict.verdict === 'fail' && verdict.failed) {
     const f = verdict.failed;
-    const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value ?? 'beyond the last latency bucket'} at stage ${rollout.stage + 1} (${verdict.reporting} device(s) reporting)`;
+    const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value === null ? 'beyond the last latency bucket' : Number(f.value.toPrecision(4))} at stage ${rollout.stage + 1} (${verdict.reporting} device(s) reporting)`;
     await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
     const restored = await restoreDevices(deps, rollout, devices);
     await store.updateRollout(
