@@ -3,10 +3,12 @@ import type { ConfigObject } from '../../shared/index.js';
 import { loadConfig } from '../load-config.js';
 import { announceReady, closeOnSignals } from '../process-signals.js';
 
-export const HUB_HELP = `outpost hub [--config FILE] [--data-dir DIR] [--http.port N] [--mqtt.port N] [--log-level LEVEL]
+export const HUB_HELP = `outpost hub [--config FILE] [--data-dir DIR] [--http.port N] [--mqtt.port N] [--log-level LEVEL] [--json]
 
 Runs the hub: HTTP API, embedded MQTT broker (TCP and WebSocket) and SQLite store.
 Every setting can also come from a JSON file (--config) or env OUTPOST_HUB_* (__ nests).
+The dashboard is at /dashboard (admin token as Basic password), Prometheus metrics at
+/metrics. --json prints the start-up line as one JSON object.
 
 Examples:
   outpost hub
@@ -18,13 +20,18 @@ Examples:
 /** `outpost hub`: runs until SIGINT/SIGTERM. */
 export async function runHubCommand(flags: ConfigObject): Promise<void> {
   // Issue 8: `--broker mqtt://host:port` is short for `--broker.url mqtt://host:port`.
-  const { broker, ...rest } = flags;
-  const withBroker = typeof broker === 'string' ? { ...rest, broker: { url: broker } } : flags;
+  const { broker, json, ...rest } = flags;
+  const withBroker = typeof broker === 'string' ? { ...rest, broker: { url: broker } } : rest;
   const config = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, withBroker);
   const hub = await buildHub(config);
-  console.log(
-    `outpost hub: http ${hub.http.url}  mqtt ${hub.mqtt.url}  ws ${hub.ws.url}  data ${config.dataDir}`,
-  );
+  if (json === true)
+    console.log(
+      JSON.stringify({ http: hub.http.url, mqtt: hub.mqtt.url, ws: hub.ws.url, dataDir: config.dataDir }),
+    );
+  else
+    console.log(
+      `outpost hub: http ${hub.http.url}  mqtt ${hub.mqtt.url}  ws ${hub.ws.url}  data ${config.dataDir}`,
+    );
   announceReady({ pid: process.pid, http: hub.http.url, mqtt: hub.mqtt.url, ws: hub.ws.url });
   closeOnSignals(
     () => hub.close(),

@@ -3,9 +3,10 @@
  * exit codes, `--json` where a command prints results.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { createProgress, formatBytes } from '../../cli/progress.js';
 import { renderTable } from '../../cli/table.js';
@@ -96,4 +97,46 @@ test('every command answers --help with usage and examples; the overview documen
   assert.match(install.stdout, /Examples:/);
   const unknown = await runCli(['frobnicate']);
   assert.equal(unknown.code, 2);
+});
+
+test('hub --json: the start-up line is one JSON object with the URLs', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-hub-json-'));
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      'hub',
+      '--json',
+      '--data-dir',
+      dir,
+      '--http.port',
+      '0',
+      '--mqtt.port',
+      '0',
+      '--http.host',
+      '127.0.0.1',
+      '--mqtt.host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+    ],
+    { cwd: root },
+  );
+  t.after(() => {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const line = await new Promise<string>((done, fail) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) done(out.split('\n')[0] as string);
+    });
+    child.once('exit', (code) => fail(new Error(`hub exited ${code}: ${out}`)));
+  });
+  const started = JSON.parse(line);
+  assert.match(started.http, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(started.mqtt, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
+  assert.equal(started.dataDir, dir);
+  assert.equal((await fetch(`${started.http}/metrics`)).status, 200);
 });
