@@ -4,6 +4,7 @@ import { BrokerConfigSchema } from './bus/mqtt-config.js';
 import { DriftConfigSchema } from './drift/config.js';
 import { RegistryConfigSchema } from './registry/config.js';
 import { RolloutsConfigSchema } from './rollouts/config.js';
+import { LimitsConfigSchema } from './security/config.js';
 import { StoreConfigSchema } from './store/postgres-config.js';
 
 const port = () => configInt().min(0).max(65_535);
@@ -19,6 +20,8 @@ export const HubConfigSchema = z.strictObject({
   store: StoreConfigSchema,
   /** External MQTT broker (issue 8); absent `broker.url` = the embedded aedes broker. */
   broker: BrokerConfigSchema,
+  /** Rate limits against hostile or runaway clients (issue 8). */
+  limits: LimitsConfigSchema,
   http: z
     .strictObject({
       host: z.string().min(1).default('0.0.0.0'),

@@ -12,10 +12,10 @@ import {
   type WebSocketTransport,
 } from './broker/transports.js';
 import { connectExternalBus, type ExternalBus } from './bus/mqtt.js';
-import { openLeases } from './coordination/open.js';
-import type { Leases } from './coordination/types.js';
 import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
+import { openLeases } from './coordination/open.js';
+import type { Leases } from './coordination/types.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
 import { buildHttpApi } from './http/server.js';
 import { type HubModels, loadHubModels } from './inference/hub-models.js';
@@ -24,8 +24,9 @@ import { attachOperations, type HubOperations } from './metrics/operations.js';
 import { republishAllDesired } from './protocol/downlink.js';
 import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { type HubDelivery, setupDelivery } from './registry/setup.js';
-import { type HubRollouts, setupRollouts } from './rollouts/setup.js';
 import { Rejections } from './rejections.js';
+import { type HubRollouts, setupRollouts } from './rollouts/setup.js';
+import { installRateLimit } from './security/rate-limit.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openHubStore } from './store/open.js';
 import type { HubStore } from './store/types.js';
@@ -235,6 +236,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       federated,
       rollouts: rollouts.service,
       ...(cfg.broker.authDir === undefined ? {} : { onEnrolled: () => refreshBrokerAuth(store) }),
+      firstHooks: (instance) => installRateLimit(instance, cfg.limits.http, rejections),
     });
     parts.app = app;
     // Issue 7: /metrics, device telemetry, drift and the dashboard, before the app listens.

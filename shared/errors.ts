@@ -41,6 +41,11 @@ export const ERROR_CODES = {
   HUB_CONFIG_INVALID: { message: 'hub configuration is invalid', http: 500, retryable: false },
   HUB_STORE_UNAVAILABLE: { message: 'hub store is unavailable', http: 503, retryable: true },
   HUB_INTERNAL: { message: 'internal hub error', http: 500, retryable: true },
+  HUB_RATE_LIMITED: {
+    message: 'too many requests; retry after the Retry-After seconds',
+    http: 429,
+    retryable: true,
+  },
   HUB_MODEL_NOT_FOUND: { message: 'no such model version', http: 404, retryable: false },
   HUB_MODEL_EXISTS: {
     message: 'this model version variant is already registered',

@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatIssues, OutpostError } from '../../shared/index.js';
@@ -31,6 +32,8 @@ export interface HttpDeps {
   federated?: HubFederated;
   /** Called after each enrollment (issue 8: rewrites an external broker's password file). */
   onEnrolled?: (deviceId: string) => Promise<void>;
+  /** Installs hooks ahead of authentication (issue 8: the rate limit). */
+  firstHooks?: (app: FastifyInstance) => void;
 }
 
 /**

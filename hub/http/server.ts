@@ -23,6 +23,8 @@ export const ADMIN_PREFIX = '/v1/';
  */
 export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes });
+  // Issue 8: hooks that must run before any other, e.g. the per-client rate limit.
+  deps.firstHooks?.(app);
 
   app.addHook('onRequest', async (request) => {
     // The matched route's pattern, so an encoded path cannot slip past the prefix check.
