@@ -1,4 +1,5 @@
 import { table } from '../format.js';
+import { type DemoFederated, federatedLines } from './federated-phase.js';
 import type { DemoInference } from './inference-phase.js';
 import { type DemoRollouts, rolloutLines } from './rollout-phase.js';
 
@@ -42,6 +43,8 @@ export interface DemoReport {
   inference?: DemoInference;
   /** Issue 5 item 7: the v1 / broken v2 / v3 rollouts with their timelines. */
   rollouts?: DemoRollouts;
+  /** Issue 6 item 10: federated rounds on non-IID slices, accuracy before/after, the version rolled out. */
+  federated?: DemoFederated;
   perDevice: Array<{
     id: string;
     accepted: number;
@@ -85,6 +88,7 @@ export function formatSummary(report: DemoReport): string {
       : []),
     ...(report.inference ? inferenceLines(report.inference) : []),
     ...(report.rollouts ? rolloutLines(report.rollouts) : []),
+    ...(report.federated ? federatedLines(report.federated) : []),
     `took                ${(report.durationMs / 1000).toFixed(1)} s`,
     '',
     report.ok ? 'OK: every event the agents stored reached the hub exactly once.' : 'FAILED:',

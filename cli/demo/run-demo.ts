@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { hubRequest } from '../hub-client.js';
 import { agentStatus, postEvents } from './agent-client.js';
 import { digitInputs, prepareDemoModels } from './digits-models.js';
+import { type DemoFederated, runFederatedPhase } from './federated-phase.js';
 import { DemoFleet } from './fleet.js';
 import { allEvents, ingestStats, listDevices } from './hub-view.js';
 import {
@@ -109,6 +110,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     // Issue 5 item 7: v1 to the fleet, a broken v2 caught at its canary and rolled back, v3 everywhere.
     const rollouts = await runRolloutPhase(hub, fleet.agents, step);
 
+    // Issue 6 item 10: non-IID MNIST slices on the devices, FedAvg rounds, the better model rolled out.
+    const federated = await runFederatedPhase(hub, fleet.agents, step);
+
     const [victim, ...steady] = [...fleet.agents].reverse();
     if (!victim) throw new Error('the demo needs at least one agent');
     const n = options.eventsPerAgent;
@@ -200,6 +204,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       },
       inference,
       rollouts,
+      federated,
     });
   } finally {
     await fleet.stopAll();
@@ -216,10 +221,11 @@ async function verify(
     started: number;
     inference: DemoInference;
     rollouts: DemoRollouts;
+    federated: DemoFederated;
   },
 ): Promise<DemoReport> {
   const hub = fleet.requireHub();
-  const problems: string[] = [...context.rollouts.problems];
+  const problems: string[] = [...context.rollouts.problems, ...context.federated.problems];
   const perDevice: DemoReport['perDevice'] = [];
   for (const agent of fleet.agents) {
     const status = await agentStatus(agent.apiUrl ?? '');
@@ -272,6 +278,7 @@ async function verify(
     ...(context.offline ? { offline: offlineSummary(context.offline, perDevice) } : {}),
     inference: context.inference,
     rollouts: context.rollouts,
+    federated: context.federated,
     perDevice,
     timeline: context.timeline,
     workDir: context.workDir,
