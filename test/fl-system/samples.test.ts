@@ -148,10 +148,13 @@ describe('agent samples (issue 6 item 1)', () => {
     await waitFor(() => agent.status().outbox.control.acked >= 1, 'the event acked');
     await waitFor(async () => (await api(hub, 'GET', '/v1/devices')).body.devices[0]?.reported, 'reported');
 
-    // The hub's whole data dir (database, WAL) holds none of the examples' bytes.
+    // The hub's whole data dir (database, WAL, artifacts, keys) holds none of the examples' bytes.
     const needles = samples.map((s) => Buffer.from(new Float32Array(s.features).buffer));
-    for (const file of readdirSync(hubDir.path)) {
-      const bytes = readFileSync(join(hubDir.path, file));
+    const files = readdirSync(hubDir.path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    assert.ok(files.length > 0);
+    for (const entry of files) {
+      const file = join(entry.parentPath, entry.name);
+      const bytes = readFileSync(file);
       for (const needle of needles) assert.equal(bytes.indexOf(needle), -1, `sample bytes found in ${file}`);
       assert.equal(bytes.indexOf(Buffer.from('1234.5678')), -1, `sample values found in ${file}`);
     }
