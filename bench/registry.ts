@@ -11,4 +11,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   delivery: async () => (await import('./delivery/index.js')).deliveryBenchmark,
   ops: async () => (await import('./ops/index.js')).opsBenchmark,
   fleet: async () => (await import('./fleet/index.js')).fleetBenchmark,
+  rollouts: async () => (await import('./rollouts/index.js')).rolloutsBenchmark,
 };

@@ -49,16 +49,50 @@ export function rowConfidence(data: Float32Array | Float64Array, start: number, 
   return denom > 0 && Number.isFinite(denom) ? 1 / denom : 0;
 }
 
+/** Rows of logits turned into a softmax confidence per call, at most (cost bound; evenly spaced). */
+export const MAX_SOFTMAX_ROWS = 8;
+
+function isDistribution(data: Float32Array | Float64Array, start: number, width: number): boolean {
+  let sum = 0;
+  for (let i = start; i < start + width; i++) {
+    const v = data[i] as number;
+    if (!(v >= 0 && v <= 1)) return false;
+    sum += v;
+  }
+  return Math.abs(sum - 1) <= 1e-3;
+}
+
 /**
- * Adds the confidence of every row of a result's class output to `into` (sum, count of
- * rows). A model without a class output adds nothing: its mean confidence stays unknown.
+ * Adds the confidence of a result's rows to `into` (sum, count of rows). The source is the
+ * first float output with a class axis whose first row is a probability distribution (then
+ * every row's largest value counts: one pass, no exponentials); failing that, the first class
+ * output read as logits, of which at most {@link MAX_SOFTMAX_ROWS} evenly spaced rows get a
+ * softmax (bounded cost for big batches). A model without a class output adds nothing.
  */
 export function accumulateConfidence(outputs: TensorMap, into: { sum: number; count: number }): void {
-  const t = classOutput(outputs)?.tensor;
-  if (t === undefined) return;
-  const width = t.dims[t.dims.length - 1] as number;
-  for (let start = 0; start < t.data.length; start += width) {
-    into.sum += rowConfidence(t.data, start, width);
+  let logits: FloatTensor | undefined;
+  for (const t of Object.values(outputs)) {
+    if (!isFloat(t) || t.data.length > MAX_SCANNED_ELEMENTS || t.data.length === 0) continue;
+    const width = t.dims[t.dims.length - 1] ?? 1;
+    if (width < 2 || t.data.length % width !== 0) continue;
+    if (isDistribution(t.data, 0, width)) {
+      for (let start = 0; start < t.data.length; start += width) {
+        let max = t.data[start] as number;
+        for (let i = start + 1; i < start + width; i++)
+          if ((t.data[i] as number) > max) max = t.data[i] as number;
+        into.sum += max;
+        into.count++;
+      }
+      return;
+    }
+    logits ??= t;
+  }
+  if (logits === undefined) return;
+  const width = logits.dims[logits.dims.length - 1] as number;
+  const rows = logits.data.length / width;
+  const step = Math.max(1, Math.ceil(rows / MAX_SOFTMAX_ROWS));
+  for (let row = 0; row < rows; row += step) {
+    into.sum += rowConfidence(logits.data, row * width, width);
     into.count++;
   }
 }
