@@ -34,6 +34,7 @@ export interface DriftStatus {
   psi: number | null;
   /** Largest KS statistic over the input features; null without data. */
   ks: number | null;
+  /** Per feature with at least `minRows` counts (others are left out until they have them). */
   features: Array<{ psi: number; ks: number }>;
   output: { psi: number } | null;
   drifting: boolean;
@@ -157,15 +158,22 @@ export class DriftMonitor {
     const features: DriftStatus['features'] = [];
     let output: DriftStatus['output'] = null;
     if (baseline && rows > 0) {
+      // Each histogram is judged only once it holds minRows counts of its own: rows summarised
+      // before the device had the baseline's edges count in `rows` but in no feature.
+      const enough = (counts: readonly number[] | undefined) =>
+        counts !== undefined && counts.reduce((n, c) => n + c, 0) >= this.settings.minRows;
       baseline.features.forEach((f, i) => {
         const actual = sumColumn(windows, (s) => s.features[i], f.counts.length);
-        if (actual === undefined || !hasCounts(f.counts)) return;
-        features.push({ psi: psi(f.counts, actual), ks: ksStatistic(f.counts, actual) });
+        if (!enough(actual) || !hasCounts(f.counts)) return;
+        features.push({
+          psi: psi(f.counts, actual as number[]),
+          ks: ksStatistic(f.counts, actual as number[]),
+        });
       });
       // A class the baseline never saw counts in a bin of its own (the baseline's is empty).
       const width = Math.max(baseline.classes.length, ...windows.map((w) => w.summary.classes.length));
       const classes = sumColumn(windows, (s) => padTo(s.classes, width), width);
-      if (classes !== undefined && hasCounts(baseline.classes))
+      if (classes !== undefined && enough(classes) && hasCounts(baseline.classes))
         output = { psi: psi(padTo(baseline.classes, width), classes) };
     }
     const psis = [...features.map((f) => f.psi), ...(output ? [output.psi] : [])];

@@ -12,7 +12,7 @@ import { classesOf, hubWithAgent, inferRows, rows } from './fleet-ops.js';
 import { parsePrometheusText, sampleValue } from './prom-text.js';
 
 test('telemetry, agent /metrics and drift: stable traffic stays quiet, shifted inputs raise an alert', async (t) => {
-  const fleet = await hubWithAgent({ drift: { minRows: 200 } });
+  const fleet = await hubWithAgent({ drift: { minRows: 300 } });
   t.after(() => fleet.close());
   const { hub, agent, model } = fleet;
 
@@ -35,7 +35,7 @@ test('telemetry, agent /metrics and drift: stable traffic stays quiet, shifted i
     async () => {
       await inferRows(agent, rows(100, seed++));
       const s = (await api(hub, 'GET', '/v1/drift/clf/1.0.0')).body;
-      return s.rows >= 400 && s.features.length === 4 && s;
+      return s.rows >= 500 && s.features.length === 4 && s;
     },
     'stable drift summaries with features',
     60_000,
