@@ -27,6 +27,7 @@ import { type HubDelivery, setupDelivery } from './registry/setup.js';
 import { Rejections } from './rejections.js';
 import { type HubRollouts, setupRollouts } from './rollouts/setup.js';
 import { installRateLimit } from './security/rate-limit.js';
+import { TokenBuckets } from './security/token-bucket.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openHubStore } from './store/open.js';
 import type { HubStore } from './store/types.js';
@@ -160,7 +161,9 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     } else {
       // The embedded broker starts with no connections, so nobody can still be online.
       await store.markAllOffline();
-      broker = await startEmbeddedBroker({ store, rejections, logger: log('broker') });
+      const { connectsPerS, connectBurst } = cfg.limits.mqtt;
+      const connectLimit = new TokenBuckets(connectsPerS, connectBurst);
+      broker = await startEmbeddedBroker({ store, rejections, logger: log('broker'), connectLimit });
       parts.broker = broker;
       bus = broker.bus;
     }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { isDeviceId, isDownlinkChannel, isUplinkChannel, parseDeviceTopic } from '../../shared/index.js';
 import type { Rejections } from '../rejections.js';
 import { generateSecret, hashSecret, verifySecret } from '../secrets.js';
+import type { TokenBuckets } from '../security/token-bucket.js';
 import type { HubStore } from '../store/types.js';
 
 /** MQTT 3.1.1 CONNACK return codes the hub answers with. */
@@ -14,6 +15,8 @@ export interface AclDeps {
   store: HubStore;
   rejections: Rejections;
   logger: Logger;
+  /** CONNECT attempts per device id (issue 8 item 5); absent = unlimited. */
+  connectLimit?: TokenBuckets;
 }
 
 type AclHandlers = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
@@ -46,6 +49,13 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
   }
 
   const authenticate: AclHandlers['authenticate'] = (client, username, password, done) => {
+    // Issue 8: a device reconnecting in a tight loop is refused before any scrypt is spent.
+    const wait = deps.connectLimit?.take(client.id) ?? 0;
+    if (wait > 0) {
+      rejections.reject(client.id, 'connect.rate-limited', `too many CONNECTs; next in ${wait} s`);
+      const error = Object.assign(new Error('connect rate limited'), { returnCode: 3 }) as AuthenticateError;
+      return done(error, false);
+    }
     check(client, username, password).then(
       (code) => {
         if (code === 0) return done(null, true);

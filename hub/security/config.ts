@@ -14,6 +14,14 @@ export const LimitsConfigSchema = z
         burst: configInt().min(1).default(200),
       })
       .prefault({}),
+    mqtt: z
+      .strictObject({
+        /** Sustained CONNECTs per second per device id (embedded broker); default 0.5. */
+        connectsPerS: z.coerce.number<unknown>().positive().default(0.5),
+        /** CONNECTs a device may make in a row before that rate applies; default 20. */
+        connectBurst: configInt().min(1).default(20),
+      })
+      .prefault({}),
   })
   .prefault({});
 

@@ -219,7 +219,10 @@ test('10,000 malformed messages: all rejected with a reason, the hub alive, no s
       }),
       fc.record({
         route: fc.constant('events' as const),
-        limit: fc.oneof(fc.integer({ max: 0 }), fc.string({ maxLength: 8 }).map((t) => `x${t}`)),
+        limit: fc.oneof(
+          fc.integer({ max: 0 }),
+          fc.string({ maxLength: 8 }).map((t) => `x${t}`),
+        ),
       }),
       fc.record({ route: fc.constant('config' as const), level: fc.string({ maxLength: 10 }) }),
       fc.record({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Hub } from '../../hub/index.js';
 import { TokenBuckets } from '../../hub/security/token-bucket.js';
-import { startHub, tempDir } from '../helpers/hub.js';
+import { closeClient, connectDevice, enroll, startHub, tempDir } from '../helpers/hub.js';
 
 // Issue 8 item 5: the HTTP API limits each client with a token bucket; past it, 429
 // HUB_RATE_LIMITED with Retry-After, before authentication (an unauthenticated flood is
@@ -52,4 +52,20 @@ test('token buckets refill at the rate and never exceed the burst', () => {
     [0, 0, 0, 1],
     'refilled to the burst, no more',
   );
+});
+
+test('CONNECTs per device are limited on the embedded broker, before any password check', async () => {
+  const dir2 = await tempDir();
+  const limited = await startHub(dir2.path, { limits: { mqtt: { connectsPerS: 0.01, connectBurst: 2 } } });
+  try {
+    const creds = await enroll(limited);
+    for (let i = 0; i < 2; i++) await closeClient((await connectDevice(limited, creds)).client);
+    await assert.rejects(connectDevice(limited, creds), /Server unavailable|unavailable/i);
+    assert.equal(limited.stats().rejected.byReason['connect.rate-limited'], 1);
+    const other = await enroll(limited);
+    await closeClient((await connectDevice(limited, other)).client);
+  } finally {
+    await limited.close();
+    await dir2.remove();
+  }
 });
