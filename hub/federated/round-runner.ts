@@ -1,18 +1,19 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decodeUpdate, encodeUpdate, type ModelWeights, sha256Hex } from '../../federated/index.js';
-import { formatIssues, OutpostError } from '../../shared/index.js';
-import { type FlTask, MAX_EMBEDDED_WEIGHTS_CHARS } from '../../shared/messages/federated.js';
+import { OutpostError } from '../../shared/index.js';
+import type { FlTask } from '../../shared/messages/federated.js';
 import type { DesiredService } from '../desired/desired-service.js';
 import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
 import type { HubStore } from '../store/types.js';
 import { aggregateRound, type RoundAggregate } from './aggregate-round.js';
 import type { DpRecord } from './central-dp.js';
 import type { EmbeddedModel } from './registry-model.js';
+import { runClosedLoop, summarizeEvals } from './round-metrics.js';
 import { SecAggRound, stepSecure } from './secagg-round.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
-import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
+import { resolveTaskSpec } from './task-create.js';
+import type { FlTaskSpec } from './task-spec.js';
 
 /** Evaluation of a global model on the hub's held-out set (issue 6 item 5). */
 export type HubEvaluator = (
@@ -117,62 +118,7 @@ export class FlRoundRunner {
 
   /** Validates and stores a new task (`POST /v1/federated/tasks`); the next tick opens round 1. */
   async createTask(input: unknown): Promise<FlTaskRecord> {
-    const parsed = FlTaskSpecSchema.safeParse(input);
-    if (!parsed.success) {
-      const problems = formatIssues(parsed.error);
-      throw new OutpostError('FL_BAD_PARAMS', `invalid federated task: ${problems.join('; ')}`, {
-        details: { problems },
-      });
-    }
-    const given = [parsed.data.topology, parsed.data.shapes, parsed.data.weights].filter(
-      (v) => v !== undefined,
-    );
-    if (given.length !== 0 && given.length !== 3) {
-      throw new OutpostError(
-        'FL_BAD_PARAMS',
-        'give all of topology, shapes and weights, or none (from the registry)',
-      );
-    }
-    let model: EmbeddedModel;
-    if (parsed.data.topology && parsed.data.shapes && parsed.data.weights) {
-      model = { topology: parsed.data.topology, shapes: parsed.data.shapes, weights: parsed.data.weights };
-    } else if (this.#d.loadModel) {
-      model = await this.#d.loadModel(parsed.data.model.name, parsed.data.model.version);
-    } else {
-      throw new OutpostError(
-        'FL_BAD_PARAMS',
-        'no starting model: give topology, shapes and weights (no registry here)',
-      );
-    }
-    const id = parsed.data.id ?? `fl-${randomBytes(6).toString('hex')}`;
-    const spec: FlTaskSpec & { id: string } = { ...parsed.data, ...model, id };
-    const bytes = Buffer.from(spec.weights, 'base64');
-    try {
-      decodeUpdate(bytes, shapes(spec));
-    } catch (err) {
-      throw new OutpostError(
-        'FL_BAD_PARAMS',
-        `weights do not decode against shapes: ${(err as Error).message}`,
-      );
-    }
-    if (spec.weights.length > MAX_EMBEDDED_WEIGHTS_CHARS) {
-      throw new OutpostError(
-        'FL_BAD_PARAMS',
-        `weights of ${spec.weights.length} base64 characters exceed the ${MAX_EMBEDDED_WEIGHTS_CHARS} a task embeds`,
-      );
-    }
-    if (spec.secagg && (spec.mode !== 'sync' || !['fedavg', 'fedprox'].includes(spec.strategy))) {
-      throw new OutpostError('FL_BAD_PARAMS', 'secagg needs mode sync and strategy fedavg or fedprox');
-    }
-    if (spec.secagg && spec.minClients < spec.secagg.threshold) {
-      throw new OutpostError(
-        'FL_BAD_PARAMS',
-        `secagg threshold ${spec.secagg.threshold} exceeds minClients ${spec.minClients}`,
-      );
-    }
-    if (spec.count !== undefined && spec.count < spec.minClients) {
-      throw new OutpostError('FL_BAD_PARAMS', `count ${spec.count} is below minClients ${spec.minClients}`);
-    }
+    const { spec, bytes } = await resolveTaskSpec(input, this.#d.loadModel);
     const { weights: _w, ...stored } = spec;
     const now = this.#d.now();
     const record: FlTaskRecord = {
@@ -432,53 +378,23 @@ export class FlRoundRunner {
     now: number,
   ): Promise<void> {
     const { store, log } = this.#d;
-    const evals = await store.listFlEvals(task.id, round.round);
-    const evalExamples = evals.reduce((n, e) => n + e.examples, 0);
-    const federatedEval =
-      evalExamples > 0
-        ? {
-            devices: evals.length,
-            examples: evalExamples,
-            accuracy: evals.reduce((s, e) => s + e.accuracy * e.examples, 0) / evalExamples,
-            loss: evals.reduce((s, e) => s + e.loss * e.examples, 0) / evalExamples,
-          }
-        : null;
+    const federatedEval = summarizeEvals(await store.listFlEvals(task.id, round.round));
     const hubEval = await this.#evaluate(task.id, spec, agg.weights);
     // The starting model's score, once: the "before" of the whole task.
     const hubEvalStart =
       hubEval && round.round === 1 ? await this.#evaluate(task.id, spec, global) : undefined;
     const last = round.round >= spec.rounds;
-    let best = task.best;
-    let closedLoop: Record<string, unknown> | null = null;
-    const bar = best?.accuracy ?? hubEvalStart?.accuracy ?? Number.NEGATIVE_INFINITY;
-    if (hubEval && hubEval.accuracy > bar) {
-      best = { round: round.round, accuracy: hubEval.accuracy };
-      if (spec.closedLoop?.register && this.#d.closedLoop) {
-        try {
-          closedLoop = await this.#d.closedLoop.register({
-            task,
-            spec,
-            round: round.round,
-            weights: agg.weights,
-            accuracy: hubEval.accuracy,
-          });
-          best = { ...best, version: closedLoop.version } as typeof best;
-        } catch (err) {
-          log.warn({ err, task: task.id, round: round.round }, 'closed loop failed; the round still closes');
-          closedLoop = { error: (err as Error).message };
-        }
-      }
-    }
-    const bestVersion = (best as { version?: string } | null)?.version;
-    if (last && bestVersion !== undefined && spec.closedLoop?.rollout && this.#d.closedLoop) {
-      try {
-        const rollout = await this.#d.closedLoop.rollout({ task, spec, version: bestVersion });
-        closedLoop = { ...(closedLoop ?? {}), rollout };
-      } catch (err) {
-        log.warn({ err, task: task.id, version: bestVersion }, 'closed-loop rollout failed');
-        closedLoop = { ...(closedLoop ?? {}), rolloutError: (err as Error).message };
-      }
-    }
+    const { best, closedLoop } = await runClosedLoop({
+      hook: this.#d.closedLoop,
+      log,
+      task,
+      spec,
+      round: round.round,
+      weights: agg.weights,
+      hubEval,
+      hubEvalStart,
+      last,
+    });
     const metrics = {
       ...round.metrics,
       accepted: agg.accepted,
