@@ -117,8 +117,10 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
       assigned.push(row);
       pins.push({ deviceId: t.deviceId, pin });
     }
-    await applyPins(deps.desired, rollout, pins);
+    // Recorded before pinned: a crash in between leaves a recorded device that never reports
+    // (excluded at its deadline, replaced), never a pinned one whose previous version is lost.
     await store.putRolloutDevices(assigned);
+    await applyPins(deps.desired, rollout, pins);
     const arms = pins.map(
       (p) => `${p.deviceId}→${p.pin.version}${p.pin.shadow ? ` (shadow ${p.pin.shadow})` : ''}`,
     );
