@@ -102,7 +102,8 @@ export function redactUrl(url: string): string {
 // `postgres-rollouts.ts` and `postgres-federated.ts`, as the SQLite store does.
 export interface PostgresHubStore extends RolloutStore, FederatedStore {}
 
-/** {@link HubStore} over PostgreSQL; `pool` is exposed for the lease module (`hub/lease*`). */
+/** {@link HubStore} over PostgreSQL; `pool` is exposed for the lease module (`hub/coordination`). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface's methods are assigned in the constructor
 export class PostgresHubStore implements HubStore {
   readonly kind = 'postgres';
 
