@@ -11,9 +11,8 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { AGENT_ENV_PREFIX, AgentConfigSchema } from '../../agent/index.js';
 import { configFromEnv } from '../../shared/index.js';
-import { runCli } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/hub.js';
-import { root } from './process-helpers.js';
+import { root, runBuiltCli } from './process-helpers.js';
 
 const SECRET = 'install-test-secret-0123456789abcdef';
 const main = resolve(root, 'dist/cli/main.js');
@@ -31,7 +30,7 @@ test('agent install --dry-run prints unit and masked env file, writes nothing', 
   const dir = await tempDir('outpost-install-');
   try {
     const args = ['agent', 'install', '--device-id', 'pi-07', '--user', 'pi', '--unit-dir', dir.path];
-    const res = await runCli(
+    const res = await runBuiltCli(
       [...args, '--environment-file', join(dir.path, 'agent.env'), '--main', main, '--dry-run'],
       {
         OUTPOST_AGENT_DEVICE_SECRET: SECRET,
@@ -44,7 +43,7 @@ test('agent install --dry-run prints unit and masked env file, writes nothing', 
     assert.match(res.stdout, /^OUTPOST_AGENT_DEVICE_SECRET=\*{8}$/m);
     assert.ok(!res.stdout.includes(SECRET), 'the secret is never printed');
     assert.deepEqual(readdirSync(dir.path), []);
-    const json = await runCli([...args, '--main', main, '--dry-run', '--json']);
+    const json = await runBuiltCli([...args, '--main', main, '--dry-run', '--json']);
     assert.equal(json.code, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout).unitPath, join(dir.path, 'outpost-agent.service'));
   } finally {
@@ -56,7 +55,7 @@ test('agent install writes a unit systemd accepts and a 0600 env file the agent 
   const dir = await tempDir('outpost-install-');
   try {
     const envFile = join(dir.path, 'etc', 'agent.env');
-    const res = await runCli(
+    const res = await runBuiltCli(
       ['agent', 'install', '--device-id', 'jetson-01', '--hub-mqtt-url', 'mqtts://hub.example:8883'].concat([
         '--user',
         'root',
@@ -120,7 +119,7 @@ test('agent install: bad options are usage errors naming the flag', async () => 
     [['--device-id', 'a', '--data-dir', 'relative/dir'], /--data-dir must be an absolute path/],
     [['--device-id', 'a', '--hub-mqtt-url', 'http://x'], /--hub-mqtt-url/],
   ] as const) {
-    const res = await runCli(['agent', 'install', ...args, '--dry-run']);
+    const res = await runBuiltCli(['agent', 'install', ...args, '--dry-run']);
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stdout}`);
     assert.match(res.stderr, pattern);
   }

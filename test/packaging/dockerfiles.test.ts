@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../cli/run-cli.js';
 import { parseDockerfile } from './dockerfile-parse.js';
+import { runBuiltCli } from './process-helpers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -113,7 +113,7 @@ for (const { file, command, port } of IMAGES) {
       }
       assert.notEqual(i.keyword, 'ADD', `${file}: use COPY, not ADD`);
     }
-    const help = await runCli([command, '--help']);
+    const help = await runBuiltCli([command, '--help']);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, new RegExp(`^outpost ${command}`));
   });

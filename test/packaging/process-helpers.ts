@@ -1,4 +1,5 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,4 +26,25 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${child.out.join('')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Runs the built CLI (`node dist/cli/main.js ARGS`): a second per call instead of the
+ * TypeScript transform's several on a loaded machine. Needs `npx tsc -b` first (npm test
+ * builds); says so when dist is missing.
+ */
+export function runBuiltCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const main = resolve(root, 'dist/cli/main.js');
+  if (!existsSync(main)) throw new Error('dist/cli/main.js missing: run npx tsc -b first');
+  return new Promise((done) =>
+    execFile(
+      process.execPath,
+      [main, ...args],
+      { cwd: root, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => done({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    ),
+  );
 }
