@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ModelWeights } from '../../federated/index.js';
+import { exportOnnx, type ModelWeights } from '../../federated/index.js';
 import { packTfjsBundle, type TfjsModelJson } from '../../inference/index.js';
 import { formatIssues, OutpostError, type RolloutRequest, RolloutRequestSchema } from '../../shared/index.js';
 import type { Registry } from '../registry/registry.js';
@@ -64,7 +64,9 @@ export interface ClosedLoopDeps {
  * (the task's best version so far, else its starting version), `round` and `source`
  * `fl:{task}`. `rollout`: the task's `closedLoop.rollout` fields, with the model, the version
  * and the task's selector, validated as a rollout request and started through the rollouts
- * module. An ONNX serving variant is not registered (fl-core's exporter is not wired here).
+ * module. Variants: fp32 = the tfjs-layers bundle (trainable, TF.js engines), int8 = the
+ * ONNX export quantized (ONNX engines; profiles that prefer int8 take it). A failed export
+ * leaves the tfjs-layers variant alone, with the reason recorded.
  */
 export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
   return {
@@ -89,11 +91,30 @@ export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
         bytes,
         lineage: { parent, round, source: `fl:${task.id}` },
       });
+      // The ONNX serving variant (int8, for profiles that prefer it), from fl-core's exporter.
+      let onnx: Record<string, unknown>;
+      try {
+        const exported = exportOnnx({ modelTopology: spec.topology, weights }, { name });
+        await deps.registry.registerVersion({
+          name,
+          version,
+          precision: 'int8',
+          bytes: exported.int8.bytes,
+          lineage: { parent, round, source: `fl:${task.id}` },
+        });
+        onnx = { precision: 'int8', bytes: exported.int8.bytes.byteLength };
+      } catch (err) {
+        deps.log.warn(
+          { err, task: task.id, version },
+          'no ONNX int8 serving variant; the version has tfjs-layers only',
+        );
+        onnx = { error: (err as Error).message };
+      }
       deps.log.info(
         { task: task.id, round, model: name, version, parent, accuracy },
         'federated model version registered',
       );
-      return { version, parent, format: 'tfjs-layers', bytes: bytes.byteLength };
+      return { version, parent, format: 'tfjs-layers', bytes: bytes.byteLength, onnx };
     },
     async rollout({ task, spec, version }) {
       if (spec.closedLoop?.rollout === undefined) return { skipped: 'no rollout policy' };
