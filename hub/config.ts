@@ -6,6 +6,7 @@ import { RegistryConfigSchema } from './registry/config.js';
 import { RolloutsConfigSchema } from './rollouts/config.js';
 import { LimitsConfigSchema } from './security/config.js';
 import { StoreConfigSchema } from './store/postgres-config.js';
+import { TlsConfigSchema } from './tls-config.js';
 
 const port = () => configInt().min(0).max(65_535);
 
@@ -22,6 +23,8 @@ export const HubConfigSchema = z.strictObject({
   broker: BrokerConfigSchema,
   /** Rate limits against hostile or runaway clients (issue 8). */
   limits: LimitsConfigSchema,
+  /** MQTT over TLS and client certificates (issue 8). */
+  tls: TlsConfigSchema,
   http: z
     .strictObject({
       host: z.string().min(1).default('0.0.0.0'),

@@ -1,4 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { formatIssues, OutpostError } from '../shared/index.js';
@@ -31,6 +32,7 @@ import { TokenBuckets } from './security/token-bucket.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openHubStore } from './store/open.js';
 import type { HubStore } from './store/types.js';
+import { listenMqttTls } from './tls.js';
 
 /** A running hub. Every URL uses 127.0.0.1 when the listener is bound to all interfaces. */
 export interface Hub {
@@ -54,6 +56,8 @@ export interface Hub {
    * The rollout driver uses `rollouts`; always held with the SQLite store.
    */
   readonly leases: Leases;
+  /** Embedded broker over TLS (issue 8, `tls.certFile`), e.g. `mqtts://127.0.0.1:8883`. */
+  readonly mqtts?: { url: string; port: number };
   /** Counters since this hub started. */
   stats(): HubStats;
   /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
@@ -95,6 +99,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     app: FastifyInstance;
     ws: WebSocketTransport;
     tcp: Server;
+    tls: TlsServer;
     models: HubModels;
     rescorer: Rescorer;
     ops: HubOperations;
@@ -122,6 +127,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (broker) await step('broker', () => broker.close());
     if (ws) await step('WebSocket transport', () => ws.close());
     await step('MQTT listener', () => tcpClosed);
+    if (parts.tls) await step('MQTT TLS listener', () => closeServer(parts.tls as TlsServer));
     parts.ops?.close();
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
@@ -163,7 +169,13 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       await store.markAllOffline();
       const { connectsPerS, connectBurst } = cfg.limits.mqtt;
       const connectLimit = new TokenBuckets(connectsPerS, connectBurst);
-      broker = await startEmbeddedBroker({ store, rejections, logger: log('broker'), connectLimit });
+      broker = await startEmbeddedBroker({
+        store,
+        rejections,
+        logger: log('broker'),
+        connectLimit,
+        clientCerts: cfg.tls.clientCerts,
+      });
       parts.broker = broker;
       bus = broker.bus;
     }
@@ -268,6 +280,12 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       mqttUrl = `mqtt://${urlHost(cfg.mqtt.host)}:${mqttPort}`;
       wsUrl = `ws://${urlHost(cfg.http.host)}:${httpPort}${cfg.http.wsPath}`;
     }
+    let mqtts: { url: string; port: number } | undefined;
+    if (broker && cfg.tls.certFile !== undefined) {
+      parts.tls = await listenMqttTls(broker.aedes, cfg.tls);
+      const port = (parts.tls.address() as AddressInfo).port;
+      mqtts = { url: `mqtts://${urlHost(cfg.tls.host)}:${port}`, port };
+    }
     const httpUrl = `http://${urlHost(cfg.http.host)}:${httpPort}`;
     endpoints.mqttUrl = mqttUrl;
     endpoints.wsUrl = wsUrl;
@@ -284,6 +302,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       federated,
       rollouts,
       leases,
+      ...(mqtts ? { mqtts } : {}),
       stats: () => counters.snapshot(),
       close: () => {
         closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));

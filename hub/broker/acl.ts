@@ -5,6 +5,7 @@ import type { Rejections } from '../rejections.js';
 import { generateSecret, hashSecret, verifySecret } from '../secrets.js';
 import type { TokenBuckets } from '../security/token-bucket.js';
 import type { HubStore } from '../store/types.js';
+import { certifiedDeviceId } from '../tls.js';
 
 /** MQTT 3.1.1 CONNACK return codes the hub answers with. */
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -17,6 +18,11 @@ export interface AclDeps {
   logger: Logger;
   /** CONNECT attempts per device id (issue 8 item 5); absent = unlimited. */
   connectLimit?: TokenBuckets;
+  /**
+   * Client certificates (issue 8 item 4): when not `off`, a connection that presents a verified
+   * certificate must use the certificate's CN as its user name.
+   */
+  clientCerts?: 'off' | 'optional' | 'required';
 }
 
 type AclHandlers = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
@@ -42,6 +48,11 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
   async function check(client: Client, username: string | undefined, password: Buffer | undefined) {
     if (username === undefined || password === undefined) return BAD_USERNAME_OR_PASSWORD;
     if (username !== client.id) return NOT_AUTHORIZED;
+    if ((deps.clientCerts ?? 'off') !== 'off') {
+      const certified = certifiedDeviceId((client as Client & { conn?: unknown }).conn);
+      if (certified === null && deps.clientCerts === 'required') return NOT_AUTHORIZED;
+      if (typeof certified === 'string' && certified !== username) return NOT_AUTHORIZED;
+    }
     const device = isDeviceId(username) ? await store.getDevice(username) : undefined;
     // Verify even for an unknown device, so timing does not tell which ids exist.
     const ok = await verifySecret(password.toString('utf8'), device?.secretHash ?? (await dummy()));
