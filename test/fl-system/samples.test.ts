@@ -150,7 +150,9 @@ describe('agent samples (issue 6 item 1)', () => {
 
     // The hub's whole data dir (database, WAL, artifacts, keys) holds none of the examples' bytes.
     const needles = samples.map((s) => Buffer.from(new Float32Array(s.features).buffer));
-    const files = readdirSync(hubDir.path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    const files = readdirSync(hubDir.path, { recursive: true, withFileTypes: true }).filter((e) =>
+      e.isFile(),
+    );
     assert.ok(files.length > 0);
     for (const entry of files) {
       const file = join(entry.parentPath, entry.name);
