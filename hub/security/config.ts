@@ -8,18 +8,21 @@ export const LimitsConfigSchema = z
   .strictObject({
     http: z
       .strictObject({
-        /** Sustained HTTP requests per second per client address; default 50. */
-        ratePerS: z.coerce.number<unknown>().positive().default(50),
-        /** Requests a client may make at once before the rate applies; default 200. */
-        burst: configInt().min(1).default(200),
+        /**
+         * Sustained HTTP requests per second per client address; default 1000 (agents behind
+         * one NAT share an address: size it for the busiest address, not one device).
+         */
+        ratePerS: z.coerce.number<unknown>().positive().default(1000),
+        /** Requests a client may make at once before the rate applies; default 5000. */
+        burst: configInt().min(1).default(5000),
       })
       .prefault({}),
     mqtt: z
       .strictObject({
-        /** Sustained CONNECTs per second per device id (embedded broker); default 0.5. */
-        connectsPerS: z.coerce.number<unknown>().positive().default(0.5),
-        /** CONNECTs a device may make in a row before that rate applies; default 20. */
-        connectBurst: configInt().min(1).default(20),
+        /** Sustained CONNECTs per second per device id (embedded broker); default 2. */
+        connectsPerS: z.coerce.number<unknown>().positive().default(2),
+        /** CONNECTs a device may make in a row before that rate applies; default 60. */
+        connectBurst: configInt().min(1).default(60),
       })
       .prefault({}),
   })
