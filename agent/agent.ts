@@ -238,6 +238,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       enqueue,
       models: inference.models,
       samples,
+      federated,
       routes: (app) => ops.registerRoutes(app),
       isClosing: () => closing,
       log: loggers.child('api'),

@@ -101,8 +101,15 @@ function fromBinary(body: Buffer): NewSample[] {
  *   Full quota → 507 `AGENT_SAMPLES_FULL`, nothing stored.
  * - `GET /v1/samples/stats` → counts per split and label, feature shape, quota.
  * - `DELETE /v1/samples[?split=train|holdout]` → `{deleted}`.
+ * - `GET /v1/federated` → the task runner's status: task, busy, last error, recent rounds.
  */
-export function registerSampleRoutes(app: FastifyInstance, samples: SampleStore): void {
+export function registerSampleRoutes(
+  app: FastifyInstance,
+  samples: SampleStore,
+  federated?: { status(): unknown },
+): void {
+  // The device's part in federated tasks: the current task, and what it did per round.
+  if (federated) app.get('/v1/federated', async () => federated.status());
   if (!app.hasContentTypeParser(TENSOR_MEDIA_TYPE)) {
     app.addContentTypeParser(TENSOR_MEDIA_TYPE, { parseAs: 'buffer' }, (_request, body, done) =>
       done(null, body),

@@ -21,6 +21,8 @@ export interface ApiOptions {
   models?: AgentModels;
   /** Labelled examples for federated learning; when given, the sample routes are served (issue 6). */
   samples?: SampleStore;
+  /** The federated task runner; its status is served at `GET /v1/federated` (issue 6). */
+  federated?: { status(): unknown };
   /** True once the agent is closing: every request is answered `AGENT_CLOSED`. */
   isClosing(): boolean;
   /** Adds more routes before listening (`GET /metrics`, issue 7). */
@@ -89,7 +91,7 @@ export async function startApi(options: ApiOptions): Promise<LocalApi> {
   if (options.models) registerInferenceRoutes(app, options.models);
   options.routes?.(app);
   // After the inference routes: both accept the binary tensor form and share its parser.
-  if (options.samples) registerSampleRoutes(app, options.samples);
+  if (options.samples) registerSampleRoutes(app, options.samples, options.federated);
 
   await app.listen({ host: options.host, port: options.port });
   const port = (app.server.address() as AddressInfo).port;

@@ -82,7 +82,18 @@ describe('federated rounds (sync) across three agents', () => {
     assert.deepEqual(w1[0]?.values, model.weights[0]?.values);
     assert.notDeepEqual(w3[0]?.values, w1[0]?.values);
 
-    // Every device was told to stop once the task finished, and remembers its two rounds.
+    // Each device remembers what it did per round (GET /v1/federated on its local API).
+    for (const d of fleet) {
+      const status = (await (await fetch(`${d.agent?.api.url}/v1/federated`)).json()) as {
+        rounds: Array<{ taskId: string; round: number; status: string }>;
+      };
+      const mine = status.rounds.filter((r) => r.taskId === 'round-test').map((r) => [r.round, r.status]);
+      assert.deepEqual(mine.sort(), [
+        [1, 'submitted'],
+        [2, 'submitted'],
+      ]);
+    }
+    // Every device was told to stop once the task finished.
     await waitFor(
       async () => (await hub.store.listDesired()).every((d) => d.desired.federated === undefined),
       'the task removed from every desired state',
