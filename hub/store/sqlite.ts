@@ -63,6 +63,7 @@ export function openSqliteHubStore(dataDir: string): HubStore {
 
 // The rollout methods (issue 5) are mixed in from `sqlite-rollouts.ts` by the constructor.
 // The federated methods (issue 6) likewise, from `sqlite-federated.ts`.
+// biome-ignore lint/correctness/noUnusedVariables: merged with the class below
 interface SqliteHubStore extends RolloutStore, FederatedStore {}
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface's methods are assigned in the constructor
 class SqliteHubStore implements HubStore {
@@ -92,8 +93,14 @@ class SqliteHubStore implements HubStore {
     this.rescores = new SqliteRescores(db);
     this.brokerCredentials = new SqliteBrokerCredentials(db);
     this.registry = new SqliteRegistry(db);
-    Object.assign(this, sqliteRolloutStore(db, () => this.open()));
-    Object.assign(this, sqliteFederatedStore(db, () => this.open()));
+    Object.assign(
+      this,
+      sqliteRolloutStore(db, () => this.open()),
+    );
+    Object.assign(
+      this,
+      sqliteFederatedStore(db, () => this.open()),
+    );
     this.stmt = {
       insertDevice: db.prepare(
         'INSERT INTO devices (id, name, labels, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)',
