@@ -154,6 +154,16 @@ test('a hub restart resumes a rollout at its stage and never counts a report twi
       [second.creds.id, 10],
     ]),
   );
+  const served = await api(hub, 'GET', `/v1/model-metrics?model=clf&rollout=${id}&device=${first.creds.id}`);
+  assert.equal(served.status, 200);
+  assert.deepEqual(
+    served.body.rows.map((r: { version: string; role: string; counters: { requests: number } }) => [
+      r.version,
+      r.role,
+      r.counters.requests,
+    ]),
+    [['1.0.0', 'active', 12]],
+  );
   const kinds = (await hub.store.listRolloutEvents(id)).map((e) => e.kind);
   assert.deepEqual(kinds, ['created', 'assigned', 'stage', 'assigned', 'completed']);
 });
