@@ -133,7 +133,8 @@ export function createRolloutService(deps: {
             arm,
             version,
             role,
-            devices: devices.filter((d) => d.arm === arm && d.excludedAt === null).length,
+            devices: devices.filter((d) => d.arm === arm && (d.excludedAt === null || d.reportedAt !== null))
+              .length,
             reporting,
             metrics: summarise(counters),
           };
@@ -161,6 +162,12 @@ export function createRolloutService(deps: {
         now(),
         ['paused'],
       );
+      // A pause stops the devices' deadline clocks too: those still waiting start over.
+      const waiting = (await store.listRolloutDevices(id)).filter(
+        (d) => d.reportedAt === null && d.excludedAt === null && d.rolledBackAt === null,
+      );
+      if (waiting.length > 0)
+        await store.putRolloutDevices(waiting.map((d) => ({ ...d, assignedAt: now() })));
       deps.kick();
       return resumed;
     },
