@@ -46,7 +46,10 @@ export async function push(hub: Hub, name: string, version: string, bytes: Uint8
   if (res.status !== 201) throw new Error(`push ${name}@${version}: ${res.status} ${await res.text()}`);
 }
 
-/** A hub whose driver ticks every 50 ms. */
+/** Agent data directories made by {@link rolloutAgent}, removed with the hub's by `remove()`. */
+const agentDirs: Array<() => void> = [];
+
+/** A hub whose driver ticks every 50 ms; `remove()` (after the agents closed) deletes every temp dir. */
 export async function rolloutHub(): Promise<{ hub: Hub; remove(): Promise<void> }> {
   const dir = await hubTempDir('outpost-rollouts-');
   const hub = await startHub(dir.path, { rollouts: { tickMs: 50 } });
@@ -55,12 +58,16 @@ export async function rolloutHub(): Promise<{ hub: Hub; remove(): Promise<void> 
     remove: async () => {
       await hub.close();
       await dir.remove();
+      for (const remove of agentDirs.splice(0)) remove();
     },
   };
 }
 
 /** A real agent for `creds` that trusts the hub's key and flushes metrics every 100 ms. */
-export async function rolloutAgent(hub: Hub, creds: Credentials, dataDir = tempDir().path): Promise<Agent> {
+export async function rolloutAgent(hub: Hub, creds: Credentials): Promise<Agent> {
+  const dir = tempDir();
+  agentDirs.push(dir.remove);
+  const dataDir = dir.path;
   return createAgent(
     agentTestConfig({
       deviceId: creds.id,
