@@ -47,10 +47,10 @@ export function spawnOutpost(
       () =>
         reject(
           new Error(
-            `outpost ${args[0]} not ready after ${options.readyTimeoutMs ?? 20_000} ms; see ${options.logFile}`,
+            `outpost ${args[0]} not ready after ${options.readyTimeoutMs ?? 60_000} ms; see ${options.logFile}`,
           ),
         ),
-      options.readyTimeoutMs ?? 20_000,
+      options.readyTimeoutMs ?? 60_000,
     );
     child.on('message', (message: unknown) => {
       if ((message as ReadyMessage | undefined)?.type === 'ready') {

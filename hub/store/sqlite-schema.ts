@@ -106,9 +106,9 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     hash      TEXT NOT NULL
   ) STRICT;
   `,
-  // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
+  // 6: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
   FEDERATED_SQLITE_MIGRATION,
-  // 7th entry: rollouts, their devices and timeline; per-model counters folded from
+  // 7: rollouts, their devices and timeline; per-model counters folded from
   // telemetry.model events with a cursor per (device, epoch) (issue 5 items 4-6).
   `
   CREATE TABLE rollouts (

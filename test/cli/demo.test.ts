@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { runCli } from './run-cli.js';
 
 test('outpost demo --json: 3 devices online, every event ingested once, one agent crashed, one offline', async () => {
-  const { code, stdout, stderr } = await runCli(['demo', '--json'], {}, 120_000);
+  const { code, stdout, stderr } = await runCli(['demo', '--json'], {}, 300_000);
   assert.equal(code, 0, `demo failed:\n${stdout}\n${stderr}`);
   const report = JSON.parse(stdout.trim());
   assert.equal(report.ok, true, report.problems?.join('\n'));
@@ -53,4 +53,21 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.ok(inf.escalations >= 1);
   assert.equal(inf.escalation.servedBy, 'cloud');
   assert.ok(inf.escalation.confidence < inf.escalation.threshold);
+  // Issue 5: v1 rolled out to the fleet; the broken v2 caught by a gate at the canary stage and
+  // rolled back automatically; v3 reaches every device.
+  const ro = report.rollouts;
+  assert.deepEqual(ro.problems, []);
+  assert.equal(ro.v1.state, 'completed');
+  assert.equal(ro.v2.state, 'rolled-back');
+  assert.match(ro.v2.reason, /^gate error_rate<[\d.]+ failed: error_rate = /);
+  assert.equal(ro.v2.stage, 0, 'caught at the first (canary) stage');
+  assert.equal(ro.v3.state, 'completed');
+  assert.deepEqual(ro.final, { 'demo-1': '3.0.0', 'demo-2': '3.0.0', 'demo-3': '3.0.0' });
+  // Issue 6: federated rounds on non-IID slices improve held-out accuracy; the new version is
+  // registered with its round as lineage and runs on every device.
+  const fl = report.federated;
+  assert.deepEqual(fl.problems, []);
+  assert.ok(fl.rounds.length >= 1);
+  assert.ok(fl.accuracyAfter > fl.accuracyBefore, `${fl.accuracyBefore} -> ${fl.accuracyAfter}`);
+  assert.deepEqual([...fl.runningIt].sort(), ['demo-1', 'demo-2', 'demo-3']);
 });
