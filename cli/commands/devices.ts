@@ -12,6 +12,8 @@ Common options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
 
 'add' enrolls a device and prints its id and secret. The secret is shown once only:
 give it to the agent (OUTPOST_AGENT_DEVICE_SECRET) and keep no other copy.
+'list' shows each device's model delivery as it reports it: 'digits 1.2.0 43%' while
+downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
 
 Examples:
   outpost devices add jetson-01 --name "Dock 3 camera" --label site=rotterdam
@@ -23,7 +25,37 @@ interface DeviceRow {
   online: boolean;
   lastSeen?: number | null;
   desiredRev?: number | null;
-  reported?: { appliedRev?: number; agentVersion?: string } | null;
+  reported?: { appliedRev?: number; agentVersion?: string; models?: DeliveryReport[] } | null;
+}
+
+/** The slice of a device's `models` report (shared `ModelDeliveryReportSchema`) shown here. */
+interface DeliveryReport {
+  name: string;
+  desired?: string;
+  active?: { version: string };
+  downloading?: { version: string; bytes: number; total: number };
+  refused?: { version: string; code: string };
+}
+
+/**
+ * The DELIVERY cell of `devices list` (issue 7 item 5: download progress as the agents report
+ * it), one entry per model, comma-separated: `digits 1.2.0 43%` while a download is in
+ * progress (bytes on disk of total), `digits 1.2.0 refused CODE` when the desired version was
+ * refused, otherwise the active version `digits 1.0.0`. Empty when the device reports no models.
+ */
+export function deliveryCell(models: readonly DeliveryReport[] | undefined): string {
+  return (models ?? [])
+    .map((m) => {
+      if (m.downloading) {
+        const { version, bytes, total } = m.downloading;
+        const pct = total > 0 ? Math.min(100, Math.floor((100 * bytes) / total)) : 0;
+        return `${m.name} ${version} ${pct}%`;
+      }
+      if (m.refused && m.refused.version === m.desired)
+        return `${m.name} ${m.refused.version} refused ${m.refused.code}`;
+      return m.active ? `${m.name} ${m.active.version}` : `${m.name} -`;
+    })
+    .join(', ');
 }
 
 function endpoint(flags: ConfigObject): HubEndpoint {
@@ -85,6 +117,7 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
         align: 'right' as const,
       },
       { header: 'AGENT', value: (d: DeviceRow) => d.reported?.agentVersion },
+      { header: 'DELIVERY', value: (d: DeviceRow) => deliveryCell(d.reported?.models), max: 60 },
     ];
     console.log(renderTable(columns, devices, '(no devices enrolled)'));
     return;

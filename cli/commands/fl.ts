@@ -2,6 +2,7 @@ import { type RoundReport, SimulateOptionsSchema, simulate } from '../../federat
 import { type ConfigObject, isOutpostError } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { createProgress, type ProgressStream } from '../progress.js';
 import { FL_TASKS_HELP, runFlTasksCommand } from './fl-tasks.js';
 
 export const FL_HELP = `outpost fl simulate [--dataset mnist] [--clients 100] [--fraction 0.1] [--epochs 5]
@@ -50,6 +51,36 @@ function optionsFrom(flags: ConfigObject): Record<string, unknown> {
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/**
+ * Round progress of `fl simulate` on `stream` (issue 7 item 5): on a TTY a round counter bar
+ * (`simulate [###---] 3/20 acc 91.20%`) redrawn in place and cleared at the end; otherwise
+ * (a pipe, a log file) one line per round, as before. `totalRounds` is the --rounds in force
+ * (the run may stop earlier with --stop-at-target). `bar: false` (used with --json) keeps the
+ * per-round lines even on a TTY.
+ */
+export function simulateProgress(
+  totalRounds: number,
+  stream: ProgressStream = process.stderr,
+  bar = stream.isTTY === true,
+  started = Date.now(),
+): { onRound: (r: RoundReport) => void; finish: () => void } {
+  if (!bar) {
+    return {
+      onRound: (r) =>
+        stream.write(
+          `round ${r.round}: accuracy ${pct(r.accuracy)}, loss ${r.loss.toFixed(4)}, ${r.clients} clients (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
+        ),
+      finish: () => undefined,
+    };
+  }
+  const progress = createProgress('simulate', { stream, unit: 'count', enabled: true });
+  progress.update(0, totalRounds);
+  return {
+    onRound: (r) => progress.update(r.round, totalRounds, `acc ${pct(r.accuracy)}`),
+    finish: () => progress.finish(),
+  };
+}
+
 /** `outpost fl simulate …` (other `fl` subcommands live in their own files). */
 export async function runFlCommand(positionals: string[], flags: ConfigObject): Promise<void> {
   const [sub] = positionals;
@@ -58,15 +89,18 @@ export async function runFlCommand(positionals: string[], flags: ConfigObject): 
   if (sub !== 'simulate')
     throw new CliError(`fl: unknown subcommand ${JSON.stringify(sub ?? '')}\n\n${FL_HELP}`, EXIT.USAGE);
   const options = optionsFrom(flags);
-  const started = Date.now();
-  const progress = (r: RoundReport) =>
-    process.stderr.write(
-      `round ${r.round}: accuracy ${pct(r.accuracy)}, loss ${r.loss.toFixed(4)}, ${r.clients} clients (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
-    );
+  const parsed = SimulateOptionsSchema.safeParse(options);
+  const progress = simulateProgress(
+    parsed.success ? parsed.data.rounds : 0,
+    process.stderr,
+    process.stderr.isTTY === true && flags.json !== true,
+  );
   let report: Awaited<ReturnType<typeof simulate>>;
   try {
-    report = await simulate(options, { onRound: progress });
+    report = await simulate(options, { onRound: progress.onRound });
+    progress.finish();
   } catch (err) {
+    progress.finish();
     if (isOutpostError(err) && err.code === 'FL_BAD_PARAMS')
       throw new CliError(`fl simulate: ${err.message}`, EXIT.USAGE);
     throw err;

@@ -1,9 +1,11 @@
 import { createReadStream, statSync } from 'node:fs';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
 import type { ConfigObject } from '../../shared/index.js';
+import { countingBody } from '../counting-body.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { ago, table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
+import { createProgress } from '../progress.js';
 
 export const MODELS_REGISTRY_HELP = `The hub's registry (issue 5), admin token needed:
 outpost models push FILE --name NAME --version X.Y.Z [--variant fp32|fp16|int8] [--parent X.Y.Z]
@@ -72,7 +74,7 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
   for (const key of ['variant', 'parent', 'source', 'round'] as const) {
     if (flags[key] !== undefined) query.set(key, String(flags[key]));
   }
-  let body: Uint8Array | NodeJS.ReadableStream;
+  let body: Uint8Array | ReturnType<typeof createReadStream>;
   let size: number;
   try {
     if (file.endsWith('.json')) {
@@ -86,6 +88,12 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.USAGE);
   }
   const path = `/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}?${query}`;
+  // Upload progress in bytes on a TTY stderr, never with --json (issue 7 item 5).
+  const bar = createProgress(`push ${name}@${version}`, {
+    unit: 'bytes',
+    ...(flags.json === true ? { enabled: false } : {}),
+  });
+  bar.update(0, size);
   let res: Response;
   try {
     res = await fetch(new URL(path, hub.url), {
@@ -95,14 +103,16 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
         'content-type': 'application/octet-stream',
         'content-length': String(size),
       },
-      body: body as unknown as RequestInit['body'],
+      body: countingBody(body, (sent) => bar.update(sent, size)) as unknown as RequestInit['body'],
       duplex: 'half',
     } as RequestInit);
   } catch (err) {
+    bar.finish();
     const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
     throw new CliError(`cannot reach the hub at ${hub.url}: ${cause}`, EXIT.UNREACHABLE);
   }
   const text = await res.text();
+  bar.finish();
   const json = text
     ? (JSON.parse(text) as VersionView & { error?: { code: string; message: string } })
     : undefined;

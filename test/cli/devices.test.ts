@@ -42,10 +42,26 @@ test('devices list prints a table and --json', async () => {
   await runCli(['devices', 'add', 'cli-2'], env);
   const table = await runCli(['devices', 'list'], env);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^ID\s+NAME\s+STATUS\s+LAST SEEN\s+APPLIED\/DESIRED\s+AGENT$/m);
+  assert.match(table.stdout, /^ID\s+NAME\s+STATUS\s+LAST SEEN\s+APPLIED\/DESIRED\s+AGENT\s+DELIVERY$/m);
   assert.match(table.stdout, /^cli-2\s+offline\s+never\s+0\/0$/m);
   const json = JSON.parse((await runCli(['devices', 'list', '--json'], env)).stdout);
   assert.ok(json.devices.some((d: { id: string }) => d.id === 'cli-2'));
+});
+
+test('devices list shows the download progress a device reports (issue 7 item 5)', async () => {
+  await runCli(['devices', 'add', 'cli-3'], env);
+  const models = [
+    { name: 'digits', desired: '1.2.0', downloading: { version: '1.2.0', bytes: 430, total: 1000 } },
+  ];
+  assert.ok(
+    await hub.store.setReported('cli-3', { appliedRev: 1, agentVersion: '0.1.0', models }, Date.now()),
+  );
+  const table = await runCli(['devices', 'list'], env);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^cli-3\s.*\s0\.1\.0\s+digits 1\.2\.0 43%$/m);
+  const json = JSON.parse((await runCli(['devices', 'list', '--json'], env)).stdout);
+  const device = json.devices.find((d: { id: string }) => d.id === 'cli-3');
+  assert.deepEqual(device.reported.models, models, '--json passes the report through');
 });
 
 test('a wrong admin token is refused with the hub error code', async () => {
