@@ -8,6 +8,8 @@ export interface SimDevice {
   client: MqttClient;
   desired: number;
   acks: Map<string, (at: number) => void>;
+  /** Batches sent again after 10 s without an ack. */
+  resent: number;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -44,7 +46,7 @@ export async function connectDevice(url: string, device: FleetDevice): Promise<S
       retain: true,
     },
   });
-  const sim: SimDevice = { device, client, desired: 0, acks: new Map() };
+  const sim: SimDevice = { device, client, desired: 0, acks: new Map(), resent: 0 };
   const ackTopic = deviceTopic(device.id, 'ack');
   client.on('message', (topic, payload) => {
     if (topic === ackTopic) {
@@ -81,8 +83,19 @@ export async function sendEvents(sim: SimDevice, batches: number, perBatch: numb
     };
     const acked = new Promise<number>((resolve) => sim.acks.set(batchId, resolve));
     const start = performance.now();
-    await sim.client.publishAsync(deviceTopic(sim.device.id, 'up'), JSON.stringify(batch), { qos: 1 });
-    latencies.push((await acked) - start);
+    // Like the agent: no ack within 10 s → resend (the hub ignores what it already has).
+    for (;;) {
+      await sim.client.publishAsync(deviceTopic(sim.device.id, 'up'), JSON.stringify(batch), { qos: 1 });
+      const at = await Promise.race([
+        acked,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000)),
+      ]);
+      if (at !== undefined) {
+        latencies.push(at - start);
+        break;
+      }
+      sim.resent++;
+    }
     sim.acks.delete(batchId);
   }
 }

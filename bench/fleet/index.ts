@@ -23,6 +23,7 @@ interface ModeResult {
   p50: number;
   p99: number;
   bytesPerDevice: number;
+  resent: number;
 }
 
 async function runMode(
@@ -81,6 +82,7 @@ async function runMode(
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       bytesPerDevice: (connected - baseline) / fleet.length,
+      resent: devices.reduce((n, d) => n + d.resent, 0),
     };
   } finally {
     await pool(devices, 500, (d) => d.client.endAsync(true).then(() => undefined));
@@ -133,13 +135,23 @@ export const fleetBenchmark: Benchmark = {
       millis(r.p50),
       millis(r.p99),
       `${(r.bytesPerDevice / 1024).toFixed(1)} KiB`,
+      String(r.resent),
     ]);
     return [
       `fleet: ${count} devices, ${events} events each in batches of ${perBatch}, QoS 1, one ack per batch`,
       machine(),
       '',
       table(
-        ['broker', 'connect storm', 'desired', 'ingest events/s', 'ack p50', 'ack p99', 'memory/device'],
+        [
+          'broker',
+          'connect storm',
+          'desired',
+          'ingest events/s',
+          'ack p50',
+          'ack p99',
+          'memory/device',
+          'resent',
+        ],
         rows,
       ),
       '',

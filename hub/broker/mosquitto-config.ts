@@ -52,6 +52,11 @@ export function mosquittoConf(dir: string, listener: { host: string; port: numbe
     // Issue 8 item 5: MQTT packets above 1 MiB + 1 KiB (topic, headers) are refused by the
     // broker itself; Outpost payloads stay well below (DESIGN "Large bodies … in chunks").
     'max_packet_size 1049600',
+    // The hub replicas are few clients that receive every device's uplink: Mosquitto's default
+    // queue of 1000 QoS 1 messages per client silently drops the rest under a fleet-wide burst
+    // (seen at 1000 devices in the fleet bench; the agents would resend after their ack timeout).
+    'max_queued_messages 1000000',
+    'max_inflight_messages 1000',
     'persistence false',
     '',
   ].join('\n');
