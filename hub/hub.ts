@@ -218,6 +218,9 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       registry: delivery.registry,
       log: log('federated'),
       now: Date.now,
+      // Issue 8 item 2: every replica files learning events (idempotent in the store); only
+      // the holder of the `federated` lease opens, closes and aggregates rounds.
+      shouldDrive: () => leases.isLeader('federated'),
     });
     parts.federated = federated;
     federatedReady(federated);

@@ -49,6 +49,12 @@ export interface FlRoundRunnerDeps {
   closedLoop?: ClosedLoopHook;
   /** Reads a registered version as a starting model (tasks that embed none). */
   loadModel?: (name: string, version: string) => Promise<EmbeddedModel>;
+  /**
+   * Whether this replica drives the rounds now (issue 8 item 2: the `federated` lease, so one
+   * replica among several opens, closes and aggregates rounds); asked before every tick.
+   * Default: always (a single hub).
+   */
+  shouldDrive?: () => Promise<boolean>;
 }
 
 const shapes = (spec: FlTaskSpec) => spec.shapes.map((s) => ({ name: s.name, shape: [...s.shape] }));
@@ -166,6 +172,7 @@ export class FlRoundRunner {
   }
 
   async #tickAll(): Promise<void> {
+    if (this.#d.shouldDrive && !(await this.#driving())) return;
     const tasks = (await this.#d.store.listFlTasks()).filter((t) => t.status === 'running');
     for (const task of tasks) {
       if (this.#closed) return;
@@ -174,6 +181,16 @@ export class FlRoundRunner {
       } catch (err) {
         this.#d.log.error({ err, task: task.id }, 'federated task step failed; retried next tick');
       }
+    }
+  }
+
+  /** Asks `shouldDrive`; a failure to ask (store down) counts as not driving this tick. */
+  async #driving(): Promise<boolean> {
+    try {
+      return (await this.#d.shouldDrive?.()) ?? true;
+    } catch (err) {
+      this.#d.log.warn({ err }, 'could not check the federated lease; not driving rounds this tick');
+      return false;
     }
   }
 

@@ -31,6 +31,8 @@ export interface FederatedSetupOptions {
   /** The closed loop; default: registration through `registry` when given. */
   closedLoop?: ClosedLoopHook;
   registry?: Registry;
+  /** Whether this replica drives the rounds now (the `federated` lease; default always). */
+  shouldDrive?: () => Promise<boolean>;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
         }
       : {}),
     ...(closedLoop ? { closedLoop } : {}),
+    ...(options.shouldDrive ? { shouldDrive: options.shouldDrive } : {}),
   });
   const ingest = new FlIngest({
     store: options.store,
