@@ -8,6 +8,7 @@ import { setupDelivery } from './delivery/setup.js';
 import { DesiredReconciler } from './desired/reconciler.js';
 import { createTaskRunner } from './federated/setup.js';
 import { type AgentInference, setupInference } from './inference/setup.js';
+import { createHubFetch, loadHubTls } from './link/hub-tls.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
 import { ComponentLoggers } from './logging.js';
@@ -62,6 +63,9 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
   const loggers = new ComponentLoggers(root);
+  // Issue 8 item 4: private CA and client certificate for mqtts:// and https:// to the hub.
+  const hubTls = loadHubTls(cfg.tls);
+  const hub = createHubFetch(hubTls);
   const store = openAgentStore({
     dataDir: cfg.dataDir,
     durability: cfg.durability,
@@ -84,6 +88,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     deviceSecret: cfg.deviceSecret,
     dataDir: cfg.dataDir,
     hubHttpUrl: cfg.inference.hubHttpUrl,
+    fetch: hub.fetch,
     telemetry: cfg.telemetry,
     status: () => status(),
     engineOf: (model) => inference.report().models.find((m) => m.name === model)?.engine ?? 'none',
@@ -105,6 +110,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
         ops.observe(o);
       },
       log: loggers.child('inference'),
+      fetch: hub.fetch,
     });
   } catch (err) {
     store.close();
@@ -119,6 +125,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     onChange: () => reporter.publishNow('delivery'),
     log: loggers.child('delivery'),
     now: wallNow,
+    fetch: hub.fetch,
   });
 
   const enqueue = (input: unknown): Enqueued => {
@@ -130,6 +137,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     deviceId: cfg.deviceId,
     deviceSecret: cfg.deviceSecret,
     mqttUrl: cfg.hub.mqttUrl,
+    tls: hubTls,
     ...cfg.link,
     log: loggers.child('link'),
     onMessage: (topic, payload) => router.handle(topic, payload),
@@ -276,6 +284,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       await delivery.close();
       metricsFlusher.stop();
       await inference.close();
+      await hub.close();
     } finally {
       finalStatus = status();
       store.close();

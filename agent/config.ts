@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
 import { DeliveryConfigSchema } from './delivery/config.js';
 import { ModelRouteSchema } from './inference/routing.js';
+import { AgentTlsSchema } from './link/hub-tls.js';
 import { LaneQuotasSchema, LaneWeightsSchema } from './outbox/outbox-config.js';
 import { TelemetryConfigSchema } from './telemetry/config.js';
 
@@ -22,6 +23,11 @@ export const AgentConfigSchema = z.strictObject({
         .default('mqtt://127.0.0.1:1883'),
     })
     .prefault({}),
+  /**
+   * TLS to the hub (issue 8 item 4), for `mqtts://`/`wss://` and `https://` hub URLs:
+   * `caFile` (trust a private CA), `certFile` + `keyFile` (client certificate, CN = device id).
+   */
+  tls: AgentTlsSchema,
   /** Directory of the agent's SQLite store. */
   dataDir: z.string().min(1).default('./outpost-agent-data'),
   api: z

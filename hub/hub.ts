@@ -1,3 +1,4 @@
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -32,7 +33,7 @@ import { TokenBuckets } from './security/token-bucket.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openHubStore } from './store/open.js';
 import type { HubStore } from './store/types.js';
-import { listenMqttTls } from './tls.js';
+import { listenHttps, listenMqttTls } from './tls.js';
 
 /** A running hub. Every URL uses 127.0.0.1 when the listener is bound to all interfaces. */
 export interface Hub {
@@ -58,6 +59,8 @@ export interface Hub {
   readonly leases: Leases;
   /** Embedded broker over TLS (issue 8, `tls.certFile`), e.g. `mqtts://127.0.0.1:8883`. */
   readonly mqtts?: { url: string; port: number };
+  /** The HTTP API over HTTPS (issue 8 item 4, `tls.httpsPort`), e.g. `https://127.0.0.1:8443`. */
+  readonly https?: { url: string; port: number };
   /** Counters since this hub started. */
   stats(): HubStats;
   /** Stops HTTP, WebSocket, broker (clients are disconnected), TCP listener and store. Idempotent. */
@@ -100,6 +103,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     ws: WebSocketTransport;
     tcp: Server;
     tls: TlsServer;
+    https: HttpsServer;
     models: HubModels;
     rescorer: Rescorer;
     ops: HubOperations;
@@ -129,6 +133,11 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     await step('MQTT listener', () => tcpClosed);
     if (parts.tls) await step('MQTT TLS listener', () => closeServer(parts.tls as TlsServer));
     parts.ops?.close();
+    if (parts.https) {
+      const https = parts.https;
+      https.closeAllConnections();
+      await step('HTTPS listener', () => closeServer(https));
+    }
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
     if (federated) await step('federated rounds', () => federated.close());
@@ -289,10 +298,19 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       const port = (parts.tls.address() as AddressInfo).port;
       mqtts = { url: `mqtts://${urlHost(cfg.tls.host)}:${port}`, port };
     }
+    let https: { url: string; port: number } | undefined;
+    if (cfg.tls.httpsPort !== undefined) {
+      parts.https = await listenHttps(app, cfg.tls);
+      const port = (parts.https.address() as AddressInfo).port;
+      https = { url: `https://${urlHost(cfg.tls.host)}:${port}`, port };
+    }
     const httpUrl = `http://${urlHost(cfg.http.host)}:${httpPort}`;
     endpoints.mqttUrl = mqttUrl;
     endpoints.wsUrl = wsUrl;
-    root.info({ component: 'hub', http: httpUrl, mqtt: mqttUrl, ws: wsUrl, republished }, 'hub started');
+    root.info(
+      { component: 'hub', http: httpUrl, mqtt: mqttUrl, ws: wsUrl, https: https?.url, republished },
+      'hub started',
+    );
 
     let closing: Promise<void> | undefined;
     return {
@@ -306,6 +324,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       rollouts,
       leases,
       ...(mqtts ? { mqtts } : {}),
+      ...(https ? { https } : {}),
       stats: () => counters.snapshot(),
       close: () => {
         closing ??= shutdown().then(() => root.info({ component: 'hub' }, 'hub closed'));

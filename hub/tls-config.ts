@@ -21,11 +21,22 @@ export const TlsConfigSchema = z
     /** Port of MQTT over TLS; default 8883; 0 picks a free port. */
     mqttPort: configInt().min(0).max(65_535).default(8883),
     host: z.string().min(1).default('0.0.0.0'),
+    /**
+     * Port of HTTPS (the same API, artifacts and dashboard as plain HTTP, with `certFile`/
+     * `keyFile`; issue 8 item 4); absent: no HTTPS. With `clientCerts` not `off`, a verified
+     * client certificate authenticates a device on device routes (CN = device id). Plain HTTP
+     * stays on `http.port`: bind it to loopback (`http.host`) for the admin and proxies.
+     */
+    httpsPort: configInt().min(0).max(65_535).optional(),
   })
   .prefault({})
   .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
     message: 'tls.certFile and tls.keyFile go together',
     path: ['keyFile'],
+  })
+  .refine((t) => t.httpsPort === undefined || t.certFile !== undefined, {
+    message: 'tls.httpsPort needs tls.certFile and tls.keyFile',
+    path: ['httpsPort'],
   })
   .refine((t) => t.clientCerts === 'off' || t.caFile !== undefined, {
     message: 'tls.caFile is required when tls.clientCerts is not off',

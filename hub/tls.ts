@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Aedes } from 'aedes';
+import type { FastifyInstance } from 'fastify';
 import type { TlsConfig } from './tls-config.js';
 
 /**
@@ -9,6 +11,24 @@ import type { TlsConfig } from './tls-config.js';
  * by `caFile` (`required` refuses the handshake without one). Resolves once listening.
  */
 export async function listenMqttTls(aedes: Aedes, tls: TlsConfig): Promise<TlsServer> {
+  const server = createServer(await serverOptions(tls), (socket) => aedes.handle(socket));
+  await listen(server, tls.mqttPort, tls.host);
+  return server;
+}
+
+/**
+ * Serves the HTTP app (API, artifacts, dashboard) over HTTPS on `tls.httpsPort` with the same
+ * certificate, key and client-certificate policy as MQTT over TLS (issue 8 item 4): requests
+ * go through fastify's router, so every route, hook and auth rule is the plain one. The app
+ * must be ready (listening on plain HTTP). Resolves once listening.
+ */
+export async function listenHttps(app: FastifyInstance, tls: TlsConfig): Promise<HttpsServer> {
+  const server = createHttpsServer(await serverOptions(tls), (req, res) => app.routing(req, res));
+  await listen(server, tls.httpsPort ?? 0, tls.host);
+  return server;
+}
+
+async function serverOptions(tls: TlsConfig) {
   if (tls.certFile === undefined || tls.keyFile === undefined)
     throw new Error('tls.certFile/keyFile missing');
   const [cert, key, ca] = await Promise.all([
@@ -16,24 +36,23 @@ export async function listenMqttTls(aedes: Aedes, tls: TlsConfig): Promise<TlsSe
     readFile(tls.keyFile),
     tls.caFile === undefined ? undefined : readFile(tls.caFile),
   ]);
-  const server = createServer(
-    {
-      cert,
-      key,
-      ...(ca === undefined ? {} : { ca }),
-      requestCert: tls.clientCerts !== 'off',
-      rejectUnauthorized: tls.clientCerts === 'required',
-    },
-    (socket) => aedes.handle(socket),
-  );
-  await new Promise<void>((resolve, reject) => {
+  return {
+    cert,
+    key,
+    ...(ca === undefined ? {} : { ca }),
+    requestCert: tls.clientCerts !== 'off',
+    rejectUnauthorized: tls.clientCerts === 'required',
+  };
+}
+
+function listen(server: TlsServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(tls.mqttPort, tls.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  return server;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface InstallContext {
   modelsMaxBytes: number;
   log: Logger;
   now: () => number;
+  /** `fetch` to the hub over TLS (issue 8 item 4); the global one when absent. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /** Staging file of an artifact download. */
@@ -72,6 +74,7 @@ export async function fetchAndInstall(
     onProgress: options.onProgress,
     signal: options.signal,
     now: ctx.now,
+    ...(ctx.fetch ? { fetch: ctx.fetch } : {}),
   });
   const discard = async () => {
     ctx.store.dropDownload(manifest.sha256);

@@ -25,6 +25,8 @@ export interface DownloadRequest {
   onProgress(bytes: number): void;
   signal?: AbortSignal | undefined;
   now: () => number;
+  /** `fetch` to the hub (trusting its CA, with the client certificate); the global one when absent. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /** What a finished download did: where it resumed from and the bytes it fetched now. */
@@ -93,7 +95,7 @@ export async function downloadArtifact(req: DownloadRequest): Promise<DownloadRe
     }
     let res: Response;
     try {
-      res = await fetch(req.url, { headers, ...(req.signal ? { signal: req.signal } : {}) });
+      res = await (req.fetch ?? fetch)(req.url, { headers, ...(req.signal ? { signal: req.signal } : {}) });
     } catch (err) {
       if (req.signal?.aborted) throw err;
       throw failed(

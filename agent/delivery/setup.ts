@@ -19,6 +19,8 @@ export function setupDelivery(options: {
   onChange(): void;
   log: Logger;
   now?: () => number;
+  /** `fetch` to the hub (private CA, client certificate; issue 8 item 4); the global one when absent. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }): ModelDelivery {
   const { config, inference } = options;
   const now = options.now ?? Date.now;
@@ -36,6 +38,7 @@ export function setupDelivery(options: {
       modelsMaxBytes: profile.profile.storage.modelsMaxBytes,
       log: options.log,
       now,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
     },
     runtime,
     profile,

@@ -29,11 +29,17 @@ const isSocketReset = (err: unknown) => {
  * that died on a reset connection before any answer (a kept-alive socket the hub or a proxy
  * closed) is sent once more on a fresh one while the deadline allows.
  */
-async function post(url: URL, body: string, authorization: string, deadlineMs: number) {
+async function post(
+  doFetch: (url: string | URL, init: RequestInit) => Promise<Response>,
+  url: URL,
+  body: string,
+  authorization: string,
+  deadlineMs: number,
+) {
   const deadline = AbortSignal.timeout(deadlineMs);
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await fetch(url, {
+      const res = await doFetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization },
         body,
@@ -54,6 +60,8 @@ export function createCloudClient(options: {
   baseUrl: string;
   deviceId: string;
   secret: string;
+  /** `fetch` to the hub over TLS (private CA, client certificate; issue 8 item 4); the global one when absent. */
+  fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }): CloudClient {
   const authorization = `Basic ${Buffer.from(`${options.deviceId}:${options.secret}`).toString('base64')}`;
   return {
@@ -61,7 +69,13 @@ export function createCloudClient(options: {
       const body: Record<string, TensorValue> = {};
       for (const [name, t] of Object.entries(inputs)) body[name] = tensorToJson(t);
       const url = new URL(`/v1/infer/${encodeURIComponent(model)}`, options.baseUrl);
-      const { res, text } = await post(url, JSON.stringify({ inputs: body }), authorization, deadlineMs);
+      const { res, text } = await post(
+        options.fetch ?? fetch,
+        url,
+        JSON.stringify({ inputs: body }),
+        authorization,
+        deadlineMs,
+      );
       let json: unknown;
       try {
         json = JSON.parse(text);

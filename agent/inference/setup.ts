@@ -41,6 +41,8 @@ export interface InferenceSetupOptions {
   /** Observer of every inference (per-model metrics, shadow; issue 5). */
   onInfer?: InferenceRuntimeOptions['onInfer'];
   log: Logger;
+  /** `fetch` to the hub for cloud inference (issue 8 item 4); the global one when absent. */
+  fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }
 
 /**
@@ -83,6 +85,7 @@ export function setupInference(options: InferenceSetupOptions): AgentInference {
             baseUrl: inf.hubHttpUrl,
             deviceId: config.deviceId,
             secret: config.deviceSecret,
+            ...(options.fetch ? { fetch: options.fetch } : {}),
           }),
     online: () => options.hubOnline?.() ?? false,
     enqueue: options.enqueue,

@@ -18,6 +18,8 @@ export interface LinkOptions {
   deviceSecret: string;
   /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
   mqttUrl: string;
+  /** CA to trust and client certificate + key for `mqtts://` / `wss://` (issue 8 item 4). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   keepaliveS: number;
   connectTimeoutMs: number;
   reconnectMinMs: number;
@@ -102,6 +104,7 @@ export class MqttLink {
       reconnectPeriod: 0,
       resubscribe: false,
       will: this.#will(),
+      ...this.#o.tls,
     };
     const client = mqtt.connect(this.#o.mqttUrl, options);
     this.#client = client;

@@ -20,6 +20,8 @@ export interface AgentOperationsDeps {
   enqueue: (event: AgentEvent) => void;
   now: () => number;
   log: Logger;
+  /** `fetch` to the hub over TLS (issue 8 item 4); the global one when absent. */
+  fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }
 
 /** The agent's operations side (issue 7): metrics, telemetry and drift summaries. */
@@ -45,6 +47,7 @@ export function createAgentOperations(deps: AgentOperationsDeps): AgentOperation
     retryMs: deps.telemetry.driftEdgesRetryMs,
     now: deps.now,
     log: deps.log,
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
   });
   const reporter = new TelemetryReporter({
     status: deps.status,

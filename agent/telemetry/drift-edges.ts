@@ -19,6 +19,8 @@ export interface DriftEdgesOptions {
   retryMs: number;
   now: () => number;
   log: Logger;
+  /** `fetch` to the hub over TLS (issue 8 item 4); the global one when absent. */
+  fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }
 
 /**
@@ -60,7 +62,7 @@ export class DriftEdgesClient {
     );
     const auth = Buffer.from(`${this.o.deviceId}:${this.o.deviceSecret}`).toString('base64');
     try {
-      const res = await fetch(url, {
+      const res = await (this.o.fetch ?? fetch)(url, {
         headers: { authorization: `Basic ${auth}` },
         signal: AbortSignal.timeout(10_000),
       });

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { isDeviceId, OutpostError } from '../../shared/index.js';
 import { generateSecret, hashSecret, tokensEqual, verifySecret } from '../secrets.js';
 import type { HubStore } from '../store/types.js';
+import { certifiedDeviceId } from '../tls.js';
 
 /** Who called: the admin, or an enrolled device. */
 export type Caller = { kind: 'admin' } | { kind: 'device'; deviceId: string };
@@ -16,13 +17,26 @@ const MAX_REMEMBERED = 10_000;
  * or `Authorization: Basic base64(deviceId:secret)` checked against the device's scrypt hash
  * (`hub/secrets.ts`). A verified (device, secret) pair is remembered for a minute by its
  * SHA-256 only, so inference does not pay scrypt on every call; a deleted device stops
- * working within that minute. Throws `HUB_UNAUTHORIZED`.
+ * working within that minute. Over HTTPS with `tls.clientCerts` (issue 8 item 4), a verified
+ * client certificate stands in for Basic: its CN names the device (which must be enrolled),
+ * and Basic credentials sent along must name the same device. Throws `HUB_UNAUTHORIZED`.
  */
 export function createCallerAuth(store: HubStore, adminToken: string) {
   const verified = new Map<string, number>();
   let dummyHash: Promise<string> | undefined;
   return async function authenticate(request: FastifyRequest): Promise<Caller> {
     const header = request.headers.authorization;
+    const certified = certifiedDeviceId(request.raw.socket) ?? undefined;
+    if (certified !== undefined && !/^Bearer\s/i.test(header ?? '')) {
+      const caller = typeof header === 'string' ? await byBasic(header) : await byCertificate(certified);
+      if (caller.deviceId !== certified) {
+        throw new OutpostError(
+          'HUB_UNAUTHORIZED',
+          `client certificate names ${certified}, not ${caller.deviceId}`,
+        );
+      }
+      return caller;
+    }
     if (typeof header !== 'string') {
       throw new OutpostError('HUB_UNAUTHORIZED', 'send the admin bearer token or device credentials (Basic)');
     }
@@ -31,6 +45,17 @@ export function createCallerAuth(store: HubStore, adminToken: string) {
       if (tokensEqual(bearer[1] as string, adminToken)) return { kind: 'admin' };
       throw new OutpostError('HUB_UNAUTHORIZED', 'wrong bearer token');
     }
+    return byBasic(header);
+  };
+
+  async function byCertificate(deviceId: string): Promise<{ kind: 'device'; deviceId: string }> {
+    const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
+    if (!device)
+      throw new OutpostError('HUB_UNAUTHORIZED', `client certificate of unknown device ${deviceId}`);
+    return { kind: 'device', deviceId };
+  }
+
+  async function byBasic(header: string): Promise<{ kind: 'device'; deviceId: string }> {
     const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
     const decoded = basic ? Buffer.from(basic[1] as string, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
@@ -50,5 +75,5 @@ export function createCallerAuth(store: HubStore, adminToken: string) {
     if (verified.size >= MAX_REMEMBERED) verified.clear();
     verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return { kind: 'device', deviceId };
-  };
+  }
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
+import { makeCertificates } from '../helpers/certs.js';
 import {
   type Credentials,
   closeClient,
@@ -19,64 +19,7 @@ import {
 // Issue 8 item 4: MQTT over TLS with a given certificate and key (made here with openssl: a
 // CA, the hub's server certificate for 127.0.0.1, device certificates with CN = device id),
 // and client-certificate authentication: the CN must be the MQTT user name.
-
-const openssl = (dir: string, ...args: string[]) =>
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-function makeCertificates(dir: string, cns: string[]) {
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=outpost-test-ca',
-  );
-  const sign = (name: string, cn: string, ext?: string) => {
-    openssl(
-      dir,
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${cn}`,
-    );
-    const extArgs = ext ? ['-extfile', ext] : [];
-    openssl(
-      dir,
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.crt`,
-      '-days',
-      '2',
-      ...extArgs,
-    );
-  };
-  execFileSync('sh', ['-c', 'printf "subjectAltName=IP:127.0.0.1,DNS:localhost\\n" > san.ext'], { cwd: dir });
-  sign('server', '127.0.0.1', 'san.ext');
-  for (const cn of cns) sign(cn, cn);
-}
+// Certificates: test/helpers/certs.ts.
 
 describe('MQTT over TLS with client certificates', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
