@@ -125,6 +125,37 @@ describe('HTTPS and mqtts with client certificates, agent end to end', () => {
     await assert.rejects(clientFetch()(url, { authorization: basicAuth(creds.id, creds.secret) }));
   });
 
+  test('clientCerts optional: Basic without a certificate still works, a certificate alone too', async () => {
+    const optional = await startHub(join(dir.path, 'optional'), {
+      tls: {
+        certFile: path('server.crt'),
+        keyFile: path('server.key'),
+        caFile: path('ca.crt'),
+        clientCerts: 'optional',
+        httpsPort: 0,
+        mqttPort: 0,
+        host: '127.0.0.1',
+      },
+    });
+    try {
+      const pushed = await pushModel(optional, 'clf', '1.0.0', classifierModel(1).bytes);
+      assert.equal(pushed.status, 201);
+      const d = await enroll(optional, { id: 'https-dev-2' });
+      const url = `${optional.https?.url}/v1/artifacts/${pushed.body.variants[0].sha256}`;
+      const basic = await clientFetch()(url, { authorization: basicAuth(d.id, d.secret) });
+      assert.equal(basic.status, 200);
+      await basic.arrayBuffer();
+      const cert = await clientFetch('https-dev-2')(url);
+      assert.equal(cert.status, 200);
+      await cert.arrayBuffer();
+      const neither = await clientFetch()(url);
+      assert.equal(neither.status, 401);
+      await neither.text();
+    } finally {
+      await optional.close();
+    }
+  });
+
   test('plain HTTP to the HTTPS port fails; the hub certificate is checked', async () => {
     const port = hub.https?.port;
     await assert.rejects(fetch(`http://127.0.0.1:${port}/v1/artifacts/${sha256}`));
