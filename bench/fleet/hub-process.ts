@@ -22,7 +22,10 @@ export async function startHubProcess(env: Record<string, string>): Promise<{
   child: ChildProcess;
   stop(): Promise<void>;
 }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'hub'], {
+  // OUTPOST_BENCH_HUB_PROF_DIR=dir: a V8 CPU profile of the hub per run (`--cpu-prof`).
+  const profDir = process.env.OUTPOST_BENCH_HUB_PROF_DIR;
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', CLI, 'hub'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });

@@ -101,13 +101,17 @@ function productionScryptMs(): Promise<number> {
   );
 }
 
-/** `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--quick]` (issue 8 item 3). */
+/**
+ * `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--broker both|embedded|mosquitto]
+ * [--quick]` (issue 8 item 3). Ratios are against the first broker run (embedded unless only Mosquitto).
+ */
 export const fleetBenchmark: Benchmark = {
   description: 'fleet load: N protocol-level devices against the embedded broker vs the Mosquitto-backed hub',
   async run(options: BenchOptions): Promise<string> {
     const params = options.params ?? {};
     for (const key of Object.keys(params)) {
-      if (!['devices', 'events', 'batch'].includes(key)) throw new Error(`fleet: unknown setting --${key}`);
+      if (!['devices', 'events', 'batch', 'broker'].includes(key))
+        throw new Error(`fleet: unknown setting --${key}`);
     }
     const count = Number(params.devices ?? (options.quick ? 300 : 5000));
     const perBatch = Number(params.batch ?? 5);
@@ -117,13 +121,21 @@ export const fleetBenchmark: Benchmark = {
         'fleet: --devices, --events and --batch must be positive integers, events a multiple of batch',
       );
     }
+    const brokers = {
+      both: ['embedded', 'mosquitto'],
+      embedded: ['embedded'],
+      mosquitto: ['mosquitto'],
+    } as const;
+    const broker = String(params.broker ?? 'both');
+    if (!(broker in brokers))
+      throw new Error(`fleet: --broker must be both, embedded or mosquitto, not ${broker}`);
     const sizes = { batches: events / perBatch, perBatch, concurrency: 200 };
     options.progress(
       `hashing credentials of ${count} devices (scrypt N=${BENCH_SCRYPT_N}, PBKDF2 for Mosquitto)`,
     );
     const fleet = await makeFleet(count);
     const results: ModeResult[] = [];
-    for (const mode of ['embedded', 'mosquitto'] as const)
+    for (const mode of brokers[broker as keyof typeof brokers])
       results.push(await runMode(mode, fleet, sizes, options.progress));
     const scryptMs = await productionScryptMs();
     const base = results[0] as ModeResult;
@@ -155,7 +167,7 @@ export const fleetBenchmark: Benchmark = {
         rows,
       ),
       '',
-      'Ratios are against the embedded broker in the same run. Devices, hub and broker share this',
+      'Ratios are against the first broker in the same run. Devices, hub and broker share this',
       "machine's cores; memory/device = growth of hub RSS (+ Mosquitto RSS) from before the storm",
       'to all connected, divided by the devices. Both hubs use SQLite (FULL sync) for the events.',
       `Device hashes use scrypt N=${BENCH_SCRYPT_N}; production enrollment uses N=16384, whose check took`,

@@ -3,6 +3,7 @@ import { Aedes, type Client } from 'aedes';
 import { topicMatches } from '../bus/topic-match.js';
 import type { HubBus, MessageHandler, PublishOptions, SessionEnd } from '../bus/types.js';
 import { type AclDeps, createAclHandlers } from './acl.js';
+import { indexRetainedMessages, type RetainedPersistence } from './retained-index.js';
 
 /** The embedded aedes broker and the {@link HubBus} over it. */
 export interface EmbeddedBroker {
@@ -54,6 +55,10 @@ export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker
       callback(null);
     },
   });
+  // Exact-topic retained lookups: the default store scans every retained message per
+  // SUBSCRIBE, an O(N²) connect storm (issue 8 item 3).
+  // aedes' typings omit the `persistence` property it has at run time.
+  indexRetainedMessages((aedes as unknown as { persistence: RetainedPersistence }).persistence);
   aedes.on('clientDisconnect', (client) => {
     const end: SessionEnd = { clientId: client.id, session: sessionOf(client) };
     for (const handler of sessionEndHandlers) {
