@@ -55,6 +55,12 @@ export interface FlRoundRunnerDeps {
    * Default: always (a single hub).
    */
   shouldDrive?: () => Promise<boolean>;
+  /**
+   * Runs when this replica starts driving (on start, and whenever it takes the lease over),
+   * before its first tick as the driver: re-files learning events a replica that died may
+   * have stored and acked without filing (issue 8 item 2).
+   */
+  onDrive?: () => Promise<void>;
 }
 
 const shapes = (spec: FlTaskSpec) => spec.shapes.map((s) => ({ name: s.name, shape: [...s.shape] }));
@@ -80,6 +86,7 @@ export class FlRoundRunner {
   #busy: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  #driving = false;
   readonly #waiting = new Map<string, string>();
   /** Secure rounds in progress (their keys live in memory: a hub restart fails them). */
   readonly #secure = new Map<string, SecAggRound>();
@@ -172,7 +179,17 @@ export class FlRoundRunner {
   }
 
   async #tickAll(): Promise<void> {
-    if (this.#d.shouldDrive && !(await this.#driving())) return;
+    const driving = await this.#mayDrive();
+    if (driving && !this.#driving && this.#d.onDrive) {
+      try {
+        await this.#d.onDrive();
+      } catch (err) {
+        this.#d.log.error({ err }, 'taking over the federated rounds failed; retried next tick');
+        return;
+      }
+    }
+    this.#driving = driving;
+    if (!driving) return;
     const tasks = (await this.#d.store.listFlTasks()).filter((t) => t.status === 'running');
     for (const task of tasks) {
       if (this.#closed) return;
@@ -185,7 +202,7 @@ export class FlRoundRunner {
   }
 
   /** Asks `shouldDrive`; a failure to ask (store down) counts as not driving this tick. */
-  async #driving(): Promise<boolean> {
+  async #mayDrive(): Promise<boolean> {
     try {
       return (await this.#d.shouldDrive?.()) ?? true;
     } catch (err) {

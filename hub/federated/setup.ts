@@ -36,9 +36,10 @@ export interface FederatedSetupOptions {
 }
 
 /**
- * Builds and starts the federated part: re-files the learning events of open rounds that a
- * crash may have stored without filing (idempotent), then starts the runner, which resumes
- * every running task from the store.
+ * Builds and starts the federated part. The runner resumes every running task from the store;
+ * whenever this hub starts driving rounds (at start, or on taking the `federated` lease over
+ * from a dead replica, issue 8 item 2) it first re-files the learning events of open rounds
+ * that a crash may have stored without filing (idempotent).
  */
 export async function setupFederated(options: FederatedSetupOptions): Promise<HubFederated> {
   let startRollout: ((request: RolloutRequest) => Promise<{ id: string }>) | undefined;
@@ -69,6 +70,11 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
       : {}),
     ...(closedLoop ? { closedLoop } : {}),
     ...(options.shouldDrive ? { shouldDrive: options.shouldDrive } : {}),
+    onDrive: async () => {
+      const refiled = await refileOpenRounds(options.store, ingest);
+      if (refiled > 0)
+        options.log.info({ refiled }, 'took over the federated rounds; learning events re-filed');
+    },
   });
   const ingest = new FlIngest({
     store: options.store,
@@ -77,7 +83,6 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
     onComplete: () => runner.kick(),
     onSecure: (deviceId, type, body) => runner.secureMessage(deviceId, type, body),
   });
-  await refileOpenRounds(options.store, ingest);
   runner.start();
   return {
     ingest,
@@ -94,7 +99,8 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
  * of an open round exist only as events. Files again every learning event of the devices of
  * each open round; duplicates are ignored by the keys of the chunks, updates and evaluations.
  */
-async function refileOpenRounds(store: HubStore, ingest: FlIngest): Promise<void> {
+async function refileOpenRounds(store: HubStore, ingest: FlIngest): Promise<number> {
+  let refiled = 0;
   const devices = new Set<string>();
   for (const task of await store.listFlTasks()) {
     if (task.status !== 'running') continue;
@@ -108,9 +114,11 @@ async function refileOpenRounds(store: HubStore, ingest: FlIngest): Promise<void
       const page = await store.listEvents(deviceId, { lane: 'learning', after, limit: 500 });
       if (page.length === 0) break;
       await ingest.handle(deviceId, page);
+      refiled += page.length;
       const last = page[page.length - 1];
       if (last === undefined) break;
       after = { epoch: last.epoch, lane: 'learning', seq: last.seq };
     }
   }
+  return refiled;
 }

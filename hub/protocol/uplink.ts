@@ -33,8 +33,9 @@ export interface UplinkDeps {
   /** Called after a batch stored events in the `results` lane (cloud re-scoring, issue 3). */
   onResultsStored?: () => void;
   /**
-   * Called with the `learning`-lane events a batch newly stored (federated updates and
-   * evaluations, issue 6), after the ack, in the device's order; awaited.
+   * Called with the `learning`-lane events a batch holds at or below the device's mark —
+   * newly stored or resent duplicates, which the filing ignores when already filed (federated
+   * updates and evaluations, issue 6) — after the ack, in the device's order; awaited.
    */
   onLearningStored?: (deviceId: string, events: EventEnvelope[]) => Promise<void>;
   /** Hub wall clock, ms (injectable for tests); default `Date.now`. */
@@ -93,10 +94,11 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
       ...(result.dropped ? { skipped: result.skipped ?? 0, dropped: result.dropped } : {}),
     });
     await bus.publish(deviceTopic(deviceId, 'ack'), ack, { qos: 1, retain: false });
-    if (batch.lane === 'learning' && result.stored > 0 && deps.onLearningStored) {
-      // Consecutive events: the newly stored ones are the last `stored` up to the new mark.
-      const fresh = batch.events.filter((e) => e.seq > result.hwm - result.stored && e.seq <= result.hwm);
-      await deps.onLearningStored(deviceId, fresh);
+    if (batch.lane === 'learning' && result.stored + result.duplicates > 0 && deps.onLearningStored) {
+      // Issue 8 item 2: duplicates are filed again (filing is idempotent): a resend means the
+      // replica that stored them may have died before filing them, and nothing else would.
+      const held = batch.events.filter((e) => e.seq <= result.hwm);
+      await deps.onLearningStored(deviceId, held);
     }
   }
 

@@ -251,8 +251,9 @@ describe('jobs fail over between two hub replicas', {
   });
 
   test('SIGKILL of the round runner mid-round: the survivor closes it, every update counted once', async () => {
-    // The survivor of the first test drives rounds now; a fresh replica joins beside it.
-    const driverReplica = replicas[1] as ReplicaProcess;
+    // A fresh replica joins the one(s) running; those hold the federated lease, so killing
+    // them all kills the leader (whichever it is) and leaves the fresh one to take over.
+    const running = replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
     const other = await startReplica();
     const driver = await holderOf('federated');
     assert.ok(driver);
@@ -287,40 +288,60 @@ describe('jobs fail over between two hub replicas', {
       for (const w of delta) for (const x of w.values) norm += x * x;
       return { bytes, norm: Math.sqrt(norm) };
     };
-    const submit = async (d: ProtocolDevice, k: number) => {
+    /** The chunk events of device `k`'s update (one batch). */
+    const chunkEvents = (k: number) => {
       const { bytes, norm } = update(k);
       const total = Math.ceil(bytes.length / FL_CHUNK_BYTES);
       const digest = sha256Hex(bytes);
-      for (let index = 0; index < total; index++) {
-        const piece = bytes.subarray(index * FL_CHUNK_BYTES, (index + 1) * FL_CHUNK_BYTES);
-        await d.send('learning', [
-          {
-            type: FL_UPDATE_CHUNK,
-            body: {
-              task: taskId,
-              round: 1,
-              index,
-              total,
-              digest,
-              bytes: Buffer.from(piece).toString('base64'),
-              examples: 10 + k,
-              norm,
-              clipped: false,
-              loss: 1,
-              accuracy: 0.5,
-            },
-          },
-        ]);
-      }
+      return Array.from({ length: total }, (_, index) => ({
+        type: FL_UPDATE_CHUNK,
+        body: {
+          task: taskId,
+          round: 1,
+          index,
+          total,
+          digest,
+          bytes: Buffer.from(bytes.subarray(index * FL_CHUNK_BYTES, (index + 1) * FL_CHUNK_BYTES)).toString(
+            'base64',
+          ),
+          examples: 10 + k,
+          norm,
+          clipped: false,
+          loss: 1,
+          accuracy: 0.5,
+        },
+      }));
     };
-    const submitters = fleet.slice(0, 4);
-    await submit(submitters[0] as ProtocolDevice, 0);
-    // Updates are arriving: the leader is killed, the other three are sent during the failover.
-    const rest = Promise.all(submitters.slice(1).map((d, i) => submit(d, i + 1)));
-    await driverReplica.kill('SIGKILL');
+    const [d0, d1, d2, d3] = fleet as [ProtocolDevice, ProtocolDevice, ProtocolDevice, ProtocolDevice];
+    const submitters = [d0, d1, d2, d3];
+    await d0.send('learning', chunkEvents(0));
+    await waitFor(
+      async () => (await db.query('SELECT 1 FROM fl_chunks WHERE device_id = $1', [d0.id])).rowCount === 1,
+      'the first update filed',
+    );
+    // What a replica killed at the wrong moment leaves behind, written as it would have. The
+    // leader stored and acked d2's update but died before filing it (d2 never sends it again):
+    // the survivor re-files open rounds when it takes over.
+    const stranded = async (d: ProtocolDevice, k: number) => {
+      const batch = d.prepare('learning', chunkEvents(k));
+      const store = await space.open();
+      try {
+        await store.ingestBatch(d.id, batch, Date.now());
+      } finally {
+        await store.close();
+      }
+      return batch;
+    };
+    await stranded(d2, 2);
+    // Updates are arriving: the leader is killed; d3 sends during the failover.
+    const during = d3.send('learning', chunkEvents(3));
+    for (const r of running) await r.kill('SIGKILL');
     const killedAt = await dbNow();
-    await rest;
+    await during;
     await takenOver('federated', driver, killedAt, other);
+    // Another replica (not driving) stored d1's update and died before acking it: d1 resends,
+    // the survivor finds a duplicate and files it again.
+    await d1.sendBatch(await stranded(d1, 1));
     const closed = await waitFor(
       async () => {
         const r = (await admin(other, 'GET', `/v1/federated/tasks/${taskId}`)).body.rounds?.[0];

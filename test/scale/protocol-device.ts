@@ -22,6 +22,10 @@ export interface ProtocolDevice {
   id: string;
   /** Sends `events` (type and body each) as one batch on `lane`; resolves once acked. */
   send(lane: UplinkBatch['lane'], events: Array<{ type: string; body: unknown }>): Promise<void>;
+  /** The next batch of `events` on `lane` (its seqs taken), not sent yet. */
+  prepare(lane: UplinkBatch['lane'], events: Array<{ type: string; body: unknown }>): UplinkBatch;
+  /** Sends a prepared batch until some replica acks it. */
+  sendBatch(batch: UplinkBatch): Promise<void>;
   /** Batches that had to be resent (no ack within the resend timeout). */
   resent(): number;
   close(): Promise<void>;
@@ -80,25 +84,30 @@ export async function connectDevice(
   const seqs = new Map<string, number>();
   let resent = 0;
   let batches = 0;
+  const prepare = (lane: UplinkBatch['lane'], events: Array<{ type: string; body: unknown }>) => {
+    const first = (seqs.get(lane) ?? 0) + 1;
+    seqs.set(lane, first + events.length - 1);
+    return {
+      v: 1,
+      epoch: 'epochfailoverjobs',
+      lane,
+      batchId: `${creds.id}-${++batches}`,
+      events: events.map((e, i) => ({ seq: first + i, type: e.type, at: Date.now(), body: e.body })),
+    } as UplinkBatch;
+  };
+  const sendBatch = async (batch: UplinkBatch) => {
+    for (;;) {
+      await client.publishAsync(deviceTopic(creds.id, 'up'), JSON.stringify(batch), { qos: 1 });
+      const ok = await waitFor(() => acks.has(batch.batchId), 'ack', resendMs).catch(() => false);
+      if (ok) return;
+      resent++;
+    }
+  };
   return {
     id: creds.id,
-    async send(lane, events) {
-      const first = (seqs.get(lane) ?? 0) + 1;
-      seqs.set(lane, first + events.length - 1);
-      const batch: UplinkBatch = {
-        v: 1,
-        epoch: 'epochfailoverjobs',
-        lane,
-        batchId: `${creds.id}-${++batches}`,
-        events: events.map((e, i) => ({ seq: first + i, type: e.type, at: Date.now(), body: e.body })),
-      } as UplinkBatch;
-      for (;;) {
-        await client.publishAsync(deviceTopic(creds.id, 'up'), JSON.stringify(batch), { qos: 1 });
-        const ok = await waitFor(() => acks.has(batch.batchId), 'ack', resendMs).catch(() => false);
-        if (ok) return;
-        resent++;
-      }
-    },
+    send: (lane, events) => sendBatch(prepare(lane, events)),
+    prepare,
+    sendBatch,
     resent: () => resent,
     close: () => closeClient(client),
   };
