@@ -40,10 +40,16 @@ export async function startHubProcess(env: Record<string, string>): Promise<{
     });
     child.once('exit', (code) => reject(new Error(`hub exited with ${code}: ${errors}`)));
   });
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    // A hub dying mid-run would otherwise leave the devices waiting silently.
+    if (!stopping) console.error(`bench: the hub exited mid-run (${code ?? signal}): ${errors}`);
+  });
   return {
     ...ready,
     child,
     stop: async () => {
+      stopping = true;
       child.kill('SIGTERM');
       await exited;
     },
