@@ -443,7 +443,7 @@ export class FlRoundRunner {
       closedLoop,
       failedInARow: 0,
     };
-    await store.closeFlRound({
+    const closed = await store.closeFlRound({
       taskId: task.id,
       round: round.round,
       status: 'closed',
@@ -458,6 +458,10 @@ export class FlRoundRunner {
         ...(last ? { status: 'done' as const } : {}),
       },
     });
+    if (!closed) {
+      log.warn({ task: task.id, round: round.round }, 'round already closed elsewhere; outcome discarded');
+      return;
+    }
     log.info(
       { task: task.id, round: round.round, accepted: agg.accepted, rejected: agg.rejected, hubEval },
       'federated round closed',
@@ -506,7 +510,7 @@ export class FlRoundRunner {
     const giveUp = inARow >= 3;
     const end = giveUp || round.round >= spec.rounds;
     const weights = await store.getFlWeights(task.id, round.round);
-    await store.closeFlRound({
+    const closed = await store.closeFlRound({
       taskId: task.id,
       round: round.round,
       status: 'failed',
@@ -520,6 +524,10 @@ export class FlRoundRunner {
           ? { status: 'done', reason: `the last round failed: ${reason}` }
           : { round: round.round + 1 },
     });
+    if (!closed) {
+      log.warn({ task: task.id, round: round.round }, 'round already closed elsewhere; failure discarded');
+      return;
+    }
     log.warn({ task: task.id, round: round.round, reason, inARow }, 'federated round failed');
     if (end) await this.#unpublish(task.id);
     else if (spec.mode === 'sync') this.kick();

@@ -114,7 +114,9 @@ export interface FederatedStore {
   listFlRounds(taskId: string): Promise<FlRoundRecord[]>;
   /**
    * Closes a round in ONE transaction: its status and metrics, the outcome of every update
-   * it considered, the next round's weights (when given) and the task's new state.
+   * it considered, the next round's weights (when given) and the task's new state. Only an
+   * `open` round closes: false (and nothing written) when it is closed already — a replica
+   * that lost its lease while paused must not close a round twice (issue 8 item 2).
    */
   closeFlRound(close: {
     taskId: string;
@@ -125,7 +127,7 @@ export interface FederatedStore {
     updates: FlUpdateRecord[];
     next?: { round: number; weights: Uint8Array } | undefined;
     task: Partial<Omit<FlTaskRecord, 'id' | 'spec' | 'createdAt'>>;
-  }): Promise<void>;
+  }): Promise<boolean>;
   /** Stores a chunk (a duplicate is ignored); returns how many chunks of that update are held. */
   putFlChunk(chunk: FlChunkRecord): Promise<number>;
   /** The chunks of one device's update, by index. */

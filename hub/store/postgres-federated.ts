@@ -256,11 +256,13 @@ export function postgresFederatedStore(pool: PgPool): FederatedStore {
       return rows.map(toRound);
     },
     async closeFlRound(c) {
-      await pool.tx(async (q) => {
-        await q.query(
-          'UPDATE fl_rounds SET status = $1, closed_at = $2, metrics = $3 WHERE task_id = $4 AND round = $5',
+      return pool.tx(async (q) => {
+        const closed = await q.query(
+          `UPDATE fl_rounds SET status = $1, closed_at = $2, metrics = $3
+           WHERE task_id = $4 AND round = $5 AND status = 'open'`,
           [c.status, c.closedAt, JSON.stringify(c.metrics), c.taskId, c.round],
         );
+        if (closed.rowCount === 0) return false;
         for (const u of c.updates) await q.query(INSERT_UPDATE, updateValues(u));
         if (c.next) {
           await q.query(
@@ -270,6 +272,7 @@ export function postgresFederatedStore(pool: PgPool): FederatedStore {
           );
         }
         await patchTask(q, c.taskId, c.task, c.closedAt);
+        return true;
       });
     },
     async putFlChunk(c: FlChunkRecord) {

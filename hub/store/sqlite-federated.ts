@@ -152,14 +152,18 @@ const toUpdate = (r: UpdateRow): FlUpdateRecord => ({
  */
 export class SqliteFederated implements FederatedStore {
   readonly #db: Database;
-  readonly #closeTx: (close: Parameters<FederatedStore['closeFlRound']>[0]) => void;
+  readonly #closeTx: (close: Parameters<FederatedStore['closeFlRound']>[0]) => boolean;
 
   constructor(db: Database) {
     this.#db = db;
     this.#closeTx = db.transaction((c: Parameters<FederatedStore['closeFlRound']>[0]) => {
-      db.prepare(
-        'UPDATE fl_rounds SET status = ?, closed_at = ?, metrics = ? WHERE task_id = ? AND round = ?',
-      ).run(c.status, c.closedAt, JSON.stringify(c.metrics), c.taskId, c.round);
+      const closed = db
+        .prepare(
+          `UPDATE fl_rounds SET status = ?, closed_at = ?, metrics = ?
+           WHERE task_id = ? AND round = ? AND status = 'open'`,
+        )
+        .run(c.status, c.closedAt, JSON.stringify(c.metrics), c.taskId, c.round);
+      if (closed.changes === 0) return false;
       const put = db.prepare(
         `INSERT OR IGNORE INTO fl_updates (task_id, round, device_id, status, reason, applied_in, at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -174,6 +178,7 @@ export class SqliteFederated implements FederatedStore {
         );
       }
       this.#patchTask(c.taskId, c.task, c.closedAt);
+      return true;
     });
   }
 
@@ -278,8 +283,8 @@ export class SqliteFederated implements FederatedStore {
       .map(toRound);
   }
 
-  async closeFlRound(close: Parameters<FederatedStore['closeFlRound']>[0]): Promise<void> {
-    this.#closeTx(close);
+  async closeFlRound(close: Parameters<FederatedStore['closeFlRound']>[0]): Promise<boolean> {
+    return this.#closeTx(close);
   }
 
   async putFlChunk(c: FlChunkRecord): Promise<number> {

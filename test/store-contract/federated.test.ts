@@ -97,18 +97,32 @@ contract('HubStore contract: federated', (ctx) => {
     };
     assert.equal(await store.putFlUpdate(late), true);
     assert.equal(await store.putFlUpdate(late), false, 'one outcome per key');
-    await store.closeFlRound({
+    const closing = {
       taskId: 't1',
       round: 1,
-      status: 'closed',
+      status: 'closed' as const,
       closedAt: 70,
       metrics: { accepted: 1 },
       updates: [
-        { taskId: 't1', round: 1, deviceId: 'a', status: 'accepted', reason: null, appliedIn: 1, at: 70 },
+        {
+          taskId: 't1',
+          round: 1,
+          deviceId: 'a',
+          status: 'accepted' as const,
+          reason: null,
+          appliedIn: 1,
+          at: 70,
+        },
       ],
       next: { round: 2, weights: new Uint8Array([5, 5]) },
       task: { round: 2 },
-    });
+    };
+    assert.equal(await store.closeFlRound(closing), true);
+    // Issue 8: a second close (a stale replica) writes nothing.
+    assert.equal(
+      await store.closeFlRound({ ...closing, status: 'failed', closedAt: 99, task: { round: 9 } }),
+      false,
+    );
     assert.deepEqual(await store.listFlPending('t1'), []);
     const closed = await store.getFlRound('t1', 1);
     assert.deepEqual(
