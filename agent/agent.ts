@@ -31,7 +31,7 @@ export interface CreateAgentOptions {
    */
   logger?: Logger;
   /**
-   * Time sources (issue 4; for clock-jump tests): `wallNow` stamps events and reports (default
+   * Time sources (for clock-jump tests): `wallNow` stamps events and reports (default
    * `Date.now`), `monoNow` drives the agent clock that TTLs count in (default
    * `performance.now`). A wall-clock jump never changes what expires.
    */
@@ -50,7 +50,7 @@ function parseAgentConfig(config: AgentConfig): AgentConfig {
 }
 
 /**
- * Starts an agent (issue 2): opens its store, starts the local API, connects to the hub and
+ * Starts an agent: opens its store, starts the local API, connects to the hub and
  * drains the outbox. Throws `AGENT_CONFIG_INVALID` on a bad config; the promise rejects
  * (leaving nothing open) when the store or the API cannot start.
  */
@@ -63,7 +63,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
   const loggers = new ComponentLoggers(root);
-  // Issue 8 item 4: private CA and client certificate for mqtts:// and https:// to the hub.
+  // Private CA and client certificate for mqtts:// and https:// to the hub.
   const hubTls = loadHubTls(cfg.tls);
   const hub = createHubFetch(hubTls);
   const store = openAgentStore({
@@ -73,16 +73,16 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     monoNow: options.clock?.monoNow,
   });
   let closing = false;
-  // Per-model metrics (issue 5 item 4), counted on the inference path, flushed to the outbox.
+  // Per-model metrics, counted on the inference path, flushed to the outbox.
   const modelMetrics = new ModelMetrics(wallNow);
-  // Shadow mode (issue 5 item 5): the desired shadow version runs on the same inputs, after the answer.
+  // Shadow mode: the desired shadow version runs on the same inputs, after the answer.
   const shadowRunner = new ShadowRunner({
     run: (model, inputs) => inference.parts.runtime.runShadow(model, inputs),
     has: (model) => inference.parts.runtime.shadowOf(model) !== undefined,
     metrics: modelMetrics,
     log: loggers.child('shadow'),
   });
-  // Issue 7: Prometheus metrics, device telemetry and drift summaries.
+  // Prometheus metrics, device telemetry and drift summaries.
   const ops = createAgentOperations({
     deviceId: cfg.deviceId,
     deviceSecret: cfg.deviceSecret,
@@ -117,7 +117,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     throw err;
   }
 
-  // Model delivery (issue 5): the desired `models` section, downloaded, verified, activated.
+  // Model delivery: the desired `models` section, downloaded, verified, activated.
   const delivery = setupDelivery({
     config: cfg,
     db: store.db,
@@ -200,7 +200,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       federated.setTask(store.desired.load().doc?.federated?.task);
     },
     desiredInvalid: (payload, reason) => {
-      // Issue 5: invalid model entries are refused one by one; the rest still applies.
+      // Invalid model entries are refused one by one; the rest still applies.
       const split = splitDesired(payload);
       if (split !== undefined) {
         for (const r of split.refused) delivery.refuse(r.name, r.version, r.error);
@@ -226,7 +226,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
 
   const samples = new SampleStore(store.db, cfg.samples);
-  // Issue 6: the federated task of the applied desired state, trained on the stored samples.
+  // The federated task of the applied desired state, trained on the stored samples.
   const federated = createTaskRunner({
     deviceId: cfg.deviceId,
     db: store.db,

@@ -14,7 +14,7 @@ export interface CommandContext {
 const RECENT_IDS = 256;
 
 /**
- * Carries out hub commands (issue 2) and answers each through the outbox, so the answer
+ * Carries out hub commands and answers each through the outbox, so the answer
  * survives being offline: `ping` → `{ pong: true }`; `report-state` → publishes the
  * reported state. A command id seen recently is not carried out twice.
  */

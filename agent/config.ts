@@ -7,7 +7,7 @@ import { LaneQuotasSchema, LaneWeightsSchema } from './outbox/outbox-config.js';
 import { TelemetryConfigSchema } from './telemetry/config.js';
 
 /**
- * The agent's configuration (issue 2). Sources, later winning: `--config FILE` (JSON), env
+ * The agent's configuration. Sources, later winning: `--config FILE` (JSON), env
  * `OUTPOST_AGENT_*` (`__` nests; e.g. `OUTPOST_AGENT_DEVICE_SECRET`), flags.
  */
 export const AgentConfigSchema = z.strictObject({
@@ -24,7 +24,7 @@ export const AgentConfigSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * TLS to the hub (issue 8 item 4), for `mqtts://`/`wss://` and `https://` hub URLs:
+   * TLS to the hub, for `mqtts://`/`wss://` and `https://` hub URLs:
    * `caFile` (trust a private CA), `certFile` + `keyFile` (client certificate, CN = device id).
    */
   tls: AgentTlsSchema,
@@ -48,7 +48,7 @@ export const AgentConfigSchema = z.strictObject({
       reconnectMinMs: configInt().min(10).default(500),
       reconnectMaxMs: configInt().min(10).default(30_000),
       /**
-       * Application-level ping to the hub (issue 4, dead links): period, and how long a
+       * Application-level ping to the hub (dead links): period, and how long a
        * pong may take before the link is declared dead and reconnected, ms. A silent
        * partition is detected within their sum. `pingIntervalMs: 0` turns the ping off
        * (keepalive only: a silent partition is then found only once the link is idle).
@@ -70,11 +70,11 @@ export const AgentConfigSchema = z.strictObject({
         .default(128 * 1024),
       /** Resend a batch not acknowledged by the hub within this time, ms. */
       ackTimeoutMs: configInt().min(100).default(10_000),
-      /** Most batches in flight (published, not yet acknowledged), all lanes together (issue 4). */
+      /** Most batches in flight (published, not yet acknowledged), all lanes together. */
       window: configInt().min(1).max(64).default(8),
-      /** Round-robin weight per lane: no lane starves, busier lanes get more turns (issue 4). */
+      /** Round-robin weight per lane: no lane starves, busier lanes get more turns. */
       weights: LaneWeightsSchema,
-      /** Quota (rows, bytes), policy when full and TTL per lane (issue 4). */
+      /** Quota (rows, bytes), policy when full and TTL per lane. */
       lanes: LaneQuotasSchema,
       /** How often expired events are dropped and the agent clock is saved, ms. */
       expirySweepMs: configInt().min(10).default(1000),
@@ -88,16 +88,16 @@ export const AgentConfigSchema = z.strictObject({
   /** Seconds between unprompted reported-state publications (the desired state may override). */
   reportIntervalS: configInt().min(5).max(86_400).default(60),
   logLevel: LogLevelSchema.default('info'),
-  /** Device telemetry and drift summaries (issue 7). */
+  /** Device telemetry and drift summaries. */
   telemetry: TelemetryConfigSchema,
-  /** Per-model metrics (issue 5 item 4). */
+  /** Per-model metrics. */
   metrics: z
     .strictObject({
       /** How often the counted deltas are queued as a `telemetry.model` event, ms. */
       flushIntervalMs: configInt().min(50).max(3_600_000).default(10_000),
     })
     .prefault({}),
-  /** Labelled examples kept for federated learning (issue 6 item 1), never uploaded. */
+  /** Labelled examples kept for federated learning, never uploaded. */
   samples: z
     .strictObject({
       /** Most examples kept, all splits together; default 100 000. */
@@ -108,9 +108,9 @@ export const AgentConfigSchema = z.strictObject({
         .default(256 * 1024 * 1024),
     })
     .prefault({}),
-  /** Model delivery from the hub's registry: trusted keys, bandwidth cap (issue 5). */
+  /** Model delivery from the hub's registry: trusted keys, bandwidth cap. */
   delivery: DeliveryConfigSchema,
-  /** Models and engines (issue 3). */
+  /** Models and engines. */
   inference: z
     .strictObject({
       /** Firmware profile name (`firmware-profiles/NAME.json`); detected from the host when absent. */
@@ -123,7 +123,7 @@ export const AgentConfigSchema = z.strictObject({
       cacheMaxBytes: configInt().min(0).optional(),
       /** Overrides the profile's result time to live, seconds. */
       cacheTtlS: configInt().min(1).optional(),
-      /** The hub's HTTP URL for cloud inference (issue 3 item 7), e.g. `http://hub:8080`. */
+      /** The hub's HTTP URL for cloud inference, e.g. `http://hub:8080`. */
       hubHttpUrl: z.url({ protocol: /^https?$/ }).optional(),
       /** Hybrid routing per model name (`local` when absent); see `ModelRouteSchema`. */
       routes: z.record(z.string(), ModelRouteSchema).default({}),

@@ -1,5 +1,5 @@
 /**
- * The Outpost agent: the on-device runtime (DESIGN.md "Roles"). `createAgent` is the one
+ * The Outpost agent: the on-device runtime (docs/architecture.md "Roles"). `createAgent` is the one
  * factory; `main` (cli/) only wires config and signals to it.
  */
 export type { CreateAgentOptions } from './agent.js';

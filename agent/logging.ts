@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { LogLevel } from '../shared/index.js';
 
 /**
- * The agent's loggers: one root and a child per component (DESIGN.md "Conventions"). pino
+ * The agent's loggers: one root and a child per component (docs/architecture.md "Conventions"). pino
  * children keep their own level, so a run-time level change (desired `logLevel`) is applied
  * to the root and to every child made here.
  */

@@ -34,10 +34,10 @@ export interface AgentStatus {
   link: LinkInfo;
   /**
    * Per lane: events waiting for the hub's ack, ever enqueued, acknowledged, lost, dropped
-   * but unconfirmed, and bytes waiting (issue 4).
+   * but unconfirmed, and bytes waiting.
    */
   outbox: Record<Lane, LaneCounters>;
-  /** The loss ledger per lane: lost per reason (count, bytes), and unconfirmed drops (issue 4). */
+  /** The loss ledger per lane: lost per reason (count, bytes), and unconfirmed drops. */
   ledger: Record<Lane, LaneLedger>;
   desired: {
     /** Highest desired rev applied; 0 before any. */
@@ -46,7 +46,7 @@ export interface AgentStatus {
     outcome: DesiredOutcome | null;
   };
   inbound: { invalid: InvalidInboundStats };
-  /** Firmware profile, models with chosen and rejected engines, result-cache counters (issue 3). */
+  /** Firmware profile, models with chosen and rejected engines, result-cache counters. */
   inference: InferenceReport;
 }
 
@@ -60,10 +60,10 @@ export interface Agent {
   /**
    * Stores an event in the outbox; durable (per `durability`) when it returns. Throws
    * OutpostError `AGENT_BAD_REQUEST` (invalid), `PROTO_PAYLOAD_TOO_LARGE`, `AGENT_CLOSED`,
-   * `AGENT_OUTBOX_FULL` (its lane is full under the `back-pressure` policy, issue 4).
+   * `AGENT_OUTBOX_FULL` (its lane is full under the `back-pressure` policy).
    */
   enqueue(event: AgentEvent): Enqueued;
-  /** Models: install from a local file, activate, list, infer, policies (issue 3; = the local API). */
+  /** Models: install from a local file, activate, list, infer, policies (= the local API). */
   readonly models: AgentModels;
   /** The same object `GET /v1/status` returns. */
   status(): AgentStatus;

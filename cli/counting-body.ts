@@ -4,7 +4,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 const MEMORY_CHUNK_BYTES = 64 * 1024;
 
 /**
- * An upload body that counts the bytes handed to the HTTP client (issue 7 item 5, push
+ * An upload body that counts the bytes handed to the HTTP client (push
  * progress): `source` (a file stream, or bytes already in memory, sent in 64 KiB chunks) is
  * piped through a pass-through that calls `onBytes(sentSoFar)` per chunk, so the body still
  * streams. The count is what `fetch` has pulled, which runs ahead of what the hub has acked by

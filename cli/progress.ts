@@ -39,7 +39,7 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * A progress bar on stderr, only on a TTY (issue 7 item 5): `label [#####-----]  42%
+ * A progress bar on stderr, only on a TTY: `label [#####-----]  42%
  * 4.2 MiB/10.0 MiB note`, redrawn in place (`\r`, line cleared) at most every `intervalMs`,
  * sized to the terminal width. When disabled every call is a no-op, so callers never branch.
  * Without a total it shows the amount done and a spinner.

@@ -10,7 +10,7 @@ export interface Column<Row> {
 }
 
 /**
- * Renders rows as an aligned plain-text table for terminals (issue 7 item 5): a header line,
+ * Renders rows as an aligned plain-text table for terminals: a header line,
  * columns two spaces apart, numbers right-aligned where asked, long cells cut with `…`,
  * no trailing spaces. `null`/`undefined` cells are empty. With no rows, prints `empty`
  * (default "(none)") under the header so the output never looks truncated.

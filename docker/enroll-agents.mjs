@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // biome-ignore-all lint/suspicious/noConsole: a command-line script; its output is for the operator
-// One-shot enrolment for compose.yaml (issue 7): for each device id given, unless
+// One-shot enrolment for compose.yaml: for each device id given, unless
 // DIR/ID.json already exists, enrolls the device through the hub's admin API and writes the
 // agent config file {deviceId, deviceSecret} (mode 0600) that `outpost agent --config` reads.
 // Usage: node docker/enroll-agents.mjs DIR ID... (env OUTPOST_HUB_URL, OUTPOST_ADMIN_TOKEN).

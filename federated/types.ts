@@ -1,5 +1,5 @@
 /**
- * The federated-learning API (issue 6), stable for the agent's task runner and the hub's
+ * The federated-learning API, stable for the agent's task runner and the hub's
  * round runner. Weights and deltas are plain ordered lists of float32 tensors so they cross
  * process boundaries (update codec, SQLite, MQTT chunks) without TF.js.
  */
@@ -40,7 +40,7 @@ export interface Samples {
   features: number;
 }
 
-/** Options of `trainLocal` (issue 6 item 2). */
+/** Options of `trainLocal`. */
 export interface TrainLocalOptions {
   model: LayersModel;
   samples: Samples;
@@ -88,7 +88,7 @@ export interface EvalResult {
   count: number;
 }
 
-/** Update compression (issue 6 item 3). */
+/** Update compression. */
 export type Compression = 'none' | 'int8' | 'topk';
 
 /** Options of `encodeUpdate`. */
@@ -118,7 +118,7 @@ export interface UpdateChunk {
   bytes: Uint8Array;
 }
 
-/** Why an update was refused before any math (issue 6 item 5). */
+/** Why an update was refused before any math. */
 export type RejectReason = 'shape' | 'non-finite' | 'norm' | 'examples' | 'duplicate' | 'staleness';
 
 /** Result of `validateUpdate`. */
@@ -183,7 +183,7 @@ export interface BeginOptions {
   maxNorm?: number;
 }
 
-/** A pure aggregation strategy (issue 6 item 5), one per file, registered by name. */
+/** A pure aggregation strategy, one per file, registered by name. */
 export interface Strategy {
   readonly name: string;
   /**

@@ -6,7 +6,7 @@ function describe(shape: readonly number[]): string {
 }
 
 /**
- * Checks an update before any math touches it (issue 6 item 5), in this order: the tensor
+ * Checks an update before any math touches it, in this order: the tensor
  * list matches `expected` (count, names, shapes, value counts) → `shape`; every value is
  * finite → `non-finite`; the L2 norm is at most `maxNorm` → `norm`. The first failure is
  * returned with a detail naming the tensor and what was wrong. Never throws.

@@ -8,7 +8,7 @@ import { generateToken } from './secrets.js';
 export const ADMIN_TOKEN_FILE = 'admin-token';
 
 /**
- * The admin API's bearer token (issue 2): `configured` when given; else the content of
+ * The admin API's bearer token: `configured` when given; else the content of
  * `{dataDir}/admin-token`; else a new random token written there with mode 0600. Logs that
  * it created the file, never the token.
  */

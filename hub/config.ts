@@ -11,19 +11,19 @@ import { TlsConfigSchema } from './tls-config.js';
 const port = () => configInt().min(0).max(65_535);
 
 /**
- * The hub's configuration (issue 2). Sources, later winning: `--config FILE` (JSON), env
+ * The hub's configuration. Sources, later winning: `--config FILE` (JSON), env
  * `OUTPOST_HUB_*` (`__` nests), flags (`--http.port 0`). Port 0 picks a free port.
  */
 export const HubConfigSchema = z.strictObject({
   /** Directory for the SQLite store, the admin token and (later) keys and artifacts. */
   dataDir: z.string().min(1).default('./outpost-hub-data'),
-  /** Store backend (issue 8): SQLite by default, PostgreSQL with `store.url`. */
+  /** Store backend: SQLite by default, PostgreSQL with `store.url`. */
   store: StoreConfigSchema,
-  /** External MQTT broker (issue 8); absent `broker.url` = the embedded aedes broker. */
+  /** External MQTT broker; absent `broker.url` = the embedded aedes broker. */
   broker: BrokerConfigSchema,
-  /** Rate limits against hostile or runaway clients (issue 8). */
+  /** Rate limits against hostile or runaway clients. */
   limits: LimitsConfigSchema,
-  /** MQTT over TLS and client certificates (issue 8). */
+  /** MQTT over TLS and client certificates. */
   tls: TlsConfigSchema,
   http: z
     .strictObject({
@@ -53,14 +53,14 @@ export const HubConfigSchema = z.strictObject({
    */
   adminToken: z.string().min(16, 'admin token must be at least 16 characters').optional(),
   logLevel: LogLevelSchema.default('info'),
-  /** Drift detection thresholds and window (issue 7 item 2). */
+  /** Drift detection thresholds and window. */
   drift: DriftConfigSchema,
-  /** Model registry (issue 5): artifact size limit, reference size. */
+  /** Model registry: artifact size limit, reference size. */
   registry: RegistryConfigSchema,
-  /** Rollout driver (issue 5 items 4-6): `tickMs`. */
+  /** Rollout driver: `tickMs`. */
   rollouts: RolloutsConfigSchema,
   /**
-   * Models served by `POST /v1/infer/NAME` (issue 3 item 7, hybrid routing): these, plus
+   * Models served by `POST /v1/infer/NAME` (hybrid routing): these, plus
    * every `{dataDir}/models/NAME.onnx`.
    */
   inference: z

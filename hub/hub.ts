@@ -46,20 +46,20 @@ export interface Hub {
   /** Bearer token of the admin API (from config or `{dataDir}/admin-token`). */
   readonly adminToken: string;
   readonly store: HubStore;
-  /** Model registry and desired-state service (issue 5): rollouts and federated learning use them. */
+  /** Model registry and desired-state service: rollouts and federated learning use them. */
   readonly delivery: HubDelivery;
-  /** Federated learning (issue 6): the round runner and the filing of update events. */
+  /** Federated learning: the round runner and the filing of update events. */
   readonly federated: HubFederated;
-  /** Rollouts (issue 5 items 4-6): operator actions and the driver loop. */
+  /** Rollouts: operator actions and the driver loop. */
   readonly rollouts: HubRollouts;
   /**
-   * Leases among replicas (issue 8): `isLeader(name)` before each tick of a singleton job.
+   * Leases among replicas: `isLeader(name)` before each tick of a singleton job.
    * The rollout driver uses `rollouts`; always held with the SQLite store.
    */
   readonly leases: Leases;
-  /** Embedded broker over TLS (issue 8, `tls.certFile`), e.g. `mqtts://127.0.0.1:8883`. */
+  /** Embedded broker over TLS (`tls.certFile`), e.g. `mqtts://127.0.0.1:8883`. */
   readonly mqtts?: { url: string; port: number };
-  /** The HTTP API over HTTPS (issue 8 item 4, `tls.httpsPort`), e.g. `https://127.0.0.1:8443`. */
+  /** The HTTP API over HTTPS (`tls.httpsPort`), e.g. `https://127.0.0.1:8443`. */
   readonly https?: { url: string; port: number };
   /** Counters since this hub started. */
   stats(): HubStats;
@@ -79,7 +79,7 @@ function urlHost(host: string): string {
 }
 
 /**
- * Starts a hub (issue 2): SQLite store under `config.dataDir`, embedded aedes broker on
+ * Starts a hub: SQLite store under `config.dataDir`, embedded aedes broker on
  * `config.mqtt` (TCP) and `config.http.wsPath` (WebSocket), HTTP API on `config.http`.
  * Republishes every stored desired state retained before accepting connections. On a
  * failure part-way, everything already started is closed before the error propagates.
@@ -110,7 +110,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     federated: HubFederated;
     rollouts: HubRollouts;
   }> = {};
-  // Learning events stored before the federated part is ready wait for it (issue 6).
+  // Learning events stored before the federated part is ready wait for it.
   let federatedReady: (f: HubFederated | undefined) => void = () => undefined;
   const federatedPart = new Promise<HubFederated | undefined>((resolve) => {
     federatedReady = resolve;
@@ -149,7 +149,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (store) await step('store', () => store.close());
   };
 
-  /** Rewrites the external broker's password file and ACL (issue 8, `broker.authDir`). */
+  /** Rewrites the external broker's password file and ACL (`broker.authDir`). */
   const refreshBrokerAuth = async (store: HubStore) => {
     const { authDir, username, password } = cfg.broker;
     if (authDir === undefined || password === undefined) return;
@@ -160,7 +160,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const adminToken = await resolveAdminToken(cfg.dataDir, cfg.adminToken, log('admin'));
     const store = await openHubStore(cfg);
     parts.store = store;
-    // Issue 8: with replicas on one PostgreSQL, one of them drives each singleton job.
+    // With replicas on one PostgreSQL, one of them drives each singleton job.
     const leases = openLeases(store, { ttlMs: cfg.store.leaseTtlMs, log: log('leases') });
     parts.leases = leases;
     const counters = new HubCounters();
@@ -168,7 +168,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     let bus: HubBus;
     let broker: EmbeddedBroker | undefined;
     if (cfg.broker.url !== undefined) {
-      // Issue 8: an external broker keeps its connections (and retained statuses) across hub
+      // An external broker keeps its connections (and retained statuses) across hub
       // restarts and other replicas are running, so nobody is marked offline here.
       if (cfg.broker.authDir !== undefined) await refreshBrokerAuth(store);
       parts.external = await connectExternalBus(cfg.broker, log('broker'));
@@ -227,7 +227,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       registry: delivery.registry,
       log: log('federated'),
       now: Date.now,
-      // Issue 8 item 2: every replica files learning events (idempotent in the store); only
+      // Every replica files learning events (idempotent in the store); only
       // the holder of the `federated` lease opens, closes and aggregates rounds.
       shouldDrive: () => leases.isLeader('federated'),
     });
@@ -242,7 +242,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       log: log('rollouts'),
       registry: delivery.registry,
       shouldDrive: () => leases.isLeader('rollouts'),
-      // Drift gates (issue 7) read the drift monitor, attached with the HTTP app below.
+      // Drift gates read the drift monitor, attached with the HTTP app below.
       drift: (model, version) => parts.ops?.drift.gateValues(model, version),
     });
     parts.rollouts = rollouts;
@@ -266,7 +266,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       firstHooks: (instance) => installRateLimit(instance, cfg.limits.http, rejections),
     });
     parts.app = app;
-    // Issue 7: /metrics, device telemetry, drift and the dashboard, before the app listens.
+    // /metrics, device telemetry, drift and the dashboard, before the app listens.
     parts.ops = await attachOperations({
       app,
       store,

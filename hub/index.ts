@@ -1,5 +1,5 @@
 /**
- * The Outpost hub (DESIGN.md "Roles"): enrolls devices, runs the embedded MQTT broker with
+ * The Outpost hub (docs/architecture.md "Roles"): enrolls devices, runs the embedded MQTT broker with
  * per-device ACLs, ingests device events exactly once and serves the admin HTTP API.
  */
 

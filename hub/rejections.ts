@@ -6,7 +6,7 @@ const MAX_REMEMBERED = 10_000;
 
 /**
  * Counts every rejected or dropped inbound thing and logs it at `warn` once per
- * (source, reason), DESIGN "Wire protocol": counted, logged once with its reason, dropped.
+ * (source, reason), docs/architecture.md "Wire protocol": counted, logged once with its reason, dropped.
  * Memory is bounded: after {@link MAX_REMEMBERED} distinct pairs it forgets and may log a
  * pair again.
  */

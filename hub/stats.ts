@@ -4,10 +4,10 @@ export interface HubStats {
   rejected: { total: number; byReason: Record<string, number> };
   /**
    * Uplink batches processed, events newly stored, duplicates ignored, and seqs skipped
-   * because the agent dropped them (issue 4).
+   * because the agent dropped them.
    */
   ingest: { batches: number; stored: number; duplicates: number; skipped: number };
-  /** Application-level pings answered (issue 4, dead links). */
+  /** Application-level pings answered (dead links). */
   pings: number;
 }
 

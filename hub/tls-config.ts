@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { configInt } from '../shared/index.js';
 
 /**
- * `tls` of the hub config (issue 8 item 4): MQTT over TLS for the embedded broker with a given
+ * `tls` of the hub config: MQTT over TLS for the embedded broker with a given
  * certificate and key, and optional client-certificate authentication of devices.
  */
 export const TlsConfigSchema = z
@@ -23,7 +23,7 @@ export const TlsConfigSchema = z
     host: z.string().min(1).default('0.0.0.0'),
     /**
      * Port of HTTPS (the same API, artifacts and dashboard as plain HTTP, with `certFile`/
-     * `keyFile`; issue 8 item 4); absent: no HTTPS. With `clientCerts` not `off`, a verified
+     * `keyFile`;); absent: no HTTPS. With `clientCerts` not `off`, a verified
      * client certificate authenticates a device on device routes (CN = device id). Plain HTTP
      * stays on `http.port`: bind it to loopback (`http.host`) for the admin and proxies.
      */

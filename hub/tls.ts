@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TlsConfig } from './tls-config.js';
 
 /**
- * Starts MQTT over TLS for the embedded broker (issue 8 item 4) with the configured certificate
+ * Starts MQTT over TLS for the embedded broker with the configured certificate
  * and key; with `clientCerts` `optional` or `required`, asks for a client certificate signed
  * by `caFile` (`required` refuses the handshake without one). Resolves once listening.
  */
@@ -18,7 +18,7 @@ export async function listenMqttTls(aedes: Aedes, tls: TlsConfig): Promise<TlsSe
 
 /**
  * Serves the HTTP app (API, artifacts, dashboard) over HTTPS on `tls.httpsPort` with the same
- * certificate, key and client-certificate policy as MQTT over TLS (issue 8 item 4): requests
+ * certificate, key and client-certificate policy as MQTT over TLS: requests
  * go through fastify's router, so every route, hook and auth rule is the plain one. The app
  * must be ready (listening on plain HTTP). Resolves once listening.
  */

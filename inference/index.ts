@@ -1,5 +1,5 @@
 /**
- * Outpost's inference core (issue 3), shared by the agent and the hub ("the same engine
+ * Outpost's inference core, shared by the agent and the hub ("the same engine
  * code"): tensors and their codecs, signatures, engines and their registry, admission
  * against a manifest's reference, ONNX model tooling and firmware-profile detection.
  * Imports shared only.

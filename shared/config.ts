@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { formatIssues } from './codec.js';
 
 /**
- * Pure helpers for the config convention (DESIGN.md "Conventions"): a zod schema per
+ * Pure helpers for the config convention (docs/architecture.md "Conventions"): a zod schema per
  * process, fed from a file, then the environment, then flags (later wins), parsed once and
  * frozen. Reading files and `process.env` is the caller's job; shared stays pure.
  */

@@ -1,5 +1,5 @@
 /**
- * The one table of error codes (DESIGN.md "Conventions"): every error that crosses a
+ * The one table of error codes (docs/architecture.md "Conventions"): every error that crosses a
  * process boundary carries one of these codes, its HTTP status and whether a retry can help.
  */
 export interface ErrorSpec {

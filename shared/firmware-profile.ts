@@ -3,7 +3,7 @@ import { EngineNameSchema } from './inference.js';
 import { PRECISIONS } from './manifest.js';
 
 /**
- * Engine knobs a profile may set per engine (issue 3 item 4). Each one is a real
+ * Engine knobs a profile may set per engine. Each one is a real
  * onnxruntime session setting; `approximateGelu` trades accuracy for speed and is therefore
  * exactly what the admission check against a manifest's reference exists to catch.
  */
@@ -29,7 +29,7 @@ export const ProfileMatchSchema = z.strictObject({
 export type ProfileMatch = z.infer<typeof ProfileMatchSchema>;
 
 /**
- * A firmware profile (`firmware-profiles/*.json`, DESIGN.md "Roles"): one device class, the
+ * A firmware profile (`firmware-profiles/*.json`, docs/architecture.md "Roles"): one device class, the
  * engines it tries in order, its threads, precision preference and quotas.
  */
 export const FirmwareProfileSchema = z.strictObject({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PRECISIONS, SemverSchema } from './manifest.js';
 
 /**
- * Engines (DESIGN.md "Engines and execution-provider fallback", issue 3): a (runtime,
+ * Engines (docs/architecture.md "Engines"): a (runtime,
  * provider) pair. The order here is only the canonical listing; a firmware profile says in
  * which order a device tries them.
  */
@@ -70,7 +70,7 @@ export const ModelRuntimeReportSchema = z.strictObject({
 });
 export type ModelRuntimeReport = z.infer<typeof ModelRuntimeReportSchema>;
 
-/** Result-cache counters since the agent started (issue 3 item 6). */
+/** Result-cache counters since the agent started. */
 export const CacheReportSchema = z.strictObject({
   hits: z.number().int().nonnegative(),
   misses: z.number().int().nonnegative(),

@@ -44,7 +44,7 @@ export const TensorValueSchema = z.strictObject({
 });
 export type TensorValue = z.infer<typeof TensorValueSchema>;
 
-/** A reference run an engine must reproduce before it is admitted (DESIGN.md "Engines"). */
+/** A reference run an engine must reproduce before it is admitted (docs/architecture.md "Engines"). */
 export const ReferenceSchema = z.strictObject({
   inputs: z.record(z.string(), TensorValueSchema),
   outputs: z.record(z.string(), TensorValueSchema),
@@ -58,7 +58,7 @@ export const LineageSchema = z.strictObject({
   source: z.string().max(512).optional(),
 });
 
-/** One model version's description: what the hub signs and agents verify (DESIGN.md "Model artifacts"). */
+/** One model version's description: what the hub signs and agents verify (docs/architecture.md "Model artifacts"). */
 export const ManifestSchema = z.strictObject({
   schema: z.literal('outpost.manifest/v1'),
   name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'must be 1-64 of [a-z0-9._-]'),

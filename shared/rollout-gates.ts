@@ -1,7 +1,7 @@
 import { LATENCY_BUCKET_COUNT, LATENCY_BUCKETS_MS } from './messages/telemetry.js';
 
 /**
- * Counters of one model version summed over a set of devices (issue 5 item 4): what every
+ * Counters of one model version summed over a set of devices: what every
  * gate metric is computed from. The same fields as a `telemetry.model` report.
  */
 export interface MetricCounters {
@@ -15,7 +15,7 @@ export interface MetricCounters {
   compared: number;
   agreed: number;
   /**
-   * Drift of the version against its baseline (issue 7 item 2), filled in by the hub's drift
+   * Drift of the version against its baseline, filled in by the hub's drift
    * monitor for the `drift_psi` / `drift_ks` gates; absent while there is too little data.
    */
   driftPsi?: number;
@@ -71,7 +71,7 @@ export function latencyQuantile(c: MetricCounters, q: number): number | undefine
  * A gate metric: a small pure function over aggregated counters; undefined means "no data
  * yet" (the gate then neither passes nor fails). `evidence` metrics say whether there is
  * enough data: a rollout waits for them and never rolls back because of them; `health`
- * metrics roll a rollout back when their gate fails (issue 5 item 4).
+ * metrics roll a rollout back when their gate fails.
  */
 export interface GateMetric {
   readonly kind: 'evidence' | 'health';
@@ -141,13 +141,13 @@ export const GATE_METRICS = {
   drift_psi: {
     kind: 'health',
     unit: 'psi',
-    describe: 'largest PSI of the inputs or predicted classes against the baseline (issue 7)',
+    describe: 'largest PSI of the inputs or predicted classes against the baseline',
     value: (c) => c.driftPsi,
   },
   drift_ks: {
     kind: 'health',
     unit: 'ratio',
-    describe: 'largest binned Kolmogorov-Smirnov statistic of the inputs against the baseline (issue 7)',
+    describe: 'largest binned Kolmogorov-Smirnov statistic of the inputs against the baseline',
     value: (c) => c.driftKs,
   },
 } as const satisfies Record<string, GateMetric>;
@@ -236,7 +236,7 @@ export function evaluateGate(gate: Gate, counters: MetricCounters): GateResult {
 }
 
 /**
- * The verdict of a set of gates (issue 5 item 4): `fail` when a health gate fails once every
+ * The verdict of a set of gates: `fail` when a health gate fails once every
  * evidence gate passes (so "requests>=100" protects against judging on too little data);
  * `pass` when every gate passes; else `wait`. `failed` is the first failing health gate.
  */

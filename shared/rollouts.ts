@@ -4,7 +4,7 @@ import { SemverSchema } from './manifest.js';
 import { GateSyntaxError, parseGate } from './rollout-gates.js';
 
 /**
- * Rollout strategies (issue 5 items 4-6): `canary` moves devices to the version stage by
+ * Rollout strategies: `canary` moves devices to the version stage by
  * stage; `shadow` runs it beside the active version on stage devices and promotes it at the
  * end; `ab` splits devices between a control version and the candidate by cohort.
  */
@@ -75,7 +75,7 @@ export function matchesSelector(selector: Selector, device: SelectableDevice): b
 /**
  * Stable cohort position of a device in a rollout, in [0, 1): the first 32 bits of
  * SHA-256(`rolloutId:deviceId`). It depends on nothing else, so a device's position never
- * changes between stages, hub restarts or replicas (issue 5 item 4).
+ * changes between stages, hub restarts or replicas.
  */
 export function cohortPosition(rolloutId: string, deviceId: string): number {
   const digest = createHash('sha256').update(`${rolloutId}:${deviceId}`).digest();
@@ -116,7 +116,7 @@ export const RolloutRequestSchema = z
     gates: z.array(GateTextSchema).max(16).default([]),
     /**
      * A device that has not reported the version this long after it was assigned is
-     * excluded: it never holds the rollout (issue 5 item 4). Default 30 minutes.
+     * excluded: it never holds the rollout. Default 30 minutes.
      */
     deviceDeadlineMs: DurationSchema.default(1_800_000),
     /** `ab` only: the control arm's version (required there). */

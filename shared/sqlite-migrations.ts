@@ -1,5 +1,5 @@
 /**
- * Numbered SQLite migrations tracked by `PRAGMA user_version` (DESIGN.md "Storage"). Takes a
+ * Numbered SQLite migrations tracked by `PRAGMA user_version` (docs/architecture.md "Storage"). Takes a
  * database handle by its shape so shared stays free of I/O dependencies.
  */
 export interface MigratableDatabase {

@@ -4,8 +4,8 @@ import { isDeviceId } from './ids.js';
 export const TOPIC_ROOT = 'outpost/v1/d';
 
 /**
- * Channels a device publishes on (DESIGN.md "Wire protocol"), plus `ping`, the
- * application-level liveness check answered on `ack` (issue 4, "dead links").
+ * Channels a device publishes on (docs/architecture.md "Wire protocol"), plus `ping`, the
+ * application-level liveness check answered on `ack` ("dead links").
  */
 export const DEVICE_TO_HUB = ['up', 'state', 'status', 'ping'] as const;
 /** Channels the hub publishes on, one device each. */

@@ -58,7 +58,7 @@ const isBinary = (type: string | undefined) =>
   type !== undefined && (type.startsWith(TENSOR_MEDIA_TYPE) || type.startsWith('application/octet-stream'));
 
 /**
- * The local inference API (issue 3 item 5), on the agent's loopback API:
+ * The local inference API, on the agent's loopback API:
  * - `GET /v1/models`, `GET /v1/models/{name}`: installed versions, the active one with its
  *   engine, rejected engines and signature, the policy and upload counters
  * - `POST /v1/models` `{file, name, version, sha256?, manifest?, reference?, precision?, activate?}` → 201

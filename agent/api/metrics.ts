@@ -18,7 +18,7 @@ export interface ObservedInference {
 }
 
 /**
- * The agent's Prometheus metrics (issue 7 item 3), in a registry of its own (several agents
+ * The agent's Prometheus metrics, in a registry of its own (several agents
  * may share a process): outbox depth/bytes and losses per lane, inference requests, errors
  * and latency by model/version/engine/role, result-cache hits and misses, link state. All
  * labels are bounded by what one device runs (lanes, its models); no device id label —

@@ -94,7 +94,7 @@ function fromBinary(body: Buffer): NewSample[] {
 }
 
 /**
- * The sample routes of the local API (issue 6 item 1). Examples stay on the device.
+ * The sample routes of the local API. Examples stay on the device.
  * - `POST /v1/samples`: JSON `{features, dims?, label, split?}` or `{samples: [...], split?}`
  *   (at most {@link MAX_SAMPLES_PER_REQUEST}), or the binary tensor form (see
  *   {@link fromBinary}); `split` is `train` (default) or `holdout` → 201 `{stored, stats}`.

@@ -19,13 +19,13 @@ export interface ApiOptions {
   enqueue(input: unknown): { lane: Lane; seq: number };
   /** The model API; when given, the inference routes are served (see inference-routes.ts). */
   models?: AgentModels;
-  /** Labelled examples for federated learning; when given, the sample routes are served (issue 6). */
+  /** Labelled examples for federated learning; when given, the sample routes are served. */
   samples?: SampleStore;
-  /** The federated task runner; its status is served at `GET /v1/federated` (issue 6). */
+  /** The federated task runner; its status is served at `GET /v1/federated`. */
   federated?: { status(): unknown };
   /** True once the agent is closing: every request is answered `AGENT_CLOSED`. */
   isClosing(): boolean;
-  /** Adds more routes before listening (`GET /metrics`, issue 7). */
+  /** Adds more routes before listening (`GET /metrics`). */
   routes?: (app: FastifyInstance) => void;
   log: Logger;
 }
@@ -58,7 +58,7 @@ function urlHost(host: string): string {
 }
 
 /**
- * Starts the agent's local HTTP API (issue 2) for applications on the device:
+ * Starts the agent's local HTTP API for applications on the device:
  * - `GET /v1/status` → 200 {@link AgentStatus}
  * - `POST /v1/events` `{ type, body, lane? }` → 202 `{ lane, seq }`, durable before the reply
  *

@@ -23,7 +23,7 @@ export interface InstallContext {
   modelsMaxBytes: number;
   log: Logger;
   now: () => number;
-  /** `fetch` to the hub over TLS (issue 8 item 4); the global one when absent. */
+  /** `fetch` to the hub over TLS; the global one when absent. */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
@@ -33,7 +33,7 @@ export function stagingFile(dataDir: string, sha256: string): string {
 }
 
 /**
- * Makes one variant installed (issue 5 item 2): nothing when it already is; else checks the
+ * Makes one variant installed: nothing when it already is; else checks the
  * models quota and free disk, downloads (resuming), verifies size and SHA-256 against the
  * signed manifest (a mismatch deletes the staged bytes: the next try starts over), unpacks
  * and stores it content-addressed. Throws `INFER_STORAGE_FULL`, `AGENT_DISK_FULL`,

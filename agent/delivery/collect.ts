@@ -3,7 +3,7 @@ import type { ModelFiles } from '../inference/model-files.js';
 import type { ModelStore } from '../inference/model-store.js';
 
 /**
- * Removes old versions of a model after an activation (issue 5: a device's models quota must
+ * Removes old versions of a model after an activation (a device's models quota must
  * not fill up with every version ever delivered). Kept: the active, the warm previous and the
  * shadow version; without a warm previous (after a restart), the most recently installed other
  * version, the rollback target. Returns the versions removed.

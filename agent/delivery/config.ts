@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { configInt, OutpostError } from '../../shared/index.js';
 
 /**
- * Model delivery settings (issue 5 items 2-3), `delivery` in the agent config. The hub's
+ * Model delivery settings, `delivery` in the agent config. The hub's
  * public keys come from `trustedKeys` (PEM text) and `trustedKeyFiles` (PEM files, e.g. the
  * hub's `keys/signing-key.pub.pem`); several keys may be trusted at once so the hub's key can
  * rotate (print it with `outpost models keys`).

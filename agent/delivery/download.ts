@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { OutpostError } from '../../shared/index.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 
-/** One artifact download (issue 5 item 2). */
+/** One artifact download. */
 export interface DownloadRequest {
   /** `{hub}/v1/artifacts/{sha256}`. */
   url: string;
@@ -71,7 +71,7 @@ function announcedTotal(res: Response, offset: number): number | undefined {
 }
 
 /**
- * Downloads an artifact to its staging file, resuming (issue 5 item 2): the durable prefix
+ * Downloads an artifact to its staging file, resuming: the durable prefix
  * recorded in the store (never more than the file holds) is kept and the rest asked for with
  * `Range: bytes=N-` and `If-Range: "sha256"`; a 200 restarts from zero, a 416 at the end means
  * done. Progress is fsynced and recorded every `checkpointBytes`, so a cut link or a killed

@@ -13,7 +13,7 @@ export interface SplitDesired {
 }
 
 /**
- * Issue 5 ("one failing model never blocks the others"): when a desired document fails its
+ * When a desired document fails its
  * schema only because of some `models` entries (e.g. an unsigned manifest), those entries
  * are refused one by one and the rest of the document applies. Returns undefined when the
  * document is invalid for another reason (then it is rejected as a whole, as before).

@@ -35,7 +35,7 @@ interface Worker {
 }
 
 /**
- * The agent's model delivery (issue 5 items 2-3): reconciles the desired `models` section.
+ * The agent's model delivery: reconciles the desired `models` section.
  * Each model has its own worker, so one failing model never blocks another; a new desired
  * entry aborts the model's older one. Per entry: verify every signed manifest, refuse a
  * version older than the active one unless `allowDowngrade`, switch at once to the warm

@@ -7,7 +7,7 @@ import { trustedKeysOf } from './config.js';
 import { ModelDelivery } from './manager.js';
 
 /**
- * Wires model delivery (issue 5) over the agent's inference parts: artifacts come from
+ * Wires model delivery over the agent's inference parts: artifacts come from
  * `delivery.hubHttpUrl` (else `inference.hubHttpUrl`) with the device's Basic credentials,
  * manifests are checked against `delivery.trustedKeys` / `trustedKeyFiles`. Throws
  * `AGENT_CONFIG_INVALID` when a key file cannot be read.
@@ -19,7 +19,7 @@ export function setupDelivery(options: {
   onChange(): void;
   log: Logger;
   now?: () => number;
-  /** `fetch` to the hub (private CA, client certificate; issue 8 item 4); the global one when absent. */
+  /** `fetch` to the hub (private CA, client certificate;); the global one when absent. */
   fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }): ModelDelivery {
   const { config, inference } = options;

@@ -23,7 +23,7 @@ export interface ReconcilerOptions {
 const MAX_REASON = 1024;
 
 /**
- * Reconciles the device to the hub's desired state (issue 2). A rev above the applied rev is
+ * Reconciles the device to the hub's desired state. A rev above the applied rev is
  * applied and persisted (rev, document and outcome in one statement); an equal rev (the
  * retained document redelivered on every connect) needs nothing; a lower rev is `stale`; an
  * invalid document is `rejected` when its rev can be read. The applied document survives a

@@ -20,7 +20,7 @@ interface Row {
 }
 
 /**
- * The device's memory of federated rounds (issue 6 item 3), in the agent store (`fl_rounds`).
+ * The device's memory of federated rounds, in the agent store (`fl_rounds`).
  * `mark` runs inside the transaction that enqueues the update, so "submitted" and the
  * update's chunks are committed together: a restart never trains a round twice, nor loses one.
  */

@@ -29,7 +29,7 @@ interface RoundState {
 }
 
 /**
- * The device side of secure aggregation (issue 6 item 6) for one task: follows the phase the
+ * The device side of secure aggregation for one task: follows the phase the
  * hub announces in the task and answers each once — `advertise` (public keys, after training),
  * `share` (sealed key shares for the roster), `mask` (the masked weighted delta, sent as the
  * round's update chunks), `unmask` (the shares that remove the survivors' self masks and the

@@ -6,7 +6,7 @@ import type { AgentEvent } from '../types.js';
 import { RoundMemory } from './round-memory.js';
 import { TaskRunner } from './task-runner.js';
 
-/** Builds the agent's federated task runner over fl-core's trainer and codecs (issue 6 item 3). */
+/** Builds the agent's federated task runner over fl-core's trainer and codecs. */
 export function createTaskRunner(options: {
   deviceId: string;
   db: Database.Database;

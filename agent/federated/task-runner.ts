@@ -81,7 +81,7 @@ function deviceSeed(task: FlTask, deviceId: string): number {
 }
 
 /**
- * Runs the federated task of the desired state on this device (issue 6 item 3): for a round
+ * Runs the federated task of the desired state on this device: for a round
  * it has not done, decodes the round's global model from the task, trains on the stored
  * `train` examples (fl-core's `trainLocal`), takes the delta, clips it to `clipNorm`,
  * compresses and chunks it, and enqueues the chunks (plus, when asked, an `fl.eval` of the

@@ -9,7 +9,7 @@ export interface CloudAnswer {
   outputs: TensorMap;
 }
 
-/** The device's client of the hub's cloud inference (issue 3 item 7). */
+/** The device's client of the hub's cloud inference. */
 export interface CloudClient {
   /**
    * Runs `model` on the hub within `deadlineMs`. Throws `INFER_CLOUD_UNAVAILABLE` (network
@@ -60,7 +60,7 @@ export function createCloudClient(options: {
   baseUrl: string;
   deviceId: string;
   secret: string;
-  /** `fetch` to the hub over TLS (private CA, client certificate; issue 8 item 4); the global one when absent. */
+  /** `fetch` to the hub over TLS (private CA, client certificate;); the global one when absent. */
   fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }): CloudClient {
   const authorization = `Basic ${Buffer.from(`${options.deviceId}:${options.secret}`).toString('base64')}`;

@@ -23,7 +23,7 @@ export interface HybridRouterOptions {
   log: Logger;
 }
 
-/** Hybrid routing of every inference (issue 3 item 7). */
+/** Hybrid routing of every inference. */
 export interface HybridRouter {
   infer(name: string, inputs: TensorMap, options?: InferOptions): Promise<RoutedResult>;
   /** A model's route (the default `local` one when none is configured). */

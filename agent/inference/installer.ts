@@ -22,7 +22,7 @@ import {
 import type { ModelFiles } from './model-files.js';
 import type { ModelStore } from './model-store.js';
 
-/** A model installed from a file on the device (issue 3 item 5; hub distribution is a later issue). */
+/** A model installed from a file on the device (hub distribution is a later issue). */
 export const InstallRequestSchema = z.strictObject({
   /** Path of an `.onnx` file or of a TF.js `model.json` (its shards beside it). */
   file: z.string().min(1),

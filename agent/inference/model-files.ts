@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { type ModelSource, readModelSource, shardPaths } from '../../inference/index.js';
 
 /**
- * Content-addressed model artifacts under `{dataDir}/models/{sha256}/` (DESIGN.md "Model
+ * Content-addressed model artifacts under `{dataDir}/models/{sha256}/` (docs/architecture.md "Model
  * artifacts"): written to a staging directory first, then moved into place with one rename,
  * so a crash never leaves a half-written artifact under its hash.
  */

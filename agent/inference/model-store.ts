@@ -13,7 +13,7 @@ export interface InstalledModel {
   installedAt: number;
 }
 
-/** Per-model result policy (issue 3 item 6). */
+/** Per-model result policy. */
 export interface ModelPolicy {
   /** Queue results in the outbox `results` lane: never, a systematic sample, or every one. */
   upload: 'none' | 'sampled' | 'all';
@@ -93,7 +93,7 @@ export class ModelStore {
   }
 
   /**
-   * Forgets every variant of `name@version` (issue 5: old versions are collected). Returns
+   * Forgets every variant of `name@version` (old versions are collected). Returns
    * the sha256 of each removed artifact no other installed variant still uses.
    */
   remove(name: string, version: string): string[] {
@@ -124,7 +124,7 @@ export class ModelStore {
     }>;
   }
 
-  /** Switches the active pointer in one statement (DESIGN.md "Model artifacts": atomic activation). */
+  /** Switches the active pointer in one statement (docs/architecture.md "Model artifacts": atomic activation). */
   setActive(name: string, version: string, precision: Precision, at: number): void {
     this.#db
       .prepare(

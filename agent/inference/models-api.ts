@@ -31,7 +31,7 @@ export interface ModelListing {
   }>;
   policy: ModelPolicy;
   uploads: UploadCounters;
-  /** Its hybrid route (issue 3 item 7) and how its inferences were served since start. */
+  /** Its hybrid route and how its inferences were served since start. */
   routing?: { route: ModelRoute; served: RouteCounters };
 }
 

@@ -21,7 +21,7 @@ export interface ProfileOptions {
 }
 
 /**
- * Picks the firmware profile (issue 3 item 4): the configured one (an unknown name is a
+ * Picks the firmware profile: the configured one (an unknown name is a
  * config error listing the known ones), else the one detected from the host facts.
  */
 export function resolveProfile(options: ProfileOptions): ResolvedProfile {

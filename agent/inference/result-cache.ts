@@ -5,7 +5,7 @@ import type { CacheReport } from '../../shared/index.js';
 /** Hits whose recency is written together. */
 const TOUCH_BATCH = 256;
 
-/** What identifies a cached result (issue 3 item 6). */
+/** What identifies a cached result. */
 export interface CacheKeyParts {
   model: string;
   version: string;

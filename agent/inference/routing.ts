@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { configInt } from '../../shared/index.js';
 
-/** How a model's inferences are routed between the device and the hub (issue 3 item 7). */
+/** How a model's inferences are routed between the device and the hub. */
 export const ROUTE_MODES = ['local', 'cloud', 'local-first', 'cloud-first'] as const;
 export type RouteMode = (typeof ROUTE_MODES)[number];
 

@@ -52,7 +52,7 @@ export interface InferResult {
   engine: EngineName;
   cached: boolean;
   outputs: TensorMap;
-  /** How hybrid routing served it (issue 3 item 7); set by the router, absent on direct runtime calls. */
+  /** How hybrid routing served it; set by the router, absent on direct runtime calls. */
   route?: RouteOutcome;
 }
 
@@ -72,22 +72,22 @@ export interface InferenceRuntimeOptions {
   registry?: Readonly<Record<EngineName, Engine>>;
   /**
    * Observer of every inference of an active version, answered or failed, with its inputs
-   * (per-model metrics and the shadow runner, issue 5 items 4-5). Must be cheap and not throw.
+   * (per-model metrics and the shadow runner). Must be cheap and not throw.
    */
   onInfer?: (o: InferenceObservation & { inputs: TensorMap }) => void;
 }
 
 /**
- * The agent's models at run time (issue 3): activation with admission over the profile's
+ * The agent's models at run time: activation with admission over the profile's
  * engines and variants, inference with signature checks, the result cache and the upload
  * policy, and the report for status and the reported state.
  */
 export class InferenceRuntime {
   readonly #o: InferenceRuntimeOptions;
   readonly #active = new Map<string, ActiveModel>();
-  /** Per model, the previously active version, still loaded (issue 5). */
+  /** Per model, the previously active version, still loaded. */
   readonly #warm = new Map<string, ActiveModel>();
-  /** Per model, the shadow candidate (issue 5 item 5). */
+  /** Per model, the shadow candidate. */
   readonly #shadows = new Map<string, ActiveModel>();
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -128,7 +128,7 @@ export class InferenceRuntime {
       warm.manifest.version === version &&
       (preferred ?? warm.manifest.precision) === warm.manifest.precision
     ) {
-      // Issue 5: the previous version is still loaded, so a rollback switches at once.
+      // The previous version is still loaded, so a rollback switches at once.
       this.#warm.delete(name);
       this.#o.models.setActive(name, version, warm.manifest.precision, Date.now());
       this.#o.cache.invalidate(name, { version, precision: warm.manifest.precision });
@@ -216,7 +216,7 @@ export class InferenceRuntime {
   }
 
   /**
-   * Loads `name@version` as the model's shadow (issue 5 item 5): admitted like an activation,
+   * Loads `name@version` as the model's shadow: admitted like an activation,
    * run by the rollouts shadow runner beside the active version through {@link shadowOf};
    * never answers callers. Replaces an earlier shadow. Throws `INFER_MODEL_NOT_FOUND` or
    * `INFER_NO_ENGINE` (with the rejections).
@@ -245,7 +245,7 @@ export class InferenceRuntime {
   }
 
   /**
-   * The loaded shadow of a model (issue 5 item 5) for the shadow runner: its manifest and
+   * The loaded shadow of a model for the shadow runner: its manifest and
    * loaded engine session; undefined when the desired state names no shadow or it is not loaded yet.
    */
   shadowOf(name: string): { manifest: Manifest; model: LoadedModel } | undefined {
@@ -254,7 +254,7 @@ export class InferenceRuntime {
   }
 
   /**
-   * Runs the loaded shadow of `name` on `inputs` (issue 5 item 5) for the shadow runner; the
+   * Runs the loaded shadow of `name` on `inputs` for the shadow runner; the
    * run is tracked like a caller's, so an unload waits for it. Undefined when none is loaded;
    * an engine failure comes back as `error` (never thrown), with the shadow's version.
    */
@@ -276,7 +276,7 @@ export class InferenceRuntime {
     }
   }
 
-  /** The version kept loaded for an instant rollback (issue 5), if any. */
+  /** The version kept loaded for an instant rollback, if any. */
   previousOf(name: string): { version: string; precision: Precision } | undefined {
     const warm = this.#warm.get(name);
     return warm?.model ? { version: warm.manifest.version, precision: warm.manifest.precision } : undefined;
@@ -290,7 +290,7 @@ export class InferenceRuntime {
   }
 
   /**
-   * Makes `next` active. The displaced version stays loaded as the warm previous one (issue 5:
+   * Makes `next` active. The displaced version stays loaded as the warm previous one (
    * instant rollback) unless it is the same version; the one it displaces from there is closed.
    */
   #replace(name: string, next: ActiveModel): void {

@@ -19,7 +19,7 @@ export interface AgentInference {
   loadActive(): Promise<void>;
   report(): InferenceReport;
   close(): Promise<void>;
-  /** The parts model delivery (issue 5, `agent/delivery/*`) installs and activates through. */
+  /** The parts model delivery (`agent/delivery/*`) installs and activates through. */
   readonly parts: {
     runtime: InferenceRuntime;
     models: ModelStore;
@@ -38,10 +38,10 @@ export interface InferenceSetupOptions {
   onChange(): void;
   /** Whether the hub is reachable now (cloud routes); default never. */
   hubOnline?(): boolean;
-  /** Observer of every inference (per-model metrics, shadow; issue 5). */
+  /** Observer of every inference (per-model metrics, shadow;). */
   onInfer?: InferenceRuntimeOptions['onInfer'];
   log: Logger;
-  /** `fetch` to the hub for cloud inference (issue 8 item 4); the global one when absent. */
+  /** `fetch` to the hub for cloud inference; the global one when absent. */
   fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }
 

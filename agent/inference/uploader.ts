@@ -23,7 +23,7 @@ export interface UploadCounters {
 }
 
 /**
- * Queues inference results in the outbox `results` lane per the model's policy (issue 3
+ * Queues inference results in the outbox `results` lane per the model's policy
  * item 6): `none`, `all`, or `sampled` — systematic sampling, the n-th result of a model is
  * queued when ⌊n·rate⌋ grows, so exactly that fraction is queued, deterministically.
  */

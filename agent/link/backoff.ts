@@ -1,7 +1,7 @@
 /**
  * Reconnect delay with "full jitter" exponential backoff: a uniform random delay in
  * `[0, min(maxMs, minMs · 2^attempt))` ms. `attempt` counts failed attempts since the last
- * successful connect (0 for the first retry) and resets on connect (issue 2).
+ * successful connect (0 for the first retry) and resets on connect.
  *
  * @param attempt - retries so far since the last connect, ≥ 0.
  * @param minMs - base delay, ms (config `link.reconnectMinMs`, default 500).

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { OutpostError } from '../../shared/index.js';
 
 /**
- * `tls` of the agent config (issue 8 item 4): how the agent trusts the hub and proves itself
+ * `tls` of the agent config: how the agent trusts the hub and proves itself
  * over `mqtts://` / `wss://` and `https://` (artifacts, cloud inference, drift edges).
  */
 export const AgentTlsSchema = z
@@ -59,7 +59,7 @@ export function loadHubTls(cfg: AgentTlsConfig): HubTlsMaterial {
 
 /**
  * The `fetch` for the hub: the global one without TLS material, else undici's with a
- * dispatcher that trusts `ca` and presents `cert`/`key` (issue 8 item 4). `close` releases
+ * dispatcher that trusts `ca` and presents `cert`/`key`. `close` releases
  * the dispatcher's sockets.
  */
 export function createHubFetch(tls: HubTlsMaterial): { fetch: HubFetch; close(): Promise<void> } {

@@ -24,7 +24,7 @@ export interface InvalidInboundStats {
 /** What the router hands on, each payload already validated. */
 export interface InboundHandlers {
   ack(ack: Ack): void;
-  /** The hub's answer to an application-level ping (issue 4), also on `ack`. */
+  /** The hub's answer to an application-level ping, also on `ack`. */
   pong(pong: Pong): void;
   desired(doc: DesiredState): void;
   /** A desired document that failed validation (already counted), with its raw payload. */
@@ -40,7 +40,7 @@ const MAX_REASONS = 64;
 const MAX_REASON_CHARS = 300;
 
 /**
- * Validates every inbound MQTT payload with its schema (DESIGN.md "Wire protocol"): an
+ * Validates every inbound MQTT payload with its schema (docs/architecture.md "Wire protocol"): an
  * invalid one is counted, logged once per reason at `warn`, and dropped. {@link handle}
  * never throws, so nothing escapes into mqtt.js' message callback.
  */
@@ -79,7 +79,7 @@ export class InboundRouter {
     }
     switch (parsed.channel) {
       case 'ack': {
-        // An ack or a pong (issue 4), told apart by the `pong` key; each strictly validated.
+        // An ack or a pong, told apart by the `pong` key; each strictly validated.
         const decoded = decodeMessage(AnyObject, payload);
         if (!decoded.ok) {
           this.#invalid('ack', decoded.reason);

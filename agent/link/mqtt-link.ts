@@ -18,13 +18,13 @@ export interface LinkOptions {
   deviceSecret: string;
   /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
   mqttUrl: string;
-  /** CA to trust and client certificate + key for `mqtts://` / `wss://` (issue 8 item 4). */
+  /** CA to trust and client certificate + key for `mqtts://` / `wss://`. */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
   keepaliveS: number;
   connectTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
-  /** Application-level ping period and answer deadline, ms (issue 4, dead links). */
+  /** Application-level ping period and answer deadline, ms (dead links). */
   pingIntervalMs: number;
   pingTimeoutMs: number;
   log: Logger;
@@ -56,7 +56,7 @@ export interface LinkInfo {
 const CLOSE_STEP_TIMEOUT_MS = 2000;
 
 /**
- * The agent's MQTT 3.1.1 link to the hub (issue 2): persistent session (`clean: false`),
+ * The agent's MQTT 3.1.1 link to the hub: persistent session (`clean: false`),
  * client id = username = device id, a retained QoS 1 last will `offline` carrying a fresh
  * `conn` id per connection attempt, and reconnects with full-jitter exponential backoff
  * driven here (mqtt.js' own `reconnectPeriod` is 0).
@@ -218,7 +218,7 @@ export class MqttLink {
 
   async #onConnect(client: MqttClient): Promise<void> {
     // Small packets (PUBACKs, pings) must not wait on Nagle's algorithm and the peer's
-    // delayed ACK: tens of ms per round trip otherwise (issue 4, online latency).
+    // delayed ACK: tens of ms per round trip otherwise (online latency).
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     const conn = this.#conn;
     const stillCurrent = () => !this.#closing && client.connected && conn === this.#conn;
@@ -269,7 +269,7 @@ export class MqttLink {
       this.#reconnectTimer = undefined;
       const client = this.#client;
       if (this.#closing || !client) return;
-      // A fresh conn id per attempt, carried by this attempt's will (issue 2).
+      // A fresh conn id per attempt, carried by this attempt's will.
       this.#newConn();
       client.options.will = this.#will();
       client.reconnect();

@@ -17,7 +17,7 @@ export interface PingOptions {
 }
 
 /**
- * The application-level ping of issue 4 ("dead links"). While the link is up it pings the
+ * The application-level ping ("dead links"). While the link is up it pings the
  * hub every `intervalMs` and declares the link dead when a pong does not come back within
  * `timeoutMs`: a silent partition (packets dropped, no FIN or RST) is thus detected within
  * `intervalMs + timeoutMs`, even while the outbox keeps the socket busy — mqtt.js' keepalive

@@ -14,7 +14,7 @@ export function statusPayload(state: Status['state'], conn: string, at: number):
 
 /**
  * The last will of one connection attempt: `offline` with that attempt's `conn`, retained,
- * QoS 1, on the device's `status` topic; `at` is when the attempt was opened (issue 2).
+ * QoS 1, on the device's `status` topic; `at` is when the attempt was opened.
  */
 export function lastWill(
   deviceId: string,

@@ -27,7 +27,7 @@ export function classOutput(outputs: TensorMap): { name: string; tensor: FloatTe
 }
 
 /**
- * Confidence of one row of class scores, in [0, 1] (issue 5 item 4, "mean confidence"):
+ * Confidence of one row of class scores, in [0, 1] ("mean confidence"):
  * when the row already is a probability distribution (every value in [0, 1], sum within
  * 1e-3 of 1) its largest value; otherwise the row is taken as logits and the confidence is
  * the largest softmax value, `1 / Σ exp(x_i − max)`.
@@ -114,7 +114,7 @@ function sameDims(a: HostTensor, b: HostTensor): boolean {
 }
 
 /**
- * Whether a shadow answer agrees with the active answer on the same inputs (issue 5 item 5):
+ * Whether a shadow answer agrees with the active answer on the same inputs:
  * - both have the same class output (name and shape) → every row has the same top class;
  * - otherwise every float output of the active answer is present in the shadow answer with
  *   the same dims and each element within `abs + rel·|active|` ({@link AGREEMENT_TOLERANCE});

@@ -14,7 +14,7 @@ export interface MetricsFlusherOptions {
 
 /**
  * Moves the in-memory model metrics into the outbox's `telemetry` lane as one
- * `telemetry.model` event every `intervalMs` (issue 5 item 4): from there they survive
+ * `telemetry.model` event every `intervalMs`: from there they survive
  * offline periods and restarts and reach the hub exactly once. A refused enqueue (a full
  * back-pressure lane, the agent closing) keeps the counts for the next flush, with a warning.
  * What was counted since the last flush is lost only if the process dies (at most one period).

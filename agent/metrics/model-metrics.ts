@@ -34,7 +34,7 @@ export interface InferenceObservation {
 }
 
 /**
- * Per-model metrics of the agent (issue 5 item 4), in memory: for every (model, version,
+ * Per-model metrics of the agent, in memory: for every (model, version,
  * role) the requests, errors, latency histogram (`LATENCY_BUCKETS_MS`), confidence sum and
  * count (see `confidence.ts`) and shadow comparisons. Recording is a map lookup and a few
  * additions (plus one scan of the class output for confidence). {@link drain} hands the
@@ -83,7 +83,7 @@ export class ModelMetrics {
     else accumulateConfidence(o.outputs, row.confidence);
   }
 
-  /** Counts one shadow answer compared with the active one (issue 5 item 5). */
+  /** Counts one shadow answer compared with the active one. */
   recordComparison(model: string, shadowVersion: string, agreed: boolean): void {
     const row = this.#row(model, shadowVersion, 'shadow');
     row.compared++;

@@ -22,7 +22,7 @@ export interface ShadowRunnerOptions {
 }
 
 /**
- * Shadow mode on the agent (issue 5 item 5): after a caller got its answer from the active
+ * Shadow mode on the agent: after a caller got its answer from the active
  * version, the same inputs run on the model's shadow candidate off the caller's path (on a
  * later turn of the event loop); the shadow's answer is never returned to anyone. Its
  * requests, errors, latency and confidence are counted under role `shadow`, and each answer

@@ -30,7 +30,7 @@ export interface AgentOutboxOptions {
 }
 
 /**
- * The agent's outbox at run time (issue 4): enqueue under quotas, the windowed drain, the
+ * The agent's outbox at run time: enqueue under quotas, the windowed drain, the
  * TTL sweep, acks and the hub's answers about drops, drop logging, and a prompt report of
  * the loss ledger to the hub. One object, so the agent wires a single thing.
  */

@@ -42,7 +42,7 @@ const ERROR_PAUSE_MS = 1000;
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Drains the outbox to the hub (DESIGN.md "Delivery contract", issue 4):
+ * Drains the outbox to the hub (docs/architecture.md "Delivery contract"):
  * - up to `window` batches in flight, across lanes and within one; each batch holds many
  *   consecutive events of one lane, bounded by count and bytes;
  * - the next lane is chosen by weighted round robin among lanes with something to send, so

@@ -15,7 +15,7 @@ interface Pending {
 export const DROP_LOG_EVERY_MS = 10_000;
 
 /**
- * Logs every drop at `warn` (DESIGN "Conventions": warn for every drop) without flooding:
+ * Logs every drop at `warn` (docs/architecture.md "Conventions": warn for every drop) without flooding:
  * the first drop of a lane and reason is logged at once, later ones are summed and logged
  * at most every {@link DROP_LOG_EVERY_MS} ms, and {@link flush} (on close) logs the rest.
  */

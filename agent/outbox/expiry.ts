@@ -18,7 +18,7 @@ export interface ExpiryOptions {
 }
 
 /**
- * Drops events older than their lane's TTL (issue 4), in agent-clock time, and saves the
+ * Drops events older than their lane's TTL, in agent-clock time, and saves the
  * agent clock, every `intervalMs`. A large expiry is cut into transactions of `chunkRows`
  * with a turn of the event loop between them, so the API and the drain keep going.
  */

@@ -6,7 +6,7 @@ import { QuotaPolicySchema } from './policies/index.js';
 const MiB = 1024 * 1024;
 
 /**
- * Default quota and TTL per lane (issue 4), chosen for what each lane carries:
+ * Default quota and TTL per lane, chosen for what each lane carries:
  * - `control` (state, rollout reports, command results): small, precious → back-pressure, no TTL;
  * - `results` (inference results): valuable → back-pressure, no TTL;
  * - `telemetry`: plentiful, the newest matters most → drop-oldest, 7 days of agent time;

@@ -4,7 +4,7 @@ import { LANES, type Lane } from '../../shared/index.js';
 export type LaneWeights = Readonly<Record<Lane, number>>;
 
 /**
- * Smooth weighted round robin over the lanes that have something to send (issue 4: a
+ * Smooth weighted round robin over the lanes that have something to send (a
  * priority that cannot starve). Each pick adds every eligible lane's weight to its credit,
  * takes the lane with the most credit (ties in `LANES` order) and charges it the total
  * weight of the eligible lanes. Among lanes that stay eligible, any run of `Σ weights`

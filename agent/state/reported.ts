@@ -21,11 +21,11 @@ export interface ReportInput {
   outcome: DesiredOutcome | undefined;
   config: EffectiveSettings;
   outbox: Record<string, LaneCounters>;
-  /** The loss ledger per lane (issue 4). */
+  /** The loss ledger per lane. */
   ledger?: LedgerReport;
-  /** Profile, models and engines, cache counters (issue 3). */
+  /** Profile, models and engines, cache counters. */
   inference?: InferenceReport;
-  /** Model delivery per model (issue 5). */
+  /** Model delivery per model. */
   models?: ModelDeliveryReport[];
 }
 
@@ -64,7 +64,7 @@ export interface ReporterOptions {
 }
 
 /**
- * Publishes the reported state (issue 2): on demand (on connect, after applying desired
+ * Publishes the reported state: on demand (on connect, after applying desired
  * state, on the `report-state` command) and every `reportIntervalS` seconds while up.
  */
 export class StateReporter {

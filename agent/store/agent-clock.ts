@@ -9,7 +9,7 @@ export type MonotonicSource = () => number;
 export const CLOCK_PERSIST_EVERY_MS = 1000;
 
 /**
- * The agent's own clock for TTLs (issue 4): milliseconds of agent running time over the
+ * The agent's own clock for TTLs: milliseconds of agent running time over the
  * store's whole life. It only moves forward: it is a persisted offset plus the elapsed time
  * of a monotonic source, so wall-clock jumps (NTP, a dead RTC battery, a user) neither
  * expire events early nor keep them forever. Time while the agent is stopped does not count

@@ -10,7 +10,7 @@ export interface DownloadRecord {
   updatedAt: number;
 }
 
-/** The last refusal of a model's desired version (issue 5: the reason reaches the hub). */
+/** The last refusal of a model's desired version (the reason reaches the hub). */
 export interface Refusal {
   version: string;
   code: string;
@@ -19,7 +19,7 @@ export interface Refusal {
 }
 
 /**
- * Persistence of model delivery (issue 5, migration 6): download progress, so a cut or a
+ * Persistence of model delivery (migration 6): download progress, so a cut or a
  * restart resumes where the staging file is known to be durable, and the last refusal per
  * model, reported until a later version is activated.
  */

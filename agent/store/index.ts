@@ -23,9 +23,9 @@ export interface AgentStore {
   readonly epoch: string;
   readonly outbox: OutboxStore;
   readonly desired: DesiredStore;
-  /** The agent's persisted monotonic clock (TTLs, issue 4). */
+  /** The agent's persisted monotonic clock (TTLs). */
   readonly clock: AgentClock;
-  /** The open database, for the repositories of other components (inference, issue 3). */
+  /** The open database, for the repositories of other components (inference). */
   readonly db: Database.Database;
   /** Closes the database (idempotent). */
   close(): void;
@@ -35,7 +35,7 @@ export interface AgentStore {
 export interface AgentStoreOptions {
   dataDir: string;
   durability: Durability;
-  /** Quota and TTL per lane (issue 4); a lane left out has none. */
+  /** Quota and TTL per lane; a lane left out has none. */
   quotas?: Partial<Record<Lane, LaneQuota>> | undefined;
   /** Monotonic time source of the agent clock; `performance.now` by default. */
   monoNow?: MonotonicSource | undefined;

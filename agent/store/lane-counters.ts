@@ -3,7 +3,7 @@ import { LANES, type Lane, OutpostError } from '../../shared/index.js';
 import type { DropEvent } from './outbox-drops.js';
 
 /**
- * One row of `lane_counters` (issue 2, extended by issue 4). Seqs: `next_seq` the next to
+ * One row of `lane_counters` (extended by). Seqs: `next_seq` the next to
  * assign; `dropped_through` the highest dropped; `drop_confirmed_through` the highest the hub
  * answered about; `sent_through` the highest ever published. Counts: `acked` (the hub has
  * them), `dropped` (the ledger's losses), `unconfirmed` (dropped, fate unknown yet).

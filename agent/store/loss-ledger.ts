@@ -56,7 +56,7 @@ interface LastRow {
 }
 
 /**
- * The loss ledger (issue 4): every event ever dropped, as ranges per lane and reason with
+ * The loss ledger: every event ever dropped, as ranges per lane and reason with
  * their bytes — and, apart from it, the dropped events whose fate only the hub knows (they
  * had been published; the hub may have stored them before the drop, their ack unseen).
  * Those wait in `loss_unconfirmed`, one row each (at most what was in flight), until the

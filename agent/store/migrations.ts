@@ -1,7 +1,7 @@
 import { LANES } from '../../shared/index.js';
 
 /**
- * The agent store's numbered migrations (DESIGN.md "Storage"), applied by `runMigrations`
+ * The agent store's numbered migrations (docs/architecture.md "Storage"), applied by `runMigrations`
  * from shared, each in its own transaction. `epoch` is written by migration 1 only, so a
  * store gets its random epoch exactly once, atomically with its creation.
  *
@@ -49,7 +49,7 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     );
     INSERT INTO desired_state (id) VALUES (1);
     `,
-    // Issue 3: installed models (one row per name, version and precision variant), the
+    // Installed models (one row per name, version and precision variant), the
     // active pointer per model, per-model result policies, and the result cache.
     `
     CREATE TABLE models (
@@ -95,7 +95,7 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     CREATE INDEX result_cache_lru ON result_cache (last_used);
     CREATE INDEX result_cache_model ON result_cache (model);
     `,
-    // Issue 4: quotas, TTL in the agent's persisted monotonic clock, and the loss ledger.
+    // Quotas, TTL in the agent's persisted monotonic clock, and the loss ledger.
     // lane_counters: dropped = events the ledger counts as lost; unconfirmed = dropped events
     // the hub may have stored before the drop (their ack not seen), until it says; the
     // *_through marks are seqs: highest dropped, highest the hub answered about, highest ever
@@ -125,7 +125,7 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     );
     CREATE INDEX loss_ledger_by_lane ON loss_ledger (lane);
 
-    -- Dropped events that had been published: lost or not is the hub's to say (issue 4).
+    -- Dropped events that had been published: lost or not is the hub's to say.
     CREATE TABLE loss_unconfirmed (
       lane   TEXT NOT NULL,
       seq    INTEGER NOT NULL,
@@ -135,7 +135,7 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
       PRIMARY KEY (lane, seq)
     ) WITHOUT ROWID;
     `,
-    // Issue 6 item 1: labelled examples for federated training and evaluation. Never
+    // Labelled examples for federated training and evaluation. Never
     // uploaded. features = float32 little-endian, dims = JSON shape of one example.
     `
     CREATE TABLE samples (
@@ -149,7 +149,7 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
     );
     CREATE INDEX samples_by_split ON samples (split, id);
     `,
-    // Issue 6 item 3: what the device did in each federated round (submitted survives
+    // What the device did in each federated round (submitted survives
     // restarts: a round is trained and sent at most once).
     `
     CREATE TABLE fl_rounds (
@@ -161,7 +161,7 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
       PRIMARY KEY (task_id, round)
     ) WITHOUT ROWID;
     `,
-    // Issue 5 items 2-3: artifact downloads in progress (bytes = durable prefix of the
+    // Artifact downloads in progress (bytes = durable prefix of the
     // staging file, so a download resumes across restarts) and per-model delivery state (the
     // last refusal, reported to the hub).
     `

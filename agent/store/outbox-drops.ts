@@ -17,7 +17,7 @@ export interface DropEvent {
 }
 
 /**
- * Deletes a lane's oldest pending events and books them in the {@link LossLedger} (issue 4).
+ * Deletes a lane's oldest pending events and books them in the {@link LossLedger}.
  * Drops always take a prefix of the lane's pending events — quota and TTL alike — which is
  * what lets the hub skip them by a single boundary. Runs inside the caller's transaction.
  */

@@ -18,7 +18,7 @@ import {
 export * from './outbox-types.js';
 
 /**
- * The durable outbox (DESIGN.md "Delivery contract", issue 4): per-lane monotonic sequence
+ * The durable outbox (docs/architecture.md "Delivery contract"): per-lane monotonic sequence
  * numbers assigned in the transaction that stores the event; rows leave on the hub's ack or
  * by a drop (quota `drop-oldest`, TTL), which is booked in the loss ledger in the same
  * transaction. Every method that writes is one transaction.
@@ -101,7 +101,7 @@ export class OutboxStore {
 
   /**
    * Stores one event and returns its seq; durable (per the store's durability) on return.
-   * A full lane applies its policy (issue 4): `back-pressure` throws `AGENT_OUTBOX_FULL`;
+   * A full lane applies its policy: `back-pressure` throws `AGENT_OUTBOX_FULL`;
    * `drop-oldest` drops the oldest events in this same transaction (see {@link enqueueWithDrop}).
    * Throws `PROTO_PAYLOAD_TOO_LARGE` when the envelope exceeds `maxEnvelopeBytes` (it could
    * never fit in a batch) or the lane's `maxBytes`. A refused event uses no seq.
@@ -153,7 +153,7 @@ export class OutboxStore {
 
   /**
    * Drops up to `maxRows` of the lane's events older than its TTL, in agent-clock time
-   * (issue 4); `undefined` when none is due or the lane has no TTL. Call again while it
+   *; `undefined` when none is due or the lane has no TTL. Call again while it
    * returns a full chunk.
    */
   expire(lane: Lane, maxRows: number, at: number): DropEvent | undefined {

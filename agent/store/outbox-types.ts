@@ -5,7 +5,7 @@ import type { ResolveOutcome } from './loss-ledger.js';
 /**
  * Counters of one lane: events waiting, ever enqueued, acknowledged by the hub, lost (the
  * loss ledger's count), dropped but not yet confirmed lost, and the bytes waiting.
- * `enqueued = pending + acked + dropped + unconfirmed` (issue 4).
+ * `enqueued = pending + acked + dropped + unconfirmed`.
  */
 export interface LaneCounters {
   pending: number;
@@ -16,7 +16,7 @@ export interface LaneCounters {
   pendingBytes: number;
 }
 
-/** Quota and TTL of one lane (config `outbox.lanes.<lane>`, issue 4). */
+/** Quota and TTL of one lane (config `outbox.lanes.<lane>`). */
 export interface LaneQuota {
   /** Most events pending. */
   maxRows: number;

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { OutpostError } from '../../shared/index.js';
 
-/** Which use a stored example is kept for (issue 6 item 1). */
+/** Which use a stored example is kept for. */
 export const SAMPLE_SPLITS = ['train', 'holdout'] as const;
 export type SampleSplit = (typeof SAMPLE_SPLITS)[number];
 
@@ -56,7 +56,7 @@ interface Row {
 }
 
 /**
- * Labelled examples kept on the device for federated training and evaluation (issue 6
+ * Labelled examples kept on the device for federated training and evaluation
  * item 1). They never leave the device: nothing here is enqueued or published. Every
  * example of a store has the same feature shape (the first one stored sets it, until the
  * store is emptied), so a training task can stack them. A write that would pass the quota

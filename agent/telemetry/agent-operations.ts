@@ -20,11 +20,11 @@ export interface AgentOperationsDeps {
   enqueue: (event: AgentEvent) => void;
   now: () => number;
   log: Logger;
-  /** `fetch` to the hub over TLS (issue 8 item 4); the global one when absent. */
+  /** `fetch` to the hub over TLS; the global one when absent. */
   fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }
 
-/** The agent's operations side (issue 7): metrics, telemetry and drift summaries. */
+/** The agent's operations side: metrics, telemetry and drift summaries. */
 export interface AgentOperations {
   readonly metrics: AgentMetrics;
   /** Runtime observer: counts every inference, summarises active ones for drift. */

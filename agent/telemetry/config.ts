@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { configInt } from '../../shared/index.js';
 
 /**
- * `telemetry` of the agent config (issue 7 items 1-2). Env `OUTPOST_AGENT_TELEMETRY__INTERVAL_MS`;
+ * `telemetry` of the agent config. Env `OUTPOST_AGENT_TELEMETRY__INTERVAL_MS`;
  * flags `--telemetry.interval-ms 30000`.
  */
 export const TelemetryConfigSchema = z

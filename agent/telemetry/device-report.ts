@@ -13,7 +13,7 @@ export function diskUsage(dir: string): DeviceTelemetry['disk'] {
 }
 
 /**
- * Builds the body of a `telemetry.device` event (issue 7 item 1) from the agent's status,
+ * Builds the body of a `telemetry.device` event from the agent's status,
  * the process and the store's filesystem. Pure apart from reading `process.memoryUsage()`.
  */
 export function buildDeviceTelemetry(

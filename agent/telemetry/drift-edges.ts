@@ -19,13 +19,13 @@ export interface DriftEdgesOptions {
   retryMs: number;
   now: () => number;
   log: Logger;
-  /** `fetch` to the hub over TLS (issue 8 item 4); the global one when absent. */
+  /** `fetch` to the hub over TLS; the global one when absent. */
   fetch?: (url: string | URL, init: RequestInit) => Promise<Response>;
 }
 
 /**
  * Fetches and caches the baseline bin edges of each model version from the hub with the
- * device's credentials (issue 7 item 2). Lookups never block inference: {@link get}
+ * device's credentials. Lookups never block inference: {@link get}
  * answers from the cache (undefined while unknown) and starts a fetch in the background;
  * a miss (404, offline, error) is retried after `retryMs`, logged at `warn` once per version
  * for errors other than "no baseline".

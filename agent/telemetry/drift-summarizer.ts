@@ -23,7 +23,7 @@ function first(map: TensorMap | undefined): HostTensor | undefined {
 }
 
 /**
- * Summarises each model version's traffic for drift detection (issue 7 item 2), in memory:
+ * Summarises each model version's traffic for drift detection, in memory:
  * per feature a histogram over the baseline's bin edges (from {@link DriftEdges}; none
  * while the hub has no baseline), and the histogram of the predicted class (argmax of
  * the first output per row, when it has a class axis). Only counts leave the device, never

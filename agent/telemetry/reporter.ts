@@ -19,7 +19,7 @@ export interface TelemetryReporterOptions {
 
 /**
  * Queues a `telemetry.device` report and, when inferences were summarised, a
- * `telemetry.drift` event every `intervalMs` in the `telemetry` lane (issue 7 items 1-2),
+ * `telemetry.drift` event every `intervalMs` in the `telemetry` lane,
  * and once more at {@link stop}. A failed enqueue (lane full under back-pressure, agent
  * closing) is logged at `warn` and the window is dropped: telemetry never blocks the agent.
  */

@@ -34,7 +34,7 @@ function load(url: string, count: number, authFile?: string): Promise<LoadResult
 const mbps = (r: LoadResult) => (r.bytes / 1024 ** 2 / r.ms) * 1000;
 
 /**
- * `npm run bench -- delivery` (issue 5 item 8): 100 protocol-level downloaders fetch one 50 MB
+ * `npm run bench -- delivery`: 100 protocol-level downloaders fetch one 50 MB
  * artifact at once from the hub (`GET /v1/artifacts/{sha}`, each with its own device's Basic
  * credentials) and from Debian's nginx serving the same file, alternating rounds in the same
  * run; aggregate throughput and their ratio. Then the resume cost of the agent's downloader

@@ -8,7 +8,7 @@ const mb = (x: number) => `${x.toFixed(0)} MB`;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /**
- * `npm run bench -- federated` (issue 6 item 11): FedAvg's streaming aggregation against a
+ * `npm run bench -- federated`: FedAvg's streaming aggregation against a
  * tight Float32Array loop (ratio, peak memory), and McMahan et al. 2017's FedAvg-vs-FedSGD
  * rounds to a target accuracy on real MNIST, scaled down to minutes.
  */

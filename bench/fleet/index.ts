@@ -103,7 +103,7 @@ function productionScryptMs(): Promise<number> {
 
 /**
  * `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--broker both|embedded|mosquitto]
- * [--quick]` (issue 8 item 3). Ratios are against the first broker run (embedded unless only Mosquitto).
+ * [--quick]`. Ratios are against the first broker run (embedded unless only Mosquitto).
  */
 export const fleetBenchmark: Benchmark = {
   description: 'fleet load: N protocol-level devices against the embedded broker vs the Mosquitto-backed hub',

@@ -8,7 +8,7 @@ import { measureVariants } from './variants.js';
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /**
- * `npm run bench -- inference` (issue 3 item 9), on a digits MLP trained on real MNIST:
+ * `npm run bench -- inference`, on a digits MLP trained on real MNIST:
  * agent in-process inference against raw `InferenceSession.run` (goal ≤ 1.05×), local HTTP
  * API p50/p99 against in process, cache hit against miss, int8 and fp16 against fp32.
  */

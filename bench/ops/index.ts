@@ -36,7 +36,7 @@ async function perCall(runs: number, rounds: number, fn: () => unknown): Promise
 }
 
 /**
- * `npm run bench -- ops` (issue 7): what operations cost where they run.
+ * `npm run bench -- ops`: what operations cost where they run.
  * 1. The agent's inference observer (Prometheus counters + drift histograms over 4 features
  *    × 10 bins + class histogram) per inference, against raw `InferenceSession.run` of the
  *    same small classifier in the same run, batch 1 and 50.
@@ -145,7 +145,7 @@ export const opsBenchmark: Benchmark = {
     return [
       machine(),
       '',
-      'Agent inference observer (issue 7: Prometheus counters + drift summaries) per inference vs raw InferenceSession.run, median of rounds:',
+      'Agent inference observer (Prometheus counters + drift summaries) per inference vs raw InferenceSession.run, median of rounds:',
       table(['batch', 'raw run', 'observer', '(raw + observer) ÷ raw'], rows),
       '',
       'Hub GET /metrics vs GET /healthz (same hub, sequential requests, median of alternating rounds):',

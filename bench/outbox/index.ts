@@ -7,7 +7,7 @@ import { benchHub, Scratch } from './fixture.js';
 import { measureLatency } from './latency.js';
 
 /**
- * `npm run bench -- outbox` (issue 4): durable enqueue (crash-safe, power-safe) against a
+ * `npm run bench -- outbox`: durable enqueue (crash-safe, power-safe) against a
  * raw better-sqlite3 insert loop; a backlog drained to a real hub with end-to-end acks
  * against raw mqtt.js QoS 1 publish loops to the same broker; online latency p50/p99.
  */

@@ -7,7 +7,7 @@ import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 
 /**
- * `npm run bench -- rollouts` (issue 5 item 4): what per-model metrics add to an inference.
+ * `npm run bench -- rollouts`: what per-model metrics add to an inference.
  * The engine's `run` alone against `run` plus `ModelMetrics.record` (histogram bucket,
  * counters, confidence scan of the class output) on the same model and input, in alternating
  * rounds (median), for a 48-digit batch (~0.2 ms) and one digit (~0.05 ms); and `record`

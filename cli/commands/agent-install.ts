@@ -105,7 +105,7 @@ export function agentInstallOptions(
 
 /** The systemd unit: restart on failure, hardened, writable only in the data directory. */
 export function renderAgentUnit(o: AgentInstallOptions): string {
-  return `# Written by 'outpost agent install' (issue 7). Settings: ${o.envFile}
+  return `# Written by 'outpost agent install'. Settings: ${o.envFile}
 [Unit]
 Description=Outpost edge ML agent (${o.deviceId})
 Documentation=https://github.com/outpost/outpost#packaging

@@ -38,7 +38,7 @@ interface DeliveryReport {
 }
 
 /**
- * The DELIVERY cell of `devices list` (issue 7 item 5: download progress as the agents report
+ * The DELIVERY cell of `devices list` (download progress as the agents report
  * it), one entry per model, comma-separated: `digits 1.2.0 43%` while a download is in
  * progress (bytes on disk of total), `digits 1.2.0 refused CODE` when the desired version was
  * refused, otherwise the active version `digits 1.0.0`. Empty when the device reports no models.

@@ -13,7 +13,7 @@ export const FL_TASKS_HELP = `outpost fl start --model M --version V [--strategy
 outpost fl status [ID] [--json]
 outpost fl stop ID
 
-Federated tasks on the hub (issue 6 items 4-7). The starting model is M@V from the registry
+Federated tasks on the hub. The starting model is M@V from the registry
 (a tfjs-layers version). Rounds run on the devices that match --selector and are online:
 each trains on its own samples (POST /v1/samples on its agent), the hub aggregates with the
 strategy, evaluates (--hub-eval: N held-out MNIST digits per class) and, with --register,

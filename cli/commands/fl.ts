@@ -10,7 +10,7 @@ export const FL_HELP = `outpost fl simulate [--dataset mnist] [--clients 100] [-
                    [--strategy-params JSON] [--rounds 20] [--target-accuracy 0.9]
                    [--stop-at-target] [--hidden 200[,200]] [--train-per-class 700] [--seed 1] [--json]
 
-Federated learning simulated in this process (issue 6 item 9) with the same trainer and
+Federated learning simulated in this process with the same trainer and
 aggregation code as devices and hub, on real MNIST digits from the mnist package (7 000
 training digits dealt to the clients, 1 500 held out). Each round a seeded sample of
 clients trains locally (E epochs, batch B; --batch 0 = full batch, i.e. FedSGD with
@@ -52,7 +52,7 @@ function optionsFrom(flags: ConfigObject): Record<string, unknown> {
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 /**
- * Round progress of `fl simulate` on `stream` (issue 7 item 5): on a TTY a round counter bar
+ * Round progress of `fl simulate` on `stream`: on a TTY a round counter bar
  * (`simulate [###---] 3/20 acc 91.20%`) redrawn in place and cleared at the end; otherwise
  * (a pipe, a log file) one line per round, as before. `totalRounds` is the --rounds in force
  * (the run may stop earlier with --stop-at-target). `bar: false` (used with --json) keeps the

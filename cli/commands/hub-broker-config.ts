@@ -5,7 +5,7 @@ import { loadConfig } from '../load-config.js';
 
 export const HUB_BROKER_CONFIG_HELP = `outpost hub broker-config --out DIR [--listen HOST:PORT] [hub settings]
 
-Writes an external Mosquitto's auth files from the hub's store (issue 8):
+Writes an external Mosquitto's auth files from the hub's store:
   DIR/passwd          hub user + one $7$ (PBKDF2-SHA512) line per enrolled device
   DIR/acl             hub user: every device topic; others: only their own (pattern … %u)
   DIR/mosquitto.conf  a minimal config using both (listener from --listen, default 0.0.0.0:1883)

@@ -19,7 +19,7 @@ Examples:
 
 /** `outpost hub`: runs until SIGINT/SIGTERM. */
 export async function runHubCommand(flags: ConfigObject): Promise<void> {
-  // Issue 8: `--broker mqtt://host:port` is short for `--broker.url mqtt://host:port`.
+  // `--broker mqtt://host:port` is short for `--broker.url mqtt://host:port`.
   const { broker, json, ...rest } = flags;
   const withBroker = typeof broker === 'string' ? { ...rest, broker: { url: broker } } : rest;
   const config = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, withBroker);

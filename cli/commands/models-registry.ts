@@ -7,7 +7,7 @@ import { ago, table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { createProgress } from '../progress.js';
 
-export const MODELS_REGISTRY_HELP = `The hub's registry (issue 5), admin token needed:
+export const MODELS_REGISTRY_HELP = `The hub's registry, admin token needed:
 outpost models push FILE --name NAME --version X.Y.Z [--variant fp32|fp16|int8] [--parent X.Y.Z]
                     [--source TEXT] [--round N] [--json]
 outpost models list --registry [NAME] [--json]     (without --registry/--hub: the agent's models)
@@ -88,7 +88,7 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.USAGE);
   }
   const path = `/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}?${query}`;
-  // Upload progress in bytes on a TTY stderr, never with --json (issue 7 item 5).
+  // Upload progress in bytes on a TTY stderr, never with --json.
   const bar = createProgress(`push ${name}@${version}`, {
     unit: 'bytes',
     ...(flags.json === true ? { enabled: false } : {}),

@@ -33,7 +33,7 @@ export interface DemoFlRound {
   version: string | null;
 }
 
-/** The demo's `federated` section (issue 6 item 10). */
+/** The demo's `federated` section. */
 export interface DemoFederated {
   task: string;
   model: string;
@@ -77,7 +77,7 @@ async function postSamples(
 }
 
 /**
- * The federated phase of `outpost demo` (issue 6 item 10): each agent gets a non-IID slice
+ * The federated phase of `outpost demo`: each agent gets a non-IID slice
  * of real MNIST digits through its `POST /v1/samples` (they never leave it), the hub runs
  * three synchronous FedAvg rounds across the three devices with hub-side evaluation on
  * held-out digits, registers every improving round as a version of `digits-fl`, and rolls
@@ -200,9 +200,7 @@ export function federatedLines(fl: DemoFederated): string[] {
   const pct = (x: number | null) => (x === null || Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}%`);
   return [
     '',
-    `Federated learning (issue 6): ${fl.model}, non-IID slices, samples per device ${Object.entries(
-      fl.samples,
-    )
+    `Federated learning: ${fl.model}, non-IID slices, samples per device ${Object.entries(fl.samples)
       .map(([id, n]) => `${id} ${n}`)
       .join(', ')}`,
     `  held-out accuracy before ${pct(fl.accuracyBefore)}, after ${pct(fl.accuracyAfter)}`,

@@ -18,7 +18,7 @@ export interface DemoDeviceInference {
   cache: { hits: number; misses: number; hitRate: number };
 }
 
-/** The demo's `inference` section (issue 3 item 8). */
+/** The demo's `inference` section. */
 export interface DemoInference {
   model: { name: string; trainAccuracy: number; fp32Bytes: number; int8Bytes: number; hubModel: string };
   devices: DemoDeviceInference[];

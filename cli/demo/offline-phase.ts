@@ -5,7 +5,7 @@ import { listDevices } from './hub-view.js';
 import type { DemoCable } from './partition.js';
 import { waitFor } from './poll.js';
 
-/** What one agent did while its link was down (issue 4, item 6). */
+/** What one agent did while its link was down. */
 export interface OfflineOutcome {
   device: string;
   /** Event numbers its application had accepted while offline. */

@@ -1,7 +1,7 @@
 import { type AddressInfo, createServer, type Server, Socket } from 'node:net';
 
 /**
- * The demo's network cable (issue 4, item 6): a TCP relay between one agent and the hub's
+ * The demo's network cable: a TCP relay between one agent and the hub's
  * broker that the demo can pull out and plug back in. While `offline`, open connections are
  * reset and new ones refused, exactly what a dropped uplink looks like to both ends.
  */

@@ -26,7 +26,7 @@ export interface DemoReport {
   };
   crash: { device: string; acceptedBeforeKill: number; pendingAtKill: number; failedRequests: number };
   /**
-   * The agent whose link the demo cut (issue 4): events it queued offline, drained once back,
+   * The agent whose link the demo cut: events it queued offline, drained once back,
    * and, from the final check, its duplicates and losses at the hub (both must be 0).
    */
   offline?: {
@@ -39,11 +39,11 @@ export interface DemoReport {
     duplicates?: number;
     lost?: number;
   };
-  /** Issue 3: the digits model on each device (engine, rejections, cache) and the escalation. */
+  /** The digits model on each device (engine, rejections, cache) and the escalation. */
   inference?: DemoInference;
-  /** Issue 5 item 7: the v1 / broken v2 / v3 rollouts with their timelines. */
+  /** The v1 / broken v2 / v3 rollouts with their timelines. */
   rollouts?: DemoRollouts;
-  /** Issue 6 item 10: federated rounds on non-IID slices, accuracy before/after, the version rolled out. */
+  /** Federated rounds on non-IID slices, accuracy before/after, the version rolled out. */
   federated?: DemoFederated;
   perDevice: Array<{
     id: string;

@@ -24,7 +24,7 @@ export interface DemoRollout {
   timeline: Array<{ at: number; kind: string; message: string }>;
 }
 
-/** The demo's `rollouts` section (issue 5 item 7). */
+/** The demo's `rollouts` section. */
 export interface DemoRollouts {
   model: string;
   v1: DemoRollout;
@@ -153,7 +153,7 @@ async function activeVersions(
 }
 
 /**
- * Issue 5 item 7: v1 of a digits model is rolled out to the whole fleet; a bad v2 (made
+ * V1 of a digits model is rolled out to the whole fleet; a bad v2 (made
  * here, fails on real digits) is caught at its canary stage by the `error_rate` gate from the
  * metrics the agents really report, and rolled back automatically; a good v3 (retrained here)
  * passes every stage and reaches every device. Bake times are short so the phase stays quick.

@@ -33,7 +33,7 @@ export interface DemoOptions {
 const LANE = 'telemetry';
 
 /**
- * `outpost demo` (issue 2): a hub and N agents as separate processes on free ports; enroll,
+ * `outpost demo`: a hub and N agents as separate processes on free ports; enroll,
  * come online, apply desired state, send events, SIGKILL one agent mid-burst and restart it,
  * then prove every event the agents stored reached the hub exactly once.
  */
@@ -48,7 +48,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     options.progress(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${what}`);
   };
   try {
-    // Issue 3: a real model, trained here on real MNIST digits before the hub starts (the
+    // A real model, trained here on real MNIST digits before the hub starts (the
     // hub serves the bigger one from its data dir).
     const models = await prepareDemoModels(join(workDir, 'models'), join(workDir, 'hub'), 100);
     step(
@@ -59,7 +59,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     step(`hub up (pid ${fleet.hubProc?.child.pid}): ${hub.url}, broker ${fleet.mqttUrl}`);
 
     const ids = Array.from({ length: options.agents }, (_, i) => `demo-${i + 1}`);
-    // Issue 5: agents trust the hub's signing key and fetch artifacts from it.
+    // Agents trust the hub's signing key and fetch artifacts from it.
     const keys = await hubRequest<{ keys: Array<{ publicKeyPem: string }> }>(hub, 'GET', '/v1/keys');
     const delivery = rolloutAgentConfig(
       hub.url,
@@ -80,7 +80,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     }
     step(`enrolled ${ids.join(', ')} (each got a secret once; the hub keeps a scrypt hash)`);
 
-    // The first agent reaches the broker through a cable the demo can pull (issue 4).
+    // The first agent reaches the broker through a cable the demo can pull.
     const wanderer = fleet.agents[0];
     if (!wanderer) throw new Error('the demo needs at least one agent');
     cable = await DemoCable.start(fleet.mqttUrl);
@@ -107,10 +107,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
 
     const inference = await runInferencePhase(fleet.agents, models, fleet.agents.at(-1) ?? wanderer, step);
 
-    // Issue 5 item 7: v1 to the fleet, a broken v2 caught at its canary and rolled back, v3 everywhere.
+    // V1 to the fleet, a broken v2 caught at its canary and rolled back, v3 everywhere.
     const rollouts = await runRolloutPhase(hub, fleet.agents, step);
 
-    // Issue 6 item 10: non-IID MNIST slices on the devices, FedAvg rounds, the better model rolled out.
+    // Non-IID MNIST slices on the devices, FedAvg rounds, the better model rolled out.
     const federated = await runFederatedPhase(hub, fleet.agents, step);
 
     const [victim, ...steady] = [...fleet.agents].reverse();
@@ -233,8 +233,8 @@ async function verify(
     const events = await allEvents(hub, agent.id, LANE);
     const uids = new Map<string, number>();
     for (const e of events) {
-      // The lane also carries the agents' own telemetry (per-model metrics, issue 5; device
-      // telemetry, issue 7): those have no uid and are told apart by their seq.
+      // The lane also carries the agents' own telemetry (per-model metrics; device
+      // telemetry): those have no uid and are told apart by their seq.
       const bodyUid = (e.body as { uid?: unknown } | null)?.uid;
       const uid = bodyUid === undefined ? `seq:${e.seq}` : String(bodyUid);
       uids.set(uid, (uids.get(uid) ?? 0) + 1);

@@ -8,7 +8,7 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /**
- * Cuts `bytes` into chunks of at most `maxChunk` bytes (issue 6 item 3: updates travel in
+ * Cuts `bytes` into chunks of at most `maxChunk` bytes (updates travel in
  * chunks well under the broker's packet limit), each carrying the SHA-256 of the whole.
  * An empty input gives one empty chunk. Throws RangeError for a bad `maxChunk`.
  */

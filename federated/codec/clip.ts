@@ -2,7 +2,7 @@ import type { ClipResult, ModelWeights } from '../types.js';
 import { cloneWeights, l2Norm, scaleInPlace } from '../weights.js';
 
 /**
- * Scales `delta` down so its L2 norm is at most `bound` (issue 6 item 3; the sensitivity
+ * Scales `delta` down so its L2 norm is at most `bound` (the sensitivity
  * bound of central DP). A delta already within the bound is returned as a copy, unchanged.
  * Throws RangeError for a bound that is not a positive number.
  */

@@ -1,5 +1,5 @@
 /**
- * The update wire format (issue 6 item 3), little-endian, version 1:
+ * The update wire format, little-endian, version 1:
  *
  * ```
  * header   "OPFU" · u8 version=1 · u8 compression (0 none, 1 int8, 2 topk) · u16 0 · u32 tensors

@@ -28,7 +28,7 @@ export interface ExportedOnnx {
 
 /**
  * Exports a tfjs-layers Dense stack (the trainer's models) to ONNX with the project's own
- * builder (issue 6 item 8): per layer MatMul(kernel [in, out]) + Add(bias) + the activation;
+ * builder: per layer MatMul(kernel [in, out]) + Add(bias) + the activation;
  * a softmax last layer gives both `logits` (before it) and `probs`, like the digits
  * classifier. The int8 variant goes through `quantizeInt8`. Throws `FL_BAD_PARAMS` when the
  * weights do not fit the topology.

@@ -26,7 +26,7 @@ export const DpFedAvgParamsSchema = z
 
 /**
  * DP-FedAvg with central differential privacy (McMahan et al. 2018, "Learning Differentially
- * Private Recurrent Language Models"; issue 6 item 6): each accepted update is clipped to S
+ * Private Recurrent Language Models";): each accepted update is clipped to S
  * (not refused: clipping is the sensitivity bound), summed with weight 1 — example counts are
  * ignored, since weighting by them would break the bound — then the sum gets Gaussian noise
  * of std z·S and is divided by the denominator. Account each round with

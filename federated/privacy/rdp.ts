@@ -105,7 +105,7 @@ export interface PrivacyStep {
 }
 
 /**
- * RDP accountant (issue 6 item 6): composes rounds of the subsampled Gaussian mechanism by
+ * RDP accountant: composes rounds of the subsampled Gaussian mechanism by
  * adding their RDP at every order, and reports (ε, δ). A round of central-DP FedAvg is one
  * step with q = clients sampled / clients, σ = noise std / clip norm. The history is plain
  * JSON (`toJSON` / {@link RdpAccountant.fromJSON}) so the hub can persist it per model version.

@@ -48,7 +48,7 @@ function open(key: Buffer, aad: string, sealed: string): Buffer {
 }
 
 /**
- * One client of secure aggregation (Bonawitz et al. 2017, simplified; issue 6 item 6): per
+ * One client of secure aggregation (Bonawitz et al. 2017, simplified;): per
  * round two x25519 key pairs (share channel, masks) and a random self-mask seed b. Its
  * masked input is x + PRG(b) + Σ_{j>i} PRG(s_ij) − Σ_{j<i} PRG(s_ij) mod 2^32, where s_ij is
  * HKDF of the x25519 agreement with j; so the pairwise masks cancel in the sum. Its mask

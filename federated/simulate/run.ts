@@ -9,7 +9,7 @@ import { sub } from '../weights.js';
 import { loadMnistSplit, type MnistSplit, subset } from './data.js';
 import { PartitionSchema, partitionRows } from './partition.js';
 
-/** Options of {@link simulate} (issue 6 item 9); the defaults are McMahan et al. 2017's MNIST 2NN setting, smaller. */
+/** Options of {@link simulate}; the defaults are McMahan et al. 2017's MNIST 2NN setting, smaller. */
 export const SimulateOptionsSchema = z
   .object({
     dataset: z.literal('mnist').default('mnist'),
@@ -67,7 +67,7 @@ export interface SimulationReport {
 }
 
 /**
- * Federated training simulated in-process (issue 6 item 9) with the same trainer and strategy
+ * Federated training simulated in-process with the same trainer and strategy
  * code as devices and hub: K clients hold IID or McMahan non-IID shards of real MNIST digits;
  * each round a seeded sample of max(1, round(C·K)) clients trains E epochs of batch B from the
  * global model, the strategy aggregates their deltas, and the new model is evaluated on the

@@ -10,7 +10,7 @@ import { fedYogi } from './fedyogi.js';
 import { KrumParamsSchema, krum } from './krum.js';
 import { TrimmedMeanParamsSchema, trimmedMean } from './trimmed-mean.js';
 
-/** Names of the aggregation strategies (issue 6 item 5); an unknown name is an error. */
+/** Names of the aggregation strategies; an unknown name is an error. */
 export const StrategyNameSchema = z.enum([
   'fedavg',
   'fedprox',

@@ -4,7 +4,7 @@ import { validateUpdate } from '../validate.js';
 import type { TensorShape } from '../weights.js';
 
 /**
- * The bookkeeping every strategy shares: validation before any math (issue 6 item 5),
+ * The bookkeeping every strategy shares: validation before any math,
  * duplicate and example-count checks, and the accepted/rejected lists.
  */
 export class RoundBook {

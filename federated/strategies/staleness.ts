@@ -1,5 +1,5 @@
 /**
- * FedBuff-style staleness discount (issue 6 item 4): an update computed from a model
+ * FedBuff-style staleness discount: an update computed from a model
  * `staleness` server versions old counts `1/sqrt(1+staleness)` times its example count.
  * The polynomial rule `(1+s)^-a` with a = 0.5 is the one Nguyen et al. 2022 (FedBuff) use;
  * it halves the weight at staleness 3 and never reaches zero, so a device that was offline

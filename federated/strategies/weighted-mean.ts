@@ -5,7 +5,7 @@ import { RoundBook } from './round-book.js';
 import { stalenessWeight } from './staleness.js';
 
 /**
- * Streaming weighted mean of deltas (the FedAvg family, issue 6 item 5): one accumulator
+ * Streaming weighted mean of deltas (the FedAvg family): one accumulator
  * shaped like the model, each update folded in and dropped, so memory is O(model) whatever
  * the number of clients. Weight of an update = examples · 1/sqrt(1+staleness).
  */

@@ -6,7 +6,7 @@ export type { Tf };
 export type TrainBackend = 'wasm' | 'cpu';
 
 /**
- * TF.js with `backend` initialised (issue 6 item 2): `wasm` where
+ * TF.js with `backend` initialised: `wasm` where
  * `@tensorflow/tfjs-backend-wasm` loads, else `cpu` (the reason is returned so the caller
  * can warn). `tfjs-node` is never required. TF.js keeps one global backend per process;
  * the trainer re-selects its backend before every step (see `inference/engines/tfjs-runtime.ts`).

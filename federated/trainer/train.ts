@@ -74,7 +74,7 @@ function batchOf(samples: Samples, order: Uint32Array, from: number, to: number)
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Local training with TF.js (issue 6 item 2): plain mini-batch SGD on softmax cross-entropy,
+ * Local training with TF.js: plain mini-batch SGD on softmax cross-entropy,
  * shuffled each epoch by a seeded PRNG (same model, samples and seed → same weights on the
  * same backend), plus FedProx's `μ/2·‖w − w_global‖²` when `proxMu` > 0 (w_global = the
  * weights passed in). Yields to the event loop between steps so the agent keeps serving.

@@ -16,10 +16,10 @@ export interface AclDeps {
   store: HubStore;
   rejections: Rejections;
   logger: Logger;
-  /** CONNECT attempts per device id (issue 8 item 5); absent = unlimited. */
+  /** CONNECT attempts per device id; absent = unlimited. */
   connectLimit?: TokenBuckets;
   /**
-   * Client certificates (issue 8 item 4): when not `off`, a connection that presents a verified
+   * Client certificates: when not `off`, a connection that presents a verified
    * certificate must use the certificate's CN as its user name.
    */
   clientCerts?: 'off' | 'optional' | 'required';
@@ -28,7 +28,7 @@ export interface AclDeps {
 type AclHandlers = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
 
 /**
- * The embedded broker's authentication and ACL (DESIGN "Wire protocol"):
+ * The embedded broker's authentication and ACL (docs/architecture.md "Wire protocol"):
  * - connect: username = client id = an enrolled device id, password = its secret (scrypt);
  *   refused with 4 (bad username or password) or 5 (not authorized);
  * - publish: a device only to its own `up`, `state`, `status` (else the broker drops the
@@ -60,7 +60,7 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
   }
 
   const authenticate: AclHandlers['authenticate'] = (client, username, password, done) => {
-    // Issue 8: a device reconnecting in a tight loop is refused before any scrypt is spent.
+    // A device reconnecting in a tight loop is refused before any scrypt is spent.
     const wait = deps.connectLimit?.take(client.id) ?? 0;
     if (wait > 0) {
       rejections.reject(client.id, 'connect.rate-limited', `too many CONNECTs; next in ${wait} s`);

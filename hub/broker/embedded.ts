@@ -56,7 +56,7 @@ export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker
     },
   });
   // Exact-topic retained lookups: the default store scans every retained message per
-  // SUBSCRIBE, an O(N²) connect storm (issue 8 item 3).
+  // SUBSCRIBE, an O(N²) connect storm.
   // aedes' typings omit the `persistence` property it has at run time.
   indexRetainedMessages((aedes as unknown as { persistence: RetainedPersistence }).persistence);
   aedes.on('clientDisconnect', (client) => {

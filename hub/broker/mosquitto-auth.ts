@@ -13,7 +13,7 @@ export interface BrokerAuthOptions {
 }
 
 /**
- * Writes the external broker's auth files from the store (issue 8 item 1): one `passwd` line
+ * Writes the external broker's auth files from the store: one `passwd` line
  * per enrolled device (the `$7$` hash stored at enrollment) plus the hub user, the `%u`
  * ACL and a minimal config. Returns the paths and how many devices were written.
  */

@@ -10,7 +10,7 @@ const SALT_BYTES = 12;
 const KEY_BYTES = 64;
 
 /**
- * A Mosquitto password-file hash of `secret` (issue 8 item 1), the format `mosquitto_passwd`
+ * A Mosquitto password-file hash of `secret`, the format `mosquitto_passwd`
  * writes since 2.0: `$7$ITERATIONS$SALT$HASH`, PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte
  * key, both standard base64.
  */

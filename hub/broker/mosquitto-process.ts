@@ -27,7 +27,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Runs a local Mosquitto (issue 8: tests and the fleet benchmark; never the machine's own
+ * Runs a local Mosquitto (tests and the fleet benchmark; never the machine's own
  * broker) on a free 127.0.0.1 port with `dir/passwd` and `dir/acl` (see `writeBrokerAuth`),
  * writing `dir/local-mosquitto.conf`. Resolves once it answers CONNECT (an anonymous one is
  * refused as not authorized, which proves it is up and enforcing auth); rejects with its log

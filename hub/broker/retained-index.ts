@@ -30,7 +30,7 @@ function* matching(retained: Map<string, RetainedPacket>, pattern: string): Gene
  * Replaces the retained-message store of aedes' in-memory persistence (aedes-persistence 11)
  * with one whose lookups by an exact topic are a single `Map.get`.
  *
- * Why (issue 8 item 3): aedes-persistence's `createRetainedStreamCombi` builds a matcher per
+ * Why: aedes-persistence's `createRetainedStreamCombi` builds a matcher per
  * subscribed pattern and tests it against **every** retained message. Every device keeps a
  * retained `status` and the hub a retained `desired` per device, so each SUBSCRIBE of N
  * devices scanned 2N topics three times: the connect storm was O(N²). Devices subscribe to

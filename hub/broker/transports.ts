@@ -8,7 +8,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 /** Starts MQTT over TCP on `host:port` (0 picks a free port); resolves once listening. */
 export async function listenMqttTcp(aedes: Aedes, host: string, port: number): Promise<Server> {
   // noDelay: acks and PUBACKs are small; Nagle plus delayed ACKs would hold each one back
-  // for tens of ms (issue 4, end-to-end latency).
+  // for tens of ms (end-to-end latency).
   const server = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * `broker` of the hub config (issue 8 item 1). With `url`, the hub connects to an existing
+ * `broker` of the hub config. With `url`, the hub connects to an existing
  * broker (Mosquitto, EMQX) as a client instead of embedding aedes. Env
  * `OUTPOST_HUB_BROKER__URL`, `OUTPOST_HUB_BROKER__PASSWORD`; flag `--broker mqtt://host:port`
  * (the CLI maps it to `broker.url`).

@@ -21,7 +21,7 @@ const SYS_CLIENTS = '$SYS/broker/clients/connected';
  * Whether the hub subscribes to `filter` shared (one replica gets each message) or plain
  * (every replica gets every message). `status` is plain: it is retained, and a shared
  * subscription never receives retained messages, yet that is how a replica learns who is
- * online at start (issue 8: the broker's retained status tells the truth). Applying a status
+ * online at start (the broker's retained status tells the truth). Applying a status
  * is idempotent (keyed by connection id), so every replica applying it is harmless.
  */
 export function isSharedFilter(filter: string): boolean {
@@ -29,7 +29,7 @@ export function isSharedFilter(filter: string): boolean {
 }
 
 /**
- * Connects the hub to an external MQTT broker (issue 8 item 1) as `broker.username`, with a
+ * Connects the hub to an external MQTT broker as `broker.username`, with a
  * clean session and a random client id per replica. Device uplink filters are subscribed as
  * MQTT shared subscriptions `$share/{shareGroup}/…` (see {@link isSharedFilter}). The broker
  * cannot report single disconnects, so `onSessionEnd` handlers are never called: a device's

@@ -6,7 +6,7 @@ import { postgresLeases } from './postgres-leases.js';
 import type { Leases } from './types.js';
 
 /**
- * The leases that fit the store (issue 8 item 2): PostgreSQL (shared by replicas) gets real
+ * The leases that fit the store: PostgreSQL (shared by replicas) gets real
  * leases in its `leases` table; SQLite (one hub) holds every lease itself.
  */
 export function openLeases(store: HubStore, options: { ttlMs: number; log: Logger }): Leases {

@@ -14,7 +14,7 @@ export interface PostgresLeaseOptions {
 const DB_NOW = '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT';
 
 /**
- * Leases in the PostgreSQL `leases` table (issue 8 item 2): one atomic upsert per call takes a
+ * Leases in the PostgreSQL `leases` table: one atomic upsert per call takes a
  * free or expired lease (fence + 1) or renews our own (fence kept), judged by the database's
  * clock so replica clock skew does not matter. Another replica's live lease is left alone.
  */

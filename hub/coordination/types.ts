@@ -1,5 +1,5 @@
 /**
- * Who drives what among hub replicas (issue 8 item 2): a lease per singleton job (the rollout
+ * Who drives what among hub replicas: a lease per singleton job (the rollout
  * driver, the federated round runner, one per rollout or task if wanted), held by one replica
  * at a time until it stops renewing. Callers ask before each tick:
  * `if (!(await leases.isLeader('rollouts'))) return;`.

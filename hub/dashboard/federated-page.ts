@@ -1,7 +1,7 @@
 import { ago, esc, num, page, table } from './html.js';
 import { color, lineChart, type Series } from './svg.js';
 
-/** The slice of the federated store (issue 6, `hub/store/federated-types.ts`) the dashboard reads. */
+/** The slice of the federated store (`hub/store/federated-types.ts`) the dashboard reads. */
 interface FederatedView {
   listFlTasks(): Promise<
     Array<{

@@ -2,7 +2,7 @@ import { ago, esc, num, page, table } from './html.js';
 import { color, lineChart, type Series } from './svg.js';
 
 /**
- * The slice of the rollout store (issue 5, `hub/store/rollout-types.ts`) the dashboard reads,
+ * The slice of the rollout store (`hub/store/rollout-types.ts`) the dashboard reads,
  * typed structurally so that the page works with any store that has it.
  */
 interface RolloutsView {

@@ -33,7 +33,7 @@ const DeviceParams = z.strictObject({ id: z.string().min(1).max(64) });
 const DriftParams = z.strictObject({ model: z.string().min(1).max(64), version: z.string().min(1).max(64) });
 
 /**
- * The web dashboard (issue 7 item 4), server-side HTML with inline SVG charts and no
+ * The web dashboard, server-side HTML with inline SVG charts and no
  * script: `/dashboard` (fleet), `/dashboard/devices/:id`, `/dashboard/rollouts`,
  * `/dashboard/federated`, `/dashboard/drift`, `/dashboard/drift/:model/:version`. Every page
  * needs the admin token, as Basic auth password (a browser asks for it; 401 carries

@@ -12,7 +12,7 @@ import type { DesiredBody, ModelVersionRecord } from '../store/registry-types.js
 import type { HubStore } from '../store/types.js';
 import { setModelEntry, withoutModel } from './sections.js';
 
-/** What to pin for one model on a device (issue 5 item 3). */
+/** What to pin for one model on a device. */
 export interface ModelPin {
   name: string;
   version: string;
@@ -31,7 +31,7 @@ export interface ModelPin {
 export type SectionUpdate = (current: DesiredBody | undefined, deviceId: DeviceId) => DesiredBody | null;
 
 /**
- * The hub's desired-state service (issue 5 item 3): composes each device's document from its
+ * The hub's desired-state service: composes each device's document from its
  * sections (`config`, `models`, and later `federated`), bumps `rev` by exactly one per change
  * in one store transaction, then publishes the document retained (QoS 1). Every function
  * resolves after the store commit and the publication. This is the interface rollouts and

@@ -2,7 +2,7 @@ import { canonicalJson, type DesiredModel } from '../../shared/index.js';
 import type { DesiredBody } from '../store/registry-types.js';
 
 /**
- * Pure section edits of a desired document (issue 5 item 3). Each returns the new sections,
+ * Pure section edits of a desired document. Each returns the new sections,
  * or `null` when nothing would change (the store then makes no new revision).
  */
 

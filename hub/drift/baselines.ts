@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { type DriftBaseline, DriftBaselineSchema, formatIssues } from '../../shared/index.js';
 
 /**
- * Drift baselines per model version (issue 7 item 2), one JSON file each under
+ * Drift baselines per model version, one JSON file each under
  * `{dataDir}/drift-baselines/`, written atomically (temp file + rename). Files that fail
  * the schema at load are skipped with a `warn`. Replicas sharing a data volume (the k8s
  * PVC) share the files; each reads them at start.

@@ -4,7 +4,7 @@ import { configInt } from '../../shared/index.js';
 const ratio = () => z.coerce.number<unknown>().positive().max(10);
 
 /**
- * `drift` of the hub config (issue 7 item 2). Env `OUTPOST_HUB_DRIFT__PSI_ALERT`, …; flags
+ * `drift` of the hub config. Env `OUTPOST_HUB_DRIFT__PSI_ALERT`, …; flags
  * `--drift.psi-alert 0.25`.
  */
 export const DriftConfigSchema = z

@@ -1,7 +1,7 @@
 import { proportions } from './psi.js';
 
 /**
- * Kolmogorov–Smirnov statistic from binned data (issue 7 item 2): the largest absolute
+ * Kolmogorov–Smirnov statistic from binned data: the largest absolute
  * difference between the two empirical CDFs evaluated at the bin boundaries,
  * `max_k |Σ_{i≤k} e_i − Σ_{i≤k} a_i|` over proportions. In [0, 1]; 0 for identical
  * histograms. Binning can only hide differences inside a bin, so this is a lower bound of

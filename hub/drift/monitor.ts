@@ -65,7 +65,7 @@ const MAX_WINDOWS = 5000;
 const MAX_ALERTS = 500;
 
 /**
- * Drift detection on the hub (issue 7 item 2): sums the devices' `telemetry.drift`
+ * Drift detection on the hub: sums the devices' `telemetry.drift`
  * summaries of each model version over the last `windowMs`, compares them with the
  * version's baseline (PSI per feature and for the predicted class, KS per feature), keeps a
  * history for charts, and raises an alert (stored, logged at `warn`) when PSI or KS crosses

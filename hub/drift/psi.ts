@@ -3,7 +3,7 @@ export const PSI_EPSILON = 1e-4;
 
 /**
  * Population Stability Index of `actual` against `expected`, two histograms over the same
- * bins (issue 7 item 2): `Σ (a_i − e_i) · ln(a_i / e_i)` over bin proportions, each
+ * bins: `Σ (a_i − e_i) · ln(a_i / e_i)` over bin proportions, each
  * proportion floored at {@link PSI_EPSILON}. 0 for identical distributions; by the usual
  * reading < 0.1 stable, 0.1–0.2 moderate shift, ≥ 0.2 significant shift. Throws when the
  * histograms differ in length or either is empty (no counts).

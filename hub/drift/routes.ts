@@ -42,7 +42,7 @@ const SampleBodySchema = z.strictObject({
 export const DEVICE_DRIFT_PREFIX = '/device/v1/drift/';
 
 /**
- * Drift routes (issue 7 item 2). Admin: `GET /v1/drift` (every model version and the
+ * Drift routes. Admin: `GET /v1/drift` (every model version and the
  * alerts), `GET /v1/drift/alerts`, `GET /v1/drift/:model/:version` (with history),
  * `PUT /v1/drift/baselines/:model/:version` (from summaries), `POST …/sample` (from a
  * reference sample: quantile edges, then its counts). Devices (Basic auth) or admin:

@@ -59,7 +59,7 @@ function decodeState(text: string | null, like: ModelWeights): ServerState | nul
 }
 
 /**
- * Aggregates one round (issue 6 items 4-5): each complete update is reassembled from its
+ * Aggregates one round: each complete update is reassembled from its
  * chunks (digest checked), decoded against the global model's shapes, and handed to the
  * strategy, which validates it (shape, finite values, norm ≤ clipNorm × normSlack) before
  * any math. Every refusal is recorded with its reason (`digest`, `decode`, the validator's

@@ -7,7 +7,7 @@ import {
   RdpAccountant,
 } from '../../federated/index.js';
 
-/** The central-DP record of one round, stored in its metrics (issue 6 item 6). */
+/** The central-DP record of one round, stored in its metrics. */
 export interface DpRecord {
   /** Noise standard deviation added to every weight. */
   sigma: number;
@@ -22,7 +22,7 @@ export interface DpRecord {
 }
 
 /**
- * Central differential privacy at the hub (issue 6 item 6): with client deltas clipped to
+ * Central differential privacy at the hub: with client deltas clipped to
  * C (and refused above it) and a mean over n accepted clients, adds N(0, σ²), σ = z·C/n, to
  * every weight of the new global model in place (DP-FedAvg, McMahan et al. 2018), and books
  * the round in fl-core's RDP accountant (sampling rate q = selected/eligible).

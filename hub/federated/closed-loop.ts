@@ -59,7 +59,7 @@ export interface ClosedLoopDeps {
 }
 
 /**
- * The closed loop of issue 6 item 6. `register`: the next patch version above every
+ * The closed loop item 6. `register`: the next patch version above every
  * registered version of the model, as a tfjs-layers bundle (fp32) with lineage `parent`
  * (the task's best version so far, else its starting version), `round` and `source`
  * `fl:{task}`. `rollout`: the task's `closedLoop.rollout` fields, with the model, the version

@@ -4,7 +4,7 @@ import type { HubEvaluator } from './round-runner.js';
 import type { FlTaskSpec } from './task-spec.js';
 
 /**
- * Hub-side evaluation (issue 6 item 5) on a held-out set: the real MNIST test digits of the
+ * Hub-side evaluation on a held-out set: the real MNIST test digits of the
  * `mnist` package (`hubEval.perClass` per digit from `hubEval.offset`), with fl-core's
  * `evaluate` on TF.js. Sets are loaded once per (perClass, offset). Tasks without `hubEval`
  * are not evaluated (null).

@@ -32,7 +32,7 @@ export interface FlIngestDeps {
 }
 
 /**
- * Takes the `learning`-lane events the hub has just stored exactly once (issue 6 items 3-4)
+ * Takes the `learning`-lane events the hub has just stored exactly once
  * and files them: chunks of open rounds are kept (a duplicate chunk is ignored by its
  * `(task, round, device, index)` key), evaluations stored. **Late-update policy**: in sync
  * mode an update for a round that is no longer open is recorded once as `late` (the

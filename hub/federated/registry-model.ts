@@ -13,7 +13,7 @@ export interface EmbeddedModel {
 }
 
 /**
- * Reads `name@version` from the registry as a task's starting model (issue 6 item 4): its
+ * Reads `name@version` from the registry as a task's starting model: its
  * fp32 `tfjs-layers` variant (a TF.js bundle) → topology and float32 weights in the
  * manifest's order. Throws `HUB_MODEL_NOT_FOUND` (via the registry) or `FL_BAD_PARAMS`
  * naming why the version cannot be trained (another format, a non-float32 weight).

@@ -19,7 +19,7 @@ export function summarizeEvals(evals: readonly FlEvalRecord[]) {
 type Score = { accuracy: number } | null | undefined;
 
 /**
- * The closed loop at a round's close (issue 6 item 6): when the round's hub accuracy beats
+ * The closed loop at a round's close: when the round's hub accuracy beats
  * the best so far (the starting model's at first) it is the new best and, with
  * `closedLoop.register`, registered as a version; at the task's last round the best version
  * is rolled out by `closedLoop.rollout`. A failure is logged and recorded, never fatal to

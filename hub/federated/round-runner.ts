@@ -15,14 +15,14 @@ import { selectClients } from './selection.js';
 import { resolveTaskSpec } from './task-create.js';
 import type { FlTaskSpec } from './task-spec.js';
 
-/** Evaluation of a global model on the hub's held-out set (issue 6 item 5). */
+/** Evaluation of a global model on the hub's held-out set. */
 export type HubEvaluator = (
   spec: FlTaskSpec,
   weights: ModelWeights,
 ) => Promise<{ accuracy: number; loss: number; count: number } | null>;
 
 /**
- * The closed loop (issue 6 item 6): `register` when a round's model beats the best score so
+ * The closed loop: `register` when a round's model beats the best score so
  * far (the starting model's, at first); `rollout` of the best registered version once the
  * task ends, by the task's policy.
  */
@@ -50,7 +50,7 @@ export interface FlRoundRunnerDeps {
   /** Reads a registered version as a starting model (tasks that embed none). */
   loadModel?: (name: string, version: string) => Promise<EmbeddedModel>;
   /**
-   * Whether this replica drives the rounds now (issue 8 item 2: the `federated` lease, so one
+   * Whether this replica drives the rounds now (the `federated` lease, so one
    * replica among several opens, closes and aggregates rounds); asked before every tick.
    * Default: always (a single hub).
    */
@@ -58,7 +58,7 @@ export interface FlRoundRunnerDeps {
   /**
    * Runs when this replica starts driving (on start, and whenever it takes the lease over),
    * before its first tick as the driver: re-files learning events a replica that died may
-   * have stored and acked without filing (issue 8 item 2).
+   * have stored and acked without filing.
    */
   onDrive?: () => Promise<void>;
 }
@@ -66,7 +66,7 @@ export interface FlRoundRunnerDeps {
 const shapes = (spec: FlTaskSpec) => spec.shapes.map((s) => ({ name: s.name, shape: [...s.shape] }));
 
 /**
- * The hub's federated round runner (issue 6 item 4). Every task's state lives in the store,
+ * The hub's federated round runner. Every task's state lives in the store,
  * so a restarted hub resumes each running task where it was: an open round keeps its
  * selection and deadline, the chunks already received count, and the next tick closes it.
  *

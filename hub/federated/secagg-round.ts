@@ -141,7 +141,7 @@ export interface SecureStepDeps {
 }
 
 /**
- * Advances a secure round by at most one phase (issue 6 item 6): a phase ends when every
+ * Advances a secure round by at most one phase: a phase ends when every
  * device expected in it answered, or once the round's deadline passed with at least t
  * answers; the next phase is then published to the devices still in the protocol. The
  * masked inputs arrive as the round's update chunks (filed like any update). At the end the

@@ -2,7 +2,7 @@ import type { FlTask } from '../../shared/messages/federated.js';
 import type { DesiredBody } from '../store/registry-types.js';
 
 /**
- * Pure edits of the `federated` section of a desired document (issue 6 item 2), for the
+ * Pure edits of the `federated` section of a desired document, for the
  * desired-state service's `update`. Each returns `null` when nothing would change.
  */
 

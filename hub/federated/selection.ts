@@ -7,7 +7,7 @@ export interface Candidate {
   labels: Record<string, string>;
 }
 
-/** How many clients a round wants (issue 6 item 4). */
+/** How many clients a round wants. */
 export interface SelectionPolicy {
   /** A fraction of the eligible devices (rounded up), unless `count` is given. */
   fraction: number;

@@ -9,7 +9,7 @@ import { FlIngest } from './ingest.js';
 import { loadRegisteredModel } from './registry-model.js';
 import { type ClosedLoopHook, FlRoundRunner, type HubEvaluator } from './round-runner.js';
 
-/** The hub's federated-learning part (issue 6): event filing and the round runner. */
+/** The hub's federated-learning part: event filing and the round runner. */
 export interface HubFederated {
   ingest: FlIngest;
   runner: FlRoundRunner;
@@ -38,7 +38,7 @@ export interface FederatedSetupOptions {
 /**
  * Builds and starts the federated part. The runner resumes every running task from the store;
  * whenever this hub starts driving rounds (at start, or on taking the `federated` lease over
- * from a dead replica, issue 8 item 2) it first re-files the learning events of open rounds
+ * from a dead replica) it first re-files the learning events of open rounds
  * that a crash may have stored without filing (idempotent).
  */
 export async function setupFederated(options: FederatedSetupOptions): Promise<HubFederated> {

@@ -6,7 +6,7 @@ import type { EmbeddedModel } from './registry-model.js';
 import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
 
 /**
- * Validates a `POST /v1/federated/tasks` body into a runnable spec (issue 6 item 7): the
+ * Validates a `POST /v1/federated/tasks` body into a runnable spec: the
  * schema (every problem named), the starting model (embedded, or read from the registry by
  * `loadModel`), weights that decode against their shapes and fit in a task, and the rules
  * that span fields (secure aggregation: sync and FedAvg/FedProx, threshold ≤ minClients;

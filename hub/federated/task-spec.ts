@@ -9,7 +9,7 @@ import {
 } from '../../shared/messages/federated.js';
 
 /**
- * What `POST /v1/federated/tasks` takes (issue 6 items 4-7): the model and its initial
+ * What `POST /v1/federated/tasks` takes: the model and its initial
  * weights, the strategy, client selection, local training and round parameters. Defaults
  * are stated per field; an unknown key is an error.
  */
@@ -79,7 +79,7 @@ export const FlTaskSpecSchema = z.strictObject({
     )
     .optional(),
   /**
-   * Closed loop (issue 6 item 6; needs `hubEval`): register a version (tfjs-layers bundle,
+   * Closed loop (needs `hubEval`): register a version (tfjs-layers bundle,
    * lineage parent + round) whenever a round beats the best hub accuracy so far, and when
    * the task ends start a rollout of the best one with these rollout-request fields (model,
    * version and the task's selector are filled in; absent: no rollout).

@@ -40,7 +40,7 @@ export function parseRange(header: string | undefined, size: number): RangeResul
 const ParamsSchema = z.strictObject({ sha256: Sha256Schema });
 
 /**
- * `GET|HEAD /v1/artifacts/:sha256` (issue 5 item 2, DESIGN "Model artifacts"): the artifact,
+ * `GET|HEAD /v1/artifacts/:sha256` (docs/architecture.md "Model artifacts"): the artifact,
  * streamed from disk. `ETag` is the quoted sha256 (an artifact never changes), `Accept-Ranges:
  * bytes`; one `Range` → 206 with `Content-Range`; past the end → 416 with `Content-Range:
  * bytes *\/SIZE`; `If-Range` other than the ETag → the whole artifact (200);

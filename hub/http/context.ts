@@ -22,17 +22,17 @@ export interface HttpDeps {
   stats: () => HubStats;
   /** Hub wall clock, ms. */
   now: () => number;
-  /** Models served by `POST /v1/infer/:name` (issue 3 item 7); none when absent. */
+  /** Models served by `POST /v1/infer/:name`; none when absent. */
   models?: HubModels;
-  /** Registry, artifacts and desired-state service (issue 5); their routes are absent without it. */
+  /** Registry, artifacts and desired-state service; their routes are absent without it. */
   delivery?: HubDelivery;
-  /** Rollouts (issue 5 items 4-6); their routes are absent without it. */
+  /** Rollouts; their routes are absent without it. */
   rollouts?: RolloutService;
-  /** Federated learning (issue 6); its routes are absent without it. */
+  /** Federated learning; its routes are absent without it. */
   federated?: HubFederated;
-  /** Called after each enrollment (issue 8: rewrites an external broker's password file). */
+  /** Called after each enrollment (rewrites an external broker's password file). */
   onEnrolled?: (deviceId: string) => Promise<void>;
-  /** Installs hooks ahead of authentication (issue 8: the rate limit). */
+  /** Installs hooks ahead of authentication (the rate limit). */
   firstHooks?: (app: FastifyInstance) => void;
 }
 

@@ -30,7 +30,7 @@ export async function requireDevice(store: HubStore, id: string) {
  *   secret is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`.
  * - `GET /v1/devices` → `{devices: DeviceView[]}`.
  * - `GET /v1/devices/:id` → `DeviceView & {desired: DesiredState | null, ledger: LedgerView}`
- *   (the loss ledger, issue 4).
+ *   (the loss ledger).
  */
 export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { store } = deps;
@@ -46,7 +46,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
       secretHash: await hashSecret(secret),
       createdAt: deps.now(),
     });
-    // Issue 8: the same secret as an external broker checks it (Mosquitto password file).
+    // The same secret as an external broker checks it (Mosquitto password file).
     await store.putBrokerHash(device.id, await mosquittoHash(secret));
     await deps.onEnrolled?.(device.id);
     deps.logger.info({ deviceId: device.id }, 'device enrolled');

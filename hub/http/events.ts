@@ -78,7 +78,7 @@ export const RescoresQuerySchema = z.strictObject({
 /**
  * `GET /v1/devices/:id/rescores?limit=` → `{rescores: [{epoch, lane, seq, model, version,
  * engine, outputs, error, at}]}`: the hub model's answers to inputs the device queued for
- * cloud re-scoring while offline (issue 3 item 7), keyed by the queued event.
+ * cloud re-scoring while offline, keyed by the queued event.
  */
 export function registerRescoreRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/v1/devices/:id/rescores', async (request) => {

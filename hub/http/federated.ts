@@ -28,7 +28,7 @@ async function requireTask(store: HubStore, id: string): Promise<FlTaskRecord> {
 }
 
 /**
- * The federated admin API (issue 6 items 5, 7), admin bearer token:
+ * The federated admin API, admin bearer token:
  * - `POST /v1/federated/tasks` (body: `hub/federated/task-spec.ts`) → 201 the task;
  *   `FL_BAD_PARAMS` (400) naming every problem
  * - `GET /v1/federated/tasks` → `{tasks}`; `GET /v1/federated/tasks/{id}` → the task with

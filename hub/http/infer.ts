@@ -18,7 +18,7 @@ const ParamsSchema = z.strictObject({
 });
 
 /**
- * Cloud inference (issue 3 item 7), on the same engine code as the agents:
+ * Cloud inference, on the same engine code as the agents:
  * - `POST /v1/infer/:name` `{inputs: {NAME: {dtype, dims, data}}}` →
  *   `{model, version, engine, outputs}`; auth: admin bearer, or a device's id and secret as
  *   HTTP Basic. 401 `HUB_UNAUTHORIZED`, 404 `INFER_MODEL_NOT_FOUND`, 400 `INFER_BAD_INPUT` /

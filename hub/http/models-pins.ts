@@ -16,7 +16,7 @@ export const PinRequestSchema = z.strictObject({
 });
 
 /**
- * Pins of one model on one device through the desired-state service (issue 5 item 3):
+ * Pins of one model on one device through the desired-state service:
  * - `PUT /v1/devices/:id/models/:name` `{version, shadow?, allowDowngrade?, rollout?}` →
  *   the new `DesiredState` (published retained); 404 `HUB_DEVICE_NOT_FOUND` / `HUB_MODEL_NOT_FOUND`.
  * - `DELETE /v1/devices/:id/models/:name` → the `DesiredState` without it (no new rev when

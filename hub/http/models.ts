@@ -36,7 +36,7 @@ export function versionView(record: ModelVersionRecord) {
 }
 
 /**
- * The registry's admin API (issue 5 item 1), admin bearer token:
+ * The registry's admin API, admin bearer token:
  * - `POST /v1/models/:name/versions/:version?variant=&parent=&source=&round=&sha256=` with the
  *   artifact as an `application/octet-stream` body (streamed to disk; an ONNX file or a TF.js
  *   bundle) → 201 version view. 413 past `registry.maxArtifactBytes`, 409 `HUB_MODEL_EXISTS`,

@@ -14,7 +14,7 @@ const MetricsQuerySchema = z.strictObject({
 });
 
 /**
- * Rollouts admin API (issue 5 items 4-6):
+ * Rollouts admin API:
  * - `POST /v1/rollouts` `RolloutRequest` → 201 the rollout; 400 naming every bad field (an
  *   unknown gate metric lists the known ones), 404 `HUB_MODEL_NOT_FOUND`, 409 `HUB_ROLLOUT_CONFLICT`
  *   when the model already has a live rollout;

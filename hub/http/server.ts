@@ -18,12 +18,12 @@ export const ADMIN_PREFIX = '/v1/';
 
 /**
  * Builds the hub's HTTP API (not yet listening). Errors always answer
- * `{error: {code, message}}` (DESIGN "Conventions"); routes under `/v1/` require
+ * `{error: {code, message}}` (docs/architecture.md "Conventions"); routes under `/v1/` require
  * `Authorization: Bearer <admin token>`, compared in constant time.
  */
 export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes });
-  // Issue 8: hooks that must run before any other, e.g. the per-client rate limit.
+  // Hooks that must run before any other, e.g. the per-client rate limit.
   deps.firstHooks?.(app);
 
   app.addHook('onRequest', async (request) => {
@@ -32,7 +32,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     if (!(route?.startsWith(ADMIN_PREFIX) || request.url.startsWith(ADMIN_PREFIX))) return;
     // Cloud inference authenticates devices (or the admin) itself (hub/http/infer.ts).
     if (route?.startsWith(INFER_PREFIX) && request.url.startsWith(INFER_PREFIX)) return;
-    // So do artifact downloads (issue 5, hub/http/artifacts.ts).
+    // So do artifact downloads (hub/http/artifacts.ts).
     if (route?.startsWith(ARTIFACTS_PREFIX) && request.url.startsWith(ARTIFACTS_PREFIX)) return;
     if (!hasAdminToken(request, deps.adminToken)) throw new OutpostError('HUB_UNAUTHORIZED');
   });

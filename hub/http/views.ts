@@ -61,7 +61,7 @@ export function eventView(event: StoredEvent): EventView {
   };
 }
 
-/** The loss ledger of one lane as `GET /v1/devices/{id}` shows it (issue 4). */
+/** The loss ledger of one lane as `GET /v1/devices/{id}` shows it. */
 export interface LaneLedgerView {
   /** Events lost because the lane was full (drop-oldest), as the device counts them. */
   quota: LossTotal;
@@ -76,7 +76,7 @@ export interface LaneLedgerView {
   skippedAtHub: number;
 }
 
-/** The loss ledger of a device (issue 4). */
+/** The loss ledger of a device. */
 export interface LedgerView {
   /** The store epoch the device last reported; null before its first report. */
   epoch: string | null;

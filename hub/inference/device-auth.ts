@@ -13,11 +13,11 @@ const VERIFIED_TTL_MS = 60_000;
 const MAX_REMEMBERED = 10_000;
 
 /**
- * Authenticates inference callers (issue 3 item 7): `Authorization: Bearer <admin token>`,
+ * Authenticates inference callers: `Authorization: Bearer <admin token>`,
  * or `Authorization: Basic base64(deviceId:secret)` checked against the device's scrypt hash
  * (`hub/secrets.ts`). A verified (device, secret) pair is remembered for a minute by its
  * SHA-256 only, so inference does not pay scrypt on every call; a deleted device stops
- * working within that minute. Over HTTPS with `tls.clientCerts` (issue 8 item 4), a verified
+ * working within that minute. Over HTTPS with `tls.clientCerts`, a verified
  * client certificate stands in for Basic: its CN names the device (which must be enrolled),
  * and Basic credentials sent along must name the same device. Throws `HUB_UNAUTHORIZED`.
  */

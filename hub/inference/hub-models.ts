@@ -30,7 +30,7 @@ export interface HubModelReport {
   rejected: EngineRejection[];
 }
 
-/** The hub's model registry (issue 3 item 7): the cloud side of hybrid routing. */
+/** The hub's model registry: the cloud side of hybrid routing. */
 export interface HubModels {
   list(): HubModelReport[];
   /**

@@ -16,7 +16,7 @@ export interface Rescorer {
 }
 
 /**
- * Cloud re-scoring (issue 3 item 7): inputs a device answered locally while the hub was out
+ * Cloud re-scoring: inputs a device answered locally while the hub was out
  * of reach, queued as `inference.rescore` events in its `results` lane, are scored by the
  * hub's model once they are ingested, and each answer is stored once beside its event
  * (`GET /v1/devices/{id}/rescores`). Runs after ingest, never inside it, so acks never wait

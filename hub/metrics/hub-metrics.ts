@@ -17,7 +17,7 @@ export interface HubMetricsDeps {
 export const HTTP_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
 /**
- * The hub's Prometheus metrics (issue 7 item 3), in a registry of its own (no global default
+ * The hub's Prometheus metrics, in a registry of its own (no global default
  * registry: several hubs may share a process, e.g. in tests). Names follow Prometheus
  * conventions (`outpost_hub_` prefix, `_total` counters, `_seconds`, `_bytes`).
  *
@@ -90,7 +90,7 @@ export class HubMetrics {
     );
     mirror(
       'outpost_hub_ingest_skipped_total',
-      'Sequence numbers passed over because the agent dropped the events (issue 4).',
+      'Sequence numbers passed over because the agent dropped the events.',
       (s) => s.ingest.skipped,
     );
     mirror('outpost_hub_pings_total', 'Application-level pings answered.', (s) => s.pings);

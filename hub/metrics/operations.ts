@@ -38,7 +38,7 @@ export interface HubOperations {
 }
 
 /**
- * Wires issue 7 into a hub whose HTTP app is built but not yet listening: Prometheus
+ * Wires fleet operations into a hub whose HTTP app is built but not yet listening: Prometheus
  * `/metrics`, device telemetry and drift (fed by a tap on the devices' `up` batches), their
  * admin routes, and the dashboard.
  */
@@ -122,7 +122,7 @@ export async function attachOperations(deps: OperationsDeps): Promise<HubOperati
 }
 
 /**
- * Rollouts by state and federated tasks by status (issues 5, 6), read from the store at
+ * Rollouts by state and federated tasks by status (6), read from the store at
  * scrape time when it has those parts (typed structurally: the store interface grows per
  * issue). Labels are the states, a fixed set.
  */

@@ -4,7 +4,7 @@ import type { HubMetrics } from './hub-metrics.js';
 /**
  * `GET /metrics` (Prometheus text format, no auth: aggregate figures only, no device ids or
  * secrets; put it behind the network policy of your scraper) and an `onResponse` hook that
- * counts every request by method, route pattern and status (issue 7 item 3).
+ * counts every request by method, route pattern and status.
  */
 export function registerMetricsRoutes(app: FastifyInstance, metrics: HubMetrics): void {
   app.addHook('onResponse', async (request, reply) => {

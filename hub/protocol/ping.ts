@@ -21,7 +21,7 @@ export interface PingDeps {
 }
 
 /**
- * Answers an application-level ping (issue 4, "dead links") with a pong on the device's
+ * Answers an application-level ping ("dead links") with a pong on the device's
  * `ack` topic at QoS 0. Deliberately outside the per-device queue and without touching the
  * store: it proves the hub process answers, and must not wait behind a backlog's ingest.
  * An invalid ping is counted (`ping.invalid`) and dropped. Never throws.

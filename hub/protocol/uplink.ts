@@ -30,12 +30,12 @@ export interface UplinkDeps {
   logger: Logger;
   /** Largest accepted payload, bytes; larger ones are counted as `payload.too-large`. */
   maxPayloadBytes: number;
-  /** Called after a batch stored events in the `results` lane (cloud re-scoring, issue 3). */
+  /** Called after a batch stored events in the `results` lane (cloud re-scoring). */
   onResultsStored?: () => void;
   /**
    * Called with the `learning`-lane events a batch holds at or below the device's mark —
    * newly stored or resent duplicates, which the filing ignores when already filed (federated
-   * updates and evaluations, issue 6) — after the ack, in the device's order; awaited.
+   * updates and evaluations) — after the ack, in the device's order; awaited.
    */
   onLearningStored?: (deviceId: string, events: EventEnvelope[]) => Promise<void>;
   /** Hub wall clock, ms (injectable for tests); default `Date.now`. */
@@ -50,11 +50,11 @@ export interface UplinkHandler {
 
 /**
  * Subscribes (in-process) to `up`, `state` and `status` of every device and handles them,
- * one device at a time in broker order (DESIGN "Wire protocol"):
+ * one device at a time in broker order (docs/architecture.md "Wire protocol"):
  * - every payload is decoded with its schema; an invalid one is counted, logged once per
  *   (device, reason) and dropped, and nothing here throws into the broker;
  * - `up` is ingested exactly once, then acked on `…/ack` (QoS 1) only after the commit;
- * - `ping` is answered at once with a pong on `…/ack` (issue 4), outside the queue;
+ * - `ping` is answered at once with a pong on `…/ack`, outside the queue;
  * - `state` becomes the reported state; `status` the online flag, where an `offline` for
  *   another connection than the current one (a stale will) is ignored;
  * - the end of a connection that announced itself `online` marks it offline the same way,
@@ -95,7 +95,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     });
     await bus.publish(deviceTopic(deviceId, 'ack'), ack, { qos: 1, retain: false });
     if (batch.lane === 'learning' && result.stored + result.duplicates > 0 && deps.onLearningStored) {
-      // Issue 8 item 2: duplicates are filed again (filing is idempotent): a resend means the
+      // Duplicates are filed again (filing is idempotent): a resend means the
       // replica that stored them may have died before filing them, and nothing else would.
       const held = batch.events.filter((e) => e.seq <= result.hwm);
       await deps.onLearningStored(deviceId, held);

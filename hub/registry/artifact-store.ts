@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OutpostError } from '../../shared/index.js';
 
-/** Directory under the data dir holding artifacts by SHA-256 (issue 5 item 1). */
+/** Directory under the data dir holding artifacts by SHA-256. */
 export const ARTIFACTS_DIR = 'artifacts';
 
 /** A stored artifact. */
@@ -17,7 +17,7 @@ export interface StoredArtifact {
 }
 
 /**
- * Content-addressed artifacts (DESIGN "Model artifacts"): `{dataDir}/artifacts/{sha256}`,
+ * Content-addressed artifacts (docs/architecture.md "Model artifacts"): `{dataDir}/artifacts/{sha256}`,
  * each stored once. Writes stream to a temp file while hashing, `fsync` it, then rename it
  * into place, so no reader ever sees a partial artifact under its hash.
  */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { configInt } from '../../shared/index.js';
 
-/** The registry's settings (issue 5 item 1), `registry` in the hub config. */
+/** The registry's settings, `registry` in the hub config. */
 export const RegistryConfigSchema = z
   .strictObject({
     /** Largest artifact a push may upload, bytes; default 1 GiB. */

@@ -40,7 +40,7 @@ const elements = (tensors: TensorMap) =>
 /**
  * Loads the artifact on the hub's CPU engine (`onnx:cpu` or `tfjs:cpu`) through the same
  * admission code agents use, reads its signature, and runs it once on deterministic inputs:
- * those inputs and outputs become the manifest's reference (issue 5 item 1), which every
+ * those inputs and outputs become the manifest's reference, which every
  * agent engine must reproduce within {@link REFERENCE_TOLERANCE}. Throws `INFER_MODEL_INVALID`
  * when the hub cannot run the model at all.
  */

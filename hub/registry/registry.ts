@@ -24,7 +24,7 @@ export interface RegisterVersionInput {
   bytes?: Uint8Array;
   /** An artifact already stored (what a streamed push does). */
   stored?: StoredArtifact;
-  /** Parent version, federated round, free-form source (issue 5 lineage). */
+  /** Parent version, federated round, free-form source (lineage). */
   lineage?: Manifest['lineage'];
 }
 
@@ -34,7 +34,7 @@ export interface RegisterVersionInput {
  */
 export type ReferenceCheck = (name: string, version: string) => Promise<string | undefined>;
 
-/** The hub's model registry (issue 5 item 1). */
+/** The hub's model registry. */
 export interface Registry {
   /** The signing key in force (its public key is served at `GET /v1/keys`). */
   readonly signingKey: HubSigningKey;

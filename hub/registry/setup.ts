@@ -7,7 +7,7 @@ import type { RegistryConfig } from './config.js';
 import { createRegistry, type Registry } from './registry.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 
-/** The hub's delivery part (issue 5): the registry and the desired-state service. */
+/** The hub's delivery part: the registry and the desired-state service. */
 export interface HubDelivery {
   registry: Registry;
   desired: DesiredService;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { generateSigningKeyPair, keyIdOf, OutpostError, type SigningKeyPair } from '../../shared/index.js';
 
-/** Directory under the data dir holding the hub's signing key (issue 5 item 1). */
+/** Directory under the data dir holding the hub's signing key. */
 export const KEYS_DIR = 'keys';
 /** The ed25519 private key (PKCS#8 PEM, mode 0600). */
 export const SIGNING_KEY_FILE = 'signing-key.pem';
@@ -46,7 +46,7 @@ export async function retiredPublicKeys(dataDir: string): Promise<PublicKeyInfo[
 }
 
 /**
- * Rotates the signing key (issue 5 item 1): keeps the current public key under
+ * Rotates the signing key: keeps the current public key under
  * `keys/retired/{keyId}.pub.pem`, deletes the private key and creates a new one. Manifests
  * already signed keep their old signature: provision agents with the new key before rotating
  * (they trust a set), and drop the old one from them once every version in use is re-pushed.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { configInt } from '../../shared/index.js';
 
-/** Rollout driver settings (issue 5 item 4), `rollouts` in the hub config. */
+/** Rollout driver settings, `rollouts` in the hub config. */
 export const RolloutsConfigSchema = z
   .strictObject({
     /** Period of the driver loop (fold metrics, step every running rollout), ms; default 1000. */

@@ -17,10 +17,10 @@ export interface RolloutDriverDeps {
   tickMs: number;
   /**
    * Whether this hub drives rollouts now. One call per tick, so that hub replicas can wrap
-   * it in a lease (issue 8); default: always.
+   * it in a lease; default: always.
    */
   shouldDrive?: () => Promise<boolean>;
-  /** Drift per model version for drift gates (issue 7). */
+  /** Drift per model version for drift gates. */
   drift?: DriftLookup;
 }
 
@@ -60,7 +60,7 @@ function refusalOf(device: DeviceRecord | undefined, model: string): string | un
 }
 
 /**
- * One step of one running rollout (issue 5 item 4): assign the stage's new devices, exclude
+ * One step of one running rollout: assign the stage's new devices, exclude
  * those past their deadline, judge the gates (a failure rolls every assigned device back),
  * and advance after the bake time when the gates pass and every stage device has reported
  * or been excluded.

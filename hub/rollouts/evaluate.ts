@@ -31,7 +31,7 @@ export function armCounters(
   return { counters, devices: reporting.size };
 }
 
-/** The gates' verdict over the candidate arm (issue 5 item 4). */
+/** The gates' verdict over the candidate arm. */
 export interface RolloutVerdict {
   verdict: 'pass' | 'fail' | 'wait';
   results: GateResult[];
@@ -41,7 +41,7 @@ export interface RolloutVerdict {
   reporting: number;
 }
 
-/** Drift of a model version for the `drift_psi`/`drift_ks` gates (issue 7); undefined: too little data. */
+/** Drift of a model version for the `drift_psi`/`drift_ks` gates; undefined: too little data. */
 export type DriftLookup = (
   model: string,
   version: string,

@@ -5,7 +5,7 @@ import type { RolloutDevice, RolloutRecord } from '../store/rollout-types.js';
 import type { DeviceRecord, HubStore } from '../store/types.js';
 import type { ArmPin } from './strategies/index.js';
 
-/** What rollouts need of the desired-state service (delivery, issue 5 item 3). */
+/** What rollouts need of the desired-state service (delivery). */
 export type RolloutDesired = Pick<DesiredService, 'getDesired' | 'setModelMany' | 'clearModelMany'>;
 
 /**
@@ -56,7 +56,7 @@ export async function applyPins(
 }
 
 /**
- * Rolls back devices (issue 5 item 4): each goes back to the version its desired state named
+ * Rolls back devices: each goes back to the version its desired state named
  * before the rollout, with `allowDowngrade`; a device that had none gets the model's entry
  * removed. Marks them rolled back. Returns how many devices were restored.
  */

@@ -25,7 +25,7 @@ export interface RolloutStatus {
   timeline: RolloutEvent[];
 }
 
-/** Operator actions on rollouts (issue 5 item 4), behind `/v1/rollouts` and `outpost rollouts`. */
+/** Operator actions on rollouts, behind `/v1/rollouts` and `outpost rollouts`. */
 export interface RolloutService {
   /** Validated request → stored rollout (state running). `HUB_MODEL_NOT_FOUND`, `HUB_ROLLOUT_CONFLICT`. */
   create(request: RolloutRequest): Promise<RolloutRecord>;
@@ -50,7 +50,7 @@ export function createRolloutService(deps: {
   log: Logger;
   now: () => number;
   kick: () => void;
-  /** Drift per model version for drift gates (issue 7). */
+  /** Drift per model version for drift gates. */
   drift?: DriftLookup;
 }): RolloutService {
   const { store, now } = deps;

@@ -7,7 +7,7 @@ import type { DriftLookup } from './evaluate.js';
 import type { RolloutDesired } from './pins.js';
 import { createRolloutService, type RolloutService } from './service.js';
 
-/** The hub's rollouts part (issue 5 items 4-6): operator actions and the driver loop. */
+/** The hub's rollouts part: operator actions and the driver loop. */
 export interface HubRollouts {
   service: RolloutService;
   driver: RolloutDriver;
@@ -15,7 +15,7 @@ export interface HubRollouts {
 
 /**
  * Starts the rollout driver over the store and the desired-state service. `shouldDrive`
- * decides per tick whether this hub drives (a lease for replicas, issue 8); default always.
+ * decides per tick whether this hub drives (a lease for replicas); default always.
  */
 export function setupRollouts(options: {
   store: HubStore;
@@ -24,7 +24,7 @@ export function setupRollouts(options: {
   now: () => number;
   log: Logger;
   shouldDrive?: () => Promise<boolean>;
-  /** Drift per model version for `drift_psi`/`drift_ks` gates (issue 7). */
+  /** Drift per model version for `drift_psi`/`drift_ks` gates. */
   drift?: DriftLookup;
   /** When given, a version a live (running or paused) rollout uses cannot be deleted. */
   registry?: Pick<Registry, 'addReferenceCheck'>;

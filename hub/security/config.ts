@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { configInt } from '../../shared/index.js';
 
 /**
- * `limits` of the hub config (issue 8 item 5, hostile input). Env `OUTPOST_HUB_LIMITS__…`.
+ * `limits` of the hub config (hostile input). Env `OUTPOST_HUB_LIMITS__…`.
  */
 export const LimitsConfigSchema = z
   .strictObject({

@@ -8,7 +8,7 @@ import { TokenBuckets } from './token-bucket.js';
 const EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Per-client rate limit of the HTTP API (issue 8 item 5): a token bucket per client address;
+ * Per-client rate limit of the HTTP API: a token bucket per client address;
  * past it, `429 HUB_RATE_LIMITED` with `Retry-After` (seconds), counted as the rejection
  * `http.rate-limited`. Runs first (`onRequest`), before authentication and body parsing.
  */

@@ -1,5 +1,5 @@
 /**
- * Token buckets per key (issue 8 item 5): each key holds up to `burst` tokens, refilled at
+ * Token buckets per key: each key holds up to `burst` tokens, refilled at
  * `ratePerS`; a request takes one. Memory is bounded: idle full buckets are forgotten, and
  * past `maxKeys` the oldest keys go first.
  */

@@ -1,5 +1,5 @@
 /**
- * Device credentials for an external broker (issue 8 item 1): at enrollment the hub stores,
+ * Device credentials for an external broker: at enrollment the hub stores,
  * next to the scrypt hash it checks itself, a Mosquitto `$7$` hash of the same secret, so that
  * `outpost hub broker-config` can write the broker's password file for every device without
  * ever keeping a secret in the clear. Implemented by every store backend.

@@ -1,5 +1,5 @@
 /**
- * Storage of federated tasks and rounds (issue 6 item 4), implemented by every hub store
+ * Storage of federated tasks and rounds, implemented by every hub store
  * backend; `HubStore` extends it. Weights are the update codec's bytes (compression `none`).
  * Times are hub wall-clock milliseconds.
  */
@@ -116,7 +116,7 @@ export interface FederatedStore {
    * Closes a round in ONE transaction: its status and metrics, the outcome of every update
    * it considered, the next round's weights (when given) and the task's new state. Only an
    * `open` round closes: false (and nothing written) when it is closed already — a replica
-   * that lost its lease while paused must not close a round twice (issue 8 item 2).
+   * that lost its lease while paused must not close a round twice.
    */
   closeFlRound(close: {
     taskId: string;

@@ -4,7 +4,7 @@ import { openSqliteHubStore } from './sqlite.js';
 import type { HubStore } from './types.js';
 
 /**
- * Opens the store the config picks (issue 8 item 2): `store.url` `postgres://…` (or
+ * Opens the store the config picks: `store.url` `postgres://…` (or
  * `postgresql://…`) gives PostgreSQL in `store.schema`; no URL gives SQLite in `{dataDir}/hub.db`.
  * Any other URL scheme is a config error (checked by the schema).
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { configInt } from '../../shared/index.js';
 
 /**
- * `store` of the hub config (issue 8 item 2). Env: `OUTPOST_HUB_STORE__URL`,
+ * `store` of the hub config. Env: `OUTPOST_HUB_STORE__URL`,
  * `OUTPOST_HUB_STORE__SCHEMA`; flags `--store.url`.
  */
 export const StoreConfigSchema = z

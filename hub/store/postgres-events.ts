@@ -15,8 +15,8 @@ interface EventRow {
 }
 
 /**
- * DESIGN "Delivery contract" on PostgreSQL, exactly once even with several hub replicas
- * ingesting at once (issue 8 item 2): in one transaction, the `(device, epoch, lane)` row of
+ * docs/architecture.md "Delivery contract" on PostgreSQL, exactly once even with several hub replicas
+ * ingesting at once: in one transaction, the `(device, epoch, lane)` row of
  * `hwm` is created if missing (`INSERT … ON CONFLICT DO NOTHING`) and locked
  * (`SELECT … FOR UPDATE`), so a second replica holding the same batch waits, then sees the
  * advanced mark and counts the events as duplicates. Semantics otherwise as SQLite: skip at or
@@ -45,7 +45,7 @@ export async function ingestPostgres(
     let duplicates = 0;
     let skipped = 0;
     const dropped = batch.dropped;
-    // Issue 4: seqs up to dropped.through the hub lacks were dropped by the agent; skip them.
+    // Seqs up to dropped.through the hub lacks were dropped by the agent; skip them.
     if (dropped !== undefined && dropped.through > hwm) {
       await postgresSkips.record(
         q,

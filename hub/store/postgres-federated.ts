@@ -8,7 +8,7 @@ import type {
 } from './federated-types.js';
 import type { PgPool, Queryable } from './postgres-pool.js';
 
-/** The federated tables (issue 6 item 4) on PostgreSQL; mirrors `FEDERATED_SQLITE_MIGRATION`. */
+/** The federated tables on PostgreSQL; mirrors `FEDERATED_SQLITE_MIGRATION`. */
 export const FEDERATED_POSTGRES_MIGRATION = `
   CREATE TABLE fl_tasks (
     id           TEXT COLLATE "C" PRIMARY KEY,
@@ -176,7 +176,7 @@ const updateValues = (u: FlUpdateRecord) => [
 ];
 
 /**
- * {@link FederatedStore} on PostgreSQL, the semantics of `sqlite-federated.ts` (issue 6 item 4):
+ * {@link FederatedStore} on PostgreSQL, the semantics of `sqlite-federated.ts`:
  * a round close is one transaction; duplicates of chunks, updates and evaluations are ignored
  * (`ON CONFLICT DO NOTHING`), so two replicas receiving the same chunk store it once.
  */

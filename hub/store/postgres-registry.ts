@@ -30,7 +30,7 @@ const PRECISION_ORDER = ['fp32', 'fp16', 'int8'];
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Applies `mutate` to the desired documents of `ids` in one transaction (issue 5, the
+ * Applies `mutate` to the desired documents of `ids` in one transaction (the
  * semantics of `sqlite-registry.ts`). The device rows are locked in id order first, so two
  * replicas updating overlapping sets wait for each other instead of deadlocking or losing a
  * revision.
@@ -75,7 +75,7 @@ export async function updateDesiredPostgres(
   });
 }
 
-/** The model registry (issue 5 item 1) on PostgreSQL: versions, variants, signed manifests. */
+/** The model registry on PostgreSQL: versions, variants, signed manifests. */
 export const postgresRegistry = {
   async putVariant(
     pool: PgPool,

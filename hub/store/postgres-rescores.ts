@@ -25,7 +25,7 @@ interface OutcomeRow {
 }
 
 /**
- * Cloud re-scores (issue 3 item 7) in PostgreSQL, the semantics of `sqlite-rescores.ts`:
+ * Cloud re-scores in PostgreSQL, the semantics of `sqlite-rescores.ts`:
  * pending = `inference.rescore` events without a `rescores` row, oldest first, models the
  * hub does not serve left waiting.
  */

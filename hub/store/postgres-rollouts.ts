@@ -150,7 +150,7 @@ async function fold(pool: PgPool, limit: number): Promise<FoldResult> {
 }
 
 /**
- * The {@link RolloutStore} area on PostgreSQL (issue 5 items 4-6), the semantics of
+ * The {@link RolloutStore} area on PostgreSQL, the semantics of
  * `sqlite-rollouts.ts`: updates and timeline appends lock the rollout row, so replicas never
  * interleave a state change or collide on a timeline seq.
  */

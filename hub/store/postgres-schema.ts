@@ -1,7 +1,7 @@
 import { FEDERATED_POSTGRES_MIGRATION } from './postgres-federated.js';
 
 /**
- * Numbered migrations of the hub's PostgreSQL store (issue 8 item 2), applied in order by
+ * Numbered migrations of the hub's PostgreSQL store, applied in order by
  * `postgres-migrate.ts` and tracked in the table `outpost_migrations`. Append only: never
  * edit a released entry. They mirror `sqlite-schema.ts` table for table, so that one
  * contract suite holds for both. Text keys use `COLLATE "C"` so that `ORDER BY` is byte
@@ -10,7 +10,7 @@ import { FEDERATED_POSTGRES_MIGRATION } from './postgres-federated.js';
  * would).
  */
 export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
-  // 1: devices, desired state, events and their high-water marks (issue 2).
+  // 1: devices, desired state, events and their high-water marks.
   `
   CREATE TABLE devices (
     id          TEXT COLLATE "C" PRIMARY KEY,
@@ -51,7 +51,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, epoch, lane)
   );
   `,
-  // 2: seqs skipped because the agent dropped them (issue 4, loss ledger).
+  // 2: seqs skipped because the agent dropped them (loss ledger).
   `
   CREATE TABLE skips (
     device_id TEXT COLLATE "C" NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
@@ -64,7 +64,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX skips_by_end ON skips (device_id, epoch, lane, to_seq);
   `,
-  // 3: cloud re-scoring of inputs devices queued while the hub was unreachable (issue 3 item 7).
+  // 3: cloud re-scoring of inputs devices queued while the hub was unreachable.
   `
   CREATE INDEX events_rescore ON events (received_at, device_id, epoch, lane, seq)
     WHERE type = 'inference.rescore';
@@ -83,7 +83,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     FOREIGN KEY (device_id, epoch, lane, seq) REFERENCES events (device_id, epoch, lane, seq) ON DELETE CASCADE
   );
   `,
-  // 4: leases of the replicas' singleton jobs (issue 8 item 2): who drives what, until when.
+  // 4: leases of the replicas' singleton jobs: who drives what, until when.
   `
   CREATE TABLE leases (
     name       TEXT COLLATE "C" PRIMARY KEY,
@@ -92,7 +92,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     expires_at BIGINT NOT NULL
   );
   `,
-  // 5: model registry (issue 5 item 1): versions with lineage, variants with signed manifests.
+  // 5: model registry: versions with lineage, variants with signed manifests.
   `
   CREATE TABLE model_versions (
     name       TEXT COLLATE "C" NOT NULL,
@@ -114,17 +114,17 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX model_variants_sha ON model_variants (sha256);
   `,
-  // 6: Mosquitto hashes of device secrets, for an external broker's password file (issue 8).
+  // 6: Mosquitto hashes of device secrets, for an external broker's password file.
   `
   CREATE TABLE broker_credentials (
     device_id TEXT COLLATE "C" PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
     hash      TEXT NOT NULL
   );
   `,
-  // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
+  // 7: federated tasks, rounds, weights, update chunks and outcomes, evaluations.
   FEDERATED_POSTGRES_MIGRATION,
   // 8: rollouts, their devices and timeline; per-model counters folded from telemetry.model
-  // events with a cursor per (device, epoch) (issue 5 items 4-6).
+  // events with a cursor per (device, epoch).
   `
   CREATE TABLE rollouts (
     id               TEXT COLLATE "C" PRIMARY KEY,

@@ -11,7 +11,7 @@ interface SkipRow {
 }
 
 /**
- * Skipped seqs (issue 4, loss ledger) in PostgreSQL, the same semantics as `sqlite-skips.ts`:
+ * Skipped seqs (loss ledger) in PostgreSQL, the same semantics as `sqlite-skips.ts`:
  * inclusive ranges per (device, epoch, lane), adjacent ranges merged. `record` and `answer`
  * run inside the caller's ingest transaction (`q` is its client).
  */

@@ -67,7 +67,7 @@ function toDevice(row: DeviceRow): DeviceRecord {
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Opens the PostgreSQL hub store (issue 8 item 2): connects, creates the schema when
+ * Opens the PostgreSQL hub store: connects, creates the schema when
  * missing and runs the numbered migrations. Several hub replicas may share one database;
  * every operation is one transaction, ingest locks its high-water mark row.
  * A database that cannot be reached rejects with `HUB_STORE_UNAVAILABLE` naming the cause.
@@ -98,7 +98,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-// The rollout (issue 5) and federated (issue 6) methods are mixed in by the constructor from
+// The rollout and federated methods are mixed in by the constructor from
 // `postgres-rollouts.ts` and `postgres-federated.ts`, as the SQLite store does.
 export interface PostgresHubStore extends RolloutStore, FederatedStore {}
 
@@ -158,7 +158,7 @@ export class PostgresHubStore implements HubStore {
         );
         return 'applied';
       }
-      // DESIGN "stale will": an offline for another connection than the current one is ignored.
+      // docs/architecture.md "stale will": an offline for another connection than the current one is ignored.
       if (row.conn !== null && row.conn !== update.conn) return 'stale';
       await q.query(
         'UPDATE devices SET online = FALSE, last_seen = GREATEST(COALESCE(last_seen, 0), $1) WHERE id = $2',
@@ -205,7 +205,7 @@ export class PostgresHubStore implements HubStore {
       const before =
         previous.rows[0] === undefined ? undefined : (JSON.parse(previous.rows[0].doc) as DesiredState);
       const rev = (before?.rev ?? 0) + 1;
-      // Issue 5: the other sections (models, …) stay as they are.
+      // The other sections (models, …) stay as they are.
       const rest = before === undefined ? {} : desiredBodyOf(before);
       const doc: DesiredState = { v: PROTOCOL_VERSION, rev, at: atMs, ...rest, config };
       await q.query(

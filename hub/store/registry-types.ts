@@ -1,6 +1,6 @@
 import type { DesiredState, DeviceId, Manifest, SignedManifest } from '../../shared/index.js';
 
-/** One registered variant of a model version: its artifact and signed manifest (issue 5 item 1). */
+/** One registered variant of a model version: its artifact and signed manifest. */
 export interface ModelVariantRecord {
   precision: Manifest['precision'];
   format: Manifest['format'];
@@ -32,7 +32,7 @@ export type DesiredBody = Omit<DesiredState, 'v' | 'rev' | 'at'>;
 export type DesiredMutation = (current: DesiredBody | undefined, deviceId: DeviceId) => DesiredBody | null;
 
 /**
- * Registry and desired-state composition storage (issue 5), implemented by every hub store
+ * Registry and desired-state composition storage, implemented by every hub store
  * backend (SQLite now; PostgreSQL by the scale work). `HubStore` extends it.
  */
 export interface RegistryStore {

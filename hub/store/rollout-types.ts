@@ -6,7 +6,7 @@ import type {
   RolloutState,
 } from '../../shared/index.js';
 
-/** One rollout as stored (issue 5 item 4). Times are hub wall-clock ms. */
+/** One rollout as stored. Times are hub wall-clock ms. */
 export interface RolloutRecord {
   /** `r-` + 12 random hex characters; also the cohort hash salt. */
   id: string;
@@ -69,7 +69,7 @@ export interface RolloutUpdate {
   reason?: string | null;
 }
 
-/** Aggregated model counters of one device (issue 5 item 4, hub aggregation). */
+/** Aggregated model counters of one device (hub aggregation). */
 export interface ModelCounterRow {
   /** The rollout the reports were attributed to; `''` when none. */
   rolloutId: string;
@@ -94,7 +94,7 @@ export interface FoldResult {
 }
 
 /**
- * Rollout storage (issue 5 items 4-6), part of every hub store backend. Aggregation is
+ * Rollout storage, part of every hub store backend. Aggregation is
  * derived from ingested `telemetry.model` events with a persisted cursor per (device,
  * epoch): {@link foldModelTelemetry} reads the events past the cursor, adds them into the
  * counters and moves the cursor in ONE transaction, so a crash at any point never counts an

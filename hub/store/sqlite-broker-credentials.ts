@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 
-/** Broker hashes of device secrets in SQLite (issue 8, `BrokerCredentialStore`). */
+/** Broker hashes of device secrets in SQLite (`BrokerCredentialStore`). */
 export class SqliteBrokerCredentials {
   private readonly put: Statement<[string, string]>;
   private readonly all: Statement<[], { device_id: string; hash: string }>;

@@ -50,7 +50,7 @@ export class SqliteEvents {
   }
 
   /**
-   * DESIGN "Delivery contract": reads the high-water mark, skips what is at or below it,
+   * docs/architecture.md "Delivery contract": reads the high-water mark, skips what is at or below it,
    * stores consecutive events above it, stops at the first gap, and writes the new mark —
    * all in one transaction (the caller acks only after this returns).
    */
@@ -68,7 +68,7 @@ export class SqliteEvents {
     let duplicates = 0;
     let skipped = 0;
     const dropped = batch.dropped;
-    // Issue 4: every seq up to dropped.through that the hub lacks was dropped by the agent
+    // Every seq up to dropped.through that the hub lacks was dropped by the agent
     // (drops take a prefix of what it had not seen acknowledged); skip it, never wait for it.
     if (dropped !== undefined && dropped.through > hwm) {
       this.skips.record(deviceId, batch.epoch, batch.lane, hwm + 1, dropped.through, receivedAtMs);
@@ -102,12 +102,12 @@ export class SqliteEvents {
     return { hwm, stored, duplicates, skipped, dropped: answer };
   }
 
-  /** Every skipped range of a device (issue 4). */
+  /** Every skipped range of a device. */
   listSkips(deviceId: string): SkipRange[] {
     return this.skips.list(deviceId);
   }
 
-  /** Seqs skipped per (epoch, lane) of a device (issue 4). */
+  /** Seqs skipped per (epoch, lane) of a device. */
   skipTotals(deviceId: string): SkipTotal[] {
     return this.skips.total(deviceId);
   }

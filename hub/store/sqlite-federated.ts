@@ -10,7 +10,7 @@ import type {
   FlUpdateRecord,
 } from './federated-types.js';
 
-/** The hub SQLite migration of federated learning (issue 6 item 4), appended in `sqlite-schema.ts`. */
+/** The hub SQLite migration of federated learning, appended in `sqlite-schema.ts`. */
 export const FEDERATED_SQLITE_MIGRATION = `
   CREATE TABLE fl_tasks (
     id           TEXT PRIMARY KEY,

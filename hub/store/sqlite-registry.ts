@@ -39,7 +39,7 @@ export function desiredBodyOf(doc: DesiredState): DesiredBody {
 }
 
 /**
- * The SQLite side of {@link RegistryStore} (issue 5): desired-state updates in one
+ * The SQLite side of {@link RegistryStore}: desired-state updates in one
  * transaction over many devices, and the model registry tables (migration 4).
  */
 export class SqliteRegistry {

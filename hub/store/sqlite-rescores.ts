@@ -32,7 +32,7 @@ export function modelOf(body: unknown): string | undefined {
 }
 
 /**
- * Cloud re-scores of queued inputs in the SQLite hub store (issue 3 item 7): the pending
+ * Cloud re-scores of queued inputs in the SQLite hub store: the pending
  * ones are the `inference.rescore` events without a row in `rescores`.
  */
 export class SqliteRescores {

@@ -67,7 +67,7 @@ const SQL = {
 
 /**
  * Rollouts, their devices and timeline, and model-metrics aggregation in the SQLite hub
- * store (issue 5 items 4-6). Synchronous; the store wraps it in its async interface.
+ * store. Synchronous; the store wraps it in its async interface.
  */
 export class SqliteRollouts {
   private readonly s: Record<keyof typeof SQL, Statement>;

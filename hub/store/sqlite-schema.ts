@@ -5,7 +5,7 @@ import { FEDERATED_SQLITE_MIGRATION } from './sqlite-federated.js';
  * tracked by `PRAGMA user_version`. Append only: never edit a released entry.
  */
 export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
-  // 1: devices, desired state, events and their high-water marks (issue 2).
+  // 1: devices, desired state, events and their high-water marks.
   `
   CREATE TABLE devices (
     id          TEXT PRIMARY KEY,
@@ -46,7 +46,7 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, epoch, lane)
   ) STRICT;
   `,
-  // 2: seqs skipped because the agent dropped them (issue 4, loss ledger).
+  // 2: seqs skipped because the agent dropped them (loss ledger).
   `
   CREATE TABLE skips (
     device_id TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
@@ -59,7 +59,7 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX skips_by_end ON skips (device_id, epoch, lane, to_seq);
   `,
-  // 3: cloud re-scoring of inputs devices queued while the hub was unreachable (issue 3 item 7).
+  // 3: cloud re-scoring of inputs devices queued while the hub was unreachable.
   `
   CREATE INDEX events_rescore ON events (device_id, epoch, lane, seq) WHERE type = 'inference.rescore';
   CREATE TABLE rescores (
@@ -77,7 +77,7 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     FOREIGN KEY (device_id, epoch, lane, seq) REFERENCES events (device_id, epoch, lane, seq) ON DELETE CASCADE
   ) STRICT;
   `,
-  // 4: model registry (issue 5 item 1): versions with lineage, variants with signed manifests.
+  // 4: model registry: versions with lineage, variants with signed manifests.
   `
   CREATE TABLE model_versions (
     name       TEXT NOT NULL,
@@ -99,17 +99,17 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX model_variants_sha ON model_variants (sha256);
   `,
-  // 5: Mosquitto hashes of device secrets, for an external broker's password file (issue 8).
+  // 5: Mosquitto hashes of device secrets, for an external broker's password file.
   `
   CREATE TABLE broker_credentials (
     device_id TEXT PRIMARY KEY REFERENCES devices(id) ON DELETE CASCADE,
     hash      TEXT NOT NULL
   ) STRICT;
   `,
-  // 6: federated tasks, rounds, weights, update chunks and outcomes, evaluations (issue 6 item 4).
+  // 6: federated tasks, rounds, weights, update chunks and outcomes, evaluations.
   FEDERATED_SQLITE_MIGRATION,
   // 7: rollouts, their devices and timeline; per-model counters folded from
-  // telemetry.model events with a cursor per (device, epoch) (issue 5 items 4-6).
+  // telemetry.model events with a cursor per (device, epoch).
   `
   CREATE TABLE rollouts (
     id               TEXT PRIMARY KEY,

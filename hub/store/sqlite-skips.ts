@@ -11,7 +11,7 @@ interface SkipRow {
 }
 
 /**
- * The seqs the hub skipped because the agent dropped them (issue 4, loss ledger), as
+ * The seqs the hub skipped because the agent dropped them (loss ledger), as
  * inclusive ranges per (device, epoch, lane); adjacent ranges are merged. Together with the
  * stored events they partition `1..hwm` of every lane. Methods are synchronous and run
  * inside the caller's ingest transaction.

@@ -61,8 +61,8 @@ export function openSqliteHubStore(dataDir: string): HubStore {
   }
 }
 
-// The rollout methods (issue 5) are mixed in from `sqlite-rollouts.ts` by the constructor.
-// The federated methods (issue 6) likewise, from `sqlite-federated.ts`.
+// The rollout methods are mixed in from `sqlite-rollouts.ts` by the constructor.
+// The federated methods likewise, from `sqlite-federated.ts`.
 // biome-ignore lint/correctness/noUnusedVariables: merged with the class below
 interface SqliteHubStore extends RolloutStore, FederatedStore {}
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface's methods are assigned in the constructor
@@ -132,7 +132,7 @@ class SqliteHubStore implements HubStore {
       }
       const previous = this.stmt.getDesired.get(id);
       const rev = previous === undefined ? 1 : (JSON.parse(previous.doc) as DesiredState).rev + 1;
-      // Issue 5: the other sections (models, …) stay as they are.
+      // The other sections (models, …) stay as they are.
       const rest = previous === undefined ? {} : desiredBodyOf(JSON.parse(previous.doc) as DesiredState);
       const doc: DesiredState = { v: PROTOCOL_VERSION, rev, at: atMs, ...rest, config };
       this.stmt.putDesired.run(id, rev, JSON.stringify(doc));
@@ -145,7 +145,7 @@ class SqliteHubStore implements HubStore {
         this.stmt.setOnline.run(update.conn, update.at, id);
         return 'applied';
       }
-      // DESIGN "stale will": an offline for another connection than the current one is ignored.
+      // docs/architecture.md "stale will": an offline for another connection than the current one is ignored.
       if (row.conn !== null && row.conn !== update.conn) return 'stale';
       this.stmt.setOffline.run(update.at, id, row.conn);
       return 'applied';

@@ -49,7 +49,7 @@ export interface StatusUpdate {
 
 /**
  * Outcome of {@link HubStore.setStatus}: `applied`, `stale` (an `offline` for a connection
- * that is not the device's current one, DESIGN "stale will"), or `unknown-device`.
+ * that is not the device's current one, docs/architecture.md "stale will"), or `unknown-device`.
  */
 export type StatusOutcome = 'applied' | 'stale' | 'unknown-device';
 
@@ -92,13 +92,13 @@ export interface IngestResult {
   stored: number;
   /** Events of the batch at or below the previous high-water mark, ignored. */
   duplicates: number;
-  /** Only for a batch carrying `dropped`: seqs newly skipped over (issue 4). */
+  /** Only for a batch carrying `dropped`: seqs newly skipped over. */
   skipped?: number;
-  /** Only for a batch carrying `dropped`: the answer the ack carries (issue 4). */
+  /** Only for a batch carrying `dropped`: the answer the ack carries. */
   dropped?: DropAnswer;
 }
 
-/** Seqs `[from, to]` of one lane the hub skipped because the agent dropped them (issue 4). */
+/** Seqs `[from, to]` of one lane the hub skipped because the agent dropped them. */
 export interface SkipRange {
   epoch: string;
   lane: Lane;
@@ -116,7 +116,7 @@ export interface SkipTotal {
 }
 
 /**
- * The hub's storage, one interface for every backend (DESIGN "Storage"): SQLite now,
+ * The hub's storage, one interface for every backend (docs/architecture.md "Storage"): SQLite now,
  * PostgreSQL later. Async so that a networked backend fits the same contract.
  */
 export interface HubStore extends RegistryStore, BrokerCredentialStore, FederatedStore, RolloutStore {
@@ -141,29 +141,29 @@ export interface HubStore extends RegistryStore, BrokerCredentialStore, Federate
   getDesired(id: string): Promise<DesiredState | undefined>;
   /**
    * Stores a new desired revision with this `config` section, `rev` = previous + 1 (1 for the
-   * first), in one transaction; the other sections (models, issue 5) are kept as they are.
+   * first), in one transaction; the other sections (models) are kept as they are.
    * Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
    */
   putDesired(id: string, config: RemoteConfig, atMs: number): Promise<DesiredState>;
   /** Every stored desired document, to republish retained after a start. */
   listDesired(): Promise<Array<{ deviceId: DeviceId; desired: DesiredState }>>;
   /**
-   * Ingests one batch exactly once (DESIGN "Delivery contract"), in one transaction: events
+   * Ingests one batch exactly once (docs/architecture.md "Delivery contract"), in one transaction: events
    * at or below the high-water mark are duplicates; consecutive events above it are stored
    * and advance it; an event after a gap ends the batch, storing nothing past the gap.
    * A batch's `dropped.through` above the mark first moves the mark there and records the
-   * seqs passed over as skipped (issue 4: the agent dropped them, they will never come);
+   * seqs passed over as skipped (the agent dropped them, they will never come);
    * the result then answers `dropped` with the skipped ranges inside it.
    * Resolves only after the commit. Throws `HUB_DEVICE_NOT_FOUND` for an unknown device.
    */
   ingestBatch(deviceId: string, batch: UplinkBatch, receivedAtMs: number): Promise<IngestResult>;
-  /** Every range skipped for a device, in `(epoch, lane, from)` order (issue 4). */
+  /** Every range skipped for a device, in `(epoch, lane, from)` order. */
   listSkips(deviceId: string): Promise<SkipRange[]>;
-  /** Seqs skipped per (epoch, lane) of a device (issue 4). */
+  /** Seqs skipped per (epoch, lane) of a device. */
   skipTotals(deviceId: string): Promise<SkipTotal[]>;
   /**
    * Queued `inference.rescore` events without a re-score yet, oldest first, skipping models
-   * in `unservedModels` (those wait for a hub that serves them). Issue 3 item 7.
+   * in `unservedModels` (those wait for a hub that serves them).
    */
   pendingRescores(limit: number, unservedModels: readonly string[]): Promise<PendingRescore[]>;
   /** Stores the outcome of one re-score; a second outcome for the same event is ignored. */
@@ -186,7 +186,7 @@ export interface EventKey {
   seq: number;
 }
 
-/** An `inference.rescore` event waiting for the hub's model (issue 3 item 7). */
+/** An `inference.rescore` event waiting for the hub's model. */
 export interface PendingRescore extends EventKey {
   /** The hub model named by the event (`cloudModel`), or undefined when the body has none. */
   model: string | undefined;

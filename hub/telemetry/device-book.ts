@@ -15,7 +15,7 @@ export interface DeviceTelemetryEntry {
 }
 
 /**
- * Device telemetry on the hub (issue 7 item 1): the latest `telemetry.device` report per
+ * Device telemetry on the hub: the latest `telemetry.device` report per
  * device, with {@link DEVICE_HISTORY_POINTS} points of history, in memory. An invalid body
  * is logged at `warn` once per device and counted in {@link invalid}.
  */

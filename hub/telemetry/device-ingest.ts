@@ -27,7 +27,7 @@ export interface TelemetryTapOptions {
 
 /**
  * Reads `telemetry.device` and `telemetry.drift` events off the devices' `up` batches on
- * the hub bus (issue 7 items 1-2), beside the ingest path (hub/protocol/uplink.ts), which
+ * the hub bus, beside the ingest path (hub/protocol/uplink.ts), which
  * stores them exactly once. The tap keeps, per (device, epoch), the highest telemetry seq
  * it handed out and skips anything at or below it, so a batch resent after a lost ack is
  * not counted twice. Invalid batches are left to the ingest path, which counts and logs

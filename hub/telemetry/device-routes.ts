@@ -7,7 +7,7 @@ import type { DeviceTelemetryBook } from './device-book.js';
 const Params = z.strictObject({ id: z.string().min(1).max(64) });
 
 /**
- * Admin routes of device telemetry (issue 7 item 1): `GET /v1/telemetry/devices` (latest
+ * Admin routes of device telemetry: `GET /v1/telemetry/devices` (latest
  * report of every device that sent one) and `GET /v1/devices/:id/telemetry` (latest report
  * and history; 404 before its first report).
  */

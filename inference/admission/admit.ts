@@ -37,7 +37,7 @@ function reasonOf(err: unknown): string {
 }
 
 /**
- * Admission (DESIGN.md "Engines", issue 3 item 1): tries each engine in order and admits
+ * Admission (docs/architecture.md "Engines"): tries each engine in order and admits
  * the first whose session opens, whose warm-up run succeeds (on the reference inputs, or
  * zeros when there is no reference) and, when the manifest has a reference, whose outputs
  * match it within tolerance. Every engine passed over is kept with its real error or the

@@ -35,7 +35,7 @@ function seeded(seed: number): () => number {
  * Trains a one-hidden-layer MLP (784 → hidden ReLU → 10, softmax cross-entropy, plain SGD,
  * one sample at a time in set order) on real digits in TypeScript and exports it with the
  * ONNX builder as MatMul+Add+Relu+Gemm+Softmax. Deterministic for a given set and options;
- * about a second for 5 000 digits on one core (issue 3 item 8: a real model made by the
+ * about a second for 5 000 digits on one core (a real model made by the
  * project's own code from real data).
  */
 export function trainDigitClassifier(set: DigitSet, options: TrainOptions = {}): DigitClassifier {

@@ -9,7 +9,7 @@ import { tfjsNodeEngine } from './tfjs-node.js';
 import { tfjsWasmEngine } from './tfjs-wasm.js';
 import type { Engine } from './types.js';
 
-/** Every engine, by name (DESIGN.md "Engines"): the one table `EngineNameSchema` picks from. */
+/** Every engine, by name (docs/architecture.md "Engines"): the one table `EngineNameSchema` picks from. */
 export const ENGINES: Readonly<Record<EngineName, Engine>> = {
   'onnx:tensorrt': onnxTensorrtEngine,
   'onnx:cuda': onnxCudaEngine,

@@ -29,7 +29,7 @@ export interface LoadedModel {
 }
 
 /**
- * One engine (DESIGN.md "Engines"): a (runtime, provider) pair that can open a model. One
+ * One engine (docs/architecture.md "Engines"): a (runtime, provider) pair that can open a model. One
  * per file, registered in `ENGINES`, picked by `EngineNameSchema`.
  */
 export interface Engine {

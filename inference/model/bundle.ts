@@ -2,7 +2,7 @@ import { OutpostError } from '../../shared/index.js';
 import { type ModelSource, parseTfjsModelJson, shardPaths } from './source.js';
 
 /**
- * The single-file TF.js bundle (issue 5 item 1): how a `tfjs-layers` or `tfjs-graph` model
+ * The single-file TF.js bundle: how a `tfjs-layers` or `tfjs-graph` model
  * travels as ONE content-addressed artifact. Layout, all integers big-endian:
  *
  * ```

@@ -30,7 +30,7 @@ export function matchReason(match: ProfileMatch, facts: HostFacts): string | und
 }
 
 /**
- * Picks the profile for a host (issue 3 item 4): among profiles whose `match` fits, the one
+ * Picks the profile for a host: among profiles whose `match` fits, the one
  * with the highest priority (then the first by name). Undefined when none fits.
  */
 export function detectProfile(

@@ -32,7 +32,7 @@ function rename(nodes: INodeProto[], from: string, to: string): void {
 }
 
 /**
- * FP16 conversion (issue 3 item 3): every float32 initializer, Constant and Cast-to-float
+ * FP16 conversion: every float32 initializer, Constant and Cast-to-float
  * becomes float16 and every intermediate value float16, while the model's interface stays
  * as declared: each float32 graph input is cast to float16 right after it enters, and each
  * float32 graph output is computed in float16 and cast back to float32 as it leaves. So

@@ -47,7 +47,7 @@ function quantizeWeights(
 }
 
 /**
- * Dynamic weight-only INT8 (issue 3 item 3): every float32 2-D initializer that is the B
+ * Dynamic weight-only INT8: every float32 2-D initializer that is the B
  * input of a MatMul or Gemm is stored as int8 with a float32 scale (per output channel by
  * default) and a zero point of 0, and read through a `DequantizeLinear` node feeding the
  * original op. Activations stay float32, so the model's interface does not change and

@@ -11,7 +11,7 @@ export interface Quantizer {
   convert(bytes: Uint8Array, options: { perChannel?: boolean }): { bytes: Uint8Array; summary: string };
 }
 
-/** One quantizer per precision (issue 3 item 3). */
+/** One quantizer per precision. */
 export const QUANTIZERS: Readonly<Record<Quantization, Quantizer>> = {
   int8: {
     convert(bytes, options) {

@@ -1,7 +1,7 @@
 import { OutpostError, type TensorSpec } from '../../shared/index.js';
 import { formatShape, type TensorMap } from '../tensor/host-tensor.js';
 
-/** A model's inputs and outputs as the model itself declares them (issue 3 item 2). */
+/** A model's inputs and outputs as the model itself declares them. */
 export interface ModelSignature {
   inputs: TensorSpec[];
   outputs: TensorSpec[];

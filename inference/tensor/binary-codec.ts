@@ -10,7 +10,7 @@ import {
 } from './host-tensor.js';
 
 /**
- * The binary tensor form of the inference APIs (issue 3 item 5), media type
+ * The binary tensor form of the inference APIs, media type
  * {@link TENSOR_MEDIA_TYPE}. Little-endian throughout:
  *
  * ```

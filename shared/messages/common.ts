@@ -8,7 +8,7 @@ export const ProtocolVersion = z.literal(PROTOCOL_VERSION);
 export const EpochMs = z.number().int().nonnegative();
 
 /**
- * Outbox lanes (issue 4): `control` (state, rollout reports) drains first, then results,
+ * Outbox lanes: `control` (state, rollout reports) drains first, then results,
  * telemetry and learning (federated updates).
  */
 export const LANES = ['control', 'results', 'telemetry', 'learning'] as const;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { SemverSchema } from '../manifest.js';
 import { EpochMs } from './common.js';
 
-/** Event type of a drift summary in the `telemetry` lane (issue 7 item 2). */
+/** Event type of a drift summary in the `telemetry` lane. */
 export const DRIFT_EVENT = 'telemetry.drift';
 
 /** Most features (input elements) a drift summary may carry; larger inputs are projected. */

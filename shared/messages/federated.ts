@@ -3,7 +3,7 @@ import { SemverSchema } from '../manifest.js';
 import { EpochMs } from './common.js';
 
 /**
- * Federated learning on the wire (issue 6 items 3-4, 7): the task a device finds in its
+ * Federated learning on the wire: the task a device finds in its
  * desired state, the update chunks it sends in the `learning` lane, and its evaluation
  * reports. Weights travel as the update codec's bytes (fl-core's `encodeUpdate`), base64.
  */
@@ -17,7 +17,7 @@ export const FlTaskIdSchema = z
 export const FL_MODES = ['sync', 'async'] as const;
 export const FlModeSchema = z.enum(FL_MODES);
 
-/** Update compression (issue 6 item 3): int8 with a per-tensor scale, or top-k sparsification. */
+/** Update compression: int8 with a per-tensor scale, or top-k sparsification. */
 export const FlCompressionSchema = z.strictObject({
   kind: z.enum(['none', 'int8', 'topk']),
   /** Fraction of each tensor's entries `topk` keeps, (0, 1]; default 0.01. */
@@ -49,7 +49,7 @@ export const FlSecAggAdvertisementSchema = z.strictObject({
 export const FlSecAggSharesSchema = z.strictObject({ from: ClientId, to: ClientId, ciphertext: B64 });
 
 /**
- * Secure aggregation (issue 6 item 6) of a sync round, driven by the hub through the task:
+ * Secure aggregation of a sync round, driven by the hub through the task:
  * `advertise` (devices train, then send their public keys), `share` (the roster: devices send
  * sealed key shares), `mask` (each device's inbox and the clients that shared: devices send
  * their masked input as the update), `unmask` (the survivors: devices reveal the shares that

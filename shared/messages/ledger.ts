@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LaneSchema } from './common.js';
 
 /**
- * Why an event was dropped (issue 4, loss ledger): `quota` — its lane was full under the
+ * Why an event was dropped (loss ledger): `quota` — its lane was full under the
  * `drop-oldest` policy; `ttl` — it waited longer than its lane's time to live (counted in
  * the agent's persisted monotonic clock, never the wall clock).
  */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { EpochMs, ProtocolVersion } from './common.js';
 
 /**
- * `outpost/v1/d/{id}/ping` (QoS 0, device → hub): the application-level ping of issue 4
+ * `outpost/v1/d/{id}/ping` (QoS 0, device → hub): the application-level ping that finds dead links
  * ("dead links"). MQTT keepalive only proves the TCP path to the broker while the link is
  * idle; this proves the hub itself answers, busy or not. `id` is echoed in the pong.
  */

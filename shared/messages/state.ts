@@ -22,11 +22,11 @@ export const RemoteConfigSchema = z.strictObject({
 });
 export type RemoteConfig = z.infer<typeof RemoteConfigSchema>;
 
-/** The signed manifests of one model version: one per variant (fp32, fp16, int8), issue 5. */
+/** The signed manifests of one model version: one per variant (fp32, fp16, int8). */
 export const VersionManifestsSchema = z.array(SignedManifestSchema).min(1).max(3);
 
 /**
- * One model the hub wants on a device (issue 5 items 2-3): the version to run with its signed
+ * One model the hub wants on a device: the version to run with its signed
  * variant manifests. The agent picks the variant its profile prefers, downloads, verifies and
  * activates it; it refuses a version older than the active one unless `allowDowngrade`.
  */
@@ -36,7 +36,7 @@ export const DesiredModelSchema = z.strictObject({
   manifests: VersionManifestsSchema,
   /** Set by a rollback: the device may activate a version older than its active one. */
   allowDowngrade: z.boolean().optional(),
-  /** A candidate to run beside the active version on the same inputs (shadow mode, issue 5 item 5). */
+  /** A candidate to run beside the active version on the same inputs (shadow mode). */
   shadow: z.strictObject({ version: SemverSchema, manifests: VersionManifestsSchema }).optional(),
   /** Id of the rollout that set this entry, if any. */
   rollout: z.string().min(1).max(128).optional(),
@@ -46,7 +46,7 @@ export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 /**
  * `outpost/v1/d/{id}/desired` (retained): what the hub wants the device to be. `rev` grows
  * by one with every change; a device never applies a rev lower than one it applied.
- * Sections: `config` (issue 2), `models` (issue 5); later issues add a federated task.
+ * Sections: `config`, `models`; later issues add a federated task.
  */
 export const DesiredStateSchema = z.strictObject({
   v: ProtocolVersion,
@@ -54,9 +54,9 @@ export const DesiredStateSchema = z.strictObject({
   /** Hub wall clock when this revision was made, ms. */
   at: EpochMs,
   config: RemoteConfigSchema,
-  /** Models the device should run, one entry per model name (issue 5). */
+  /** Models the device should run, one entry per model name. */
   models: z.array(DesiredModelSchema).max(256).optional(),
-  /** The federated task this device takes part in (issue 6 item 2). */
+  /** The federated task this device takes part in. */
   federated: FederatedSectionSchema.optional(),
 });
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
@@ -72,7 +72,7 @@ export const DesiredOutcomeSchema = z.strictObject({
 export type DesiredOutcome = z.infer<typeof DesiredOutcomeSchema>;
 
 /**
- * Outbox counters the device reports per lane. Issue 4 adds `dropped` (lost, as the loss
+ * Outbox counters the device reports per lane. `dropped` counts (lost, as the loss
  * ledger counts them), `unconfirmed` (dropped, waiting for the hub to say whether it had
  * them) and `pendingBytes`; `enqueued = pending + acked + dropped + unconfirmed`.
  */
@@ -86,7 +86,7 @@ export const LaneReportSchema = z.strictObject({
 });
 
 /**
- * Delivery of one model on a device (issue 5 items 2-3): what runs, what it falls back to,
+ * Delivery of one model on a device: what runs, what it falls back to,
  * what is downloading, and why the latest desired version was refused, if it was.
  */
 export const ModelDeliveryReportSchema = z.strictObject({
@@ -138,7 +138,7 @@ export const ReportedStateSchema = z.looseObject({
   /** The remote config in force. */
   config: RemoteConfigSchema,
   outbox: z.record(z.string(), LaneReportSchema),
-  /** The loss ledger per lane, cumulative (issue 4). */
+  /** The loss ledger per lane, cumulative. */
   ledger: LedgerReportSchema.optional(),
   host: z
     .looseObject({
@@ -147,9 +147,9 @@ export const ReportedStateSchema = z.looseObject({
       hostname: z.string().max(256).optional(),
     })
     .optional(),
-  /** Firmware profile, models with their chosen and rejected engines, cache counters (issue 3). */
+  /** Firmware profile, models with their chosen and rejected engines, cache counters. */
   inference: InferenceReportSchema.optional(),
-  /** Model delivery per model name (issue 5). */
+  /** Model delivery per model name. */
   models: z.array(ModelDeliveryReportSchema).max(256).optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;

@@ -4,7 +4,7 @@ import { PRECISIONS, SemverSchema } from '../manifest.js';
 import { EpochMs, LaneSchema } from './common.js';
 import { LaneLedgerSchema } from './ledger.js';
 
-/** Event type of a device health report in the `telemetry` lane (issue 7 item 1). */
+/** Event type of a device health report in the `telemetry` lane. */
 export const DEVICE_TELEMETRY_EVENT = 'telemetry.device';
 
 const Count = z.number().int().nonnegative();
@@ -20,7 +20,7 @@ export const LaneTelemetrySchema = z.strictObject({
 /**
  * Body of a `telemetry.device` event: a snapshot of the device's health, sent every
  * `telemetry.intervalMs` (agent config). Latency histograms and errors per model travel in
- * `telemetry.model` (issue 5 item 4); this report adds what is per device.
+ * `telemetry.model`; this report adds what is per device.
  *
  * - `uptimeS`: seconds since the agent started; `memory`: process RSS and JS heap, bytes;
  * - `disk`: free and total bytes of the filesystem holding the agent's store (null when

@@ -4,7 +4,7 @@ import { EpochMs } from './common.js';
 
 /**
  * Upper bounds (inclusive, ms) of the latency histogram buckets every agent reports per
- * model version (issue 5 item 4). A report's `latency` has one count per bound plus one
+ * model version. A report's `latency` has one count per bound plus one
  * last overflow bucket (`> 5000 ms`), so `latency.length === LATENCY_BUCKETS_MS.length + 1`.
  * Fixed so that counts from every device and every flush simply add up.
  */
@@ -18,7 +18,7 @@ export const MODEL_TELEMETRY_EVENT = 'telemetry.model';
 
 /**
  * Which side of a model a report counts: `active` is the version callers are answered by,
- * `shadow` the candidate run beside it on the same inputs (issue 5 item 5), whose answers
+ * `shadow` the candidate run beside it on the same inputs, whose answers
  * nobody sees.
  */
 export const MODEL_ROLES = ['active', 'shadow'] as const;

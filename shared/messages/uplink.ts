@@ -23,7 +23,7 @@ export const MAX_SKIP_RANGES = 256;
 const Seq = z.number().int().positive();
 
 /**
- * Issue 4, loss ledger: the agent dropped (quota or TTL) every event of the lane with
+ * Loss ledger: the agent dropped (quota or TTL) every event of the lane with
  * `seq ≤ through` that the hub had not acknowledged, and asks what the hub did with the
  * seqs in `[from, through]`. Drops always take the oldest pending events (a prefix), so the
  * hub may advance its high-water mark over them instead of waiting for a gap that will never
@@ -44,7 +44,7 @@ export const UplinkBatchSchema = z
     batchId: z.string().min(1).max(64),
     /** Empty only when `dropped` is present (a batch that only reports a drop). */
     events: z.array(EventEnvelopeSchema).max(MAX_BATCH_EVENTS),
-    /** Present while the agent has drops the hub has not answered (issue 4). */
+    /** Present while the agent has drops the hub has not answered. */
     dropped: DroppedRangeSchema.optional(),
   })
   .superRefine((batch, ctx) => {
@@ -77,7 +77,7 @@ export const UplinkBatchSchema = z
 export type UplinkBatch = z.infer<typeof UplinkBatchSchema>;
 
 /**
- * The hub's answer to a batch's `dropped` (issue 4): within `[from, through]`, the seqs in
+ * The hub's answer to a batch's `dropped`: within `[from, through]`, the seqs in
  * `skipped` (inclusive `[first, last]` ranges, ascending, disjoint) were never stored — they
  * are lost, and the agent's ledger counts them; every other seq of the range the hub holds
  * (it arrived before the drop, its ack was lost or late). When more than
@@ -109,7 +109,7 @@ export type DropAnswer = z.infer<typeof DropAnswerSchema>;
 /**
  * `outpost/v1/d/{id}/ack`: the hub has durably stored every event of `lane` in `epoch`
  * up to and including `hwm` (its high-water mark), except the seqs it skipped because the
- * agent dropped them (issue 4). Cumulative: an ack for hwm N also acknowledges every lower
+ * agent dropped them. Cumulative: an ack for hwm N also acknowledges every lower
  * sequence number.
  */
 export const AckSchema = z.strictObject({

@@ -6,7 +6,7 @@ import { createAgent } from '../../agent/index.js';
 import { AGENT_DB_FILE, type LaneQuota, openAgentStore } from '../../agent/store/index.js';
 import { agentTestConfig, FaultProxy, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 
-// Issue 4: TTL counted in persisted monotonic time — the agent clock — never in wall time.
+// TTL counted in persisted monotonic time — the agent clock — never in wall time.
 
 const dirs: Array<{ remove(): void }> = [];
 after(() => {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Agent, createAgent } from '../../agent/index.js';
 import { agentTestConfig, FaultProxy, tempDir, testLogger } from '../helpers/agent.js';
 
-// Issue 4 through the local API: a full back-pressure lane answers 503 AGENT_OUTBOX_FULL
+// The outbox through the local API: a full back-pressure lane answers 503 AGENT_OUTBOX_FULL
 // naming the lane and the limit; a full drop-oldest lane keeps accepting and books drops.
 
 describe('local API and lane quotas', () => {

@@ -4,7 +4,7 @@ import { AGENT_ENV_PREFIX, AgentConfigSchema } from '../../agent/config.js';
 import { DEFAULT_LANE_QUOTAS, DEFAULT_LANE_WEIGHTS } from '../../agent/outbox/outbox-config.js';
 import { ConfigError, configFromEnv, configFromFlags, mergeConfig, parseConfig } from '../../shared/index.js';
 
-// Issue 4 settings: per-lane quotas, policies and TTLs, window, weights, ping.
+// Outbox settings: per-lane quotas, policies and TTLs, window, weights, ping.
 
 const base = { deviceId: 'dev-1', deviceSecret: 'a-device-secret-of-some-length' };
 

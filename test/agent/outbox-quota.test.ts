@@ -4,7 +4,7 @@ import { type AgentStore, envelopeBytes, type LaneQuota, openAgentStore } from '
 import { type Lane, OutpostError } from '../../shared/index.js';
 import { tempDir } from '../helpers/agent.js';
 
-// Issue 4: per-lane quotas in rows and bytes with their policies, and the loss ledger —
+// Per-lane quotas in rows and bytes with their policies, and the loss ledger —
 // exact down to the seq and the byte, including drops of events the hub may already hold.
 
 const dirs: Array<{ remove(): void }> = [];

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { WeightedRoundRobin } from '../../agent/outbox/scheduler.js';
 import { LANES, type Lane } from '../../shared/index.js';
 
-// Issue 4: priority that cannot starve the lower lanes — weighted round robin over the
+// Priority that cannot starve the lower lanes — weighted round robin over the
 // lanes that have something to send.
 
 const WEIGHTS = { control: 8, results: 4, telemetry: 2, learning: 1 } as const;

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createAgent } from '../../agent/index.js';
 import { agentTestConfig, TestBroker, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 
-// Issue 4: the drain keeps at most `window` batches unacknowledged, each of consecutive
+// The drain keeps at most `window` batches unacknowledged, each of consecutive
 // events, and goes on as acks come. Absence of more batches is checked after a pause (well
 // under the ack timeout).
 

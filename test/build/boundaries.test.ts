@@ -1,5 +1,5 @@
 /**
- * Issue 2: the import rules of DESIGN.md are enforced by the compiler. Each case copies the
+ * The import rules of docs/architecture.md are enforced by the compiler. Each case copies the
  * repository's real tsconfig files into a temporary tree with tiny sources, adds one import,
  * and runs `tsc -b` on it, so the proof is about our configuration, not about a fixture's.
  */
@@ -83,7 +83,7 @@ const forbidden: Array<[string, string, string]> = [
     'shared',
     "import { hubVersion } from '../hub/index.js';\nexport const x = hubVersion;\n",
   ],
-  // Issue 3: the engine code is shared by agent and hub, so it may import neither.
+  // The engine code is shared by agent and hub, so it may import neither.
   [
     'inference imports agent',
     'inference',
@@ -99,7 +99,7 @@ const forbidden: Array<[string, string, string]> = [
     'shared',
     "import { engineVersion } from '../inference/index.js';\nexport const x = engineVersion;\n",
   ],
-  // Issue 6: federated learning code is shared by agent, hub and CLI, so it may import neither.
+  // Federated learning code is shared by agent, hub and CLI, so it may import neither.
   [
     'federated imports agent',
     'federated',

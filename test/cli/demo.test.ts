@@ -16,7 +16,7 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.ok(report.events.sent >= report.events.accepted);
   assert.ok(report.crash.acceptedBeforeKill > 0);
   assert.equal(report.perDevice.length, 3);
-  // Issue 4: one agent went offline, kept queueing, came back and drained.
+  // One agent went offline, kept queueing, came back and drained.
   assert.equal(report.offline.device, 'demo-1');
   assert.ok(report.offline.queued > 0, 'events queued while offline');
   assert.ok(report.offline.drained >= report.offline.queued, 'the queue drained once back');
@@ -24,7 +24,7 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   // ... and kept inferring: its local model answered while the hub was unreachable.
   assert.equal(report.offline.inferred, 10);
   assert.equal(report.offline.servedLocally, 10);
-  // Issue 3: a model trained here on real digits on every agent; engine and variant chosen by
+  // A model trained here on real digits on every agent; engine and variant chosen by
   // each profile (x86-64-cuda and browser-webgpu prefer fp16, not installed, then fp32;
   // raspberry-pi-4 prefers int8) with the real rejections; the second pass answered by the
   // cache; one escalation to the hub.
@@ -53,7 +53,7 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.ok(inf.escalations >= 1);
   assert.equal(inf.escalation.servedBy, 'cloud');
   assert.ok(inf.escalation.confidence < inf.escalation.threshold);
-  // Issue 5: v1 rolled out to the fleet; the broken v2 caught by a gate at the canary stage and
+  // V1 rolled out to the fleet; the broken v2 caught by a gate at the canary stage and
   // rolled back automatically; v3 reaches every device.
   const ro = report.rollouts;
   assert.deepEqual(ro.problems, []);
@@ -63,7 +63,7 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.equal(ro.v2.stage, 0, 'caught at the first (canary) stage');
   assert.equal(ro.v3.state, 'completed');
   assert.deepEqual(ro.final, { 'demo-1': '3.0.0', 'demo-2': '3.0.0', 'demo-3': '3.0.0' });
-  // Issue 6: federated rounds on non-IID slices improve held-out accuracy; the new version is
+  // Federated rounds on non-IID slices improve held-out accuracy; the new version is
   // registered with its round as lineage and runs on every device.
   const fl = report.federated;
   assert.deepEqual(fl.problems, []);

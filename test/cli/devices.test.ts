@@ -48,7 +48,7 @@ test('devices list prints a table and --json', async () => {
   assert.ok(json.devices.some((d: { id: string }) => d.id === 'cli-2'));
 });
 
-test('devices list shows the download progress a device reports (issue 7 item 5)', async () => {
+test('devices list shows the download progress a device reports', async () => {
   await runCli(['devices', 'add', 'cli-3'], env);
   const models = [
     { name: 'digits', desired: '1.2.0', downloading: { version: '1.2.0', bytes: 430, total: 1000 } },

@@ -8,7 +8,7 @@ import { agentTestConfig, FaultProxy, tempDir, testLogger } from '../helpers/age
 import { classifierModel, f32, writeModel } from '../helpers/models.js';
 import { runCli } from './run-cli.js';
 
-// `outpost models` against a real agent's local API (issue 3 item 5).
+// `outpost models` against a real agent's local API.
 
 describe('outpost models', () => {
   const dir = tempDir();

@@ -1,5 +1,5 @@
 /**
- * Progress for long work (issue 7 item 5) as wired into the commands: the counting upload body
+ * Progress for long work as wired into the commands: the counting upload body
  * of `models push`, the round counter of `fl simulate`, the DELIVERY cell of `devices list`.
  * Checked on fake TTY/pipe streams (no terminal needed); the real push runs in
  * test/delivery/cli.test.ts and the real device listing in test/cli/devices.test.ts.

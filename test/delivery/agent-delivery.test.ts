@@ -8,9 +8,9 @@ import { classifierModel, f32 } from '../helpers/models.js';
 import { modelReport, pushModel } from './helpers.js';
 
 // Real hub, real agents: a pinned version is downloaded, verified, activated; the previous
-// one stays warm for an instant rollback; a downgrade without rollback is refused (issue 5).
+// one stays warm for an instant rollback; a downgrade without rollback is refused.
 
-describe('agent delivery against the hub (issue 5 items 2-3)', () => {
+describe('agent delivery against the hub', () => {
   let hubDir: Awaited<ReturnType<typeof hubTempDir>>;
   let hub: Hub;
   const cleanups: Array<() => unknown> = [];

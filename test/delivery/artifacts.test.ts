@@ -7,7 +7,7 @@ import { enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 import { basicAuth, pushModel } from './helpers.js';
 
-describe('artifacts over HTTP (issue 5 item 2)', () => {
+describe('artifacts over HTTP', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let hub: Hub;
   let auth: string;

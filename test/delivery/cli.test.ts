@@ -11,7 +11,7 @@ import { enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel, seededFloats, writeModel } from '../helpers/models.js';
 import { writeLayersModel } from '../helpers/tfjs-models.js';
 
-// `outpost models push|list --registry|show|delete|keys` against a real hub (issue 5 item 1):
+// `outpost models push|list --registry|show|delete|keys` against a real hub:
 // the exit codes through real `outpost` processes, the rest in process through the same flag
 // parser and command function (each process start costs seconds on a loaded machine).
 

@@ -1,4 +1,4 @@
-/** Helpers of the delivery tests (issue 5): pushing artifacts over the real admin HTTP API. */
+/** Helpers of the delivery tests: pushing artifacts over the real admin HTTP API. */
 import { type Logger, pino } from 'pino';
 import type { Hub } from '../../hub/index.js';
 import { OnnxModelBuilder } from '../../inference/index.js';

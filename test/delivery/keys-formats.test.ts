@@ -14,7 +14,7 @@ import { modelReport, pushModel } from './helpers.js';
 // Key rotation (agents trust a set), TF.js layers models as single-file bundles, shadow
 // versions, and the refusals that depend on the device: no engine, models quota, unsigned.
 
-describe('keys, formats, shadow and device-side refusals (issue 5)', () => {
+describe('keys, formats, shadow and device-side refusals', () => {
   let hubDir: Awaited<ReturnType<typeof hubTempDir>>;
   let hub: Hub;
   let profilesDir: string;

@@ -15,10 +15,10 @@ import { enroll, tempDir as hubTempDir, startHub } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 import { modelReport, pushModel } from './helpers.js';
 
-// Every refusal case of issue 5 item 2 in one desired document beside a good model: none is
+// Every refusal case in one desired document beside a good model: none is
 // activated, each reason reaches the hub, and the good model is activated regardless.
 
-describe('refused deliveries reach the hub and block nobody (issue 5)', () => {
+describe('refused deliveries reach the hub and block nobody', () => {
   let hubDir: Awaited<ReturnType<typeof hubTempDir>>;
   let hub: Hub;
   const cleanups: Array<() => unknown> = [];

@@ -9,7 +9,7 @@ import { api, enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 import { pushModel } from './helpers.js';
 
-describe('registry (issue 5 item 1)', () => {
+describe('registry', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let hub: Hub;
   const v1 = classifierModel(1).bytes;

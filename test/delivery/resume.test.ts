@@ -7,11 +7,11 @@ import { type Credentials, enroll, tempDir as hubTempDir, startHub } from '../he
 import { bigOnnxModel, capturingLogger, modelReport, pushModel } from './helpers.js';
 
 // A download cut mid-way (link reset by a TCP fault proxy) or interrupted by an agent restart
-// resumes from its durable prefix with Range/If-Range instead of starting over (issue 5 item 2).
+// resumes from its durable prefix with Range/If-Range instead of starting over.
 
 const SIZE = 2 * 1024 * 1024;
 
-describe('resumable downloads (issue 5 item 2)', () => {
+describe('resumable downloads', () => {
   let hubDir: Awaited<ReturnType<typeof hubTempDir>>;
   let hub: Hub;
   let proxy: FaultProxy;

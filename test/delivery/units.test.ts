@@ -7,7 +7,7 @@ import { setModelEntry, withoutModel } from '../../hub/desired/sections.js';
 import { artifactSource, isTfjsBundle, packTfjsBundle, unpackTfjsBundle } from '../../inference/index.js';
 import type { Manifest } from '../../shared/index.js';
 
-// Pure parts of delivery (issue 5): semver order, variant ranking, the TF.js bundle, section
+// Pure parts of delivery: semver order, variant ranking, the TF.js bundle, section
 // edits of the desired document, splitting out invalid model entries, the free-disk check.
 
 const manifest = (precision: Manifest['precision'], format: Manifest['format'] = 'onnx') =>

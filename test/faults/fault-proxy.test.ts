@@ -6,7 +6,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/agent.js';
 import { FaultProxy } from './fault-proxy.js';
 
-// The fault proxy on its own, between a real TCP client and an echo server (issue 4 item 5).
+// The fault proxy on its own, between a real TCP client and an echo server.
 // Absence of traffic is checked after a pause, never by how long something took.
 
 interface EchoServer {

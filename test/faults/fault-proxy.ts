@@ -51,7 +51,7 @@ function duration(value: number | (() => number)): number {
 }
 
 /**
- * A TCP fault proxy for the fault-injection suite (issue 4 item 5, DESIGN "Testing"):
+ * A TCP fault proxy for the fault-injection suite (docs/architecture.md "Testing"):
  * listens on a free loopback port and forwards each connection to the target, and on
  * command cuts (RST both sides), stalls, blackholes (no FIN, no RST), throttles or flaps
  * the traffic, per direction where that means something. Modes apply to open connections

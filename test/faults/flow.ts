@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 
 /**
- * What one direction of a proxied connection does with its bytes (issue 4 item 5):
+ * What one direction of a proxied connection does with its bytes:
  * - `pass`: forward as fast as the sink takes them;
  * - `stall`: forward nothing and stop reading (TCP back-pressure fills the sender's buffers);
  *   everything held is delivered, in order, once the mode changes back;

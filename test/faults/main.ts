@@ -1,5 +1,5 @@
 /**
- * The fault-injection suite (issue 4 item 5): `npm run test:faults [-- options]`. Runs
+ * The fault-injection suite: `npm run test:faults [-- options]`. Runs
  * trials of every kind in `trials/registry.ts` against a real hub process and real agent
  * processes, checks the invariant after every trial, prints a table, and exits 1 on any
  * violation with the seed that replays the run. The last line reads

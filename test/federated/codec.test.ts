@@ -10,7 +10,7 @@ import {
   reassemble,
 } from '../../federated/index.js';
 
-// Issue 6 item 3: clipping, the update codec (none, int8, top-k) and chunked transport.
+// Clipping, the update codec (none, int8, top-k) and chunked transport.
 
 function seeded(seed: number) {
   let s = seed >>> 0;

@@ -16,7 +16,7 @@ import {
   parseTfjsModelJson,
 } from '../../inference/index.js';
 
-// Issue 6 item 8: a federated tfjs-layers model exported to ONNX (fp32 and int8) runs on
+// A federated tfjs-layers model exported to ONNX (fp32 and int8) runs on
 // onnxruntime with TF.js's outputs; both run through the project's own engines.
 
 const settings: EngineSettings = {

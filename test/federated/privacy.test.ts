@@ -12,7 +12,7 @@ import {
   seededNormal,
 } from '../../federated/index.js';
 
-// Issue 6 item 6: central DP (clip + Gaussian noise) and the RDP accountant, against the
+// Central DP (clip + Gaussian noise) and the RDP accountant, against the
 // reference values of Google's dp_accounting tests (rdp_privacy_accountant_test.py).
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);

@@ -15,7 +15,7 @@ import {
   shamirSplit,
 } from '../../federated/index.js';
 
-// Issue 6 item 6: secure aggregation — the server learns the sum (== the plain sum within
+// Secure aggregation — the server learns the sum (== the plain sum within
 // the fixed-point error), including when clients drop out after masking.
 
 const LENGTH = 2000;

@@ -6,7 +6,7 @@ import { loadMnistSplit, partitionRows, simulate } from '../../federated/index.j
 import { configFromFlags } from '../../shared/index.js';
 import { runCli } from '../cli/run-cli.js';
 
-// Issue 6 item 9: the simulation is deterministic for a seed, the partitions are McMahan's,
+// The simulation is deterministic for a seed, the partitions are McMahan's,
 // and `outpost fl simulate` prints per-round accuracy (stdout) and progress (stderr).
 
 const TINY = [

@@ -9,7 +9,7 @@ import {
   type ServerState,
 } from '../../federated/index.js';
 
-// Issue 6 item 5: every strategy against results computed by hand, robust rules against
+// Every strategy against results computed by hand, robust rules against
 // poisoned updates, validation before any math, and FedAdam/FedYogi's state across rounds.
 
 const w = (a: number[], b: number[]): ModelWeights => [

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createStrategy, type ModelWeights } from '../../federated/index.js';
 
-// Issue 6 item 5: FedAvg-family aggregation streams (memory O(model), not O(clients));
+// FedAvg-family aggregation streams (memory O(model), not O(clients));
 // FedMedian buffers every update (O(clients × model)) — measured in ArrayBuffer bytes,
 // which count exactly the Float32Arrays a strategy keeps alive.
 

@@ -11,7 +11,7 @@ import {
 } from '../../federated/index.js';
 import { DIGIT_PIXELS, loadDigits } from '../../inference/index.js';
 
-// Issue 6 item 2: local training with TF.js on real MNIST digits.
+// Local training with TF.js on real MNIST digits.
 
 let train: Samples;
 let test: Samples;

@@ -5,7 +5,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
-// Issue 6 item 4: asynchronous buffered rounds (FedBuff) — every K updates make a new global
+// Asynchronous buffered rounds (FedBuff) — every K updates make a new global
 // version; an update trained on an older version is folded in with its staleness.
 
 describe('asynchronous buffered rounds', () => {

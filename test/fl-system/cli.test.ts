@@ -8,7 +8,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet } from './fleet.js';
 
-// Issue 6 item 7: `outpost fl start|status|stop` against a real hub, the starting model read
+// `outpost fl start|status|stop` against a real hub, the starting model read
 // from the registry (a tfjs-layers version), and bad input named.
 
 describe('outpost fl start|status|stop', () => {

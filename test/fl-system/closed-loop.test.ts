@@ -5,7 +5,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
-// Issue 6 items 5-6: hub-side evaluation on held-out MNIST digits per round, federated
+// Hub-side evaluation on held-out MNIST digits per round, federated
 // evaluation from the devices, central DP with its (ε, δ), and the closed loop: a better
 // round registers a version (lineage parent + round) and the task's end rolls it out.
 

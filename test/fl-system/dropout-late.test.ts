@@ -15,7 +15,7 @@ import {
   taskBody,
 } from './fleet.js';
 
-// Issue 6 "done when": dropouts tolerated, a late device coming back online (its update
+// Dropouts tolerated, a late device coming back online (its update
 // counted by the stated policy — sync: late, discarded — never twice), and a hub restart
 // mid-round that resumes the round.
 

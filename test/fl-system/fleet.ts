@@ -96,7 +96,7 @@ export async function startFleet(
     };
     const agent = await startAgent(device, hub.mqtt.url, {
       inference: { profile: 'x86-64-cpu', threads: 1 },
-      // Delivery of the versions the closed loop registers and rolls out (issue 5).
+      // Delivery of the versions the closed loop registers and rolls out.
       delivery: {
         trustedKeys: [hub.delivery.registry.signingKey.keys.publicKeyPem],
         hubHttpUrl: hub.http.url,

@@ -16,7 +16,7 @@ import {
 } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
-// Issue 6 "done when": poisoned updates (scaled, NaN, wrong shape) refused with reasons
+// Poisoned updates (scaled, NaN, wrong shape) refused with reasons
 // counted. The attackers are protocol-level clients: enrolled devices that speak MQTT
 // themselves and publish valid-looking learning-lane batches.
 

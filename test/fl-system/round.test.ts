@@ -6,7 +6,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
-// Issue 6 "done when": a real federated round across real agents and a real hub.
+// A real federated round across real agents and a real hub.
 
 describe('federated rounds (sync) across three agents', () => {
   const cleanups: Array<() => unknown> = [];

@@ -7,7 +7,7 @@ import { encodeTensors, TENSOR_MEDIA_TYPE } from '../../inference/index.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 
-// Issue 6 item 1: labelled examples on the agent's local API, under a quota, never uploaded.
+// Labelled examples on the agent's local API, under a quota, never uploaded.
 
 async function call(agent: Agent, method: string, path: string, body?: unknown, type = 'application/json') {
   const init: RequestInit = { method };
@@ -26,7 +26,7 @@ function marker(i: number): number[] {
   return Array.from({ length: 16 }, (_, k) => 1234.5678 + i * 16 + k + 0.000123);
 }
 
-describe('agent samples (issue 6 item 1)', () => {
+describe('agent samples', () => {
   const cleanups: Array<() => unknown> = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c();

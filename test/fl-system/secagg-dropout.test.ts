@@ -8,7 +8,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 import { type FleetDevice, initialModel, postDigits, sliceDigits, startAgent, taskBody } from './fleet.js';
 
-// Issue 6 item 6: a device that drops out *during* a secure round. Four real agents, t = 2:
+// A device that drops out *during* a secure round. Four real agents, t = 2:
 // D sends its key shares, then dies before masking (it is in U2, not in U3: the hub rebuilds
 // D's mask key from the survivors' shares and removes its pair masks); V sends its masked
 // input, then dies before unmasking (its input is in the sum: its self mask is rebuilt from

@@ -6,7 +6,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
-// Issue 6 "done when": secure aggregation producing the same sum as plain aggregation. The
+// Secure aggregation producing the same sum as plain aggregation. The
 // same three devices run one plain FedAvg round and one secure round from the same model
 // with the same seed (the devices' training is seeded by task seed, device and round): the
 // two new global models agree within the fixed-point resolution.

@@ -243,7 +243,7 @@ export class TestBroker {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Answers an application-level ping like the hub (issue 4). */
+  /** Answers an application-level ping like the hub. */
   #onPing(topic: string, payload: Buffer): void {
     const ping = JSON.parse(payload.toString()) as { id: string };
     void this.publish(

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 
-// Issue 8 item 4: certificates made with openssl for the TLS tests: a CA, the hub's server
+// Certificates made with openssl for the TLS tests: a CA, the hub's server
 // certificate for 127.0.0.1/localhost, and one device certificate per CN (CN = device id).
 
 const openssl = (dir: string, ...args: string[]) =>

@@ -32,7 +32,7 @@ const mark = (set: SeqSet, from: number, to: number) => {
 };
 
 /**
- * Checks the delivery contract of issue 4 from the agent's SQLite file and the hub's store
+ * Checks the delivery contract from the agent's SQLite file and the hub's store
  * (the fault suite's invariant): per lane, with E = the seqs the agent assigned,
  * - the hub holds each seq at most once, in seq order, and nothing above E;
  * - no seq is both held by the hub and booked lost in the agent's ledger;

@@ -8,7 +8,7 @@ import { testLogger } from '../helpers/agent.js';
 import { api, type Credentials, enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel, maxAbsDiff, values } from '../helpers/models.js';
 
-// Issue 3 item 7, the cloud side: the hub serves POST /v1/infer/:name on the same engine
+// The cloud side: the hub serves POST /v1/infer/:name on the same engine
 // code as the agents, to the admin or to a device with its own id and secret.
 
 const X = [0.9, -1.3, 0.4, 2.1];

@@ -16,7 +16,7 @@ import {
   waitFor,
 } from '../helpers/hub.js';
 
-// Issue 4, loss ledger at the hub: a batch's `dropped` moves the high-water mark over seqs
+// Loss ledger at the hub: a batch's `dropped` moves the high-water mark over seqs
 // the agent dropped (so a drop never blocks the lane), records them as skipped, and the ack
 // answers which seqs of the asked range were skipped and which the hub already held.
 

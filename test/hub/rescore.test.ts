@@ -18,7 +18,7 @@ import {
 } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 
-// Issue 3 item 7: inputs a device answered locally while the hub was out of reach arrive as
+// Inputs a device answered locally while the hub was out of reach arrive as
 // `inference.rescore` events in its results lane; the hub re-scores each once with its model.
 
 const EPOCH = 'rescoreEpoch01';

@@ -30,7 +30,7 @@ async function retainedFor(url: string, filters: string[], expected: number): Pr
   }
 }
 
-describe('hub broker: retained messages indexed by exact topic (issue 8 item 3)', () => {
+describe('hub broker: retained messages indexed by exact topic', () => {
   let aedes: Aedes;
   let server: Server;
   let url: string;

@@ -5,7 +5,7 @@ import { admitModel, ENGINES, type EngineSettings, tensorToJson } from '../../in
 import type { EngineName, EngineOptions, Manifest } from '../../shared/index.js';
 import { classifierModel, f32, geluModel } from '../helpers/models.js';
 
-// Issue 3 item 1, on this GPU-less machine: TensorRT, CUDA and WebGPU are really absent, so
+// On this GPU-less machine: TensorRT, CUDA and WebGPU are really absent, so
 // admission falls back with their real errors; and an engine whose outputs disagree with the
 // manifest's reference is refused, with the output, the worst element and the tolerance.
 

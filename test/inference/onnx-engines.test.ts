@@ -18,7 +18,7 @@ import {
   values,
 } from '../helpers/models.js';
 
-// Issue 3 item 2: ONNX models of every shape of difficulty, on the real onnxruntime engines
+// ONNX models of every shape of difficulty, on the real onnxruntime engines
 // that run on this machine (onnx:cpu, onnx-web:wasm). Contract: both give the same outputs.
 
 const settings: EngineSettings = {

@@ -6,7 +6,7 @@ import { detectProfile, loadProfiles, probeHostFacts } from '../../inference/ind
 import type { HostFacts } from '../../shared/index.js';
 import { tempDir } from '../helpers/agent.js';
 
-// Issue 3 item 4: each shipped profile is detected from the host facts of its device class.
+// Each shipped profile is detected from the host facts of its device class.
 
 const noCuda = { libcudart: false, devNvidia: false, nvidiaSmi: false };
 const facts = (over: Partial<HostFacts>): HostFacts => ({

@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/agent.js';
 import { digitBatches, digitsFixture } from '../helpers/digits.js';
 import { f32, maxAbsDiff, seededFloats, values, writeModel } from '../helpers/models.js';
 
-// Issue 3 item 3: int8 and fp16 variants made in TypeScript, checked on real MNIST digits
+// Int8 and fp16 variants made in TypeScript, checked on real MNIST digits
 // against the fp32 original (tolerances stated below), opened by onnxruntime's CPU provider.
 
 const T = onnx.TensorProto.DataType;

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/agent.js';
 import { f32, matmulBias, maxAbsDiff, seededFloats, values } from '../helpers/models.js';
 import { type WeightQuantization, writeGraphModel, writeLayersModel } from '../helpers/tfjs-models.js';
 
-// Issue 3 item 2: TF.js graph and layers models (model.json + shards), float32 and with
+// TF.js graph and layers models (model.json + shards), float32 and with
 // uint8- and float16-quantized weight manifests, on the TF.js engines this machine has.
 
 const settings: EngineSettings = {

@@ -6,7 +6,7 @@ import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.
 import { auditDelivery } from '../helpers/delivery-audit.js';
 import { enroll, startHub } from '../helpers/hub.js';
 
-// Issue 4, dead links: a silent partition (packets dropped, no FIN, no RST) is detected by
+// Dead links: a silent partition (packets dropped, no FIN, no RST) is detected by
 // the application-level ping — not by TCP, not by a keepalive set far longer — and the agent
 // reconnects and resumes the drain exactly where the hub's acks left it.
 

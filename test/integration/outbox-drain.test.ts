@@ -8,7 +8,7 @@ import { agentTestConfig, FaultProxy, tempDir, testLogger, waitFor } from '../he
 import { auditDelivery } from '../helpers/delivery-audit.js';
 import { api, type Credentials, enroll, startHub } from '../helpers/hub.js';
 
-// Issue 4, the drain against the real hub: a window of batches in flight, per-lane order and
+// The drain against the real hub: a window of batches in flight, per-lane order and
 // exactly-once across reconnects, live lanes served during a backlog, and drops that never
 // block a lane — the hub and the agent's ledger agreeing to the seq.
 

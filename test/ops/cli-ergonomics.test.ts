@@ -1,5 +1,5 @@
 /**
- * CLI ergonomics (issue 7 item 5): the table and progress helpers, `--help` with examples and
+ * CLI ergonomics: the table and progress helpers, `--help` with examples and
  * exit codes, `--json` where a command prints results.
  */
 import assert from 'node:assert/strict';

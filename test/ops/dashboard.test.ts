@@ -1,5 +1,5 @@
 /**
- * The dashboard in a real browser (issue 7 item 4): Debian's Chromium driven by
+ * The dashboard in a real browser: Debian's Chromium driven by
  * playwright-core signs in with the admin token (Basic auth), and what is shown is checked:
  * the fleet lists the real agent online with its profile, model and engine and the device
  * that never connected offline; the device page shows its outbox lanes; a drift alert shows

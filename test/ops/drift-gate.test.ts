@@ -1,5 +1,5 @@
 /**
- * Drift as a rollout gate (issue 7 item 2, issue 5 gate table): `drift_psi` / `drift_ks`
+ * Drift as a rollout gate (the gate table): `drift_psi` / `drift_ks`
  * judge a version by the drift monitor; a canary whose real agent sees shifted inputs fails
  * `drift_psi<0.2` and is rolled back.
  */

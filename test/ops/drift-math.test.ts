@@ -1,5 +1,5 @@
 /**
- * PSI, binned KS and binning (issue 7 item 2) against values computed by hand.
+ * PSI, binned KS and binning against values computed by hand.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * The hub's `/metrics` (issue 7 item 3): scraped over real HTTP and parsed with a strict
+ * The hub's `/metrics`: scraped over real HTTP and parsed with a strict
  * text-format parser; values move after real traffic (a device connects over MQTT and
  * sends batches, one resent, one invalid; admin requests succeed and fail).
  */

@@ -1,5 +1,5 @@
 /**
- * Device telemetry, agent metrics and drift end to end (issue 7 items 1-3): a real agent
+ * Device telemetry, agent metrics and drift end to end: a real agent
  * with a real classifier reports to a real hub; its `/metrics` scrape parses and follows
  * its inferences; the hub serves its latest `telemetry.device`; a baseline from a reference
  * sample keeps in-distribution traffic stable, and shifted inputs raise a drift alert

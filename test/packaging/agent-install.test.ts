@@ -1,5 +1,5 @@
 /**
- * `outpost agent install` (issue 7 item 6): --dry-run prints the unit and a masked env file
+ * `outpost agent install`: --dry-run prints the unit and a masked env file
  * and writes nothing; a real run into temp directories writes the unit (checked by
  * `systemd-analyze verify` where available) and a 0600 env file holding the secret that
  * the agent's own config loader accepts; bad options are usage errors naming the flag.

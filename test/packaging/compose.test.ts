@@ -1,5 +1,5 @@
 /**
- * docker/compose.yaml (issue 7 item 6): valid for `docker-compose config -q` (Debian's
+ * docker/compose.yaml: valid for `docker-compose config -q` (Debian's
  * docker-compose, installed by .ci/run; skipped with a message where absent), and
  * structurally what the README promises: hub on PostgreSQL and Mosquitto, three agents
  * enrolled by a one-shot job, health-gated start order, no secret baked in, and every

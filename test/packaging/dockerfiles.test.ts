@@ -1,6 +1,6 @@
 /**
  * No Docker engine runs here and hadolint is not in Debian, so the images cannot be built or
- * linted by a tool in CI. What a client-less check can prove, it proves (issue 7 item 6):
+ * linted by a tool in CI. What a client-less check can prove, it proves:
  * pinned bases, multi-stage builds whose runtime stage installs production dependencies only
  * (`npm ci --omit=dev`), copies the built output, runs as a non-root user, has a HEALTHCHECK
  * in exec form, and runs a command the CLI really has; every path copied from the context

@@ -1,5 +1,5 @@
 /**
- * The commands the images run (issue 7 item 6), run for real from the built dist/ with the
+ * The commands the images run, run for real from the built dist/ with the
  * environment the Dockerfiles and docker/compose.yaml set (host names, ports and paths
  * swapped for local ones), in compose's order: the broker-config job writes Mosquitto's
  * auth files from the hub's PostgreSQL store, Mosquitto starts with docker/mosquitto's

@@ -1,5 +1,5 @@
 /**
- * docker/k8s (issue 7 item 6): every manifest parses as YAML, has apiVersion/kind/metadata,
+ * docker/k8s: every manifest parses as YAML, has apiVersion/kind/metadata,
  * the kustomization lists exactly the files present, and the hub objects fit together:
  * selectors match labels, the Service and probes target named container ports, the HPA
  * scales the Deployment, the PVC and ConfigMap/Secret it mounts exist, the pod runs as

@@ -16,12 +16,12 @@ import {
   traffic,
 } from './fleet.js';
 
-// Issue 5 item 4 against a real hub and real agents: metrics the agents really report drive
+// Canary rollouts against a real hub and real agents: metrics the agents really report drive
 // the gates; a failing gate rolls back every device that got the version; a passing rollout
 // advances stage by stage after its bake time; a device that never reports is excluded at
 // its deadline and holds nobody.
 
-describe('canary rollouts with real agents (issue 5 item 4)', () => {
+describe('canary rollouts with real agents', () => {
   let env: Awaited<ReturnType<typeof rolloutHub>>;
   let hub: Hub;
   let devices: Array<{ creds: Credentials; agent: Agent }>;

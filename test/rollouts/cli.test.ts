@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/agent.js';
 import { enroll } from '../helpers/hub.js';
 import { classifierModel, push, rolloutHub } from './fleet.js';
 
-// `outpost rollouts …` against a real hub (issue 5 item 4): every action, the status table
+// `outpost rollouts …` against a real hub: every action, the status table
 // with its timeline, and bad input named with the right exit code. The command runs in
 // process (what `main` calls, with the same flag parsing); one real process checks the exit
 // code path end to end.

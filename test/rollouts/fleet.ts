@@ -1,5 +1,5 @@
 /**
- * Helpers of the rollout tests (issue 5 items 4-7): a real hub with fast rollout ticks, real
+ * Helpers of the rollout tests: a real hub with fast rollout ticks, real
  * agents that flush metrics quickly, models that are good or that fail on real inputs, and a
  * traffic loop that keeps every agent answering.
  */

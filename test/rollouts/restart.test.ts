@@ -20,7 +20,7 @@ import {
 } from '../helpers/hub.js';
 import { classifierModel, push } from './fleet.js';
 
-// Issue 5 item 4: the driver's state lives in the store, so a hub restart resumes a rollout
+// The driver's state lives in the store, so a hub restart resumes a rollout
 // where it stood, and the metrics folded before the restart are never counted again. The
 // devices here speak the real MQTT protocol (uplink batches, acks) without an agent, so the
 // test controls exactly which reports exist.

@@ -15,11 +15,11 @@ import {
   traffic,
 } from './fleet.js';
 
-// Issue 5 items 5-6 with real agents: a shadow candidate runs beside the active version on the
+// Shadow and A/B with real agents: a shadow candidate runs beside the active version on the
 // same inputs, callers only see the active answers, agreement is reported and gates promotion;
 // an A/B test splits devices by cohort and `status` compares the arms side by side.
 
-describe('shadow and A/B rollouts with real agents (issue 5 items 5-6)', () => {
+describe('shadow and A/B rollouts with real agents', () => {
   let env: Awaited<ReturnType<typeof rolloutHub>>;
   let hub: Hub;
   let devices: Array<{ creds: Credentials; agent: Agent }>;

@@ -6,7 +6,7 @@ import { mosquittoAcl } from '../../hub/broker/mosquitto-config.js';
 import { runCli } from '../cli/run-cli.js';
 import { enroll, startHub, tempDir } from '../helpers/hub.js';
 
-// Issue 8 item 1: `outpost hub broker-config --out DIR` writes the broker's auth files from
+// `outpost hub broker-config --out DIR` writes the broker's auth files from
 // the store: the hub user plus one `$7$` line per enrolled device, the `%u` ACL, a config.
 
 test('outpost hub broker-config writes passwd (0600), acl and conf for every enrolled device', async () => {

@@ -16,7 +16,7 @@ import {
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 
-// Issue 8 item 1: the hub on an external broker (our own Mosquitto on a free port) with the
+// The hub on an external broker (our own Mosquitto on a free port) with the
 // password file and `%u` ACL it generates, and two replicas on one PostgreSQL splitting the
 // device traffic through shared subscriptions.
 

@@ -13,7 +13,7 @@ import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.j
 import { connectDevice, enrollDevice, type ProtocolDevice } from './protocol-device.js';
 import { type ReplicaProcess, startReplicaProcess } from './replica-process.js';
 
-// Issue 8 item 2 ("Done when"): two hub replicas (child processes) on our Mosquitto and the
+// Two hub replicas (child processes) on our Mosquitto and the
 // machine's PostgreSQL. The replica holding the `rollouts` lease is SIGKILLed mid-rollout and
 // the one holding `federated` mid-round; the other takes the lease and finishes the job: no
 // stage transition twice, every telemetry report folded once, every update counted once.

@@ -9,7 +9,7 @@ import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { type ReplicaProcess, startReplicaProcess } from './replica-process.js';
 
-// Issue 8 item 2 ("Done when"): two hub replicas (child processes) on our Mosquitto and the
+// Two hub replicas (child processes) on our Mosquitto and the
 // machine's PostgreSQL; one is SIGKILLed while devices are sending; the other ingests the
 // rest, and every event is stored exactly once (seqs 1..N per device, none twice, none lost).
 // The rollout driver's lease moves to the survivor within its TTL.

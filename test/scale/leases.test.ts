@@ -7,7 +7,7 @@ import type { PostgresHubStore } from '../../hub/index.js';
 import { waitFor } from '../helpers/hub.js';
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 
-// Issue 8 item 2: one replica drives each singleton job; a replica that stops renewing loses
+// One replica drives each singleton job; a replica that stops renewing loses
 // its lease after the TTL, and the fencing token grows with every change of holder.
 
 describe('PostgreSQL leases between two replicas', { skip: await probePostgres() }, () => {

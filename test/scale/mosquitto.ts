@@ -1,5 +1,5 @@
 /**
- * A Mosquitto of the test's own (issue 8): `hub/broker/mosquitto-process.ts` on a free port
+ * A Mosquitto of the test's own: `hub/broker/mosquitto-process.ts` on a free port
  * with the auth files the hub generates. The machine's broker on 1883 is never touched.
  */
 import { existsSync } from 'node:fs';

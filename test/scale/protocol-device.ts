@@ -1,5 +1,5 @@
 /**
- * A device at the wire-protocol level for the failover tests (issue 8 item 2): it connects to
+ * A device at the wire-protocol level for the failover tests: it connects to
  * the broker with its own credentials, announces itself online, and sends numbered events on
  * a lane, resending a batch until some replica acks it — like the agent's outbox, so a batch
  * in flight to a killed replica reaches the survivor. Lighter than a real agent per replica

@@ -1,6 +1,6 @@
 /**
  * A hub replica as a child process (`outpost hub` through tsx), so that a test can SIGKILL it
- * (issue 8: kill one replica mid-work, the other takes over). Configured through env
+ * (kill one replica mid-work, the other takes over). Configured through env
  * `OUTPOST_HUB_*`; resolves once the hub announced it is ready over IPC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -23,7 +23,7 @@ import {
   waitFor,
 } from '../helpers/hub.js';
 
-// Issue 8 item 5: 10,000 malformed messages — structurally plausible mutations of valid ones
+// 10,000 malformed messages — structurally plausible mutations of valid ones
 // (a required key dropped, a value of the wrong type, an unknown key, truncated JSON, bytes
 // that are no JSON) over every inbound MQTT schema (up, state, status, ping) and the HTTP
 // routes that take input. Afterwards the hub is alive, every MQTT message is counted as a

@@ -11,7 +11,7 @@ import { makeCertificates } from '../helpers/certs.js';
 import { type Credentials, enroll, startHub, tempDir, waitFor } from '../helpers/hub.js';
 import { classifierModel, f32 } from '../helpers/models.js';
 
-// Issue 8 item 4: HTTPS for the hub's HTTP API with the same certificate and key as MQTT over
+// HTTPS for the hub's HTTP API with the same certificate and key as MQTT over
 // TLS, client certificates required; a real agent trusting the private CA and presenting its
 // device certificate connects over mqtts://, reports, downloads a pinned model over https://
 // and activates it. Clients without a certificate, or with another device's, are refused.

@@ -4,7 +4,7 @@ import type { Hub } from '../../hub/index.js';
 import { TokenBuckets } from '../../hub/security/token-bucket.js';
 import { closeClient, connectDevice, enroll, startHub, tempDir } from '../helpers/hub.js';
 
-// Issue 8 item 5: the HTTP API limits each client with a token bucket; past it, 429
+// The HTTP API limits each client with a token bucket; past it, 429
 // HUB_RATE_LIMITED with Retry-After, before authentication (an unauthenticated flood is
 // limited too); probes are exempt; every refusal is counted.
 

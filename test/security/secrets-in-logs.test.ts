@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { closeClient, connectDevice, enroll, startHub, tempDir } from '../helpers/hub.js';
 
-// Issue 8 item 5: credentials never reach the logs — not the admin token, not a device's
+// Credentials never reach the logs — not the admin token, not a device's
 // secret at enrollment, not a wrong password or token tried — even at `trace` level.
 
 test('enrollment and failed authentications log no secret', async () => {

@@ -16,7 +16,7 @@ import {
   waitFor,
 } from '../helpers/hub.js';
 
-// Issue 8 item 4: MQTT over TLS with a given certificate and key (made here with openssl: a
+// MQTT over TLS with a given certificate and key (made here with openssl: a
 // CA, the hub's server certificate for 127.0.0.1, device certificates with CN = device id),
 // and client-certificate authentication: the CN must be the MQTT user name.
 // Certificates: test/helpers/certs.ts.

@@ -11,7 +11,7 @@ import {
   UplinkBatchSchema,
 } from '../../shared/index.js';
 
-// Wire additions of issue 4: a batch's `dropped`, the ack's answer, ping/pong, the ledger.
+// Outbox wire messages: a batch's `dropped`, the ack's answer, ping/pong, the ledger.
 
 const epoch = 'k3J9xQ2mTz8A';
 const event = (seq: number) => ({ seq, type: 'temp', at: 1, body: { seq } });

@@ -1,5 +1,5 @@
 /**
- * The HubStore implementations the contract suite runs over (DESIGN "Testing": one suite per
+ * The HubStore implementations the contract suite runs over (docs/architecture.md "Testing": one suite per
  * interface, every implementation): SQLite on a temp dir, PostgreSQL in a fresh schema of
  * the machine's database (`OUTPOST_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`)
  * that is dropped afterwards. PostgreSQL is skipped, with the reason, only when unreachable.

@@ -6,7 +6,7 @@ import { makeBatch } from '../helpers/hub.js';
 import { contract } from './suite.js';
 
 /**
- * The HubStore contract (DESIGN "Testing": one suite per interface, run over every
+ * The HubStore contract (docs/architecture.md "Testing": one suite per interface, run over every
  * implementation): devices, status, desired state, ingest, close — over SQLite and PostgreSQL.
  */
 const newDevice = (id: string) => ({ id, secretHash: 'scrypt$1$1$1$x$y', createdAt: 1000 });
@@ -150,7 +150,7 @@ contract('HubStore contract: core', (ctx) => {
   });
 
   test('two handles ingesting the same batch at once store each event exactly once', async () => {
-    // Issue 8: two hub replicas may both receive a redelivered batch; the mark row lock
+    // Two hub replicas may both receive a redelivered batch; the mark row lock
     // (PostgreSQL) or the write lock (SQLite) makes one of them see the other's commit.
     await store.createDevice(newDevice('race'));
     const second = await ctx().space.open();

@@ -4,7 +4,7 @@ import type { HubStore } from '../../hub/index.js';
 import { OutpostError } from '../../shared/index.js';
 import { contract } from './suite.js';
 
-// Issue 6 item 4 (federated tasks and rounds) as a store contract.
+// Federated tasks and rounds as a store contract.
 
 const task = (id: string, at: number) => ({
   id,
@@ -118,7 +118,7 @@ contract('HubStore contract: federated', (ctx) => {
       task: { round: 2 },
     };
     assert.equal(await store.closeFlRound(closing), true);
-    // Issue 8: a second close (a stale replica) writes nothing.
+    // A second close (a stale replica) writes nothing.
     assert.equal(
       await store.closeFlRound({ ...closing, status: 'failed', closedAt: 99, task: { round: 9 } }),
       false,

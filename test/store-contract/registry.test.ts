@@ -4,7 +4,7 @@ import type { HubStore } from '../../hub/index.js';
 import { generateSigningKeyPair, type Manifest, OutpostError, signManifest } from '../../shared/index.js';
 import { contract } from './suite.js';
 
-// Issue 5 (model registry, desired-state sections) and issue 8 (broker credentials) as store
+// Model registry, desired-state sections and broker credentials as store
 // contracts.
 
 const keys = generateSigningKeyPair();

@@ -9,7 +9,7 @@ import {
 } from '../../shared/index.js';
 import { contract } from './suite.js';
 
-// Issue 5 items 4-6 (rollouts) as a store contract: state changes with their timeline entry,
+// Rollouts as a store contract: state changes with their timeline entry,
 // assignments, and the exactly-once fold of telemetry.model events into counters.
 
 const spec = { model: 'digits', version: '2.0.0', mode: 'canary' } as unknown as RolloutRequest;

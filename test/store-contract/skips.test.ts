@@ -5,7 +5,7 @@ import { MAX_SKIP_RANGES, type UplinkBatch } from '../../shared/index.js';
 import { makeBatch } from '../helpers/hub.js';
 import { contract } from './suite.js';
 
-// Issue 4, loss ledger at the hub store: a batch's `dropped` moves the high-water mark over
+// Loss ledger at the hub store: a batch's `dropped` moves the high-water mark over
 // seqs the agent dropped (so a drop never blocks the lane), records them as skipped, and the
 // answer says which seqs of the asked range were skipped and which the hub already held.
 

@@ -2,7 +2,7 @@ import { OutpostError } from '../../../shared/index.js';
 import { describeOverflow, type QuotaPolicyFn } from './types.js';
 
 /**
- * `back-pressure` (issue 4): a full lane refuses new events with `AGENT_OUTBOX_FULL` (503,
+ * `back-pressure`: a full lane refuses new events with `AGENT_OUTBOX_FULL` (503,
  * retryable), naming the lane and the limit; the caller keeps the event and retries once the
  * hub has acknowledged some. Nothing is dropped, so nothing reaches the loss ledger.
  */

@@ -1,7 +1,7 @@
 import type { QuotaPolicyFn } from './types.js';
 
 /**
- * `drop-oldest` (issue 4): a full lane makes room by deleting its oldest pending events in
+ * `drop-oldest`: a full lane makes room by deleting its oldest pending events in
  * the enqueue's own transaction, each recorded in the loss ledger (reason `quota`). The new
  * event is always kept: fresh telemetry is worth more than stale.
  */

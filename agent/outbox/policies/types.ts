@@ -25,7 +25,7 @@ export interface QuotaDecision {
 }
 
 /**
- * A quota policy (issue 4): decides what happens when a lane is full. Pure; either returns
+ * A quota policy: decides what happens when a lane is full. Pure; either returns
  * a decision the store carries out in the enqueue's transaction, or throws an OutpostError
  * that refuses the event (nothing is stored, no seq is used).
  */

@@ -2,7 +2,7 @@ import type { RolloutStrategy } from './types.js';
 import { cohortSlice } from './types.js';
 
 /**
- * A/B (issue 5 item 6): every selected device takes part; the first `stages[0]`% by cohort
+ * A/B: every selected device takes part; the first `stages[0]`% by cohort
  * position run the candidate (arm `candidate`), the others the `control` version. Gates
  * guard the candidate arm (a failing one rolls both arms back); once its bake passes the
  * test keeps running (`hold`) until an operator ends it. `rollouts status` compares the arms.

@@ -2,7 +2,7 @@ import type { RolloutStrategy } from './types.js';
 import { cohortSlice } from './types.js';
 
 /**
- * Canary (issue 5 item 4): stage by stage, a growing cohort runs the candidate version as
+ * Canary: stage by stage, a growing cohort runs the candidate version as
  * its active one; gates judge the candidate's own metrics on those devices.
  */
 export const canaryStrategy: RolloutStrategy = {

@@ -2,7 +2,7 @@ import type { RolloutStrategy } from './types.js';
 import { cohortSlice } from './types.js';
 
 /**
- * Shadow (issue 5 item 5): stage devices keep answering with the version they run and run
+ * Shadow: stage devices keep answering with the version they run and run
  * the candidate beside it on the same inputs; gates judge the candidate's shadow metrics
  * (errors, latency, `agreement`). When the last stage passes, every stage device is
  * promoted to the candidate. A device with no version to keep cannot shadow.

@@ -8,7 +8,7 @@ export interface ArmPin {
 }
 
 /**
- * A rollout strategy (issue 5 items 4-6): pure functions of the rollout's spec, picked from
+ * A rollout strategy: pure functions of the rollout's spec, picked from
  * {@link ROLLOUT_STRATEGIES} by `spec.mode`. The driver does every I/O around them.
  */
 export interface RolloutStrategy {

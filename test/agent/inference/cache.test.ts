@@ -9,7 +9,7 @@ import { runMigrations } from '../../../shared/index.js';
 import { agentTestConfig, FaultProxy, TestBroker, tempDir, waitFor } from '../../helpers/agent.js';
 import { classifierModel, f32, writeModel } from '../../helpers/models.js';
 
-// Issue 3 item 6: the result cache in the agent's SQLite file, and the upload policy.
+// The result cache in the agent's SQLite file, and the upload policy.
 
 function openCache(path: string, limits: { maxBytes: number; ttlS: number }, now: () => number) {
   const db = new Database(path);

@@ -10,7 +10,7 @@ import { digitsFixture, oneDigit } from '../../helpers/digits.js';
 import { api, enroll, startHub } from '../../helpers/hub.js';
 import { writeModel } from '../../helpers/models.js';
 
-// Issue 3 item 7 against a real hub: local-first escalates a low-confidence digit to the
+// Hybrid routing against a real hub: local-first escalates a low-confidence digit to the
 // hub's model, cloud-first and cloud are answered by the hub, and offline (link down and
 // hub HTTP refused, or the hub silent past the deadline) the device answers locally and
 // queues the input for cloud re-scoring; the queued inputs reach the hub once back online.

@@ -15,7 +15,7 @@ import {
 import { agentTestConfig, FaultProxy, tempDir } from '../../helpers/agent.js';
 import { classifierModel, f32, geluModel, matmulBias, maxAbsDiff, writeModel } from '../../helpers/models.js';
 
-// Issue 3 items 1 and 5 through the agent: install from a local file, admission over a
+// Through the agent: install from a local file, admission over a
 // profile whose GPU engines are really absent here and whose onnx:cpu option really changes
 // the numbers, then the local inference API (JSON, binary, batch) and its errors.
 

@@ -7,7 +7,7 @@ import { agentTestConfig, FaultProxy, tempDir, testLogger } from '../../helpers/
 import { digitsFixture, oneDigit } from '../../helpers/digits.js';
 import { writeModel } from '../../helpers/models.js';
 
-// Issue 3 item 3: a version carrying fp32 and int8 variants. raspberry-pi-4 prefers int8;
+// A version carrying fp32 and int8 variants. raspberry-pi-4 prefers int8;
 // when every engine really refuses the int8 variant (its outputs miss the fp32 reference at
 // a tight tolerance) the device falls back to fp32 and reports why; with a tolerance the
 // int8 variant meets, the device takes int8.

@@ -22,7 +22,7 @@ export interface LaneSnapshot {
   /** `lane_counters.unconfirmed`: dropped, fate not yet answered by the hub. */
   unconfirmed: number;
   /**
-   * The dropped boundary (issue 4): `dropped_through`, the highest seq ever dropped, and
+   * The dropped boundary: `dropped_through`, the highest seq ever dropped, and
    * `drop_confirmed_through`, the highest the hub answered about.
    */
   droppedThrough: number;
@@ -61,7 +61,7 @@ export function dropsAnswered(snapshot: AgentSnapshot): boolean {
 
 /**
  * Reads `{dataDir}/agent.db` read-only (the agent may be running: WAL readers see the last
- * committed state): lane counters, outbox and unconfirmed rows, the loss ledger (issue 4).
+ * committed state): lane counters, outbox and unconfirmed rows, the loss ledger.
  * The suite reads the tables directly rather than through the agent's store classes, so a
  * bug there cannot hide itself.
  */

@@ -33,7 +33,7 @@ function disagreements(snapshot: AgentSnapshot, ledger: HubLedger): string[] {
 }
 
 /**
- * The ledger is synced to the hub (issue 4): `GET /v1/devices/{id}` must come to show, per
+ * The ledger is synced to the hub: `GET /v1/devices/{id}` must come to show, per
  * lane, the agent's quota and TTL losses, no unconfirmed drop, and exactly as many seqs
  * skipped at the hub as the ledger counts. The device reports its ledger after each change,
  * so this waits (polling) for the view to agree; what still disagrees after the safety net

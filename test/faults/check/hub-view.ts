@@ -97,7 +97,7 @@ export class HubApi {
   }
 }
 
-/** The loss ledger of one lane as `GET /v1/devices/{id}` shows it (issue 4). */
+/** The loss ledger of one lane as `GET /v1/devices/{id}` shows it. */
 export interface HubLaneLedger {
   quota: { count: number; bytes: number };
   ttl: { count: number; bytes: number };

@@ -45,7 +45,7 @@ class Problems {
 }
 
 /**
- * The invariant checked after every trial (issue 4 item 5): the hub holds every event the
+ * The invariant checked after every trial: the hub holds every event the
  * agent durably stored exactly once, in per-lane order, and the loss ledger accounts for
  * every intentional drop and nothing else. Precisely, per lane of the store, with N the
  * seqs the agent assigned, H the seqs the hub holds and L the seqs of the ledger's ranges:

@@ -1,5 +1,5 @@
 /**
- * A child process running one real agent for the fault suite (issue 4 item 5). The config,
+ * A child process running one real agent for the fault suite. The config,
  * the commands and the progress travel over IPC (see `protocol.ts`). The suite kills this
  * process with SIGKILL at arbitrary instants.
  */

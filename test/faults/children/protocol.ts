@@ -30,7 +30,7 @@ export type ChildCommand =
   | { op: 'start'; config: unknown }
   | EnqueueCommand
   /**
-   * Moves the agent's time sources (issue 4, clock jumps): the wall clock to `wallOffsetMs`
+   * Moves the agent's time sources (clock jumps): the wall clock to `wallOffsetMs`
    * from the real one (either way), the monotonic source `monoAdvanceMs` further ahead (≥ 0:
    * a monotonic source never goes back).
    */

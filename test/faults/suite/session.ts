@@ -84,7 +84,7 @@ export class StoreSession {
         connectTimeoutMs: 2000,
         reconnectMinMs: 20,
         reconnectMaxMs: 250,
-        // Dead links found by the application-level ping within 2.5 s (issue 4).
+        // Dead links found by the application-level ping within 2.5 s.
         pingIntervalMs: 1000,
         pingTimeoutMs: 1500,
         ...tuning.link,

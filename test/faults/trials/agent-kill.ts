@@ -23,7 +23,7 @@ function planKill(prng: Prng, count: number): KillPoint {
 }
 
 /**
- * `kill -9` of the agent process (issue 4 item 5) at a random point: while the application
+ * `kill -9` of the agent process at a random point: while the application
  * enqueues (after a random number of receipts, which the kill lags by whatever the child
  * did meanwhile), while the outbox drains, or while a restarted agent opens its store,
  * connects and resends. Then a restart on the same store, a drain, and the invariant.

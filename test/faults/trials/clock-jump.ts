@@ -22,7 +22,7 @@ function wallJump(prng: Prng): number {
 }
 
 /**
- * Wall-clock jumps backward and forward (issue 4): TTLs count in the agent's persisted
+ * Wall-clock jumps backward and forward: TTLs count in the agent's persisted
  * monotonic clock, so a jump must neither expire an event early nor keep one forever, and
  * order is unaffected. Offline, the agent stores a batch A; the wall clock jumps; the
  * monotonic source moves on by m1 < TTL; nothing may expire. It stores batch B (sometimes

@@ -10,7 +10,7 @@ const TIMEOUT_MS = 30_000;
 const LANES_USED: Lane[] = ['telemetry', 'learning', 'results'];
 
 /**
- * Quota drops (issue 4): lanes with small row quotas overflow while the agent is offline —
+ * Quota drops: lanes with small row quotas overflow while the agent is offline —
  * `drop-oldest` lanes (telemetry, learning) drop their oldest events into the loss ledger,
  * the `back-pressure` lane (results) refuses new ones (`AGENT_OUTBOX_FULL`). Either the
  * whole workload is stored offline (then the ledger must grow by exactly the overflow of
