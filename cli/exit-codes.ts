@@ -1,4 +1,4 @@
-/** Exit codes of the `outpost` command, documented in the README. */
+/** Exit codes of the `outpost` command, documented in the README (Commands). */
 export const EXIT = {
   /** Success. */
   OK: 0,

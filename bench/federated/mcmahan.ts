@@ -8,7 +8,7 @@ export interface McMahanFigures {
   seconds: { fedavg: number; fedsgd: number };
 }
 
-/** Settings of the comparison; see the README for why each differs from the paper. */
+/** Settings of the comparison; docs/benchmarks.md says why each differs from the paper. */
 export interface McMahanSettings {
   target: number;
   clients: number;

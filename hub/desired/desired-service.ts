@@ -35,7 +35,7 @@ export type SectionUpdate = (current: DesiredBody | undefined, deviceId: DeviceI
  * sections (`config`, `models`, and later `federated`), bumps `rev` by exactly one per change
  * in one store transaction, then publishes the document retained (QoS 1). Every function
  * resolves after the store commit and the publication. This is the interface rollouts and
- * federated learning use; see README "Desired state with models".
+ * federated learning use; see docs/registry-and-delivery.md "Desired state with models".
  */
 export interface DesiredService {
   /** The latest document of a device, or undefined before the first. */

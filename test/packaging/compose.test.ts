@@ -1,7 +1,7 @@
 /**
  * docker/compose.yaml: valid for `docker-compose config -q` (Debian's
  * docker-compose, installed by .ci/run; skipped with a message where absent), and
- * structurally what the README promises: hub on PostgreSQL and Mosquitto, three agents
+ * structurally what docs/operations.md promises: hub on PostgreSQL and Mosquitto, three agents
  * enrolled by a one-shot job, health-gated start order, no secret baked in, and every
  * OUTPOST_AGENT_* variable a key the agent's config schema knows.
  */
