@@ -17,7 +17,7 @@ import type { DriftMonitor } from './monitor.js';
 const ParamsSchema = z.strictObject({ model: z.string().min(1).max(64), version: SemverSchema });
 
 /** Body of `PUT /v1/drift/baselines/:model/:version`: the baseline from summaries. */
-const SummariesBodySchema = z.strictObject({
+export const SummariesBodySchema = z.strictObject({
   features: z.array(
     z.strictObject({ edges: BinEdgesSchema, counts: z.array(z.number().int().nonnegative()) }),
   ),
@@ -31,7 +31,7 @@ const SummariesBodySchema = z.strictObject({
  * `min(len, 256)`), with the predicted class of each row when known; `bins` per feature
  * (default 10).
  */
-const SampleBodySchema = z.strictObject({
+export const SampleBodySchema = z.strictObject({
   inputs: z.array(z.array(z.number())).min(10).max(100_000),
   classes: z.array(z.number().int().nonnegative().max(4095)).optional(),
   bins: z.number().int().min(2).max(64).default(10),

@@ -8,7 +8,7 @@ import type { HubStore } from '../store/types.js';
 import { parseRequest } from './context.js';
 
 const IdParams = z.strictObject({ id: FlTaskIdSchema });
-const WeightsQuery = z.strictObject({ round: z.coerce.number().int().positive().optional() });
+export const WeightsQuery = z.strictObject({ round: z.coerce.number().int().positive().optional() });
 
 function taskView(task: FlTaskRecord) {
   const { spec, ...rest } = task;

@@ -6,8 +6,8 @@ import type { HubStore } from '../store/types.js';
 import { parseRequest } from './context.js';
 
 const IdSchema = z.strictObject({ id: z.string().regex(/^r-[0-9a-f]{12}$/, 'not a rollout id (r-…)') });
-const ReasonSchema = z.strictObject({ reason: z.string().min(1).max(512).optional() }).optional();
-const MetricsQuerySchema = z.strictObject({
+export const ReasonSchema = z.strictObject({ reason: z.string().min(1).max(512).optional() }).optional();
+export const MetricsQuerySchema = z.strictObject({
   model: z.string().min(1).max(128).optional(),
   device: z.string().min(1).max(64).optional(),
   rollout: z.string().max(64).optional(),

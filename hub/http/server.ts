@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { isOutpostError, OutpostError } from '../../shared/index.js';
+import { isOutpostError, OUTPOST_VERSION, OutpostError } from '../../shared/index.js';
 import { tokensEqual } from '../secrets.js';
 import { ARTIFACTS_PREFIX, registerArtifactRoutes } from './artifacts.js';
 import type { HttpDeps } from './context.js';
@@ -11,6 +11,7 @@ import { registerHealthRoutes } from './health.js';
 import { INFER_PREFIX, registerInferRoutes } from './infer.js';
 import { registerModelRoutes } from './models.js';
 import { registerModelPinRoutes } from './models-pins.js';
+import { registerOpenApiRoute, trackRoutes } from './openapi.js';
 import { registerRolloutRoutes } from './rollouts.js';
 
 /** Path prefix of the admin API; every route under it needs the admin bearer token. */
@@ -23,6 +24,8 @@ export const ADMIN_PREFIX = '/v1/';
  */
 export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes });
+  // Every route registered from here on, for the API description at /openapi.json.
+  const routes = trackRoutes(app);
   // Hooks that must run before any other, e.g. the per-client rate limit.
   deps.firstHooks?.(app);
 
@@ -60,6 +63,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     return reply.status(error.http).send(error.toBody());
   });
 
+  registerOpenApiRoute(app, routes, OUTPOST_VERSION);
   registerHealthRoutes(app, deps);
   registerDeviceRoutes(app, deps);
   registerDeviceControlRoutes(app, deps);

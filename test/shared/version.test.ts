@@ -1,0 +1,11 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
+import { OUTPOST_VERSION } from '../../shared/index.js';
+
+test('the version the agent reports and the hub serves is package.json version', async () => {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  assert.equal(OUTPOST_VERSION, pkg.version);
+});
