@@ -39,6 +39,7 @@ interface Listing {
     precision: string;
     engine: string | null;
     rejected: Array<{ engine: string; stage: string; reason: string }>;
+    warmup?: { source: string; label?: string; reason?: string };
   } | null;
   installed: Array<{ version: string; precision: string }>;
   policy: { upload: string };
@@ -97,8 +98,17 @@ function describe(m: Listing): string {
   const rejected = m.active.rejected.map(
     (r) => `  rejected ${r.engine} (${r.stage}): ${r.reason.split('\n')[0]}`,
   );
+  const { warmup } = m.active;
+  const warmed = warmup
+    ? [
+        warmup.source === 'none'
+          ? `  not warmed up: ${(warmup.reason ?? '').split('\n')[0]}`
+          : `  warmed up on ${warmup.source} inputs${warmup.label ? ` (${warmup.label})` : ''}`,
+      ]
+    : [];
   return [
     `${m.name} ${m.active.version}/${m.active.precision} on ${m.active.engine ?? 'no engine'}`,
+    ...warmed,
     ...rejected,
   ].join('\n');
 }
@@ -141,8 +151,9 @@ export async function runModelsCommand(positionals: string[], flags: ConfigObjec
       String(m.active?.rejected.length ?? 0),
       m.installed.map((i) => `${i.version}/${i.precision}`).join(' '),
       m.policy.upload,
+      m.active?.warmup?.source ?? '-',
     ]);
-    console.log(table(['NAME', 'ACTIVE', 'ENGINE', 'REJECTED', 'INSTALLED', 'UPLOAD'], rows));
+    console.log(table(['NAME', 'ACTIVE', 'ENGINE', 'REJECTED', 'INSTALLED', 'UPLOAD', 'WARMUP'], rows));
     return;
   }
   if (action === 'activate') {

@@ -2,15 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import {
-  admitModel,
-  type EngineSettings,
-  metadataWarmups,
-  OnnxModelBuilder,
-  tensorToJson,
-} from '../../inference/index.js';
+import { admitModel, type EngineSettings, metadataWarmups, tensorToJson } from '../../inference/index.js';
 import type { EngineName } from '../../shared/index.js';
 import { zooFile, zooInputs, zooModel } from '../conformance/zoo.js';
+import { needsRealInputsModel } from '../helpers/models.js';
 
 // Warm-up on real models: a stateful audio model whose dynamic dims must be more than 1 and
 // whose int64 scalar is a sample rate, sample inputs, and a model no metadata input set runs.
@@ -18,16 +13,6 @@ import { zooFile, zooInputs, zooModel } from '../conformance/zoo.js';
 const log = pino({ level: 'silent' });
 const settings = (): Omit<EngineSettings, 'log'> => ({ intraOpThreads: 1, interOpThreads: 1, options: {} });
 const silero = () => ({ format: 'onnx' as const, bytes: readFileSync(zooFile(zooModel('silero-vad-v5'))) });
-
-/** y = Reshape(x, [1000]): runs only when x has exactly 1000 elements, which no ladder size gives. */
-function needsRealInputs(): Uint8Array {
-  return new OnnxModelBuilder('needs-1000')
-    .input('x', 'float32', [-1])
-    .output('y', 'float32', [1000])
-    .initializer('shape', { dtype: 'int64', dims: [1], data: BigInt64Array.from([1000n]) })
-    .node('Reshape', ['x', 'shape'], ['y'])
-    .build();
-}
 
 describe('warm-up inputs', () => {
   it('from metadata: batch dims 1, other dynamic dims from the ladder, a sample-rate scalar 16000', () => {
@@ -105,7 +90,7 @@ describe('warm-up inputs', () => {
   });
 
   it('a model no metadata input set can run is admitted unwarmed with the reason, or refused by policy', async () => {
-    const source = { format: 'onnx' as const, bytes: needsRealInputs() };
+    const source = { format: 'onnx' as const, bytes: needsRealInputsModel() };
     const engines: EngineName[] = ['onnx:cpu', 'onnx-web:wasm'];
     const admitted = await admitModel({ label: 'r', source, engines, settingsFor: settings, log });
     assert.equal(admitted.model?.engine, 'onnx:cpu');
