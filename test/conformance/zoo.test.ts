@@ -5,14 +5,17 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Agent, createAgent } from '../../agent/index.js';
 import {
+  admitModel,
   decodeTensors,
   encodeTensors,
   type HostTensor,
   TENSOR_MEDIA_TYPE,
   type TensorMap,
   tensorFromJson,
+  readModelSource,
   tensorToJson,
 } from '../../inference/index.js';
+import type { EngineName } from '../../shared/index.js';
 import { agentTestConfig, FaultProxy, tempDir, testLogger } from '../helpers/agent.js';
 import { type RawModel, rawOnnx, rawTfjs } from './raw.js';
 import { ZOO, type ZooModel, zooFile, zooInputs } from './zoo.js';
@@ -164,6 +167,57 @@ describe('conformance zoo', { concurrency: 1 }, () => {
         assert.ok(bad.body.error.message.includes(`"${first.name}"`), bad.body.error.message);
       } finally {
         await raw.close();
+      }
+    });
+  }
+
+  // TF.js's pure-JavaScript backend also runs a graph that needs executeAsync (warmed up on
+  // metadata sizes; its outputs are not compared: on random pixels the number of detections
+  // left by non-max suppression differs between backends, and real shapes take tens of seconds).
+  for (const model of ZOO.filter((m) => m.dynamicOps)) {
+    it(`${model.id} is admitted on tfjs:cpu through executeAsync`, async () => {
+      const admitted = await admitModel({
+        label: model.id,
+        source: await readModelSource(zooFile(model)),
+        engines: ['tfjs:cpu'],
+        settingsFor: () => ({ intraOpThreads: 1, interOpThreads: 1, options: {} }),
+        log: testLogger(),
+      });
+      await admitted.model?.close();
+      assert.equal(admitted.model?.engine, 'tfjs:cpu', JSON.stringify(admitted.rejected));
+      assert.equal(admitted.warmup?.source, 'metadata');
+    });
+  }
+
+  // onnx-web:wasm, the portable ONNX engine, admits every ONNX zoo model too, with no extra
+  // flags (it reads unnamed dynamic dims as dynamic), and agrees with onnxruntime-node.
+  for (const model of ZOO.filter((m) => m.format === 'onnx')) {
+    const engine: EngineName = 'onnx-web:wasm';
+    it(`${model.id} is admitted on ${engine} and agrees with the raw runtime within 1e-4`, async () => {
+      const admitted = await admitModel({
+        label: model.id,
+        source: await readModelSource(zooFile(model)),
+        engines: [engine],
+        settingsFor: () => ({ intraOpThreads: 1, interOpThreads: 1, options: {} }),
+        log: testLogger(),
+      });
+      assert.equal(admitted.model?.engine, engine, JSON.stringify(admitted.rejected));
+      assert.equal(admitted.warmup?.source, 'metadata');
+      const raw = await rawOnnx(zooFile(model));
+      try {
+        const inputs = zooInputs(model, 2);
+        const got = await admitted.model?.run(inputs);
+        const want = await raw.run(inputs);
+        for (const [name, w] of Object.entries(want)) {
+          const g = got?.[name] as HostTensor;
+          assert.deepEqual([...g.dims], [...w.dims], name);
+          const a = numbers(g);
+          const worst = numbers(w).reduce((m, v, i) => Math.max(m, Math.abs(v - (a[i] as number))), 0);
+          assert.ok(worst <= 1e-4, `${model.id} ${name}: max abs diff ${worst}`);
+        }
+      } finally {
+        await raw.close();
+        await admitted.model?.close();
       }
     });
   }
