@@ -9,10 +9,10 @@ import {
   decodeTensors,
   encodeTensors,
   type HostTensor,
+  readModelSource,
   TENSOR_MEDIA_TYPE,
   type TensorMap,
   tensorFromJson,
-  readModelSource,
   tensorToJson,
 } from '../../inference/index.js';
 import type { EngineName } from '../../shared/index.js';
