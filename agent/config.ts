@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configInt, DeviceIdSchema, LogLevelSchema } from '../shared/index.js';
+import { configInt, DeviceIdSchema, LogLevelSchema, UNWARMED_POLICIES } from '../shared/index.js';
 import { DeliveryConfigSchema } from './delivery/config.js';
 import { ModelRouteSchema } from './inference/routing.js';
 import { AgentTlsSchema } from './link/hub-tls.js';
@@ -123,6 +123,13 @@ export const AgentConfigSchema = z.strictObject({
       cacheMaxBytes: configInt().min(0).optional(),
       /** Overrides the profile's result time to live, seconds. */
       cacheTtlS: configInt().min(1).optional(),
+      /**
+       * A model version no engine can warm up without real inputs (no reference, no sample
+       * inputs, and no input set made from its metadata runs): `admit` admits the opened
+       * session with the reason in its status; `refuse` refuses it until it carries a
+       * reference or sample inputs.
+       */
+      unwarmed: z.enum(UNWARMED_POLICIES).default('admit'),
       /** The hub's HTTP URL for cloud inference, e.g. `http://hub:8080`. */
       hubHttpUrl: z.url({ protocol: /^https?$/ }).optional(),
       /** Hybrid routing per model name (`local` when absent); see `ModelRouteSchema`. */

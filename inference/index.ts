@@ -7,7 +7,13 @@
 export type { Admission, AdmissionRequest } from './admission/admit.js';
 export { admitModel } from './admission/admit.js';
 export { compareWithReference, describeMismatch, type Tolerance } from './admission/compare.js';
-export { zeroInputs } from './admission/warmup-inputs.js';
+export {
+  type MetadataWarmup,
+  metadataWarmups,
+  WARMUP_DIM_LADDER,
+  WARMUP_SAMPLE_RATE,
+  zeroInputs,
+} from './admission/warmup-inputs.js';
 export { DIGIT_PIXELS, type DigitSet, loadDigits } from './digits/mnist.js';
 export { type DigitClassifier, type TrainOptions, trainDigitClassifier } from './digits/train.js';
 export { ENGINES, engineNamed } from './engines/registry.js';

@@ -77,7 +77,10 @@ export const HostFactsSchema = z.strictObject({
   platform: z.string().max(32),
   /** `/proc/device-tree/model` without its trailing NUL, or null where there is none. */
   deviceTreeModel: z.string().max(256).nullable(),
-  /** Evidence of CUDA: a libcudart on the loader paths, `/dev/nvidia*` nodes, `nvidia-smi` on PATH. */
+  /**
+   * CUDA facts: a libcudart on the loader paths (reported, not evidence of a device), `/dev/nvidia*`
+   * nodes, and a GPU listed by `nvidia-smi -L`. Only the last two count as a CUDA device.
+   */
   cuda: z.strictObject({ libcudart: z.boolean(), devNvidia: z.boolean(), nvidiaSmi: z.boolean() }),
 });
 export type HostFacts = z.infer<typeof HostFactsSchema>;

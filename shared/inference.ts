@@ -58,6 +58,25 @@ export const EngineRejectionSchema = z.strictObject({
 });
 export type EngineRejection = z.infer<typeof EngineRejectionSchema>;
 
+/**
+ * How the admitted engine was warmed up: on the manifest's reference inputs, on sample inputs
+ * given at install, on inputs made from the model's metadata (`label` says which sizes), or
+ * not at all (`none`: no input set could run without real inputs; the opened session was
+ * admitted and `reason` says why).
+ */
+export const WarmupRecordSchema = z.strictObject({
+  source: z.enum(['reference', 'sample', 'metadata', 'none']),
+  label: z.string().max(256).optional(),
+  /** The dims of each warm-up input that ran. */
+  dims: z.record(z.string(), z.array(z.number().int().nonnegative()).max(16)).optional(),
+  reason: z.string().max(2048).optional(),
+});
+export type WarmupRecord = z.infer<typeof WarmupRecordSchema>;
+
+/** What the agent does with a version none of whose engines can be warmed without real inputs. */
+export const UNWARMED_POLICIES = ['admit', 'refuse'] as const;
+export type UnwarmedPolicy = (typeof UNWARMED_POLICIES)[number];
+
 /** One model as the device runs it: chosen engine (null when none was admitted) and rejections. */
 export const ModelRuntimeReportSchema = z.strictObject({
   name: z.string().max(64),
@@ -65,6 +84,8 @@ export const ModelRuntimeReportSchema = z.strictObject({
   precision: z.enum(PRECISIONS),
   engine: EngineNameSchema.nullable(),
   rejected: z.array(EngineRejectionSchema).max(16),
+  /** How the admitted engine was warmed up (absent when none was admitted). */
+  warmup: WarmupRecordSchema.optional(),
   /** Last error when no engine was admitted. */
   error: z.string().max(2048).optional(),
 });

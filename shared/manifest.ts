@@ -71,6 +71,11 @@ export const ManifestSchema = z.strictObject({
   inputs: z.array(TensorSpecSchema).min(1),
   outputs: z.array(TensorSpecSchema).min(1),
   reference: ReferenceSchema.optional(),
+  /**
+   * Sample inputs (no expected outputs) the agent warms engines up on when there is no
+   * reference: given at install with `--sample FILE`.
+   */
+  samples: z.record(z.string(), TensorValueSchema).optional(),
   lineage: LineageSchema.optional(),
   /** Hub wall clock at registration, ms. */
   createdAt: z.number().int().nonnegative(),

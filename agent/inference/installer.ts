@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
+  assertInputs,
   digestModelSource,
   ENGINES,
   type ModelSignature,
   type ModelSource,
   readModelSource,
   readOnnxSignature,
+  type TensorMap,
+  tensorFromJson,
 } from '../../inference/index.js';
 import {
   formatIssues,
@@ -18,6 +21,8 @@ import {
   SemverSchema,
   Sha256Schema,
   type TensorSpec,
+  type TensorValue,
+  TensorValueSchema,
 } from '../../shared/index.js';
 import type { ModelFiles } from './model-files.js';
 import type { ModelStore } from './model-store.js';
@@ -37,6 +42,11 @@ export const InstallRequestSchema = z.strictObject({
   manifest: z.unknown().optional(),
   /** A reference run engines must reproduce to be admitted. */
   reference: ReferenceSchema.optional(),
+  /**
+   * Sample inputs to warm engines up on when there is no reference, as `models infer
+   * --inputs` takes them: `{NAME: {dtype, dims, data}, ...}`.
+   */
+  samples: z.record(z.string(), TensorValueSchema).optional(),
   /** Activate right away (default true). */
   activate: z.boolean().default(true),
 });
@@ -108,7 +118,18 @@ function checkManifest(
   );
   if (problems.length > 0)
     throw invalid(`manifest does not describe ${req.file}: ${problems.join('; ')}`, problems);
-  return req.reference ? { ...m, reference: req.reference } : m;
+  return {
+    ...m,
+    ...(req.reference ? { reference: req.reference } : {}),
+    ...(req.samples ? { samples: req.samples } : {}),
+  };
+}
+
+/** Sample inputs must fit the model's signature: a bad one is refused naming the tensor. */
+function checkSample(sample: Record<string, TensorValue>, sig: ModelSignature): void {
+  const inputs: TensorMap = {};
+  for (const [name, value] of Object.entries(sample)) inputs[name] = tensorFromJson(name, value);
+  assertInputs(sig, inputs, 'sample inputs');
 }
 
 /** What {@link installModel} needs. */
@@ -145,6 +166,7 @@ export async function installModel(
     throw invalid(`sha256 mismatch for ${req.file}: expected ${req.sha256}, the file has ${digest.sha256}`);
   }
   const sig = await signatureOf(source, deps.log);
+  if (req.samples) checkSample(req.samples, sig);
   const manifest: Manifest =
     req.manifest !== undefined
       ? checkManifest(req.manifest, req, digest, source.format, sig)
@@ -158,6 +180,7 @@ export async function installModel(
           inputs: sig.inputs,
           outputs: sig.outputs,
           ...(req.reference ? { reference: req.reference } : {}),
+          ...(req.samples ? { samples: req.samples } : {}),
           createdAt: Date.now(),
         });
   const known = deps.models.list().some((m) => m.manifest.sha256 === manifest.sha256);

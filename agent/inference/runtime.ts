@@ -17,6 +17,8 @@ import {
   type Manifest,
   type ModelRuntimeReport,
   OutpostError,
+  type UnwarmedPolicy,
+  type WarmupRecord,
 } from '../../shared/index.js';
 import type { InferenceObservation } from '../metrics/model-metrics.js';
 import type { ModelFiles } from './model-files.js';
@@ -31,6 +33,8 @@ interface ActiveModel {
   manifest: Manifest;
   model: LoadedModel | undefined;
   rejected: EngineRejection[];
+  /** How the admitted engine was warmed up. */
+  warmup?: WarmupRecord;
   error?: string;
   /** Runs in flight; the session is closed only once they settle. */
   inflight: Set<Promise<unknown>>;
@@ -65,6 +69,8 @@ export interface InferenceRuntimeOptions {
   profile: ResolvedProfile;
   /** Overrides the profile's intra-op threads. */
   intraOpThreads?: number;
+  /** A version no engine can warm up without real inputs: admitted unwarmed (default) or refused. */
+  unwarmed?: UnwarmedPolicy;
   /** Called after every activation attempt, admitted or not (the report changed). */
   onChange?: () => void;
   log: Logger;
@@ -144,7 +150,13 @@ export class InferenceRuntime {
     if (admitted.model) {
       this.#o.models.setActive(name, version, manifest.precision, Date.now());
       const dropped = this.#o.cache.invalidate(name, { version, precision: manifest.precision });
-      this.#replace(name, { manifest, model: admitted.model, rejected, inflight: new Set() });
+      this.#replace(name, {
+        manifest,
+        model: admitted.model,
+        rejected,
+        ...(admitted.warmup ? { warmup: admitted.warmup } : {}),
+        inflight: new Set(),
+      });
       this.#o.log.info(
         {
           model: name,
@@ -176,6 +188,7 @@ export class InferenceRuntime {
   ): Promise<{
     manifest: Manifest;
     model: LoadedModel | undefined;
+    warmup?: WarmupRecord;
     rejected: EngineRejection[];
     error: string;
   }> {
@@ -195,6 +208,8 @@ export class InferenceRuntime {
         label: `${name}@${version}/${manifest.precision}`,
         source,
         reference: manifest.reference,
+        ...(manifest.samples ? { samples: manifest.samples } : {}),
+        unwarmed: this.#o.unwarmed ?? 'admit',
         engines: profile.engines,
         settingsFor: (engine) => ({
           intraOpThreads: this.#o.intraOpThreads ?? profile.threads.intraOp,
@@ -209,7 +224,10 @@ export class InferenceRuntime {
           ? admission.rejected.map((r) => ({ ...r, precision: manifest.precision }))
           : admission.rejected;
       rejected.push(...tagged);
-      if (admission.model) return { manifest, model: admission.model, rejected, error: '' };
+      if (admission.model) {
+        const { model, warmup } = admission;
+        return { manifest, model, rejected, error: '', ...(warmup ? { warmup } : {}) };
+      }
     }
     const error = `no engine was admitted for ${name}@${version} (tried ${profile.engines.join(', ')})`;
     return { manifest: first.manifest, model: undefined, rejected, error };
@@ -424,6 +442,7 @@ export class InferenceRuntime {
       precision: a.manifest.precision,
       engine: a.model?.engine ?? null,
       rejected: a.rejected.slice(0, 16),
+      ...(a.model && a.warmup ? { warmup: a.warmup } : {}),
       ...(a.error && !a.model ? { error: a.error.slice(0, 2048) } : {}),
     };
   }

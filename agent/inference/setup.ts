@@ -71,6 +71,7 @@ export function setupInference(options: InferenceSetupOptions): AgentInference {
     uploader: new ResultUploader(options.enqueue, log),
     profile,
     ...(inf.threads !== undefined ? { intraOpThreads: inf.threads } : {}),
+    unwarmed: inf.unwarmed,
     onChange: options.onChange,
     ...(options.onInfer ? { onInfer: options.onInfer } : {}),
     log,

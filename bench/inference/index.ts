@@ -4,16 +4,19 @@ import type { Benchmark } from '../lib/types.js';
 import { benchAgent, digitsBench } from './fixture.js';
 import { measureCache, measureHttp, measureInProcess } from './overhead.js';
 import { measureVariants } from './variants.js';
+import { measureWebgpu } from './webgpu.js';
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /**
  * `npm run bench -- inference`, on a digits MLP trained on real MNIST:
  * agent in-process inference against raw `InferenceSession.run` (goal ≤ 1.05×), local HTTP
- * API p50/p99 against in process, cache hit against miss, int8 and fp16 against fp32.
+ * API p50/p99 against in process, cache hit against miss, int8 and fp16 against fp32; then
+ * each ONNX conformance-zoo model on onnx:webgpu against onnx:cpu.
  */
 export const inferenceBenchmark: Benchmark = {
-  description: 'agent vs raw onnxruntime, local HTTP overhead, cache hit vs miss, int8/fp16 vs fp32',
+  description:
+    'agent vs raw onnxruntime, local HTTP overhead, cache hit vs miss, int8/fp16 vs fp32, WebGPU vs CPU per zoo model',
   async run({ quick, progress }) {
     progress('training the digits model');
     const model = digitsBench();
@@ -31,6 +34,7 @@ export const inferenceBenchmark: Benchmark = {
       progress('variants');
       const batches = Array.from({ length: 50 }, (_, i) => model.input(10, i * 10));
       const variants = await measureVariants(model.bytes, batches, model.test, quick ? 3 : 15);
+      const webgpu = await measureWebgpu(quick ? 3 : 10, progress);
       progress('done');
       const fp32 = variants[0];
       return [
@@ -110,6 +114,24 @@ export const inferenceBenchmark: Benchmark = {
             v.maxAbsDiff.toExponential(1),
           ]),
         ),
+        '',
+        'ONNX conformance-zoo models (test/conformance/zoo.ts) at real shapes, onnx:webgpu vs onnx:cpu (1 thread):',
+        table(
+          ['model', 'cpu/run', 'webgpu open + 1st run', 'webgpu/run', 'webgpu ÷ cpu', 'max |Δ|'],
+          webgpu.map((w) =>
+            w.error
+              ? [w.id, millis(w.cpuMs), `failed: ${w.error}`, '—', '—', '—']
+              : [
+                  w.id,
+                  millis(w.cpuMs),
+                  millis(w.webgpuFirstMs),
+                  millis(w.webgpuMs),
+                  ratio(w.webgpuMs / w.cpuMs),
+                  w.maxAbsDiff.toExponential(1),
+                ],
+          ),
+        ),
+        '(WebGPU runs on whatever adapter the host has; on a CPU-only host that is lavapipe, a software Vulkan driver)',
       ].join('\n');
     } finally {
       await close();

@@ -7,7 +7,8 @@ import { isRegistryAction, MODELS_REGISTRY_HELP, runRegistryCommand } from './mo
 import { QUANTIZE_HELP, runQuantizeCommand } from './quantize.js';
 
 export const MODELS_HELP = `outpost models install FILE --name NAME --version X.Y.Z [--precision fp32|fp16|int8]
-                      [--sha256 HEX] [--manifest manifest.json] [--reference reference.json] [--no-activate]
+                      [--sha256 HEX] [--manifest manifest.json] [--reference reference.json]
+                      [--sample sample.json] [--no-activate]
 outpost models list [--json]
 outpost models activate NAME VERSION [--precision P]
 outpost models infer NAME --inputs inputs.json [--json]
@@ -17,7 +18,9 @@ Talks to a running agent's local API: --agent URL (env OUTPOST_AGENT_URL, defaul
 http://127.0.0.1:7070). FILE is an .onnx file or a TF.js model.json (shards beside it); the
 agent reads it, checks --sha256 or the manifest against it, stores it and activates it on the
 first engine of its firmware profile that is admitted. inputs.json holds
-{"x": {"dtype": "float32", "dims": [1, 4], "data": [...]}, ...}.
+{"x": {"dtype": "float32", "dims": [1, 4], "data": [...]}, ...}; --sample takes a file in the
+same format: inputs the engines are warmed up on when there is no reference (otherwise they
+are warmed up on inputs made from the model's metadata; see docs/models.md).
 
 Examples:
   outpost models install ./digits.onnx --name digits --version 1.0.0
@@ -36,6 +39,7 @@ interface Listing {
     precision: string;
     engine: string | null;
     rejected: Array<{ engine: string; stage: string; reason: string }>;
+    warmup?: { source: string; label?: string; reason?: string };
   } | null;
   installed: Array<{ version: string; precision: string }>;
   policy: { upload: string };
@@ -94,8 +98,17 @@ function describe(m: Listing): string {
   const rejected = m.active.rejected.map(
     (r) => `  rejected ${r.engine} (${r.stage}): ${r.reason.split('\n')[0]}`,
   );
+  const { warmup } = m.active;
+  const warmed = warmup
+    ? [
+        warmup.source === 'none'
+          ? `  not warmed up: ${(warmup.reason ?? '').split('\n')[0]}`
+          : `  warmed up on ${warmup.source} inputs${warmup.label ? ` (${warmup.label})` : ''}`,
+      ]
+    : [];
   return [
     `${m.name} ${m.active.version}/${m.active.precision} on ${m.active.engine ?? 'no engine'}`,
+    ...warmed,
     ...rejected,
   ].join('\n');
 }
@@ -118,6 +131,7 @@ export async function runModelsCommand(positionals: string[], flags: ConfigObjec
       ...(str(flags.sha256) ? { sha256: str(flags.sha256) } : {}),
       ...(flags.manifest !== undefined ? { manifest: readJson('manifest', flags.manifest) } : {}),
       ...(flags.reference !== undefined ? { reference: readJson('reference', flags.reference) } : {}),
+      ...(flags.sample !== undefined ? { samples: readJson('sample', flags.sample) } : {}),
       ...(flags.noActivate === true ? { activate: false } : {}),
     };
     const listing = await agentRequest<Listing>(flags, 'POST', '/v1/models', body);
@@ -137,8 +151,9 @@ export async function runModelsCommand(positionals: string[], flags: ConfigObjec
       String(m.active?.rejected.length ?? 0),
       m.installed.map((i) => `${i.version}/${i.precision}`).join(' '),
       m.policy.upload,
+      m.active?.warmup?.source ?? '-',
     ]);
-    console.log(table(['NAME', 'ACTIVE', 'ENGINE', 'REJECTED', 'INSTALLED', 'UPLOAD'], rows));
+    console.log(table(['NAME', 'ACTIVE', 'ENGINE', 'REJECTED', 'INSTALLED', 'UPLOAD', 'WARMUP'], rows));
     return;
   }
   if (action === 'activate') {

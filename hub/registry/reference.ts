@@ -3,6 +3,7 @@ import {
   admitModel,
   type ModelSignature,
   type ModelSource,
+  metadataWarmups,
   type TensorMap,
   tensorToJson,
   zeroInputs,
@@ -19,9 +20,14 @@ export interface HubModelCheck {
   reference: Manifest['reference'] | undefined;
 }
 
-/** Deterministic inputs in [0, 1) for floats (a fixed LCG), zeros otherwise: a reference run's inputs. */
-function referenceInputs(signature: ModelSignature): TensorMap {
-  const inputs = zeroInputs(signature.inputs);
+/**
+ * A reference run's inputs: shaped like the warm-up set admission ran (so a model whose dynamic
+ * dims must be more than 1, or whose integer scalar is a sample rate, runs), floats replaced by
+ * deterministic values in [0, 1) (a fixed LCG), other tensors as the warm-up had them.
+ */
+function referenceInputs(signature: ModelSignature, warmupLabel: string | undefined): TensorMap {
+  const sets = metadataWarmups(signature.inputs);
+  const inputs = sets.find((s) => s.label === warmupLabel)?.inputs ?? zeroInputs(signature.inputs);
   let state = 0x2545f491;
   for (const tensor of Object.values(inputs)) {
     if (tensor.dtype !== 'float32' && tensor.dtype !== 'float64') continue;
@@ -54,6 +60,8 @@ export async function checkOnHub(
     label,
     source,
     engines: [engine],
+    // The hub must run the model to make its reference: one no input set runs is invalid here.
+    unwarmed: 'refuse',
     settingsFor: () => ({ intraOpThreads: 1, interOpThreads: 1, options: {} }),
     log: options.log,
   });
@@ -70,7 +78,7 @@ export async function checkOnHub(
     return { signature: model.signature, reference: undefined };
   }
   try {
-    const inputs = referenceInputs(model.signature);
+    const inputs = referenceInputs(model.signature, admission.warmup?.label);
     const outputs = await model.run(inputs);
     if (elements(inputs) + elements(outputs) > options.maxElements) {
       options.log.warn(

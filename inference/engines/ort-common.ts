@@ -23,13 +23,21 @@ export function sessionOptions(provider: string, settings: EngineSettings): Infe
   };
 }
 
+/** Largest real dim; onnxruntime-web reports an unnamed dynamic dim as 2^32 − 1 (uint32 −1). */
+const MAX_DIM = 2 ** 31 - 1;
+
+/**
+ * A dim as the signature keeps it: a size, a name, or -1 for an unnamed dynamic dim
+ * (onnxruntime-node reports it as `''` or a negative number, onnxruntime-web as 4294967295).
+ */
+function dimOf(d: number | string): number | string {
+  if (typeof d === 'string') return d === '' ? -1 : d;
+  return d < 0 || d > MAX_DIM ? -1 : d;
+}
+
 function specOf(meta: InferenceSession.ValueMetadata): TensorSpec {
   if (!meta.isTensor) return { name: meta.name, dtype: 'float32', shape: [] };
-  return {
-    name: meta.name,
-    dtype: meta.type as TensorDtype,
-    shape: meta.shape.map((d) => (typeof d === 'number' && d < 0 ? -1 : d)),
-  };
+  return { name: meta.name, dtype: meta.type as TensorDtype, shape: meta.shape.map(dimOf) };
 }
 
 function toOrt(ort: OrtRuntime, t: HostTensor): Tensor {

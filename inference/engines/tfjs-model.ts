@@ -1,7 +1,7 @@
 import type { EngineName, TensorSpec } from '../../shared/index.js';
 import { type ModelSource, shardPaths } from '../model/source.js';
 import type { HostTensor, TensorDtype, TensorMap } from '../tensor/host-tensor.js';
-import { initBackend, selectBackend, type Tf } from './tfjs-runtime.js';
+import { exclusiveRun, initBackend, selectBackend, type Tf } from './tfjs-runtime.js';
 import type { LoadedModel } from './types.js';
 
 type TfjsSource = Exclude<ModelSource, { format: 'onnx' }>;
@@ -58,6 +58,47 @@ function fromTf(t: TfTensor): HostTensor {
 }
 
 /**
+ * Ops whose output shapes depend on the data, or that are control flow: TF.js's graph
+ * executor refuses `execute()` on a graph with them ("Please use model.executeAsync()").
+ */
+const DYNAMIC_OPS = new Set([
+  'Where',
+  'NonMaxSuppressionV2',
+  'NonMaxSuppressionV3',
+  'NonMaxSuppressionV4',
+  'NonMaxSuppressionV5',
+  'Switch',
+  'Merge',
+  'Enter',
+  'Exit',
+  'NextIteration',
+  'LoopCond',
+  'StatelessIf',
+  'StatelessWhile',
+  'If',
+  'While',
+  'TensorArrayV3',
+  'TensorListReserve',
+  'Unique',
+  'ListDiff',
+]);
+
+/** True when a graph model.json holds a dynamic op (in its nodes or its functions). */
+export function hasDynamicOps(modelTopology: unknown): boolean {
+  const topology = modelTopology as {
+    node?: Array<{ op?: string }>;
+    library?: { function?: Array<{ nodeDef?: Array<{ op?: string }> }> };
+  };
+  const nodes = [
+    ...(topology.node ?? []),
+    ...(topology.library?.function ?? []).flatMap((f) => f.nodeDef ?? []),
+  ];
+  return nodes.some((n) => n.op !== undefined && DYNAMIC_OPS.has(n.op));
+}
+
+const needsAsync = (err: unknown) => err instanceof Error && /executeAsync/.test(err.message);
+
+/**
  * Opens a TF.js graph or layers model on `backend`. The signature is the model's own
  * (graph: its inputs/outputs; layers: its input and output layers, null dims as -1).
  * Runs are synchronous after the backend switch (see tfjs-runtime.ts).
@@ -72,6 +113,8 @@ export async function openTfjsModel(
   selectBackend(tf, backend);
   const handler = tf.io.fromMemory(artifactsOf(source));
   let execute: (inputs: TensorMap) => TfTensor[];
+  /** Set for graphs with dynamic ops: runs through `executeAsync` instead. */
+  const mode: { executeAsync?: (inputs: TensorMap) => Promise<TfTensor[]> } = {};
   let dispose: () => void;
   let inputs: TensorSpec[];
   let outputs: TensorSpec[];
@@ -86,6 +129,29 @@ export async function openTfjsModel(
       const result = model.execute(named, names);
       return Array.isArray(result) ? result : [result];
     };
+    const runAsync = async (feeds: TensorMap) => {
+      const named: Record<string, TfTensor> = {};
+      for (const [name, t] of Object.entries(feeds)) named[name] = toTf(tf, t);
+      try {
+        const result = await model.executeAsync(named, names);
+        return Array.isArray(result) ? result : [result];
+      } finally {
+        for (const t of Object.values(named)) t.dispose();
+      }
+    };
+    if (hasDynamicOps(source.modelJson.modelTopology)) mode.executeAsync = runAsync;
+    else {
+      // A dynamic op this scan does not know: TF.js says so on the first run; switch then.
+      const sync = execute;
+      execute = (feeds) => {
+        try {
+          return sync(feeds);
+        } catch (err) {
+          if (needsAsync(err)) mode.executeAsync = runAsync;
+          throw err;
+        }
+      };
+    }
     dispose = () => model.dispose();
   } else {
     const model = await tf.loadLayersModel(handler);
@@ -103,9 +169,19 @@ export async function openTfjsModel(
     engine,
     signature: { inputs, outputs },
     async run(feeds: TensorMap): Promise<TensorMap> {
-      // Synchronous from here on: the backend cannot change under this run.
-      selectBackend(tf, backend);
-      const results = tf.tidy(() => execute(feeds));
+      const results = await exclusiveRun(async () => {
+        selectBackend(tf, backend);
+        if (mode.executeAsync) return mode.executeAsync(feeds);
+        try {
+          // Synchronous: the backend cannot change under this run.
+          return tf.tidy(() => execute(feeds));
+        } catch (err) {
+          const retry = mode.executeAsync as ((inputs: TensorMap) => Promise<TfTensor[]>) | undefined;
+          if (!retry) throw err;
+          selectBackend(tf, backend);
+          return retry(feeds);
+        }
+      });
       try {
         const out: TensorMap = {};
         outputs.forEach((o, i) => {

@@ -3,7 +3,8 @@
  * not ours) whose active backend is switched by `setBackend`. Once a backend is initialised
  * (see {@link initBackend}, at load) the switch completes synchronously, so a run calls
  * {@link selectBackend} and executes its model in the same synchronous block: no other
- * model can change the backend in between.
+ * model can change the backend in between. Runs that must await (`executeAsync`, for graphs
+ * with dynamic ops) hold {@link exclusiveRun} so that no other TF.js run starts meanwhile.
  */
 export type Tf = typeof import('@tensorflow/tfjs');
 
@@ -33,4 +34,16 @@ export function selectBackend(tf: Tf, backend: string): void {
   // With the backend already in TF.js's registry, setBackend runs to completion before it returns.
   tf.setBackend(backend).catch(() => undefined);
   if (tf.getBackend() !== backend) throw new Error(`TF.js backend "${backend}" could not be selected`);
+}
+
+let tail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `fn` after every TF.js run queued before it has settled: TF.js's backend is process
+ * state, so an awaiting run must not interleave with another model's run on another backend.
+ */
+export function exclusiveRun<T>(fn: () => Promise<T> | T): Promise<T> {
+  const next = tail.then(fn, fn);
+  tail = next.catch(() => undefined);
+  return next;
 }

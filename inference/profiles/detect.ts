@@ -1,8 +1,12 @@
 import type { FirmwareProfile, HostFacts, ProfileMatch } from '../../shared/index.js';
 
-/** True when the host shows any evidence of a CUDA runtime. */
+/**
+ * True when the host shows evidence of a CUDA device: `/dev/nvidia*` nodes or a GPU listed by
+ * `nvidia-smi`. A CUDA library on disk alone is not evidence (toolkits and containers ship
+ * libcudart on machines with no GPU).
+ */
 export function hasCuda(facts: HostFacts): boolean {
-  return facts.cuda.libcudart || facts.cuda.devNvidia || facts.cuda.nvidiaSmi;
+  return facts.cuda.devNvidia || facts.cuda.nvidiaSmi;
 }
 
 /** Why `match` fits `facts` (one clause per constraint), or undefined when it does not. */
@@ -22,7 +26,7 @@ export function matchReason(match: ProfileMatch, facts: HostFacts): string | und
   if (match.cuda !== undefined) {
     if (hasCuda(facts) !== match.cuda) return undefined;
     const evidence = Object.entries(facts.cuda)
-      .filter(([, v]) => v)
+      .filter(([k, v]) => v && k !== 'libcudart')
       .map(([k]) => k);
     why.push(match.cuda ? `CUDA present (${evidence.join(', ')})` : 'no CUDA');
   }

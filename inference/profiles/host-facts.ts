@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -29,8 +30,27 @@ function anyFile(dir: string, test: (name: string) => boolean): boolean {
   }
 }
 
-function onPath(command: string, env: NodeJS.ProcessEnv): boolean {
-  return (env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, command)));
+function onPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  return (env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, command))
+    .find((path) => existsSync(path));
+}
+
+/**
+ * True when `nvidia-smi -L` (found on PATH) lists at least one GPU (`GPU 0: …`). A driver
+ * utility with no device prints "No devices were found" and exits non-zero: not a GPU.
+ */
+function nvidiaSmiListsGpu(env: NodeJS.ProcessEnv): boolean {
+  const smi = onPath('nvidia-smi', env);
+  if (!smi) return false;
+  try {
+    const out = execFileSync(smi, ['-L'], { env, timeout: 5000, encoding: 'utf8', stdio: 'pipe' });
+    return /^GPU \d+:/m.test(out);
+  } catch {
+    return false;
+  }
 }
 
 /** Overridable locations, for tests. */
@@ -43,8 +63,8 @@ export interface HostProbeOptions {
 
 /**
  * Gathers the facts profile detection uses: architecture, `/proc/device-tree/model`, and
- * CUDA evidence (a `libcudart.so*` in the usual or `LD_LIBRARY_PATH` dirs, `/dev/nvidia*`
- * device nodes, `nvidia-smi` on PATH). Reads files only; runs nothing.
+ * CUDA facts (a `libcudart.so*` in the usual or `LD_LIBRARY_PATH` dirs, `/dev/nvidia*`
+ * device nodes, a GPU listed by `nvidia-smi -L` when that is on PATH, with a 5 s limit).
  */
 export function probeHostFacts(options: HostProbeOptions = {}): HostFacts {
   const env = options.env ?? process.env;
@@ -60,7 +80,7 @@ export function probeHostFacts(options: HostProbeOptions = {}): HostFacts {
     cuda: {
       libcudart: libDirs.some((d) => anyFile(d, (n) => n.startsWith('libcudart.so'))),
       devNvidia: anyFile(options.devDir ?? '/dev', (n) => /^nvidia\d+$/.test(n)),
-      nvidiaSmi: onPath('nvidia-smi', env),
+      nvidiaSmi: nvidiaSmiListsGpu(env),
     },
   };
 }

@@ -35,7 +35,8 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
     [
       ['demo-1', 'x86-64-cuda', 'onnx:cpu', 'fp32'],
       ['demo-2', 'raspberry-pi-4', 'onnx:cpu', 'int8'],
-      ['demo-3', 'browser-webgpu', 'onnx-web:wasm', 'fp32'],
+      // onnx:webgpu runs on the software Vulkan adapter (mesa-vulkan-drivers) CI installs.
+      ['demo-3', 'browser-webgpu', 'onnx:webgpu', 'fp32'],
     ],
   );
   assert.deepEqual(
@@ -43,7 +44,7 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
     ['onnx:tensorrt', 'onnx:cuda'],
   );
   assert.match(inf.devices[0].rejected[0].reason, /TensorRT/);
-  assert.equal(inf.devices[2].rejected[0].engine, 'onnx:webgpu');
+  assert.deepEqual(inf.devices[2].rejected, []);
   // biome-ignore lint/suspicious/noExplicitAny: report JSON
   for (const d of inf.devices as any[]) {
     assert.ok(d.accuracy > 0.7, `${d.id} accuracy ${d.accuracy}`);

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Hub } from '../../hub/index.js';
 import { DesiredStateSchema, verifySignedManifest } from '../../shared/index.js';
+import { zooFile, zooModel } from '../conformance/zoo.js';
 import { api, enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 import { pushModel } from './helpers.js';
@@ -47,6 +48,20 @@ describe('registry', () => {
     assert.deepEqual(manifest.lineage, { source: 'unit-test' });
     assert.ok(manifest.reference, 'the hub computed a reference run');
     assert.deepEqual(manifest.reference.outputs.probs?.dims, [1, 3]);
+  });
+
+  it('pushes a real stateful audio model: its reference runs at the warm-up sizes that ran', async () => {
+    // Silero VAD v5 cannot run with its dynamic dims at 1 (reflect padding needs more samples).
+    const bytes = readFileSync(zooFile(zooModel('silero-vad-v5')));
+    const res = await pushModel(hub, 'vad', '1.0.0', bytes);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const shown = await api(hub, 'GET', '/v1/models/vad/versions/1.0.0');
+    const [signed] = shown.body.manifests;
+    const { reference } = verifySignedManifest(signed, [hub.delivery.registry.signingKey.keys.publicKeyPem]);
+    assert.ok(reference, 'the hub computed a reference run');
+    assert.deepEqual(reference.inputs.input?.dims, [1, 512]);
+    assert.deepEqual(reference.inputs.sr, { dtype: 'int64', dims: [], data: [16000] });
+    assert.deepEqual(reference.outputs.output?.dims, [1, 1]);
   });
 
   it('adds variants and children with a parent; refuses a duplicate variant', async () => {

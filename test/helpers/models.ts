@@ -140,3 +140,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 export type { TensorMap };
+
+/**
+ * y = Reshape(x, [1000]) for x of dynamic length: it runs only when x has exactly 1000
+ * elements, which no warm-up size made from its metadata gives (it needs real inputs).
+ */
+export function needsRealInputsModel(): Uint8Array {
+  return new OnnxModelBuilder('needs-1000')
+    .input('x', 'float32', [-1])
+    .output('y', 'float32', [1000])
+    .initializer('shape', { dtype: 'int64', dims: [1], data: BigInt64Array.from([1000n]) })
+    .node('Reshape', ['x', 'shape'], ['y'])
+    .build();
+}

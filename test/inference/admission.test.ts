@@ -5,8 +5,9 @@ import { admitModel, ENGINES, type EngineSettings, tensorToJson } from '../../in
 import type { EngineName, EngineOptions, Manifest } from '../../shared/index.js';
 import { classifierModel, f32, geluModel } from '../helpers/models.js';
 
-// On this GPU-less machine: TensorRT, CUDA and WebGPU are really absent, so
-// admission falls back with their real errors; and an engine whose outputs disagree with the
+// On this GPU-less machine: TensorRT and CUDA are really absent, so admission falls back
+// with their real errors (WebGPU runs here on a software Vulkan adapter: see
+// test/conformance/webgpu.test.ts); and an engine whose outputs disagree with the
 // manifest's reference is refused, with the output, the worst element and the tolerance.
 
 const log = pino({ level: 'silent' });
@@ -31,12 +32,12 @@ async function referenceFor(bytes: Uint8Array, x: number[]): Promise<NonNullable
 const X = [0.9, -1.3, 0.4, 2.1, -0.7, 0.2, 1.6, -2.2];
 
 describe('engine admission', () => {
-  it('falls back from onnx:tensorrt, onnx:cuda and onnx:webgpu to onnx:cpu, keeping their real errors', async () => {
+  it('falls back from onnx:tensorrt and onnx:cuda to onnx:cpu, keeping their real errors', async () => {
     const { bytes } = classifierModel();
     const result = await admitModel({
       label: 'classifier@1.0.0',
       source: { format: 'onnx', bytes },
-      engines: ['onnx:tensorrt', 'onnx:cuda', 'onnx:webgpu', 'onnx:cpu'],
+      engines: ['onnx:tensorrt', 'onnx:cuda', 'onnx:cpu'],
       settingsFor: () => settings(),
       log,
     });
@@ -47,15 +48,12 @@ describe('engine admission', () => {
       [
         ['onnx:tensorrt', 'load'],
         ['onnx:cuda', 'load'],
-        ['onnx:webgpu', 'load'],
       ],
     );
-    const [trt, cuda, webgpu] = result.rejected;
-    // onnxruntime's own messages: the provider libraries are not installed here...
+    const [trt, cuda] = result.rejected;
+    // onnxruntime's own messages: the provider libraries are not installed here.
     assert.match(trt?.reason ?? '', /TensorRT.*Failed to load shared library/s);
     assert.match(cuda?.reason ?? '', /Cuda.*Failed to load shared library/s);
-    // ...and Dawn finds no GPU adapter.
-    assert.match(webgpu?.reason ?? '', /adapter/i);
   });
 
   it('refuses an engine whose option really changes the numbers (GELU approximation) and admits the next', async () => {
@@ -131,7 +129,7 @@ describe('engine admission', () => {
     for (const r of result.rejected.slice(0, 2)) assert.ok((r.mismatch?.maxAbsDiff ?? 0) > 0.01, r.reason);
   });
 
-  it('a warm-up run without a reference uses zeros shaped by the signature', async () => {
+  it('a warm-up run without a reference uses inputs made from the signature', async () => {
     const result = await admitModel({
       label: 'classifier@1.0.0',
       source: { format: 'onnx', bytes: classifierModel().bytes },

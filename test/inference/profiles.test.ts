@@ -33,7 +33,10 @@ const fixtures: Array<[string, HostFacts]> = [
   ['raspberry-pi-4', facts({ arch: 'arm', deviceTreeModel: 'Raspberry Pi 4 Model B Rev 1.5' })],
   ['x86-64-cpu', facts({ arch: 'x64' })],
   ['x86-64-cuda', facts({ arch: 'x64', cuda: { ...noCuda, devNvidia: true, nvidiaSmi: true } })],
-  ['x86-64-cuda', facts({ arch: 'x64', cuda: { ...noCuda, libcudart: true } })],
+  ['x86-64-cuda', facts({ arch: 'x64', cuda: { ...noCuda, nvidiaSmi: true } })],
+  ['x86-64-cuda', facts({ arch: 'x64', cuda: { ...noCuda, devNvidia: true } })],
+  // A CUDA library on disk with no device node and no GPU listed is not a CUDA host.
+  ['x86-64-cpu', facts({ arch: 'x64', cuda: { ...noCuda, libcudart: true } })],
   ['browser-webgpu', facts({ runtime: 'browser', arch: 'wasm32', platform: 'browser' })],
   ['generic-cpu', facts({ arch: 'riscv64' })],
   ['generic-cpu', facts({ deviceTreeModel: 'Pine64 RockPro64 v2.1' })],
@@ -57,7 +60,8 @@ describe('firmware profiles', () => {
       assert.ok(names.includes(n), n);
     }
     const gpu = profiles.find((p) => p.name === 'x86-64-cuda');
-    assert.deepEqual(gpu?.engines.slice(0, 3), ['onnx:tensorrt', 'onnx:cuda', 'onnx:cpu']);
+    assert.deepEqual(gpu?.engines.slice(0, 4), ['onnx:tensorrt', 'onnx:cuda', 'onnx:cpu', 'onnx:webgpu']);
+    assert.ok(profiles.find((p) => p.name === 'browser-webgpu')?.engines.includes('onnx:webgpu'));
   });
 
   for (const [expected, host] of fixtures) {
@@ -93,6 +97,20 @@ describe('firmware profiles', () => {
       });
       assert.equal(none.deviceTreeModel, null);
       assert.deepEqual(none.cuda, { libcudart: false, devNvidia: false, nvidiaSmi: false });
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('counts nvidia-smi only when it lists a GPU', () => {
+    const dir = tempDir('outpost-smi-');
+    try {
+      const smi = join(dir.path, 'nvidia-smi');
+      const probe = () => probeHostFacts({ devDir: dir.path, libDirs: [], env: { PATH: dir.path } }).cuda;
+      writeFileSync(smi, '#!/bin/sh\necho "No devices were found"\nexit 6\n', { mode: 0o755 });
+      assert.equal(probe().nvidiaSmi, false);
+      writeFileSync(smi, '#!/bin/sh\necho "GPU 0: NVIDIA H200 (UUID: GPU-1)"\n', { mode: 0o755 });
+      assert.equal(probe().nvidiaSmi, true);
     } finally {
       dir.remove();
     }
