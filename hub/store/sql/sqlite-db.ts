@@ -1,0 +1,141 @@
+import { resolve } from 'node:path';
+import type { Database, Statement } from 'better-sqlite3';
+import { OutpostError } from '../../../shared/index.js';
+import { type Dialect, placeholders, type Sql, type SqlDatabase, type SqlValue } from './seam.js';
+
+/** SQLite's spellings (better-sqlite3; one connection, one writer). */
+export const SQLITE_DIALECT: Dialect = {
+  name: 'sqlite',
+  forUpdate: '',
+  greatest: (a, b) => `MAX(${a}, ${b})`,
+  isUniqueViolation: (err) => {
+    const code = (err as { code?: unknown }).code;
+    return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  },
+};
+
+/** Prepared statements kept per SQL text; `IN` lists of many lengths stay bounded. */
+const MAX_CACHED_STATEMENTS = 500;
+
+function bind(params: readonly SqlValue[]): unknown[] {
+  return params.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value));
+}
+
+/** The transaction in progress on one database file, shared by its connections in this process. */
+interface Gate {
+  /** Resolves when the open transaction ends; undefined while none is open. */
+  txEnd: Promise<void> | undefined;
+  /** Connections of this process on the file. */
+  users: number;
+}
+
+const gates = new Map<string, Gate>();
+
+/**
+ * {@link SqlDatabase} over one better-sqlite3 connection. Statements run synchronously, so
+ * a call made while no transaction is open completes in the same tick, as before the seam.
+ * A transaction (`BEGIN IMMEDIATE` … `COMMIT`) may await between its statements; calls from
+ * outside wait until it ends, so they never land inside it. Connections of this process on
+ * the same file share that wait: SQLite's own lock wait (`busy_timeout`) blocks the thread,
+ * so it would never see a transaction that is waiting for its turn in the event loop end.
+ * Other processes wait on SQLite's lock, as before.
+ */
+export class SqliteDatabase implements SqlDatabase {
+  readonly dialect = SQLITE_DIALECT;
+  private readonly statements = new Map<string, Statement>();
+  private readonly file: string;
+  private readonly gate: Gate;
+  /** The handle a transaction's body gets: runs at once, joins nested `tx` calls. */
+  private readonly inTx: Sql;
+
+  constructor(readonly db: Database) {
+    this.file = db.memory ? `:memory:${Math.random()}` : resolve(db.name);
+    this.gate = gates.get(this.file) ?? { txEnd: undefined, users: 0 };
+    this.gate.users++;
+    gates.set(this.file, this.gate);
+    this.inTx = {
+      dialect: SQLITE_DIALECT,
+      all: async (sql, params = []) => this.prepare(sql).all(...bind(params)) as never,
+      get: async (sql, params = []) => this.prepare(sql).get(...bind(params)) as never,
+      run: async (sql, params = []) => this.prepare(sql).run(...bind(params)).changes,
+      insertMany: async (table, columns, rows, conflict = '') =>
+        this.insertRows(table, columns, rows, conflict),
+      tx: (fn) => fn(this.inTx),
+    };
+  }
+
+  private prepare(sql: string): Statement {
+    if (!this.db.open) throw new OutpostError('HUB_STORE_UNAVAILABLE', 'hub store is closed');
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  private insertRows(
+    table: string,
+    columns: readonly string[],
+    rows: ReadonlyArray<readonly SqlValue[]>,
+    conflict: string,
+  ): void {
+    const statement = this.prepare(
+      `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${placeholders(columns.length)} ${conflict}`,
+    );
+    for (const row of rows) statement.run(...bind(row));
+  }
+
+  async all<R>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
+    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
+    return this.prepare(sql).all(...bind(params)) as R[];
+  }
+
+  async get<R>(sql: string, params: readonly SqlValue[] = []): Promise<R | undefined> {
+    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
+    return this.prepare(sql).get(...bind(params)) as R | undefined;
+  }
+
+  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
+    return this.prepare(sql).run(...bind(params)).changes;
+  }
+
+  async insertMany(
+    table: string,
+    columns: readonly string[],
+    rows: ReadonlyArray<readonly SqlValue[]>,
+    conflict = '',
+  ): Promise<void> {
+    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
+    this.db.transaction(() => this.insertRows(table, columns, rows, conflict))();
+  }
+
+  async tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
+    // Checked and claimed in the same tick: no other caller can begin in between.
+    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
+    this.prepare('BEGIN IMMEDIATE').run();
+    let end = (): void => undefined;
+    this.gate.txEnd = new Promise((done) => {
+      end = done;
+    });
+    try {
+      const result = await fn(this.inTx);
+      this.prepare('COMMIT').run();
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      this.gate.txEnd = undefined;
+      end();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.db.open) return;
+    this.db.close();
+    if (--this.gate.users === 0) gates.delete(this.file);
+  }
+}
