@@ -2,7 +2,6 @@ import { OutpostError } from '../../shared/index.js';
 import { postgresFederatedStore } from './postgres-federated.js';
 import { runPostgresMigrations } from './postgres-migrate.js';
 import { PgPool, type PgPoolOptions } from './postgres-pool.js';
-import { postgresRolloutStore } from './postgres-rollouts.js';
 import { HUB_POSTGRES_MIGRATIONS } from './postgres-schema.js';
 import { PostgresDatabase } from './sql/postgres-db.js';
 import { assembleHubStore } from './store.js';
@@ -27,7 +26,7 @@ export async function openPostgresHubStore(options: PgPoolOptions): Promise<Post
     );
   }
   const db = new PostgresDatabase(pool);
-  const store = assembleHubStore(db, { ...postgresRolloutStore(pool), ...postgresFederatedStore(pool) });
+  const store = assembleHubStore(db, postgresFederatedStore(pool));
   return { ...store, pool };
 }
 

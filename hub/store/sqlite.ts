@@ -4,7 +4,6 @@ import BetterSqlite3 from 'better-sqlite3';
 import { OutpostError, runMigrations } from '../../shared/index.js';
 import { SqliteDatabase } from './sql/sqlite-db.js';
 import { sqliteFederatedStore } from './sqlite-federated.js';
-import { sqliteRolloutStore } from './sqlite-rollouts.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { assembleHubStore } from './store.js';
 import type { HubStore } from './types.js';
@@ -30,7 +29,7 @@ export function openSqliteHubStore(dataDir: string): HubStore {
     const open = () => {
       if (!db.open) throw new OutpostError('HUB_STORE_UNAVAILABLE', 'hub store is closed');
     };
-    return assembleHubStore(sql, { ...sqliteRolloutStore(db, open), ...sqliteFederatedStore(db, open) });
+    return assembleHubStore(sql, sqliteFederatedStore(db, open));
   } catch (err) {
     db.close();
     throw err;

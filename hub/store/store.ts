@@ -5,7 +5,7 @@ import { eventArea } from './events.js';
 import type { FederatedStore } from './federated-types.js';
 import { registryArea } from './registry.js';
 import { rescoreArea } from './rescores.js';
-import type { RolloutStore } from './rollout-types.js';
+import { rolloutArea } from './rollouts.js';
 import { skipArea } from './skips.js';
 import type { SqlDatabase } from './sql/seam.js';
 import type { HubStore } from './types.js';
@@ -14,7 +14,7 @@ import type { HubStore } from './types.js';
  * The one way a hub store is assembled, whatever the backend: every area is a function of
  * the dialect seam returning its methods, and the store is their union.
  */
-export function assembleHubStore(db: SqlDatabase, rest: RolloutStore & FederatedStore): HubStore {
+export function assembleHubStore(db: SqlDatabase, rest: FederatedStore): HubStore {
   return {
     kind: db.dialect.name,
     ...deviceArea(db),
@@ -24,6 +24,7 @@ export function assembleHubStore(db: SqlDatabase, rest: RolloutStore & Federated
     ...rescoreArea(db),
     ...registryArea(db),
     ...brokerCredentialArea(db),
+    ...rolloutArea(db),
     ...rest,
     close: () => db.close(),
   };

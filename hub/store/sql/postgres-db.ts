@@ -10,6 +10,8 @@ export const POSTGRES_DIALECT: Dialect = {
   forUpdate: ' FOR UPDATE',
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
   isUniqueViolation: (err) => (err as { code?: unknown }).code === UNIQUE_VIOLATION,
+  jsonField: (column, key) => `(${column}::jsonb ->> '${key}')`,
+  advisoryLock: 'SELECT pg_advisory_xact_lock(?)',
 };
 
 /** Most bind parameters of one statement (the protocol's limit is 65535). */

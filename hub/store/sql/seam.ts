@@ -14,6 +14,13 @@ export interface Dialect {
   greatest(a: string, b: string): string;
   /** True for a primary-key or unique-constraint violation. */
   isUniqueViolation(err: unknown): boolean;
+  /** The text of top-level field `key` of a JSON document in TEXT column `column`. */
+  jsonField(column: string, key: string): string;
+  /**
+   * A statement that holds lock `key` (one bound parameter) until the transaction ends, so
+   * replicas run that job one after the other; undefined where one writer is all there is.
+   */
+  readonly advisoryLock: string | undefined;
 }
 
 /** A value bound to a `?`: booleans become 0/1 on SQLite, Buffers are BLOB/BYTEA. */

@@ -12,6 +12,8 @@ export const SQLITE_DIALECT: Dialect = {
     const code = (err as { code?: unknown }).code;
     return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
   },
+  jsonField: (column, key) => `json_extract(${column}, '$.${key}')`,
+  advisoryLock: undefined,
 };
 
 /** Prepared statements kept per SQL text; `IN` lists of many lengths stay bounded. */
