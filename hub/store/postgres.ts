@@ -1,5 +1,4 @@
 import { OutpostError } from '../../shared/index.js';
-import { postgresFederatedStore } from './postgres-federated.js';
 import { runPostgresMigrations } from './postgres-migrate.js';
 import { PgPool, type PgPoolOptions } from './postgres-pool.js';
 import { HUB_POSTGRES_MIGRATIONS } from './postgres-schema.js';
@@ -25,9 +24,7 @@ export async function openPostgresHubStore(options: PgPoolOptions): Promise<Post
       `cannot open the PostgreSQL store at ${redactUrl(options.url)}: ${(err as Error).message}`,
     );
   }
-  const db = new PostgresDatabase(pool);
-  const store = assembleHubStore(db, postgresFederatedStore(pool));
-  return { ...store, pool };
+  return { ...assembleHubStore(new PostgresDatabase(pool)), pool };
 }
 
 /** The URL without its password, for messages and logs (credentials are never logged). */

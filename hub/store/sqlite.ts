@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { OutpostError, runMigrations } from '../../shared/index.js';
+import { runMigrations } from '../../shared/index.js';
 import { SqliteDatabase } from './sql/sqlite-db.js';
-import { sqliteFederatedStore } from './sqlite-federated.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { assembleHubStore } from './store.js';
 import type { HubStore } from './types.js';
@@ -25,11 +24,7 @@ export function openSqliteHubStore(dataDir: string): HubStore {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     runMigrations(db, HUB_SQLITE_MIGRATIONS);
-    const sql = new SqliteDatabase(db);
-    const open = () => {
-      if (!db.open) throw new OutpostError('HUB_STORE_UNAVAILABLE', 'hub store is closed');
-    };
-    return assembleHubStore(sql, sqliteFederatedStore(db, open));
+    return assembleHubStore(new SqliteDatabase(db));
   } catch (err) {
     db.close();
     throw err;

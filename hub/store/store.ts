@@ -2,7 +2,7 @@ import { brokerCredentialArea } from './broker-credentials.js';
 import { desiredArea } from './desired.js';
 import { deviceArea } from './devices.js';
 import { eventArea } from './events.js';
-import type { FederatedStore } from './federated-types.js';
+import { federatedArea } from './federated.js';
 import { registryArea } from './registry.js';
 import { rescoreArea } from './rescores.js';
 import { rolloutArea } from './rollouts.js';
@@ -12,9 +12,9 @@ import type { HubStore } from './types.js';
 
 /**
  * The one way a hub store is assembled, whatever the backend: every area is a function of
- * the dialect seam returning its methods, and the store is their union.
+ * the dialect seam returning its methods, written once, and the store is their union.
  */
-export function assembleHubStore(db: SqlDatabase, rest: FederatedStore): HubStore {
+export function assembleHubStore(db: SqlDatabase): HubStore {
   return {
     kind: db.dialect.name,
     ...deviceArea(db),
@@ -25,7 +25,7 @@ export function assembleHubStore(db: SqlDatabase, rest: FederatedStore): HubStor
     ...registryArea(db),
     ...brokerCredentialArea(db),
     ...rolloutArea(db),
-    ...rest,
+    ...federatedArea(db),
     close: () => db.close(),
   };
 }
