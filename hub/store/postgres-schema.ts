@@ -6,8 +6,7 @@ const FEDERATED_POSTGRES_MIGRATION = `
     status       TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped', 'failed')),
     round        INTEGER NOT NULL,
     server_state TEXT,
-    best         TEXT,
-    reason       TEXT,
+    best         TEXT, reason TEXT,
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL
   );
@@ -135,8 +134,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     lane      TEXT COLLATE "C" NOT NULL,
     seq       BIGINT NOT NULL,
     model     TEXT NOT NULL,
-    version   TEXT,
-    engine    TEXT,
+    version   TEXT, engine TEXT,
     outputs   TEXT,
     error     TEXT,
     at        BIGINT NOT NULL,
@@ -165,8 +163,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TABLE model_variants (
     name      TEXT COLLATE "C" NOT NULL,
     version   TEXT COLLATE "C" NOT NULL,
-    precision TEXT NOT NULL,
-    format    TEXT NOT NULL,
+    precision TEXT NOT NULL, format TEXT NOT NULL,
     sha256    TEXT NOT NULL,
     size      BIGINT NOT NULL,
     signed    TEXT NOT NULL,

@@ -52,12 +52,7 @@ class PostgresSql implements Sql {
     return (await this.q.query(numbered(sql), params as unknown[])).rowCount ?? 0;
   }
 
-  async insertMany(
-    table: string,
-    columns: readonly string[],
-    rows: ReadonlyArray<readonly SqlValue[]>,
-    conflict = '',
-  ): Promise<void> {
+  readonly insertMany: Sql['insertMany'] = async (table, columns, rows, conflict = '') => {
     const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
     for (let start = 0; start < rows.length; start += perStatement) {
       const chunk = rows.slice(start, start + perStatement);
@@ -67,7 +62,7 @@ class PostgresSql implements Sql {
         chunk.flat() as unknown[],
       );
     }
-  }
+  };
 
   tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
     return this.begin(fn);
