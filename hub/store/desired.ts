@@ -6,7 +6,7 @@ import {
   type RemoteConfig,
 } from '../../shared/index.js';
 import type { DesiredBody, DesiredMutation } from './registry-types.js';
-import { chunks, placeholders, type Sql } from './sql/seam.js';
+import { type Column, chunks, placeholders, type Sql } from './sql/seam.js';
 import type { HubStore } from './types.js';
 
 /** Splits a stored desired document into its envelope and its sections. */
@@ -18,6 +18,11 @@ export function desiredBodyOf(doc: DesiredState): DesiredBody {
 /** The desired-state methods of {@link HubStore}. */
 export type DesiredArea = Pick<HubStore, 'getDesired' | 'putDesired' | 'listDesired' | 'updateDesired'>;
 
+const DESIRED_COLUMNS: Column[] = [
+  ['device_id', 'TEXT'],
+  ['rev', 'INTEGER'],
+  ['doc', 'TEXT'],
+];
 const UPSERT_DESIRED = 'ON CONFLICT (device_id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc';
 
 /**
@@ -72,7 +77,7 @@ export function desiredArea(db: Sql): DesiredArea {
           out.set(id, { v: PROTOCOL_VERSION, rev: (previous?.rev ?? 0) + 1, at, ...body });
         }
         const rows = [...out].map(([id, doc]) => [id, doc.rev, JSON.stringify(doc)]);
-        await q.insertMany('desired', ['device_id', 'rev', 'doc'], rows, UPSERT_DESIRED);
+        await q.insertMany('desired', DESIRED_COLUMNS, rows, UPSERT_DESIRED);
         return out;
       });
     },

@@ -1,6 +1,6 @@
 import { type Lane, OutpostError, type UplinkBatch } from '../../shared/index.js';
 import { answerDrop, type LaneKey, recordSkip } from './skips.js';
-import type { Sql, SqlValue } from './sql/seam.js';
+import type { Column, Sql, SqlValue } from './sql/seam.js';
 import type { EventQuery, HubStore, IngestResult, StoredEvent } from './types.js';
 
 interface EventRow {
@@ -14,7 +14,16 @@ interface EventRow {
   received_at: number;
 }
 
-const EVENT_COLUMNS = ['device_id', 'epoch', 'lane', 'seq', 'type', 'at', 'body', 'received_at'];
+const EVENT_COLUMNS: Column[] = [
+  ['device_id', 'TEXT'],
+  ['epoch', 'TEXT'],
+  ['lane', 'TEXT'],
+  ['seq', 'BIGINT'],
+  ['type', 'TEXT'],
+  ['at', 'BIGINT'],
+  ['body', 'TEXT'],
+  ['received_at', 'BIGINT'],
+];
 
 function toEvent(row: EventRow): StoredEvent {
   return {

@@ -16,50 +16,53 @@ import {
   toRollout,
 } from './rollout-rows.js';
 import type { FoldResult, RolloutEvent, RolloutStore } from './rollout-types.js';
-import { placeholders, type Sql, type SqlValue } from './sql/seam.js';
+import { type Column, placeholders, type Sql, type SqlValue } from './sql/seam.js';
 
 /** Key of the advisory lock that makes one telemetry fold at a time run across replicas. */
 const FOLD_LOCK = 0x6f75_7466; // "outf"
 
-const COUNTER_COLUMNS = [
-  'rollout_id',
-  'device_id',
-  'model',
-  'version',
-  'role',
-  'requests',
-  'errors',
-  'latency',
-  'latency_sum_ms',
-  'confidence_sum',
-  'confidence_count',
-  'compared',
-  'agreed',
-  'first_at',
-  'last_at',
+const COUNTER_COLUMNS: Column[] = [
+  ['rollout_id', 'TEXT'],
+  ['device_id', 'TEXT'],
+  ['model', 'TEXT'],
+  ['version', 'TEXT'],
+  ['role', 'TEXT'],
+  ['requests', 'BIGINT'],
+  ['errors', 'BIGINT'],
+  ['latency', 'TEXT'],
+  ['latency_sum_ms', 'DOUBLE PRECISION'],
+  ['confidence_sum', 'DOUBLE PRECISION'],
+  ['confidence_count', 'BIGINT'],
+  ['compared', 'BIGINT'],
+  ['agreed', 'BIGINT'],
+  ['first_at', 'BIGINT'],
+  ['last_at', 'BIGINT'],
 ];
-const DEVICE_COLUMNS = [
-  'rollout_id',
-  'device_id',
-  'arm',
-  'version',
-  'role',
-  'stage',
-  'assigned_at',
-  'previous',
-  'reported_at',
-  'excluded_at',
-  'rolled_back_at',
+const DEVICE_COLUMNS: Column[] = [
+  ['rollout_id', 'TEXT'],
+  ['device_id', 'TEXT'],
+  ['arm', 'TEXT'],
+  ['version', 'TEXT'],
+  ['role', 'TEXT'],
+  ['stage', 'INTEGER'],
+  ['assigned_at', 'BIGINT'],
+  ['previous', 'TEXT'],
+  ['reported_at', 'BIGINT'],
+  ['excluded_at', 'BIGINT'],
+  ['rolled_back_at', 'BIGINT'],
 ];
 
 /** `ON CONFLICT (key) DO UPDATE SET` every other column to the new row's value. */
-function replaceOnConflict(key: readonly string[], columns: readonly string[]): string {
-  const set = columns.filter((c) => !key.includes(c)).map((c) => `${c} = excluded.${c}`);
+function replaceOnConflict(key: readonly string[], columns: readonly Column[]): string {
+  const set = columns.filter(([c]) => !key.includes(c)).map(([c]) => `${c} = excluded.${c}`);
   return `ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${set.join(', ')}`;
 }
 
-const REPLACE_COUNTER = replaceOnConflict(COUNTER_COLUMNS.slice(0, 5), COUNTER_COLUMNS);
-const REPLACE_DEVICE = replaceOnConflict(DEVICE_COLUMNS.slice(0, 2), DEVICE_COLUMNS);
+const REPLACE_COUNTER = replaceOnConflict(
+  ['rollout_id', 'device_id', 'model', 'version', 'role'],
+  COUNTER_COLUMNS,
+);
+const REPLACE_DEVICE = replaceOnConflict(['rollout_id', 'device_id'], DEVICE_COLUMNS);
 
 /** Appends one timeline entry; the caller holds the rollout row lock (seq = max + 1). */
 async function appendOne(q: Sql, e: Omit<RolloutEvent, 'seq'>): Promise<void> {

@@ -1,5 +1,5 @@
 import type { PgPool, Queryable } from '../postgres-pool.js';
-import { type Dialect, placeholders, type Sql, type SqlDatabase, type SqlValue } from './seam.js';
+import type { Dialect, Sql, SqlDatabase, SqlValue } from './seam.js';
 
 /** PostgreSQL's `unique_violation`. */
 const UNIQUE_VIOLATION = '23505';
@@ -13,9 +13,6 @@ export const POSTGRES_DIALECT: Dialect = {
   jsonField: (column, key) => `(${column}::jsonb ->> '${key}')`,
   advisoryLock: 'SELECT pg_advisory_xact_lock(?)',
 };
-
-/** Most bind parameters of one statement (the protocol's limit is 65535). */
-const MAX_PARAMS = 60_000;
 
 const converted = new Map<string, string>();
 
@@ -53,15 +50,14 @@ class PostgresSql implements Sql {
   }
 
   readonly insertMany: Sql['insertMany'] = async (table, columns, rows, conflict = '') => {
-    const perStatement = Math.max(1, Math.floor(MAX_PARAMS / columns.length));
-    for (let start = 0; start < rows.length; start += perStatement) {
-      const chunk = rows.slice(start, start + perStatement);
-      const tuples = chunk.map(() => placeholders(columns.length)).join(', ');
-      await this.q.query(
-        numbered(`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples} ${conflict}`),
-        chunk.flat() as unknown[],
-      );
-    }
+    if (rows.length === 0) return;
+    const arrays = columns.map(([, type]) => `?::${type}[]`).join(', ');
+    await this.q.query(
+      numbered(
+        `INSERT INTO ${table} (${columns.map(([name]) => name).join(', ')}) SELECT * FROM unnest(${arrays}) ${conflict}`,
+      ),
+      columns.map((_, i) => rows.map((row) => row[i])),
+    );
   };
 
   tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {

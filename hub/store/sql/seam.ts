@@ -23,6 +23,12 @@ export interface Dialect {
   readonly advisoryLock: string | undefined;
 }
 
+/** SQL types of the columns {@link Sql.insertMany} writes (PostgreSQL types its arrays). */
+export type ColumnType = 'TEXT' | 'INTEGER' | 'BIGINT' | 'DOUBLE PRECISION';
+
+/** A column and its type. */
+export type Column = readonly [name: string, type: ColumnType];
+
 /** A value bound to a `?`: booleans become 0/1 on SQLite, Buffers are BLOB/BYTEA. */
 export type SqlValue = string | number | boolean | null | Buffer | Uint8Array;
 
@@ -37,12 +43,12 @@ export interface Sql {
   run(sql: string, params?: readonly SqlValue[]): Promise<number>;
   /**
    * Inserts `rows` (values in `columns` order) into `table`, each followed by `conflict` (an
-   * `ON CONFLICT …` clause, or empty): a prepared statement per row on SQLite, multi-row
-   * statements on PostgreSQL (one round trip each). Call it inside a transaction.
+   * `ON CONFLICT …` clause, or empty): a prepared statement per row on SQLite, one statement
+   * over typed arrays (`unnest`) on PostgreSQL, one round trip. Call it inside a transaction.
    */
   insertMany(
     table: string,
-    columns: readonly string[],
+    columns: readonly Column[],
     rows: ReadonlyArray<readonly SqlValue[]>,
     conflict?: string,
   ): Promise<void>;

@@ -1,7 +1,14 @@
 import { resolve } from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import { OutpostError } from '../../../shared/index.js';
-import { type Dialect, placeholders, type Sql, type SqlDatabase, type SqlValue } from './seam.js';
+import {
+  type Column,
+  type Dialect,
+  placeholders,
+  type Sql,
+  type SqlDatabase,
+  type SqlValue,
+} from './seam.js';
 
 /** SQLite's spellings (better-sqlite3; one connection, one writer). */
 export const SQLITE_DIALECT: Dialect = {
@@ -19,8 +26,12 @@ export const SQLITE_DIALECT: Dialect = {
 /** Prepared statements kept per SQL text; `IN` lists of many lengths stay bounded. */
 const MAX_CACHED_STATEMENTS = 500;
 
-function bind(params: readonly SqlValue[]): unknown[] {
-  return params.map((value) => (typeof value === 'boolean' ? (value ? 1 : 0) : value));
+/** The values as better-sqlite3 binds them: booleans as 0/1 (copied only when there is one). */
+function bind(params: readonly SqlValue[]): readonly unknown[] {
+  for (const value of params) {
+    if (typeof value === 'boolean') return params.map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+  }
+  return params;
 }
 
 /** The transaction in progress on one database file, shared by its connections in this process. */
@@ -79,12 +90,13 @@ export class SqliteDatabase implements SqlDatabase {
 
   private insertRows(
     table: string,
-    columns: readonly string[],
+    columns: readonly Column[],
     rows: ReadonlyArray<readonly SqlValue[]>,
     conflict: string,
   ): void {
+    const names = columns.map(([name]) => name).join(', ');
     const statement = this.prepare(
-      `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${placeholders(columns.length)} ${conflict}`,
+      `INSERT INTO ${table} (${names}) VALUES ${placeholders(columns.length)} ${conflict}`,
     );
     for (const row of rows) statement.run(...bind(row));
   }
@@ -106,7 +118,7 @@ export class SqliteDatabase implements SqlDatabase {
 
   async insertMany(
     table: string,
-    columns: readonly string[],
+    columns: readonly Column[],
     rows: ReadonlyArray<readonly SqlValue[]>,
     conflict = '',
   ): Promise<void> {
