@@ -44,7 +44,7 @@ export type EventArea = Pick<HubStore, 'ingestBatch' | 'listEvents' | 'countEven
 /**
  * Uplink events, stored exactly once (docs/architecture.md "Delivery contract") even with
  * several hub replicas ingesting at once: in one transaction the `(device, epoch, lane)` row
- * of `hwm` is created if missing and locked, so a second replica holding the same batch
+ * of `hwm` is locked (created first when missing), so a second replica holding the same batch
  * waits, then sees the advanced mark and counts the events as duplicates.
  */
 export function eventArea(db: Sql): EventArea {
@@ -101,14 +101,17 @@ async function ingest(
   const key: LaneKey = { deviceId, epoch: batch.epoch, lane: batch.lane };
   const where = 'device_id = ? AND epoch = ? AND lane = ?';
   const keyParams = [deviceId, batch.epoch, batch.lane];
-  await q.run(
-    'INSERT INTO hwm (device_id, epoch, lane, hwm) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING',
-    keyParams,
-  );
-  const locked = await q.get<{ hwm: number }>(
-    `SELECT hwm FROM hwm WHERE ${where}${q.dialect.forUpdate}`,
-    keyParams,
-  );
+  const lock = `SELECT hwm FROM hwm WHERE ${where}${q.dialect.forUpdate}`;
+  let locked = await q.get<{ hwm: number }>(lock, keyParams);
+  if (locked === undefined) {
+    // The lane's first batch: create its mark (a concurrent creator waits for, or wins over,
+    // this one), then lock it.
+    await q.run(
+      'INSERT INTO hwm (device_id, epoch, lane, hwm) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING',
+      keyParams,
+    );
+    locked = await q.get<{ hwm: number }>(lock, keyParams);
+  }
   const start = locked?.hwm ?? 0;
   let hwm = start;
   let duplicates = 0;

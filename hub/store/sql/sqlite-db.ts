@@ -34,15 +34,55 @@ function bind(params: readonly SqlValue[]): readonly unknown[] {
   return params;
 }
 
-/** The transaction in progress on one database file, shared by its connections in this process. */
-interface Gate {
-  /** Resolves when the open transaction ends; undefined while none is open. */
-  txEnd: Promise<void> | undefined;
+/**
+ * The turn to use one database file, shared by this process's connections on it: held by
+ * an open transaction, handed to the waiters in arrival order when it ends.
+ */
+class Gate {
+  private busy = false;
+  private readonly waiting: Array<() => void> = [];
   /** Connections of this process on the file. */
-  users: number;
+  users = 0;
+
+  /** True while a transaction holds the turn. */
+  get held(): boolean {
+    return this.busy;
+  }
+
+  /** Resolves once the caller holds the turn (at once when it is free). */
+  async take(): Promise<void> {
+    if (!this.busy) {
+      this.busy = true;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Hands the turn to the next waiter, or frees it. */
+  give(): void {
+    const next = this.waiting.shift();
+    if (next === undefined) this.busy = false;
+    else next();
+  }
 }
 
 const gates = new Map<string, Gate>();
+
+const insertTexts = new WeakMap<readonly Column[], Map<string, string>>();
+
+/** `INSERT INTO table (…) VALUES (?, …) conflict`, built once per column list. */
+function insertSql(table: string, columns: readonly Column[], conflict: string): string {
+  let byTail = insertTexts.get(columns);
+  if (byTail === undefined) insertTexts.set(columns, (byTail = new Map()));
+  const tail = `${table}\u0000${conflict}`;
+  let text = byTail.get(tail);
+  if (text === undefined) {
+    const names = columns.map(([name]) => name).join(', ');
+    text = `INSERT INTO ${table} (${names}) VALUES ${placeholders(columns.length)} ${conflict}`;
+    byTail.set(tail, text);
+  }
+  return text;
+}
 
 /**
  * {@link SqlDatabase} over one better-sqlite3 connection. Statements run synchronously, so
@@ -63,7 +103,7 @@ export class SqliteDatabase implements SqlDatabase {
 
   constructor(readonly db: Database) {
     this.file = db.memory ? `:memory:${Math.random()}` : resolve(db.name);
-    this.gate = gates.get(this.file) ?? { txEnd: undefined, users: 0 };
+    this.gate = gates.get(this.file) ?? new Gate();
     this.gate.users++;
     gates.set(this.file, this.gate);
     this.inTx = {
@@ -94,26 +134,31 @@ export class SqliteDatabase implements SqlDatabase {
     rows: ReadonlyArray<readonly SqlValue[]>,
     conflict: string,
   ): void {
-    const names = columns.map(([name]) => name).join(', ');
-    const statement = this.prepare(
-      `INSERT INTO ${table} (${names}) VALUES ${placeholders(columns.length)} ${conflict}`,
-    );
+    const statement = this.prepare(insertSql(table, columns, conflict));
     for (const row of rows) statement.run(...bind(row));
   }
 
-  async all<R>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
-    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
-    return this.prepare(sql).all(...bind(params)) as R[];
+  /** Runs `statement` now, or in its turn after the open transaction (a call never joins it). */
+  private async inTurn<T>(statement: () => T): Promise<T> {
+    if (!this.gate.held) return statement();
+    await this.gate.take();
+    try {
+      return statement();
+    } finally {
+      this.gate.give();
+    }
   }
 
-  async get<R>(sql: string, params: readonly SqlValue[] = []): Promise<R | undefined> {
-    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
-    return this.prepare(sql).get(...bind(params)) as R | undefined;
+  all<R>(sql: string, params: readonly SqlValue[] = []): Promise<R[]> {
+    return this.inTurn(() => this.prepare(sql).all(...bind(params)) as R[]);
   }
 
-  async run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
-    return this.prepare(sql).run(...bind(params)).changes;
+  get<R>(sql: string, params: readonly SqlValue[] = []): Promise<R | undefined> {
+    return this.inTurn(() => this.prepare(sql).get(...bind(params)) as R | undefined);
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    return this.inTurn(() => this.prepare(sql).run(...bind(params)).changes);
   }
 
   async insertMany(
@@ -122,28 +167,23 @@ export class SqliteDatabase implements SqlDatabase {
     rows: ReadonlyArray<readonly SqlValue[]>,
     conflict = '',
   ): Promise<void> {
-    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
-    this.db.transaction(() => this.insertRows(table, columns, rows, conflict))();
+    await this.tx(async () => this.insertRows(table, columns, rows, conflict));
   }
 
   async tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
-    // Checked and claimed in the same tick: no other caller can begin in between.
-    while (this.gate.txEnd !== undefined) await this.gate.txEnd;
-    this.prepare('BEGIN IMMEDIATE').run();
-    let end = (): void => undefined;
-    this.gate.txEnd = new Promise((done) => {
-      end = done;
-    });
+    await this.gate.take();
     try {
-      const result = await fn(this.inTx);
-      this.prepare('COMMIT').run();
-      return result;
-    } catch (err) {
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      throw err;
+      this.prepare('BEGIN IMMEDIATE').run();
+      try {
+        const result = await fn(this.inTx);
+        this.prepare('COMMIT').run();
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
     } finally {
-      this.gate.txEnd = undefined;
-      end();
+      this.gate.give();
     }
   }
 
