@@ -49,13 +49,13 @@ class Gate {
     return this.busy;
   }
 
-  /** Resolves once the caller holds the turn (at once when it is free). */
-  async take(): Promise<void> {
+  /** Takes the turn: at once (undefined) when it is free, else a promise of it. */
+  take(): Promise<void> | undefined {
     if (!this.busy) {
       this.busy = true;
-      return;
+      return undefined;
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   /** Hands the turn to the next waiter, or frees it. */
@@ -171,7 +171,8 @@ export class SqliteDatabase implements SqlDatabase {
   }
 
   async tx<T>(fn: (q: Sql) => Promise<T>): Promise<T> {
-    await this.gate.take();
+    const turn = this.gate.take();
+    if (turn !== undefined) await turn;
     try {
       this.prepare('BEGIN IMMEDIATE').run();
       try {
