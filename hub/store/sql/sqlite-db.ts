@@ -73,7 +73,10 @@ const insertTexts = new WeakMap<readonly Column[], Map<string, string>>();
 /** `INSERT INTO table (…) VALUES (?, …) conflict`, built once per column list. */
 function insertSql(table: string, columns: readonly Column[], conflict: string): string {
   let byTail = insertTexts.get(columns);
-  if (byTail === undefined) insertTexts.set(columns, (byTail = new Map()));
+  if (byTail === undefined) {
+    byTail = new Map();
+    insertTexts.set(columns, byTail);
+  }
   const tail = `${table}\u0000${conflict}`;
   let text = byTail.get(tail);
   if (text === undefined) {
