@@ -10,7 +10,7 @@ export type { DeviceView, EventView, LaneLedgerView, LedgerView } from './http/v
 export { type BuildHubOptions, buildHub, type Hub } from './hub.js';
 export type { HubStats } from './stats.js';
 export { openHubStore } from './store/open.js';
-export { openPostgresHubStore, PostgresHubStore } from './store/postgres.js';
+export { isPostgresHubStore, openPostgresHubStore, type PostgresHubStore } from './store/postgres.js';
 export { HUB_DB_FILE, openSqliteHubStore } from './store/sqlite.js';
 export type {
   DeviceRecord,

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PostgresHubStore } from '../store/postgres.js';
+import { isPostgresHubStore } from '../store/postgres.js';
 import type { HubStore } from '../store/types.js';
 import { localLeases } from './local-leases.js';
 import { postgresLeases } from './postgres-leases.js';
@@ -10,5 +10,5 @@ import type { Leases } from './types.js';
  * leases in its `leases` table; SQLite (one hub) holds every lease itself.
  */
 export function openLeases(store: HubStore, options: { ttlMs: number; log: Logger }): Leases {
-  return store instanceof PostgresHubStore ? postgresLeases(store.pool, options) : localLeases();
+  return isPostgresHubStore(store) ? postgresLeases(store.pool, options) : localLeases();
 }

@@ -1,4 +1,64 @@
-import { FEDERATED_POSTGRES_MIGRATION } from './postgres-federated.js';
+/** The federated tables on PostgreSQL; mirrors `FEDERATED_SQLITE_MIGRATION`. */
+const FEDERATED_POSTGRES_MIGRATION = `
+  CREATE TABLE fl_tasks (
+    id           TEXT COLLATE "C" PRIMARY KEY,
+    spec         TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped', 'failed')),
+    round        INTEGER NOT NULL,
+    server_state TEXT,
+    best         TEXT, reason TEXT,
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL
+  );
+  CREATE TABLE fl_weights (
+    task_id TEXT COLLATE "C" NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round   INTEGER NOT NULL,
+    weights BYTEA NOT NULL,
+    PRIMARY KEY (task_id, round)
+  );
+  CREATE TABLE fl_rounds (
+    task_id   TEXT COLLATE "C" NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round     INTEGER NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('open', 'closed', 'failed')),
+    selected  TEXT NOT NULL,
+    opened_at BIGINT NOT NULL,
+    deadline  BIGINT NOT NULL,
+    closed_at BIGINT,
+    metrics   TEXT NOT NULL,
+    PRIMARY KEY (task_id, round)
+  );
+  CREATE TABLE fl_chunks (
+    task_id   TEXT COLLATE "C" NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round     INTEGER NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    idx       INTEGER NOT NULL,
+    total     INTEGER NOT NULL,
+    digest    TEXT NOT NULL,
+    bytes     BYTEA NOT NULL,
+    meta      TEXT NOT NULL,
+    at        BIGINT NOT NULL,
+    PRIMARY KEY (task_id, round, device_id, idx)
+  );
+  CREATE TABLE fl_updates (
+    task_id    TEXT COLLATE "C" NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round      INTEGER NOT NULL,
+    device_id  TEXT COLLATE "C" NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'late')),
+    reason     TEXT,
+    applied_in INTEGER,
+    at         BIGINT NOT NULL,
+    PRIMARY KEY (task_id, round, device_id)
+  );
+  CREATE TABLE fl_evals (
+    task_id   TEXT COLLATE "C" NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round     INTEGER NOT NULL,
+    device_id TEXT COLLATE "C" NOT NULL,
+    examples  INTEGER NOT NULL,
+    loss      DOUBLE PRECISION NOT NULL,
+    accuracy  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (task_id, round, device_id)
+  );
+`;
 
 /**
  * Numbered migrations of the hub's PostgreSQL store, applied in order by
@@ -74,8 +134,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     lane      TEXT COLLATE "C" NOT NULL,
     seq       BIGINT NOT NULL,
     model     TEXT NOT NULL,
-    version   TEXT,
-    engine    TEXT,
+    version   TEXT, engine TEXT,
     outputs   TEXT,
     error     TEXT,
     at        BIGINT NOT NULL,
@@ -104,8 +163,7 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TABLE model_variants (
     name      TEXT COLLATE "C" NOT NULL,
     version   TEXT COLLATE "C" NOT NULL,
-    precision TEXT NOT NULL,
-    format    TEXT NOT NULL,
+    precision TEXT NOT NULL, format TEXT NOT NULL,
     sha256    TEXT NOT NULL,
     size      BIGINT NOT NULL,
     signed    TEXT NOT NULL,

@@ -32,8 +32,8 @@ export type DesiredBody = Omit<DesiredState, 'v' | 'rev' | 'at'>;
 export type DesiredMutation = (current: DesiredBody | undefined, deviceId: DeviceId) => DesiredBody | null;
 
 /**
- * Registry and desired-state composition storage, implemented by every hub store
- * backend (SQLite now; PostgreSQL by the scale work). `HubStore` extends it.
+ * Registry and desired-state composition storage, part of every hub store backend
+ * (`registry.ts`, `desired.ts`). `HubStore` extends it.
  */
 export interface RegistryStore {
   /**

@@ -1,4 +1,65 @@
-import { FEDERATED_SQLITE_MIGRATION } from './sqlite-federated.js';
+/** The hub SQLite migration of federated learning, migration 7 below. */
+const FEDERATED_SQLITE_MIGRATION = `
+  CREATE TABLE fl_tasks (
+    id           TEXT PRIMARY KEY,
+    spec         TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped', 'failed')),
+    round        INTEGER NOT NULL,
+    server_state TEXT,
+    best         TEXT,
+    reason       TEXT,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE fl_weights (
+    task_id TEXT NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round   INTEGER NOT NULL,
+    weights BLOB NOT NULL,
+    PRIMARY KEY (task_id, round)
+  ) STRICT;
+  CREATE TABLE fl_rounds (
+    task_id   TEXT NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round     INTEGER NOT NULL,
+    status    TEXT NOT NULL CHECK (status IN ('open', 'closed', 'failed')),
+    selected  TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    deadline  INTEGER NOT NULL,
+    closed_at INTEGER,
+    metrics   TEXT NOT NULL,
+    PRIMARY KEY (task_id, round)
+  ) STRICT;
+  CREATE TABLE fl_chunks (
+    task_id   TEXT NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round     INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    idx       INTEGER NOT NULL,
+    total     INTEGER NOT NULL,
+    digest    TEXT NOT NULL,
+    bytes     BLOB NOT NULL,
+    meta      TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (task_id, round, device_id, idx)
+  ) STRICT;
+  CREATE TABLE fl_updates (
+    task_id    TEXT NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round      INTEGER NOT NULL,
+    device_id  TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'late')),
+    reason     TEXT,
+    applied_in INTEGER,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (task_id, round, device_id)
+  ) STRICT;
+  CREATE TABLE fl_evals (
+    task_id   TEXT NOT NULL REFERENCES fl_tasks(id) ON DELETE CASCADE,
+    round     INTEGER NOT NULL,
+    device_id TEXT NOT NULL,
+    examples  INTEGER NOT NULL,
+    loss      REAL NOT NULL,
+    accuracy  REAL NOT NULL,
+    PRIMARY KEY (task_id, round, device_id)
+  ) STRICT;
+`;
 
 /**
  * Numbered migrations of the hub's SQLite store, applied by `runMigrations` (shared) and

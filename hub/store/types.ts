@@ -116,8 +116,9 @@ export interface SkipTotal {
 }
 
 /**
- * The hub's storage, one interface for every backend (docs/architecture.md "Storage"): SQLite now,
- * PostgreSQL later. Async so that a networked backend fits the same contract.
+ * The hub's storage, one interface for every backend (docs/storage.md): SQLite (one hub, the
+ * default) and PostgreSQL (replicas sharing one database). Async so that the networked backend
+ * fits the same contract; each area is written once over the dialect seam (`sql/seam.ts`).
  */
 export interface HubStore extends RegistryStore, BrokerCredentialStore, FederatedStore, RolloutStore {
   /** Backend name reported by `/healthz`. */

@@ -1,0 +1,31 @@
+import { brokerCredentialArea } from './broker-credentials.js';
+import { desiredArea } from './desired.js';
+import { deviceArea } from './devices.js';
+import { eventArea } from './events.js';
+import { federatedArea } from './federated.js';
+import { registryArea } from './registry.js';
+import { rescoreArea } from './rescores.js';
+import { rolloutArea } from './rollouts.js';
+import { skipArea } from './skips.js';
+import type { SqlDatabase } from './sql/seam.js';
+import type { HubStore } from './types.js';
+
+/**
+ * The one way a hub store is assembled, whatever the backend: every area is a function of
+ * the dialect seam returning its methods, written once, and the store is their union.
+ */
+export function assembleHubStore(db: SqlDatabase): HubStore {
+  return {
+    kind: db.dialect.name,
+    ...deviceArea(db),
+    ...desiredArea(db),
+    ...eventArea(db),
+    ...skipArea(db),
+    ...rescoreArea(db),
+    ...registryArea(db),
+    ...brokerCredentialArea(db),
+    ...rolloutArea(db),
+    ...federatedArea(db),
+    close: () => db.close(),
+  };
+}
