@@ -219,6 +219,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
         if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
       },
       command: (cmd) => commands.handle(cmd),
+      commandInvalid: (id, name, reason) => commands.refuse(id, name, reason),
     },
     hubProtocol,
   );

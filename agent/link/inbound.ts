@@ -34,6 +34,8 @@ export interface InboundHandlers {
   /** A desired document that failed validation (already counted), with its raw payload. */
   desiredInvalid(payload: Buffer, reason: string): void;
   command(cmd: Command): void;
+  /** A command that failed validation (already counted) but names its id: refuse it by id. */
+  commandInvalid?(id: string, name: string, reason: string): void;
 }
 
 /** Any JSON object: the first step of decoding the `ack` topic. */
@@ -138,7 +140,11 @@ export class InboundRouter {
         const decoded = decodeMessage(CommandSchema, payload);
         this.#book(decoded);
         if (decoded.ok) this.#handlers.command(decoded.value);
-        else this.#invalid('cmd', decoded.reason);
+        else {
+          this.#invalid('cmd', decoded.reason);
+          const named = commandIdOf(payload);
+          if (named) this.#handlers.commandInvalid?.(named.id, named.name, decoded.reason);
+        }
         return;
       }
     }
@@ -152,4 +158,13 @@ export class InboundRouter {
     this.#byReason.set(key, (seen ?? 0) + 1);
     if (seen === undefined) this.#log.warn({ channel, reason }, 'invalid inbound payload dropped');
   }
+}
+
+/** The `id` and `name` of a command payload that failed validation, when it has a usable id. */
+function commandIdOf(payload: Buffer): { id: string; name: string } | undefined {
+  const raw = decodeMessage(AnyObject, payload);
+  if (!raw.ok) return undefined;
+  const { id, name } = raw.value;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return undefined;
+  return { id, name: typeof name === 'string' ? name.slice(0, 64) : '' };
 }
