@@ -21,4 +21,5 @@ export type {
 export { confirmHealthWhenReady, type HealthVerdict, healthOf } from './update/health.js';
 export { HEALTHY_MESSAGE, Launcher, type LauncherOptions, type Running } from './update/launcher.js';
 export { SLOT_NAMES, type SlotName, type SlotState, Slots } from './update/slots.js';
+export { StoreBackup, schemaVersion } from './update/store-backup.js';
 export { AGENT_VERSION } from './version.js';

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { SlotName, SlotState, Slots } from './slots.js';
+import type { StoreBackup } from './store-backup.js';
 
 /** Message an agent sends its launcher (IPC) once healthy: connected, migrated, engines admitted, draining. */
 export const HEALTHY_MESSAGE = 'outpost.healthy';
@@ -26,6 +27,8 @@ export interface LauncherOptions {
   now?: () => number;
   /** Pause before restarting an agent that exited on its own (not on trial), ms; default 1000. */
   restartDelayMs?: number;
+  /** The store backup taken before the trial: restored on a revert when a migration ran. */
+  store?: StoreBackup;
 }
 
 /**
@@ -61,6 +64,7 @@ export class Launcher {
         `${state.trial.version} was not confirmed healthy before its deadline`,
         this.#now(),
       );
+      this.#restoreStore();
     }
     this.#spawn(state);
   }
@@ -74,6 +78,13 @@ export class Launcher {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
+  }
+
+  /** After a revert, with no agent running: the store as the previous release left it, if migrated. */
+  #restoreStore(): void {
+    if (this.#o.store?.restoreIfMigrated()) {
+      this.#o.log.warn('the store was migrated by the reverted release: restored from the backup');
+    }
   }
 
   #spawn(state: SlotState): void {
@@ -105,7 +116,10 @@ export class Launcher {
       if (child.exitCode === null && child.signalCode === null) {
         reverted = true;
         child.kill('SIGKILL');
-      } else this.#spawn(back);
+      } else {
+        this.#restoreStore();
+        this.#spawn(back);
+      }
     };
     if (trial && state.trial) {
       const deadlineMs = Math.max(0, state.trial.deadline - this.#now());
@@ -128,6 +142,7 @@ export class Launcher {
       }
       if (reverted) {
         // Killed after a missed deadline: start the slot it reverted to.
+        this.#restoreStore();
         this.#spawn(this.#o.slots.load());
         return;
       }
