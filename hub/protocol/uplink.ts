@@ -2,12 +2,15 @@ import type { Logger } from 'pino';
 import {
   AckSchema,
   allDevicesFilter,
+  DEVICE_TELEMETRY_EVENT,
   DEVICE_TO_HUB,
+  DRIFT_EVENT,
   decodeMessage,
   deviceTopic,
   type EventEnvelope,
   encodeMessage,
   isUplinkChannel,
+  MODEL_TELEMETRY_EVENT,
   PROTOCOL_VERSION,
   parseDeviceTopic,
   ReportedStateSchema,
@@ -21,6 +24,13 @@ import type { HubStore } from '../store/types.js';
 import { PeerVersions } from './peer-versions.js';
 import { answerPing } from './ping.js';
 import { KeyedSerialQueue } from './serial.js';
+
+/** Telemetry kinds this hub folds (model metrics, device health, drift). */
+const TELEMETRY_KINDS: ReadonlySet<string> = new Set([
+  MODEL_TELEMETRY_EVENT,
+  DEVICE_TELEMETRY_EVENT,
+  DRIFT_EVENT,
+]);
 
 /** What the uplink handling needs. */
 export interface UplinkDeps {
@@ -82,6 +92,13 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
       decodeMessage(UplinkBatchSchema, payload, deps.maxPayloadBytes),
     );
     if (batch === undefined) return;
+    if (batch.lane === 'telemetry') {
+      // Stored like any event; a `telemetry.*` kind this hub does not fold is counted as tolerated.
+      for (const e of batch.events) {
+        if (e.type.startsWith('telemetry.') && !TELEMETRY_KINDS.has(e.type))
+          counters.tolerate(`telemetry ${e.type}`);
+      }
+    }
     const result = await store.ingestBatch(deviceId, batch, at);
     counters.ingest(result.stored, result.duplicates, result.skipped);
     if (batch.lane === 'results' && result.stored > 0) deps.onResultsStored?.();

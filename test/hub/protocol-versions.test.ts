@@ -74,6 +74,20 @@ describe('hub: devices of the previous and the next protocol minor', () => {
     assert.equal(rejected.byReason['state.invalid'], undefined);
   });
 
+  test('a telemetry kind this hub does not fold is stored and counted', async () => {
+    const batch = makeBatch('epochcompat', 1, 2, 'kinds', 'telemetry');
+    (batch.events[1] as { type: string }).type = 'telemetry.power';
+    const ack = await sendBatch(device, creds.id, batch);
+    assert.equal(ack.stored, 2);
+    const { byItem } = (await stats()).tolerated;
+    assert.equal(byItem['telemetry telemetry.power'], 1);
+    assert.equal(
+      byItem['telemetry test.event'],
+      undefined,
+      'an application event type is not a telemetry kind',
+    );
+  });
+
   test('once the device named its minor, acks and pongs carry this hub’s', async () => {
     const ack = await sendBatch(device, creds.id, makeBatch('epochcompat', 3, 1, 'new-1'));
     assert.equal(ack.pv, PROTOCOL);
