@@ -94,7 +94,6 @@ export class InboundRouter {
     }
     switch (parsed.channel) {
       case 'ack': {
-        // An ack or a pong, told apart by the `pong` key; each strictly validated.
         // An ack, a pong or a refusal, told apart by the `pong` and `refused` keys.
         const decoded = decodeMessage(AnyObject, payload);
         if (!decoded.ok) {

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { EpochMs, ProtocolVersion } from './common.js';
 import { PvSchema } from './version.js';
 
-/** Commands an agent understands. Unknown names are refused by the schema, never ignored. */
+/**
+ * Commands an agent understands. Unknown names are refused by the schema, never ignored: the
+ * agent answers them with a failed `cmd.result` naming why.
+ */
 export const COMMAND_NAMES = ['ping', 'report-state'] as const;
 export const CommandNameSchema = z.enum(COMMAND_NAMES);
 export type CommandName = z.infer<typeof CommandNameSchema>;
