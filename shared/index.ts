@@ -1,3 +1,4 @@
+export * from './agent-bundle.js';
 export * from './canonical-json.js';
 export * from './codec.js';
 export * from './config.js';
