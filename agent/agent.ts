@@ -9,6 +9,7 @@ import { DesiredReconciler } from './desired/reconciler.js';
 import { createTaskRunner } from './federated/setup.js';
 import { type AgentInference, setupInference } from './inference/setup.js';
 import { createHubFetch, loadHubTls } from './link/hub-tls.js';
+import { HubProtocol } from './link/hub-version.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
 import { ComponentLoggers } from './logging.js';
@@ -133,7 +134,10 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     return outbox.enqueue(parseEventInput(input));
   };
 
+  const hubProtocol = new HubProtocol(loggers.child('protocol'));
+  const stamp = () => hubProtocol.stamp();
   const link: MqttLink = new MqttLink({
+    stamp,
     deviceId: cfg.deviceId,
     deviceSecret: cfg.deviceSecret,
     mqttUrl: cfg.hub.mqttUrl,
@@ -153,6 +157,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     wallNow,
     isConnected: () => link.connected,
     publish: (payload) => link.publish('up', payload),
+    stamp,
     onLedgerChange: () => reporter.publishNow('ledger'),
     onAck: options.onAck,
     log: loggers.child('outbox'),
@@ -191,27 +196,33 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     publishState: (reason) => reporter.publishNow(reason),
     log: loggers.child('commands'),
   });
-  const router: InboundRouter = new InboundRouter(cfg.deviceId, loggers.child('inbound'), {
-    ack: (ack) => outbox.onAck(ack),
-    pong: (pong) => link.onPong(pong),
-    desired: (doc) => {
-      if (reconciler.onDesired(doc)) reporter.publishNow('desired');
-      delivery.reconcile(reconciler.doc?.models);
-      federated.setTask(store.desired.load().doc?.federated?.task);
-    },
-    desiredInvalid: (payload, reason) => {
-      // Invalid model entries are refused one by one; the rest still applies.
-      const split = splitDesired(payload);
-      if (split !== undefined) {
-        for (const r of split.refused) delivery.refuse(r.name, r.version, r.error);
-        if (reconciler.onDesired(split.doc)) reporter.publishNow('desired');
+  const router: InboundRouter = new InboundRouter(
+    cfg.deviceId,
+    loggers.child('inbound'),
+    {
+      ack: (ack) => outbox.onAck(ack),
+      pong: (pong) => link.onPong(pong),
+      desired: (doc) => {
+        if (reconciler.onDesired(doc)) reporter.publishNow('desired');
         delivery.reconcile(reconciler.doc?.models);
-        return;
-      }
-      if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
+        federated.setTask(store.desired.load().doc?.federated?.task);
+      },
+      desiredInvalid: (payload, reason) => {
+        // Invalid model entries are refused one by one; the rest still applies.
+        const split = splitDesired(payload);
+        if (split !== undefined) {
+          for (const r of split.refused) delivery.refuse(r.name, r.version, r.error);
+          if (reconciler.onDesired(split.doc)) reporter.publishNow('desired');
+          delivery.reconcile(reconciler.doc?.models);
+          return;
+        }
+        if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
+      },
+      command: (cmd) => commands.handle(cmd),
+      commandInvalid: (id, name, reason) => commands.refuse(id, name, reason),
     },
-    command: (cmd) => commands.handle(cmd),
-  });
+    hubProtocol,
+  );
 
   const status = (): AgentStatus => ({
     deviceId: cfg.deviceId,
@@ -221,7 +232,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     outbox: store.outbox.counters(),
     ledger: store.outbox.ledger.totals(),
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
-    inbound: { invalid: router.stats() },
+    inbound: { invalid: router.stats(), protocol: hubProtocol.stats() },
     inference: inference.report(),
   });
 

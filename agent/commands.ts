@@ -28,17 +28,33 @@ export class CommandHandler {
 
   /** Handles one validated command. */
   handle(cmd: Command): void {
-    if (this.#recent.has(cmd.id)) {
-      this.#ctx.log.debug({ id: cmd.id, name: cmd.name }, 'duplicate command ignored');
-      return;
+    if (!this.#first(cmd.id, cmd.name)) return;
+    this.#ctx.log.info({ id: cmd.id, name: cmd.name }, 'command received');
+    this.#ctx.enqueueResult(this.#run(cmd));
+  }
+
+  /**
+   * Answers a command this agent cannot carry out (an unknown name, a newer protocol) with
+   * a failed result naming why, so the hub learns it was refused rather than lost.
+   */
+  refuse(id: string, name: string, reason: string): void {
+    if (!this.#first(id, name)) return;
+    this.#ctx.log.warn({ id, name, reason }, 'command refused');
+    this.#ctx.enqueueResult({ id, name, ok: false, error: reason.slice(0, 1024) });
+  }
+
+  /** True the first time `id` is seen (a redelivered command is carried out once). */
+  #first(id: string, name: string): boolean {
+    if (this.#recent.has(id)) {
+      this.#ctx.log.debug({ id, name }, 'duplicate command ignored');
+      return false;
     }
-    this.#recent.add(cmd.id);
+    this.#recent.add(id);
     if (this.#recent.size > RECENT_IDS) {
       const oldest = this.#recent.values().next();
       if (!oldest.done) this.#recent.delete(oldest.value);
     }
-    this.#ctx.log.info({ id: cmd.id, name: cmd.name }, 'command received');
-    this.#ctx.enqueueResult(this.#run(cmd));
+    return true;
   }
 
   #run(cmd: Command): CommandResult {

@@ -18,4 +18,8 @@ export type {
   LaneCounters,
   LinkInfo,
 } from './types.js';
+export { confirmHealthWhenReady, type HealthVerdict, healthOf } from './update/health.js';
+export { HEALTHY_MESSAGE, Launcher, type LauncherOptions, type Running } from './update/launcher.js';
+export { SLOT_NAMES, type SlotName, type SlotState, Slots } from './update/slots.js';
+export { StoreBackup, schemaVersion } from './update/store-backup.js';
 export { AGENT_VERSION } from './version.js';

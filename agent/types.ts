@@ -1,5 +1,6 @@
 import type { DesiredOutcome, InferenceReport, Lane, LaneLedger } from '../shared/index.js';
 import type { AgentModels } from './inference/models-api.js';
+import type { HubProtocolStats } from './link/hub-version.js';
 import type { InvalidInboundStats } from './link/inbound.js';
 import type { LinkInfo } from './link/mqtt-link.js';
 import type { LaneCounters } from './store/index.js';
@@ -45,7 +46,8 @@ export interface AgentStatus {
     /** Outcome of the latest desired document received, or null. */
     outcome: DesiredOutcome | null;
   };
-  inbound: { invalid: InvalidInboundStats };
+  /** Invalid inbound payloads; the hub's protocol version, its refusals, what was tolerated. */
+  inbound: { invalid: InvalidInboundStats; protocol: HubProtocolStats };
   /** Firmware profile, models with chosen and rejected engines, result-cache counters. */
   inference: InferenceReport;
 }

@@ -9,7 +9,15 @@ export interface HubStats {
   ingest: { batches: number; stored: number; duplicates: number; skipped: number };
   /** Application-level pings answered (dead links). */
   pings: number;
+  /**
+   * What device messages carried that this hub keeps without understanding, by item
+   * (`field <path>`, `lane <name>`, `engine <name>`): a newer agent's additions.
+   */
+  tolerated: { total: number; byItem: Record<string, number> };
 }
+
+/** Distinct tolerated items counted; beyond it they are counted under `(other)`. */
+const MAX_TOLERATED_ITEMS = 1000;
 
 /** Mutable counters behind {@link HubStats}; one instance per hub, shared by its components. */
 export class HubCounters {
@@ -20,6 +28,16 @@ export class HubCounters {
   private duplicates = 0;
   private skipped = 0;
   private pings = 0;
+  private toleratedTotal = 0;
+  private readonly toleratedByItem = new Map<string, number>();
+
+  /** Counts one item a device message carried that this hub does not understand. */
+  tolerate(item: string): void {
+    this.toleratedTotal++;
+    const key =
+      this.toleratedByItem.has(item) || this.toleratedByItem.size < MAX_TOLERATED_ITEMS ? item : '(other)';
+    this.toleratedByItem.set(key, (this.toleratedByItem.get(key) ?? 0) + 1);
+  }
 
   /** Counts one rejection under `reason`. */
   reject(reason: string): void {
@@ -51,6 +69,7 @@ export class HubCounters {
         skipped: this.skipped,
       },
       pings: this.pings,
+      tolerated: { total: this.toleratedTotal, byItem: Object.fromEntries(this.toleratedByItem) },
     };
   }
 }

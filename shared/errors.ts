@@ -86,6 +86,11 @@ export const ERROR_CODES = {
     retryable: false,
   },
   AGENT_DISK_FULL: { message: 'not enough free disk for the artifact', http: 507, retryable: true },
+  AGENT_BUNDLE_PLATFORM: {
+    message: 'agent bundle is built for another platform (os, arch, libc or Node ABI)',
+    http: 422,
+    retryable: false,
+  },
   AGENT_DOWNGRADE_REFUSED: {
     message: 'version is older than the active one and no rollback allows it',
     http: 409,

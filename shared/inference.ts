@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRECISIONS, SemverSchema } from './manifest.js';
+import { tolerantEnum } from './messages/tolerance.js';
 
 /**
  * Engines (docs/architecture.md "Engines"): a (runtime,
@@ -19,6 +20,12 @@ export const ENGINE_NAMES = [
 export const EngineNameSchema = z.enum(ENGINE_NAMES);
 export type EngineName = z.infer<typeof EngineNameSchema>;
 
+/**
+ * An engine as a device reports it: a name this build knows, or a newer one kept as a label
+ * (shown, never acted on) and counted as tolerated.
+ */
+export const ReportedEngineSchema = tolerantEnum(ENGINE_NAMES, 'engine');
+
 /** Which model formats an engine's runtime can load at all. */
 export const ENGINE_RUNTIMES: Record<EngineName, 'onnx' | 'tfjs'> = {
   'onnx:tensorrt': 'onnx',
@@ -32,14 +39,14 @@ export const ENGINE_RUNTIMES: Record<EngineName, 'onnx' | 'tfjs'> = {
 };
 
 /** Where an output disagreed with the manifest's reference (the worst element). */
-export const ReferenceMismatchSchema = z.strictObject({
+export const ReferenceMismatchSchema = z.object({
   output: z.string().max(256),
   /** Flat row-major index of the worst element, or -1 when dtype/shape already differ. */
   index: z.number().int().min(-1),
   expected: z.union([z.number(), z.string(), z.boolean(), z.null()]),
   received: z.union([z.number(), z.string(), z.boolean(), z.null()]),
   maxAbsDiff: z.number().nullable(),
-  tolerance: z.strictObject({ abs: z.number().nonnegative(), rel: z.number().nonnegative() }),
+  tolerance: z.object({ abs: z.number().nonnegative(), rel: z.number().nonnegative() }),
 });
 export type ReferenceMismatch = z.infer<typeof ReferenceMismatchSchema>;
 
@@ -48,8 +55,8 @@ export type ReferenceMismatch = z.infer<typeof ReferenceMismatchSchema>;
  * model's format), `error` (the session did not open or the warm-up run failed: the real
  * error message), `mismatch` (outputs disagree with the reference).
  */
-export const EngineRejectionSchema = z.strictObject({
-  engine: EngineNameSchema,
+export const EngineRejectionSchema = z.object({
+  engine: ReportedEngineSchema,
   /** The model variant tried, when a version carries several (fp32/fp16/int8). */
   precision: z.enum(PRECISIONS).optional(),
   stage: z.enum(['unsupported', 'load', 'warmup', 'reference']),
@@ -78,11 +85,11 @@ export const UNWARMED_POLICIES = ['admit', 'refuse'] as const;
 export type UnwarmedPolicy = (typeof UNWARMED_POLICIES)[number];
 
 /** One model as the device runs it: chosen engine (null when none was admitted) and rejections. */
-export const ModelRuntimeReportSchema = z.strictObject({
+export const ModelRuntimeReportSchema = z.object({
   name: z.string().max(64),
   version: SemverSchema,
   precision: z.enum(PRECISIONS),
-  engine: EngineNameSchema.nullable(),
+  engine: ReportedEngineSchema.nullable(),
   rejected: z.array(EngineRejectionSchema).max(16),
   /** How the admitted engine was warmed up (absent when none was admitted). */
   warmup: WarmupRecordSchema.optional(),
@@ -92,7 +99,7 @@ export const ModelRuntimeReportSchema = z.strictObject({
 export type ModelRuntimeReport = z.infer<typeof ModelRuntimeReportSchema>;
 
 /** Result-cache counters since the agent started. */
-export const CacheReportSchema = z.strictObject({
+export const CacheReportSchema = z.object({
   hits: z.number().int().nonnegative(),
   misses: z.number().int().nonnegative(),
   evictions: z.number().int().nonnegative(),
@@ -105,7 +112,7 @@ export type CacheReport = z.infer<typeof CacheReportSchema>;
 
 /** The `inference` part of the reported state and of the agent's `GET /v1/status`. */
 export const InferenceReportSchema = z.looseObject({
-  profile: z.strictObject({
+  profile: z.object({
     name: z.string().max(64),
     /** `config` when set by config/flag, else `detected`. */
     source: z.enum(['config', 'detected']),

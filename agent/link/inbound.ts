@@ -10,10 +10,14 @@ import {
   decodeMessage,
   formatIssues,
   isDownlinkChannel,
+  type PeerVersion,
   type Pong,
   PongSchema,
   parseDeviceTopic,
+  parseTolerant,
+  RefusalSchema,
 } from '../../shared/index.js';
+import type { HubProtocol } from './hub-version.js';
 
 /** Counts of inbound payloads dropped as invalid, by reason (`channel: reason`). */
 export interface InvalidInboundStats {
@@ -30,6 +34,8 @@ export interface InboundHandlers {
   /** A desired document that failed validation (already counted), with its raw payload. */
   desiredInvalid(payload: Buffer, reason: string): void;
   command(cmd: Command): void;
+  /** A command that failed validation (already counted) but names its id: refuse it by id. */
+  commandInvalid?(id: string, name: string, reason: string): void;
 }
 
 /** Any JSON object: the first step of decoding the `ack` topic. */
@@ -51,10 +57,19 @@ export class InboundRouter {
   #total = 0;
   readonly #byReason = new Map<string, number>();
 
-  constructor(deviceId: string, log: Logger, handlers: InboundHandlers) {
+  readonly #hub: HubProtocol | undefined;
+
+  constructor(deviceId: string, log: Logger, handlers: InboundHandlers, hub?: HubProtocol) {
     this.#deviceId = deviceId;
     this.#log = log;
     this.#handlers = handlers;
+    this.#hub = hub;
+  }
+
+  /** Books a decoded hub message's version and what it carried beyond this agent's reading. */
+  #book(decoded: { version?: PeerVersion; tolerated?: string[] }): void {
+    this.#hub?.seen(decoded.version);
+    if (decoded.tolerated?.length) this.#hub?.tolerate(decoded.tolerated);
   }
 
   /** Routes one message; invalid ones are counted and dropped. */
@@ -79,19 +94,29 @@ export class InboundRouter {
     }
     switch (parsed.channel) {
       case 'ack': {
-        // An ack or a pong, told apart by the `pong` key; each strictly validated.
+        // An ack, a pong or a refusal, told apart by the `pong` and `refused` keys.
         const decoded = decodeMessage(AnyObject, payload);
         if (!decoded.ok) {
+          this.#book(decoded);
           this.#invalid('ack', decoded.reason);
           return;
         }
+        this.#hub?.seen(decoded.version);
+        if ('refused' in decoded.value) {
+          const refusal = parseTolerant(RefusalSchema, decoded.value);
+          if (refusal.success) this.#hub?.refused(refusal.data);
+          else this.#invalid('ack', `refusal: ${formatIssues(refusal.error).join('; ')}`);
+          return;
+        }
         if ('pong' in decoded.value) {
-          const pong = PongSchema.safeParse(decoded.value);
+          const pong = parseTolerant(PongSchema, decoded.value);
+          this.#book(pong);
           if (pong.success) this.#handlers.pong(pong.data);
           else this.#invalid('ack', `pong: ${formatIssues(pong.error).join('; ')}`);
           return;
         }
-        const ack = AckSchema.safeParse(decoded.value);
+        const ack = parseTolerant(AckSchema, decoded.value);
+        this.#book(ack);
         if (ack.success) this.#handlers.ack(ack.data);
         else this.#invalid('ack', formatIssues(ack.error).join('; '));
         return;
@@ -102,6 +127,7 @@ export class InboundRouter {
           return;
         }
         const decoded = decodeMessage(DesiredStateSchema, payload);
+        this.#book(decoded);
         if (decoded.ok) this.#handlers.desired(decoded.value);
         else {
           this.#invalid('desired', decoded.reason);
@@ -111,8 +137,13 @@ export class InboundRouter {
       }
       case 'cmd': {
         const decoded = decodeMessage(CommandSchema, payload);
+        this.#book(decoded);
         if (decoded.ok) this.#handlers.command(decoded.value);
-        else this.#invalid('cmd', decoded.reason);
+        else {
+          this.#invalid('cmd', decoded.reason);
+          const named = commandIdOf(payload);
+          if (named) this.#handlers.commandInvalid?.(named.id, named.name, decoded.reason);
+        }
         return;
       }
     }
@@ -126,4 +157,13 @@ export class InboundRouter {
     this.#byReason.set(key, (seen ?? 0) + 1);
     if (seen === undefined) this.#log.warn({ channel, reason }, 'invalid inbound payload dropped');
   }
+}
+
+/** The `id` and `name` of a command payload that failed validation, when it has a usable id. */
+function commandIdOf(payload: Buffer): { id: string; name: string } | undefined {
+  const raw = decodeMessage(AnyObject, payload);
+  if (!raw.ok) return undefined;
+  const { id, name } = raw.value;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 64) return undefined;
+  return { id, name: typeof name === 'string' ? name.slice(0, 64) : '' };
 }

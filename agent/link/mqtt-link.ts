@@ -14,6 +14,8 @@ import { lastWill, newConnId, statusPayload } from './status.js';
 
 /** Settings of the link (from the agent config). */
 export interface LinkOptions {
+  /** `{ pv }` for messages to the hub once it reads it (agent/link/hub-version.ts). */
+  stamp?: () => { pv?: string };
   deviceId: string;
   deviceSecret: string;
   /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
@@ -86,6 +88,7 @@ export class MqttLink {
       onDead: (reason) => this.drop(reason),
       log: options.log,
       now: Date.now,
+      ...(options.stamp ? { stamp: options.stamp } : {}),
     });
   }
 

@@ -14,6 +14,8 @@ export interface PingOptions {
   log: Logger;
   /** Wall clock of the ping's `at`, ms. */
   now: () => number;
+  /** `{ pv }` once the hub reads it (agent/link/hub-version.ts). */
+  stamp?: () => { pv?: string };
 }
 
 /**
@@ -79,7 +81,8 @@ export class PingMonitor {
     if (this.#outstanding) return; // its deadline decides
     this.#n += 1;
     const id = `${this.#session}-${this.#n}`.slice(-64);
-    if (!this.#o.publish(encodeMessage(PingSchema, { v: 1, id, at: this.#o.now() }))) return;
+    if (!this.#o.publish(encodeMessage(PingSchema, { v: 1, ...this.#o.stamp?.(), id, at: this.#o.now() })))
+      return;
     this.#outstanding = { id, sentAt: performance.now() };
     this.#deadline = setTimeout(() => {
       this.stop();

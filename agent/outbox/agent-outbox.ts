@@ -22,6 +22,8 @@ export interface AgentOutboxOptions {
   isConnected(): boolean;
   /** Publishes an encoded batch on `up` at QoS 1; false when the link is down. */
   publish(payload: Buffer): boolean;
+  /** `{ pv }` once the hub reads it (agent/link/hub-version.ts). */
+  stamp?: () => { pv?: string };
   /** The loss ledger changed: publish the reported state (called coalesced). */
   onLedgerChange(): void;
   /** Observer of every applied ack (tests, benchmarks). */
@@ -54,6 +56,7 @@ export class AgentOutbox {
       isConnected: options.isConnected,
       publish: options.publish,
       log: options.log,
+      ...(options.stamp ? { stamp: options.stamp } : {}),
     });
     this.#expiry = new ExpirySweeper({
       outbox: store.outbox,

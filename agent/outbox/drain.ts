@@ -24,6 +24,8 @@ export interface DrainOptions {
   /** Publishes an encoded batch on `up` at QoS 1; false when the link is down. */
   publish(payload: Buffer): boolean;
   log: Logger;
+  /** `{ pv }` once the hub reads it (agent/link/hub-version.ts). */
+  stamp?: () => { pv?: string };
 }
 
 interface InFlight {
@@ -165,6 +167,7 @@ export class OutboxDrain {
     const batchId = `${lane}-${first ?? 'd'}-${last ?? dropped?.through}-${randomBytes(6).toString('base64url')}`;
     const payload = encodeMessage(UplinkBatchSchema, {
       v: 1,
+      ...this.#o.stamp?.(),
       epoch: this.#o.epoch,
       lane,
       batchId,

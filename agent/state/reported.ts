@@ -5,6 +5,7 @@ import {
   type InferenceReport,
   type LedgerReport,
   type ModelDeliveryReport,
+  PROTOCOL,
   type ReportedState,
   ReportedStateSchema,
 } from '../../shared/index.js';
@@ -38,6 +39,9 @@ export function hostInfo(): { platform: string; arch: string; hostname: string }
 export function buildReportedState(input: ReportInput): ReportedState {
   const state = {
     v: 1,
+    // Always stated here: every hub reads the reported state loosely, so this is how a hub
+    // learns that this agent reads `pv` (docs/compatibility.md).
+    pv: PROTOCOL,
     at: input.at,
     agentVersion: AGENT_VERSION,
     epoch: input.epoch,

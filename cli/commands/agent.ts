@@ -1,4 +1,9 @@
-import { AGENT_ENV_PREFIX, AgentConfigSchema, createAgent } from '../../agent/index.js';
+import {
+  AGENT_ENV_PREFIX,
+  AgentConfigSchema,
+  confirmHealthWhenReady,
+  createAgent,
+} from '../../agent/index.js';
 import type { ConfigObject } from '../../shared/index.js';
 import { loadConfig } from '../load-config.js';
 import { announceReady, closeOnSignals } from '../process-signals.js';
@@ -24,8 +29,16 @@ export async function runAgentCommand(flags: ConfigObject): Promise<void> {
     console.log(JSON.stringify({ deviceId: agent.deviceId, api: agent.api.url, hub: config.hub.mqttUrl }));
   else console.log(`outpost agent ${agent.deviceId}: local API ${agent.api.url}  hub ${config.hub.mqttUrl}`);
   announceReady({ pid: process.pid, deviceId: agent.deviceId, api: agent.api.url });
+  // Started by the launcher from a slot (agent/update/launcher.ts): confirm health to it.
+  const stopConfirming =
+    process.env.OUTPOST_SLOT && process.send
+      ? confirmHealthWhenReady(agent, (message) => process.send?.(message))
+      : undefined;
   closeOnSignals(
-    () => agent.close(),
+    () => {
+      stopConfirming?.();
+      return agent.close();
+    },
     (err) => console.error('outpost agent: error while closing:', err),
   );
 }

@@ -2,12 +2,15 @@ import type { Logger } from 'pino';
 import {
   AckSchema,
   allDevicesFilter,
+  DEVICE_TELEMETRY_EVENT,
   DEVICE_TO_HUB,
+  DRIFT_EVENT,
   decodeMessage,
   deviceTopic,
   type EventEnvelope,
   encodeMessage,
   isUplinkChannel,
+  MODEL_TELEMETRY_EVENT,
   PROTOCOL_VERSION,
   parseDeviceTopic,
   ReportedStateSchema,
@@ -18,8 +21,16 @@ import type { HubBus, MessageOrigin, SessionEnd } from '../bus/types.js';
 import type { Rejections } from '../rejections.js';
 import type { HubCounters } from '../stats.js';
 import type { HubStore } from '../store/types.js';
+import { PeerVersions } from './peer-versions.js';
 import { answerPing } from './ping.js';
 import { KeyedSerialQueue } from './serial.js';
+
+/** Telemetry kinds this hub folds (model metrics, device health, drift). */
+const TELEMETRY_KINDS: ReadonlySet<string> = new Set([
+  MODEL_TELEMETRY_EVENT,
+  DEVICE_TELEMETRY_EVENT,
+  DRIFT_EVENT,
+]);
 
 /** What the uplink handling needs. */
 export interface UplinkDeps {
@@ -51,8 +62,11 @@ export interface UplinkHandler {
 /**
  * Subscribes (in-process) to `up`, `state` and `status` of every device and handles them,
  * one device at a time in broker order (docs/architecture.md "Wire protocol"):
- * - every payload is decoded with its schema; an invalid one is counted, logged once per
- *   (device, reason) and dropped, and nothing here throws into the broker;
+ * - every payload is decoded with its schema, tolerantly: what a newer agent adds is kept
+ *   and counted (`tolerated` in the stats); an invalid one is counted, logged once per
+ *   (device, reason) and dropped; one of a protocol version this hub does not serve is
+ *   refused with its reason on the device's `ack` topic; nothing here throws into the broker;
+ * - answers carry `pv` only to devices whose messages did (docs/compatibility.md);
  * - `up` is ingested exactly once, then acked on `…/ack` (QoS 1) only after the commit;
  * - `ping` is answered at once with a pong on `…/ack`, outside the queue;
  * - `state` becomes the reported state; `status` the online flag, where an `offline` for
@@ -69,11 +83,22 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
   /** Connection id announced `online` by each live MQTT session. */
   const sessionConn = new Map<string, { deviceId: string; conn: string }>();
   let closed = false;
+  const peers = new PeerVersions({ bus, rejections, counters, logger, now });
 
   async function handleUp(deviceId: string, payload: Buffer, at: number) {
-    const decoded = decodeMessage(UplinkBatchSchema, payload, deps.maxPayloadBytes);
-    if (!decoded.ok) return rejections.reject(deviceId, 'up.invalid', decoded.reason);
-    const batch = decoded.value;
+    const batch = await peers.accept(
+      deviceId,
+      'up',
+      decodeMessage(UplinkBatchSchema, payload, deps.maxPayloadBytes),
+    );
+    if (batch === undefined) return;
+    if (batch.lane === 'telemetry') {
+      // Stored like any event; a `telemetry.*` kind this hub does not fold is counted as tolerated.
+      for (const e of batch.events) {
+        if (e.type.startsWith('telemetry.') && !TELEMETRY_KINDS.has(e.type))
+          counters.tolerate(`telemetry ${e.type}`);
+      }
+    }
     const result = await store.ingestBatch(deviceId, batch, at);
     counters.ingest(result.stored, result.duplicates, result.skipped);
     if (batch.lane === 'results' && result.stored > 0) deps.onResultsStored?.();
@@ -85,6 +110,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     }
     const ack = encodeMessage(AckSchema, {
       v: PROTOCOL_VERSION,
+      ...peers.stamp(deviceId),
       epoch: batch.epoch,
       lane: batch.lane,
       hwm: result.hwm,
@@ -103,15 +129,22 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
   }
 
   async function handleState(deviceId: string, payload: Buffer, at: number) {
-    const decoded = decodeMessage(ReportedStateSchema, payload, deps.maxPayloadBytes);
-    if (!decoded.ok) return rejections.reject(deviceId, 'state.invalid', decoded.reason);
-    await store.setReported(deviceId, decoded.value, at);
+    const state = await peers.accept(
+      deviceId,
+      'state',
+      decodeMessage(ReportedStateSchema, payload, deps.maxPayloadBytes),
+    );
+    if (state !== undefined) await store.setReported(deviceId, state, at);
   }
 
   async function handleStatus(deviceId: string, payload: Buffer, at: number, origin: MessageOrigin) {
-    const decoded = decodeMessage(StatusSchema, payload, deps.maxPayloadBytes);
-    if (!decoded.ok) return rejections.reject(deviceId, 'status.invalid', decoded.reason);
-    const { state, conn } = decoded.value;
+    const status = await peers.accept(
+      deviceId,
+      'status',
+      decodeMessage(StatusSchema, payload, deps.maxPayloadBytes),
+    );
+    if (status === undefined) return;
+    const { state, conn } = status;
     if (state === 'online' && origin.session !== undefined) {
       sessionConn.set(origin.session, { deviceId, conn });
     }
@@ -130,7 +163,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     const { deviceId, channel } = parsed;
     if (channel === 'ping') {
       return answerPing(
-        { bus, rejections, counters, now, maxPayloadBytes: deps.maxPayloadBytes },
+        { bus, rejections, counters, now, maxPayloadBytes: deps.maxPayloadBytes, peers },
         deviceId,
         payload,
       );

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** Wire protocol version carried by every MQTT payload as `v`. */
+/**
+ * Wire protocol major carried by every MQTT payload as `v`; the minor travels beside it as
+ * `pv` (shared/messages/version.ts, docs/compatibility.md).
+ */
 export const PROTOCOL_VERSION = 1;
 export const ProtocolVersion = z.literal(PROTOCOL_VERSION);
 

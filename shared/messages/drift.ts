@@ -28,7 +28,7 @@ export const BinEdgesSchema = z
  * histogram over the baseline's edges (`counts.length === edges.length + 1`), and the
  * histogram of the predicted class (argmax of the first output). Never raw data.
  */
-export const DriftSummarySchema = z.strictObject({
+export const DriftSummarySchema = z.object({
   model: z.string().min(1).max(64),
   version: SemverSchema,
   /** Inferences summarised. */
@@ -41,7 +41,7 @@ export const DriftSummarySchema = z.strictObject({
 export type DriftSummary = z.infer<typeof DriftSummarySchema>;
 
 /** Body of a `telemetry.drift` event: every model version summarised in the window. */
-export const DriftTelemetrySchema = z.strictObject({
+export const DriftTelemetrySchema = z.object({
   from: EpochMs,
   to: EpochMs,
   models: z.array(DriftSummarySchema).min(1).max(64),
@@ -53,14 +53,12 @@ export type DriftTelemetry = z.infer<typeof DriftTelemetrySchema>;
  * feature the edges and the reference counts, and the reference class counts.
  */
 export const DriftBaselineSchema = z
-  .strictObject({
+  .object({
     model: z.string().min(1).max(64),
     version: SemverSchema,
     /** Where it came from: a reference sample, or summaries set by an admin. */
     source: z.enum(['sample', 'summaries']),
-    features: z
-      .array(z.strictObject({ edges: BinEdgesSchema, counts: z.array(Count) }))
-      .max(DRIFT_MAX_FEATURES),
+    features: z.array(z.object({ edges: BinEdgesSchema, counts: z.array(Count) })).max(DRIFT_MAX_FEATURES),
     classes: z.array(Count).max(4096),
     /** Index of the input elements used (feature i = flat element `elements[i]`); default 0..n-1. */
     elements: z.array(z.number().int().nonnegative()).max(DRIFT_MAX_FEATURES).optional(),

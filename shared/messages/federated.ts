@@ -18,7 +18,7 @@ export const FL_MODES = ['sync', 'async'] as const;
 export const FlModeSchema = z.enum(FL_MODES);
 
 /** Update compression: int8 with a per-tensor scale, or top-k sparsification. */
-export const FlCompressionSchema = z.strictObject({
+export const FlCompressionSchema = z.object({
   kind: z.enum(['none', 'int8', 'topk']),
   /** Fraction of each tensor's entries `topk` keeps, (0, 1]; default 0.01. */
   topkFraction: z.number().gt(0).max(1).optional(),
@@ -26,7 +26,7 @@ export const FlCompressionSchema = z.strictObject({
 export type FlCompression = z.infer<typeof FlCompressionSchema>;
 
 /** A weight tensor's name and shape, in the model's weight order. */
-export const FlTensorShapeSchema = z.strictObject({
+export const FlTensorShapeSchema = z.object({
   name: z.string().min(1).max(256),
   shape: z.array(z.number().int().positive()).max(8),
 });
@@ -40,13 +40,13 @@ const B64 = z
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 const ClientId = z.string().min(1).max(128);
 /** A client's x25519 public keys (secure aggregation step 1). */
-export const FlSecAggAdvertisementSchema = z.strictObject({
+export const FlSecAggAdvertisementSchema = z.object({
   clientId: ClientId,
   encPublicKey: B64,
   maskPublicKey: B64,
 });
 /** One sealed share message (step 2). */
-export const FlSecAggSharesSchema = z.strictObject({ from: ClientId, to: ClientId, ciphertext: B64 });
+export const FlSecAggSharesSchema = z.object({ from: ClientId, to: ClientId, ciphertext: B64 });
 
 /**
  * Secure aggregation of a sync round, driven by the hub through the task:
@@ -55,10 +55,10 @@ export const FlSecAggSharesSchema = z.strictObject({ from: ClientId, to: ClientI
  * their masked input as the update), `unmask` (the survivors: devices reveal the shares that
  * remove the masks). The hub learns only the sum.
  */
-export const FlSecAggSchema = z.strictObject({
+export const FlSecAggSchema = z.object({
   phase: z.enum(['advertise', 'share', 'mask', 'unmask']),
   /** fl-core's `SecAggParams`: round, threshold, length, scale, maxAbs, maxClients. */
-  params: z.strictObject({
+  params: z.object({
     round: z.number().int().nonnegative(),
     threshold: z.number().int().min(2),
     length: z.number().int().positive(),
@@ -81,27 +81,25 @@ export const FL_SECAGG_SHARES = 'fl.secagg.shares';
 export const FL_SECAGG_UNMASK = 'fl.secagg.unmask';
 
 /** Body of `fl.secagg.advertise`. */
-export const FlSecAggAdvertiseEventSchema = z.strictObject({
+export const FlSecAggAdvertiseEventSchema = z.object({
   task: FlTaskIdSchema,
   round: z.number().int().positive(),
   advertisement: FlSecAggAdvertisementSchema,
 });
 /** Body of `fl.secagg.shares`. */
-export const FlSecAggSharesEventSchema = z.strictObject({
+export const FlSecAggSharesEventSchema = z.object({
   task: FlTaskIdSchema,
   round: z.number().int().positive(),
   shares: z.array(FlSecAggSharesSchema).max(255),
 });
 /** Body of `fl.secagg.unmask`. */
-export const FlSecAggUnmaskEventSchema = z.strictObject({
+export const FlSecAggUnmaskEventSchema = z.object({
   task: FlTaskIdSchema,
   round: z.number().int().positive(),
-  response: z.strictObject({
+  response: z.object({
     from: ClientId,
     shares: z
-      .array(
-        z.strictObject({ of: ClientId, kind: z.enum(['b', 'sk']), x: z.number().int().positive(), y: B64 }),
-      )
+      .array(z.object({ of: ClientId, kind: z.enum(['b', 'sk']), x: z.number().int().positive(), y: B64 }))
       .max(510),
   }),
 });
@@ -112,13 +110,13 @@ export const FlSecAggUnmaskEventSchema = z.strictObject({
  * update codec (compression `none`), which is fine for small models — the registry path for
  * large ones is not built (README "Federated learning on devices").
  */
-export const FlTaskSchema = z.strictObject({
+export const FlTaskSchema = z.object({
   id: FlTaskIdSchema,
   /** Round number, from 1. In async mode: the global model version the device trains from. */
   round: z.number().int().positive(),
   mode: FlModeSchema,
   /** The registered model the task improves (lineage of what it produces). */
-  model: z.strictObject({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
+  model: z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
   /** The Keras-style topology (`model.json`'s `modelTopology`) of a tfjs-layers model. */
   topology: z.record(z.string(), z.unknown()),
   /** Weight names and shapes, in order. */
@@ -151,7 +149,7 @@ export const FlTaskSchema = z.strictObject({
 export type FlTask = z.infer<typeof FlTaskSchema>;
 
 /** The `federated` section of a desired document. */
-export const FederatedSectionSchema = z.strictObject({ task: FlTaskSchema });
+export const FederatedSectionSchema = z.object({ task: FlTaskSchema });
 export type FederatedSection = z.infer<typeof FederatedSectionSchema>;
 
 /** Event type of one update chunk (lane `learning`). */
@@ -167,7 +165,7 @@ export const FL_CHUNK_BYTES = 48 * 1024;
  * `(task, round)`. `digest` is the SHA-256 (hex) of the whole reassembled update; `examples`
  * (the FedAvg weight) and the training figures repeat on every chunk so any one carries them.
  */
-export const FlUpdateChunkSchema = z.strictObject({
+export const FlUpdateChunkSchema = z.object({
   task: FlTaskIdSchema,
   round: z.number().int().positive(),
   index: z.number().int().nonnegative(),
@@ -189,7 +187,7 @@ export const FlUpdateChunkSchema = z.strictObject({
 export type FlUpdateChunk = z.infer<typeof FlUpdateChunkSchema>;
 
 /** Body of an `fl.eval` event: the round's global model on the device's holdout examples. */
-export const FlEvalSchema = z.strictObject({
+export const FlEvalSchema = z.object({
   task: FlTaskIdSchema,
   round: z.number().int().positive(),
   examples: z.number().int().positive(),

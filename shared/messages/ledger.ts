@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LaneSchema } from './common.js';
+import { laneRecord } from './tolerance.js';
 
 /**
  * Why an event was dropped (loss ledger): `quota` — its lane was full under the
@@ -11,7 +11,7 @@ export const LossReasonSchema = z.enum(LOSS_REASONS);
 export type LossReason = z.infer<typeof LossReasonSchema>;
 
 /** Events and envelope bytes lost for one reason. */
-export const LossTotalSchema = z.strictObject({
+export const LossTotalSchema = z.object({
   count: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
 });
@@ -23,13 +23,13 @@ export type LossTotal = z.infer<typeof LossTotalSchema>;
  * before the drop (those are counted as lost only once the hub confirms it never stored
  * them).
  */
-export const LaneLedgerSchema = z.strictObject({
+export const LaneLedgerSchema = z.object({
   quota: LossTotalSchema,
   ttl: LossTotalSchema,
   unconfirmed: z.number().int().nonnegative(),
 });
 export type LaneLedger = z.infer<typeof LaneLedgerSchema>;
 
-/** The ledger per lane, as the agent reports it in its state and status. */
-export const LedgerReportSchema = z.partialRecord(LaneSchema, LaneLedgerSchema);
+/** The ledger per lane, as the agent reports it in its state and status; unknown lanes are counted. */
+export const LedgerReportSchema = laneRecord(LaneLedgerSchema);
 export type LedgerReport = z.infer<typeof LedgerReportSchema>;

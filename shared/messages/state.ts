@@ -4,6 +4,7 @@ import { ManifestSchema, SemverSchema, SignedManifestSchema } from '../manifest.
 import { EpochMs, ProtocolVersion } from './common.js';
 import { FederatedSectionSchema } from './federated.js';
 import { LedgerReportSchema } from './ledger.js';
+import { PvSchema } from './version.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LogLevelSchema = z.enum(LOG_LEVELS);
@@ -13,7 +14,7 @@ export type LogLevel = z.infer<typeof LogLevelSchema>;
  * Settings the hub may change on a device at run time through the desired state. Every
  * field is optional: an absent field leaves the agent's own configured value in force.
  */
-export const RemoteConfigSchema = z.strictObject({
+export const RemoteConfigSchema = z.object({
   logLevel: LogLevelSchema.optional(),
   /** Seconds between unprompted reported-state publications. */
   reportIntervalS: z.number().int().min(5).max(86_400).optional(),
@@ -30,14 +31,14 @@ export const VersionManifestsSchema = z.array(SignedManifestSchema).min(1).max(3
  * variant manifests. The agent picks the variant its profile prefers, downloads, verifies and
  * activates it; it refuses a version older than the active one unless `allowDowngrade`.
  */
-export const DesiredModelSchema = z.strictObject({
+export const DesiredModelSchema = z.object({
   name: ManifestSchema.shape.name,
   version: SemverSchema,
   manifests: VersionManifestsSchema,
   /** Set by a rollback: the device may activate a version older than its active one. */
   allowDowngrade: z.boolean().optional(),
   /** A candidate to run beside the active version on the same inputs (shadow mode). */
-  shadow: z.strictObject({ version: SemverSchema, manifests: VersionManifestsSchema }).optional(),
+  shadow: z.object({ version: SemverSchema, manifests: VersionManifestsSchema }).optional(),
   /** Id of the rollout that set this entry, if any. */
   rollout: z.string().min(1).max(128).optional(),
 });
@@ -48,8 +49,10 @@ export type DesiredModel = z.infer<typeof DesiredModelSchema>;
  * by one with every change; a device never applies a rev lower than one it applied.
  * Sections: `config`, `models`; later issues add a federated task.
  */
-export const DesiredStateSchema = z.strictObject({
+export const DesiredStateSchema = z.object({
   v: ProtocolVersion,
+  /** Protocol major.minor (shared/messages/version.ts); absent from the previous release. */
+  pv: PvSchema.optional(),
   rev: z.number().int().nonnegative(),
   /** Hub wall clock when this revision was made, ms. */
   at: EpochMs,
@@ -62,7 +65,7 @@ export const DesiredStateSchema = z.strictObject({
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
 /** How the device fared with the latest desired state it received. */
-export const DesiredOutcomeSchema = z.strictObject({
+export const DesiredOutcomeSchema = z.object({
   rev: z.number().int().nonnegative(),
   status: z.enum(['applied', 'rejected', 'stale']),
   /** Why it was rejected or ignored. */
@@ -76,7 +79,7 @@ export type DesiredOutcome = z.infer<typeof DesiredOutcomeSchema>;
  * ledger counts them), `unconfirmed` (dropped, waiting for the hub to say whether it had
  * them) and `pendingBytes`; `enqueued = pending + acked + dropped + unconfirmed`.
  */
-export const LaneReportSchema = z.strictObject({
+export const LaneReportSchema = z.object({
   pending: z.number().int().nonnegative(),
   enqueued: z.number().int().nonnegative(),
   acked: z.number().int().nonnegative(),
@@ -89,19 +92,19 @@ export const LaneReportSchema = z.strictObject({
  * Delivery of one model on a device: what runs, what it falls back to,
  * what is downloading, and why the latest desired version was refused, if it was.
  */
-export const ModelDeliveryReportSchema = z.strictObject({
+export const ModelDeliveryReportSchema = z.object({
   name: z.string().max(64),
   /** The version the desired state asks for, if any. */
   desired: SemverSchema.optional(),
   /** The active version and its variant; absent before the first activation. */
-  active: z.strictObject({ version: SemverSchema, precision: z.enum(['fp32', 'fp16', 'int8']) }).optional(),
+  active: z.object({ version: SemverSchema, precision: z.enum(['fp32', 'fp16', 'int8']) }).optional(),
   /** The version kept loaded for an instant rollback. */
   previous: SemverSchema.optional(),
   /** Shadow candidate and whether it is loaded. */
-  shadow: z.strictObject({ version: SemverSchema, loaded: z.boolean() }).optional(),
+  shadow: z.object({ version: SemverSchema, loaded: z.boolean() }).optional(),
   /** A download in progress: bytes on disk of `total`. */
   downloading: z
-    .strictObject({
+    .object({
       version: SemverSchema,
       bytes: z.number().int().nonnegative(),
       total: z.number().int().nonnegative(),
@@ -109,7 +112,7 @@ export const ModelDeliveryReportSchema = z.strictObject({
     .optional(),
   /** The last refusal: never activated, with the error code and reason. */
   refused: z
-    .strictObject({
+    .object({
       version: z.string().max(64),
       code: z.string().max(64),
       reason: z.string().max(1024),
@@ -125,6 +128,8 @@ export type ModelDeliveryReport = z.infer<typeof ModelDeliveryReportSchema>;
  */
 export const ReportedStateSchema = z.looseObject({
   v: ProtocolVersion,
+  /** Protocol major.minor (shared/messages/version.ts); absent from the previous release. */
+  pv: PvSchema.optional(),
   /** Device wall clock at publication, ms. */
   at: EpochMs,
   agentVersion: z.string().max(64),

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { CacheReportSchema, EngineNameSchema } from '../inference.js';
+import { CacheReportSchema, ReportedEngineSchema } from '../inference.js';
 import { PRECISIONS, SemverSchema } from '../manifest.js';
-import { EpochMs, LaneSchema } from './common.js';
+import { EpochMs } from './common.js';
 import { LaneLedgerSchema } from './ledger.js';
+import { laneRecord } from './tolerance.js';
 
 /** Event type of a device health report in the `telemetry` lane. */
 export const DEVICE_TELEMETRY_EVENT = 'telemetry.device';
@@ -11,7 +12,7 @@ const Count = z.number().int().nonnegative();
 const Bytes = z.number().int().nonnegative();
 
 /** One lane of the outbox: events and bytes waiting for the hub's ack, and the loss ledger. */
-export const LaneTelemetrySchema = z.strictObject({
+export const LaneTelemetrySchema = z.object({
   depth: Count,
   bytes: Bytes,
   ledger: LaneLedgerSchema,
@@ -31,25 +32,25 @@ export const LaneTelemetrySchema = z.strictObject({
  * - `outbox`: depth, bytes and loss ledger per lane;
  * - `link`: connections so far, dead links detected, last ping round trip (ms).
  */
-export const DeviceTelemetrySchema = z.strictObject({
+export const DeviceTelemetrySchema = z.object({
   at: EpochMs,
   uptimeS: z.number().nonnegative(),
   profile: z.string().max(64),
-  memory: z.strictObject({ rssBytes: Bytes, heapUsedBytes: Bytes }),
-  disk: z.strictObject({ freeBytes: Bytes, totalBytes: Bytes }).nullable(),
+  memory: z.object({ rssBytes: Bytes, heapUsedBytes: Bytes }),
+  disk: z.object({ freeBytes: Bytes, totalBytes: Bytes }).nullable(),
   engines: z
     .array(
-      z.strictObject({
+      z.object({
         model: z.string().min(1).max(64),
         version: SemverSchema,
         precision: z.enum(PRECISIONS),
-        engine: EngineNameSchema.nullable(),
+        engine: ReportedEngineSchema.nullable(),
       }),
     )
     .max(256),
   cache: CacheReportSchema.extend({ hitRate: z.number().min(0).max(1).nullable() }),
-  outbox: z.partialRecord(LaneSchema, LaneTelemetrySchema),
-  link: z.strictObject({
+  outbox: laneRecord(LaneTelemetrySchema),
+  link: z.object({
     connects: Count,
     deadLinks: Count,
     pingRttMs: z.number().nonnegative().nullable(),

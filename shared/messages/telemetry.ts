@@ -40,7 +40,7 @@ const Count = z.number().int().nonnegative();
  *   the same inputs, and how many agreed (same top class, or within tolerance).
  */
 export const ModelMetricsSchema = z
-  .strictObject({
+  .object({
     model: z.string().min(1).max(128),
     version: SemverSchema,
     role: ModelRoleSchema,
@@ -64,7 +64,7 @@ export const ModelMetricsSchema = z
 export type ModelMetrics = z.infer<typeof ModelMetricsSchema>;
 
 /** Body of a `telemetry.model` event: every (model, version, role) active in the window. */
-export const ModelTelemetrySchema = z.strictObject({
+export const ModelTelemetrySchema = z.object({
   /** Device wall clock at the start and end of the window, ms. */
   from: EpochMs,
   to: EpochMs,

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { EpochMs, LabelSchema, LaneSchema, ProtocolVersion, StoreEpochSchema } from './common.js';
+import { PvSchema } from './version.js';
 
 /**
  * One outbox event as it travels (the envelope). `seq` is per device, per epoch and per
  * lane, assigned in the same transaction that stored the event, starting at 1.
  */
-export const EventEnvelopeSchema = z.strictObject({
+export const EventEnvelopeSchema = z.object({
   seq: z.number().int().positive(),
   type: LabelSchema,
   /** Device wall-clock time of the enqueue, ms. Informational: ordering uses `seq`. */
@@ -30,14 +31,16 @@ const Seq = z.number().int().positive();
  * be filled.
  */
 export const DroppedRangeSchema = z
-  .strictObject({ from: Seq, through: Seq })
+  .object({ from: Seq, through: Seq })
   .refine((r) => r.from <= r.through, { message: 'from must not exceed through' });
 export type DroppedRange = z.infer<typeof DroppedRangeSchema>;
 
 /** `outpost/v1/d/{id}/up`: a batch of consecutive events of one lane. */
 export const UplinkBatchSchema = z
-  .strictObject({
+  .object({
     v: ProtocolVersion,
+    /** Protocol major.minor (shared/messages/version.ts); absent from the previous release. */
+    pv: PvSchema.optional(),
     epoch: StoreEpochSchema,
     lane: LaneSchema,
     /** Sender-chosen id echoed in the ack; lets the sender match acks to batches. */
@@ -85,7 +88,7 @@ export type UplinkBatch = z.infer<typeof UplinkBatchSchema>;
  * again from `through + 1`.
  */
 export const DropAnswerSchema = z
-  .strictObject({
+  .object({
     from: Seq,
     through: z.number().int().nonnegative(),
     skipped: z.array(z.tuple([Seq, Seq])).max(MAX_SKIP_RANGES),
@@ -112,8 +115,10 @@ export type DropAnswer = z.infer<typeof DropAnswerSchema>;
  * agent dropped them. Cumulative: an ack for hwm N also acknowledges every lower
  * sequence number.
  */
-export const AckSchema = z.strictObject({
+export const AckSchema = z.object({
   v: ProtocolVersion,
+  /** Protocol major.minor (shared/messages/version.ts); absent from the previous release. */
+  pv: PvSchema.optional(),
   epoch: StoreEpochSchema,
   lane: LaneSchema,
   hwm: z.number().int().nonnegative(),

@@ -136,14 +136,17 @@ describe('agent against a bare broker', () => {
       const list = tb.events(agent.epoch, 'control');
       return list.some((e) => (e.body as CommandResult).id === 'r1') ? list : undefined;
     }, 'the result of the last command');
+    const refused = results[0]?.body as CommandResult | undefined;
     assert.deepEqual(
       results.map((e) => [e.type, e.body]),
       [
+        ['cmd.result', { id: 'c1', name: 'reboot', ok: false, error: refused?.error }],
         ['cmd.result', { id: 'p1', name: 'ping', ok: true, result: { pong: true } } satisfies CommandResult],
         ['cmd.result', { id: 'r1', name: 'report-state', ok: true, result: { published: true } }],
       ],
-      'a redelivered command id is carried out once',
+      'a redelivered command id is carried out once; an unknown one is answered refused',
     );
+    assert.match(refused?.error ?? '', /^name: /);
     assert.equal(agent.status().inbound.invalid.total, 4);
   });
 });
