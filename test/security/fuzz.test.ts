@@ -36,10 +36,7 @@ const HTTP_RUNS = 2000;
 type Json = Record<string, unknown>;
 
 const now = 1_800_000_000_000;
-const BASES: Record<
-  'up' | 'state' | 'status' | 'ping',
-  { value: Json; required: string[] }
-> = {
+const BASES: Record<'up' | 'state' | 'status' | 'ping', { value: Json; required: string[] }> = {
   up: {
     value: makeBatch('epochfuzz1', 100, 2, 'fz') as unknown as Json,
     required: ['v', 'epoch', 'lane', 'batchId', 'events'],
