@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import {
   DIGIT_PIXELS,
   evaluateVariant,
@@ -8,6 +8,7 @@ import {
   QUANTIZERS,
   QuantizationSchema,
   readOnnxSignature,
+  runAll,
   type TensorMap,
   type VariantEvaluation,
 } from '../../inference/index.js';
@@ -68,6 +69,34 @@ function inputSet(flags: ConfigObject, bytes: Uint8Array): { sets: TensorMap[]; 
   return { sets: generatedInputSet(readOnnxSignature(bytes), samples), source: `${samples} generated` };
 }
 
+/**
+ * Writes the converted model next to `output` under a temporary name, opens and runs it on
+ * onnx:cpu, and only then renames it into place: a model that does not open or run leaves
+ * `output` as it was and ends the command with exit 2 and onnxruntime's reason.
+ */
+async function writeChecked(
+  output: string,
+  original: Uint8Array,
+  bytes: Uint8Array,
+  check: TensorMap[],
+): Promise<void> {
+  await runAll(original, check, 'the original model').catch((err: unknown) => {
+    throw new CliError(
+      `models quantize: ${(err as Error).message} on the input set; give inputs it runs on with --inputs`,
+      EXIT.USAGE,
+    );
+  });
+  const temporary = `${output}.${process.pid}.tmp`;
+  writeFileSync(temporary, bytes);
+  try {
+    await runAll(bytes, check, 'the converted model');
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    throw new CliError(`models quantize: ${(err as Error).message}; ${output} was not written`, EXIT.USAGE);
+  }
+  renameSync(temporary, output);
+}
+
 /** The printed comparison (also used by the demo). */
 export function describeEvaluation(precision: string, e: VariantEvaluation): string {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
@@ -109,7 +138,7 @@ export async function runQuantizeCommand(args: string[], flags: ConfigObject): P
   } catch (err) {
     throw new CliError(`models quantize ${input}: ${(err as Error).message}`, EXIT.USAGE);
   }
-  writeFileSync(output, converted.bytes);
+  await writeChecked(output, original, converted.bytes, sets.sets.slice(0, 1));
   progress.update(2, 3, `evaluating on ${sets.sets.length} input sets`);
   const evaluation = await evaluateVariant(original, converted.bytes, sets.sets).catch((err: unknown) => {
     throw new CliError(`models quantize: ${(err as Error).message}`);

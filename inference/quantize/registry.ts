@@ -28,7 +28,7 @@ export const QUANTIZERS: Readonly<Record<Quantization, Quantizer>> = {
       const r = convertFp16(bytes);
       return {
         bytes: r.bytes,
-        summary: `float16 tensors: ${r.converted.length}; float32 kept at inputs ${r.castInputs.join(', ') || '-'} and outputs ${r.castOutputs.join(', ') || '-'} through Cast`,
+        summary: `float16 tensors: ${r.converted.length}; nodes kept in float32: ${r.keptFloat32.length}; float32 kept at inputs ${r.castInputs.join(', ') || '-'} and outputs ${r.castOutputs.join(', ') || '-'} through Cast`,
       };
     },
   },
