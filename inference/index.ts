@@ -50,6 +50,8 @@ export { evaluateVariant, type VariantEvaluation } from './quantize/evaluate.js'
 export { convertFp16, type Fp16Result } from './quantize/fp16.js';
 export { generatedInputSet, inputSetFromJson } from './quantize/input-set.js';
 export { type Int8Options, type Int8Result, quantizeInt8 } from './quantize/int8.js';
+export { type ModelInt8Options, type ModelInt8Result, quantizeModelInt8 } from './quantize/int8-model.js';
+export { TARGET_OPSET, upgradeOpset } from './quantize/opset-upgrade.js';
 export { QUANTIZERS, type Quantization, QuantizationSchema, type Quantizer } from './quantize/registry.js';
 export { assertInputs, type InputProblem, inputProblems, type ModelSignature } from './signature/validate.js';
 export { decodeTensors, encodeTensors, TENSOR_MEDIA_TYPE } from './tensor/binary-codec.js';

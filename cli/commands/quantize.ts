@@ -20,13 +20,20 @@ import { createProgress } from '../progress.js';
 export const QUANTIZE_HELP = `outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx [--inputs set.json]
                         [--mnist N] [--samples N] [--per-tensor] [--json]
 
-Converts an ONNX model in TypeScript (no Python): --int8 stores MatMul/Gemm weights as int8
-(one scale per output channel, --per-tensor for one per tensor) read through
-DequantizeLinear; --fp16 stores every float tensor as float16 with Casts at the float32
-inputs and outputs (the interface stays as declared). Then runs both on onnx:cpu over an
-input set (--inputs: one {"x": {dtype, dims, data}} map or an array of them; --mnist N: N
-real held-out MNIST digits in batches of 10, for a digits model taking x [batch, 784]; else
---samples generated ones, default 64) and prints size, speed and accuracy against the original.`;
+Converts an ONNX model in TypeScript (no Python), as onnxruntime's quantizer does.
+--int8: upgrades a model older than opset 13 (checked by running both), calibrates
+activation ranges on the input set, and stores Conv/ConvTranspose/MatMul/Gemm weights as
+int8 (one scale per output channel, --per-tensor for one per tensor): QDQ form (static) or,
+for MatMul/Gemm, DynamicQuantizeLinear + MatMulInteger (dynamic); when both apply it times
+both on onnx:cpu and keeps the faster. --fp16: float16 tensors, with shape-carrying and
+precision-critical ops (Resize, Range, normalisations, control flow, shape arithmetic) kept
+in float32 and Casts at the float32 inputs and outputs (the interface stays as declared).
+The result is written to a temporary file, run, and only then renamed to OUT (exit 2 and
+OUT untouched when it does not run). Then compares both on onnx:cpu over the input set
+(--inputs: one {"x": {dtype, dims, data}} map or an array of them, real data for
+calibration; --mnist N: N real held-out MNIST digits in batches of 10, for a digits model
+taking x [batch, 784]; else --samples generated ones, default 64) and prints size, speed
+and accuracy against the original.`;
 
 function readBytes(path: string): Uint8Array {
   try {
@@ -133,8 +140,11 @@ export async function runQuantizeCommand(args: string[], flags: ConfigObject): P
   let converted: { bytes: Uint8Array; summary: string };
   let sets: { sets: TensorMap[]; source: string };
   try {
-    converted = QUANTIZERS[precision].convert(original, { perChannel: flags.perTensor !== true });
     sets = inputSet(flags, original);
+    converted = await QUANTIZERS[precision].convert(original, {
+      perChannel: flags.perTensor !== true,
+      inputs: sets.sets,
+    });
   } catch (err) {
     throw new CliError(`models quantize ${input}: ${(err as Error).message}`, EXIT.USAGE);
   }
