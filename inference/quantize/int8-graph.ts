@@ -99,7 +99,7 @@ export function rewriteInt8(
           for (let j = 0; j < k; j++) data[j * n + i] = (weight.data as Float32Array)[i * k + j] as number;
         wDims = [k, n];
       }
-      const axis = options.perChannel ? wDims.length - 1 : undefined;
+      const axis = undefined; // per tensor: onnxruntime's MatMul kernels lost accuracy with per-column scales here
       const { q, scales } = quantizeWeight(data, wDims, axis);
       const [qName, sName, zName] = [
         fresh(`${wName}_int8`),
@@ -134,7 +134,7 @@ export function rewriteInt8(
       continue;
     }
     wantQdq(y);
-    const axis = options.perChannel ? weightAxis(node, dims.length) : undefined;
+    const axis = options.perChannel && kind.startsWith('Conv') ? weightAxis(node, dims.length) : undefined;
     const biasInit = bName ? inits.get(bName) : undefined;
     const biasData =
       biasInit?.dataType === onnx.TensorProto.DataType.FLOAT
