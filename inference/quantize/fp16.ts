@@ -9,6 +9,7 @@ import {
 import { hostTensorOf, tensorProtoOf } from '../onnx/tensor-proto.js';
 import { valueTypes } from '../onnx/value-types.js';
 import { toHalfArray } from '../tensor/float16.js';
+import { foldBatchNorms, hoistConstants } from './fold-batchnorm.js';
 import { nameMinter } from './graph-edit.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -119,7 +120,8 @@ const castNode = (name: string, input: string, output: string, to: number): INod
 });
 
 /**
- * FP16 conversion: float32 initializers, Constants and Casts-to-float become float16 and the
+ * FP16 conversion: Constants become initializers and BatchNormalizations that follow a Conv are
+ * folded into it (see foldBatchNorms); then float32 initializers, Constants and Casts-to-float become float16 and the
  * computation runs in float16, except (a) the ops of {@link FP16_BLOCKED_OPS}, (b) shape
  * arithmetic: nodes whose inputs all derive from Shape/Size and constants (they compute Resize
  * sizes, Reshape targets and the like; float16 would round them). Those run in float32 and
@@ -130,6 +132,8 @@ const castNode = (name: string, input: string, output: string, to: number): INod
  */
 export function convertFp16(bytes: Uint8Array): Fp16Result {
   const model = decodeOnnxModel(bytes);
+  hoistConstants(model);
+  foldBatchNorms(model);
   const graph = model.graph as IGraphProto;
   const fresh = nameMinter(model);
   const nodes = graph.node ?? [];

@@ -2,9 +2,10 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { OutpostError } from '../../shared/index.js';
 import { ENGINES } from '../engines/registry.js';
-import { decodeOnnxModel, encodeOnnxModel, type ModelProto } from '../onnx/proto.js';
+import { decodeOnnxModel, encodeOnnxModel } from '../onnx/proto.js';
 import type { TensorMap } from '../tensor/host-tensor.js';
 import { calibrate, runAll } from './calibrate.js';
+import { hoistConstants } from './fold-batchnorm.js';
 import { type Int8Mode, rewriteInt8 } from './int8-graph.js';
 import { upgradeOpset } from './opset-upgrade.js';
 
@@ -49,20 +50,6 @@ function maxDiff(a: TensorMap[], b: TensorMap[]): number {
     }
   });
   return worst;
-}
-
-/** Constant nodes become initializers, so weights exported as Constants are quantized too. */
-function hoistConstants(model: ModelProto): void {
-  const graph = model.graph;
-  if (!graph) return;
-  const kept = [];
-  for (const n of graph.node ?? []) {
-    const t =
-      n.opType === 'Constant' && !n.domain && n.attribute?.length === 1 ? n.attribute[0]?.t : undefined;
-    if (t && n.output?.[0]) graph.initializer?.push({ ...t, name: n.output[0] });
-    else kept.push(n);
-  }
-  graph.node = kept;
 }
 
 async function timePerRun(bytes: Uint8Array, inputs: TensorMap[]): Promise<number> {

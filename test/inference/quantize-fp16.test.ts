@@ -12,7 +12,13 @@ import {
 import { runCli } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/agent.js';
 import { f32, seededFloats, writeModel } from '../helpers/models.js';
-import { digitImages, OCR_DETECTOR, packagedModel, WAKEWORD_HEAD } from '../helpers/zoo-models.js';
+import {
+  digitImages,
+  OCR_CLASSIFIER,
+  OCR_DETECTOR,
+  packagedModel,
+  WAKEWORD_HEAD,
+} from '../helpers/zoo-models.js';
 
 // fp16 on real models: shape-carrying inputs (Resize scales) and normalisations stay float32,
 // the result opens and runs on onnxruntime's CPU provider, and a conversion that does not run
@@ -40,6 +46,16 @@ describe('fp16 on real models', () => {
     assert.ok(result.bytes.byteLength <= original.byteLength * 0.55, `${result.bytes.byteLength} bytes`);
     const e = await evaluateVariant(original, result.bytes, digitImages(2, 96, 160), 1);
     assert.ok(e.maxAbsDiff <= DETECTOR_TOLERANCE, `max |diff| ${e.maxAbsDiff}`);
+  });
+
+  it('a CNN classifier with BatchNormalization: folded into its Convs (float16 cannot hold its variances), ≤ 0.55× size, within 0.01', async () => {
+    const original = packagedModel(OCR_CLASSIFIER);
+    const result = convertFp16(original);
+    const ops = (decodeOnnxModel(result.bytes).graph?.node ?? []).map((n) => n.opType);
+    assert.equal(ops.filter((o) => o === 'BatchNormalization').length, 0);
+    assert.ok(result.bytes.byteLength <= original.byteLength * 0.55, `${result.bytes.byteLength} bytes`);
+    const e = await evaluateVariant(original, result.bytes, digitImages(2, 48, 192), 1);
+    assert.ok(e.maxAbsDiff <= 0.01, `max |diff| ${e.maxAbsDiff}`);
   });
 
   it('a Gemm MLP head (wake word): half the size, within 1e-3', async () => {
