@@ -23,7 +23,8 @@ export const QUANTIZE_HELP = `outpost models quantize IN.onnx --int8 | --fp16 -o
 Converts an ONNX model in TypeScript (no Python), as onnxruntime's quantizer does.
 --int8: upgrades a model older than opset 13 (checked by running both), calibrates
 activation ranges on the input set, and stores Conv/ConvTranspose/MatMul/Gemm weights as
-int8 (one scale per output channel, --per-tensor for one per tensor): QDQ form (static) or,
+int8 (Conv: one scale per output channel, --per-tensor for one; MatMul/Gemm: one per
+tensor): QDQ form (static) or,
 for MatMul/Gemm, DynamicQuantizeLinear + MatMulInteger (dynamic); when both apply it times
 both on onnx:cpu and keeps the faster. --fp16: float16 tensors, with shape-carrying and
 precision-critical ops (Resize, Range, normalisations, control flow, shape arithmetic) kept

@@ -112,7 +112,7 @@ describe('int8 on real models', () => {
     assert.ok(e.top1Agreement >= 0.95, `top-1 ${e.top1Agreement}`);
   });
 
-  it('outpost models quantize --int8 --inputs: calibrates on the file, upgrades, says so', async () => {
+  it('outpost models quantize --int8 --inputs: calibrates on the file, upgrades, says so; --per-tensor gives one scale per Conv weight', async () => {
     const dir = tempDir();
     try {
       const input = writeModel(dir.path, 'cls.onnx', packagedModel(OCR_CLASSIFIER));
@@ -138,6 +138,24 @@ describe('int8 on real models', () => {
       assert.equal(report.samples, 2);
       assert.match(String(report.summary), /opset 9 upgraded to 13; (static|dynamic) int8/);
       assert.equal(opsetOf(readFileSync(out)), TARGET_OPSET);
+      const perTensor = await runCli([
+        'models',
+        'quantize',
+        input,
+        '--int8',
+        '-o',
+        out,
+        '--inputs',
+        file,
+        '--per-tensor',
+      ]);
+      assert.equal(perTensor.code, 0, perTensor.stderr);
+      const graph = decodeOnnxModel(readFileSync(out)).graph;
+      const scales = (graph?.initializer ?? []).filter((t) => /^conv2d_\d+\.w_0_scale$/.test(t.name ?? ''));
+      assert.ok(
+        scales.length > 0 && scales.every((t) => (t.dims ?? []).length === 0),
+        'one scale per Conv weight',
+      );
     } finally {
       dir.remove();
     }
