@@ -135,7 +135,7 @@ export function rewriteInt8(
     }
     // Conv needs its output requantized for onnxruntime to fuse DQ-Conv-Q into QLinearConv;
     // MatMul/Gemm outputs stay float (DQ-MatMul fuses into MatMulIntegerToFloat), so a
-    // logits layer keeps its float resolution (the digits MLP: 100% top-1 against 97.5%).
+    // logits layer keeps its float resolution.
     if (kind.startsWith('Conv')) wantQdq(y);
     const axis = options.perChannel && kind.startsWith('Conv') ? weightAxis(node, dims.length) : undefined;
     const biasInit = bName ? inits.get(bName) : undefined;
