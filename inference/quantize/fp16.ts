@@ -21,7 +21,7 @@ const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
  * counts (Resize scales, Range bounds, RoiAlign boxes, NonMaxSuppression thresholds), or they
  * lose too much in float16 (CumSum, TopK ties; normalisations, whose running variances of
  * 1e-6 and less are below float16's resolution: a real text detector's output moved by up to
- * 1.0 with BatchNormalization in float16), or they have no float16 kernel (the classic ML ops). Control flow (If, Loop, Scan) stays float32 as a whole with its subgraphs.
+ * 1.0 with BatchNormalization in float16), or they have no float16 kernel (the classic ML ops). Loop and Scan stay float32 as a whole with their bodies; If branches are converted.
  */
 export const FP16_BLOCKED_OPS: ReadonlySet<string> = new Set([
   'ArrayFeatureExtractor',
@@ -32,7 +32,6 @@ export const FP16_BLOCKED_OPS: ReadonlySet<string> = new Set([
   'CumSum',
   'DictVectorizer',
   'FeatureVectorizer',
-  'If',
   'InstanceNormalization',
   'Imputer',
   'LabelEncoder',
@@ -135,9 +134,35 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
   hoistConstants(model);
   foldBatchNorms(model);
   const graph = model.graph as IGraphProto;
-  const fresh = nameMinter(model);
+  const result: Omit<Fp16Result, 'bytes'> = {
+    converted: [],
+    keptFloat32: [],
+    castInputs: [],
+    castOutputs: [],
+  };
+  convertGraph(graph, nameMinter(model), result);
+  return { bytes: encodeOnnxModel(model), ...result };
+}
+
+/** What an enclosing graph tells a subgraph: the types and precisions of the values it can read. */
+interface Outer {
+  types: ReadonlyMap<string, number>;
+  precision: ReadonlyMap<string, number>;
+}
+
+/**
+ * Converts one graph in place. The top-level graph keeps float32 at its inputs and outputs;
+ * an `If` branch (`outer` given) reads the enclosing values at their precision and returns
+ * its float outputs in float16, as the If node that holds it is a float16 node.
+ */
+function convertGraph(
+  graph: IGraphProto,
+  fresh: (base: string) => string,
+  result: Omit<Fp16Result, 'bytes'>,
+  outer?: Outer,
+): void {
   const nodes = graph.node ?? [];
-  const types = valueTypes(graph);
+  const types = valueTypes(graph, outer?.types);
   const isFloat = (v: string) => types.get(v) === FLOAT;
   const inits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
   // Values derived from shapes only, and the nodes computing them.
@@ -150,6 +175,7 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
     if (isConstant(n)) for (const o of n.output ?? []) staticValues.add(o);
     else if (n.opType === 'Shape' || n.opType === 'Size') for (const o of n.output ?? []) shapeDerived.add(o);
     else if (
+      n.opType !== 'If' &&
       ins.length > 0 &&
       ins.every((i) => staticValues.has(i) || shapeDerived.has(i)) &&
       ins.some((i) => shapeDerived.has(i))
@@ -166,9 +192,9 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
     const reads = [...(n.input ?? []), ...outerReads(n)];
     for (const i of reads) if (kept.has(n)) wantsFp32.set(i, true);
   }
-  for (const o of outputs) wantsFp32.set(o, true);
-  const precision = new Map<string, number>(); // FLOAT or FLOAT16 for each float value
-  const converted: string[] = [];
+  if (!outer) for (const o of outputs) wantsFp32.set(o, true);
+  const precision = new Map<string, number>(outer?.precision); // FLOAT or FLOAT16 for each float value
+  const { converted, keptFloat32, castInputs, castOutputs } = result;
   for (const [name, t] of inits) {
     if (t.dataType !== FLOAT) continue;
     if (wantsFp32.get(name)) precision.set(name, FLOAT);
@@ -181,7 +207,6 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
   graph.initializer = [...inits.values()];
   for (const input of graph.input ?? [])
     if (isFloat(input.name ?? '') && !inits.has(input.name ?? '')) precision.set(input.name ?? '', FLOAT);
-  const keptFloat32: string[] = [];
   for (const n of nodes) {
     const fp32 = kept.has(n);
     if (fp32) keptFloat32.push(n.name || n.opType || '');
@@ -208,7 +233,6 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
   // Casts where a float value crosses precisions (one per value and direction).
   const casts = new Map<string, string>();
   const out: INodeProto[] = [];
-  const castInputs: string[] = [];
   const crossing = (v: string, want: number): string => {
     const have = precision.get(v);
     if (have === undefined || have === want) return v;
@@ -231,10 +255,25 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
         const c = crossing(r, FLOAT);
         if (c !== r) renameInSubgraphs(n, r, c);
       }
+    else if (n.opType === 'If' && !n.domain) {
+      const inner: Outer = { types, precision };
+      for (const a of n.attribute ?? []) if (a.g) convertGraph(a.g, fresh, result, inner);
+    }
     out.push(n);
   }
+  if (outer) {
+    // A branch hands its float outputs to a float16 If.
+    for (const o of graph.output ?? []) {
+      const name = o.name ?? '';
+      if (!isFloat(name)) continue;
+      o.name = crossing(name, FLOAT16);
+      if (o.type?.tensorType) o.type.tensorType.elemType = FLOAT16;
+    }
+    graph.node = out;
+    graph.valueInfo = [];
+    return;
+  }
   // Float32 outputs computed in float16 leave through a Cast under their declared name.
-  const castOutputs: string[] = [];
   for (const o of graph.output ?? []) {
     const name = o.name ?? '';
     if (precision.get(name) !== FLOAT16) continue;
@@ -249,5 +288,4 @@ export function convertFp16(bytes: Uint8Array): Fp16Result {
   graph.node = out;
   // Intermediate shapes were float32; onnxruntime infers them again, so they are dropped.
   graph.valueInfo = [];
-  return { bytes: encodeOnnxModel(model), converted, keptFloat32, castInputs, castOutputs };
 }

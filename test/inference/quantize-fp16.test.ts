@@ -8,6 +8,7 @@ import {
   evaluateVariant,
   OnnxModelBuilder,
   onnx,
+  runAll,
 } from '../../inference/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir } from '../helpers/agent.js';
@@ -17,6 +18,7 @@ import {
   OCR_CLASSIFIER,
   OCR_DETECTOR,
   packagedModel,
+  SILERO_V5,
   WAKEWORD_HEAD,
 } from '../helpers/zoo-models.js';
 
@@ -56,6 +58,21 @@ describe('fp16 on real models', () => {
     assert.ok(result.bytes.byteLength <= original.byteLength * 0.55, `${result.bytes.byteLength} bytes`);
     const e = await evaluateVariant(original, result.bytes, digitImages(2, 48, 192), 1);
     assert.ok(e.maxAbsDiff <= 0.01, `max |diff| ${e.maxAbsDiff}`);
+  });
+
+  it('a stateful VAD whose weights live in If branches: the branches are converted, ≤ 0.55× size, speech probability within 1e-3', async () => {
+    const original = packagedModel(SILERO_V5);
+    const result = convertFp16(original);
+    assert.ok(result.bytes.byteLength <= original.byteLength * 0.55, `${result.bytes.byteLength} bytes`);
+    const audio = seededFloats(512, 5);
+    const set = {
+      input: f32([1, 512], audio),
+      state: f32([2, 1, 128], new Float32Array(256)),
+      sr: { dtype: 'int64' as const, dims: [], data: BigInt64Array.of(16000n) },
+    };
+    const [a, b] = [await runAll(original, [set], 'fp32'), await runAll(result.bytes, [set], 'fp16')];
+    const p = (r: typeof a) => (r[0]?.output?.data as Float32Array)[0] as number;
+    assert.ok(Math.abs(p(a) - p(b)) <= 1e-3, `speech probability ${p(a)} vs ${p(b)}`);
   });
 
   it('a Gemm MLP head (wake word): half the size, within 1e-3', async () => {
