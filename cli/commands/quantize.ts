@@ -87,8 +87,9 @@ async function writeChecked(
   original: Uint8Array,
   bytes: Uint8Array,
   check: TensorMap[],
+  maxDrift?: number,
 ): Promise<void> {
-  await runAll(original, check, 'the original model').catch((err: unknown) => {
+  const before = await runAll(original, check, 'the original model').catch((err: unknown) => {
     throw new CliError(
       `models quantize: ${(err as Error).message} on the input set; give inputs it runs on with --inputs`,
       EXIT.USAGE,
@@ -97,12 +98,39 @@ async function writeChecked(
   const temporary = `${output}.${process.pid}.tmp`;
   writeFileSync(temporary, bytes);
   try {
-    await runAll(bytes, check, 'the converted model');
+    const after = await runAll(bytes, check, 'the converted model');
+    const drift = worstDrift(before, after);
+    if (maxDrift !== undefined && drift.diff > maxDrift * Math.max(drift.scale, 1e-3)) {
+      throw new Error(
+        `the converted model's output "${drift.name}" moves by up to ${drift.diff.toPrecision(3)} against values up to ${drift.scale.toPrecision(3)} (more than ${maxDrift * 100}%)`,
+      );
+    }
   } catch (err) {
     rmSync(temporary, { force: true });
     throw new CliError(`models quantize: ${(err as Error).message}; ${output} was not written`, EXIT.USAGE);
   }
   renameSync(temporary, output);
+}
+
+/** The float output that moved most: its largest |Δ| and the largest |value| it has in the original. */
+function worstDrift(a: TensorMap[], b: TensorMap[]): { name: string; diff: number; scale: number } {
+  let worst = { name: '', diff: 0, scale: 1 };
+  a.forEach((ya, i) => {
+    for (const [name, t] of Object.entries(ya)) {
+      const u = b[i]?.[name]?.data;
+      if (!(t.data instanceof Float32Array) || !(u instanceof Float32Array)) continue;
+      let diff = 0;
+      let scale = 0;
+      t.data.forEach((v, k) => {
+        const d = Math.abs(v - (u[k] as number));
+        diff = Math.max(diff, Number.isNaN(d) ? Number.POSITIVE_INFINITY : d);
+        scale = Math.max(scale, Math.abs(v));
+      });
+      if (diff / Math.max(scale, 1e-3) > worst.diff / Math.max(worst.scale, 1e-3))
+        worst = { name, diff, scale };
+    }
+  });
+  return worst;
 }
 
 /** The printed comparison (also used by the demo). */
@@ -149,7 +177,15 @@ export async function runQuantizeCommand(args: string[], flags: ConfigObject): P
   } catch (err) {
     throw new CliError(`models quantize ${input}: ${(err as Error).message}`, EXIT.USAGE);
   }
-  await writeChecked(output, original, converted.bytes, sets.sets.slice(0, 1));
+  // fp16 is expected to stay within a few per mille; an output moved by more than 10% of its
+  // range means the conversion broke the model (seen: an LSTM state in a nested If).
+  await writeChecked(
+    output,
+    original,
+    converted.bytes,
+    sets.sets.slice(0, 1),
+    precision === 'fp16' ? 0.1 : undefined,
+  );
   progress.update(2, 3, `evaluating on ${sets.sets.length} input sets`);
   const evaluation = await evaluateVariant(original, converted.bytes, sets.sets).catch((err: unknown) => {
     throw new CliError(`models quantize: ${(err as Error).message}`);

@@ -18,6 +18,7 @@ import {
   OCR_CLASSIFIER,
   OCR_DETECTOR,
   packagedModel,
+  SILERO_V4,
   SILERO_V5,
   WAKEWORD_HEAD,
 } from '../helpers/zoo-models.js';
@@ -73,6 +74,40 @@ describe('fp16 on real models', () => {
     const [a, b] = [await runAll(original, [set], 'fp32'), await runAll(result.bytes, [set], 'fp16')];
     const p = (r: typeof a) => Number(r[0]?.output?.data[0]);
     assert.ok(Math.abs(p(a) - p(b)) <= 1e-3, `speech probability ${p(a)} vs ${p(b)}`);
+  });
+
+  it('outpost models quantize --fp16 refuses a conversion whose outputs move by more than 10% (Silero VAD v4 states), leaving no file', async () => {
+    const dir = tempDir();
+    try {
+      const input = writeModel(dir.path, 'vad4.onnx', packagedModel(SILERO_V4));
+      const zeros = (dims: number[]) => ({
+        dtype: 'float32',
+        dims,
+        data: new Array(dims.reduce((x, y) => x * y, 1)).fill(0),
+      });
+      const set = {
+        input: { dtype: 'float32', dims: [1, 1536], data: Array.from(seededFloats(1536, 3)) },
+        h: zeros([2, 1, 64]),
+        c: zeros([2, 1, 64]),
+        sr: { dtype: 'int64', dims: [], data: [16000] },
+      };
+      const file = join(dir.path, 'audio.json');
+      writeFileSync(file, JSON.stringify(set));
+      const out = join(dir.path, 'vad4.fp16.onnx');
+      const run = await runCli(['models', 'quantize', input, '--fp16', '-o', out, '--inputs', file]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(
+        run.stderr,
+        /output "(output|hn|cn)" moves by up to .* \(more than 10%\); .*vad4\.fp16\.onnx was not written/s,
+      );
+      assert.equal(existsSync(out), false);
+      assert.deepEqual(
+        readdirSync(dir.path).filter((f) => f.endsWith('.tmp')),
+        [],
+      );
+    } finally {
+      dir.remove();
+    }
   });
 
   it('a Gemm MLP head (wake word): half the size, within 1e-3', async () => {
