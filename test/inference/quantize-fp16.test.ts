@@ -36,14 +36,15 @@ describe('fp16 on real models', () => {
     const original = packagedModel(OCR_DETECTOR);
     const result = convertFp16(original);
     const graph = decodeOnnxModel(result.bytes).graph;
-    const constants = new Map(
-      (graph?.node ?? []).filter((n) => n.opType === 'Constant').map((n) => [n.output?.[0], n]),
-    );
+    // Constants are hoisted to initializers; every Resize's scales must be one, in float32.
+    const inits = new Map((graph?.initializer ?? []).map((t) => [t.name, t]));
     const resizes = (graph?.node ?? []).filter((n) => n.opType === 'Resize');
     assert.ok(resizes.length > 0);
     for (const r of resizes) {
-      const scales = constants.get(r.input?.[2] ?? '');
-      if (scales) assert.equal(scales.attribute?.[0]?.t?.dataType, T.FLOAT, `${r.name} scales`);
+      const scales = inits.get(r.input?.[2] ?? '');
+      assert.ok(scales, `${r.name} scales are a constant`);
+      assert.equal(scales.dataType, T.FLOAT, `${r.name} scales`);
+      assert.ok(scales.dims?.length === 1 && Number(scales.dims[0]) === 4, `${r.name} scales shape`);
     }
     assert.ok(result.converted.length > 50, `${result.converted.length} tensors converted`);
     assert.ok(result.bytes.byteLength <= original.byteLength * 0.55, `${result.bytes.byteLength} bytes`);
