@@ -13,4 +13,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   fleet: async () => (await import('./fleet/index.js')).fleetBenchmark,
   rollouts: async () => (await import('./rollouts/index.js')).rolloutsBenchmark,
   store: async () => (await import('./store/index.js')).storeBenchmark,
+  quantize: async () => (await import('./quantize/index.js')).quantizeBenchmark,
 };

@@ -14,6 +14,7 @@ export {
   WARMUP_SAMPLE_RATE,
   zeroInputs,
 } from './admission/warmup-inputs.js';
+export { digitPageImage } from './digits/digit-images.js';
 export { DIGIT_PIXELS, type DigitSet, loadDigits } from './digits/mnist.js';
 export { type DigitClassifier, type TrainOptions, trainDigitClassifier } from './digits/train.js';
 export { ENGINES, engineNamed } from './engines/registry.js';
@@ -50,10 +51,13 @@ export { hostTensorOf, tensorProtoOf } from './onnx/tensor-proto.js';
 export { detectProfile, hasCuda, matchReason } from './profiles/detect.js';
 export { type HostProbeOptions, probeHostFacts } from './profiles/host-facts.js';
 export { defaultProfilesDir, loadProfiles } from './profiles/load.js';
+export { calibrate, type Range, runAll } from './quantize/calibrate.js';
 export { evaluateVariant, type VariantEvaluation } from './quantize/evaluate.js';
 export { convertFp16, type Fp16Result } from './quantize/fp16.js';
 export { generatedInputSet, inputSetFromJson } from './quantize/input-set.js';
 export { type Int8Options, type Int8Result, quantizeInt8 } from './quantize/int8.js';
+export { type ModelInt8Options, type ModelInt8Result, quantizeModelInt8 } from './quantize/int8-model.js';
+export { TARGET_OPSET, upgradeOpset } from './quantize/opset-upgrade.js';
 export { QUANTIZERS, type Quantization, QuantizationSchema, type Quantizer } from './quantize/registry.js';
 export { assertInputs, type InputProblem, inputProblems, type ModelSignature } from './signature/validate.js';
 export { decodeTensors, encodeTensors, TENSOR_MEDIA_TYPE } from './tensor/binary-codec.js';

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import {
   DIGIT_PIXELS,
   evaluateVariant,
@@ -8,6 +8,7 @@ import {
   QUANTIZERS,
   QuantizationSchema,
   readOnnxSignature,
+  runAll,
   type TensorMap,
   type VariantEvaluation,
 } from '../../inference/index.js';
@@ -19,13 +20,21 @@ import { createProgress } from '../progress.js';
 export const QUANTIZE_HELP = `outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx [--inputs set.json]
                         [--mnist N] [--samples N] [--per-tensor] [--json]
 
-Converts an ONNX model in TypeScript (no Python): --int8 stores MatMul/Gemm weights as int8
-(one scale per output channel, --per-tensor for one per tensor) read through
-DequantizeLinear; --fp16 stores every float tensor as float16 with Casts at the float32
-inputs and outputs (the interface stays as declared). Then runs both on onnx:cpu over an
-input set (--inputs: one {"x": {dtype, dims, data}} map or an array of them; --mnist N: N
-real held-out MNIST digits in batches of 10, for a digits model taking x [batch, 784]; else
---samples generated ones, default 64) and prints size, speed and accuracy against the original.`;
+Converts an ONNX model in TypeScript (no Python), as onnxruntime's quantizer does.
+--int8: upgrades a model older than opset 13 (checked by running both), calibrates
+activation ranges on the input set, and stores Conv/ConvTranspose/MatMul/Gemm weights as
+int8 (Conv: one scale per output channel, --per-tensor for one; MatMul/Gemm: one per
+tensor): QDQ form (static) or,
+for MatMul/Gemm, DynamicQuantizeLinear + MatMulInteger (dynamic); when both apply it times
+both on onnx:cpu and keeps the faster. --fp16: float16 tensors, with shape-carrying and
+precision-critical ops (Resize, Range, normalisations, control flow, shape arithmetic) kept
+in float32 and Casts at the float32 inputs and outputs (the interface stays as declared).
+The result is written to a temporary file, run, and only then renamed to OUT (exit 2 and
+OUT untouched when it does not run). Then compares both on onnx:cpu over the input set
+(--inputs: one {"x": {dtype, dims, data}} map or an array of them, real data for
+calibration; --mnist N: N real held-out MNIST digits in batches of 10, for a digits model
+taking x [batch, 784]; else --samples generated ones, default 64) and prints size, speed
+and accuracy against the original.`;
 
 function readBytes(path: string): Uint8Array {
   try {
@@ -68,6 +77,62 @@ function inputSet(flags: ConfigObject, bytes: Uint8Array): { sets: TensorMap[]; 
   return { sets: generatedInputSet(readOnnxSignature(bytes), samples), source: `${samples} generated` };
 }
 
+/**
+ * Writes the converted model next to `output` under a temporary name, opens and runs it on
+ * onnx:cpu, and only then renames it into place: a model that does not open or run leaves
+ * `output` as it was and ends the command with exit 2 and onnxruntime's reason.
+ */
+async function writeChecked(
+  output: string,
+  original: Uint8Array,
+  bytes: Uint8Array,
+  check: TensorMap[],
+  maxDrift?: number,
+): Promise<void> {
+  const before = await runAll(original, check, 'the original model').catch((err: unknown) => {
+    throw new CliError(
+      `models quantize: ${(err as Error).message} on the input set; give inputs it runs on with --inputs`,
+      EXIT.USAGE,
+    );
+  });
+  const temporary = `${output}.${process.pid}.tmp`;
+  writeFileSync(temporary, bytes);
+  try {
+    const after = await runAll(bytes, check, 'the converted model');
+    const drift = worstDrift(before, after);
+    if (maxDrift !== undefined && drift.diff > maxDrift * Math.max(drift.scale, 1e-3)) {
+      throw new Error(
+        `the converted model's output "${drift.name}" moves by up to ${drift.diff.toPrecision(3)} against values up to ${drift.scale.toPrecision(3)} (more than ${maxDrift * 100}%)`,
+      );
+    }
+  } catch (err) {
+    rmSync(temporary, { force: true });
+    throw new CliError(`models quantize: ${(err as Error).message}; ${output} was not written`, EXIT.USAGE);
+  }
+  renameSync(temporary, output);
+}
+
+/** The float output that moved most: its largest |Δ| and the largest |value| it has in the original. */
+function worstDrift(a: TensorMap[], b: TensorMap[]): { name: string; diff: number; scale: number } {
+  let worst = { name: '', diff: 0, scale: 1 };
+  a.forEach((ya, i) => {
+    for (const [name, t] of Object.entries(ya)) {
+      const u = b[i]?.[name]?.data;
+      if (!(t.data instanceof Float32Array) || !(u instanceof Float32Array)) continue;
+      let diff = 0;
+      let scale = 0;
+      t.data.forEach((v, k) => {
+        const d = Math.abs(v - (u[k] as number));
+        diff = Math.max(diff, Number.isNaN(d) ? Number.POSITIVE_INFINITY : d);
+        scale = Math.max(scale, Math.abs(v));
+      });
+      if (diff / Math.max(scale, 1e-3) > worst.diff / Math.max(worst.scale, 1e-3))
+        worst = { name, diff, scale };
+    }
+  });
+  return worst;
+}
+
 /** The printed comparison (also used by the demo). */
 export function describeEvaluation(precision: string, e: VariantEvaluation): string {
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
@@ -104,12 +169,23 @@ export async function runQuantizeCommand(args: string[], flags: ConfigObject): P
   let converted: { bytes: Uint8Array; summary: string };
   let sets: { sets: TensorMap[]; source: string };
   try {
-    converted = QUANTIZERS[precision].convert(original, { perChannel: flags.perTensor !== true });
     sets = inputSet(flags, original);
+    converted = await QUANTIZERS[precision].convert(original, {
+      perChannel: flags.perTensor !== true,
+      inputs: sets.sets,
+    });
   } catch (err) {
     throw new CliError(`models quantize ${input}: ${(err as Error).message}`, EXIT.USAGE);
   }
-  writeFileSync(output, converted.bytes);
+  // fp16 is expected to stay within a few per mille; an output moved by more than 10% of its
+  // range means the conversion broke the model (seen: an LSTM state in a nested If).
+  await writeChecked(
+    output,
+    original,
+    converted.bytes,
+    sets.sets.slice(0, 1),
+    precision === 'fp16' ? 0.1 : undefined,
+  );
   progress.update(2, 3, `evaluating on ${sets.sets.length} input sets`);
   const evaluation = await evaluateVariant(original, converted.bytes, sets.sets).catch((err: unknown) => {
     throw new CliError(`models quantize: ${(err as Error).message}`);

@@ -12,6 +12,7 @@ export type IModelProto = onnxProto.onnx.IModelProto;
 export type ITensorProto = onnxProto.onnx.ITensorProto;
 export type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 export type INodeProto = onnxProto.onnx.INodeProto;
+export type IGraphProto = onnxProto.onnx.IGraphProto;
 export type IAttributeProto = onnxProto.onnx.IAttributeProto;
 
 /** Serialises a model to its `.onnx` bytes. */

@@ -45,3 +45,22 @@ export function defaultOpset(model: ModelProto): number {
   if (v === null || v === undefined) return 0;
   return typeof v === 'number' ? v : v.toNumber();
 }
+
+/** Every value name read anywhere in a graph, its subgraphs included. */
+export function allReads(nodes: readonly INodeProto[]): Set<string> {
+  const reads = new Set<string>();
+  const visit = (list: readonly INodeProto[]) => {
+    for (const n of list) {
+      for (const i of n.input ?? []) reads.add(i);
+      for (const a of n.attribute ?? []) {
+        for (const g of [a.g, ...(a.graphs ?? [])]) {
+          if (!g) continue;
+          visit(g.node ?? []);
+          for (const o of g.output ?? []) reads.add(o.name ?? '');
+        }
+      }
+    }
+  };
+  visit(nodes);
+  return reads;
+}

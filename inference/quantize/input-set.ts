@@ -1,7 +1,7 @@
 import { OutpostError, type TensorValue } from '../../shared/index.js';
-import { zeroInputs } from '../admission/warmup-inputs.js';
 import type { ModelSignature } from '../signature/validate.js';
 import type { TensorMap } from '../tensor/host-tensor.js';
+import { allocate, elementCount } from '../tensor/host-tensor.js';
 import { tensorFromJson } from '../tensor/json-codec.js';
 
 /**
@@ -26,10 +26,30 @@ export function inputSetFromJson(json: unknown): TensorMap[] {
   });
 }
 
+/** Size given to a dynamic dim of a generated input: 1 for the first (batch), else this. */
+export const GENERATED_DYNAMIC_DIM = 64;
+
+/** Zero inputs for a signature: dynamic first dims (batch) 1, other dynamic dims {@link GENERATED_DYNAMIC_DIM}. */
+function zeroSet(signature: ModelSignature): TensorMap {
+  const out: TensorMap = {};
+  for (const spec of signature.inputs) {
+    const dims = spec.shape.map((d, i) =>
+      typeof d === 'number' && d >= 0 ? d : i === 0 ? 1 : GENERATED_DYNAMIC_DIM,
+    );
+    const count = elementCount(dims);
+    out[spec.name] =
+      spec.dtype === 'string'
+        ? { dtype: 'string', dims, data: new Array<string>(count).fill('') }
+        : { dtype: spec.dtype, dims, data: allocate(spec.dtype, count) };
+  }
+  return out;
+}
+
 /**
- * `count` generated input sets for a signature (dynamic dims as 1): float inputs uniform in
- * [-1, 1) from a fixed seed (xorshift, reproducible), others zero. Used when no input file
- * is given; real data says more about accuracy, so the command says which it used.
+ * `count` generated input sets for a signature (a dynamic first dim as 1, other dynamic dims
+ * as {@link GENERATED_DYNAMIC_DIM}, so convolutions and pooling have room): float inputs
+ * uniform in [-1, 1) from a fixed seed (xorshift, reproducible), others zero. Used when no
+ * input file is given; real data says more about accuracy, so the command says which it used.
  */
 export function generatedInputSet(signature: ModelSignature, count: number, seed = 1): TensorMap[] {
   let s = seed >>> 0 || 1;
@@ -41,7 +61,7 @@ export function generatedInputSet(signature: ModelSignature, count: number, seed
   };
   const sets: TensorMap[] = [];
   for (let n = 0; n < count; n++) {
-    const set = zeroInputs(signature.inputs);
+    const set = zeroSet(signature);
     for (const t of Object.values(set)) {
       if (t.data instanceof Float32Array || t.data instanceof Float64Array) {
         for (let i = 0; i < t.data.length; i++) t.data[i] = next();
