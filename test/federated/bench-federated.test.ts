@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { it } from 'node:test';
+import { promisify } from 'node:util';
+
+// `npm run bench -- federated` runs its parts one at a time with `--part=NAME`; these run the
+// bench's own entry point at toy sizes to show each part works and prints its table.
+
+const run = promisify(execFile);
+const bench = (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'bench/main.ts', 'federated', ...args], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    timeout: 300_000,
+  });
+
+it('--part=aggregation prints only the aggregation table, the same mean as the bare loop', async () => {
+  const { stdout } = await bench('--quick', '--part=aggregation', '--params=4099', '--updates=3');
+  assert.match(stdout, /Aggregation: 3 updates of 4,099 float32 parameters/);
+  assert.match(stdout, /fedavg \(validate \+ stream\)/);
+  assert.match(stdout, /max \|fedavg − loop\| = 0\.00e\+0/);
+  assert.doesNotMatch(stdout, /McMahan/);
+});
+
+it('an unknown part or a bad size is refused with the reason', async () => {
+  await assert.rejects(bench('--quick', '--part=nope'), /unknown --part "nope"; parts: aggregation/);
+  await assert.rejects(
+    bench('--quick', '--part=aggregation', '--updates=0'),
+    /--updates must be a positive integer/,
+  );
+});
