@@ -8,6 +8,7 @@ export { chunk, reassemble, sha256Hex } from './codec/chunks.js';
 export { clipL2 } from './codec/clip.js';
 export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
+export { compressWithFeedback, type FeedbackResult } from './codec/error-feedback.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
 export { type ExportedOnnx, type ExportOptions, exportOnnx, toTfjsArtifacts } from './export/onnx.js';
 export { DpFedAvgParamsSchema, dpFedAvg } from './privacy/dp-fedavg.js';

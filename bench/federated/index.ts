@@ -2,6 +2,7 @@ import { ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { measureAggregate } from './aggregate.js';
+import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
 
 const mb = (x: number) => `${x.toFixed(0)} MB`;
@@ -10,10 +11,11 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 /**
  * `npm run bench -- federated`: FedAvg's streaming aggregation against a
  * tight Float32Array loop (ratio, peak memory), and McMahan et al. 2017's FedAvg-vs-FedSGD
- * rounds to a target accuracy on real MNIST, scaled down to minutes.
+ * rounds to a target accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
+ * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
  */
 /** The parts `--part=NAME` can pick (all of them by default). */
-export const FEDERATED_PARTS = ['aggregation', 'mcmahan'] as const;
+export const FEDERATED_PARTS = ['aggregation', 'compression', 'mcmahan'] as const;
 type Part = (typeof FEDERATED_PARTS)[number];
 
 function positive(params: Readonly<Record<string, string>>, name: string, fallback: number): number {
@@ -141,10 +143,11 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 }
 
 /**
- * `npm run bench -- federated [--quick] [--part=aggregation,mcmahan]`: FedAvg's streaming
+ * `npm run bench -- federated [--quick] [--part=aggregation,compression,mcmahan]`: FedAvg's streaming
  * aggregation against a tight Float32Array loop (ratio, peak memory; `--params=N` and
  * `--updates=N` resize it), and McMahan et al. 2017's FedAvg-vs-FedSGD rounds to a target
- * accuracy on real MNIST, scaled down to minutes.
+ * accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
+ * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
  */
 export const federatedBenchmark: Benchmark = {
   description:
@@ -153,6 +156,7 @@ export const federatedBenchmark: Benchmark = {
     const parts = partsOf(params);
     const sections: string[][] = [];
     if (parts.includes('aggregation')) sections.push(await aggregationSection(quick, params, progress));
+    if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
     if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));
     return [
       `federated benchmark${quick ? ' (--quick: small sizes, do not publish)' : ''} — ${machine()}`,

@@ -21,8 +21,29 @@ it('--part=aggregation prints only the aggregation table, the same mean as the b
   assert.doesNotMatch(stdout, /McMahan/);
 });
 
+it('--part=compression prints bytes per round and accuracy per round for every codec', async () => {
+  const { stdout } = await bench('--quick', '--part=compression');
+  const kib = (label: string) => {
+    const row = stdout.split('\n').find((l) => l.startsWith(`${label} `));
+    assert.ok(row, `no row for ${label} in\n${stdout}`);
+    assert.equal(row.match(/\d+\.\d%/g)?.length, 5, row);
+    return Number(/([\d.]+) KiB/.exec(row)?.[1]);
+  };
+  const float32 = kib('float32');
+  // int8 is a quarter of float32 (plus a scale per tensor); top-1% is 8 bytes per kept entry.
+  assert.ok(Math.abs(kib('int8') / float32 - 0.25) < 0.01);
+  assert.ok(kib('top-1% + EF') < float32 / 40);
+  kib('int8 + EF');
+  kib('top-1%');
+  kib('top-10% + EF');
+  assert.doesNotMatch(stdout, /Aggregation|McMahan/);
+});
+
 it('an unknown part or a bad size is refused with the reason', async () => {
-  await assert.rejects(bench('--quick', '--part=nope'), /unknown --part "nope"; parts: aggregation/);
+  await assert.rejects(
+    bench('--quick', '--part=nope'),
+    /unknown --part "nope"; parts: aggregation, compression, mcmahan/,
+  );
   await assert.rejects(
     bench('--quick', '--part=aggregation', '--updates=0'),
     /--updates must be a positive integer/,
