@@ -55,6 +55,14 @@ export { KrumParamsSchema, krum } from './strategies/krum.js';
 export { createStrategy, STRATEGIES, type StrategyName, StrategyNameSchema } from './strategies/registry.js';
 export { stalenessWeight } from './strategies/staleness.js';
 export { TrimmedMeanParamsSchema, trimmedMean } from './strategies/trimmed-mean.js';
+export { buildMnistCnn, type CnnOptions } from './trainer/cnn.js';
+export {
+  type Layer,
+  type LayerStack,
+  parseLayerStack,
+  SUPPORTED_LAYERS,
+  stackWeightShapes,
+} from './trainer/layers.js';
 export { loadTf, type TrainBackend } from './trainer/tf.js';
 export {
   type Activation,
