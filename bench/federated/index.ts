@@ -4,6 +4,7 @@ import type { Benchmark } from '../lib/types.js';
 import { measureAggregate } from './aggregate.js';
 import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
+import { mcmahanCnnSection } from './mcmahan-cnn.js';
 
 const mb = (x: number) => `${x.toFixed(0)} MB`;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -15,7 +16,7 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
  */
 /** The parts `--part=NAME` can pick (all of them by default). */
-export const FEDERATED_PARTS = ['aggregation', 'compression', 'mcmahan'] as const;
+export const FEDERATED_PARTS = ['aggregation', 'compression', 'mcmahan', 'mcmahan-cnn'] as const;
 type Part = (typeof FEDERATED_PARTS)[number];
 
 function positive(params: Readonly<Record<string, string>>, name: string, fallback: number): number {
@@ -143,7 +144,7 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 }
 
 /**
- * `npm run bench -- federated [--quick] [--part=aggregation,compression,mcmahan]`: FedAvg's streaming
+ * `npm run bench -- federated [--quick] [--part=aggregation,compression,mcmahan,mcmahan-cnn]`: FedAvg's streaming
  * aggregation against a tight Float32Array loop (ratio, peak memory; `--params=N` and
  * `--updates=N` resize it), and McMahan et al. 2017's FedAvg-vs-FedSGD rounds to a target
  * accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
@@ -158,6 +159,7 @@ export const federatedBenchmark: Benchmark = {
     if (parts.includes('aggregation')) sections.push(await aggregationSection(quick, params, progress));
     if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
     if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));
+    if (parts.includes('mcmahan-cnn')) sections.push(await mcmahanCnnSection(quick, progress));
     return [
       `federated benchmark${quick ? ' (--quick: small sizes, do not publish)' : ''} — ${machine()}`,
       ...sections.flatMap((s) => ['', ...s]),

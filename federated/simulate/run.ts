@@ -3,6 +3,7 @@ import { OutpostError } from '../../shared/index.js';
 import { compressWithFeedback } from '../codec/error-feedback.js';
 import { mulberry32, shuffleInPlace } from '../prng.js';
 import { createStrategy, StrategyNameSchema } from '../strategies/registry.js';
+import { buildMnistCnn } from '../trainer/cnn.js';
 import { buildMnistMlp } from '../trainer/topology.js';
 import { evaluate, trainLocal } from '../trainer/train.js';
 import type { LayersModel, ModelWeights, ServerState } from '../types.js';
@@ -34,6 +35,12 @@ export const SimulateOptionsSchema = z
     targetAccuracy: z.coerce.number().gt(0).max(1).default(0.9),
     /** Stop at the first round that reaches the target (default false: run every round). */
     stopAtTarget: z.coerce.boolean().default(false),
+    /** The model: McMahan's 2NN-style MLP (default) or CNN (5×5 convs with 2×2 max pooling). */
+    model: z.enum(['mlp', 'cnn']).default('mlp'),
+    /** CNN convolution filters (default [32, 64], the paper's). */
+    filters: z.array(z.coerce.number().int().positive()).default([32, 64]),
+    /** CNN hidden Dense units (default 512, the paper's). */
+    dense: z.coerce.number().int().positive().default(512),
     /** Hidden layer widths of the MLP (default [200]). */
     hidden: z.array(z.coerce.number().int().positive()).default([200]),
     /** Training digits per class (default 700 → 7 000); the next 150 per class are the test set. */
@@ -107,7 +114,10 @@ export async function simulate(
   const shards = partitionRows(train.y, o.clients, o.partition, o.seed).map((rows) => subset(train, rows));
   const perRound = Math.max(1, Math.round(o.fraction * o.clients));
   const random = mulberry32(o.seed);
-  let model: LayersModel = buildMnistMlp(o.seed, { hidden: o.hidden });
+  let model: LayersModel =
+    o.model === 'cnn'
+      ? buildMnistCnn(o.seed, { filters: o.filters, dense: o.dense })
+      : buildMnistMlp(o.seed, { hidden: o.hidden });
   let state: ServerState | null = null;
   const initial = await evaluate(model, test);
   const rounds: RoundReport[] = [];

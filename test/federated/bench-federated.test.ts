@@ -10,7 +10,7 @@ const run = promisify(execFile);
 const bench = (...args: string[]) =>
   run(process.execPath, ['--import', 'tsx', 'bench/main.ts', 'federated', ...args], {
     cwd: new URL('../..', import.meta.url).pathname,
-    timeout: 300_000,
+    timeout: 900_000,
   });
 
 it('--part=aggregation prints only the aggregation table, the same mean as the bare loop', async () => {
@@ -39,10 +39,20 @@ it('--part=compression prints bytes per round and accuracy per round for every c
   assert.doesNotMatch(stdout, /Aggregation|McMahan/);
 });
 
+it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods, both partitions, the ratio', async () => {
+  const { stdout } = await bench('--quick', '--part=mcmahan-cnn');
+  assert.match(stdout, /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*rounds to 30% test accuracy/);
+  for (const data of ['IID', 'non-IID \\(2 shards\\)']) {
+    assert.match(stdout, new RegExp(`^${data} +FedSGD +1 +∞ `, 'm'));
+    assert.match(stdout, new RegExp(`^${data} +FedAvg +5 +10 .* \\d+\\.\\d×$`, 'm'));
+  }
+  assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d\d s/);
+});
+
 it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
     bench('--quick', '--part=nope'),
-    /unknown --part "nope"; parts: aggregation, compression, mcmahan/,
+    /unknown --part "nope"; parts: aggregation, compression, mcmahan, mcmahan-cnn/,
   );
   await assert.rejects(
     bench('--quick', '--part=aggregation', '--updates=0'),
