@@ -76,5 +76,38 @@ describe('top-k compressed rounds with error feedback', () => {
       ]);
       assert.equal(readdirSync(join(d.dataDir, RESIDUAL_DIR)).length, 1);
     }
+
+    // errorFeedback: false: plain top-k, nothing carried or kept.
+    const plain = await api(
+      hub,
+      'POST',
+      '/v1/federated/tasks',
+      taskBody(initialModel(), {
+        id: 'topk-plain',
+        rounds: 1,
+        minClients: 2,
+        compression: { kind: 'topk', topkFraction: 0.05, errorFeedback: false },
+      }),
+    );
+    assert.equal(plain.status, 201, JSON.stringify(plain.body));
+    const plainDone = await waitFor(
+      async () => {
+        const t = await api(hub, 'GET', '/v1/federated/tasks/topk-plain');
+        return t.body.status !== 'running' && t.body;
+      },
+      'the second task to finish',
+      50_000,
+    );
+    assert.equal(plainDone.status, 'done', JSON.stringify(plainDone));
+    for (const d of fleet) {
+      const status = (await (await fetch(`${d.agent?.api.url}/v1/federated`)).json()) as {
+        rounds: Array<{ taskId: string; detail: Record<string, unknown> }>;
+      };
+      const mine = status.rounds.filter((r) => r.taskId === 'topk-plain');
+      assert.equal(mine.length, 1);
+      assert.equal('residualCarried' in (mine[0]?.detail ?? {}), false);
+      const files = readdirSync(join(d.dataDir, RESIDUAL_DIR));
+      assert.equal(files.length, 1, files.join(', ')); // still only the first task's
+    }
   });
 });
