@@ -39,12 +39,13 @@ it('--part=compression prints bytes per round and accuracy per round for every c
   assert.doesNotMatch(stdout, /Aggregation|McMahan/);
 });
 
-it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods, both partitions, the ratio', async () => {
+it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods, both partitions, the ratio', async (t) => {
   const { stdout } = await bench('--quick', '--part=mcmahan-cnn');
-  assert.match(stdout, /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*rounds to 30% test accuracy/);
+  t.diagnostic(stdout);
+  assert.match(stdout, /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*rounds to 20% test accuracy/);
   for (const data of ['IID', 'non-IID \\(2 shards\\)']) {
     assert.match(stdout, new RegExp(`^${data} +FedSGD +1 +∞ `, 'm'));
-    assert.match(stdout, new RegExp(`^${data} +FedAvg +5 +10 .* \\d+\\.\\d×$`, 'm'));
+    assert.match(stdout, new RegExp(`^${data} +FedAvg +5 +10 .* (≥ )?(\\d+\\.\\d×|n/a)$`, 'm'));
   }
   assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d\d s/);
 });
