@@ -52,7 +52,7 @@ it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
 
 it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
-    bench('--quick', '--part=nope'),
+    bench('--quick', '--part=aggregation,nope'),
     /unknown --part "nope"; parts: aggregation, compression, mcmahan, mcmahan-cnn/,
   );
   await assert.rejects(
