@@ -78,7 +78,16 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   }
   const mu = options.proxMu ?? 0;
   if (!(mu >= 0)) throw new OutpostError('FL_BAD_PARAMS', `proxMu ${mu} must be ≥ 0`);
-  const { tf, backend, fallback } = await loadTf(options.backend);
+  // A strided convolution trains through tf.conv2d's gradient, which the WASM backend lacks.
+  const strided = stack.layers.some((l) => l.kind === 'conv2d' && (l.strides[0] !== 1 || l.strides[1] !== 1));
+  const wanted = strided ? 'cpu' : options.backend;
+  const loaded = await loadTf(wanted);
+  const { tf, backend } = loaded;
+  const fallback =
+    loaded.fallback ??
+    (strided && options.backend !== 'cpu'
+      ? 'strided Conv2D: the wasm backend has no Conv2D gradient; cpu used'
+      : undefined);
   selectBackend(tf, backend);
   const batch = Math.min(
     samples.count,

@@ -115,6 +115,56 @@ describe('CNN layers', () => {
     );
   });
 
+  it('a strided convolution trains on the cpu backend (WASM has no Conv2D gradient) and says so', async () => {
+    const topology = {
+      class_name: 'Sequential',
+      config: {
+        layers: [
+          {
+            class_name: 'Reshape',
+            config: { name: 'img', target_shape: [28, 28, 1], batch_input_shape: [null, 784] },
+          },
+          {
+            class_name: 'Conv2D',
+            config: { name: 'c', filters: 2, kernel_size: 3, strides: 2, activation: 'relu' },
+          },
+          { class_name: 'Flatten', config: { name: 'f' } },
+          { class_name: 'Dense', config: { name: 'out', units: 10, activation: 'softmax' } },
+        ],
+      },
+    };
+    const shapes = parseLayerStack(topology);
+    assert.deepEqual(shapes.layers[1]?.output, [13, 13, 2]);
+    const random = mulberry32(2);
+    const weights = [
+      { name: 'c/kernel', shape: [3, 3, 1, 2] },
+      { name: 'c/bias', shape: [2] },
+      { name: 'out/kernel', shape: [338, 10] },
+      { name: 'out/bias', shape: [10] },
+    ].map(({ name, shape }) => ({
+      name,
+      shape,
+      values: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (random() - 0.5) * 0.2),
+    }));
+    const few: Samples = {
+      x: train.x.subarray(0, 20 * DIGIT_PIXELS),
+      y: train.y.subarray(0, 20),
+      count: 20,
+      features: DIGIT_PIXELS,
+    };
+    const r = await trainLocal({
+      model: { modelTopology: topology, weights },
+      samples: few,
+      lr: 0.1,
+      epochs: 1,
+      batchSize: 10,
+      seed: 1,
+    });
+    assert.equal(r.backend, 'cpu');
+    assert.match(r.backendFallback ?? '', /strided Conv2D/);
+    assert.notDeepEqual(r.weights[0]?.values, weights[0]?.values);
+  });
+
   it('refuses topologies it cannot train, naming the layer', () => {
     const seq = (layers: unknown[]) => ({ class_name: 'Sequential', config: { layers } });
     assert.throws(
