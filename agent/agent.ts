@@ -240,6 +240,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   // The federated task of the applied desired state, trained on the stored samples.
   const federated = createTaskRunner({
     deviceId: cfg.deviceId,
+    dataDir: cfg.dataDir,
     db: store.db,
     samples,
     enqueue: (event) => enqueue(event),

@@ -8,6 +8,7 @@ export { chunk, reassemble, sha256Hex } from './codec/chunks.js';
 export { clipL2 } from './codec/clip.js';
 export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
+export { compressWithFeedback, type FeedbackResult } from './codec/error-feedback.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
 export { type ExportedOnnx, type ExportOptions, exportOnnx, toTfjsArtifacts } from './export/onnx.js';
 export { DpFedAvgParamsSchema, dpFedAvg } from './privacy/dp-fedavg.js';
@@ -54,6 +55,14 @@ export { KrumParamsSchema, krum } from './strategies/krum.js';
 export { createStrategy, STRATEGIES, type StrategyName, StrategyNameSchema } from './strategies/registry.js';
 export { stalenessWeight } from './strategies/staleness.js';
 export { TrimmedMeanParamsSchema, trimmedMean } from './strategies/trimmed-mean.js';
+export { buildMnistCnn, type CnnOptions } from './trainer/cnn.js';
+export {
+  type Layer,
+  type LayerStack,
+  parseLayerStack,
+  SUPPORTED_LAYERS,
+  stackWeightShapes,
+} from './trainer/layers.js';
 export { loadTf, type TrainBackend } from './trainer/tf.js';
 export {
   type Activation,

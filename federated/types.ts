@@ -217,6 +217,11 @@ export type DecodeUpdateFn = (
   bytes: Uint8Array,
   expected: ModelWeights | Array<{ name: string; shape: number[] }>,
 ) => ModelWeights;
+export type CompressWithFeedbackFn = (
+  delta: ModelWeights,
+  residual: ModelWeights | undefined,
+  options: EncodeOptions & { clipNorm: number },
+) => { encoded: Uint8Array; sent: ModelWeights; residual: ModelWeights; clip: Omit<ClipResult, 'delta'> };
 export type ChunkFn = (bytes: Uint8Array, maxChunk: number) => UpdateChunk[];
 export type ReassembleFn = (chunks: UpdateChunk[]) => Uint8Array;
 export type ValidateUpdateFn = (

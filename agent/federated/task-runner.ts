@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type {
   ChunkFn,
   ClipL2Fn,
+  CompressWithFeedbackFn,
   DecodeUpdateFn,
   EncodeUpdateFn,
   EvaluateFn,
@@ -21,6 +22,7 @@ import {
 } from '../../shared/messages/federated.js';
 import type { SampleSet, SampleStore } from '../store/sample-store.js';
 import type { AgentEvent } from '../types.js';
+import type { ResidualStore } from './residual-store.js';
 import type { RoundMemory, RoundRecord } from './round-memory.js';
 import { SecAggRunner } from './secagg-runner.js';
 
@@ -32,6 +34,7 @@ export interface FlLibrary {
   encodeUpdate: EncodeUpdateFn;
   decodeUpdate: DecodeUpdateFn;
   chunk: ChunkFn;
+  compressWithFeedback: CompressWithFeedbackFn;
 }
 
 /** Collaborators of the {@link TaskRunner}. */
@@ -40,6 +43,8 @@ export interface TaskRunnerOptions {
   db: Database.Database;
   samples: SampleStore;
   memory: RoundMemory;
+  /** Error-feedback residuals of compressed updates (none: compression without feedback). */
+  residuals?: ResidualStore;
   lib: FlLibrary;
   /** Enqueues one event durably (the agent's outbox); throws OutpostError. */
   enqueue(event: AgentEvent): unknown;
@@ -71,6 +76,11 @@ function sub(a: ModelWeights, b: ModelWeights): ModelWeights {
     for (let k = 0; k < out.length; k++) out[k] = (t.values[k] as number) - (bv[k] as number);
     return { name: t.name, shape: [...t.shape], values: out };
   });
+}
+
+/** Whether the task's updates carry error feedback: lossy compression, not turned off. */
+function usesFeedback(task: FlTask): boolean {
+  return task.compression.kind !== 'none' && task.compression.errorFeedback !== false;
 }
 
 /** A stable 31-bit seed from the task's seed, the device id and the round. */
@@ -212,7 +222,8 @@ export class TaskRunner {
   }
 
   async #runRound(task: FlTask): Promise<void> {
-    const { lib, log } = this.#o;
+    const { lib, log, residuals } = this.#o;
+    let feedback: { carried: boolean } | undefined;
     const bytes = Buffer.from(task.weights, 'base64');
     const digest = createHash('sha256').update(bytes).digest('hex');
     if (digest !== task.weightsDigest) {
@@ -253,8 +264,9 @@ export class TaskRunner {
         ...(task.proxMu !== undefined ? { proxMu: task.proxMu } : {}),
         seed: deviceSeed(task, this.#o.deviceId),
       });
-      const clip = lib.clipL2(sub(trained.weights, global), task.clipNorm);
+      const delta = sub(trained.weights, global);
       if (task.secagg !== undefined) {
+        const clip = lib.clipL2(delta, task.clipNorm);
         // Secure aggregation: hold the clipped delta, advertise; the evaluation goes now.
         this.#commit(events, () =>
           this.#secagg.start(task, {
@@ -268,12 +280,26 @@ export class TaskRunner {
         );
         return;
       }
-      const encoded = lib.encodeUpdate(clip.delta, {
+      const compression = {
         compression: task.compression.kind,
         ...(task.compression.topkFraction !== undefined
           ? { topkFraction: task.compression.topkFraction }
           : {}),
-      });
+      };
+      let encoded: Uint8Array;
+      let clip: { norm: number; clipped: boolean };
+      if (residuals !== undefined && usesFeedback(task)) {
+        // Error feedback: last round's residual joins this delta; this round's is kept.
+        const carried = residuals.load(task.id, task.round, task.shapes);
+        const packed = lib.compressWithFeedback(delta, carried, { ...compression, clipNorm: task.clipNorm });
+        ({ encoded, clip } = packed);
+        residuals.save(task.id, task.round, packed.residual);
+        feedback = { carried: carried !== undefined };
+      } else {
+        const clipped = lib.clipL2(delta, task.clipNorm);
+        clip = clipped;
+        encoded = lib.encodeUpdate(clipped.delta, compression);
+      }
       const chunks = lib.chunk(encoded, FL_CHUNK_BYTES);
       for (const c of chunks) {
         const body: FlUpdateChunk = {
@@ -299,6 +325,7 @@ export class TaskRunner {
         clipped: clip.clipped,
         bytes: encoded.byteLength,
         chunks: chunks.length,
+        ...(feedback !== undefined ? { residualCarried: feedback.carried } : {}),
       };
     }
     // Sync: an update for a round the hub already moved past would only be discarded as late.
@@ -312,6 +339,7 @@ export class TaskRunner {
       for (const e of events) this.#o.enqueue(e);
       this.#o.memory.mark({ taskId: task.id, round: task.round, status, detail, at: this.#now() });
     })();
+    if (feedback !== undefined) residuals?.prune(task.id, task.round);
     log.info({ task: task.id, round: task.round, status, ...detail }, 'federated round done on device');
   }
 }

@@ -2,7 +2,9 @@ import { ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { measureAggregate } from './aggregate.js';
+import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
+import { mcmahanCnnSection } from './mcmahan-cnn.js';
 
 const mb = (x: number) => `${x.toFixed(0)} MB`;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -10,100 +12,157 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 /**
  * `npm run bench -- federated`: FedAvg's streaming aggregation against a
  * tight Float32Array loop (ratio, peak memory), and McMahan et al. 2017's FedAvg-vs-FedSGD
- * rounds to a target accuracy on real MNIST, scaled down to minutes.
+ * rounds to a target accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
+ * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
+ */
+/** The parts `--part=NAME` can pick (all of them by default). */
+export const FEDERATED_PARTS = ['aggregation', 'compression', 'mcmahan', 'mcmahan-cnn'] as const;
+type Part = (typeof FEDERATED_PARTS)[number];
+
+function positive(params: Readonly<Record<string, string>>, name: string, fallback: number): number {
+  const raw = params[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!(Number.isInteger(n) && n > 0))
+    throw new RangeError(`federated bench: --${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function partsOf(params: Readonly<Record<string, string>>): Part[] {
+  const raw = params.part;
+  if (raw === undefined) return [...FEDERATED_PARTS];
+  const parts = raw.split(',');
+  for (const p of parts) {
+    if (!(FEDERATED_PARTS as readonly string[]).includes(p))
+      throw new RangeError(
+        `federated bench: unknown --part ${JSON.stringify(p)}; parts: ${FEDERATED_PARTS.join(', ')}`,
+      );
+  }
+  return parts as Part[];
+}
+
+async function aggregationSection(
+  quick: boolean,
+  params: Readonly<Record<string, string>>,
+  progress: (l: string) => void,
+) {
+  const agg = await measureAggregate(
+    positive(params, 'params', quick ? 1_000_000 : 10_000_000),
+    positive(params, 'updates', quick ? 20 : 100),
+    progress,
+  );
+  const modelMb = (agg.params * 4) / 1e6;
+  return [
+    `Aggregation: ${agg.updates} updates of ${agg.params.toLocaleString('en-US')} float32 parameters (${modelMb.toFixed(0)} MB each), weighted by examples:`,
+    table(
+      ['method', 'time', 'per update', 'vs loop', 'peak RSS +', 'peak heap+buffers +'],
+      [
+        [
+          'Float32Array loop',
+          `${(agg.baseline.ms / 1000).toFixed(2)} s`,
+          `${(agg.baseline.ms / agg.updates).toFixed(1)} ms`,
+          ratio(1),
+          mb(agg.baseline.rssMb),
+          mb(agg.baseline.liveMb),
+        ],
+        [
+          'fedavg (validate + stream)',
+          `${(agg.fedavg.ms / 1000).toFixed(2)} s`,
+          `${(agg.fedavg.ms / agg.updates).toFixed(1)} ms`,
+          ratio(agg.fedavg.ms / agg.baseline.ms),
+          mb(agg.fedavg.rssMb),
+          mb(agg.fedavg.liveMb),
+        ],
+      ],
+    ),
+    `max |fedavg − loop| = ${agg.maxDiff.toExponential(2)}; the update pool (4 × ${modelMb.toFixed(0)} MB) is allocated before both runs.`,
+  ];
+}
+
+async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
+  const settings = quick
+    ? {
+        target: 0.8,
+        clients: 100,
+        hidden: [64],
+        fedavgRounds: 10,
+        fedsgdRounds: 100,
+        fedavgLr: 0.1,
+        fedsgdLr: 0.5,
+        seed: 1,
+      }
+    : {
+        target: 0.9,
+        clients: 100,
+        hidden: [200],
+        fedavgRounds: 30,
+        fedsgdRounds: 600,
+        fedavgLr: 0.1,
+        fedsgdLr: 0.5,
+        seed: 1,
+      };
+  const mc = await measureMcMahan(settings, progress);
+  const reached = (r: number | null, cap: number) => (r === null ? `not in ${cap}` : String(r));
+  const avgR = mc.fedavg.roundsToTarget;
+  const sgdR = mc.fedsgd.roundsToTarget;
+  const speedup =
+    avgR !== null
+      ? sgdR !== null
+        ? `${(sgdR / avgR).toFixed(1)}×`
+        : `> ${(settings.fedsgdRounds / avgR).toFixed(1)}×`
+      : 'n/a';
+  const last = (r: typeof mc.fedavg) => r.rounds[r.rounds.length - 1]?.accuracy ?? Number.NaN;
+  return [
+    `McMahan et al. 2017 on real MNIST (IID, K=${settings.clients}, C=0.1, MLP 784-${settings.hidden.join('-')}-10, 7 000 train / 1 500 test digits), rounds to ${pct(mc.target)}:`,
+    table(
+      ['method', 'E', 'B', 'lr', 'rounds to target', 'final accuracy', 'rounds run', 'time'],
+      [
+        [
+          'FedAvg',
+          '5',
+          '10',
+          String(settings.fedavgLr),
+          reached(avgR, settings.fedavgRounds),
+          pct(last(mc.fedavg)),
+          String(mc.fedavg.rounds.length),
+          `${mc.seconds.fedavg.toFixed(0)} s`,
+        ],
+        [
+          'FedSGD',
+          '1',
+          'full',
+          String(settings.fedsgdLr),
+          reached(sgdR, settings.fedsgdRounds),
+          pct(last(mc.fedsgd)),
+          String(mc.fedsgd.rounds.length),
+          `${mc.seconds.fedsgd.toFixed(0)} s`,
+        ],
+      ],
+    ),
+    `FedAvg needs ${speedup} fewer rounds (paper: 10–100× for its 2NN/CNN at 97–99% targets). TF.js backend: ${mc.fedavg.backend}.`,
+  ];
+}
+
+/**
+ * `npm run bench -- federated [--quick] [--part=aggregation,compression,mcmahan,mcmahan-cnn]`: FedAvg's streaming
+ * aggregation against a tight Float32Array loop (ratio, peak memory; `--params=N` and
+ * `--updates=N` resize it), and McMahan et al. 2017's FedAvg-vs-FedSGD rounds to a target
+ * accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
+ * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
  */
 export const federatedBenchmark: Benchmark = {
   description:
     'FedAvg over 100 × 10M-parameter updates vs a Float32Array loop; FedAvg vs FedSGD rounds to target on MNIST',
-  async run({ quick, progress }) {
-    const agg = await measureAggregate(quick ? 1_000_000 : 10_000_000, quick ? 20 : 100, progress);
-    const settings = quick
-      ? {
-          target: 0.8,
-          clients: 100,
-          hidden: [64],
-          fedavgRounds: 10,
-          fedsgdRounds: 100,
-          fedavgLr: 0.1,
-          fedsgdLr: 0.5,
-          seed: 1,
-        }
-      : {
-          target: 0.9,
-          clients: 100,
-          hidden: [200],
-          fedavgRounds: 30,
-          fedsgdRounds: 600,
-          fedavgLr: 0.1,
-          fedsgdLr: 0.5,
-          seed: 1,
-        };
-    const mc = await measureMcMahan(settings, progress);
-    const modelMb = (agg.params * 4) / 1e6;
-    const reached = (r: number | null, cap: number) => (r === null ? `not in ${cap}` : String(r));
-    const avgR = mc.fedavg.roundsToTarget;
-    const sgdR = mc.fedsgd.roundsToTarget;
-    const speedup =
-      avgR !== null
-        ? sgdR !== null
-          ? `${(sgdR / avgR).toFixed(1)}×`
-          : `> ${(settings.fedsgdRounds / avgR).toFixed(1)}×`
-        : 'n/a';
-    const last = (r: typeof mc.fedavg) => r.rounds[r.rounds.length - 1]?.accuracy ?? Number.NaN;
+  async run({ quick, params = {}, progress }) {
+    const parts = partsOf(params);
+    const sections: string[][] = [];
+    if (parts.includes('aggregation')) sections.push(await aggregationSection(quick, params, progress));
+    if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
+    if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));
+    if (parts.includes('mcmahan-cnn')) sections.push(await mcmahanCnnSection(quick, progress));
     return [
       `federated benchmark${quick ? ' (--quick: small sizes, do not publish)' : ''} — ${machine()}`,
-      '',
-      `Aggregation: ${agg.updates} updates of ${agg.params.toLocaleString('en-US')} float32 parameters (${modelMb.toFixed(0)} MB each), weighted by examples:`,
-      table(
-        ['method', 'time', 'per update', 'vs loop', 'peak RSS +', 'peak heap+buffers +'],
-        [
-          [
-            'Float32Array loop',
-            `${(agg.baseline.ms / 1000).toFixed(2)} s`,
-            `${(agg.baseline.ms / agg.updates).toFixed(1)} ms`,
-            ratio(1),
-            mb(agg.baseline.rssMb),
-            mb(agg.baseline.liveMb),
-          ],
-          [
-            'fedavg (validate + stream)',
-            `${(agg.fedavg.ms / 1000).toFixed(2)} s`,
-            `${(agg.fedavg.ms / agg.updates).toFixed(1)} ms`,
-            ratio(agg.fedavg.ms / agg.baseline.ms),
-            mb(agg.fedavg.rssMb),
-            mb(agg.fedavg.liveMb),
-          ],
-        ],
-      ),
-      `max |fedavg − loop| = ${agg.maxDiff.toExponential(2)}; the update pool (4 × ${modelMb.toFixed(0)} MB) is allocated before both runs.`,
-      '',
-      `McMahan et al. 2017 on real MNIST (IID, K=${settings.clients}, C=0.1, MLP 784-${settings.hidden.join('-')}-10, 7 000 train / 1 500 test digits), rounds to ${pct(mc.target)}:`,
-      table(
-        ['method', 'E', 'B', 'lr', 'rounds to target', 'final accuracy', 'rounds run', 'time'],
-        [
-          [
-            'FedAvg',
-            '5',
-            '10',
-            String(settings.fedavgLr),
-            reached(avgR, settings.fedavgRounds),
-            pct(last(mc.fedavg)),
-            String(mc.fedavg.rounds.length),
-            `${mc.seconds.fedavg.toFixed(0)} s`,
-          ],
-          [
-            'FedSGD',
-            '1',
-            'full',
-            String(settings.fedsgdLr),
-            reached(sgdR, settings.fedsgdRounds),
-            pct(last(mc.fedsgd)),
-            String(mc.fedsgd.rounds.length),
-            `${mc.seconds.fedsgd.toFixed(0)} s`,
-          ],
-        ],
-      ),
-      `FedAvg needs ${speedup} fewer rounds (paper: 10–100× for its 2NN/CNN at 97–99% targets). TF.js backend: ${mc.fedavg.backend}.`,
+      ...sections.flatMap((s) => ['', ...s]),
     ].join('\n');
   },
 };

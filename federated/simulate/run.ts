@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { OutpostError } from '../../shared/index.js';
+import { compressWithFeedback } from '../codec/error-feedback.js';
 import { mulberry32, shuffleInPlace } from '../prng.js';
 import { createStrategy, StrategyNameSchema } from '../strategies/registry.js';
+import { buildMnistCnn } from '../trainer/cnn.js';
 import { buildMnistMlp } from '../trainer/topology.js';
 import { evaluate, trainLocal } from '../trainer/train.js';
-import type { LayersModel, ServerState } from '../types.js';
+import type { LayersModel, ModelWeights, ServerState } from '../types.js';
 import { sub } from '../weights.js';
 import { loadMnistSplit, type MnistSplit, subset } from './data.js';
 import { PartitionSchema, partitionRows } from './partition.js';
@@ -33,11 +35,23 @@ export const SimulateOptionsSchema = z
     targetAccuracy: z.coerce.number().gt(0).max(1).default(0.9),
     /** Stop at the first round that reaches the target (default false: run every round). */
     stopAtTarget: z.coerce.boolean().default(false),
+    /** The model: McMahan's 2NN-style MLP (default) or CNN (5×5 convs with 2×2 max pooling). */
+    model: z.enum(['mlp', 'cnn']).default('mlp'),
+    /** CNN convolution filters (default [32, 64], the paper's). */
+    filters: z.array(z.coerce.number().int().positive()).default([32, 64]),
+    /** CNN hidden Dense units (default 512, the paper's). */
+    dense: z.coerce.number().int().positive().default(512),
     /** Hidden layer widths of the MLP (default [200]). */
     hidden: z.array(z.coerce.number().int().positive()).default([200]),
     /** Training digits per class (default 700 → 7 000); the next 150 per class are the test set. */
     trainPerClass: z.coerce.number().int().positive().max(700).default(700),
     seed: z.coerce.number().int().default(1),
+    /** Uplink compression of each client's update, as devices do it (default none). */
+    compression: z.enum(['none', 'int8', 'topk']).default('none'),
+    /** Fraction of entries `topk` keeps (default 0.01). */
+    topkFraction: z.coerce.number().gt(0).max(1).default(0.01),
+    /** Error feedback for int8/topk: each client carries what compression dropped (default true). */
+    errorFeedback: z.boolean().default(true),
   })
   .strict();
 export type SimulateOptions = z.output<typeof SimulateOptionsSchema>;
@@ -53,6 +67,8 @@ export interface RoundReport {
   clients: number;
   /** Mean local training loss of those clients (last epoch). */
   trainLoss: number;
+  /** Encoded update bytes the clients sent this round (the uplink). */
+  bytes: number;
 }
 
 /** What {@link simulate} returns. */
@@ -98,12 +114,16 @@ export async function simulate(
   const shards = partitionRows(train.y, o.clients, o.partition, o.seed).map((rows) => subset(train, rows));
   const perRound = Math.max(1, Math.round(o.fraction * o.clients));
   const random = mulberry32(o.seed);
-  let model: LayersModel = buildMnistMlp(o.seed, { hidden: o.hidden });
+  let model: LayersModel =
+    o.model === 'cnn'
+      ? buildMnistCnn(o.seed, { filters: o.filters, dense: o.dense })
+      : buildMnistMlp(o.seed, { hidden: o.hidden });
   let state: ServerState | null = null;
   const initial = await evaluate(model, test);
   const rounds: RoundReport[] = [];
   let roundsToTarget: number | null = null;
   const { proxMu } = strategy.clientConfig();
+  const residuals = new Map<number, ModelWeights>();
   for (let round = 1; round <= o.rounds; round++) {
     const chosen = shuffleInPlace(
       Array.from({ length: o.clients }, (_, i) => i),
@@ -113,6 +133,7 @@ export async function simulate(
       .sort((a, b) => a - b);
     const aggregation = strategy.begin(model.weights, { round, state });
     let trainLoss = 0;
+    let bytes = 0;
     for (const c of chosen) {
       const samples = shards[c] as (typeof shards)[number];
       const r = await trainLocal({
@@ -125,17 +146,22 @@ export async function simulate(
         ...(proxMu ? { proxMu } : {}),
       });
       trainLoss += r.loss / chosen.length;
-      aggregation.add({
-        clientId: `client-${c}`,
-        delta: sub(r.weights, model.weights),
-        examples: r.examples,
+      // What the hub receives: the delta through the wire codec (unbounded clip: the
+      // simulation has no DP), plus the client's carried residual when error feedback is on.
+      const wire = compressWithFeedback(sub(r.weights, model.weights), residuals.get(c), {
+        compression: o.compression,
+        topkFraction: o.topkFraction,
+        clipNorm: Number.MAX_VALUE,
       });
+      if (o.errorFeedback && o.compression !== 'none') residuals.set(c, wire.residual);
+      bytes += wire.encoded.byteLength;
+      aggregation.add({ clientId: `client-${c}`, delta: wire.sent, examples: r.examples });
     }
     const result = aggregation.finish();
     state = result.state;
     model = { modelTopology: model.modelTopology, weights: result.weights };
     const e = await evaluate(model, test);
-    const report = { round, accuracy: e.accuracy, loss: e.loss, clients: chosen.length, trainLoss };
+    const report = { round, accuracy: e.accuracy, loss: e.loss, clients: chosen.length, trainLoss, bytes };
     rounds.push(report);
     onRound(report);
     if (roundsToTarget === null && e.accuracy >= o.targetAccuracy) {

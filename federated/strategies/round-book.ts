@@ -1,6 +1,6 @@
 import { OutpostError } from '../../shared/index.js';
 import type { AggregateResult, ClientUpdate, ModelWeights, ValidationResult } from '../types.js';
-import { validateUpdate } from '../validate.js';
+import { checkStructure, judgeValues, sumOfSquares } from '../validate.js';
 import type { TensorShape } from '../weights.js';
 
 /**
@@ -20,11 +20,18 @@ export class RoundBook {
     this.#maxNorm = maxNorm;
   }
 
-  /** Validates `update`; on success records it as accepted and returns ok, else records the refusal. */
-  admit(update: ClientUpdate): ValidationResult {
+  /**
+   * Validates `update`; on success records it as accepted and returns ok, else records the
+   * refusal. `valuesPass`, when given, replaces the plain sum-of-squares pass: it runs only
+   * once the update's structure is valid, returns the sum of squares of every value (the
+   * finiteness and norm checks are then made on it exactly as `validateUpdate` makes them),
+   * and may do other work in the same pass (a fused accumulate) as long as that work is
+   * undone or discarded when the verdict is a refusal.
+   */
+  admit(update: ClientUpdate, valuesPass: (delta: ModelWeights) => number = sumOfSquares): ValidationResult {
     if (this.#finished)
       throw new OutpostError('FL_ROUND_FAILED', 'the aggregation has finished; begin a new one');
-    const verdict = this.#check(update);
+    const verdict = this.#check(update, valuesPass);
     if (verdict.ok) {
       this.#seen.add(update.clientId);
       this.accepted.push(update.clientId);
@@ -47,7 +54,7 @@ export class RoundBook {
     this.#finished = true;
   }
 
-  #check(update: ClientUpdate): ValidationResult {
+  #check(update: ClientUpdate, valuesPass: (delta: ModelWeights) => number): ValidationResult {
     if (this.#seen.has(update.clientId)) {
       return {
         ok: false,
@@ -66,6 +73,8 @@ export class RoundBook {
     if (!(Number.isInteger(s) && s >= 0)) {
       return { ok: false, reason: 'staleness', detail: `staleness must be a non-negative integer, got ${s}` };
     }
-    return validateUpdate(update.delta, this.#shapes, { maxNorm: this.#maxNorm });
+    const structure = checkStructure(update.delta, this.#shapes);
+    if (!structure.ok) return structure;
+    return judgeValues(update.delta, valuesPass(update.delta), this.#maxNorm);
   }
 }

@@ -9,30 +9,31 @@ import type {
   TrainResult,
 } from '../types.js';
 import { sameShapes } from '../weights.js';
+import { type BatchMoments, forward } from './forward.js';
+import { type LayerStack, layerWeights, parseLayerStack, stackWeightShapes } from './layers.js';
 import { loadTf, selectBackend, type Tf, type TrainBackend } from './tf.js';
-import { type DenseLayer, denseWeightShapes, parseDenseStack } from './topology.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type Variable = ReturnType<Tf['variable']>;
 
-function checkModel(model: LayersModel): DenseLayer[] {
-  const layers = parseDenseStack(model.modelTopology);
-  const shapes = denseWeightShapes(layers);
+function checkModel(model: LayersModel): LayerStack {
+  const stack = parseLayerStack(model.modelTopology);
+  const shapes = stackWeightShapes(stack);
   if (!sameShapes(model.weights, shapes)) {
     const got = model.weights.map((w) => `${w.name}[${w.shape.join(',')}]`).join(' ');
     const want = shapes.map((w) => `${w.name}[${w.shape.join(',')}]`).join(' ');
     throw new OutpostError('FL_BAD_PARAMS', `model weights ${got} do not match the topology's ${want}`);
   }
-  return layers;
+  return stack;
 }
 
-function checkSamples(samples: Samples, layers: DenseLayer[]): void {
+function checkSamples(samples: Samples, stack: LayerStack): void {
   const { x, y, count, features } = samples;
-  const first = layers[0] as DenseLayer;
-  const classes = (layers[layers.length - 1] as DenseLayer).units;
+  const inputs = stack.input.reduce((a, b) => a * b, 1);
+  const classes = stack.classes;
   const problems: string[] = [];
   if (!(Number.isInteger(count) && count > 0)) problems.push(`count ${count} is not a positive integer`);
-  if (features !== first.inputs) problems.push(`features ${features}; the model takes ${first.inputs}`);
+  if (features !== inputs) problems.push(`features ${features}; the model takes ${inputs}`);
   if (x.length !== count * features) problems.push(`x has ${x.length} values for ${count}×${features}`);
   if (y.length !== count) problems.push(`y has ${y.length} labels for ${count} rows`);
   for (let i = 0; i < y.length && problems.length === 0; i++) {
@@ -41,22 +42,6 @@ function checkSamples(samples: Samples, layers: DenseLayer[]): void {
       problems.push(`label ${label} at row ${i} is outside 0..${classes - 1}`);
   }
   if (problems.length > 0) throw new OutpostError('FL_BAD_PARAMS', `samples: ${problems.join('; ')}`);
-}
-
-/** Logits of a Dense stack; the last layer's activation is left out when it is softmax (the loss applies it). */
-function forward(tf: Tf, layers: DenseLayer[], vars: Variable[], x: Tensor): Tensor {
-  let h = x;
-  let v = 0;
-  layers.forEach((l, i) => {
-    h = tf.matMul(h, vars[v++] as Tensor);
-    if (l.useBias) h = tf.add(h, vars[v++] as Tensor);
-    const last = i === layers.length - 1;
-    if (l.activation === 'relu') h = tf.relu(h);
-    else if (l.activation === 'sigmoid') h = tf.sigmoid(h);
-    else if (l.activation === 'tanh') h = tf.tanh(h);
-    else if (l.activation === 'softmax' && !last) h = tf.softmax(h);
-  });
-  return h;
 }
 
 function batchOf(samples: Samples, order: Uint32Array, from: number, to: number) {
@@ -83,8 +68,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  */
 export async function trainLocal(options: TrainLocalOptions): Promise<TrainResult> {
   const { model, samples, lr, epochs, seed } = options;
-  const layers = checkModel(model);
-  checkSamples(samples, layers);
+  const stack = checkModel(model);
+  checkSamples(samples, stack);
   if (!(lr > 0) || !(Number.isInteger(epochs) && epochs >= 1) || !(options.batchSize >= 1)) {
     throw new OutpostError(
       'FL_BAD_PARAMS',
@@ -93,19 +78,36 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
   }
   const mu = options.proxMu ?? 0;
   if (!(mu >= 0)) throw new OutpostError('FL_BAD_PARAMS', `proxMu ${mu} must be ≥ 0`);
-  const { tf, backend, fallback } = await loadTf(options.backend);
+  // A strided convolution trains through tf.conv2d's gradient, which the WASM backend lacks.
+  const strided = stack.layers.some((l) => l.kind === 'conv2d' && (l.strides[0] !== 1 || l.strides[1] !== 1));
+  const wanted = strided ? 'cpu' : options.backend;
+  const loaded = await loadTf(wanted);
+  const { tf, backend } = loaded;
+  const fallback =
+    loaded.fallback ??
+    (strided && options.backend !== 'cpu'
+      ? 'strided Conv2D: the wasm backend has no Conv2D gradient; cpu used'
+      : undefined);
   selectBackend(tf, backend);
   const batch = Math.min(
     samples.count,
     Number.isFinite(options.batchSize) ? Math.floor(options.batchSize) : samples.count,
   );
-  const classes = (layers[layers.length - 1] as DenseLayer).units;
-  const vars = model.weights.map((w) => {
+  const classes = stack.classes;
+  // Gradient descent moves the weights of trainable layers only; frozen layers and the
+  // BatchNormalization moving statistics are not trained (the statistics follow the batches).
+  const trained = stack.layers.flatMap((l) =>
+    layerWeights(l).map((w) => l.trainable && w.role === 'trained'),
+  );
+  const vars = model.weights.map((w, i) => {
     const initial = tf.tensor(w.values, w.shape);
-    const v = tf.variable(initial, true);
+    const v = tf.variable(initial, trained[i] === true);
     initial.dispose(); // the variable holds its own reference to the data
     return v;
   });
+  const trainable = vars.filter((_, i) => trained[i]);
+  const dropoutRandom = mulberry32((seed ^ 0x5bd1e995) >>> 0);
+  const nextSeed = () => Math.floor(dropoutRandom() * 2 ** 31);
   const anchors = mu > 0 ? model.weights.map((w) => tf.tensor(w.values, w.shape)) : [];
   const optimizer = tf.train.sgd(lr);
   const random = mulberry32(seed);
@@ -127,14 +129,28 @@ export async function trainLocal(options: TrainLocalOptions): Promise<TrainResul
           const labels = tf.tensor1d(b.y, 'int32');
           const onehot = tf.oneHot(labels, classes);
           let hits = 0;
-          const cost = optimizer.minimize(() => {
-            const logits = forward(tf, layers, vars, x);
-            hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')).dataSync()[0] as number;
-            const ce = tf.losses.softmaxCrossEntropy(onehot, logits);
-            if (mu === 0) return ce as never;
-            const prox = tf.addN(vars.map((v, i) => tf.sum(tf.square(tf.sub(v, anchors[i] as Tensor)))));
-            return tf.add(ce, tf.mul(mu / 2, prox)) as never;
-          }, true);
+          const moments: BatchMoments[] = [];
+          const cost = optimizer.minimize(
+            () => {
+              moments.length = 0;
+              const logits = forward(tf, stack, vars, x, { training: true, nextSeed, moments });
+              hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')).dataSync()[0] as number;
+              const ce = tf.losses.softmaxCrossEntropy(onehot, logits);
+              if (mu === 0) return ce as never;
+              const prox = tf.addN(vars.map((v, i) => tf.sum(tf.square(tf.sub(v, anchors[i] as Tensor)))));
+              return tf.add(ce, tf.mul(mu / 2, prox)) as never;
+            },
+            true,
+            trainable,
+          );
+          for (const m of moments) {
+            for (const [k, batchStat] of [m.mean, m.variance].entries()) {
+              const moving = vars[m.movingMean + k] as Variable;
+              moving.assign(tf.add(tf.mul(moving, m.momentum), tf.mul(batchStat, 1 - m.momentum)));
+            }
+            m.mean.dispose();
+            m.variance.dispose();
+          }
           correct += hits;
           return (cost as Tensor).dataSync()[0] as number;
         });
@@ -171,10 +187,10 @@ export async function evaluate(
   samples: Samples,
   preferred?: TrainBackend,
 ): Promise<EvalResult> {
-  const layers = checkModel(model);
-  checkSamples(samples, layers);
+  const stack = checkModel(model);
+  checkSamples(samples, stack);
   const { tf, backend } = await loadTf(preferred);
-  const classes = (layers[layers.length - 1] as DenseLayer).units;
+  const classes = stack.classes;
   const weights = model.weights.map((w) => tf.tensor(w.values, w.shape));
   let loss = 0;
   let correct = 0;
@@ -186,7 +202,9 @@ export async function evaluate(
       const b = batchOf(samples, all, from, Math.min(samples.count, from + 1000));
       const [l, c] = tf.tidy(() => {
         const labels = tf.tensor1d(b.y, 'int32');
-        const logits = forward(tf, layers, weights as Variable[], tf.tensor2d(b.x, [b.n, samples.features]));
+        const logits = forward(tf, stack, weights, tf.tensor2d(b.x, [b.n, samples.features]), {
+          training: false,
+        });
         const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, classes), logits);
         const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
         return [ce.dataSync()[0] as number, hits.dataSync()[0] as number];

@@ -22,6 +22,11 @@ export const FlCompressionSchema = z.object({
   kind: z.enum(['none', 'int8', 'topk']),
   /** Fraction of each tensor's entries `topk` keeps, (0, 1]; default 0.01. */
   topkFraction: z.number().gt(0).max(1).optional(),
+  /**
+   * Error feedback for the lossy kinds (default on): what compression drops from a round's
+   * update stays on the device and is added to its next update of the same task.
+   */
+  errorFeedback: z.boolean().optional(),
 });
 export type FlCompression = z.infer<typeof FlCompressionSchema>;
 

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { it } from 'node:test';
+import { promisify } from 'node:util';
+
+// `npm run bench -- federated` runs its parts one at a time with `--part=NAME`; these run the
+// bench's own entry point at toy sizes to show each part works and prints its table.
+
+const run = promisify(execFile);
+const bench = (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'bench/main.ts', 'federated', ...args], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    timeout: 900_000,
+  });
+
+it('--part=aggregation prints only the aggregation table, the same mean as the bare loop', async () => {
+  const { stdout } = await bench('--quick', '--part=aggregation', '--params=4099', '--updates=3');
+  assert.match(stdout, /Aggregation: 3 updates of 4,099 float32 parameters/);
+  assert.match(stdout, /fedavg \(validate \+ stream\)/);
+  assert.match(stdout, /max \|fedavg − loop\| = 0\.00e\+0/);
+  assert.doesNotMatch(stdout, /McMahan/);
+});
+
+it('--part=compression prints bytes per round and accuracy per round for every codec', async () => {
+  const { stdout } = await bench('--quick', '--part=compression');
+  const kib = (label: string) => {
+    const row = stdout.split('\n').find((l) => l.startsWith(`${label} `));
+    assert.ok(row, `no row for ${label} in\n${stdout}`);
+    assert.equal(row.match(/\d+\.\d%/g)?.length, 5, row);
+    return Number(/([\d.]+) KiB/.exec(row)?.[1]);
+  };
+  const float32 = kib('float32');
+  // int8 is a quarter of float32 (plus a scale per tensor); top-1% is 8 bytes per kept entry.
+  assert.ok(Math.abs(kib('int8') / float32 - 0.25) < 0.01);
+  assert.ok(kib('top-1% + EF') < float32 / 40);
+  kib('int8 + EF');
+  kib('top-1%');
+  kib('top-10% + EF');
+  assert.doesNotMatch(stdout, /Aggregation|McMahan/);
+});
+
+it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods, both partitions, the ratio', async (t) => {
+  const { stdout } = await bench('--quick', '--part=mcmahan-cnn');
+  t.diagnostic(stdout);
+  assert.match(stdout, /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*rounds to 20% test accuracy/);
+  for (const data of ['IID', 'non-IID \\(2 shards\\)']) {
+    assert.match(stdout, new RegExp(`^${data} +FedSGD +1 +∞ `, 'm'));
+    assert.match(stdout, new RegExp(`^${data} +FedAvg +5 +10 .* (≥ )?(\\d+\\.\\d×|n/a)$`, 'm'));
+  }
+  assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d\d s/);
+});
+
+it('an unknown part or a bad size is refused with the reason', async () => {
+  await assert.rejects(
+    bench('--quick', '--part=aggregation,nope'),
+    /unknown --part "nope"; parts: aggregation, compression, mcmahan, mcmahan-cnn/,
+  );
+  await assert.rejects(
+    bench('--quick', '--part=aggregation', '--updates=0'),
+    /--updates must be a positive integer/,
+  );
+});
