@@ -1,2 +1,4 @@
-/** Version of the agent, reported to the hub in the reported state (keep in step with package.json). */
-export const AGENT_VERSION = '0.1.0';
+import { OUTPOST_VERSION } from '../shared/index.js';
+
+/** Version of the agent, reported to the hub in the reported state. */
+export const AGENT_VERSION = OUTPOST_VERSION;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { ConfigError, type ConfigObject, configFromEnv, parseConfig } from '../shared/index.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { coerceToSchema } from './schema-flags.js';
 
 /** Reads a JSON config file; a missing or malformed file is a usage error naming the file. */
 export function readConfigFile(path: string): ConfigObject {
@@ -23,7 +24,9 @@ export function readConfigFile(path: string): ConfigObject {
 
 /**
  * Builds a process config from `--config FILE`, then env under `envPrefix`, then the other
- * flags (later wins). A bad value becomes a usage error listing every `path: problem`.
+ * flags (later wins). Arrays and objects come from env and flags as JSON (`'["a","b"]'`) or,
+ * for arrays, one item or repeated flags. A bad value becomes a usage error listing every
+ * `path: problem`.
  */
 export function loadConfig<S extends z.ZodType>(
   schema: S,
@@ -37,9 +40,12 @@ export function loadConfig<S extends z.ZodType>(
   }
   const file = typeof configPath === 'string' ? readConfigFile(configPath) : {};
   try {
-    return parseConfig(schema, file, configFromEnv(env, envPrefix), rest);
+    const fromEnv = coerceToSchema(schema, configFromEnv(env, envPrefix)) as ConfigObject;
+    return parseConfig(schema, file, fromEnv, coerceToSchema(schema, rest) as ConfigObject);
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT.USAGE);
+    if (err instanceof SyntaxError || /not valid JSON/.test((err as Error).message))
+      throw new CliError(`invalid configuration: ${(err as Error).message}`, EXIT.USAGE);
     throw err;
   }
 }

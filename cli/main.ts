@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { configFromFlags } from '../shared/index.js';
+import { OUTPOST_VERSION } from '../shared/index.js';
+import { parseCommandArgs } from './args.js';
+import { COMMAND_FLAGS, COMMAND_SHORTS } from './command-flags.js';
 import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
 import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
 import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
@@ -14,6 +16,7 @@ import { CliError, EXIT } from './exit-codes.js';
 const USAGE = `outpost — edge ML runtime with cloud sync
 
 Usage: outpost <command> [options]
+       outpost --version
 
 Commands:
   demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
@@ -40,24 +43,40 @@ const HELP: Record<string, string> = {
   fl: FL_HELP,
 };
 
+/** The flag table's key: `hub broker-config` and `agent install` have flags of their own. */
+function commandKey(command: string, rest: readonly string[]): string {
+  const sub = rest.find((a) => !a.startsWith('-'));
+  if (command === 'hub' && sub === 'broker-config') return 'hub broker-config';
+  if (command === 'agent' && sub === 'install') return 'agent install';
+  return command;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     console.log(USAGE);
     return;
   }
-  // `-o FILE` is `--output FILE` (models quantize).
-  const { config: flags, positionals } = configFromFlags(rest.map((a) => (a === '-o' ? '--output' : a)));
-  if (flags.help === true || rest.includes('-h')) {
+  if (command === '--version' || command === '-v' || command === 'version') {
+    console.log(OUTPOST_VERSION);
+    return;
+  }
+  const key = commandKey(command, rest);
+  const specs = COMMAND_FLAGS[key];
+  if (specs === undefined)
+    throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
+  const { flags, positionals } = parseCommandArgs(rest, specs, key, COMMAND_SHORTS[key]);
+  if (flags.help === true) {
     const sub =
-      command === 'agent' && positionals[0] === 'install'
+      key === 'agent install'
         ? AGENT_INSTALL_HELP
-        : command === 'hub' && positionals[0] === 'broker-config'
+        : key === 'hub broker-config'
           ? HUB_BROKER_CONFIG_HELP
           : undefined;
     console.log(sub ?? HELP[command] ?? USAGE);
     return;
   }
+  delete flags.help;
   switch (command) {
     case 'demo':
       return runDemoCommand(flags);

@@ -3,16 +3,18 @@
 // One-shot enrolment for compose.yaml: for each device id given, unless
 // DIR/ID.json already exists, enrolls the device through the hub's admin API and writes the
 // agent config file {deviceId, deviceSecret} (mode 0600) that `outpost agent --config` reads.
-// Usage: node docker/enroll-agents.mjs DIR ID... (env OUTPOST_HUB_URL, OUTPOST_ADMIN_TOKEN).
+// Usage: node docker/enroll-agents.mjs DIR ID... (env OUTPOST_CLI_HUB_URL, OUTPOST_CLI_ADMIN_TOKEN).
 // Waits up to ENROLL_WAIT_S (default 120) for the hub. Exit 0 done, 1 refused, 2 bad usage.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, ...ids] = process.argv.slice(2);
-const hub = process.env.OUTPOST_HUB_URL ?? 'http://hub:8080';
-const token = process.env.OUTPOST_ADMIN_TOKEN;
+const hub = process.env.OUTPOST_CLI_HUB_URL ?? 'http://hub:8080';
+const token = process.env.OUTPOST_CLI_ADMIN_TOKEN;
 if (!dir || ids.length === 0 || !token) {
-  console.error('usage: OUTPOST_ADMIN_TOKEN=... enroll-agents.mjs DIR ID... (OUTPOST_HUB_URL optional)');
+  console.error(
+    'usage: OUTPOST_CLI_ADMIN_TOKEN=... enroll-agents.mjs DIR ID... (OUTPOST_CLI_HUB_URL optional)',
+  );
   process.exit(2);
 }
 const deadline = Date.now() + Number(process.env.ENROLL_WAIT_S ?? 120) * 1000;

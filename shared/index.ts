@@ -21,3 +21,4 @@ export * from './rollouts.js';
 export * from './signing.js';
 export * from './sqlite-migrations.js';
 export * from './topics.js';
+export * from './version.js';

@@ -1,4 +1,5 @@
 import type { ConfigObject } from '../../shared/index.js';
+import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { ago } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
@@ -7,8 +8,7 @@ import { renderTable } from '../table.js';
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
 outpost devices list [--json]
 
-Common options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
-                --token TOKEN (env OUTPOST_ADMIN_TOKEN; the hub writes it to DATA_DIR/admin-token)
+${HUB_CLIENT_HELP}
 
 'add' enrolls a device and prints its id and secret. The secret is shown once only:
 give it to the agent (OUTPOST_AGENT_DEVICE_SECRET) and keep no other copy.
@@ -58,12 +58,7 @@ export function deliveryCell(models: readonly DeliveryReport[] | undefined): str
     .join(', ');
 }
 
-function endpoint(flags: ConfigObject): HubEndpoint {
-  const url = (flags.hub as string | undefined) ?? process.env.OUTPOST_HUB_URL ?? 'http://127.0.0.1:8080';
-  const token = (flags.token as string | undefined) ?? process.env.OUTPOST_ADMIN_TOKEN;
-  if (!token) throw new CliError('an admin token is needed: --token or env OUTPOST_ADMIN_TOKEN', EXIT.USAGE);
-  return { url, token };
-}
+const endpoint = (flags: ConfigObject): HubEndpoint => hubEndpoint(flags);
 
 function labels(value: unknown): Record<string, string> {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];

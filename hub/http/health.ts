@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import { OUTPOST_VERSION } from '../../shared/index.js';
 import type { HttpDeps } from './context.js';
 
 /**
- * `GET /healthz` (no auth) → `{ok: true, broker: {clients}, store}`;
+ * `GET /healthz` (no auth) → `{ok: true, version, broker: {clients}, store}`;
  * `GET /v1/stats` → hub counters plus `events: {total}` and `devices: {total, online}`.
  */
 export function registerHealthRoutes(app: FastifyInstance, deps: HttpDeps): void {
   app.get('/healthz', async () => ({
     ok: true,
+    version: OUTPOST_VERSION,
     broker: { clients: deps.bus.clientCount() },
     store: deps.store.kind,
   }));

@@ -197,8 +197,8 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   const enrollEnv = {
     ...agentImage.env,
     ...enroll.environment,
-    OUTPOST_HUB_URL: httpUrl,
-    OUTPOST_ADMIN_TOKEN: TOKEN,
+    OUTPOST_CLI_HUB_URL: httpUrl,
+    OUTPOST_CLI_ADMIN_TOKEN: TOKEN,
   };
   const enrolled = await run(enrollArgv, enrollEnv);
   assert.equal(enrolled.code, 0, enrolled.out);
