@@ -4,6 +4,7 @@ import { parseCommandArgs } from './args.js';
 import { COMMAND_FLAGS, COMMAND_SHORTS } from './command-flags.js';
 import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
 import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
+import { AGENT_JOIN_HELP, runAgentJoinCommand } from './commands/agent-join.js';
 import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
 import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { FL_HELP, runFlCommand } from './commands/fl.js';
@@ -22,6 +23,7 @@ Commands:
   demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
   hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
   agent                run the on-device agent
+  agent join TOKEN     write the agent's config from a join token ('devices add' prints it)
   agent install        write a systemd unit + env file for the agent (--dry-run prints them)
   devices add|list     enroll and list devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
@@ -34,6 +36,9 @@ Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
 
 const HELP: Record<string, string> = {
+  'agent install': AGENT_INSTALL_HELP,
+  'agent join': AGENT_JOIN_HELP,
+  'hub broker-config': HUB_BROKER_CONFIG_HELP,
   demo: DEMO_HELP,
   hub: HUB_HELP,
   agent: AGENT_HELP,
@@ -48,6 +53,7 @@ function commandKey(command: string, rest: readonly string[]): string {
   const sub = rest.find((a) => !a.startsWith('-'));
   if (command === 'hub' && sub === 'broker-config') return 'hub broker-config';
   if (command === 'agent' && sub === 'install') return 'agent install';
+  if (command === 'agent' && sub === 'join') return 'agent join';
   return command;
 }
 
@@ -67,13 +73,7 @@ async function main(argv: string[]): Promise<void> {
     throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
   const { flags, positionals } = parseCommandArgs(rest, specs, key, COMMAND_SHORTS[key]);
   if (flags.help === true) {
-    const sub =
-      key === 'agent install'
-        ? AGENT_INSTALL_HELP
-        : key === 'hub broker-config'
-          ? HUB_BROKER_CONFIG_HELP
-          : undefined;
-    console.log(sub ?? HELP[command] ?? USAGE);
+    console.log(HELP[key] ?? HELP[command] ?? USAGE);
     return;
   }
   delete flags.help;
@@ -85,6 +85,7 @@ async function main(argv: string[]): Promise<void> {
       return runHubCommand(flags);
     case 'agent':
       if (positionals[0] === 'install') return runAgentInstallCommand(flags);
+      if (positionals[0] === 'join') return runAgentJoinCommand(positionals, flags);
       return runAgentCommand(flags);
     case 'devices':
       return runDevicesCommand(positionals, flags);

@@ -10,8 +10,9 @@ outpost devices list [--json]
 
 ${HUB_CLIENT_HELP}
 
-'add' enrolls a device and prints its id and secret. The secret is shown once only:
-give it to the agent (OUTPOST_AGENT_DEVICE_SECRET) and keep no other copy.
+'add' enrolls a device and prints its id, secret and join token, once only. The token carries
+the secret, the hub's public URLs (hub config public.mqttUrl/public.httpUrl), its signing
+keys and TLS CA: on the device, 'outpost agent join TOKEN' writes the agent's whole config.
 'list' shows each device's model delivery as it reports it: 'digits 1.2.0 43%' while
 downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
 
@@ -82,7 +83,7 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       ...(flags.label === undefined ? {} : { labels: labels(flags.label) }),
     };
-    const created = await hubRequest<{ id: string; secret: string }>(
+    const created = await hubRequest<{ id: string; secret: string; joinToken: string }>(
       endpoint(flags),
       'POST',
       '/v1/devices',
@@ -91,7 +92,7 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
     if (json) console.log(JSON.stringify(created));
     else
       console.log(
-        `enrolled ${created.id}\nsecret   ${created.secret}\n(shown once; the hub keeps only a hash)`,
+        `enrolled ${created.id}\nsecret   ${created.secret}\ntoken    ${created.joinToken}\n(shown once; the hub keeps only a hash)\non the device: outpost agent join ${created.joinToken}`,
       );
     return;
   }

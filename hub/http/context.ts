@@ -10,6 +10,16 @@ import type { RolloutService } from '../rollouts/service.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
 
+/** Where devices reach the hub; `public*` are what remote devices use (config `public`). */
+export interface HubEndpoints {
+  mqttUrl: string;
+  wsUrl: string;
+  publicMqttUrl: string;
+  publicHttpUrl: string;
+  /** PEM CA that verifies the hub's TLS certificate; absent without TLS. */
+  caPem?: string;
+}
+
 /** What the HTTP routes need from the hub. */
 export interface HttpDeps {
   store: HubStore;
@@ -18,7 +28,7 @@ export interface HttpDeps {
   adminToken: string;
   bodyLimitBytes: number;
   /** URLs devices connect to, filled in once the listeners are up. */
-  endpoints: () => { mqttUrl: string; wsUrl: string };
+  endpoints: () => HubEndpoints;
   stats: () => HubStats;
   /** Hub wall clock, ms. */
   now: () => number;
