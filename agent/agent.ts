@@ -17,6 +17,7 @@ import { ModelMetrics } from './metrics/model-metrics.js';
 import { ShadowRunner } from './metrics/shadow-runner.js';
 import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
+import { configWarnings } from './start-warnings.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import { SampleStore } from './store/sample-store.js';
@@ -63,6 +64,8 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
   const loggers = new ComponentLoggers(root);
+  const warnings = configWarnings(cfg);
+  for (const warning of warnings) root.warn({ component: 'agent' }, warning);
   // Private CA and client certificate for mqtts:// and https:// to the hub.
   const hubTls = loadHubTls(cfg.tls);
   const hub = createHubFetch(hubTls);
@@ -223,6 +226,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
     inbound: { invalid: router.stats() },
     inference: inference.report(),
+    warnings: [...warnings],
   });
 
   const samples = new SampleStore(store.db, cfg.samples);
