@@ -36,6 +36,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
       'unit-name',
       'node',
       'main',
+      'join',
     ),
     ...flags('boolean', 'dry-run', 'json'),
   ],
