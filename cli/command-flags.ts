@@ -22,6 +22,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
   hub: [...HUB, ...flags('string', 'broker')],
   'hub broker-config': [...HUB, ...flags('string', 'out', 'listen')],
   agent: AGENT,
+  'agent status': flags('string', 'agent').concat(flags('boolean', 'json')),
   'agent join': [...flags('string', 'data-dir'), ...flags('boolean', 'force')],
   'agent install': [
     ...flags(

@@ -5,6 +5,7 @@ import { COMMAND_FLAGS, COMMAND_SHORTS } from './command-flags.js';
 import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
 import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
 import { AGENT_JOIN_HELP, runAgentJoinCommand } from './commands/agent-join.js';
+import { AGENT_STATUS_HELP, runAgentStatusCommand } from './commands/agent-status.js';
 import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
 import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { FL_HELP, runFlCommand } from './commands/fl.js';
@@ -23,6 +24,7 @@ Commands:
   demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
   hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
   agent                run the on-device agent
+  agent status         a running agent's status through its local API (never starts one)
   agent join TOKEN     write the agent's config from a join token ('devices add' prints it)
   agent install        write a systemd unit + env file for the agent (--dry-run prints them)
   devices add|list     enroll and list devices through the hub's admin API
@@ -38,6 +40,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreach
 const HELP: Record<string, string> = {
   'agent install': AGENT_INSTALL_HELP,
   'agent join': AGENT_JOIN_HELP,
+  'agent status': AGENT_STATUS_HELP,
   'hub broker-config': HUB_BROKER_CONFIG_HELP,
   demo: DEMO_HELP,
   hub: HUB_HELP,
@@ -54,7 +57,17 @@ function commandKey(command: string, rest: readonly string[]): string {
   if (command === 'hub' && sub === 'broker-config') return 'hub broker-config';
   if (command === 'agent' && sub === 'install') return 'agent install';
   if (command === 'agent' && sub === 'join') return 'agent join';
+  if (command === 'agent' && sub === 'status') return 'agent status';
   return command;
+}
+
+/** `outpost hub`/`outpost agent` take no arguments: a stray word is a typo, not a process to start. */
+function noPositionals(command: string, positionals: readonly string[]): void {
+  if (positionals.length > 0)
+    throw new CliError(
+      `unknown ${command} subcommand or argument ${JSON.stringify(positionals[0])}\nRun 'outpost ${command} --help' for its usage.`,
+      EXIT.USAGE,
+    );
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -82,10 +95,13 @@ async function main(argv: string[]): Promise<void> {
       return runDemoCommand(flags);
     case 'hub':
       if (positionals[0] === 'broker-config') return runBrokerConfigCommand(flags);
+      noPositionals('hub', positionals);
       return runHubCommand(flags);
     case 'agent':
       if (positionals[0] === 'install') return runAgentInstallCommand(flags);
       if (positionals[0] === 'join') return runAgentJoinCommand(positionals, flags);
+      if (positionals[0] === 'status') return runAgentStatusCommand(flags);
+      noPositionals('agent', positionals);
       return runAgentCommand(flags);
     case 'devices':
       return runDevicesCommand(positionals, flags);
@@ -104,6 +120,14 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CliError) {
     console.error(`outpost: ${err.message}`);
     process.exitCode = err.exitCode;
+  } else if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    // A configuration problem: name the port. Exit now, as listeners already open would hold
+    // the process.
+    const { port, address } = err as { port?: number; address?: string };
+    console.error(
+      `outpost: port ${port} on ${address} is in use by another process; choose another port (e.g. --http.port, --mqtt.port, --api.port)`,
+    );
+    process.exit(EXIT.USAGE);
   } else {
     console.error('outpost: unexpected error:', err);
     process.exitCode = EXIT.FAILED;

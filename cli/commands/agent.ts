@@ -1,5 +1,6 @@
 import { AGENT_ENV_PREFIX, AgentConfigSchema, createAgent } from '../../agent/index.js';
 import type { ConfigObject } from '../../shared/index.js';
+import { lockDataDir } from '../data-dir-lock.js';
 import { loadConfig } from '../load-config.js';
 import { announceReady, closeOnSignals } from '../process-signals.js';
 import { joinedConfigPath } from './agent-join.js';
@@ -29,6 +30,7 @@ export async function runAgentCommand(flags: ConfigObject): Promise<void> {
     AGENT_ENV_PREFIX,
     joined ? { ...settings, config: joined } : settings,
   );
+  lockDataDir(config.dataDir, `outpost agent ${config.deviceId}`);
   const agent = await createAgent(config);
   if (json === true)
     console.log(JSON.stringify({ deviceId: agent.deviceId, api: agent.api.url, hub: config.hub.mqttUrl }));

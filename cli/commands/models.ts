@@ -42,7 +42,7 @@ interface Listing {
   policy: { upload: string };
 }
 
-async function agentRequest<T>(
+export async function agentRequest<T>(
   flags: ConfigObject,
   method: string,
   path: string,
