@@ -21,6 +21,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
   demo: [...flags('string', 'agents', 'events'), ...flags('boolean', 'json', 'keep')],
   hub: [...HUB, ...flags('string', 'broker')],
   'hub broker-config': [...HUB, ...flags('string', 'out', 'listen')],
+  'hub ready': flags('string', 'hub', 'wait'),
   agent: AGENT,
   'agent status': flags('string', 'agent').concat(flags('boolean', 'json')),
   'agent join': [...flags('string', 'data-dir'), ...flags('boolean', 'force')],

@@ -11,6 +11,7 @@ import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
 import { FL_HELP, runFlCommand } from './commands/fl.js';
 import { HUB_HELP, runHubCommand } from './commands/hub.js';
 import { HUB_BROKER_CONFIG_HELP, runBrokerConfigCommand } from './commands/hub-broker-config.js';
+import { HUB_READY_HELP, runHubReadyCommand } from './commands/hub-ready.js';
 import { MODELS_HELP, runModelsCommand } from './commands/models.js';
 import { ROLLOUTS_HELP, runRolloutsCommand } from './commands/rollouts.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -23,6 +24,7 @@ Usage: outpost <command> [options]
 Commands:
   demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
   hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
+  hub ready            wait for a hub's /readyz (store and broker ready)
   agent                run the on-device agent
   agent status         a running agent's status through its local API (never starts one)
   agent join TOKEN     write the agent's config from a join token ('devices add' prints it)
@@ -42,6 +44,7 @@ const HELP: Record<string, string> = {
   'agent join': AGENT_JOIN_HELP,
   'agent status': AGENT_STATUS_HELP,
   'hub broker-config': HUB_BROKER_CONFIG_HELP,
+  'hub ready': HUB_READY_HELP,
   demo: DEMO_HELP,
   hub: HUB_HELP,
   agent: AGENT_HELP,
@@ -55,6 +58,7 @@ const HELP: Record<string, string> = {
 function commandKey(command: string, rest: readonly string[]): string {
   const sub = rest.find((a) => !a.startsWith('-'));
   if (command === 'hub' && sub === 'broker-config') return 'hub broker-config';
+  if (command === 'hub' && sub === 'ready') return 'hub ready';
   if (command === 'agent' && sub === 'install') return 'agent install';
   if (command === 'agent' && sub === 'join') return 'agent join';
   if (command === 'agent' && sub === 'status') return 'agent status';
@@ -95,6 +99,7 @@ async function main(argv: string[]): Promise<void> {
       return runDemoCommand(flags);
     case 'hub':
       if (positionals[0] === 'broker-config') return runBrokerConfigCommand(flags);
+      if (positionals[0] === 'ready') return runHubReadyCommand(flags);
       noPositionals('hub', positionals);
       return runHubCommand(flags);
     case 'agent':
