@@ -2,57 +2,20 @@
 import { OUTPOST_VERSION } from '../shared/index.js';
 import { parseCommandArgs } from './args.js';
 import { COMMAND_FLAGS, COMMAND_SHORTS } from './command-flags.js';
-import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
-import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
-import { AGENT_JOIN_HELP, runAgentJoinCommand } from './commands/agent-join.js';
-import { AGENT_STATUS_HELP, runAgentStatusCommand } from './commands/agent-status.js';
-import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
-import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
-import { FL_HELP, runFlCommand } from './commands/fl.js';
-import { HUB_HELP, runHubCommand } from './commands/hub.js';
-import { HUB_BROKER_CONFIG_HELP, runBrokerConfigCommand } from './commands/hub-broker-config.js';
-import { HUB_READY_HELP, runHubReadyCommand } from './commands/hub-ready.js';
-import { MODELS_HELP, runModelsCommand } from './commands/models.js';
-import { ROLLOUTS_HELP, runRolloutsCommand } from './commands/rollouts.js';
+import { runAgentCommand } from './commands/agent.js';
+import { runAgentInstallCommand } from './commands/agent-install.js';
+import { runAgentJoinCommand } from './commands/agent-join.js';
+import { runAgentStatusCommand } from './commands/agent-status.js';
+import { runDemoCommand } from './commands/demo.js';
+import { runDevicesCommand } from './commands/devices.js';
+import { runFlCommand } from './commands/fl.js';
+import { runHubCommand } from './commands/hub.js';
+import { runBrokerConfigCommand } from './commands/hub-broker-config.js';
+import { runHubReadyCommand } from './commands/hub-ready.js';
+import { runModelsCommand } from './commands/models.js';
+import { runRolloutsCommand } from './commands/rollouts.js';
 import { CliError, EXIT } from './exit-codes.js';
-
-const USAGE = `outpost — edge ML runtime with cloud sync
-
-Usage: outpost <command> [options]
-       outpost --version
-
-Commands:
-  demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
-  hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
-  hub ready            wait for a hub's /readyz (store and broker ready)
-  agent                run the on-device agent
-  agent status         a running agent's status through its local API (never starts one)
-  agent join TOKEN     write the agent's config from a join token ('devices add' prints it)
-  agent install        write a systemd unit + env file for the agent (--dry-run prints them)
-  devices add|list     enroll and list devices through the hub's admin API
-  models install|list|activate|infer   models on a device, through its agent's local API
-  models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
-  rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates
-  fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
-  fl start|status|stop federated tasks on the hub's devices (rounds, evaluation, closed loop)
-
-Run 'outpost <command> --help' for a command's options and examples.
-Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
-
-const HELP: Record<string, string> = {
-  'agent install': AGENT_INSTALL_HELP,
-  'agent join': AGENT_JOIN_HELP,
-  'agent status': AGENT_STATUS_HELP,
-  'hub broker-config': HUB_BROKER_CONFIG_HELP,
-  'hub ready': HUB_READY_HELP,
-  demo: DEMO_HELP,
-  hub: HUB_HELP,
-  agent: AGENT_HELP,
-  devices: DEVICES_HELP,
-  models: MODELS_HELP,
-  rollouts: ROLLOUTS_HELP,
-  fl: FL_HELP,
-};
+import { HELP, USAGE } from './help.js';
 
 /** The flag table's key: `hub broker-config` and `agent install` have flags of their own. */
 function commandKey(command: string, rest: readonly string[]): string {
