@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { AGENT_ENV_PREFIX, AgentConfigSchema } from '../../agent/index.js';
 import { parseCommandArgs } from '../../cli/args.js';
+import { agentUrl, hubEndpoint } from '../../cli/client-settings.js';
 import { COMMAND_FLAGS } from '../../cli/command-flags.js';
 import { loadConfig } from '../../cli/load-config.js';
 import { HUB_ENV_PREFIX, HubConfigSchema } from '../../hub/index.js';
@@ -117,4 +118,28 @@ test('outpost --version prints the package version', async () => {
   const { code, stdout } = await runCli(['--version']);
   assert.equal(code, 0);
   assert.equal(stdout.trim(), pkg.version);
+});
+
+test('public URLs come from flags and env; client URLs and token from OUTPOST_CLI_*', () => {
+  const { flags } = parseCommandArgs(
+    ['--public.http-url', 'https://hub.example.org'],
+    COMMAND_FLAGS.hub ?? [],
+    'hub',
+  );
+  const hub = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, flags, {
+    OUTPOST_HUB_PUBLIC__MQTT_URL: 'mqtts://hub.example.org:8883',
+  });
+  assert.deepEqual(
+    { ...hub.public },
+    { mqttUrl: 'mqtts://hub.example.org:8883', httpUrl: 'https://hub.example.org' },
+  );
+  const env = {
+    OUTPOST_CLI_HUB_URL: 'http://hub.example:8080',
+    OUTPOST_CLI_AGENT_URL: 'http://device.example:7070',
+    OUTPOST_CLI_ADMIN_TOKEN: 't'.repeat(20),
+  };
+  assert.deepEqual(hubEndpoint({}, env), { url: 'http://hub.example:8080', token: 't'.repeat(20) });
+  assert.equal(agentUrl({}, env), 'http://device.example:7070');
+  assert.equal(agentUrl({ agent: 'http://other:1' }, env), 'http://other:1');
+  assert.throws(() => hubEndpoint({}, {}), /OUTPOST_CLI_ADMIN_TOKEN/);
 });
