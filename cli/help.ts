@@ -10,6 +10,7 @@ import { HUB_BROKER_CONFIG_HELP } from './commands/hub-broker-config.js';
 import { HUB_READY_HELP } from './commands/hub-ready.js';
 import { MODELS_HELP } from './commands/models.js';
 import { ROLLOUTS_HELP } from './commands/rollouts.js';
+import { COMPLETION_HELP } from './completion.js';
 
 /** What `outpost --help` prints. */
 export const USAGE = `outpost — edge ML runtime with cloud sync
@@ -31,12 +32,14 @@ Commands:
   rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates
   fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
   fl start|status|stop federated tasks on the hub's devices (rounds, evaluation, closed loop)
+  completion bash|zsh  a shell completion script for commands and flags
 
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
 
 /** Each command's `--help` text, by command (and subcommand). */
 export const HELP: Record<string, string> = {
+  completion: COMPLETION_HELP,
   'agent install': AGENT_INSTALL_HELP,
   'agent join': AGENT_JOIN_HELP,
   'agent status': AGENT_STATUS_HELP,

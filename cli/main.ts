@@ -14,6 +14,7 @@ import { runBrokerConfigCommand } from './commands/hub-broker-config.js';
 import { runHubReadyCommand } from './commands/hub-ready.js';
 import { runModelsCommand } from './commands/models.js';
 import { runRolloutsCommand } from './commands/rollouts.js';
+import { COMPLETION_HELP, runCompletionCommand } from './completion.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { HELP, USAGE } from './help.js';
 
@@ -45,6 +46,11 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === '--version' || command === '-v' || command === 'version') {
     console.log(OUTPOST_VERSION);
+    return;
+  }
+  if (command === 'completion') {
+    if (rest.includes('--help') || rest.includes('-h')) console.log(COMPLETION_HELP);
+    else runCompletionCommand(rest);
     return;
   }
   const key = commandKey(command, rest);
