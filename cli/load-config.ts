@@ -4,7 +4,31 @@ import { ConfigError, type ConfigObject, configFromEnv, parseConfig } from '../s
 import { CliError, EXIT } from './exit-codes.js';
 import { coerceToSchema } from './schema-flags.js';
 
-/** Reads a JSON config file; a missing or malformed file is a usage error naming the file. */
+/**
+ * JSON with `//` line comments and `/* *\/` block comments removed (outside strings), so that
+ * config files can explain themselves (see examples/).
+ */
+export function stripJsonComments(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === '/' && text[i + 1] === '/') {
+      while (i < text.length && text[i] !== '\n') i++;
+      out += '\n';
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 1;
+    } else out += c;
+  }
+  return out;
+}
+
+/** Reads a JSON config file (comments allowed); a missing or malformed file is a usage error naming the file. */
 export function readConfigFile(path: string): ConfigObject {
   let text: string;
   try {
@@ -13,7 +37,7 @@ export function readConfigFile(path: string): ConfigObject {
     throw new CliError(`cannot read config file ${path}: ${(err as Error).message}`, EXIT.USAGE);
   }
   try {
-    const value: unknown = JSON.parse(text);
+    const value: unknown = JSON.parse(stripJsonComments(text));
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       throw new Error('not a JSON object');
     return value as ConfigObject;
