@@ -23,6 +23,8 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
   'hub broker-config': [...HUB, ...flags('string', 'out', 'listen')],
   'hub ready': flags('string', 'hub', 'wait'),
   agent: AGENT,
+  'doctor hub': HUB,
+  'doctor agent': AGENT,
   'agent status': flags('string', 'agent').concat(flags('boolean', 'json')),
   'agent join': [...flags('string', 'data-dir'), ...flags('boolean', 'force')],
   'agent install': [

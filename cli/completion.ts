@@ -27,6 +27,7 @@ const SUBCOMMANDS: Record<string, string[]> = {
   ],
   rollouts: ['create', 'list', 'status', 'pause', 'resume', 'abort', 'rollback'],
   fl: ['simulate', 'start', 'status', 'stop'],
+  doctor: ['hub', 'agent'],
 };
 
 function flagWords(key: string): string {
@@ -35,7 +36,7 @@ function flagWords(key: string): string {
 
 /** A bash completion function; zsh runs it through bashcompinit. */
 function bashScript(): string {
-  const commands = ['demo', 'hub', 'agent', 'devices', 'models', 'rollouts', 'fl', 'completion'];
+  const commands = ['demo', 'hub', 'agent', 'devices', 'models', 'rollouts', 'fl', 'doctor', 'completion'];
   // "$cmd $sub": a subcommand with flags of its own first, then the command's for any other.
   const keys = Object.keys(COMMAND_FLAGS);
   const cases = [

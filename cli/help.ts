@@ -4,6 +4,7 @@ import { AGENT_JOIN_HELP } from './commands/agent-join.js';
 import { AGENT_STATUS_HELP } from './commands/agent-status.js';
 import { DEMO_HELP } from './commands/demo.js';
 import { DEVICES_HELP } from './commands/devices.js';
+import { DOCTOR_HELP } from './commands/doctor.js';
 import { FL_HELP } from './commands/fl.js';
 import { HUB_HELP } from './commands/hub.js';
 import { HUB_BROKER_CONFIG_HELP } from './commands/hub-broker-config.js';
@@ -33,6 +34,7 @@ Commands:
   fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
   fl start|status|stop federated tasks on the hub's devices (rounds, evaluation, closed loop)
   completion bash|zsh  a shell completion script for commands and flags
+  doctor hub|agent     check config, data dir, ports, broker, keys, clock, engines, store
 
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
@@ -40,6 +42,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreach
 /** Each command's `--help` text, by command (and subcommand). */
 export const HELP: Record<string, string> = {
   completion: COMPLETION_HELP,
+  doctor: DOCTOR_HELP,
   'agent install': AGENT_INSTALL_HELP,
   'agent join': AGENT_JOIN_HELP,
   'agent status': AGENT_STATUS_HELP,

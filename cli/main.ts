@@ -8,6 +8,7 @@ import { runAgentJoinCommand } from './commands/agent-join.js';
 import { runAgentStatusCommand } from './commands/agent-status.js';
 import { runDemoCommand } from './commands/demo.js';
 import { runDevicesCommand } from './commands/devices.js';
+import { runDoctorCommand } from './commands/doctor.js';
 import { runFlCommand } from './commands/fl.js';
 import { runHubCommand } from './commands/hub.js';
 import { runBrokerConfigCommand } from './commands/hub-broker-config.js';
@@ -26,6 +27,7 @@ function commandKey(command: string, rest: readonly string[]): string {
   if (command === 'agent' && sub === 'install') return 'agent install';
   if (command === 'agent' && sub === 'join') return 'agent join';
   if (command === 'agent' && sub === 'status') return 'agent status';
+  if (command === 'doctor') return sub === 'agent' ? 'doctor agent' : 'doctor hub';
   return command;
 }
 
@@ -64,6 +66,8 @@ async function main(argv: string[]): Promise<void> {
   }
   delete flags.help;
   switch (command) {
+    case 'doctor':
+      return runDoctorCommand(positionals, flags);
     case 'demo':
       return runDemoCommand(flags);
     case 'hub':

@@ -1,6 +1,6 @@
 /**
  * The npm package: `npm pack` holds only what runs (the `files` list: no tests, no benches,
- * no sources), and the packed files alone run the Quick start: a hub and an agent joined by
+ * no sources), and the packed files alone run `outpost doctor` and the Quick start: a hub and an agent joined by
  * token, a model pushed and activated. The tarball is unpacked the way `npm install -g
  * --prefix DIR` lays it out (DIR/lib/node_modules/outpost); its dependencies come from this
  * checkout's node_modules, since tests download nothing.
@@ -36,7 +36,7 @@ test('npm pack holds the built code, profiles and docs, and no tests, benches or
   assert.deepEqual(stray, []);
 });
 
-test('the packed package runs outpost --version and the Quick start', async () => {
+test('the packed package runs outpost --version, outpost doctor and the Quick start', async () => {
   const dir = await tempDir('outpost-packed-');
   try {
     const tgz = npm(['pack', '--pack-destination', dir.path]).trim().split('\n').pop() as string;
@@ -47,6 +47,12 @@ test('the packed package runs outpost --version and the Quick start', async () =
     const main = join(pkg, 'dist', 'cli', 'main.js');
     const version = execFileSync(process.execPath, [main, '--version'], { encoding: 'utf8' }).trim();
     assert.equal(version, JSON.parse(npm(['pkg', 'get', 'version'])));
+    const doctor = execFileSync(
+      process.execPath,
+      [main, 'doctor', 'hub', '--data-dir', join(dir.path, 'hub'), '--http.port', '0', '--mqtt.port', '0'],
+      { encoding: 'utf8' },
+    );
+    assert.match(doctor, /^0 failed/m);
     await runQuickStart(main);
   } finally {
     await dir.remove();
