@@ -27,7 +27,7 @@ Commands:
   agent status         a running agent's status through its local API (never starts one)
   agent join TOKEN     write the agent's config from a join token ('devices add' prints it)
   agent install        write a systemd unit + env file for the agent (--dry-run prints them)
-  devices add|list     enroll and list devices through the hub's admin API
+  devices add|list|disable|enable|rotate-secret|remove   devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
   models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
   rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates

@@ -264,7 +264,17 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       delivery,
       federated,
       rollouts: rollouts.service,
-      ...(cfg.broker.authDir === undefined ? {} : { onEnrolled: () => refreshBrokerAuth(store) }),
+      ...(cfg.broker.authDir === undefined
+        ? {}
+        : {
+            onEnrolled: () => refreshBrokerAuth(store),
+            onCredentialsChanged: () => refreshBrokerAuth(store),
+          }),
+      // aedes keeps its connected clients by id (not in its type declarations).
+      disconnectDevice: (id) =>
+        (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
+          id
+        ]?.close(),
       firstHooks: (instance) => installRateLimit(instance, cfg.limits.http, rejections),
     });
     parts.app = app;

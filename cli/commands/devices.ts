@@ -7,6 +7,7 @@ import { renderTable } from '../table.js';
 
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
 outpost devices list [--json]
+outpost devices disable|enable|rotate-secret|remove ID [--json]
 
 ${HUB_CLIENT_HELP}
 
@@ -15,6 +16,11 @@ the secret, the hub's public URLs (hub config public.mqttUrl/public.httpUrl), it
 keys and TLS CA: on the device, 'outpost agent join TOKEN' writes the agent's whole config.
 'list' shows each device's model delivery as it reports it: 'digits 1.2.0 43%' while
 downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
+
+'disable' refuses the device at every connect and cuts its live connection; its data is kept
+and 'enable' lets the same secret in again. 'rotate-secret' prints a new secret and join token
+(the old secret stops working at once). 'remove' deletes the device with its desired state and
+events. With an external Mosquitto (hub broker.authDir) the auth files are rewritten at once.
 
 Examples:
   outpost devices add jetson-01 --name "Dock 3 camera" --label site=rotterdam
@@ -116,6 +122,27 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
       { header: 'DELIVERY', value: (d: DeviceRow) => deliveryCell(d.reported?.models), max: 60 },
     ];
     console.log(renderTable(columns, devices, '(no devices enrolled)'));
+    return;
+  }
+  if (action === 'disable' || action === 'enable' || action === 'rotate-secret' || action === 'remove') {
+    if (!id) throw new CliError(`devices ${action} needs a device ID`, EXIT.USAGE);
+    const path = `/v1/devices/${encodeURIComponent(id)}`;
+    if (action === 'remove') {
+      await hubRequest(endpoint(flags), 'DELETE', path);
+      console.log(json ? JSON.stringify({ id, removed: true }) : `removed ${id}`);
+      return;
+    }
+    const result = await hubRequest<{ id: string; secret?: string; joinToken?: string }>(
+      endpoint(flags),
+      'POST',
+      `${path}/${action}`,
+    );
+    if (json) console.log(JSON.stringify(result));
+    else if (action === 'rotate-secret')
+      console.log(
+        `rotated ${id}\nsecret   ${result.secret}\ntoken    ${result.joinToken}\n(shown once; the old secret no longer works)`,
+      );
+    else console.log(`${action}d ${id}`);
     return;
   }
   throw new CliError(`unknown devices action ${JSON.stringify(action ?? '')}\n\n${DEVICES_HELP}`, EXIT.USAGE);

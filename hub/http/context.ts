@@ -40,6 +40,10 @@ export interface HttpDeps {
   rollouts?: RolloutService;
   /** Federated learning; its routes are absent without it. */
   federated?: HubFederated;
+  /** Called when a device is disabled, enabled, removed or given a new secret (rewrites broker auth). */
+  onCredentialsChanged?: () => Promise<void>;
+  /** Cuts a device's live connection (embedded broker; an external one drops it on reload). */
+  disconnectDevice?: (deviceId: string) => void;
   /** Called after each enrollment (rewrites an external broker's password file). */
   onEnrolled?: (deviceId: string) => Promise<void>;
   /** Installs hooks ahead of authentication (the rate limit). */

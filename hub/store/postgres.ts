@@ -258,6 +258,22 @@ export class PostgresHubStore implements HubStore {
     return postgresRegistry.artifactInUse(this.pool, sha256);
   }
 
+  async updateCredentials(deviceId: string, secretHash: string, brokerHash: string): Promise<boolean> {
+    const result = await this.pool.query(
+      `WITH d AS (UPDATE devices SET secret_hash = $1 WHERE id = $3 RETURNING id)
+       INSERT INTO broker_credentials (device_id, hash) SELECT id, $2 FROM d
+       ON CONFLICT (device_id) DO UPDATE SET hash = excluded.hash`,
+      [secretHash, brokerHash, deviceId],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async deleteDevice(deviceId: string): Promise<boolean> {
+    // Desired state, events, high-water marks, skips and broker hash go with it (ON DELETE CASCADE).
+    const result = await this.pool.query('DELETE FROM devices WHERE id = $1', [deviceId]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
   async putBrokerHash(deviceId: string, hash: string): Promise<boolean> {
     const result = await this.pool.query(
       `INSERT INTO broker_credentials (device_id, hash) SELECT id, $1 FROM devices WHERE id = $2

@@ -268,6 +268,22 @@ class SqliteHubStore implements HubStore {
     return this.registry.artifactInUse(sha256);
   }
 
+  async updateCredentials(deviceId: string, secretHash: string, brokerHash: string): Promise<boolean> {
+    const db = this.open();
+    return db.transaction(() => {
+      const changed = db
+        .prepare('UPDATE devices SET secret_hash = ? WHERE id = ?')
+        .run(secretHash, deviceId).changes;
+      if (changed > 0) this.brokerCredentials.store(deviceId, brokerHash);
+      return changed > 0;
+    })();
+  }
+
+  async deleteDevice(deviceId: string): Promise<boolean> {
+    // Desired state, events, high-water marks, skips and broker hash go with it (ON DELETE CASCADE).
+    return this.open().prepare('DELETE FROM devices WHERE id = ?').run(deviceId).changes > 0;
+  }
+
   async putBrokerHash(deviceId: string, hash: string): Promise<boolean> {
     this.open();
     return this.brokerCredentials.store(deviceId, hash);

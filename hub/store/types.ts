@@ -7,6 +7,7 @@ import type {
   UplinkBatch,
 } from '../../shared/index.js';
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
+import type { DeviceLifecycleStore } from './device-lifecycle-types.js';
 import type { FederatedStore } from './federated-types.js';
 import type { RegistryStore } from './registry-types.js';
 import type { RolloutStore } from './rollout-types.js';
@@ -119,7 +120,12 @@ export interface SkipTotal {
  * The hub's storage, one interface for every backend (docs/architecture.md "Storage"): SQLite now,
  * PostgreSQL later. Async so that a networked backend fits the same contract.
  */
-export interface HubStore extends RegistryStore, BrokerCredentialStore, FederatedStore, RolloutStore {
+export interface HubStore
+  extends RegistryStore,
+    BrokerCredentialStore,
+    DeviceLifecycleStore,
+    FederatedStore,
+    RolloutStore {
   /** Backend name reported by `/healthz`. */
   readonly kind: string;
   /** Throws `HUB_DEVICE_EXISTS` when the id is taken. */
