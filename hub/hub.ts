@@ -271,6 +271,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
             onCredentialsChanged: () => refreshBrokerAuth(store),
           }),
       // aedes keeps its connected clients by id (not in its type declarations).
+      clientIdConflicts: (id) => broker?.clientIdConflicts(id) ?? 0,
       disconnectDevice: (id) =>
         (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
           id

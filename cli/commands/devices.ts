@@ -33,6 +33,8 @@ interface DeviceRow {
   lastSeen?: number | null;
   desiredRev?: number | null;
   reported?: { appliedRev?: number; agentVersion?: string; models?: DeliveryReport[] } | null;
+  disabled?: boolean;
+  clientIdConflicts?: number;
 }
 
 /** The slice of a device's `models` report (shared `ModelDeliveryReportSchema`) shown here. */
@@ -111,7 +113,12 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
     const columns = [
       { header: 'ID', value: (d: DeviceRow) => d.id },
       { header: 'NAME', value: (d: DeviceRow) => d.name, max: 32 },
-      { header: 'STATUS', value: (d: DeviceRow) => (d.online ? 'online' : 'offline') },
+      {
+        header: 'STATUS',
+        // Connections that took over this id's live session: two processes share the device id.
+        value: (d: DeviceRow) =>
+          `${d.disabled ? 'disabled' : d.online ? 'online' : 'offline'}${d.clientIdConflicts ? ` (${d.clientIdConflicts} id conflicts)` : ''}`,
+      },
       { header: 'LAST SEEN', value: (d: DeviceRow) => ago(d.lastSeen) },
       {
         header: 'APPLIED/DESIRED',

@@ -42,6 +42,8 @@ export interface HttpDeps {
   federated?: HubFederated;
   /** Called when a device is disabled, enabled, removed or given a new secret (rewrites broker auth). */
   onCredentialsChanged?: () => Promise<void>;
+  /** Connections that took over a live session of this client id (embedded broker; else 0). */
+  clientIdConflicts?: (deviceId: string) => number;
   /** Cuts a device's live connection (embedded broker; an external one drops it on reload). */
   disconnectDevice?: (deviceId: string) => void;
   /** Called after each enrollment (rewrites an external broker's password file). */

@@ -68,13 +68,21 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
   app.get('/v1/devices', async () => {
     const [devices, desired] = await Promise.all([store.listDevices(), store.listDesired()]);
     const byDevice = new Map(desired.map((d) => [d.deviceId, d.desired]));
-    return { devices: devices.map((device) => deviceView(device, byDevice.get(device.id))) };
+    return {
+      devices: devices.map((device) =>
+        deviceView(device, byDevice.get(device.id), deps.clientIdConflicts?.(device.id)),
+      ),
+    };
   });
 
   app.get('/v1/devices/:id', async (request) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
     const device = await requireDevice(store, id);
     const [desired, skips] = await Promise.all([store.getDesired(id), store.skipTotals(id)]);
-    return { ...deviceView(device, desired), desired: desired ?? null, ledger: ledgerView(device, skips) };
+    return {
+      ...deviceView(device, desired, deps.clientIdConflicts?.(id)),
+      desired: desired ?? null,
+      ledger: ledgerView(device, skips),
+    };
   });
 }

@@ -23,10 +23,16 @@ export interface DeviceView {
   createdAt: number;
   /** Disabled devices are refused at every connect; their data is kept. */
   disabled: boolean;
+  /** Connections that took over a live session of this device id since the hub started. */
+  clientIdConflicts: number;
 }
 
 /** Maps a stored device to its API form. */
-export function deviceView(device: DeviceRecord, desired: DesiredState | undefined): DeviceView {
+export function deviceView(
+  device: DeviceRecord,
+  desired: DesiredState | undefined,
+  clientIdConflicts = 0,
+): DeviceView {
   return {
     id: device.id,
     name: device.name,
@@ -38,6 +44,7 @@ export function deviceView(device: DeviceRecord, desired: DesiredState | undefin
     desiredRev: desired?.rev ?? 0,
     createdAt: device.createdAt,
     disabled: device.secretHash.startsWith(DISABLED_PREFIX),
+    clientIdConflicts,
   };
 }
 
