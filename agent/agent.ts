@@ -11,6 +11,7 @@ import { type AgentInference, setupInference } from './inference/setup.js';
 import { createHubFetch, loadHubTls } from './link/hub-tls.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
+import { NOT_AN_OUTPOST_HUB } from './link/ping.js';
 import { ComponentLoggers } from './logging.js';
 import { MetricsFlusher } from './metrics/flusher.js';
 import { ModelMetrics } from './metrics/model-metrics.js';
@@ -226,7 +227,11 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
     inbound: { invalid: router.stats() },
     inference: inference.report(),
-    warnings: [...warnings],
+    // Until the first pong: once one arrives the broker is a hub and the warning goes.
+    warnings:
+      link.info().pingRttMs === null && link.info().lastError?.startsWith(NOT_AN_OUTPOST_HUB)
+        ? [...warnings, link.info().lastError as string]
+        : [...warnings],
   });
 
   const samples = new SampleStore(store.db, cfg.samples);
