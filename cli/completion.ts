@@ -12,7 +12,7 @@ Examples:
 const SUBCOMMANDS: Record<string, string[]> = {
   hub: ['broker-config', 'ready'],
   agent: ['install', 'join', 'status'],
-  devices: ['add', 'list', 'disable', 'enable', 'rotate-secret', 'remove'],
+  devices: ['add', 'list', 'show', 'command', 'disable', 'enable', 'rotate-secret', 'remove'],
   models: [
     'install',
     'list',

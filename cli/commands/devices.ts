@@ -4,10 +4,13 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { ago } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { renderTable } from '../table.js';
+import { sendCommand, showDevice } from './devices-more.js';
 
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
 outpost devices list [--json]
 outpost devices disable|enable|rotate-secret|remove ID [--json]
+outpost devices show ID [--json]
+outpost devices command ID NAME [--args JSON]
 
 ${HUB_CLIENT_HELP}
 
@@ -17,6 +20,9 @@ keys and TLS CA: on the device, 'outpost agent join TOKEN' writes the agent's wh
 'list' shows each device's model delivery as it reports it: 'digits 1.2.0 43%' while
 downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
 
+'show' tells why a device is unhealthy: status, version, models with refusals (code and
+reason) and rejected engines, client-id conflicts, loss ledger, last link error. 'command'
+sends NAME (with --args, a JSON object) on the device's command channel.
 'disable' refuses the device at every connect and cuts its live connection; its data is kept
 and 'enable' lets the same secret in again. 'rotate-secret' prints a new secret and join token
 (the old secret stops working at once). 'remove' deletes the device with its desired state and
@@ -131,6 +137,8 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
     console.log(renderTable(columns, devices, '(no devices enrolled)'));
     return;
   }
+  if (action === 'show') return showDevice(endpoint(flags), id, flags);
+  if (action === 'command') return sendCommand(endpoint(flags), id, positionals[2], flags);
   if (action === 'disable' || action === 'enable' || action === 'rotate-secret' || action === 'remove') {
     if (!id) throw new CliError(`devices ${action} needs a device ID`, EXIT.USAGE);
     const path = `/v1/devices/${encodeURIComponent(id)}`;
