@@ -12,12 +12,14 @@ import { createHubFetch, loadHubTls } from './link/hub-tls.js';
 import { HubProtocol } from './link/hub-version.js';
 import { InboundRouter } from './link/inbound.js';
 import { MqttLink } from './link/mqtt-link.js';
+import { NOT_AN_OUTPOST_HUB } from './link/ping.js';
 import { ComponentLoggers } from './logging.js';
 import { MetricsFlusher } from './metrics/flusher.js';
 import { ModelMetrics } from './metrics/model-metrics.js';
 import { ShadowRunner } from './metrics/shadow-runner.js';
 import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
+import { configWarnings } from './start-warnings.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import { SampleStore } from './store/sample-store.js';
@@ -64,6 +66,8 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
   const loggers = new ComponentLoggers(root);
+  const warnings = configWarnings(cfg);
+  for (const warning of warnings) root.warn({ component: 'agent' }, warning);
   // Private CA and client certificate for mqtts:// and https:// to the hub.
   const hubTls = loadHubTls(cfg.tls);
   const hub = createHubFetch(hubTls);
@@ -234,6 +238,11 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
     inbound: { invalid: router.stats(), protocol: hubProtocol.stats() },
     inference: inference.report(),
+    // Until the first pong: once one arrives the broker is a hub and the warning goes.
+    warnings:
+      link.info().pingRttMs === null && link.info().lastError?.startsWith(NOT_AN_OUTPOST_HUB)
+        ? [...warnings, link.info().lastError as string]
+        : [...warnings],
   });
 
   const samples = new SampleStore(store.db, cfg.samples);

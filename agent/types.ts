@@ -50,6 +50,8 @@ export interface AgentStatus {
   inbound: { invalid: InvalidInboundStats; protocol: HubProtocolStats };
   /** Firmware profile, models with chosen and rejected engines, result-cache counters. */
   inference: InferenceReport;
+  /** What keeps this agent from doing its job (e.g. no keys to verify models with); empty when none. */
+  warnings: string[];
 }
 
 /** A running agent (see `createAgent`). */

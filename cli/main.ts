@@ -1,44 +1,44 @@
 #!/usr/bin/env node
-import { configFromFlags } from '../shared/index.js';
-import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
-import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
-import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
-import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
-import { FL_HELP, runFlCommand } from './commands/fl.js';
-import { HUB_HELP, runHubCommand } from './commands/hub.js';
-import { HUB_BROKER_CONFIG_HELP, runBrokerConfigCommand } from './commands/hub-broker-config.js';
-import { MODELS_HELP, runModelsCommand } from './commands/models.js';
-import { ROLLOUTS_HELP, runRolloutsCommand } from './commands/rollouts.js';
+import { OUTPOST_VERSION } from '../shared/index.js';
+import { parseCommandArgs } from './args.js';
+import { COMMAND_FLAGS, COMMAND_SHORTS } from './command-flags.js';
+import { runAgentCommand } from './commands/agent.js';
+import { runAgentInstallCommand } from './commands/agent-install.js';
+import { runAgentJoinCommand } from './commands/agent-join.js';
+import { runAgentStatusCommand } from './commands/agent-status.js';
+import { runDemoCommand } from './commands/demo.js';
+import { runDevicesCommand } from './commands/devices.js';
+import { runDoctorCommand } from './commands/doctor.js';
+import { runFlCommand } from './commands/fl.js';
+import { runHubCommand } from './commands/hub.js';
+import { runBrokerConfigCommand } from './commands/hub-broker-config.js';
+import { runHubReadyCommand } from './commands/hub-ready.js';
+import { runModelsCommand } from './commands/models.js';
+import { runRolloutsCommand } from './commands/rollouts.js';
+import { COMPLETION_HELP, runCompletionCommand } from './completion.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { HELP, USAGE } from './help.js';
 
-const USAGE = `outpost — edge ML runtime with cloud sync
+/** The flag table's key: `hub broker-config` and `agent install` have flags of their own. */
+function commandKey(command: string, rest: readonly string[]): string {
+  const sub = rest.find((a) => !a.startsWith('-'));
+  if (command === 'hub' && sub === 'broker-config') return 'hub broker-config';
+  if (command === 'hub' && sub === 'ready') return 'hub ready';
+  if (command === 'agent' && sub === 'install') return 'agent install';
+  if (command === 'agent' && sub === 'join') return 'agent join';
+  if (command === 'agent' && sub === 'status') return 'agent status';
+  if (command === 'doctor') return sub === 'agent' ? 'doctor agent' : 'doctor hub';
+  return command;
+}
 
-Usage: outpost <command> [options]
-
-Commands:
-  demo                 hub + 3 agents as processes: enroll, sync, crash one, prove exactly-once
-  hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
-  agent                run the on-device agent
-  agent install        write a systemd unit + env file for the agent (--dry-run prints them)
-  devices add|list     enroll and list devices through the hub's admin API
-  models install|list|activate|infer   models on a device, through its agent's local API
-  models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
-  rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates
-  fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
-  fl start|status|stop federated tasks on the hub's devices (rounds, evaluation, closed loop)
-
-Run 'outpost <command> --help' for a command's options and examples.
-Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
-
-const HELP: Record<string, string> = {
-  demo: DEMO_HELP,
-  hub: HUB_HELP,
-  agent: AGENT_HELP,
-  devices: DEVICES_HELP,
-  models: MODELS_HELP,
-  rollouts: ROLLOUTS_HELP,
-  fl: FL_HELP,
-};
+/** `outpost hub`/`outpost agent` take no arguments: a stray word is a typo, not a process to start. */
+function noPositionals(command: string, positionals: readonly string[]): void {
+  if (positionals.length > 0)
+    throw new CliError(
+      `unknown ${command} subcommand or argument ${JSON.stringify(positionals[0])}\nRun 'outpost ${command} --help' for its usage.`,
+      EXIT.USAGE,
+    );
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -46,26 +46,40 @@ async function main(argv: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  // `-o FILE` is `--output FILE` (models quantize).
-  const { config: flags, positionals } = configFromFlags(rest.map((a) => (a === '-o' ? '--output' : a)));
-  if (flags.help === true || rest.includes('-h')) {
-    const sub =
-      command === 'agent' && positionals[0] === 'install'
-        ? AGENT_INSTALL_HELP
-        : command === 'hub' && positionals[0] === 'broker-config'
-          ? HUB_BROKER_CONFIG_HELP
-          : undefined;
-    console.log(sub ?? HELP[command] ?? USAGE);
+  if (command === '--version' || command === '-v' || command === 'version') {
+    console.log(OUTPOST_VERSION);
     return;
   }
+  if (command === 'completion') {
+    if (rest.includes('--help') || rest.includes('-h')) console.log(COMPLETION_HELP);
+    else runCompletionCommand(rest);
+    return;
+  }
+  const key = commandKey(command, rest);
+  const specs = COMMAND_FLAGS[key];
+  if (specs === undefined)
+    throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
+  const { flags, positionals } = parseCommandArgs(rest, specs, key, COMMAND_SHORTS[key]);
+  if (flags.help === true) {
+    console.log(HELP[key] ?? HELP[command] ?? USAGE);
+    return;
+  }
+  delete flags.help;
   switch (command) {
+    case 'doctor':
+      return runDoctorCommand(positionals, flags);
     case 'demo':
       return runDemoCommand(flags);
     case 'hub':
       if (positionals[0] === 'broker-config') return runBrokerConfigCommand(flags);
+      if (positionals[0] === 'ready') return runHubReadyCommand(flags);
+      noPositionals('hub', positionals);
       return runHubCommand(flags);
     case 'agent':
       if (positionals[0] === 'install') return runAgentInstallCommand(flags);
+      if (positionals[0] === 'join') return runAgentJoinCommand(positionals, flags);
+      if (positionals[0] === 'status') return runAgentStatusCommand(flags);
+      noPositionals('agent', positionals);
       return runAgentCommand(flags);
     case 'devices':
       return runDevicesCommand(positionals, flags);
@@ -84,6 +98,14 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof CliError) {
     console.error(`outpost: ${err.message}`);
     process.exitCode = err.exitCode;
+  } else if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    // A configuration problem: name the port. Exit now, as listeners already open would hold
+    // the process.
+    const { port, address } = err as { port?: number; address?: string };
+    console.error(
+      `outpost: port ${port} on ${address} is in use by another process; choose another port (e.g. --http.port, --mqtt.port, --api.port)`,
+    );
+    process.exit(EXIT.USAGE);
   } else {
     console.error('outpost: unexpected error:', err);
     process.exitCode = EXIT.FAILED;

@@ -2,17 +2,24 @@
 // biome-ignore-all lint/suspicious/noConsole: a command-line script; its output is for the operator
 // One-shot enrolment for compose.yaml: for each device id given, unless
 // DIR/ID.json already exists, enrolls the device through the hub's admin API and writes the
-// agent config file {deviceId, deviceSecret} (mode 0600) that `outpost agent --config` reads.
-// Usage: node docker/enroll-agents.mjs DIR ID... (env OUTPOST_HUB_URL, OUTPOST_ADMIN_TOKEN).
+// agent config file (mode 0600) that `outpost agent --config` reads, from the enrollment's join
+// token as `outpost agent join` does: device id and secret, the hub's public URLs and its
+// model-signing keys (and DIR/ID-hub-ca.pem when the hub uses TLS). The data dir is left to the
+// agent's environment.
+// Usage: node docker/enroll-agents.mjs DIR ID... (env OUTPOST_CLI_HUB_URL, OUTPOST_CLI_ADMIN_TOKEN).
 // Waits up to ENROLL_WAIT_S (default 120) for the hub. Exit 0 done, 1 refused, 2 bad usage.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { agentConfigFromToken } from '../dist/cli/commands/agent-join.js';
+import { decodeJoinToken } from '../dist/shared/index.js';
 
 const [dir, ...ids] = process.argv.slice(2);
-const hub = process.env.OUTPOST_HUB_URL ?? 'http://hub:8080';
-const token = process.env.OUTPOST_ADMIN_TOKEN;
+const hub = process.env.OUTPOST_CLI_HUB_URL ?? 'http://hub:8080';
+const token = process.env.OUTPOST_CLI_ADMIN_TOKEN;
 if (!dir || ids.length === 0 || !token) {
-  console.error('usage: OUTPOST_ADMIN_TOKEN=... enroll-agents.mjs DIR ID... (OUTPOST_HUB_URL optional)');
+  console.error(
+    'usage: OUTPOST_CLI_ADMIN_TOKEN=... enroll-agents.mjs DIR ID... (OUTPOST_CLI_HUB_URL optional)',
+  );
   process.exit(2);
 }
 const deadline = Date.now() + Number(process.env.ENROLL_WAIT_S ?? 120) * 1000;
@@ -48,8 +55,13 @@ for (const id of ids) {
     console.error(`${id}: hub refused enrolment (${res.status}): ${JSON.stringify(body.error ?? body)}`);
     process.exit(1);
   }
-  writeFileSync(file, `${JSON.stringify({ deviceId: body.id, deviceSecret: body.secret })}\n`, {
-    mode: 0o600,
-  });
+  const joinToken = decodeJoinToken(body.joinToken);
+  const { dataDir: _, ...config } = agentConfigFromToken(joinToken, dir);
+  if (joinToken.caPem !== undefined) {
+    const ca = join(dir, `${id}-hub-ca.pem`);
+    writeFileSync(ca, joinToken.caPem, { mode: 0o644 });
+    config.tls = { caFile: ca };
+  }
+  writeFileSync(file, `${JSON.stringify(config)}\n`, { mode: 0o600 });
   console.log(`${id}: enrolled (${file})`);
 }

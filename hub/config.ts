@@ -25,6 +25,17 @@ export const HubConfigSchema = z.strictObject({
   limits: LimitsConfigSchema,
   /** MQTT over TLS and client certificates. */
   tls: TlsConfigSchema,
+  /**
+   * The URLs remote devices reach the hub at, put in join tokens and enrollment answers (the
+   * listeners' own addresses, e.g. 0.0.0.0 or 127.0.0.1, are useless to a remote device).
+   * Absent: the listeners' addresses.
+   */
+  public: z
+    .strictObject({
+      mqttUrl: z.url({ protocol: /^(mqtts?|wss?)$/ }).optional(),
+      httpUrl: z.url({ protocol: /^https?$/ }).optional(),
+    })
+    .prefault({}),
   http: z
     .strictObject({
       host: z.string().min(1).default('0.0.0.0'),

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
@@ -19,6 +20,7 @@ import { type HubConfig, HubConfigSchema } from './config.js';
 import { openLeases } from './coordination/open.js';
 import type { Leases } from './coordination/types.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
+import type { HubEndpoints } from './http/context.js';
 import { buildHttpApi } from './http/server.js';
 import { type HubModels, loadHubModels } from './inference/hub-models.js';
 import { type Rescorer, startRescorer } from './inference/rescorer.js';
@@ -248,7 +250,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     parts.rollouts = rollouts;
     federated.useRollouts((request) => rollouts.service.create(request));
 
-    const endpoints = { mqttUrl: '', wsUrl: '' };
+    const endpoints: HubEndpoints = { mqttUrl: '', wsUrl: '', publicMqttUrl: '', publicHttpUrl: '' };
     const app = buildHttpApi({
       store,
       bus,
@@ -262,7 +264,18 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       delivery,
       federated,
       rollouts: rollouts.service,
-      ...(cfg.broker.authDir === undefined ? {} : { onEnrolled: () => refreshBrokerAuth(store) }),
+      ...(cfg.broker.authDir === undefined
+        ? {}
+        : {
+            onEnrolled: () => refreshBrokerAuth(store),
+            onCredentialsChanged: () => refreshBrokerAuth(store),
+          }),
+      // aedes keeps its connected clients by id (not in its type declarations).
+      clientIdConflicts: (id) => broker?.clientIdConflicts(id) ?? 0,
+      disconnectDevice: (id) =>
+        (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
+          id
+        ]?.close(),
       firstHooks: (instance) => installRateLimit(instance, cfg.limits.http, rejections),
     });
     parts.app = app;
@@ -307,6 +320,11 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const httpUrl = `http://${urlHost(cfg.http.host)}:${httpPort}`;
     endpoints.mqttUrl = mqttUrl;
     endpoints.wsUrl = wsUrl;
+    endpoints.publicMqttUrl = cfg.public.mqttUrl ?? mqtts?.url ?? mqttUrl;
+    endpoints.publicHttpUrl = cfg.public.httpUrl ?? https?.url ?? httpUrl;
+    const caFile = cfg.tls.caFile ?? cfg.tls.certFile;
+    if (cfg.tls.certFile !== undefined && caFile !== undefined)
+      endpoints.caPem = await readFile(caFile, 'utf8');
     root.info(
       { component: 'hub', http: httpUrl, mqtt: mqttUrl, ws: wsUrl, https: https?.url, republished },
       'hub started',

@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './firmware-profile.js';
 export * from './ids.js';
 export * from './inference.js';
+export * from './join-token.js';
 export * from './manifest.js';
 export * from './messages/command.js';
 export * from './messages/common.js';

@@ -1,5 +1,5 @@
 /**
- * The Outpost release this build is: the agent reports it, the hub serves it. Kept equal to
- * package.json's `version` (test/shared/version.test.ts checks).
+ * The Outpost release this code is (keep in step with package.json's `version`; a test checks).
+ * Printed by `outpost --version`, served by the hub's `/healthz`, reported by agents.
  */
 export const OUTPOST_VERSION = '0.1.0';

@@ -26,6 +26,9 @@ export interface PingOptions {
  * only pings an idle link, and a QoS 1 publish into a blackhole never fails. Only the pong
  * of the ping outstanding counts, so a late pong from an earlier connection proves nothing.
  */
+/** Said in the log and the status when the broker reached never answers a ping. */
+export const NOT_AN_OUTPOST_HUB = 'not an Outpost hub';
+
 export class PingMonitor {
   readonly #o: PingOptions;
   #interval: NodeJS.Timeout | undefined;
@@ -87,7 +90,11 @@ export class PingMonitor {
     this.#deadline = setTimeout(() => {
       this.stop();
       this.#deadLinks += 1;
-      const reason = `no pong from the hub within ${this.#o.timeoutMs} ms (silent partition?)`;
+      // Never a pong since start: the broker reached may not be an Outpost hub at all.
+      const reason =
+        this.#lastRttMs === null
+          ? `${NOT_AN_OUTPOST_HUB}: no answer to the Outpost ping within ${this.#o.timeoutMs} ms from the broker reached (or a silent partition)`
+          : `no pong from the hub within ${this.#o.timeoutMs} ms (silent partition?)`;
       this.#o.log.warn({ pingId: id, timeoutMs: this.#o.timeoutMs }, `dead link: ${reason}; reconnecting`);
       this.#o.onDead(reason);
     }, this.#o.timeoutMs);

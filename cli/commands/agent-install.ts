@@ -1,16 +1,24 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConfigObject } from '../../shared/index.js';
+import { type ConfigObject, decodeJoinToken, type JoinToken } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { ensureServiceUser } from '../service-user.js';
+import { writeJoinedConfig } from './agent-join.js';
 
-export const AGENT_INSTALL_HELP = `outpost agent install --device-id ID [--hub-mqtt-url URL] [--user USER] [--group GROUP]
+export const AGENT_INSTALL_HELP = `outpost agent install --join TOKEN [--user USER] [--data-dir DIR] [--dry-run] ...
+outpost agent install --device-id ID [--hub-mqtt-url URL] [--user USER] [--group GROUP]
                       [--data-dir DIR] [--environment-file FILE] [--unit-dir DIR] [--unit-name NAME]
                       [--node PATH] [--main PATH] [--dry-run] [--json]
 
-Writes a systemd unit for the agent and an env file (mode 0600) with its settings. The
-device secret is read from env OUTPOST_AGENT_DEVICE_SECRET (never a flag, ps shows flags)
-and written to the env file only. Then: systemctl daemon-reload && systemctl enable --now NAME.
+Writes a systemd unit for the agent and an env file (mode 0600) with its settings, and creates
+the service user when it does not exist (a system user, no login). With --join TOKEN (from
+'outpost devices add') the whole agent config goes to DATA_DIR/agent.json (mode 0600, owned by
+the user), as 'outpost agent join' writes it. Without it the device secret is read from env
+OUTPOST_AGENT_DEVICE_SECRET (never a flag, ps shows flags) and written to the env file only.
+A unit without credentials (no token, no secret) is refused, except with --dry-run.
+Then: systemctl daemon-reload && systemctl enable --now NAME.
 
 Defaults: --user outpost, --group = user, --data-dir /var/lib/outpost-agent,
   --environment-file /etc/outpost/agent.env, --unit-dir /etc/systemd/system, --unit-name outpost-agent,
@@ -19,6 +27,7 @@ Defaults: --user outpost, --group = user, --data-dir /var/lib/outpost-agent,
 --dry-run prints the unit and the env file (secret masked) and writes nothing.
 
 Examples:
+  sudo outpost agent install --join outpost-join-1.eyJ2Ijo...
   sudo OUTPOST_AGENT_DEVICE_SECRET=... outpost agent install --device-id jetson-01 --hub-mqtt-url mqtts://hub.example:8883
   outpost agent install --device-id pi-07 --user pi --dry-run`;
 
@@ -36,6 +45,8 @@ export interface AgentInstallOptions {
   unitName: string;
   nodePath: string;
   mainPath: string;
+  /** The join token's contents when installed with --join; the config is then DATA_DIR/agent.json. */
+  join?: { text: string; token: JoinToken };
 }
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -57,7 +68,18 @@ export function agentInstallOptions(
   flags: ConfigObject,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): AgentInstallOptions {
-  const deviceId = str(flags, 'deviceId', '');
+  let join: AgentInstallOptions['join'];
+  if (flags.join !== undefined) {
+    const text = str(flags, 'join', '');
+    try {
+      join = { text, token: decodeJoinToken(text) };
+    } catch (err) {
+      throw new CliError(`--join: ${(err as Error).message}`, EXIT.USAGE);
+    }
+    if (flags.deviceId !== undefined && flags.deviceId !== join.token.deviceId)
+      throw new CliError(`--device-id differs from the join token's ${join.token.deviceId}`, EXIT.USAGE);
+  }
+  const deviceId = join ? join.token.deviceId : str(flags, 'deviceId', '');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(deviceId))
     throw new CliError('--device-id is required: 1-64 of [A-Za-z0-9._-]', EXIT.USAGE);
   const user = str(flags, 'user', 'outpost');
@@ -71,7 +93,7 @@ export function agentInstallOptions(
   const unitName = str(flags, 'unitName', 'outpost-agent');
   if (!/^[A-Za-z0-9:_.-]+$/.test(unitName))
     throw new CliError(`--unit-name ${JSON.stringify(unitName)} has characters systemd refuses`, EXIT.USAGE);
-  const hubMqttUrl = str(flags, 'hubMqttUrl', 'mqtt://127.0.0.1:1883');
+  const hubMqttUrl = join ? join.token.mqttUrl : str(flags, 'hubMqttUrl', 'mqtt://127.0.0.1:1883');
   if (!/^(mqtts?|wss?):\/\/\S+$/.test(hubMqttUrl))
     throw new CliError('--hub-mqtt-url must be an mqtt://, mqtts://, ws:// or wss:// URL', EXIT.USAGE);
   const here = dirname(fileURLToPath(import.meta.url));
@@ -97,10 +119,10 @@ export function agentInstallOptions(
   }
   if (paths.mainPath.endsWith('.ts'))
     throw new CliError('--main must be the built dist/cli/main.js (run npm run build)', EXIT.USAGE);
-  const deviceSecret = env.OUTPOST_AGENT_DEVICE_SECRET ?? '';
+  const deviceSecret = join ? join.token.deviceSecret : (env.OUTPOST_AGENT_DEVICE_SECRET ?? '');
   if (deviceSecret !== '' && deviceSecret.length < 16)
     throw new CliError('OUTPOST_AGENT_DEVICE_SECRET must be at least 16 characters', EXIT.USAGE);
-  return { deviceId, deviceSecret, hubMqttUrl, user, group, unitName, ...paths };
+  return { deviceId, deviceSecret, hubMqttUrl, user, group, unitName, ...paths, ...(join ? { join } : {}) };
 }
 
 /** The systemd unit: restart on failure, hardened, writable only in the data directory. */
@@ -141,6 +163,14 @@ WantedBy=multi-user.target
 
 /** The env file; `maskSecret` replaces the secret for printing. */
 export function renderAgentEnv(o: AgentInstallOptions, maskSecret: boolean): string {
+  if (o.join)
+    return [
+      `# Outpost agent settings (OUTPOST_AGENT_*, __ nests); see 'outpost agent --help'.`,
+      `# The agent's config (device id and secret, hub URLs, keys) is ${join(o.dataDir, 'agent.json')}.`,
+      `OUTPOST_AGENT_DATA_DIR=${o.dataDir}`,
+      'NODE_ENV=production',
+      '',
+    ].join('\n');
   const secret = o.deviceSecret === '' ? '' : maskSecret ? '********' : o.deviceSecret;
   return [
     `# Outpost agent settings (OUTPOST_AGENT_*, __ nests); see 'outpost agent --help'.`,
@@ -153,6 +183,13 @@ export function renderAgentEnv(o: AgentInstallOptions, maskSecret: boolean): str
     'NODE_ENV=production',
     '',
   ].join('\n');
+}
+
+/** Numeric ids of `user` (per `id`). */
+function userIds(user: string): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  return { uid, gid };
 }
 
 /** `outpost agent install`: writes (or with --dry-run prints) the unit and env file. */
@@ -168,6 +205,21 @@ export function runAgentInstallCommand(flags: ConfigObject): void {
     return;
   }
   if (!existsSync(o.mainPath)) throw new CliError(`--main ${o.mainPath} does not exist`, EXIT.USAGE);
+  if (o.deviceSecret === '')
+    throw new CliError(
+      'no device credentials: pass --join TOKEN (from outpost devices add) or env OUTPOST_AGENT_DEVICE_SECRET; no unit written',
+      EXIT.USAGE,
+    );
+  const createdUser = ensureServiceUser(o.user, o.group);
+  if (o.join) {
+    const file = writeJoinedConfig(o.join.text, o.dataDir, true);
+    try {
+      chownSync(o.dataDir, userIds(o.user).uid, userIds(o.user).gid);
+      chownSync(file, userIds(o.user).uid, userIds(o.user).gid);
+    } catch (err) {
+      throw new CliError(`cannot give ${o.dataDir} to ${o.user}: ${(err as Error).message}`, EXIT.FAILED);
+    }
+  }
   try {
     mkdirSync(o.unitDir, { recursive: true });
     mkdirSync(dirname(o.envFile), { recursive: true });
@@ -181,6 +233,6 @@ export function runAgentInstallCommand(flags: ConfigObject): void {
   if (flags.json === true) console.log(JSON.stringify({ unitPath, envFile: o.envFile, next }));
   else
     console.log(
-      `wrote ${unitPath}\nwrote ${o.envFile} (mode 0600)${o.deviceSecret ? '' : ' — add OUTPOST_AGENT_DEVICE_SECRET'}\nnext: ${next}`,
+      `${createdUser ? `created user ${o.user}\n` : ''}${o.join ? `wrote ${join(o.dataDir, 'agent.json')} (mode 0600)\n` : ''}wrote ${unitPath}\nwrote ${o.envFile} (mode 0600)\nnext: ${next}`,
     );
 }

@@ -1,19 +1,32 @@
 import type { ConfigObject } from '../../shared/index.js';
+import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { ago } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { renderTable } from '../table.js';
+import { sendCommand, showDevice } from './devices-more.js';
 
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
 outpost devices list [--json]
+outpost devices disable|enable|rotate-secret|remove ID [--json]
+outpost devices show ID [--json]
+outpost devices command ID NAME [--args JSON]
 
-Common options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
-                --token TOKEN (env OUTPOST_ADMIN_TOKEN; the hub writes it to DATA_DIR/admin-token)
+${HUB_CLIENT_HELP}
 
-'add' enrolls a device and prints its id and secret. The secret is shown once only:
-give it to the agent (OUTPOST_AGENT_DEVICE_SECRET) and keep no other copy.
+'add' enrolls a device and prints its id, secret and join token, once only. The token carries
+the secret, the hub's public URLs (hub config public.mqttUrl/public.httpUrl), its signing
+keys and TLS CA: on the device, 'outpost agent join TOKEN' writes the agent's whole config.
 'list' shows each device's model delivery as it reports it: 'digits 1.2.0 43%' while
 downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
+
+'show' tells why a device is unhealthy: status, version, models with refusals (code and
+reason) and rejected engines, client-id conflicts, loss ledger, last link error. 'command'
+sends NAME (with --args, a JSON object) on the device's command channel.
+'disable' refuses the device at every connect and cuts its live connection; its data is kept
+and 'enable' lets the same secret in again. 'rotate-secret' prints a new secret and join token
+(the old secret stops working at once). 'remove' deletes the device with its desired state and
+events. With an external Mosquitto (hub broker.authDir) the auth files are rewritten at once.
 
 Examples:
   outpost devices add jetson-01 --name "Dock 3 camera" --label site=rotterdam
@@ -26,6 +39,8 @@ interface DeviceRow {
   lastSeen?: number | null;
   desiredRev?: number | null;
   reported?: { appliedRev?: number; agentVersion?: string; models?: DeliveryReport[] } | null;
+  disabled?: boolean;
+  clientIdConflicts?: number;
 }
 
 /** The slice of a device's `models` report (shared `ModelDeliveryReportSchema`) shown here. */
@@ -58,12 +73,7 @@ export function deliveryCell(models: readonly DeliveryReport[] | undefined): str
     .join(', ');
 }
 
-function endpoint(flags: ConfigObject): HubEndpoint {
-  const url = (flags.hub as string | undefined) ?? process.env.OUTPOST_HUB_URL ?? 'http://127.0.0.1:8080';
-  const token = (flags.token as string | undefined) ?? process.env.OUTPOST_ADMIN_TOKEN;
-  if (!token) throw new CliError('an admin token is needed: --token or env OUTPOST_ADMIN_TOKEN', EXIT.USAGE);
-  return { url, token };
-}
+const endpoint = (flags: ConfigObject): HubEndpoint => hubEndpoint(flags);
 
 function labels(value: unknown): Record<string, string> {
   const list = value === undefined ? [] : Array.isArray(value) ? value : [value];
@@ -87,7 +97,7 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
       ...(typeof flags.name === 'string' ? { name: flags.name } : {}),
       ...(flags.label === undefined ? {} : { labels: labels(flags.label) }),
     };
-    const created = await hubRequest<{ id: string; secret: string }>(
+    const created = await hubRequest<{ id: string; secret: string; joinToken: string }>(
       endpoint(flags),
       'POST',
       '/v1/devices',
@@ -96,7 +106,7 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
     if (json) console.log(JSON.stringify(created));
     else
       console.log(
-        `enrolled ${created.id}\nsecret   ${created.secret}\n(shown once; the hub keeps only a hash)`,
+        `enrolled ${created.id}\nsecret   ${created.secret}\ntoken    ${created.joinToken}\n(shown once; the hub keeps only a hash)\non the device: outpost agent join ${created.joinToken}`,
       );
     return;
   }
@@ -109,7 +119,12 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
     const columns = [
       { header: 'ID', value: (d: DeviceRow) => d.id },
       { header: 'NAME', value: (d: DeviceRow) => d.name, max: 32 },
-      { header: 'STATUS', value: (d: DeviceRow) => (d.online ? 'online' : 'offline') },
+      {
+        header: 'STATUS',
+        // Connections that took over this id's live session: two processes share the device id.
+        value: (d: DeviceRow) =>
+          `${d.disabled ? 'disabled' : d.online ? 'online' : 'offline'}${d.clientIdConflicts ? ` (${d.clientIdConflicts} id conflicts)` : ''}`,
+      },
       { header: 'LAST SEEN', value: (d: DeviceRow) => ago(d.lastSeen) },
       {
         header: 'APPLIED/DESIRED',
@@ -120,6 +135,29 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
       { header: 'DELIVERY', value: (d: DeviceRow) => deliveryCell(d.reported?.models), max: 60 },
     ];
     console.log(renderTable(columns, devices, '(no devices enrolled)'));
+    return;
+  }
+  if (action === 'show') return showDevice(endpoint(flags), id, flags);
+  if (action === 'command') return sendCommand(endpoint(flags), id, positionals[2], flags);
+  if (action === 'disable' || action === 'enable' || action === 'rotate-secret' || action === 'remove') {
+    if (!id) throw new CliError(`devices ${action} needs a device ID`, EXIT.USAGE);
+    const path = `/v1/devices/${encodeURIComponent(id)}`;
+    if (action === 'remove') {
+      await hubRequest(endpoint(flags), 'DELETE', path);
+      console.log(json ? JSON.stringify({ id, removed: true }) : `removed ${id}`);
+      return;
+    }
+    const result = await hubRequest<{ id: string; secret?: string; joinToken?: string }>(
+      endpoint(flags),
+      'POST',
+      `${path}/${action}`,
+    );
+    if (json) console.log(JSON.stringify(result));
+    else if (action === 'rotate-secret')
+      console.log(
+        `rotated ${id}\nsecret   ${result.secret}\ntoken    ${result.joinToken}\n(shown once; the old secret no longer works)`,
+      );
+    else console.log(`${action}d ${id}`);
     return;
   }
   throw new CliError(`unknown devices action ${JSON.stringify(action ?? '')}\n\n${DEVICES_HELP}`, EXIT.USAGE);

@@ -1,4 +1,5 @@
 import { type ConfigObject, parseSelector } from '../../shared/index.js';
+import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
@@ -20,19 +21,13 @@ strategy, evaluates (--hub-eval: N held-out MNIST digits per class) and, with --
 registers every improving round as a new version and rolls the best out at the end
 (--rollout-stages). --deadline/--grace are seconds.
 
-Common options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
-                --token TOKEN (env OUTPOST_ADMIN_TOKEN)
+${HUB_CLIENT_HELP}
 
 Examples:
   outpost fl start --model digits --version 1.0.0 --rounds 5 --fraction 0.5 --min-clients 2 --hub-eval 20 --register
   outpost fl status fl-0123456789ab`;
 
-function endpoint(flags: ConfigObject): HubEndpoint {
-  const url = (flags.hub as string | undefined) ?? process.env.OUTPOST_HUB_URL ?? 'http://127.0.0.1:8080';
-  const token = (flags.token as string | undefined) ?? process.env.OUTPOST_ADMIN_TOKEN;
-  if (!token) throw new CliError('an admin token is needed: --token or env OUTPOST_ADMIN_TOKEN', EXIT.USAGE);
-  return { url, token };
-}
+const endpoint = (flags: ConfigObject): HubEndpoint => hubEndpoint(flags);
 
 const num = (flags: ConfigObject, name: string): number | undefined => {
   const v = flags[name];

@@ -1,5 +1,6 @@
 import { buildHub, HUB_ENV_PREFIX, HubConfigSchema } from '../../hub/index.js';
 import type { ConfigObject } from '../../shared/index.js';
+import { lockDataDir } from '../data-dir-lock.js';
 import { loadConfig } from '../load-config.js';
 import { announceReady, closeOnSignals } from '../process-signals.js';
 
@@ -23,6 +24,7 @@ export async function runHubCommand(flags: ConfigObject): Promise<void> {
   const { broker, json, ...rest } = flags;
   const withBroker = typeof broker === 'string' ? { ...rest, broker: { url: broker } } : rest;
   const config = loadConfig(HubConfigSchema, HUB_ENV_PREFIX, withBroker);
+  lockDataDir(config.dataDir, 'outpost hub');
   const hub = await buildHub(config);
   if (json === true)
     console.log(

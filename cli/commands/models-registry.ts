@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
 import type { ConfigObject } from '../../shared/index.js';
+import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { countingBody } from '../counting-body.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { ago, table } from '../format.js';
@@ -19,8 +20,7 @@ outpost models rotate-key [--json]
 FILE is an .onnx file, a TF.js model.json (shards beside it; packed into one bundle), or a
 bundle already packed. The hub runs it on its CPU engine, records its signature and a reference
 run, signs the manifest and stores the artifact under its SHA-256.
-Options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
-         --token TOKEN (env OUTPOST_ADMIN_TOKEN)
+${HUB_CLIENT_HELP}
 Exit codes: 0 done, 1 refused by the hub (e.g. HUB_MODEL_EXISTS, HUB_MODEL_IN_USE), 2 usage,
 3 hub unreachable.`;
 
@@ -32,12 +32,7 @@ interface VersionView {
   variants: Array<{ precision: string; format: string; sha256: string; size: number; keyId: string }>;
 }
 
-function endpoint(flags: ConfigObject): HubEndpoint {
-  const url = (flags.hub as string | undefined) ?? process.env.OUTPOST_HUB_URL ?? 'http://127.0.0.1:8080';
-  const token = (flags.token as string | undefined) ?? process.env.OUTPOST_ADMIN_TOKEN;
-  if (!token) throw new CliError('an admin token is needed: --token or env OUTPOST_ADMIN_TOKEN', EXIT.USAGE);
-  return { url, token };
-}
+const endpoint = (flags: ConfigObject): HubEndpoint => hubEndpoint(flags);
 
 /** True when a `models` action targets the hub's registry rather than the local agent. */
 export function isRegistryAction(action: string | undefined, flags: ConfigObject): boolean {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConfigObject } from '../../shared/index.js';
+import { agentUrl, CLIENT_ENV, DEFAULT_AGENT_URL } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 import { isRegistryAction, MODELS_REGISTRY_HELP, runRegistryCommand } from './models-registry.js';
@@ -14,8 +15,8 @@ outpost models activate NAME VERSION [--precision P]
 outpost models infer NAME --inputs inputs.json [--json]
 outpost models quantize IN.onnx --int8 | --fp16 -o OUT.onnx   (local, no agent; see below)
 
-Talks to a running agent's local API: --agent URL (env OUTPOST_AGENT_URL, default
-http://127.0.0.1:7070). FILE is an .onnx file or a TF.js model.json (shards beside it); the
+Talks to a running agent's local API: --agent URL (env ${CLIENT_ENV.agentUrl}, default
+${DEFAULT_AGENT_URL}). FILE is an .onnx file or a TF.js model.json (shards beside it); the
 agent reads it, checks --sha256 or the manifest against it, stores it and activates it on the
 first engine of its firmware profile that is admitted. inputs.json holds
 {"x": {"dtype": "float32", "dims": [1, 4], "data": [...]}, ...}; --sample takes a file in the
@@ -45,14 +46,13 @@ interface Listing {
   policy: { upload: string };
 }
 
-async function agentRequest<T>(
+export async function agentRequest<T>(
   flags: ConfigObject,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> {
-  const base =
-    (flags.agent as string | undefined) ?? process.env.OUTPOST_AGENT_URL ?? 'http://127.0.0.1:7070';
+  const base = agentUrl(flags);
   let res: Response;
   try {
     res = await fetch(new URL(path, base), {

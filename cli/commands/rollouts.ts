@@ -1,4 +1,5 @@
 import { type ConfigObject, parseSelector } from '../../shared/index.js';
+import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
@@ -12,8 +13,7 @@ outpost rollouts status ID [--json]
 outpost rollouts pause|resume ID
 outpost rollouts abort|rollback ID [--reason TEXT]
 
-Common options: --hub URL (env OUTPOST_HUB_URL, default http://127.0.0.1:8080)
-                --token TOKEN (env OUTPOST_ADMIN_TOKEN)
+${HUB_CLIENT_HELP}
 
 Gates: METRIC OP NUMBER with OP one of < <= > >=. Metrics: error_rate, p50_ms, p95_ms,
 p99_ms, mean_ms, confidence, agreement (health: a failure rolls back every device that got
@@ -28,12 +28,7 @@ Examples:
   outpost rollouts create --model digits --version 3.0.0 --mode ab --control 2.0.0 --split 50
   outpost rollouts status r-0123456789ab`;
 
-function endpoint(flags: ConfigObject): HubEndpoint {
-  const url = (flags.hub as string | undefined) ?? process.env.OUTPOST_HUB_URL ?? 'http://127.0.0.1:8080';
-  const token = (flags.token as string | undefined) ?? process.env.OUTPOST_ADMIN_TOKEN;
-  if (!token) throw new CliError('an admin token is needed: --token or env OUTPOST_ADMIN_TOKEN', EXIT.USAGE);
-  return { url, token };
-}
+const endpoint = (flags: ConfigObject): HubEndpoint => hubEndpoint(flags);
 
 const list = (v: unknown): string[] =>
   v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];

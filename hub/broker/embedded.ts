@@ -9,6 +9,11 @@ import { indexRetainedMessages, type RetainedPersistence } from './retained-inde
 export interface EmbeddedBroker {
   readonly aedes: Aedes;
   readonly bus: HubBus;
+  /**
+   * Connections that took over a live session of the same client id, by id (two processes
+   * sharing one device id take turns for ever; a reconnect over a half-dead link counts once).
+   */
+  clientIdConflicts(id: string): number;
   /** Disconnects every client (their wills are published) and stops the broker. Idempotent. */
   close(): Promise<void>;
 }
@@ -59,6 +64,25 @@ export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker
   // SUBSCRIBE, an O(N²) connect storm.
   // aedes' typings omit the `persistence` property it has at run time.
   indexRetainedMessages((aedes as unknown as { persistence: RetainedPersistence }).persistence);
+  // aedes closes the older connection of a client id when a new one registers (MQTT-3.1.4-2).
+  const conflicts = new Map<string, number>();
+  const internals = aedes as unknown as {
+    clients: Record<string, Client | undefined>;
+    registerClient(client: Client): void;
+  };
+  const register = internals.registerClient.bind(aedes);
+  internals.registerClient = (client: Client) => {
+    if (internals.clients[client.id] !== undefined) {
+      const count = (conflicts.get(client.id) ?? 0) + 1;
+      conflicts.set(client.id, count);
+      deps.rejections.reject(
+        client.id,
+        'connect.client-id-conflict',
+        `a new connection took over the live session of ${client.id} (${count} so far): two processes share this device id?`,
+      );
+    }
+    register(client);
+  };
   aedes.on('clientDisconnect', (client) => {
     const end: SessionEnd = { clientId: client.id, session: sessionOf(client) };
     for (const handler of sessionEndHandlers) {
@@ -100,5 +124,5 @@ export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker
     closing ??= new Promise<void>((resolve) => aedes.close(() => resolve()));
     return closing;
   };
-  return { aedes, bus, close };
+  return { aedes, bus, close, clientIdConflicts: (id) => conflicts.get(id) ?? 0 };
 }

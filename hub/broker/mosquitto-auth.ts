@@ -1,3 +1,4 @@
+import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { writeMosquittoFiles } from './mosquitto-config.js';
 import { mosquittoHash } from './mosquitto-passwd.js';
@@ -18,7 +19,8 @@ export interface BrokerAuthOptions {
  * ACL and a minimal config. Returns the paths and how many devices were written.
  */
 export async function writeBrokerAuth(store: HubStore, options: BrokerAuthOptions) {
-  const devices = await store.listBrokerHashes();
+  // A disabled device's hash is left out: Mosquitto refuses it once it rereads the file.
+  const devices = (await store.listBrokerHashes()).filter((d) => !d.hash.startsWith(DISABLED_PREFIX));
   const hub = { username: options.hub.username, hash: await mosquittoHash(options.hub.password) };
   const paths = await writeMosquittoFiles(options.dir, { hub, devices }, options.listener);
   return { ...paths, devices: devices.length };

@@ -94,6 +94,7 @@ export async function connectExternalBus(config: BrokerConfig, logger: Logger): 
       // An external broker does not tell clients about other clients' disconnects.
     },
     clientCount: () => brokerClients,
+    connected: () => client.connected,
   };
 
   let closing: Promise<void> | undefined;

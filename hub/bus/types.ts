@@ -38,4 +38,6 @@ export interface HubBus {
   onSessionEnd(handler: (end: SessionEnd) => void): void;
   /** Clients connected now. */
   clientCount(): number;
+  /** Whether the hub can reach its broker now; absent = always (the embedded broker). */
+  connected?(): boolean;
 }

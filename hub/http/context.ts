@@ -10,6 +10,16 @@ import type { RolloutService } from '../rollouts/service.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
 
+/** Where devices reach the hub; `public*` are what remote devices use (config `public`). */
+export interface HubEndpoints {
+  mqttUrl: string;
+  wsUrl: string;
+  publicMqttUrl: string;
+  publicHttpUrl: string;
+  /** PEM CA that verifies the hub's TLS certificate; absent without TLS. */
+  caPem?: string;
+}
+
 /** What the HTTP routes need from the hub. */
 export interface HttpDeps {
   store: HubStore;
@@ -18,7 +28,7 @@ export interface HttpDeps {
   adminToken: string;
   bodyLimitBytes: number;
   /** URLs devices connect to, filled in once the listeners are up. */
-  endpoints: () => { mqttUrl: string; wsUrl: string };
+  endpoints: () => HubEndpoints;
   stats: () => HubStats;
   /** Hub wall clock, ms. */
   now: () => number;
@@ -30,6 +40,12 @@ export interface HttpDeps {
   rollouts?: RolloutService;
   /** Federated learning; its routes are absent without it. */
   federated?: HubFederated;
+  /** Called when a device is disabled, enabled, removed or given a new secret (rewrites broker auth). */
+  onCredentialsChanged?: () => Promise<void>;
+  /** Connections that took over a live session of this client id (embedded broker; else 0). */
+  clientIdConflicts?: (deviceId: string) => number;
+  /** Cuts a device's live connection (embedded broker; an external one drops it on reload). */
+  disconnectDevice?: (deviceId: string) => void;
   /** Called after each enrollment (rewrites an external broker's password file). */
   onEnrolled?: (deviceId: string) => Promise<void>;
   /** Installs hooks ahead of authentication (the rate limit). */

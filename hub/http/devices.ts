@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeviceIdSchema, OutpostError } from '../../shared/index.js';
+import { DeviceIdSchema, encodeJoinToken, OutpostError } from '../../shared/index.js';
 import { mosquittoHash } from '../broker/mosquitto-passwd.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import type { HubStore } from '../store/types.js';
@@ -26,8 +26,9 @@ export async function requireDevice(store: HubStore, id: string) {
 }
 
 /**
- * - `POST /v1/devices` `{id?, name?, labels?}` → 201 `{id, secret, mqtt: {url, wsUrl}}`; the
- *   secret is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`.
+ * - `POST /v1/devices` `{id?, name?, labels?}` → 201 `{id, secret, mqtt: {url, wsUrl}, joinToken}`;
+ *   the secret (also inside the join token, with the hub's public URLs, signing keys and TLS CA)
+ *   is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`.
  * - `GET /v1/devices` → `{devices: DeviceView[]}`.
  * - `GET /v1/devices/:id` → `DeviceView & {desired: DesiredState | null, ledger: LedgerView}`
  *   (the loss ledger).
@@ -50,20 +51,38 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
     await store.putBrokerHash(device.id, await mosquittoHash(secret));
     await deps.onEnrolled?.(device.id);
     deps.logger.info({ deviceId: device.id }, 'device enrolled');
-    const { mqttUrl, wsUrl } = deps.endpoints();
-    return reply.status(201).send({ id: device.id, secret, mqtt: { url: mqttUrl, wsUrl } });
+    const { wsUrl, publicMqttUrl, publicHttpUrl, caPem } = deps.endpoints();
+    const keys = (await deps.delivery?.registry.publicKeys()) ?? [];
+    const joinToken = encodeJoinToken({
+      v: 1,
+      deviceId: device.id,
+      deviceSecret: secret,
+      mqttUrl: publicMqttUrl,
+      httpUrl: publicHttpUrl,
+      trustedKeys: keys.map((k) => k.publicKeyPem),
+      ...(caPem === undefined ? {} : { caPem }),
+    });
+    return reply.status(201).send({ id: device.id, secret, mqtt: { url: publicMqttUrl, wsUrl }, joinToken });
   });
 
   app.get('/v1/devices', async () => {
     const [devices, desired] = await Promise.all([store.listDevices(), store.listDesired()]);
     const byDevice = new Map(desired.map((d) => [d.deviceId, d.desired]));
-    return { devices: devices.map((device) => deviceView(device, byDevice.get(device.id))) };
+    return {
+      devices: devices.map((device) =>
+        deviceView(device, byDevice.get(device.id), deps.clientIdConflicts?.(device.id)),
+      ),
+    };
   });
 
   app.get('/v1/devices/:id', async (request) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
     const device = await requireDevice(store, id);
     const [desired, skips] = await Promise.all([store.getDesired(id), store.skipTotals(id)]);
-    return { ...deviceView(device, desired), desired: desired ?? null, ledger: ledgerView(device, skips) };
+    return {
+      ...deviceView(device, desired, deps.clientIdConflicts?.(id)),
+      desired: desired ?? null,
+      ledger: ledgerView(device, skips),
+    };
   });
 }

@@ -4,6 +4,7 @@ import { tokensEqual } from '../secrets.js';
 import { ARTIFACTS_PREFIX, registerArtifactRoutes } from './artifacts.js';
 import type { HttpDeps } from './context.js';
 import { registerDeviceControlRoutes } from './device-control.js';
+import { registerDeviceLifecycleRoutes } from './device-lifecycle.js';
 import { registerDeviceRoutes } from './devices.js';
 import { registerEventRoutes, registerRescoreRoutes } from './events.js';
 import { registerFederatedRoutes } from './federated.js';
@@ -66,6 +67,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerOpenApiRoute(app, routes, OUTPOST_VERSION);
   registerHealthRoutes(app, deps);
   registerDeviceRoutes(app, deps);
+  registerDeviceLifecycleRoutes(app, deps);
   registerDeviceControlRoutes(app, deps);
   registerEventRoutes(app, deps);
   registerRescoreRoutes(app, deps);

@@ -6,6 +6,7 @@ import {
   type LossTotal,
   StoreEpochSchema,
 } from '../../shared/index.js';
+import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import type { DeviceRecord, SkipTotal, StoredEvent } from '../store/types.js';
 
 /** A device as the admin API shows it (never the secret hash). Times in ms. */
@@ -20,10 +21,18 @@ export interface DeviceView {
   /** Latest desired revision, 0 when none was ever set. */
   desiredRev: number;
   createdAt: number;
+  /** Disabled devices are refused at every connect; their data is kept. */
+  disabled: boolean;
+  /** Connections that took over a live session of this device id since the hub started. */
+  clientIdConflicts: number;
 }
 
 /** Maps a stored device to its API form. */
-export function deviceView(device: DeviceRecord, desired: DesiredState | undefined): DeviceView {
+export function deviceView(
+  device: DeviceRecord,
+  desired: DesiredState | undefined,
+  clientIdConflicts = 0,
+): DeviceView {
   return {
     id: device.id,
     name: device.name,
@@ -34,6 +43,8 @@ export function deviceView(device: DeviceRecord, desired: DesiredState | undefin
     reportedAt: device.reportedAt,
     desiredRev: desired?.rev ?? 0,
     createdAt: device.createdAt,
+    disabled: device.secretHash.startsWith(DISABLED_PREFIX),
+    clientIdConflicts,
   };
 }
 

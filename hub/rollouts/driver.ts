@@ -157,6 +157,11 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
     devices = await store.listRolloutDevices(rollout.id);
   }
 
+  // 2b. Every device the rollout reached was excluded (it refused the version or never
+  // reported) and no other device can take a place: nothing can ever pass, so the rollout ends
+  // `aborted` naming why, instead of waiting for ever or counting as a success.
+  if (await abortWhenNobodyTakesPart(deps, rollout, devices, fleet, events)) return;
+
   // 3. Gates over the candidate arm.
   const rows = await store.modelCounters({ rolloutId: rollout.id });
   const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
@@ -295,4 +300,41 @@ export function startRolloutDriver(deps: RolloutDriverDeps): RolloutDriver {
       await running;
     },
   };
+}
+
+/** Ends `rollout` as aborted when every assigned device is excluded and no replacement is left. */
+async function abortWhenNobodyTakesPart(
+  deps: RolloutDriverDeps,
+  rollout: RolloutRecord,
+  devices: readonly RolloutDevice[],
+  fleet: Parameters<typeof rankDevices>[1],
+  events: NewEvent[],
+): Promise<boolean> {
+  const taking = devices.filter((d) => d.excludedAt === null || d.reportedAt !== null);
+  const assigned = new Set(devices.map((d) => d.deviceId));
+  const replacements = rankDevices(rollout, fleet).filter((id) => !assigned.has(id));
+  if (devices.length === 0 || taking.length > 0 || replacements.length > 0) return false;
+  const at = deps.now();
+  const reasons = [...new Set(events.filter((e) => e.kind === 'excluded').map((e) => e.message))];
+  const reason = `every targeted device (${devices.length}) was excluded, none left to take part${reasons.length ? `: ${reasons.slice(0, 3).join('; ')}` : ''}`;
+  await deps.store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
+  const restored = await restoreDevices(deps, rollout, devices);
+  await deps.store.updateRollout(
+    rollout.id,
+    { state: 'aborted', reason },
+    {
+      at,
+      kind: 'aborted',
+      stage: rollout.stage,
+      message: `${reason}; ${restored} device(s) restored`,
+      detail: { restored },
+    },
+    at,
+    ['running'],
+  );
+  deps.log.warn(
+    { rollout: rollout.id, devices: devices.length },
+    'rollout aborted: every targeted device was excluded',
+  );
+  return true;
 }

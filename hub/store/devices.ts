@@ -34,7 +34,15 @@ function toDevice(row: DeviceRow): DeviceRecord {
 /** The device methods of {@link HubStore}. */
 export type DeviceArea = Pick<
   HubStore,
-  'createDevice' | 'getDevice' | 'listDevices' | 'setStatus' | 'markAllOffline' | 'setReported' | 'touch'
+  | 'createDevice'
+  | 'getDevice'
+  | 'listDevices'
+  | 'setStatus'
+  | 'markAllOffline'
+  | 'setReported'
+  | 'touch'
+  | 'updateCredentials'
+  | 'deleteDevice'
 >;
 
 /** Enrolled devices: identity, connection status, last seen, reported state. */
@@ -110,6 +118,27 @@ export function deviceArea(db: Sql): DeviceArea {
 
     async touch(id: string, lastSeenMs: number): Promise<void> {
       await db.run(`UPDATE devices SET last_seen = ${lastSeen('?')} WHERE id = ?`, [lastSeenMs, id]);
+    },
+
+    updateCredentials(deviceId: string, secretHash: string, brokerHash: string): Promise<boolean> {
+      return db.tx(async (q) => {
+        const changed = await q.run('UPDATE devices SET secret_hash = ? WHERE id = ?', [
+          secretHash,
+          deviceId,
+        ]);
+        if (changed === 0) return false;
+        await q.run(
+          `INSERT INTO broker_credentials (device_id, hash) VALUES (?, ?)
+           ON CONFLICT (device_id) DO UPDATE SET hash = excluded.hash`,
+          [deviceId, brokerHash],
+        );
+        return true;
+      });
+    },
+
+    async deleteDevice(deviceId: string): Promise<boolean> {
+      // Desired state, events, high-water marks, skips and broker hash go with it (ON DELETE CASCADE).
+      return (await db.run('DELETE FROM devices WHERE id = ?', [deviceId])) > 0;
     },
   };
 }

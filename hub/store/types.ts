@@ -7,6 +7,7 @@ import type {
   UplinkBatch,
 } from '../../shared/index.js';
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
+import type { DeviceLifecycleStore } from './device-lifecycle-types.js';
 import type { FederatedStore } from './federated-types.js';
 import type { RegistryStore } from './registry-types.js';
 import type { RolloutStore } from './rollout-types.js';
@@ -120,7 +121,12 @@ export interface SkipTotal {
  * default) and PostgreSQL (replicas sharing one database). Async so that the networked backend
  * fits the same contract; each area is written once over the dialect seam (`sql/seam.ts`).
  */
-export interface HubStore extends RegistryStore, BrokerCredentialStore, FederatedStore, RolloutStore {
+export interface HubStore
+  extends RegistryStore,
+    BrokerCredentialStore,
+    DeviceLifecycleStore,
+    FederatedStore,
+    RolloutStore {
   /** Backend name reported by `/healthz`. */
   readonly kind: string;
   /** Throws `HUB_DEVICE_EXISTS` when the id is taken. */

@@ -39,14 +39,14 @@ test('a missing config file is named', async () => {
 
 test('unknown commands and devices actions are usage errors', async () => {
   assert.equal((await runCli(['frobnicate'])).code, 2);
-  const devices = await runCli(['devices', 'rename'], { OUTPOST_ADMIN_TOKEN: 'x'.repeat(16) });
+  const devices = await runCli(['devices', 'rename'], { OUTPOST_CLI_ADMIN_TOKEN: 'x'.repeat(16) });
   assert.equal(devices.code, 2);
   assert.match(devices.stderr, /unknown devices action "rename"/);
 });
 
 test('devices list says when the hub cannot be reached and exits 3', async () => {
   const { code, stderr } = await runCli(['devices', 'list', '--hub', 'http://127.0.0.1:9'], {
-    OUTPOST_ADMIN_TOKEN: 'x'.repeat(16),
+    OUTPOST_CLI_ADMIN_TOKEN: 'x'.repeat(16),
   });
   assert.equal(code, 3);
   assert.match(stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:9/);

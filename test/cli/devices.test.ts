@@ -11,7 +11,7 @@ let env: Record<string, string>;
 before(async () => {
   dir = await tempDir();
   hub = await startHub(dir.path);
-  env = { OUTPOST_HUB_URL: hub.http.url, OUTPOST_ADMIN_TOKEN: hub.adminToken };
+  env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
 });
 
 after(async () => {
@@ -65,7 +65,10 @@ test('devices list shows the download progress a device reports', async () => {
 });
 
 test('a wrong admin token is refused with the hub error code', async () => {
-  const res = await runCli(['devices', 'list'], { ...env, OUTPOST_ADMIN_TOKEN: 'wrong-token-0123456789' });
+  const res = await runCli(['devices', 'list'], {
+    ...env,
+    OUTPOST_CLI_ADMIN_TOKEN: 'wrong-token-0123456789',
+  });
   assert.equal(res.code, 1);
   assert.match(res.stderr, /HUB_UNAUTHORIZED/);
 });

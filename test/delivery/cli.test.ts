@@ -46,7 +46,7 @@ describe('outpost models (registry)', () => {
   before(async () => {
     dir = await tempDir();
     hub = await startHub(dir.path);
-    env = { OUTPOST_HUB_URL: hub.http.url, OUTPOST_ADMIN_TOKEN: hub.adminToken };
+    env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
   });
   after(async () => {
     await hub.close();

@@ -35,7 +35,7 @@ describe('outpost fl start|status|stop', () => {
         shards: new Map([['weights.bin', files.shard]]),
       }),
     });
-    const env = { OUTPOST_ADMIN_TOKEN: hub.adminToken, OUTPOST_HUB_URL: hub.http.url };
+    const env = { OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken, OUTPOST_CLI_HUB_URL: hub.http.url };
 
     let r = await runCli(
       [

@@ -146,7 +146,10 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
     OUTPOST_HUB_MQTT__HOST: '127.0.0.1',
     OUTPOST_HUB_MQTT__PORT: '0',
     OUTPOST_HUB_LOG_LEVEL: 'warn',
+    OUTPOST_HUB_PUBLIC__MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`,
   };
+  // The public HTTP URL defaults to the hub's listener, whose port is picked at start.
+  delete hubEnv.OUTPOST_HUB_PUBLIC__HTTP_URL;
   // Every compose value that interpolates a variable or names a container is replaced here.
   for (const [key, value] of Object.entries(composeHubEnv))
     if (/\$\{|mosquitto:|postgres:5432|\/data\//.test(value))
@@ -197,8 +200,8 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   const enrollEnv = {
     ...agentImage.env,
     ...enroll.environment,
-    OUTPOST_HUB_URL: httpUrl,
-    OUTPOST_ADMIN_TOKEN: TOKEN,
+    OUTPOST_CLI_HUB_URL: httpUrl,
+    OUTPOST_CLI_ADMIN_TOKEN: TOKEN,
   };
   const enrolled = await run(enrollArgv, enrollEnv);
   assert.equal(enrolled.code, 0, enrolled.out);
@@ -208,6 +211,8 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
     const config = JSON.parse(readFileSync(file, 'utf8'));
     assert.equal(config.deviceId, id);
     assert.ok(config.deviceSecret.length >= 16);
+    // From the join token: the agent can verify the models the hub signs.
+    assert.ok(config.delivery.trustedKeys.length >= 1, 'the hub signing keys are in the config');
   }
   // The hub rewrote passwd for the new devices; the compose loop sends this SIGHUP every 5 s.
   mosquitto.kill('SIGHUP');

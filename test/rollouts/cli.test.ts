@@ -19,10 +19,10 @@ async function rollouts(args: string[], env: Record<string, string>) {
   const { config: flags, positionals } = configFromFlags(args);
   const out: string[] = [];
   const log = console.log;
-  const saved = { hub: process.env.OUTPOST_HUB_URL, token: process.env.OUTPOST_ADMIN_TOKEN };
+  const saved = { hub: process.env.OUTPOST_CLI_HUB_URL, token: process.env.OUTPOST_CLI_ADMIN_TOKEN };
   console.log = (...parts: unknown[]) => out.push(parts.join(' '));
-  process.env.OUTPOST_HUB_URL = env.OUTPOST_HUB_URL;
-  process.env.OUTPOST_ADMIN_TOKEN = env.OUTPOST_ADMIN_TOKEN;
+  process.env.OUTPOST_CLI_HUB_URL = env.OUTPOST_CLI_HUB_URL;
+  process.env.OUTPOST_CLI_ADMIN_TOKEN = env.OUTPOST_CLI_ADMIN_TOKEN;
   try {
     await runRolloutsCommand(positionals.slice(1), flags);
     return { code: 0, stdout: out.join('\n'), stderr: '' };
@@ -32,8 +32,8 @@ async function rollouts(args: string[], env: Record<string, string>) {
   } finally {
     console.log = log;
     for (const [key, value] of [
-      ['OUTPOST_HUB_URL', saved.hub],
-      ['OUTPOST_ADMIN_TOKEN', saved.token],
+      ['OUTPOST_CLI_HUB_URL', saved.hub],
+      ['OUTPOST_CLI_ADMIN_TOKEN', saved.token],
     ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
@@ -48,7 +48,7 @@ let cliEnv: Record<string, string>;
 before(async () => {
   env = await rolloutHub();
   hub = env.hub;
-  cliEnv = { OUTPOST_HUB_URL: hub.http.url, OUTPOST_ADMIN_TOKEN: hub.adminToken };
+  cliEnv = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
   await push(hub, 'clf', '1.0.0', classifierModel(1).bytes);
   await push(hub, 'clf', '2.0.0', classifierModel(2).bytes);
   for (let i = 0; i < 3; i++) await enroll(hub, { labels: { site: i < 2 ? 'rdam' : 'ams' } });

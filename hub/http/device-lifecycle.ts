@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import { encodeJoinToken, OutpostError } from '../../shared/index.js';
+import { mosquittoHash } from '../broker/mosquitto-passwd.js';
+import { generateSecret, hashSecret } from '../secrets.js';
+import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
+import { type HttpDeps, parseRequest } from './context.js';
+import { DeviceParamsSchema, requireDevice } from './devices.js';
+
+/** Whether a device is disabled (its credentials carry the disabled mark). */
+export const isDisabled = (secretHash: string): boolean => secretHash.startsWith(DISABLED_PREFIX);
+
+/**
+ * Device lifecycle, each cutting the device's live connection on the embedded broker and
+ * rewriting an external broker's auth files (`broker.authDir`) at once:
+ * - `POST /v1/devices/:id/disable` → `{id, disabled: true}`: refused at every connect, data kept.
+ * - `POST /v1/devices/:id/enable` → `{id, disabled: false}`: the same secret works again.
+ * - `POST /v1/devices/:id/rotate-secret` → `{id, secret, joinToken}`: the old secret stops working.
+ * - `DELETE /v1/devices/:id` → 204: the device and its data are deleted.
+ */
+export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDeps): void {
+  const { store } = deps;
+  const cut = async (id: string, why: string) => {
+    await deps.onCredentialsChanged?.();
+    deps.disconnectDevice?.(id);
+    deps.logger.warn({ deviceId: id }, `device ${why}; its connection was cut`);
+  };
+  const setMark = async (id: string, disabled: boolean) => {
+    const device = await requireDevice(store, id);
+    const broker = (await store.listBrokerHashes()).find((b) => b.deviceId === id)?.hash ?? '';
+    const strip = (h: string) => (isDisabled(h) ? h.slice(DISABLED_PREFIX.length) : h);
+    const mark = (h: string) => (disabled ? `${DISABLED_PREFIX}${strip(h)}` : strip(h));
+    await store.updateCredentials(id, mark(device.secretHash), mark(broker));
+  };
+
+  app.post('/v1/devices/:id/disable', async (request) => {
+    const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
+    await setMark(id, true);
+    await cut(id, 'disabled');
+    return { id, disabled: true };
+  });
+
+  app.post('/v1/devices/:id/enable', async (request) => {
+    const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
+    await setMark(id, false);
+    await deps.onCredentialsChanged?.();
+    deps.logger.info({ deviceId: id }, 'device enabled');
+    return { id, disabled: false };
+  });
+
+  app.post('/v1/devices/:id/rotate-secret', async (request) => {
+    const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
+    await requireDevice(store, id);
+    const secret = generateSecret();
+    await store.updateCredentials(id, await hashSecret(secret), await mosquittoHash(secret));
+    await cut(id, 'secret rotated');
+    const { publicMqttUrl, publicHttpUrl, caPem } = deps.endpoints();
+    const keys = (await deps.delivery?.registry.publicKeys()) ?? [];
+    const joinToken = encodeJoinToken({
+      v: 1,
+      deviceId: id,
+      deviceSecret: secret,
+      mqttUrl: publicMqttUrl,
+      httpUrl: publicHttpUrl,
+      trustedKeys: keys.map((k) => k.publicKeyPem),
+      ...(caPem === undefined ? {} : { caPem }),
+    });
+    return { id, secret, joinToken };
+  });
+
+  app.delete('/v1/devices/:id', async (request, reply) => {
+    const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
+    if (!(await store.deleteDevice(id))) throw new OutpostError('HUB_DEVICE_NOT_FOUND', `no device ${id}`);
+    await cut(id, 'removed');
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { mosquittoHash } from '../../hub/broker/mosquitto-passwd.js';
+import { type Hub, HubConfigSchema, openHubStore, writeBrokerAuth } from '../../hub/index.js';
+import {
+  api,
+  closeClient,
+  closed,
+  connectDevice,
+  enroll,
+  startHub,
+  tempDir,
+  within,
+} from '../helpers/hub.js';
+import { runBuiltCli } from '../packaging/process-helpers.js';
+
+// disable / enable / rotate-secret / remove: the live connection is cut and reconnects are
+// refused at once on the embedded broker; an external broker's password file drops the device.
+
+describe('device lifecycle on the embedded broker', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let hub: Hub;
+  let env: Record<string, string>;
+  before(async () => {
+    dir = await tempDir();
+    hub = await startHub(dir.path);
+    env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
+  });
+  after(async () => {
+    await hub.close();
+    await dir.remove();
+  });
+
+  test('disable cuts the connection and refuses reconnects; enable lets the same secret in', async () => {
+    const creds = await enroll(hub, { id: 'life-1' });
+    const device = await connectDevice(hub, creds);
+    const gone = closed(device.client);
+    const res = await runBuiltCli(['devices', 'disable', 'life-1'], env);
+    assert.equal(res.code, 0, res.stderr);
+    await within(gone, 'the disabled device to be disconnected');
+    await assert.rejects(connectDevice(hub, creds), /Bad username or password|Not authorized/i);
+    const listed = (await api(hub, 'GET', '/v1/devices/life-1')).body;
+    assert.equal(listed.disabled, true);
+    assert.equal((await runBuiltCli(['devices', 'enable', 'life-1'], env)).code, 0);
+    const again = await connectDevice(hub, creds);
+    await closeClient(again.client);
+  });
+
+  test('rotate-secret refuses the old secret and accepts the new one', async () => {
+    const creds = await enroll(hub, { id: 'life-2' });
+    const device = await connectDevice(hub, creds);
+    const gone = closed(device.client);
+    const res = await runBuiltCli(['devices', 'rotate-secret', 'life-2', '--json'], env);
+    assert.equal(res.code, 0, res.stderr);
+    const { secret, joinToken } = JSON.parse(res.stdout);
+    assert.match(joinToken, /^outpost-join-1\./);
+    await within(gone, 'the device on the old secret to be disconnected');
+    await assert.rejects(connectDevice(hub, creds), /Bad username or password/i);
+    await closeClient((await connectDevice(hub, { id: 'life-2', secret })).client);
+  });
+
+  test('remove deletes the device, cuts it off and refuses it', async () => {
+    const creds = await enroll(hub, { id: 'life-3' });
+    const device = await connectDevice(hub, creds);
+    const gone = closed(device.client);
+    assert.equal((await runBuiltCli(['devices', 'remove', 'life-3'], env)).code, 0);
+    await within(gone, 'the removed device to be disconnected');
+    assert.equal((await api(hub, 'GET', '/v1/devices/life-3')).status, 404);
+    await assert.rejects(connectDevice(hub, creds), /Bad username or password/i);
+    const missing = await runBuiltCli(['devices', 'remove', 'life-3'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /HUB_DEVICE_NOT_FOUND/);
+  });
+});
+
+test("an external broker's password file leaves a disabled device out", async () => {
+  const dir = await tempDir();
+  const auth = await tempDir('outpost-broker-auth-');
+  const store = await openHubStore(HubConfigSchema.parse({ dataDir: dir.path }));
+  try {
+    for (const id of ['ext-a', 'ext-b']) {
+      await store.createDevice({ id, secretHash: 'scrypt$x', createdAt: 0 });
+      await store.putBrokerHash(id, await mosquittoHash(`secret-of-${id}-0123456789`));
+    }
+    const b = (await store.listBrokerHashes()).find((h) => h.deviceId === 'ext-b')?.hash as string;
+    await store.updateCredentials('ext-b', 'disabled:scrypt$x', `disabled:${b}`);
+    await writeBrokerAuth(store, {
+      dir: auth.path,
+      hub: { username: 'outpost-hub', password: 'hub-password-0123456789' },
+    });
+    const passwd = readFileSync(join(auth.path, 'passwd'), 'utf8');
+    assert.match(passwd, /^ext-a:/m);
+    assert.doesNotMatch(passwd, /^ext-b:/m);
+  } finally {
+    await store.close();
+    await dir.remove();
+    await auth.remove();
+  }
+});
