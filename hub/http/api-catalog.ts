@@ -35,6 +35,11 @@ export const API_CATALOG: Record<string, RouteDoc> = {
   'GET /healthz': { tag: 'health', auth: 'none', summary: 'Liveness: broker clients and store kind' },
   'GET /metrics': { tag: 'health', auth: 'none', summary: 'Prometheus metrics of this hub process' },
   'GET /openapi.json': { tag: 'health', auth: 'none', summary: 'This API description (OpenAPI 3.1)' },
+  'GET /readyz': {
+    tag: 'health',
+    auth: 'none',
+    summary: 'Readiness: 200 when store and broker answer, 503 naming the part',
+  },
   'GET /v1/stats': {
     tag: 'health',
     auth: 'admin',
@@ -56,6 +61,22 @@ export const API_CATALOG: Record<string, RouteDoc> = {
     tag: 'devices',
     auth: 'admin',
     summary: 'One device, its desired state and loss ledger',
+  },
+  'POST /v1/devices/:id/disable': {
+    tag: 'devices',
+    auth: 'admin',
+    summary: 'Disable a device: its connection is cut, every connect refused, data kept',
+  },
+  'POST /v1/devices/:id/enable': { tag: 'devices', auth: 'admin', summary: 'Enable a disabled device again' },
+  'POST /v1/devices/:id/rotate-secret': {
+    tag: 'devices',
+    auth: 'admin',
+    summary: 'A new secret and join token; the old secret stops working at once',
+  },
+  'DELETE /v1/devices/:id': {
+    tag: 'devices',
+    auth: 'admin',
+    summary: 'Remove a device and its data; its connection is cut',
   },
   'GET /v1/devices/:id/desired': { tag: 'devices', auth: 'admin', summary: 'The desired state of a device' },
   'PUT /v1/devices/:id/desired': {
