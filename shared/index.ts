@@ -16,6 +16,7 @@ export * from './messages/status.js';
 export * from './messages/telemetry.js';
 export * from './messages/telemetry-device.js';
 export * from './messages/uplink.js';
+export * from './private-files.js';
 export * from './rollout-gates.js';
 export * from './rollouts.js';
 export * from './signing.js';

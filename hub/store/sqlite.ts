@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import {
   type DesiredState,
   type DeviceId,
+  ensurePrivateDir,
+  ensurePrivateFile,
   type Manifest,
   OutpostError,
   PROTOCOL_VERSION,
@@ -46,7 +47,9 @@ export const HUB_DB_FILE = 'hub.db';
  * only a crash of the process. Runs the numbered migrations.
  */
 export function openSqliteHubStore(dataDir: string): HubStore {
-  mkdirSync(dataDir, { recursive: true });
+  // Owner-only: the store holds device secret hashes and everything devices reported.
+  ensurePrivateDir(dataDir);
+  ensurePrivateFile(join(dataDir, HUB_DB_FILE));
   const db = new BetterSqlite3(join(dataDir, HUB_DB_FILE));
   try {
     db.pragma('journal_mode = WAL');
