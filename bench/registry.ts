@@ -12,4 +12,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   ops: async () => (await import('./ops/index.js')).opsBenchmark,
   fleet: async () => (await import('./fleet/index.js')).fleetBenchmark,
   rollouts: async () => (await import('./rollouts/index.js')).rolloutsBenchmark,
+  floods: async () => (await import('./floods/index.js')).floodsBenchmark,
 };

@@ -79,32 +79,30 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
       rejections.reject(source, 'connect.source-limited', busy, { clientId: client.id });
       return refuse(done, 3, 'connect refused: too many failures');
     }
-    check(client, username, password)
-      .finally(() => deps.connectGuard?.release())
-      .then(
-        (code) => {
-          if (code !== 0) {
-            deps.connectGuard?.failed(source);
-            const reason = code === NOT_AUTHORIZED ? 'connect.not-authorized' : 'connect.bad-credentials';
-            rejections.reject(client.id, reason, `connect refused with return code ${code}`, {
-              username: username ?? null,
-              source,
-            });
-            return refuse(done, code, `connection refused (${code})`);
-          }
-          // A device reconnecting in a tight loop is refused; only it spends its own budget.
-          const wait = deps.connectLimit?.take(client.id) ?? 0;
-          if (wait > 0) {
-            rejections.reject(client.id, 'connect.rate-limited', `too many CONNECTs; next in ${wait} s`);
-            return refuse(done, 3, 'connect rate limited');
-          }
-          done(null, true);
-        },
-        (err: unknown) => {
-          logger.error({ err, clientId: client.id }, 'authentication failed with an error');
-          refuse(done, 3, 'server unavailable');
-        },
-      );
+    check(client, username, password).then(
+      (code) => {
+        if (code !== 0) {
+          const reason = code === NOT_AUTHORIZED ? 'connect.not-authorized' : 'connect.bad-credentials';
+          rejections.reject(client.id, reason, `connect refused with return code ${code}`, {
+            username: username ?? null,
+            source,
+          });
+          return refuse(done, code, `connection refused (${code})`);
+        }
+        deps.connectGuard?.succeeded(source);
+        // A device reconnecting in a tight loop is refused; only it spends its own budget.
+        const wait = deps.connectLimit?.take(client.id) ?? 0;
+        if (wait > 0) {
+          rejections.reject(client.id, 'connect.rate-limited', `too many CONNECTs; next in ${wait} s`);
+          return refuse(done, 3, 'connect rate limited');
+        }
+        done(null, true);
+      },
+      (err: unknown) => {
+        logger.error({ err, clientId: client.id }, 'authentication failed with an error');
+        refuse(done, 3, 'server unavailable');
+      },
+    );
   };
 
   const authorizePublish: AclHandlers['authorizePublish'] = (

@@ -75,19 +75,13 @@ export function createCallerAuth(store: HubStore, adminToken: string, failures?:
     if (until !== undefined && until > Date.now()) return { kind: 'device', deviceId };
     const busy = failures?.admit(source);
     if (busy !== undefined) throw new OutpostError('HUB_RATE_LIMITED', `${busy}; retry later`);
-    let ok = false;
-    let device: Awaited<ReturnType<HubStore['getDevice']>>;
-    try {
-      device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
-      // Verify even for an unknown device, so timing does not tell which ids exist.
-      ok = await verifySecret(secret, device?.secretHash ?? (await dummyHash));
-    } finally {
-      failures?.release();
-    }
+    const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
+    // Verify even for an unknown device, so timing does not tell which ids exist.
+    const ok = await verifySecret(secret, device?.secretHash ?? (await dummyHash));
     if (!device || !ok) {
-      failures?.failed(source);
       throw new OutpostError('HUB_UNAUTHORIZED', 'unknown device or wrong device secret');
     }
+    failures?.succeeded(source);
     if (verified.size >= MAX_REMEMBERED) verified.clear();
     verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return { kind: 'device', deviceId };

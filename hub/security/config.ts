@@ -11,8 +11,6 @@ const failureLimits = {
   overallFailuresPerS: z.coerce.number<unknown>().positive().default(20),
   /** Failed authentications from all addresses together in a row; default 200. */
   overallFailureBurst: configInt().min(1).default(200),
-  /** Secret checks (one scrypt each) running at once; default 8. */
-  maxConcurrentVerifications: configInt().min(1).default(8),
 };
 
 /**

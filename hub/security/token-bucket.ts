@@ -36,6 +36,12 @@ export class TokenBuckets {
     return Math.min(this.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.ratePerS);
   }
 
+  /** Gives back one token `key` took (never above the burst). */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key);
+    if (bucket !== undefined) bucket.tokens = Math.min(this.burst, bucket.tokens + 1);
+  }
+
   /** Whether `key` has taken a token that is not back yet. */
   hasSpent(key: string): boolean {
     return this.available(key) < this.burst;

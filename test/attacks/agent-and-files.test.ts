@@ -40,7 +40,12 @@ describe('agent local API and file attacks', () => {
     const mqttUrl = await proxy.listen();
     const base = { deviceSecret: 'a-device-secret-of-some-length', hub: { mqttUrl } };
     open = await createAgent(
-      agentTestConfig({ ...base, deviceId: 'api-open', dataDir: join(dir.path, 'a', 'data') }),
+      agentTestConfig({
+        ...base,
+        deviceId: 'api-open',
+        dataDir: join(dir.path, 'a', 'data'),
+        api: { port: 0, allowedHosts: 'device.local', allowedOrigins: ['http://app.local:3000'] },
+      }),
       {
         logger: testLogger(),
       },
@@ -79,8 +84,17 @@ describe('agent local API and file attacks', () => {
       if (status < 300) through.push(`${method} ${path} ${JSON.stringify(headers)} → ${status}`);
     }
     // The legitimate local caller still gets through, or the guard proves nothing.
-    const own = await call(open.api.url, 'POST', '/v1/events', { ...json, host: `127.0.0.1:${port}` }, EVENT);
-    if (own !== 202) throw new Error(`a local caller got ${own}`);
+    // Legitimate callers still get through, or the guard proves nothing: loopback, a host
+    // name and a page origin the operator allowed (api.allowedHosts, api.allowedOrigins).
+    const legitimate: Array<Record<string, string>> = [
+      { host: `127.0.0.1:${port}` },
+      { host: `device.local:${port}`, origin: 'http://app.local:3000' },
+      { host: `localhost:${port}`, origin: 'http://localhost:5173' },
+    ];
+    for (const headers of legitimate) {
+      const own = await call(open.api.url, 'POST', '/v1/events', { ...json, ...headers }, EVENT);
+      if (own !== 202) throw new Error(`a legitimate caller ${JSON.stringify(headers)} got ${own}`);
+    }
     return through.length === 0 ? undefined : through.join('; ');
   });
 
