@@ -65,7 +65,7 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({})
     .refine((api) => isLoopbackHost(api.host) || api.token !== undefined || api.allowUnauthenticated, {
       message:
-        'api.host is not a loopback address: anyone on the network could use the local API; set api.token (OUTPOST_AGENT_API__TOKEN), or api.allowUnauthenticated true to serve it open anyway',
+        'api.host is not a loopback address: anyone on the network could use the local API; set api.token, or api.allowUnauthenticated true to serve it open anyway',
       path: ['host'],
     }),
   link: z
