@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isDeviceId, isDownlinkChannel, isUplinkChannel, parseDeviceTopic } from '../../shared/index.js';
 import type { Rejections } from '../rejections.js';
 import { generateSecret, hashSecret, verifySecret } from '../secrets.js';
-import type { AuthFailureGuard } from '../security/failure-guard.js';
+import type { Admission, AuthFailureGuard } from '../security/failure-guard.js';
 import type { TokenBuckets } from '../security/token-bucket.js';
 import type { HubStore } from '../store/types.js';
 import { certifiedDeviceId } from '../tls.js';
@@ -47,7 +47,12 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
   dummyHash.catch(() => undefined);
 
   /** 0 when allowed, else the CONNACK return code. */
-  async function check(client: Client, username: string | undefined, password: Buffer | undefined) {
+  async function check(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    admission: Admission | undefined,
+  ) {
     if (username === undefined || password === undefined) return BAD_USERNAME_OR_PASSWORD;
     if (username !== client.id) return NOT_AUTHORIZED;
     if ((deps.clientCerts ?? 'off') !== 'off') {
@@ -57,7 +62,9 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
     }
     const device = isDeviceId(username) ? await store.getDevice(username) : undefined;
     // Verify even for an unknown device, so timing does not tell which ids exist.
-    const ok = await verifySecret(password.toString('utf8'), device?.secretHash ?? (await dummyHash));
+    const hash = device?.secretHash ?? (await dummyHash);
+    const verify = () => verifySecret(password.toString('utf8'), hash);
+    const ok = await (admission && deps.connectGuard ? deps.connectGuard.check(admission, verify) : verify());
     return device !== undefined && ok ? 0 : BAD_USERNAME_OR_PASSWORD;
   }
 
@@ -74,14 +81,16 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
    */
   const authenticate: AclHandlers['authenticate'] = (client, username, password, done) => {
     const source = sourceAddress(client);
-    const busy = deps.connectGuard?.admit(source);
-    if (busy !== undefined) {
-      rejections.reject(source, 'connect.source-limited', busy, { clientId: client.id });
+    const admission = deps.connectGuard?.admit(source);
+    if (typeof admission === 'string') {
+      rejections.reject(source, 'connect.source-limited', admission, { clientId: client.id });
       return refuse(done, 3, 'connect refused: too many failures');
     }
-    check(client, username, password).then(
+    const admitted = admission;
+    check(client, username, password, admitted).then(
       (code) => {
         if (code !== 0) {
+          if (admitted) deps.connectGuard?.failed(admitted);
           const reason = code === NOT_AUTHORIZED ? 'connect.not-authorized' : 'connect.bad-credentials';
           rejections.reject(client.id, reason, `connect refused with return code ${code}`, {
             username: username ?? null,
@@ -89,7 +98,7 @@ export function createAclHandlers(deps: AclDeps): AclHandlers {
           });
           return refuse(done, code, `connection refused (${code})`);
         }
-        deps.connectGuard?.succeeded(source);
+        if (admitted) deps.connectGuard?.succeeded(admitted);
         // A device reconnecting in a tight loop is refused; only it spends its own budget.
         const wait = deps.connectLimit?.take(client.id) ?? 0;
         if (wait > 0) {

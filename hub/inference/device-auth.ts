@@ -73,15 +73,19 @@ export function createCallerAuth(store: HubStore, adminToken: string, failures?:
     const key = createHash('sha256').update(decoded).digest('base64');
     const until = verified.get(key);
     if (until !== undefined && until > Date.now()) return { kind: 'device', deviceId };
-    const busy = failures?.admit(source);
-    if (busy !== undefined) throw new OutpostError('HUB_RATE_LIMITED', `${busy}; retry later`);
+    const admission = failures?.admit(source);
+    if (typeof admission === 'string')
+      throw new OutpostError('HUB_RATE_LIMITED', `${admission}; retry later`);
     const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
     // Verify even for an unknown device, so timing does not tell which ids exist.
-    const ok = await verifySecret(secret, device?.secretHash ?? (await dummyHash));
+    const hash = device?.secretHash ?? (await dummyHash);
+    const verify = () => verifySecret(secret, hash);
+    const ok = await (admission && failures ? failures.check(admission, verify) : verify());
     if (!device || !ok) {
+      if (admission) failures?.failed(admission);
       throw new OutpostError('HUB_UNAUTHORIZED', 'unknown device or wrong device secret');
     }
-    failures?.succeeded(source);
+    if (admission) failures?.succeeded(admission);
     if (verified.size >= MAX_REMEMBERED) verified.clear();
     verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return { kind: 'device', deviceId };

@@ -1,3 +1,4 @@
+import { FairQueue } from './fair-queue.js';
 import { TokenBuckets } from './token-bucket.js';
 
 const OVERALL = '*';
@@ -10,44 +11,70 @@ export interface AuthFailureLimits {
   overallFailureBurst: number;
 }
 
+/** A check let through by {@link AuthFailureGuard.admit}; hand it back with the outcome. */
+export interface Admission {
+  readonly source: string;
+  /** Charged up front (the source failed recently): refunded on success. */
+  readonly charged: boolean;
+}
+
 /**
  * Bounds what failed authentications (MQTT CONNECTs, HTTP Basic credentials) cost, before any
- * secret is hashed. Every check is charged up front, as if it would fail, and refunded when it
- * succeeds, so a burst of attempts in flight at once cannot overrun the budget:
+ * secret is hashed:
  * - per source address: `failureBurst` failures, then `failuresPerS`; past it, attempts from
  *   that address are refused without hashing (other addresses are not affected);
  * - overall: `overallFailureBurst` failures, then `overallFailuresPerS`; past it, every
  *   address that failed recently is refused without hashing, while addresses with a clean
  *   record are still checked.
- * Nothing here is keyed by the claimed device id, so an outsider who knows a device id cannot
- * lock that device out.
+ * A source with a clean record is checked without charge (a connect storm of many devices
+ * behind one address is not throttled) and charged when a check fails; once it has failed,
+ * each check is charged up front and refunded on success, so attempts in flight at once
+ * cannot overrun its budget. Nothing here is keyed by the claimed device id, so an outsider
+ * who knows a device id cannot lock that device out. The checks themselves take turns between
+ * addresses (see `check`).
  */
 export class AuthFailureGuard {
   private readonly perSource: TokenBuckets;
   private readonly overall: TokenBuckets;
+  // As many secret checks at once as libuv runs scrypts at once (its default thread pool).
+  private readonly checks = new FairQueue(4);
 
   constructor(limits: AuthFailureLimits, now: () => number = Date.now) {
     this.perSource = new TokenBuckets(limits.failuresPerS, limits.failureBurst, now);
     this.overall = new TokenBuckets(limits.overallFailuresPerS, limits.overallFailureBurst, now);
   }
 
-  /**
-   * Undefined when `source` may have a secret checked now (charged; call `succeeded` to refund
-   * it), else why not.
-   */
-  admit(source: string): string | undefined {
+  /** An admission when `source` may have a secret checked now, else why not (a string). */
+  admit(source: string): Admission | string {
     if (this.perSource.available(source) < 1) return `too many failed authentications from ${source}`;
-    if (this.overall.available(OVERALL) < 1 && this.perSource.hasSpent(source)) {
-      return 'too many failed authentications overall';
+    const spent = this.perSource.hasSpent(source);
+    if (spent && this.overall.available(OVERALL) < 1) return 'too many failed authentications overall';
+    if (spent) {
+      this.perSource.take(source);
+      this.overall.take(OVERALL);
     }
-    this.perSource.take(source);
-    this.overall.take(OVERALL);
-    return undefined;
+    return { source, charged: spent };
   }
 
-  /** The check admitted for `source` succeeded: its charge is refunded. */
-  succeeded(source: string): void {
-    this.perSource.refund(source);
+  /**
+   * Runs the secret check of an admitted attempt, taking turns between source addresses, so
+   * one address's queued checks do not delay another's.
+   */
+  check<T>(admission: Admission, task: () => Promise<T>): Promise<T> {
+    return this.checks.run(admission.source, task);
+  }
+
+  /** The admitted check succeeded: an up-front charge is refunded. */
+  succeeded(admission: Admission): void {
+    if (!admission.charged) return;
+    this.perSource.refund(admission.source);
     this.overall.refund(OVERALL);
+  }
+
+  /** The admitted check failed: charged now unless it was up front. */
+  failed(admission: Admission): void {
+    if (admission.charged) return;
+    this.perSource.take(admission.source);
+    this.overall.take(OVERALL);
   }
 }
