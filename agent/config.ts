@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { configInt, DeviceIdSchema, LogLevelSchema, UNWARMED_POLICIES } from '../shared/index.js';
+import { configBool, configInt, DeviceIdSchema, LogLevelSchema, UNWARMED_POLICIES } from '../shared/index.js';
+import { isLoopbackHost } from './api/request-guard.js';
 import { DeliveryConfigSchema } from './delivery/config.js';
 import { ModelRouteSchema } from './inference/routing.js';
 import { AgentTlsSchema } from './link/hub-tls.js';
@@ -10,6 +11,19 @@ import { TelemetryConfigSchema } from './telemetry/config.js';
  * The agent's configuration. Sources, later winning: `--config FILE` (JSON), env
  * `OUTPOST_AGENT_*` (`__` nests; e.g. `OUTPOST_AGENT_DEVICE_SECRET`), flags.
  */
+/** A list from a file or repeated flags, or one comma-separated string from env or a flag. */
+const nameList = () =>
+  z.preprocess(
+    (v) =>
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '')
+        : v,
+    z.array(z.string().min(1)),
+  );
+
 export const AgentConfigSchema = z.strictObject({
   deviceId: DeviceIdSchema,
   /** The secret the hub returned once at enrollment. Prefer env or a 0600 file over flags. */
@@ -36,8 +50,24 @@ export const AgentConfigSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       /** Local API port; default 7070, 0 picks a free one. */
       port: configInt().min(0).max(65_535).default(7070),
+      /** Bearer token every local API request must carry (at least 16 characters); default none. */
+      token: z.string().min(16, 'api.token must be at least 16 characters').optional(),
+      /**
+       * Serve a non-loopback `host` without `token` anyway (anyone who can reach the port can
+       * then enqueue events and run models); default false.
+       */
+      allowUnauthenticated: configBool().default(false),
+      /** Host names requests may use besides IP literals and `localhost` (DNS rebinding guard). */
+      allowedHosts: nameList().default([]),
+      /** Origins (`http://host:port`) of web pages allowed to call the API besides loopback ones. */
+      allowedOrigins: nameList().default([]),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((api) => isLoopbackHost(api.host) || api.token !== undefined || api.allowUnauthenticated, {
+      message:
+        'api.host is not a loopback address: anyone on the network could use the local API; set api.token, or api.allowUnauthenticated true to serve it open anyway',
+      path: ['host'],
+    }),
   link: z
     .strictObject({
       /** MQTT keepalive, seconds. */

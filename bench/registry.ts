@@ -14,4 +14,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   rollouts: async () => (await import('./rollouts/index.js')).rolloutsBenchmark,
   store: async () => (await import('./store/index.js')).storeBenchmark,
   quantize: async () => (await import('./quantize/index.js')).quantizeBenchmark,
+  floods: async () => (await import('./floods/index.js')).floodsBenchmark,
 };

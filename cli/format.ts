@@ -1,12 +1,15 @@
+import { terminalSafe } from './terminal-text.js';
+
 /** Renders rows as an aligned plain-text table with a header line. */
 export function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string>>): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const safe = rows.map((r) => r.map(terminalSafe));
+  const widths = headers.map((h, i) => Math.max(h.length, ...safe.map((r) => (r[i] ?? '').length)));
   const line = (cells: ReadonlyArray<string>) =>
     cells
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  return [line(headers), ...safe.map(line)].join('\n');
 }
 
 /** "3 s ago", "5 min ago", or "never", from a ms timestamp. */

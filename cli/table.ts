@@ -1,3 +1,5 @@
+import { terminalSafe } from './terminal-text.js';
+
 /** One column of {@link renderTable}. */
 export interface Column<Row> {
   header: string;
@@ -22,7 +24,7 @@ export function renderTable<Row>(
 ): string {
   const cell = (c: Column<Row>, r: Row) => {
     const raw = c.value(r);
-    const text = raw === null || raw === undefined ? '' : String(raw).replace(/\s+/g, ' ');
+    const text = raw === null || raw === undefined ? '' : terminalSafe(String(raw).replace(/\s+/g, ' '));
     return c.max !== undefined && text.length > c.max ? `${text.slice(0, Math.max(0, c.max - 1))}…` : text;
   };
   const cells = rows.map((r) => columns.map((c) => cell(c, r)));

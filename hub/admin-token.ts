@@ -1,7 +1,7 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { OutpostError } from '../shared/index.js';
+import { ensurePrivateDir, OutpostError } from '../shared/index.js';
 import { generateToken } from './secrets.js';
 
 /** File under the data dir that holds the admin token when the config does not set one. */
@@ -21,7 +21,7 @@ export async function resolveAdminToken(
   const path = join(dataDir, ADMIN_TOKEN_FILE);
   const existing = await readToken(path);
   if (existing !== undefined) return existing;
-  await mkdir(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const token = generateToken();
   try {
     await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });

@@ -30,6 +30,7 @@ import { startUplink, type UplinkHandler } from './protocol/uplink.js';
 import { type HubDelivery, setupDelivery } from './registry/setup.js';
 import { Rejections } from './rejections.js';
 import { type HubRollouts, setupRollouts } from './rollouts/setup.js';
+import { AuthFailureGuard } from './security/failure-guard.js';
 import { installRateLimit } from './security/rate-limit.js';
 import { TokenBuckets } from './security/token-bucket.js';
 import { HubCounters, type HubStats } from './stats.js';
@@ -185,6 +186,10 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
         rejections,
         logger: log('broker'),
         connectLimit,
+        connectGuard: new AuthFailureGuard(cfg.limits.mqtt),
+        // The largest payload plus room for the topic and headers.
+        maxPacketBytes: cfg.mqtt.maxPayloadBytes + 1024,
+        connectTimeoutMs: cfg.limits.mqtt.connectTimeoutMs,
         clientCerts: cfg.tls.clientCerts,
       });
       parts.broker = broker;
@@ -258,6 +263,8 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       adminToken,
       bodyLimitBytes: cfg.http.bodyLimitBytes,
       endpoints: () => endpoints,
+      hubBrokerUsername: cfg.broker.username,
+      authFailures: new AuthFailureGuard(cfg.limits.http),
       stats: () => counters.snapshot(),
       now: Date.now,
       models,

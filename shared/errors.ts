@@ -32,6 +32,11 @@ export const ERROR_CODES = {
   HUB_NOT_FOUND: { message: 'no such route', http: 404, retryable: false },
   HUB_DEVICE_NOT_FOUND: { message: 'no such device', http: 404, retryable: false },
   HUB_DEVICE_EXISTS: { message: 'a device with this id already exists', http: 409, retryable: false },
+  HUB_DEVICE_ID_RESERVED: {
+    message: 'this device id is reserved for the hub or its broker',
+    http: 400,
+    retryable: false,
+  },
   HUB_ROLLOUT_NOT_FOUND: { message: 'no such rollout', http: 404, retryable: false },
   HUB_ROLLOUT_CONFLICT: {
     message: 'the rollout cannot do that in its current state',
@@ -71,6 +76,8 @@ export const ERROR_CODES = {
   AGENT_CONFIG_INVALID: { message: 'agent configuration is invalid', http: 500, retryable: false },
   AGENT_BAD_REQUEST: { message: 'request is invalid', http: 400, retryable: false },
   AGENT_NOT_FOUND: { message: 'no such route', http: 404, retryable: false },
+  AGENT_UNAUTHORIZED: { message: 'missing or wrong local API bearer token', http: 401, retryable: false },
+  AGENT_FORBIDDEN: { message: 'request refused: foreign Host or Origin', http: 403, retryable: false },
   AGENT_OUTBOX_FULL: { message: 'outbox lane is full; retry later', http: 503, retryable: true },
   AGENT_SAMPLES_FULL: {
     message: 'sample store quota exceeded; delete samples first',

@@ -21,6 +21,7 @@ export * from './messages/telemetry-device.js';
 export * from './messages/tolerance.js';
 export * from './messages/uplink.js';
 export * from './messages/version.js';
+export * from './private-files.js';
 export * from './rollout-gates.js';
 export * from './rollouts.js';
 export * from './signing.js';

@@ -6,11 +6,12 @@ import type { AgentModels } from '../inference/models-api.js';
 import type { SampleStore } from '../store/sample-store.js';
 import type { AgentStatus } from '../types.js';
 import { registerInferenceRoutes } from './inference-routes.js';
+import { type ApiAccess, installRequestGuard } from './request-guard.js';
 import { registerSampleRoutes } from './samples-routes.js';
 
 /** Options of the local API. */
-export interface ApiOptions {
-  /** Bind address (config `api.host`, loopback by default: the API is not authenticated). */
+export interface ApiOptions extends ApiAccess {
+  /** Bind address (config `api.host`, loopback by default; elsewhere `api.token` is required). */
   host: string;
   /** Port (config `api.port`); 0 picks a free one. */
   port: number;
@@ -63,7 +64,8 @@ function urlHost(host: string): string {
  * - `POST /v1/events` `{ type, body, lane? }` → 202 `{ lane, seq }`, durable before the reply
  *
  * Errors are `{ error: { code, message } }`: `AGENT_BAD_REQUEST` (400, every `path: problem`),
- * `PROTO_PAYLOAD_TOO_LARGE` (413), `AGENT_NOT_FOUND` (404), `AGENT_CLOSED` (503).
+ * `PROTO_PAYLOAD_TOO_LARGE` (413), `AGENT_NOT_FOUND` (404), `AGENT_CLOSED` (503), and from the
+ * request guard `AGENT_FORBIDDEN` (403, foreign Host or Origin) and `AGENT_UNAUTHORIZED` (401).
  */
 export async function startApi(options: ApiOptions): Promise<LocalApi> {
   const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES });
@@ -71,6 +73,7 @@ export async function startApi(options: ApiOptions): Promise<LocalApi> {
   app.addHook('onRequest', async () => {
     if (options.isClosing()) throw new OutpostError('AGENT_CLOSED');
   });
+  installRequestGuard(app, options);
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const error = toOutpostError(err);
     if (error.code === 'AGENT_INTERNAL') {

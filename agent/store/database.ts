@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { runMigrations } from '../../shared/index.js';
+import { ensurePrivateDir, ensurePrivateFile, runMigrations } from '../../shared/index.js';
 import { agentMigrations } from './migrations.js';
 
 /** `crash-safe`: WAL + synchronous=NORMAL. `power-safe`: WAL + synchronous=FULL. */
@@ -21,7 +20,9 @@ export function newEpoch(): string {
  * the durability's `synchronous` level and runs the numbered migrations.
  */
 export function openDatabase(dataDir: string, durability: Durability): Database.Database {
-  mkdirSync(dataDir, { recursive: true });
+  // Owner-only: the store holds the device's outbox, samples and delivery state.
+  ensurePrivateDir(dataDir);
+  ensurePrivateFile(join(dataDir, AGENT_DB_FILE));
   const db = new Database(join(dataDir, AGENT_DB_FILE));
   try {
     db.pragma('journal_mode = WAL');

@@ -49,7 +49,7 @@ async function runMode(
     OUTPOST_HUB_MQTT__PORT: '0',
     OUTPOST_HUB_LOG_LEVEL: 'warn',
     ...(mosquitto
-      ? { OUTPOST_HUB_BROKER__URL: mosquitto.url, OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD }
+      ? { OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl, OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD }
       : {}),
   });
   const rss = () => rssOf(hub.child.pid) + (mosquitto ? rssOf(mosquitto.pid) : 0);

@@ -3,6 +3,7 @@ import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
+import { terminalSafe } from '../terminal-text.js';
 
 export const FL_TASKS_HELP = `outpost fl start --model M --version V [--strategy fedavg] [--strategy-params JSON]
                 [--mode sync|async] [--rounds 3] [--fraction 1 | --count N] [--min-clients 1]
@@ -177,7 +178,7 @@ export async function runFlTasksCommand(
     // biome-ignore lint/suspicious/noExplicitAny: the hub's JSON
     const { rounds } = await hubRequest<{ rounds: any[] }>(hub, 'GET', `${path}/rounds`);
     if (flags.json === true) return console.log(JSON.stringify({ ...task, rounds }, null, 2));
-    console.log(formatRounds(task, rounds));
+    console.log(terminalSafe(formatRounds(task, rounds)));
     return;
   }
   throw new CliError(`fl: unknown subcommand ${JSON.stringify(sub)}\n\n${FL_TASKS_HELP}`, EXIT.USAGE);

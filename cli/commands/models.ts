@@ -4,6 +4,7 @@ import type { ConfigObject } from '../../shared/index.js';
 import { agentUrl, CLIENT_ENV, DEFAULT_AGENT_URL } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
+import { terminalSafe } from '../terminal-text.js';
 import { isRegistryAction, MODELS_REGISTRY_HELP, runRegistryCommand } from './models-registry.js';
 import { QUANTIZE_HELP, runQuantizeCommand } from './quantize.js';
 
@@ -135,7 +136,7 @@ export async function runModelsCommand(positionals: string[], flags: ConfigObjec
       ...(flags.noActivate === true ? { activate: false } : {}),
     };
     const listing = await agentRequest<Listing>(flags, 'POST', '/v1/models', body);
-    console.log(json ? JSON.stringify(listing) : describe(listing));
+    console.log(json ? JSON.stringify(listing) : terminalSafe(describe(listing)));
     return;
   }
   if (action === 'list') {
@@ -167,7 +168,7 @@ export async function runModelsCommand(positionals: string[], flags: ConfigObjec
       `/v1/models/${encodeURIComponent(name)}/activate`,
       body,
     );
-    console.log(json ? JSON.stringify(listing) : describe(listing));
+    console.log(json ? JSON.stringify(listing) : terminalSafe(describe(listing)));
     return;
   }
   if (action === 'infer') {

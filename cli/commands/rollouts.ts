@@ -3,6 +3,7 @@ import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
+import { terminalSafe } from '../terminal-text.js';
 
 export const ROLLOUTS_HELP = `outpost rollouts create --model M --version V [--selector tag=edge,profile=P]
                         [--stages 1,10,50,100] [--bake 10m] [--gate "error_rate<0.01" ...]
@@ -200,7 +201,7 @@ export async function runRolloutsCommand(positionals: string[], flags: ConfigObj
     }
     case 'status': {
       const status = await hubRequest<unknown>(hub(), 'GET', `/v1/rollouts/${needId()}`);
-      console.log(json ? JSON.stringify(status) : formatStatus(status));
+      console.log(json ? JSON.stringify(status) : terminalSafe(formatStatus(status)));
       return;
     }
     case 'pause':
@@ -209,7 +210,9 @@ export async function runRolloutsCommand(positionals: string[], flags: ConfigObj
     case 'rollback': {
       const body = typeof flags.reason === 'string' ? { reason: flags.reason } : undefined;
       const r = await hubRequest<Rollout>(hub(), 'POST', `/v1/rollouts/${needId()}/${action}`, body);
-      console.log(json ? JSON.stringify(r) : `${r.id} ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+      console.log(
+        json ? JSON.stringify(r) : terminalSafe(`${r.id} ${r.state}${r.reason ? `: ${r.reason}` : ''}`),
+      );
       return;
     }
     default:

@@ -3,6 +3,7 @@ import { Aedes, type Client } from 'aedes';
 import { topicMatches } from '../bus/topic-match.js';
 import type { HubBus, MessageHandler, PublishOptions, SessionEnd } from '../bus/types.js';
 import { type AclDeps, createAclHandlers } from './acl.js';
+import { guardClientPacketSize } from './packet-size-guard.js';
 import { indexRetainedMessages, type RetainedPersistence } from './retained-index.js';
 
 /** The embedded aedes broker and the {@link HubBus} over it. */
@@ -23,7 +24,15 @@ export interface EmbeddedBroker {
  * is opened here: see `transports.ts`. Messages reach bus subscribers through aedes'
  * `published` hook, which also names the publishing connection (for wills too).
  */
-export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker> {
+/** What the embedded broker needs besides its access control. */
+export interface EmbeddedBrokerDeps extends AclDeps {
+  /** Largest MQTT packet (remaining length), checked while it is read, before authentication. */
+  maxPacketBytes: number;
+  /** A connection that has not completed CONNECT within this many ms is closed. */
+  connectTimeoutMs: number;
+}
+
+export async function startEmbeddedBroker(deps: EmbeddedBrokerDeps): Promise<EmbeddedBroker> {
   const logger = deps.logger;
   const subscriptions: Array<{ filter: string; handler: MessageHandler }> = [];
   const sessionEndHandlers: Array<(end: SessionEnd) => void> = [];
@@ -53,6 +62,7 @@ export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker
 
   const aedes = await Aedes.createBroker({
     ...createAclHandlers(deps),
+    connectTimeout: deps.connectTimeoutMs,
     published: (packet, client, callback) => {
       // `client` is null for the hub's own publications despite aedes' typing.
       const origin = (client as Client | null) === null ? undefined : sessionOf(client);
@@ -60,6 +70,20 @@ export async function startEmbeddedBroker(deps: AclDeps): Promise<EmbeddedBroker
       callback(null);
     },
   });
+  // Every listener (TCP, TLS, WebSocket) hands its connections to `handle`: the packet size
+  // limit goes in there, so no listener can miss it.
+  const handle = aedes.handle.bind(aedes);
+  aedes.handle = (conn, req) => {
+    const client = handle(conn, req);
+    guardClientPacketSize(client, deps.maxPacketBytes, (announced) =>
+      deps.rejections.reject(
+        (conn as { remoteAddress?: string }).remoteAddress ?? 'unknown',
+        'mqtt.packet-too-large',
+        `a packet announced ${announced} bytes (limit ${deps.maxPacketBytes}); connection closed`,
+      ),
+    );
+    return client;
+  };
   // Exact-topic retained lookups: the default store scans every retained message per
   // SUBSCRIBE, an O(N²) connect storm.
   // aedes' typings omit the `persistence` property it has at run time.

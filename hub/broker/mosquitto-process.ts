@@ -7,8 +7,11 @@ import { mosquittoConf } from './mosquitto-config.js';
 
 /** A Mosquitto started by {@link startMosquitto}. */
 export interface MosquittoProcess {
+  /** The devices' listener. */
   url: string;
   port: number;
+  /** The hub replicas' listener (only the hub user may log in there). */
+  hubUrl: string;
   pid: number | undefined;
   /** Everything it logged (stdout and stderr). */
   log(): string;
@@ -28,17 +31,21 @@ export async function freePort(): Promise<number> {
 
 /**
  * Runs a local Mosquitto (tests and the fleet benchmark; never the machine's own
- * broker) on a free 127.0.0.1 port with `dir/passwd` and `dir/acl` (see `writeBrokerAuth`),
+ * broker) on two free 127.0.0.1 ports (devices, hub) with the files `writeBrokerAuth` wrote,
  * writing `dir/local-mosquitto.conf`. Resolves once it answers CONNECT (an anonymous one is
  * refused as not authorized, which proves it is up and enforcing auth); rejects with its log
  * when it exits or stays silent for `timeoutMs` (default 20 s).
  */
 export async function startMosquitto(dir: string, bin = '/usr/sbin/mosquitto', timeoutMs = 20_000) {
   const port = await freePort();
+  const hubPort = await freePort();
   const conf = join(dir, 'local-mosquitto.conf');
   // As root, Mosquitto would drop to the `mosquitto` user, who cannot read the 0600 files.
   const asRoot = process.getuid?.() === 0 ? 'user root\n' : '';
-  await writeFile(conf, `${mosquittoConf(dir, { host: '127.0.0.1', port })}${asRoot}log_dest stdout\n`);
+  await writeFile(
+    conf,
+    `${mosquittoConf(dir, { devices: { host: '127.0.0.1', port }, hub: { host: '127.0.0.1', port: hubPort } })}${asRoot}log_dest stdout\n`,
+  );
   const child: ChildProcess = spawn(bin, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (d: Buffer) => {
@@ -67,6 +74,7 @@ export async function startMosquitto(dir: string, bin = '/usr/sbin/mosquitto', t
   const process_: MosquittoProcess = {
     url,
     port,
+    hubUrl: `mqtt://127.0.0.1:${hubPort}`,
     pid: child.pid,
     log: () => output,
     reload: () => child.kill('SIGHUP'),

@@ -19,12 +19,15 @@ export const BrokerConfigSchema = z
     password: z.string().min(16, 'broker password must be at least 16 characters').optional(),
     /**
      * Shared-subscription group: every replica subscribes `$share/{group}/outpost/v1/d/+/up`
-     * (and `state`, `ping`), so the broker hands each message to one replica only.
+     * (and `state`, `ping`), so the broker hands each message to one replica only. It is a
+     * secret: a device that knew it could join the group and take messages away from the hub.
+     * Default: derived from `password` (see `shareGroupName`), so replicas sharing the
+     * password agree without storing anything.
      */
     shareGroup: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_-]')
-      .default('outpost-hub'),
+      .regex(/^[A-Za-z0-9_-]{16,64}$/, 'must be 16-64 of [A-Za-z0-9_-] (a secret: random, not a word)')
+      .optional(),
     /**
      * Directory where the hub keeps the broker's `passwd`, `acl` and `mosquitto.conf`
      * up to date (written at start and after every enrollment); absent = not written (use

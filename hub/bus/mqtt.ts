@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { TOPIC_ROOT } from '../../shared/index.js';
 import type { BrokerConfig } from './mqtt-config.js';
+import { shareGroupName } from './share-group.js';
 import { topicMatches } from './topic-match.js';
 import type { HubBus, MessageHandler, PublishOptions } from './types.js';
 
@@ -39,6 +40,7 @@ export function isSharedFilter(filter: string): boolean {
 export async function connectExternalBus(config: BrokerConfig, logger: Logger): Promise<ExternalBus> {
   if (config.url === undefined) throw new Error('connectExternalBus needs broker.url');
   const clientId = `${config.username}-${randomBytes(6).toString('hex')}`;
+  const shareGroup = shareGroupName(config);
   const client = await mqtt.connectAsync(config.url, {
     protocolVersion: 4,
     clientId,
@@ -73,15 +75,12 @@ export async function connectExternalBus(config: BrokerConfig, logger: Logger): 
   client.on('reconnect', () => logger.info({ url: config.url }, 'reconnecting to the external broker'));
   // Best effort: a broker without $SYS (or an ACL denying it) leaves the count at 0.
   await client.subscribeAsync(SYS_CLIENTS, { qos: 0 }).catch(() => undefined);
-  logger.info(
-    { url: config.url, clientId, shareGroup: config.shareGroup },
-    'connected to the external broker',
-  );
+  logger.info({ url: config.url, clientId }, 'connected to the external broker');
 
   const bus: HubBus = {
     async subscribe(filter, handler) {
       subscriptions.push({ filter, handler });
-      const wire = isSharedFilter(filter) ? `$share/${config.shareGroup}/${filter}` : filter;
+      const wire = isSharedFilter(filter) ? `$share/${shareGroup}/${filter}` : filter;
       const granted = await client.subscribeAsync(wire, { qos: 1 });
       if (granted.some((g) => g.qos === 128)) {
         throw new Error(`the broker refused the hub's subscription to ${wire} (check its ACL)`);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { OutpostError, Sha256Schema } from '../../shared/index.js';
 import { createCallerAuth } from '../inference/device-auth.js';
 import type { ArtifactStore } from '../registry/artifact-store.js';
+import { desiredReferencesArtifact } from '../security/artifact-access.js';
 import { type HttpDeps, parseRequest } from './context.js';
 
 /** Path prefix of artifact downloads: devices authenticate themselves here (Basic), or the admin. */
@@ -44,17 +45,28 @@ const ParamsSchema = z.strictObject({ sha256: Sha256Schema });
  * streamed from disk. `ETag` is the quoted sha256 (an artifact never changes), `Accept-Ranges:
  * bytes`; one `Range` → 206 with `Content-Range`; past the end → 416 with `Content-Range:
  * bytes *\/SIZE`; `If-Range` other than the ETag → the whole artifact (200);
- * `If-None-Match` equal to the ETag → 304. Auth: a device's Basic credentials or the admin token.
+ * `If-None-Match` equal to the ETag → 304. Auth: a device's Basic credentials or the admin token;
+ * a device gets only artifacts its desired state references (else 404 `HUB_ARTIFACT_NOT_FOUND`).
  */
 export function registerArtifactRoutes(app: FastifyInstance, deps: HttpDeps, artifacts: ArtifactStore): void {
-  const authenticate = createCallerAuth(deps.store, deps.adminToken);
+  const authenticate = createCallerAuth(deps.store, deps.adminToken, deps.authFailures);
 
   app.route({
     method: ['GET', 'HEAD'],
     url: '/v1/artifacts/:sha256',
     handler: async (request, reply: FastifyReply) => {
-      await authenticate(request);
+      const caller = await authenticate(request);
       const { sha256 } = parseRequest(ParamsSchema, request.params, 'path');
+      // A device gets only what its desired state references; it learns nothing about the rest.
+      if (caller.kind === 'device') {
+        const desired = await deps.store.getDesired(caller.deviceId);
+        if (!desiredReferencesArtifact(desired, sha256)) {
+          throw new OutpostError(
+            'HUB_ARTIFACT_NOT_FOUND',
+            `no artifact ${sha256} for device ${caller.deviceId}`,
+          );
+        }
+      }
       const stats = await artifacts.stat(sha256);
       if (stats === undefined) throw new OutpostError('HUB_ARTIFACT_NOT_FOUND', `no artifact ${sha256}`);
       const size = stats.size;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DeviceIdSchema, encodeJoinToken, OutpostError } from '../../shared/index.js';
 import { mosquittoHash } from '../broker/mosquitto-passwd.js';
 import { generateSecret, hashSecret } from '../secrets.js';
+import { assertDeviceIdNotReserved } from '../security/reserved-ids.js';
 import type { HubStore } from '../store/types.js';
 import { type HttpDeps, parseRequest } from './context.js';
 import { deviceView, ledgerView } from './views.js';
@@ -28,7 +29,8 @@ export async function requireDevice(store: HubStore, id: string) {
 /**
  * - `POST /v1/devices` `{id?, name?, labels?}` → 201 `{id, secret, mqtt: {url, wsUrl}, joinToken}`;
  *   the secret (also inside the join token, with the hub's public URLs, signing keys and TLS CA)
- *   is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`.
+ *   is shown this once and stored only as an scrypt hash; 409 `HUB_DEVICE_EXISTS`;
+ *   400 `HUB_DEVICE_ID_RESERVED` for an id the hub or broker use themselves.
  * - `GET /v1/devices` → `{devices: DeviceView[]}`.
  * - `GET /v1/devices/:id` → `DeviceView & {desired: DesiredState | null, ledger: LedgerView}`
  *   (the loss ledger).
@@ -39,6 +41,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
   app.post('/v1/devices', async (request, reply) => {
     const body = parseRequest(EnrollRequestSchema, request.body ?? {}, 'enrollment request');
     const id = body.id ?? `dev-${randomBytes(8).toString('hex')}`;
+    assertDeviceIdNotReserved(id, deps.hubBrokerUsername);
     const secret = generateSecret();
     const device = await store.createDevice({
       id,

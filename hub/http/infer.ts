@@ -26,7 +26,7 @@ const ParamsSchema = z.strictObject({
  * - `GET /v1/infer` (admin) → `{models: [{name, version, engine, rejected}]}`.
  */
 export function registerInferRoutes(app: FastifyInstance, deps: HttpDeps): void {
-  const authenticate = createCallerAuth(deps.store, deps.adminToken);
+  const authenticate = createCallerAuth(deps.store, deps.adminToken, deps.authFailures);
 
   app.get('/v1/infer', async () => ({ models: deps.models?.list() ?? [] }));
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { isDeviceId, OutpostError } from '../../shared/index.js';
 import { generateSecret, hashSecret, tokensEqual, verifySecret } from '../secrets.js';
+import type { AuthFailureGuard } from '../security/failure-guard.js';
 import type { HubStore } from '../store/types.js';
 import { certifiedDeviceId } from '../tls.js';
 
@@ -21,14 +22,17 @@ const MAX_REMEMBERED = 10_000;
  * client certificate stands in for Basic: its CN names the device (which must be enrolled),
  * and Basic credentials sent along must name the same device. Throws `HUB_UNAUTHORIZED`.
  */
-export function createCallerAuth(store: HubStore, adminToken: string) {
+export function createCallerAuth(store: HubStore, adminToken: string, failures?: AuthFailureGuard) {
   const verified = new Map<string, number>();
-  let dummyHash: Promise<string> | undefined;
+  // Computed once, up front, so an unknown id costs what a known one does.
+  const dummyHash = hashSecret(generateSecret());
+  dummyHash.catch(() => undefined);
   return async function authenticate(request: FastifyRequest): Promise<Caller> {
     const header = request.headers.authorization;
     const certified = certifiedDeviceId(request.raw.socket) ?? undefined;
     if (certified !== undefined && !/^Bearer\s/i.test(header ?? '')) {
-      const caller = typeof header === 'string' ? await byBasic(header) : await byCertificate(certified);
+      const caller =
+        typeof header === 'string' ? await byBasic(header, request.ip) : await byCertificate(certified);
       if (caller.deviceId !== certified) {
         throw new OutpostError(
           'HUB_UNAUTHORIZED',
@@ -45,7 +49,7 @@ export function createCallerAuth(store: HubStore, adminToken: string) {
       if (tokensEqual(bearer[1] as string, adminToken)) return { kind: 'admin' };
       throw new OutpostError('HUB_UNAUTHORIZED', 'wrong bearer token');
     }
-    return byBasic(header);
+    return byBasic(header, request.ip);
   };
 
   async function byCertificate(deviceId: string): Promise<{ kind: 'device'; deviceId: string }> {
@@ -55,7 +59,11 @@ export function createCallerAuth(store: HubStore, adminToken: string) {
     return { kind: 'device', deviceId };
   }
 
-  async function byBasic(header: string): Promise<{ kind: 'device'; deviceId: string }> {
+  /**
+   * Past the source's (or everyone's) failure budget, refused with `HUB_RATE_LIMITED` before
+   * any scrypt; an unknown id costs one scrypt like a known one.
+   */
+  async function byBasic(header: string, source: string): Promise<{ kind: 'device'; deviceId: string }> {
     const basic = /^Basic\s+(\S+)\s*$/i.exec(header);
     const decoded = basic ? Buffer.from(basic[1] as string, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
@@ -65,13 +73,19 @@ export function createCallerAuth(store: HubStore, adminToken: string) {
     const key = createHash('sha256').update(decoded).digest('base64');
     const until = verified.get(key);
     if (until !== undefined && until > Date.now()) return { kind: 'device', deviceId };
+    const admission = failures?.admit(source);
+    if (typeof admission === 'string')
+      throw new OutpostError('HUB_RATE_LIMITED', `${admission}; retry later`);
     const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
     // Verify even for an unknown device, so timing does not tell which ids exist.
-    dummyHash ??= hashSecret(generateSecret());
-    const ok = await verifySecret(secret, device?.secretHash ?? (await dummyHash));
+    const hash = device?.secretHash ?? (await dummyHash);
+    const verify = () => verifySecret(secret, hash);
+    const ok = await (admission && failures ? failures.check(admission, verify) : verify());
     if (!device || !ok) {
+      if (admission) failures?.failed(admission);
       throw new OutpostError('HUB_UNAUTHORIZED', 'unknown device or wrong device secret');
     }
+    if (admission) failures?.succeeded(admission);
     if (verified.size >= MAX_REMEMBERED) verified.clear();
     verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return { kind: 'device', deviceId };

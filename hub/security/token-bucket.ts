@@ -29,6 +29,24 @@ export class TokenBuckets {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.ratePerS));
   }
 
+  /** The tokens `key` holds now (the burst for an unknown key), without taking one. */
+  available(key: string): number {
+    const bucket = this.buckets.get(key);
+    if (bucket === undefined) return this.burst;
+    return Math.min(this.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.ratePerS);
+  }
+
+  /** Gives back one token `key` took (never above the burst). */
+  refund(key: string): void {
+    const bucket = this.buckets.get(key);
+    if (bucket !== undefined) bucket.tokens = Math.min(this.burst, bucket.tokens + 1);
+  }
+
+  /** Whether `key` has taken a token that is not back yet. */
+  hasSpent(key: string): boolean {
+    return this.available(key) < this.burst;
+  }
+
   private evict(now: number): void {
     for (const [key, b] of this.buckets) {
       if (this.buckets.size <= this.maxKeys * 0.9) break;

@@ -1,7 +1,6 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { runMigrations } from '../../shared/index.js';
+import { ensurePrivateDir, ensurePrivateFile, runMigrations } from '../../shared/index.js';
 import { SqliteDatabase } from './sql/sqlite-db.js';
 import { HUB_SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { assembleHubStore } from './store.js';
@@ -16,7 +15,9 @@ export const HUB_DB_FILE = 'hub.db';
  * only a crash of the process. Runs the numbered migrations.
  */
 export function openSqliteHubStore(dataDir: string): HubStore {
-  mkdirSync(dataDir, { recursive: true });
+  // Owner-only: the store holds device secret hashes and everything devices reported.
+  ensurePrivateDir(dataDir);
+  ensurePrivateFile(join(dataDir, HUB_DB_FILE));
   const db = new BetterSqlite3(join(dataDir, HUB_DB_FILE));
   try {
     db.pragma('journal_mode = WAL');

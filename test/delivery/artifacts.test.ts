@@ -21,6 +21,8 @@ describe('artifacts over HTTP', () => {
     hub = await startHub(dir.path);
     assert.equal((await pushModel(hub, 'art', '1.0.0', bytes)).status, 201);
     const creds = await enroll(hub);
+    // A device may download only what its desired state references.
+    await hub.delivery.desired.setModel(creds.id, { name: 'art', version: '1.0.0' });
     auth = basicAuth(creds.id, creds.secret);
     url = `${hub.http.url}/v1/artifacts/${sha}`;
   });

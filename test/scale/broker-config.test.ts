@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { mosquittoAcl } from '../../hub/broker/mosquitto-config.js';
+import { mosquittoAcl, mosquittoHubAcl } from '../../hub/broker/mosquitto-config.js';
 import { runCli } from '../cli/run-cli.js';
 import { enroll, startHub, tempDir } from '../helpers/hub.js';
 
@@ -23,7 +23,18 @@ test('outpost hub broker-config writes passwd (0600), acl and conf for every enr
     assert.equal(noPassword.code, 2);
     assert.match(noPassword.stderr, /broker\.password is required/);
     const run = await runCli(
-      ['hub', 'broker-config', '--data-dir', data.path, '--out', out.path, '--listen', '127.0.0.1:18830'],
+      [
+        'hub',
+        'broker-config',
+        '--data-dir',
+        data.path,
+        '--out',
+        out.path,
+        '--listen',
+        '127.0.0.1:18830',
+        '--hub-listen',
+        '10.0.0.5:18831',
+      ],
       { OUTPOST_HUB_BROKER__PASSWORD: 'a-hub-broker-password-1234' },
     );
     assert.equal(run.code, 0, run.stderr);
@@ -33,12 +44,29 @@ test('outpost hub broker-config writes passwd (0600), acl and conf for every enr
       .trim()
       .split('\n')
       .map((line) => line.split(':')[0]);
-    assert.deepEqual(users, ['outpost-hub', ...ids]);
-    assert.match(passwd, /^outpost-hub:\$7\$101\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/m);
-    assert.equal(passwd.includes('a-hub-broker-password-1234'), false, 'no password in the clear');
-    assert.equal((await stat(join(out.path, 'passwd'))).mode & 0o777, 0o600);
-    assert.equal(await readFile(join(out.path, 'acl'), 'utf8'), mosquittoAcl('outpost-hub'));
-    assert.match(await readFile(join(out.path, 'mosquitto.conf'), 'utf8'), /^listener 18830 127\.0\.0\.1$/m);
+    assert.deepEqual(users, ids, 'the devices file holds devices only');
+    const hubPasswd = await readFile(join(out.path, 'hub-passwd'), 'utf8');
+    assert.match(hubPasswd, /^outpost-hub:\$7\$101\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+\n$/);
+    assert.equal(hubPasswd.includes('a-hub-broker-password-1234'), false, 'no password in the clear');
+    for (const file of ['passwd', 'hub-passwd', 'acl', 'hub-acl', 'mosquitto.conf']) {
+      assert.equal((await stat(join(out.path, file))).mode & 0o777, 0o600, file);
+    }
+    assert.equal(await readFile(join(out.path, 'acl'), 'utf8'), mosquittoAcl());
+    assert.equal(await readFile(join(out.path, 'hub-acl'), 'utf8'), mosquittoHubAcl('outpost-hub'));
+    const conf = await readFile(join(out.path, 'mosquitto.conf'), 'utf8');
+    assert.match(
+      conf,
+      /^listener 18830 127\.0\.0\.1\nallow_anonymous false\nuse_username_as_clientid true$/m,
+    );
+    assert.match(conf, /^listener 18831 10\.0\.0\.5$/m);
+    const badHub = await runCli(
+      ['hub', 'broker-config', '--data-dir', data.path, '--out', out.path, '--hub-listen', 'x'],
+      {
+        OUTPOST_HUB_BROKER__PASSWORD: 'a-hub-broker-password-1234',
+      },
+    );
+    assert.equal(badHub.code, 2);
+    assert.match(badHub.stderr, /--hub-listen must be HOST:PORT/);
   } finally {
     await data.remove();
     await out.remove();

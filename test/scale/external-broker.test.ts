@@ -55,7 +55,7 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
     return startHub(dir.path, {
       adminToken: 'admin-token-shared-by-replicas',
       store: { url: space.url, schema: space.schema },
-      broker: { url: mosquitto.url, username: HUB_USER, password: HUB_PASSWORD, authDir: authDir.path },
+      broker: { url: mosquitto.hubUrl, username: HUB_USER, password: HUB_PASSWORD, authDir: authDir.path },
     });
   };
 
@@ -95,7 +95,7 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
     const [d0, d1] = devices as [Credentials, Credentials];
     await assert.rejects(connectAs(mosquitto.url, d0.id, 'not-the-secret'), /Not authorized|Bad user/i);
     await assert.rejects(connectAs(mosquitto.url, d0.id, d1.secret), /Not authorized|Bad user/i);
-    const spy = await connectAs(mosquitto.url, HUB_USER, HUB_PASSWORD, 'spy-hub');
+    const spy = await connectAs(mosquitto.hubUrl, HUB_USER, HUB_PASSWORD, 'spy-hub');
     clients.push(spy);
     const seen: string[] = [];
     spy.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));

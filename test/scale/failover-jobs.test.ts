@@ -47,7 +47,7 @@ describe('jobs fail over between two hub replicas', {
       OUTPOST_HUB_STORE__SCHEMA: space.schema,
       OUTPOST_HUB_STORE__LEASE_TTL_MS: '1000',
       OUTPOST_HUB_ROLLOUTS__TICK_MS: '100',
-      OUTPOST_HUB_BROKER__URL: mosquitto.url,
+      OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl,
       OUTPOST_HUB_BROKER__USERNAME: HUB_USER,
       OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
       OUTPOST_HUB_BROKER__AUTH_DIR: authDir.path,

@@ -42,7 +42,7 @@ describe('failover between two hub replicas', { skip: mosquittoSkip() ?? (await 
       OUTPOST_HUB_STORE__URL: space.url,
       OUTPOST_HUB_STORE__SCHEMA: space.schema,
       OUTPOST_HUB_STORE__LEASE_TTL_MS: '1000',
-      OUTPOST_HUB_BROKER__URL: mosquitto.url,
+      OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl,
       OUTPOST_HUB_BROKER__USERNAME: HUB_USER,
       OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
       OUTPOST_HUB_BROKER__AUTH_DIR: authDir.path,

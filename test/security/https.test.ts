@@ -141,6 +141,7 @@ describe('HTTPS and mqtts with client certificates, agent end to end', () => {
       const pushed = await pushModel(optional, 'clf', '1.0.0', classifierModel(1).bytes);
       assert.equal(pushed.status, 201);
       const d = await enroll(optional, { id: 'https-dev-2' });
+      await optional.delivery.desired.setModel(d.id, { name: 'clf', version: '1.0.0' });
       const url = `${optional.https?.url}/v1/artifacts/${pushed.body.variants[0].sha256}`;
       const basic = await clientFetch()(url, { authorization: basicAuth(d.id, d.secret) });
       assert.equal(basic.status, 200);

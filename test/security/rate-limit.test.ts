@@ -54,7 +54,7 @@ test('token buckets refill at the rate and never exceed the burst', () => {
   );
 });
 
-test('CONNECTs per device are limited on the embedded broker, before any password check', async () => {
+test('CONNECTs per device are limited on the embedded broker, charged only after the password check', async () => {
   const dir2 = await tempDir();
   const limited = await startHub(dir2.path, { limits: { mqtt: { connectsPerS: 0.01, connectBurst: 2 } } });
   try {
