@@ -1,14 +1,5 @@
 #!/usr/bin/env node
 import { configFromFlags } from '../shared/index.js';
-import { AGENT_HELP, runAgentCommand } from './commands/agent.js';
-import { AGENT_INSTALL_HELP, runAgentInstallCommand } from './commands/agent-install.js';
-import { DEMO_HELP, runDemoCommand } from './commands/demo.js';
-import { DEVICES_HELP, runDevicesCommand } from './commands/devices.js';
-import { FL_HELP, runFlCommand } from './commands/fl.js';
-import { HUB_HELP, runHubCommand } from './commands/hub.js';
-import { HUB_BROKER_CONFIG_HELP, runBrokerConfigCommand } from './commands/hub-broker-config.js';
-import { MODELS_HELP, runModelsCommand } from './commands/models.js';
-import { ROLLOUTS_HELP, runRolloutsCommand } from './commands/rollouts.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 const USAGE = `outpost — edge ML runtime with cloud sync
@@ -30,14 +21,19 @@ Commands:
 Run 'outpost <command> --help' for a command's options and examples.
 Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 hub or agent unreachable.`;
 
-const HELP: Record<string, string> = {
-  demo: DEMO_HELP,
-  hub: HUB_HELP,
-  agent: AGENT_HELP,
-  devices: DEVICES_HELP,
-  models: MODELS_HELP,
-  rollouts: ROLLOUTS_HELP,
-  fl: FL_HELP,
+/**
+ * The help text of a command, from its module. Each command's module (and what it pulls in:
+ * the hub, the agent, fastify, mqtt, pg, the inference stacks) is imported only when that
+ * command runs, so a short command such as `outpost devices list` starts fast.
+ */
+const HELP: Record<string, () => Promise<string>> = {
+  demo: async () => (await import('./commands/demo.js')).DEMO_HELP,
+  hub: async () => (await import('./commands/hub.js')).HUB_HELP,
+  agent: async () => (await import('./commands/agent.js')).AGENT_HELP,
+  devices: async () => (await import('./commands/devices.js')).DEVICES_HELP,
+  models: async () => (await import('./commands/models.js')).MODELS_HELP,
+  rollouts: async () => (await import('./commands/rollouts.js')).ROLLOUTS_HELP,
+  fl: async () => (await import('./commands/fl.js')).FL_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -51,30 +47,32 @@ async function main(argv: string[]): Promise<void> {
   if (flags.help === true || rest.includes('-h')) {
     const sub =
       command === 'agent' && positionals[0] === 'install'
-        ? AGENT_INSTALL_HELP
+        ? (await import('./commands/agent-install.js')).AGENT_INSTALL_HELP
         : command === 'hub' && positionals[0] === 'broker-config'
-          ? HUB_BROKER_CONFIG_HELP
+          ? (await import('./commands/hub-broker-config.js')).HUB_BROKER_CONFIG_HELP
           : undefined;
-    console.log(sub ?? HELP[command] ?? USAGE);
+    console.log(sub ?? (await HELP[command]?.()) ?? USAGE);
     return;
   }
   switch (command) {
     case 'demo':
-      return runDemoCommand(flags);
+      return (await import('./commands/demo.js')).runDemoCommand(flags);
     case 'hub':
-      if (positionals[0] === 'broker-config') return runBrokerConfigCommand(flags);
-      return runHubCommand(flags);
+      if (positionals[0] === 'broker-config')
+        return (await import('./commands/hub-broker-config.js')).runBrokerConfigCommand(flags);
+      return (await import('./commands/hub.js')).runHubCommand(flags);
     case 'agent':
-      if (positionals[0] === 'install') return runAgentInstallCommand(flags);
-      return runAgentCommand(flags);
+      if (positionals[0] === 'install')
+        return (await import('./commands/agent-install.js')).runAgentInstallCommand(flags);
+      return (await import('./commands/agent.js')).runAgentCommand(flags);
     case 'devices':
-      return runDevicesCommand(positionals, flags);
+      return (await import('./commands/devices.js')).runDevicesCommand(positionals, flags);
     case 'models':
-      return runModelsCommand(positionals, flags);
+      return (await import('./commands/models.js')).runModelsCommand(positionals, flags);
     case 'rollouts':
-      return runRolloutsCommand(positionals, flags);
+      return (await import('./commands/rollouts.js')).runRolloutsCommand(positionals, flags);
     case 'fl':
-      return runFlCommand(positionals, flags);
+      return (await import('./commands/fl.js')).runFlCommand(positionals, flags);
     default:
       throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
   }
