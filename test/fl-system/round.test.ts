@@ -3,15 +3,16 @@ import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
 import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
 // A real federated round across real agents and a real hub.
 
 describe('federated rounds (sync) across three agents', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('runs two rounds: every device trains, the hub aggregates, evaluations are stored', async () => {
