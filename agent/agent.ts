@@ -171,6 +171,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   });
   const outbox: AgentOutbox = new AgentOutbox({
     store,
+    dataDir: cfg.dataDir,
     config: cfg.outbox,
     wallNow,
     isConnected: () => link.connected,
@@ -246,6 +247,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
     desired: { appliedRev: reconciler.appliedRev, outcome: reconciler.outcome ?? null },
     inbound: { invalid: router.stats() },
     inference: inference.report(),
+    disk: outbox.disk(),
   });
 
   const samples = new SampleStore(store.db, cfg.samples);

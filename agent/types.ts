@@ -2,6 +2,7 @@ import type { DesiredOutcome, InferenceReport, Lane, LaneLedger } from '../share
 import type { AgentModels } from './inference/models-api.js';
 import type { InvalidInboundStats } from './link/inbound.js';
 import type { LinkInfo } from './link/mqtt-link.js';
+import type { DiskSpace } from './outbox/disk-headroom.js';
 import type { LaneCounters } from './store/index.js';
 
 export type { InvalidInboundStats } from './link/inbound.js';
@@ -48,6 +49,8 @@ export interface AgentStatus {
   inbound: { invalid: InvalidInboundStats };
   /** Firmware profile, models with chosen and rejected engines, result-cache counters. */
   inference: InferenceReport;
+  /** The data dir's free space, and the reserve below which new events are refused. */
+  disk: DiskSpace;
 }
 
 /** A running agent (see `createAgent`). */
