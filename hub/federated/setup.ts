@@ -27,7 +27,7 @@ export interface FederatedSetupOptions {
   now: () => number;
   /** Round runner tick, ms (default 250). */
   tickMs?: number;
-  /** Hub-side evaluation; default MNIST test digits for tasks with `hubEval`. */
+  /** Hub-side evaluation of tasks with `hubEval`; default: the MNIST demo's test digits. */
   evaluate?: HubEvaluator;
   /** The closed loop; default: registration through `registry` when given. */
   closedLoop?: ClosedLoopHook;
