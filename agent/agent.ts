@@ -20,6 +20,7 @@ import { ShadowRunner } from './metrics/shadow-runner.js';
 import { AgentOutbox } from './outbox/agent-outbox.js';
 import { parseEventInput } from './outbox/event-input.js';
 import { configWarnings } from './start-warnings.js';
+import { StartedParts } from './started-parts.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import { SampleStore } from './store/sample-store.js';
@@ -54,8 +55,9 @@ function parseAgentConfig(config: AgentConfig): AgentConfig {
 
 /**
  * Starts an agent: opens its store, starts the local API, connects to the hub and
- * drains the outbox. Throws `AGENT_CONFIG_INVALID` on a bad config; the promise rejects
- * (leaving nothing open) when the store or the API cannot start.
+ * drains the outbox. Throws `AGENT_CONFIG_INVALID` on a bad config; when any part fails to
+ * start, every part already started is closed (newest first) and the promise rejects with
+ * that part's error, leaving nothing open.
  */
 export async function createAgent(config: AgentConfig, options: CreateAgentOptions = {}): Promise<Agent> {
   const cfg = parseAgentConfig(config);
@@ -70,13 +72,47 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   for (const warning of warnings) root.warn({ component: 'agent' }, warning);
   // Private CA and client certificate for mqtts:// and https:// to the hub.
   const hubTls = loadHubTls(cfg.tls);
+  const started = new StartedParts(root);
+  try {
+    return await startParts(cfg, options, {
+      loggers,
+      defaultLevel,
+      wallNow,
+      startedAt,
+      hubTls,
+      started,
+      warnings,
+    });
+  } catch (err) {
+    await started.closeAll();
+    throw err;
+  }
+}
+
+/** What {@link createAgent} hands to {@link startParts}. */
+interface StartContext {
+  /** What keeps this agent from doing its job, found in its configuration at start. */
+  warnings: readonly string[];
+  loggers: ComponentLoggers;
+  defaultLevel: AgentConfig['logLevel'];
+  wallNow: () => number;
+  startedAt: number;
+  hubTls: ReturnType<typeof loadHubTls>;
+  /** Every part is recorded here once started, so a failure later closes it. */
+  started: StartedParts;
+}
+
+async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: StartContext): Promise<Agent> {
+  const { loggers, defaultLevel, wallNow, startedAt, hubTls, started, warnings } = ctx;
   const hub = createHubFetch(hubTls);
+  started.add('hub HTTP dispatcher', () => hub.close());
   const store = openAgentStore({
     dataDir: cfg.dataDir,
     durability: cfg.durability,
     quotas: cfg.outbox.lanes,
     monoNow: options.clock?.monoNow,
   });
+  started.add('store', () => store.close());
   let closing = false;
   // Per-model metrics, counted on the inference path, flushed to the outbox.
   const modelMetrics = new ModelMetrics(wallNow);
@@ -101,26 +137,21 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     now: wallNow,
     log: loggers.child('telemetry'),
   });
-  let inference: AgentInference;
-  try {
-    inference = setupInference({
-      config: cfg,
-      db: store.db,
-      enqueue: (event) => enqueue(event),
-      onChange: () => reporter.publishNow('models'),
-      hubOnline: () => link.connected,
-      onInfer: (o) => {
-        modelMetrics.record(o);
-        shadowRunner.observe(o);
-        ops.observe(o);
-      },
-      log: loggers.child('inference'),
-      fetch: hub.fetch,
-    });
-  } catch (err) {
-    store.close();
-    throw err;
-  }
+  const inference: AgentInference = setupInference({
+    config: cfg,
+    db: store.db,
+    enqueue: (event) => enqueue(event),
+    onChange: () => reporter.publishNow('models'),
+    hubOnline: () => link.connected,
+    onInfer: (o) => {
+      modelMetrics.record(o);
+      shadowRunner.observe(o);
+      ops.observe(o);
+    },
+    log: loggers.child('inference'),
+    fetch: hub.fetch,
+  });
+  started.add('inference', () => inference.close());
 
   // Model delivery: the desired `models` section, downloaded, verified, activated.
   const delivery = setupDelivery({
@@ -132,6 +163,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     now: wallNow,
     fetch: hub.fetch,
   });
+  started.add('model delivery', () => delivery.close());
 
   const enqueue = (input: unknown): Enqueued => {
     if (closing) throw new OutpostError('AGENT_CLOSED');
@@ -157,6 +189,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   });
   const outbox: AgentOutbox = new AgentOutbox({
     store,
+    dataDir: cfg.dataDir,
     config: cfg.outbox,
     wallNow,
     isConnected: () => link.connected,
@@ -186,6 +219,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     publish: (payload) => link.publish('state', payload, { retain: true }),
     log: loggers.child('state'),
   });
+  started.add('state reporter', () => reporter.stop());
   const reconciler: DesiredReconciler = new DesiredReconciler({
     store: store.desired,
     defaults: { logLevel: defaultLevel, reportIntervalS: cfg.reportIntervalS },
@@ -243,6 +277,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       link.info().pingRttMs === null && link.info().lastError?.startsWith(NOT_AN_OUTPOST_HUB)
         ? [...warnings, link.info().lastError as string]
         : [...warnings],
+    disk: outbox.disk(),
   });
 
   const samples = new SampleStore(store.db, cfg.samples);
@@ -255,29 +290,23 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     enqueue: (event) => enqueue(event),
     log: loggers.child('federated'),
   });
+  started.add('federated task runner', () => federated.close());
   reconciler.applyCurrent();
   await inference.loadActive();
   // Resumes deliveries of the applied desired state (downloads continue where they stopped).
   delivery.reconcile(reconciler.doc?.models);
-  let api: Awaited<ReturnType<typeof startApi>>;
-  try {
-    api = await startApi({
-      ...cfg.api,
-      status,
-      enqueue,
-      models: inference.models,
-      samples,
-      federated,
-      routes: (app) => ops.registerRoutes(app),
-      isClosing: () => closing,
-      log: loggers.child('api'),
-    });
-  } catch (err) {
-    reporter.stop();
-    await inference.close();
-    store.close();
-    throw err;
-  }
+  const api = await startApi({
+    ...cfg.api,
+    status,
+    enqueue,
+    models: inference.models,
+    samples,
+    federated,
+    routes: (app) => ops.registerRoutes(app),
+    isClosing: () => closing,
+    log: loggers.child('api'),
+  });
+  started.add('local API', () => api.close());
   const metricsFlusher = new MetricsFlusher({
     metrics: modelMetrics,
     enqueue: (event) => outbox.enqueue(parseEventInput(event)),
@@ -285,10 +314,14 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
     log: loggers.child('metrics'),
   });
   link.start();
+  started.add('hub link', () => link.close());
   outbox.start();
+  started.add('outbox drain', () => outbox.stop());
   federated.setTask(store.desired.load().doc?.federated?.task);
   metricsFlusher.start();
+  started.add('metrics flusher', () => metricsFlusher.stop());
   ops.start();
+  started.add('device telemetry', () => ops.stop());
   loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
 
   let closed: Promise<void> | undefined;

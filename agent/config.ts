@@ -108,6 +108,13 @@ export const AgentConfigSchema = z.strictObject({
       lanes: LaneQuotasSchema,
       /** How often expired events are dropped and the agent clock is saved, ms. */
       expirySweepMs: configInt().min(10).default(1000),
+      /**
+       * Free bytes of the data dir's filesystem kept for acks, deletions and the loss ledger:
+       * below it new events are refused with 507 `AGENT_STORAGE_FULL`; 0 turns the check off.
+       */
+      diskReserveBytes: configInt()
+        .min(0)
+        .default(8 * 1024 * 1024),
     })
     .prefault({}),
   /**

@@ -3,6 +3,7 @@ import type { AgentModels } from './inference/models-api.js';
 import type { HubProtocolStats } from './link/hub-version.js';
 import type { InvalidInboundStats } from './link/inbound.js';
 import type { LinkInfo } from './link/mqtt-link.js';
+import type { DiskSpace } from './outbox/disk-headroom.js';
 import type { LaneCounters } from './store/index.js';
 
 export type { InvalidInboundStats } from './link/inbound.js';
@@ -52,6 +53,8 @@ export interface AgentStatus {
   inference: InferenceReport;
   /** What keeps this agent from doing its job (e.g. no keys to verify models with); empty when none. */
   warnings: string[];
+  /** The data dir's free space, and the reserve below which new events are refused. */
+  disk: DiskSpace;
 }
 
 /** A running agent (see `createAgent`). */

@@ -1,6 +1,6 @@
-import { AgentConfigSchema } from '../agent/index.js';
-import { SimulateOptionsSchema } from '../federated/index.js';
-import { HubConfigSchema } from '../hub/index.js';
+import { AgentConfigSchema } from '../agent/config.js';
+import { SimulateOptionsSchema } from '../federated/simulate/options.js';
+import { HubConfigSchema } from '../hub/config.js';
 import { type FlagKind, type FlagSpec, flagsOfSchema } from './schema-flags.js';
 
 const flags = (kind: FlagKind, ...names: string[]): FlagSpec[] => names.map((name) => ({ name, kind }));

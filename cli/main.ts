@@ -2,22 +2,8 @@
 import { OUTPOST_VERSION } from '../shared/index.js';
 import { parseCommandArgs } from './args.js';
 import { COMMAND_FLAGS, COMMAND_SHORTS } from './command-flags.js';
-import { runAgentCommand } from './commands/agent.js';
-import { runAgentInstallCommand } from './commands/agent-install.js';
-import { runAgentJoinCommand } from './commands/agent-join.js';
-import { runAgentStatusCommand } from './commands/agent-status.js';
-import { runDemoCommand } from './commands/demo.js';
-import { runDevicesCommand } from './commands/devices.js';
-import { runDoctorCommand } from './commands/doctor.js';
-import { runFlCommand } from './commands/fl.js';
-import { runHubCommand } from './commands/hub.js';
-import { runBrokerConfigCommand } from './commands/hub-broker-config.js';
-import { runHubReadyCommand } from './commands/hub-ready.js';
-import { runModelsCommand } from './commands/models.js';
-import { runRolloutsCommand } from './commands/rollouts.js';
 import { COMPLETION_HELP, runCompletionCommand } from './completion.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { HELP, USAGE } from './help.js';
 
 /** The flag table's key: `hub broker-config` and `agent install` have flags of their own. */
 function commandKey(command: string, rest: readonly string[]): string {
@@ -40,10 +26,17 @@ function noPositionals(command: string, positionals: readonly string[]): void {
     );
 }
 
+/**
+ * Each command's module (and what it pulls in: the hub, the agent, fastify, mqtt, pg, the
+ * inference stacks) is imported only when that command runs, so a short command such as
+ * `outpost devices list` or `outpost --version` starts fast.
+ */
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // Help texts live in the command modules: loaded only when asked for.
+  const help = () => import('./help.js');
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    console.log(USAGE);
+    console.log((await help()).USAGE);
     return;
   }
   if (command === '--version' || command === '-v' || command === 'version') {
@@ -58,39 +51,45 @@ async function main(argv: string[]): Promise<void> {
   const key = commandKey(command, rest);
   const specs = COMMAND_FLAGS[key];
   if (specs === undefined)
-    throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
+    throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${(await help()).USAGE}`, EXIT.USAGE);
   const { flags, positionals } = parseCommandArgs(rest, specs, key, COMMAND_SHORTS[key]);
   if (flags.help === true) {
+    const { HELP, USAGE } = await help();
     console.log(HELP[key] ?? HELP[command] ?? USAGE);
     return;
   }
   delete flags.help;
   switch (command) {
     case 'doctor':
-      return runDoctorCommand(positionals, flags);
+      return (await import('./commands/doctor.js')).runDoctorCommand(positionals, flags);
     case 'demo':
-      return runDemoCommand(flags);
+      return (await import('./commands/demo.js')).runDemoCommand(flags);
     case 'hub':
-      if (positionals[0] === 'broker-config') return runBrokerConfigCommand(flags);
-      if (positionals[0] === 'ready') return runHubReadyCommand(flags);
+      if (positionals[0] === 'broker-config')
+        return (await import('./commands/hub-broker-config.js')).runBrokerConfigCommand(flags);
+      if (positionals[0] === 'ready')
+        return (await import('./commands/hub-ready.js')).runHubReadyCommand(flags);
       noPositionals('hub', positionals);
-      return runHubCommand(flags);
+      return (await import('./commands/hub.js')).runHubCommand(flags);
     case 'agent':
-      if (positionals[0] === 'install') return runAgentInstallCommand(flags);
-      if (positionals[0] === 'join') return runAgentJoinCommand(positionals, flags);
-      if (positionals[0] === 'status') return runAgentStatusCommand(flags);
+      if (positionals[0] === 'install')
+        return (await import('./commands/agent-install.js')).runAgentInstallCommand(flags);
+      if (positionals[0] === 'join')
+        return (await import('./commands/agent-join.js')).runAgentJoinCommand(positionals, flags);
+      if (positionals[0] === 'status')
+        return (await import('./commands/agent-status.js')).runAgentStatusCommand(flags);
       noPositionals('agent', positionals);
-      return runAgentCommand(flags);
+      return (await import('./commands/agent.js')).runAgentCommand(flags);
     case 'devices':
-      return runDevicesCommand(positionals, flags);
+      return (await import('./commands/devices.js')).runDevicesCommand(positionals, flags);
     case 'models':
-      return runModelsCommand(positionals, flags);
+      return (await import('./commands/models.js')).runModelsCommand(positionals, flags);
     case 'rollouts':
-      return runRolloutsCommand(positionals, flags);
+      return (await import('./commands/rollouts.js')).runRolloutsCommand(positionals, flags);
     case 'fl':
-      return runFlCommand(positionals, flags);
+      return (await import('./commands/fl.js')).runFlCommand(positionals, flags);
     default:
-      throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
+      throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${(await help()).USAGE}`, EXIT.USAGE);
   }
 }
 

@@ -15,7 +15,7 @@ export interface WeightTensor {
 
 /**
  * A model's weights (or a delta between two of them), ordered like the model's weights.
- * Two `ModelWeights` are compatible when {@link SameShapesFn} says so (same names, shapes, order).
+ * Two `ModelWeights` are compatible when they have the same names, shapes and order.
  */
 export type ModelWeights = WeightTensor[];
 
@@ -186,11 +186,6 @@ export interface BeginOptions {
 /** A pure aggregation strategy, one per file, registered by name. */
 export interface Strategy {
   readonly name: string;
-  /**
-   * True when `finish()` needs every update at once (median, trimmed mean, Krum): memory
-   * grows with the number of clients. False: streaming, memory O(model).
-   */
-  readonly buffers: boolean;
   /** Parameters clients must train with (FedProx: `{ proxMu }`); `{}` otherwise. */
   clientConfig(): { proxMu?: number };
   begin(global: ModelWeights, options: BeginOptions): Aggregation;
@@ -223,13 +218,3 @@ export type CompressWithFeedbackFn = (
   options: EncodeOptions & { clipNorm: number },
 ) => { encoded: Uint8Array; sent: ModelWeights; residual: ModelWeights; clip: Omit<ClipResult, 'delta'> };
 export type ChunkFn = (bytes: Uint8Array, maxChunk: number) => UpdateChunk[];
-export type ReassembleFn = (chunks: UpdateChunk[]) => Uint8Array;
-export type ValidateUpdateFn = (
-  delta: ModelWeights,
-  expected: ModelWeights | Array<{ name: string; shape: number[] }>,
-  options?: ValidateOptions,
-) => ValidationResult;
-export type SameShapesFn = (
-  a: ModelWeights,
-  b: ModelWeights | Array<{ name: string; shape: number[] }>,
-) => boolean;

@@ -19,6 +19,7 @@ import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { openLeases } from './coordination/open.js';
 import type { Leases } from './coordination/types.js';
+import type { HubEvaluator } from './federated/round-runner.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
 import type { HubEndpoints } from './http/context.js';
 import { buildHttpApi } from './http/server.js';
@@ -74,6 +75,11 @@ export interface Hub {
 export interface BuildHubOptions {
   /** Parent logger; default a new pino logger at `config.logLevel`. */
   logger?: Logger;
+  /**
+   * Hub-side evaluation of federated tasks that ask for it (`hubEval`): the held-out set
+   * of the application's model. Default: the MNIST demo's test digits.
+   */
+  federatedEvaluator?: HubEvaluator;
 }
 
 function urlHost(host: string): string {
@@ -237,6 +243,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       // Every replica files learning events (idempotent in the store); only
       // the holder of the `federated` lease opens, closes and aggregates rounds.
       shouldDrive: () => leases.isLeader('federated'),
+      ...(options.federatedEvaluator ? { evaluate: options.federatedEvaluator } : {}),
     });
     parts.federated = federated;
     federatedReady(federated);

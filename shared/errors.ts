@@ -85,6 +85,11 @@ export const ERROR_CODES = {
     retryable: false,
   },
   AGENT_CLOSED: { message: 'agent is shutting down', http: 503, retryable: true },
+  AGENT_STORAGE_FULL: {
+    message: "the data dir's filesystem is full; events are refused until the queue drains",
+    http: 507,
+    retryable: true,
+  },
   AGENT_INTERNAL: { message: 'internal agent error', http: 500, retryable: true },
   AGENT_DOWNLOAD_FAILED: { message: 'artifact download failed', http: 502, retryable: true },
   AGENT_ARTIFACT_MISMATCH: {

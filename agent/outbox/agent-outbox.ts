@@ -4,6 +4,7 @@ import type { AgentConfig } from '../config.js';
 import type { AckOutcome, AgentStore, DropEvent } from '../store/index.js';
 import type { Enqueued } from '../types.js';
 import { Coalesced } from '../util/debounce.js';
+import { DiskHeadroom, type DiskSpace, isDiskFull } from './disk-headroom.js';
 import { OutboxDrain } from './drain.js';
 import { DropLog } from './drop-log.js';
 import type { ParsedEvent } from './event-input.js';
@@ -15,6 +16,8 @@ export const LEDGER_REPORT_DELAY_MS = 1000;
 /** Collaborators of the {@link AgentOutbox}. */
 export interface AgentOutboxOptions {
   store: AgentStore;
+  /** The data dir (whose filesystem the disk headroom watches). */
+  dataDir: string;
   config: AgentConfig['outbox'];
   /** Device wall clock, ms (event `at`, ledger times). */
   wallNow: () => number;
@@ -39,12 +42,23 @@ export interface AgentOutboxOptions {
 export class AgentOutbox {
   readonly drain: OutboxDrain;
   readonly #o: AgentOutboxOptions;
+  readonly #headroom: DiskHeadroom;
   readonly #expiry: ExpirySweeper;
   readonly #drops: DropLog;
   readonly #report: Coalesced;
   #foreignEpochLogged = false;
 
+  /** The data dir's free space, as `status()` shows it. */
+  disk(): DiskSpace {
+    return this.#headroom.space();
+  }
+
   constructor(options: AgentOutboxOptions) {
+    this.#headroom = new DiskHeadroom({
+      dataDir: options.dataDir,
+      reserveBytes: options.config.diskReserveBytes,
+      db: options.store.db,
+    });
     this.#o = options;
     const { store, config } = options;
     this.#drops = new DropLog(options.log);
@@ -70,13 +84,21 @@ export class AgentOutbox {
 
   /** Stores a validated event (durable on return) and wakes the drain. */
   enqueue(event: ParsedEvent): Enqueued {
-    const [seq, drop] = this.#o.store.outbox.enqueueWithDrop(
-      event.lane,
-      event.type,
-      event.bodyJson,
-      this.#o.wallNow(),
-      this.#o.config.batchMaxBytes,
-    );
+    this.#headroom.check();
+    let enqueued: ReturnType<AgentStore['outbox']['enqueueWithDrop']>;
+    try {
+      enqueued = this.#o.store.outbox.enqueueWithDrop(
+        event.lane,
+        event.type,
+        event.bodyJson,
+        this.#o.wallNow(),
+        this.#o.config.batchMaxBytes,
+      );
+    } catch (err) {
+      if (isDiskFull(err)) throw this.#headroom.full();
+      throw err;
+    }
+    const [seq, drop] = enqueued;
     if (drop) this.#dropped(drop);
     this.drain.wake();
     return { lane: event.lane, seq };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configInt, type Lane } from '../../shared/index.js';
+import { configInt, LANES, type Lane } from '../../shared/index.js';
 import type { LaneQuota } from '../store/index.js';
 import { QuotaPolicySchema } from './policies/index.js';
 
@@ -41,24 +41,19 @@ const laneQuota = (d: LaneQuota) =>
     })
     .prefault({});
 
+/**
+ * A strict object with one `schema(lane)` per lane of {@link LANES}: a lane added there gets
+ * its entry here (and its defaults from the `Record<Lane, …>` tables above) without another edit.
+ */
+function perLane<S extends z.ZodType>(schema: (lane: Lane) => S) {
+  const shape = Object.fromEntries(LANES.map((lane) => [lane, schema(lane)])) as Record<Lane, S>;
+  return z.strictObject(shape);
+}
+
 /** Config `outbox.lanes`: quota, policy and TTL per lane. */
-export const LaneQuotasSchema = z
-  .strictObject({
-    control: laneQuota(DEFAULT_LANE_QUOTAS.control),
-    results: laneQuota(DEFAULT_LANE_QUOTAS.results),
-    telemetry: laneQuota(DEFAULT_LANE_QUOTAS.telemetry),
-    learning: laneQuota(DEFAULT_LANE_QUOTAS.learning),
-  })
-  .prefault({});
+export const LaneQuotasSchema = perLane((lane) => laneQuota(DEFAULT_LANE_QUOTAS[lane])).prefault({});
 
 const weight = (d: number) => configInt().min(1).max(1000).default(d);
 
 /** Config `outbox.weights`: the drain's round-robin weight per lane. */
-export const LaneWeightsSchema = z
-  .strictObject({
-    control: weight(DEFAULT_LANE_WEIGHTS.control),
-    results: weight(DEFAULT_LANE_WEIGHTS.results),
-    telemetry: weight(DEFAULT_LANE_WEIGHTS.telemetry),
-    learning: weight(DEFAULT_LANE_WEIGHTS.learning),
-  })
-  .prefault({});
+export const LaneWeightsSchema = perLane((lane) => weight(DEFAULT_LANE_WEIGHTS[lane])).prefault({});

@@ -24,7 +24,6 @@ export * from './outbox-types.js';
  * transaction. Every method that writes is one transaction.
  */
 export class OutboxStore {
-  readonly #db: Database.Database;
   readonly #epoch: string;
   readonly #quotas: Readonly<Record<Lane, LaneQuota>>;
   readonly #clock: AgentClock;
@@ -58,7 +57,6 @@ export class OutboxStore {
     epoch: string,
     options: { clock: AgentClock; quotas?: Partial<Record<Lane, LaneQuota>> | undefined },
   ) {
-    this.#db = db;
     this.#epoch = epoch;
     this.#clock = options.clock;
     this.#quotas = Object.fromEntries(LANES.map((l) => [l, options.quotas?.[l] ?? UNLIMITED_LANE])) as Record<
@@ -146,11 +144,6 @@ export class OutboxStore {
     return this.#ackTx(ack);
   }
 
-  /** {@link applyAck} without a drop answer. Returns the rows deleted. */
-  ackUpTo(epoch: string, lane: Lane, hwm: number): number {
-    return this.applyAck({ v: 1, epoch, lane, hwm, stored: 0, duplicates: 0 }).deleted;
-  }
-
   /**
    * Drops up to `maxRows` of the lane's events older than its TTL, in agent-clock time
    *; `undefined` when none is due or the lane has no TTL. Call again while it
@@ -175,12 +168,6 @@ export class OutboxStore {
     return out;
   }
 
-  /** The first lane, in the order of `LANES`, that holds events; `undefined` when all are empty. */
-  firstPendingLane(): Lane | undefined {
-    const states = this.laneStates();
-    return LANES.find((lane) => (states[lane]?.pending ?? 0) > 0);
-  }
-
   /** Counters of every lane. */
   counters(): Record<Lane, LaneCounters> {
     const rows = this.#counters.all();
@@ -198,14 +185,6 @@ export class OutboxStore {
         return [lane, counters];
       }),
     ) as Record<Lane, LaneCounters>;
-  }
-
-  /** Rows actually stored in `lane` (a check on the counters; O(n)). */
-  countRows(lane: Lane): number {
-    const row = this.#db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE lane = ?').get(lane) as {
-      n: number;
-    };
-    return row.n;
   }
 
   #enqueue(lane: Lane, type: string, at: number, bodyJson: string, max: number): [number, DropEvent?] {

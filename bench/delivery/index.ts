@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { millis, ratio } from '../lib/measure.js';
@@ -8,6 +8,7 @@ import type { Benchmark } from '../lib/types.js';
 import { benchHub, enroll, Scratch } from '../outbox/fixture.js';
 import { bigModel } from './model.js';
 import { startNginx } from './nginx.js';
+import { nginxPeer } from '../../test/helpers/peer.js';
 import { measureResume } from './resume.js';
 
 const CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
@@ -71,21 +72,24 @@ export const deliveryBenchmark: Benchmark = {
         // Each device's secret is verified once (scrypt) and then remembered for a minute:
         // warm that up so the rounds measure transfer, as a steady fleet sees it.
         await Promise.all(auths.map((a) => fetch(hubUrl, { method: 'HEAD', headers: { authorization: a } })));
-        const nginxDir = await scratch.dir();
-        await mkdir(join(nginxDir, 'body'), { recursive: true });
-        const nginx = await startNginx(nginxDir, join(hubDir, 'artifacts'));
-        const nginxUrl = `${nginx.url}/${variant.sha256}`;
+        const nginx = nginxPeer();
+        if (nginx.missing) progress(nginx.missing);
         const hubRuns: LoadResult[] = [];
         const nginxRuns: LoadResult[] = [];
+        const server = nginx.missing
+          ? undefined
+          : await startNginx(nginx.bin, await scratch.dir(), join(hubDir, 'artifacts'));
         try {
           for (let r = 0; r < rounds; r++) {
-            progress(`round ${r + 1}/${rounds}: nginx`);
-            nginxRuns.push(await load(nginxUrl, clients));
+            if (server) {
+              progress(`round ${r + 1}/${rounds}: nginx`);
+              nginxRuns.push(await load(`${server.url}/${variant.sha256}`, clients));
+            }
             progress(`round ${r + 1}/${rounds}: hub`);
             hubRuns.push(await load(hubUrl, clients, authFile));
           }
         } finally {
-          await nginx.stop();
+          await server?.stop();
         }
         for (const run of [...hubRuns, ...nginxRuns]) {
           if (run.failed > 0 || run.bytes !== clients * variant.size) {
@@ -110,20 +114,23 @@ export const deliveryBenchmark: Benchmark = {
           table(
             ['server', 'aggregate MiB/s', 'round time', 'hub ÷ nginx'],
             [
-              [
-                'nginx 1.22 (sendfile)',
-                nginxMbps.toFixed(0),
-                millis(((clients * variant.size) / 1024 ** 2 / nginxMbps) * 1000),
-                '—',
-              ],
+              nginx.missing
+                ? ['nginx (sendfile)', 'skipped: not installed', '—', '—']
+                : [
+                    'nginx 1.22 (sendfile)',
+                    nginxMbps.toFixed(0),
+                    millis(((clients * variant.size) / 1024 ** 2 / nginxMbps) * 1000),
+                    '—',
+                  ],
               [
                 'hub GET /v1/artifacts (device auth, streamed)',
                 hubMbps.toFixed(0),
                 millis(((clients * variant.size) / 1024 ** 2 / hubMbps) * 1000),
-                ratio(hubMbps / nginxMbps),
+                nginx.missing ? '—' : ratio(hubMbps / nginxMbps),
               ],
             ],
           ),
+          ...(nginx.missing ? [nginx.missing] : []),
           '',
           `Resume after a cut half-way (agent downloader, ${mb(resume.size)}, median of ${rounds}):`,
           table(

@@ -1,10 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-
-/** Debian's nginx binary (the baseline of `npm run bench -- delivery`). */
-export const NGINX_BIN = '/usr/sbin/nginx';
 
 /** A free loopback port (listened on, then released). */
 export async function freePort(): Promise<number> {
@@ -27,8 +24,9 @@ export interface Nginx {
  * worker per core, sendfile, no access log, serving the files of `root` on a free port.
  * Resolves once it answers HTTP.
  */
-export async function startNginx(workDir: string, root: string): Promise<Nginx> {
+export async function startNginx(bin: string, workDir: string, root: string): Promise<Nginx> {
   const port = await freePort();
+  await mkdir(join(workDir, 'body'), { recursive: true });
   const conf = join(workDir, 'nginx.conf');
   const temp = (name: string) => join(workDir, name);
   await writeFile(
@@ -57,7 +55,7 @@ http {
 }
 `,
   );
-  const child: ChildProcess = spawn(NGINX_BIN, ['-c', conf, '-p', workDir], {
+  const child: ChildProcess = spawn(bin, ['-c', conf, '-p', workDir], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

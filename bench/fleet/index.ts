@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startMosquitto } from '../../hub/broker/mosquitto-process.js';
 import { openSqliteHubStore, writeBrokerAuth } from '../../hub/index.js';
 import { millis, percentile, perSecond, timed } from '../lib/measure.js';
+import { findPeer } from '../../test/helpers/peer.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark, BenchOptions } from '../lib/types.js';
 import { BENCH_SCRYPT_N, enrollFleet, type FleetDevice, makeFleet } from './credentials.js';
@@ -31,6 +32,7 @@ async function runMode(
   fleet: readonly FleetDevice[],
   sizes: { batches: number; perBatch: number; concurrency: number },
   progress: (line: string) => void,
+  mosquittoBin: string,
 ): Promise<ModeResult> {
   const dir = await mkdtemp(join(tmpdir(), `outpost-fleet-${mode}-`));
   const store = openSqliteHubStore(dir);
@@ -40,7 +42,7 @@ async function runMode(
     await writeBrokerAuth(store, { dir: authDir, hub: { username: 'outpost-hub', password: HUB_PASSWORD } });
   }
   await store.close();
-  const mosquitto = mode === 'mosquitto' ? await startMosquitto(authDir) : undefined;
+  const mosquitto = mode === 'mosquitto' ? await startMosquitto(authDir, mosquittoBin) : undefined;
   const hub = await startHubProcess({
     OUTPOST_HUB_DATA_DIR: dir,
     OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
@@ -130,13 +132,24 @@ export const fleetBenchmark: Benchmark = {
     if (!(broker in brokers))
       throw new Error(`fleet: --broker must be both, embedded or mosquitto, not ${broker}`);
     const sizes = { batches: events / perBatch, perBatch, concurrency: 200 };
+    const mosquittoPeer = findPeer(
+      'Mosquitto',
+      'OUTPOST_BENCH_MOSQUITTO',
+      '/usr/sbin/mosquitto',
+      'apt-get install mosquitto',
+    );
+    const modes = brokers[broker as keyof typeof brokers].filter(
+      (m) => m !== 'mosquitto' || mosquittoPeer.missing === undefined,
+    );
+    if (mosquittoPeer.missing) options.progress(mosquittoPeer.missing);
+    if (modes.length === 0) return `fleet: nothing to run — ${mosquittoPeer.missing}`;
     options.progress(
       `hashing credentials of ${count} devices (scrypt N=${BENCH_SCRYPT_N}, PBKDF2 for Mosquitto)`,
     );
     const fleet = await makeFleet(count);
     const results: ModeResult[] = [];
-    for (const mode of brokers[broker as keyof typeof brokers])
-      results.push(await runMode(mode, fleet, sizes, options.progress));
+    for (const mode of modes)
+      results.push(await runMode(mode, fleet, sizes, options.progress, mosquittoPeer.bin));
     const scryptMs = await productionScryptMs();
     const base = results[0] as ModeResult;
     const rows = results.map((r) => [
@@ -166,6 +179,7 @@ export const fleetBenchmark: Benchmark = {
         ],
         rows,
       ),
+      ...(mosquittoPeer.missing ? [mosquittoPeer.missing] : []),
       '',
       'Ratios are against the first broker in the same run. Devices, hub and broker share this',
       "machine's cores; memory/device = growth of hub RSS (+ Mosquitto RSS) from before the storm",

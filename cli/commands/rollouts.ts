@@ -1,9 +1,23 @@
-import { type ConfigObject, parseSelector } from '../../shared/index.js';
+import { type ConfigObject, GATE_METRICS, type GateMetricName, parseSelector } from '../../shared/index.js';
 import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { terminalSafe } from '../terminal-text.js';
+
+/** The gate metrics of one kind, as a comma-separated list (from {@link GATE_METRICS}). */
+function gateMetricsOf(kind: 'health' | 'evidence'): string {
+  return (Object.keys(GATE_METRICS) as GateMetricName[])
+    .filter((m) => GATE_METRICS[m].kind === kind)
+    .join(', ');
+}
+
+/** Rows of the status table's metrics: every gate metric (from {@link GATE_METRICS}) and the error count. */
+export const STATUS_METRICS: readonly string[] = [
+  'requests',
+  'errors',
+  ...Object.keys(GATE_METRICS).filter((m) => m !== 'requests'),
+];
 
 export const ROLLOUTS_HELP = `outpost rollouts create --model M --version V [--selector tag=edge,profile=P]
                         [--stages 1,10,50,100] [--bake 10m] [--gate "error_rate<0.01" ...]
@@ -16,9 +30,9 @@ outpost rollouts abort|rollback ID [--reason TEXT]
 
 ${HUB_CLIENT_HELP}
 
-Gates: METRIC OP NUMBER with OP one of < <= > >=. Metrics: error_rate, p50_ms, p95_ms,
-p99_ms, mean_ms, confidence, agreement (health: a failure rolls back every device that got
-the version) and requests, compared (evidence: the rollout waits for them, never rolls back).
+Gates: METRIC OP NUMBER with OP one of < <= > >=. Metrics: ${gateMetricsOf('health')}
+(health: a failure rolls back every device that got the version) and ${gateMetricsOf('evidence')}
+(evidence: the rollout waits for them, never rolls back).
 Modes: canary (stages of devices run V), shadow (V runs beside the active version; promoted
 when the last stage passes), ab (--split % of devices on V, the rest on --control).
 
@@ -111,23 +125,12 @@ export function formatStatus(s: any): string {
       '',
     );
   }
-  const metrics = [
-    'requests',
-    'errors',
-    'error_rate',
-    'p50_ms',
-    'p95_ms',
-    'mean_ms',
-    'confidence',
-    'compared',
-    'agreement',
-  ];
   // biome-ignore lint/suspicious/noExplicitAny: the hub's JSON status
   const arms = s.arms as any[];
   out.push(
     table(
       ['METRIC', ...arms.map((a) => `${a.arm} ${a.version} (${a.role}, ${a.reporting}/${a.devices} dev)`)],
-      metrics.map((m) => [m, ...arms.map((a) => fmt(a.metrics[m]))]),
+      STATUS_METRICS.map((m) => [m, ...arms.map((a) => fmt(a.metrics[m]))]),
     ),
     '',
   );

@@ -48,7 +48,6 @@ export function dpFedAvg(
   const { clipNorm, noiseMultiplier, expectedClients, serverLr } = parsed.data;
   return {
     name: 'dp-fedavg',
-    buffers: false,
     clientConfig: () => ({}),
     begin(global: ModelWeights, options): Aggregation {
       const book = new RoundBook(global, options.maxNorm);

@@ -39,7 +39,6 @@ export function adaptiveStrategy(name: string, rule: SecondMoment, params: Adapt
   const { serverLr, beta1, beta2, tau } = params;
   return {
     name,
-    buffers: false,
     clientConfig: () => ({}),
     begin(global, options) {
       const previous = options.state ?? initialState(global, tau);

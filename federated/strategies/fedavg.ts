@@ -24,7 +24,6 @@ export function fedAvg(params: z.input<typeof FedAvgParamsSchema> = {}): Strateg
   const { serverLr } = FedAvgParamsSchema.parse(params);
   return {
     name: 'fedavg',
-    buffers: false,
     clientConfig: () => ({}),
     begin(global, options) {
       const mean = new WeightedMean(global, options.maxNorm);

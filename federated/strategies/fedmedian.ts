@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Strategy } from '../types.js';
-import { bufferedStrategy, sortedColumn } from './buffered.js';
+import { robustStrategy, sortedColumn } from './robust.js';
 
 /** FedMedian parameters. */
 export const FedMedianParamsSchema = z.object({ serverLr: z.number().positive().default(1) }).strict();
@@ -12,7 +12,7 @@ export const FedMedianParamsSchema = z.object({ serverLr: z.number().positive().
  */
 export function fedMedian(params: z.input<typeof FedMedianParamsSchema> = {}): Strategy {
   const { serverLr } = FedMedianParamsSchema.parse(params);
-  return bufferedStrategy(
+  return robustStrategy(
     'fedmedian',
     (n) => (n >= 1 ? null : 'no update was accepted'),
     ({ rows }) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Strategy } from '../types.js';
-import { bufferedStrategy } from './buffered.js';
+import { robustStrategy } from './robust.js';
 
 /** Krum parameters. */
 export const KrumParamsSchema = z
@@ -31,7 +31,7 @@ function squaredDistance(a: Float32Array, b: Float32Array): number {
  */
 export function krum(params: z.input<typeof KrumParamsSchema> = {}): Strategy {
   const { byzantine: f, select, serverLr } = KrumParamsSchema.parse(params);
-  return bufferedStrategy(
+  return robustStrategy(
     'krum',
     (n) =>
       n >= 2 * f + 3 && n >= select

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Strategy } from '../types.js';
-import { bufferedStrategy, sortedColumn } from './buffered.js';
+import { robustStrategy, sortedColumn } from './robust.js';
 
 /** Trimmed-mean parameters. */
 export const TrimmedMeanParamsSchema = z
@@ -18,7 +18,7 @@ export const TrimmedMeanParamsSchema = z
  */
 export function trimmedMean(params: z.input<typeof TrimmedMeanParamsSchema> = {}): Strategy {
   const { beta, serverLr } = TrimmedMeanParamsSchema.parse(params);
-  return bufferedStrategy(
+  return robustStrategy(
     'trimmed-mean',
     (n) =>
       n >= 1 && n - 2 * Math.floor(beta * n) >= 1

@@ -3,7 +3,7 @@ import { exportOnnx, type ModelWeights } from '../../federated/index.js';
 import { packTfjsBundle, type TfjsModelJson } from '../../inference/index.js';
 import { formatIssues, OutpostError, type RolloutRequest, RolloutRequestSchema } from '../../shared/index.js';
 import type { Registry } from '../registry/registry.js';
-import type { ClosedLoopHook } from './round-runner.js';
+import type { ClosedLoopHook } from './closed-loop-run.js';
 
 /** The weights as a TF.js layers model: model.json and one float32 shard. */
 export function layersModelFiles(

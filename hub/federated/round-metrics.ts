@@ -1,8 +1,4 @@
-import type { Logger } from 'pino';
-import type { ModelWeights } from '../../federated/index.js';
-import type { FlEvalRecord, FlTaskRecord } from '../store/federated-types.js';
-import type { ClosedLoopHook } from './round-runner.js';
-import type { FlTaskSpec } from './task-spec.js';
+import type { FlEvalRecord } from '../store/federated-types.js';
 
 /** The devices' federated evaluation of one round, example-weighted; null without reports. */
 export function summarizeEvals(evals: readonly FlEvalRecord[]) {
@@ -14,58 +10,4 @@ export function summarizeEvals(evals: readonly FlEvalRecord[]) {
     accuracy: evals.reduce((s, e) => s + e.accuracy * e.examples, 0) / examples,
     loss: evals.reduce((s, e) => s + e.loss * e.examples, 0) / examples,
   };
-}
-
-type Score = { accuracy: number } | null | undefined;
-
-/**
- * The closed loop at a round's close: when the round's hub accuracy beats
- * the best so far (the starting model's at first) it is the new best and, with
- * `closedLoop.register`, registered as a version; at the task's last round the best version
- * is rolled out by `closedLoop.rollout`. A failure is logged and recorded, never fatal to
- * the round. Returns the task's new best and what the closed loop did (or null).
- */
-export async function runClosedLoop(args: {
-  hook: ClosedLoopHook | undefined;
-  log: Logger;
-  task: FlTaskRecord;
-  spec: FlTaskSpec;
-  round: number;
-  weights: ModelWeights;
-  hubEval: Score;
-  hubEvalStart: Score;
-  last: boolean;
-}): Promise<{ best: FlTaskRecord['best']; closedLoop: Record<string, unknown> | null }> {
-  const { hook, log, task, spec, round, hubEval } = args;
-  let best = task.best;
-  let closedLoop: Record<string, unknown> | null = null;
-  const bar = best?.accuracy ?? args.hubEvalStart?.accuracy ?? Number.NEGATIVE_INFINITY;
-  if (hubEval && hubEval.accuracy > bar) {
-    best = { round, accuracy: hubEval.accuracy };
-    if (spec.closedLoop?.register && hook) {
-      try {
-        closedLoop = await hook.register({
-          task,
-          spec,
-          round,
-          weights: args.weights,
-          accuracy: hubEval.accuracy,
-        });
-        best = { ...best, version: String(closedLoop.version) };
-      } catch (err) {
-        log.warn({ err, task: task.id, round }, 'closed loop failed; the round still closes');
-        closedLoop = { error: (err as Error).message };
-      }
-    }
-  }
-  const version = best?.version;
-  if (args.last && version !== undefined && spec.closedLoop?.rollout && hook) {
-    try {
-      closedLoop = { ...(closedLoop ?? {}), rollout: await hook.rollout({ task, spec, version }) };
-    } catch (err) {
-      log.warn({ err, task: task.id, version }, 'closed-loop rollout failed');
-      closedLoop = { ...(closedLoop ?? {}), rolloutError: (err as Error).message };
-    }
-  }
-  return { best, closedLoop };
 }

@@ -7,8 +7,9 @@ import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
 import type { HubStore } from '../store/types.js';
 import { aggregateRound, type RoundAggregate } from './aggregate-round.js';
 import type { DpRecord } from './central-dp.js';
+import { type ClosedLoopHook, runClosedLoop } from './closed-loop-run.js';
 import type { EmbeddedModel } from './registry-model.js';
-import { runClosedLoop, summarizeEvals } from './round-metrics.js';
+import { summarizeEvals } from './round-metrics.js';
 import { SecAggRound, stepSecure } from './secagg-round.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
@@ -21,21 +22,7 @@ export type HubEvaluator = (
   weights: ModelWeights,
 ) => Promise<{ accuracy: number; loss: number; count: number } | null>;
 
-/**
- * The closed loop: `register` when a round's model beats the best score so
- * far (the starting model's, at first); `rollout` of the best registered version once the
- * task ends, by the task's policy.
- */
-export interface ClosedLoopHook {
-  register(args: {
-    task: FlTaskRecord;
-    spec: FlTaskSpec;
-    round: number;
-    weights: ModelWeights;
-    accuracy: number;
-  }): Promise<{ version: string } & Record<string, unknown>>;
-  rollout(args: { task: FlTaskRecord; spec: FlTaskSpec; version: string }): Promise<Record<string, unknown>>;
-}
+export type { ClosedLoopHook } from './closed-loop-run.js';
 
 /** Collaborators of the {@link FlRoundRunner}. */
 export interface FlRoundRunnerDeps {

@@ -4,10 +4,11 @@ import type { DesiredService } from '../desired/desired-service.js';
 import type { Registry } from '../registry/registry.js';
 import type { HubStore } from '../store/types.js';
 import { createClosedLoop } from './closed-loop.js';
+import type { ClosedLoopHook } from './closed-loop-run.js';
 import { createMnistEvaluator } from './hub-eval.js';
 import { FlIngest } from './ingest.js';
 import { loadRegisteredModel } from './registry-model.js';
-import { type ClosedLoopHook, FlRoundRunner, type HubEvaluator } from './round-runner.js';
+import { FlRoundRunner, type HubEvaluator } from './round-runner.js';
 
 /** The hub's federated-learning part: event filing and the round runner. */
 export interface HubFederated {
@@ -26,7 +27,7 @@ export interface FederatedSetupOptions {
   now: () => number;
   /** Round runner tick, ms (default 250). */
   tickMs?: number;
-  /** Hub-side evaluation; default MNIST test digits for tasks with `hubEval`. */
+  /** Hub-side evaluation of tasks with `hubEval`; default: the MNIST demo's test digits. */
   evaluate?: HubEvaluator;
   /** The closed loop; default: registration through `registry` when given. */
   closedLoop?: ClosedLoopHook;

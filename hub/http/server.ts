@@ -24,7 +24,12 @@ export const ADMIN_PREFIX = '/v1/';
  * `Authorization: Bearer <admin token>`, compared in constant time.
  */
 export function buildHttpApi(deps: HttpDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes });
+  // A request that reaches the hub while it shuts down (on a kept-alive connection) is
+  // answered normally, with `Connection: close`: the store closes only after the HTTP server,
+  // so it can still be served, and the client's next request finds the listener closed (a
+  // refused connection, which callers retry) instead of fastify's generic
+  // `503 Service Unavailable`, which a client cannot tell from a real failure.
+  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimitBytes, return503OnClosing: false });
   // Every route registered from here on, for the API description at /openapi.json.
   const routes = trackRoutes(app);
   // Hooks that must run before any other, e.g. the per-client rate limit.

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type AgentConfigInput, createAgent } from '../../agent/index.js';
 import type { CommandResult, EventEnvelope, ReportedState, Status } from '../../shared/index.js';
 import { agentTestConfig, TestBroker, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 
 // The agent against a bare aedes broker and an in-test ack responder (TestBroker): the
 // parts of the contract that do not need the hub. test/agent/agent-hub.test.ts covers the hub.
@@ -17,12 +18,12 @@ const counts = ({ pending, enqueued, acked }: { pending: number; enqueued: numbe
 
 describe('agent against a bare broker', () => {
   let tb: TestBroker;
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   before(async () => {
     tb = await TestBroker.start();
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
     await tb.close();
   });
 

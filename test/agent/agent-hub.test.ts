@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { type Agent, type AgentConfigInput, createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { agentTestConfig, FaultProxy, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, type Credentials, enroll, startHub } from '../helpers/hub.js';
 
 // The agent against the real hub (buildHub): end-to-end delivery, restarts, desired state,
@@ -31,9 +32,9 @@ async function hubDevice(hub: Hub, id: string): Promise<any> {
 }
 
 describe('agent against the hub', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   function dir(): string {

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AGENT_ENV_PREFIX, AgentConfigSchema } from '../../agent/config.js';
 import { DEFAULT_LANE_QUOTAS, DEFAULT_LANE_WEIGHTS } from '../../agent/outbox/outbox-config.js';
-import { ConfigError, configFromEnv, configFromFlags, mergeConfig, parseConfig } from '../../shared/index.js';
+import {
+  ConfigError,
+  configFromEnv,
+  configFromFlags,
+  LANES,
+  mergeConfig,
+  parseConfig,
+} from '../../shared/index.js';
 
 // Outbox settings: per-lane quotas, policies and TTLs, window, weights, ping.
 
@@ -55,4 +62,15 @@ test('bad values name their path: unknown policy, zero weight, tiny ping, unknow
       );
     },
   );
+});
+
+test('every lane of LANES has a quota and a weight (none silently unlimited), and only those', () => {
+  const cfg = AgentConfigSchema.parse(base);
+  assert.deepEqual(Object.keys(cfg.outbox.lanes), [...LANES]);
+  assert.deepEqual(Object.keys(cfg.outbox.weights), [...LANES]);
+  for (const lane of LANES) {
+    assert.deepEqual(cfg.outbox.lanes[lane], DEFAULT_LANE_QUOTAS[lane]);
+    assert.equal(cfg.outbox.weights[lane], DEFAULT_LANE_WEIGHTS[lane]);
+  }
+  assert.equal(AgentConfigSchema.safeParse({ ...base, outbox: { lanes: { video: {} } } }).success, false);
 });

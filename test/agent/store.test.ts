@@ -6,6 +6,7 @@ import { AGENT_DB_FILE, openAgentStore } from '../../agent/store/index.js';
 import { envelopeBytes } from '../../agent/store/outbox-store.js';
 import { LANES, OutpostError } from '../../shared/index.js';
 import { tempDir } from '../helpers/agent.js';
+import { ackUpTo, countRows, firstPendingLane } from '../helpers/outbox-store.js';
 
 const dirs: Array<{ remove(): void }> = [];
 after(() => {
@@ -61,12 +62,12 @@ describe('agent store', () => {
     const seqs = [1, 2, 3].map((i) => store.outbox.enqueue('telemetry', 't.x', json({ i }), 1000, BIG));
     assert.deepEqual(seqs, [1, 2, 3]);
     assert.equal(store.outbox.enqueue('control', 'c.x', 'null', 1000, BIG), 1, 'lanes count separately');
-    assert.equal(store.outbox.ackUpTo(store.epoch, 'telemetry', 3), 3);
+    assert.equal(ackUpTo(store.outbox, store.epoch, 'telemetry', 3), 3);
     assert.equal(store.outbox.enqueue('telemetry', 't.x', '{}', 1000, BIG), 4, 'no reuse after delete');
     store.close();
     store = openAgentStore({ dataDir: dir, durability: 'crash-safe' });
-    assert.equal(store.outbox.ackUpTo(store.epoch, 'telemetry', 4), 1);
-    assert.equal(store.outbox.countRows('telemetry'), 0);
+    assert.equal(ackUpTo(store.outbox, store.epoch, 'telemetry', 4), 1);
+    assert.equal(countRows(store.db, 'telemetry'), 0);
     assert.equal(store.outbox.enqueue('telemetry', 't.x', '{}', 1000, BIG), 5, 'no reuse after restart');
     assert.deepEqual(store.outbox.counters().telemetry, {
       ...NO_DROPS,
@@ -88,18 +89,18 @@ describe('agent store', () => {
   it('acks cumulatively up to the hwm, ignores other epochs, and counts acked events', () => {
     const store = openAgentStore({ dataDir: freshDir(), durability: 'crash-safe' });
     for (let i = 0; i < 10; i++) store.outbox.enqueue('results', 'r.x', json(i), 1000, BIG);
-    assert.equal(store.outbox.ackUpTo('AAAAAAAAAAAAAAAAAAAAAA', 'results', 10), 0, 'foreign epoch');
-    assert.equal(store.outbox.countRows('results'), 10);
-    assert.equal(store.outbox.ackUpTo(store.epoch, 'telemetry', 10), 0, 'other lane untouched');
-    assert.equal(store.outbox.ackUpTo(store.epoch, 'results', 4), 4);
-    assert.equal(store.outbox.ackUpTo(store.epoch, 'results', 4), 0, 'repeated ack is a no-op');
-    assert.equal(store.outbox.ackUpTo(store.epoch, 'results', 2), 0, 'older ack is a no-op');
+    assert.equal(ackUpTo(store.outbox, 'AAAAAAAAAAAAAAAAAAAAAA', 'results', 10), 0, 'foreign epoch');
+    assert.equal(countRows(store.db, 'results'), 10);
+    assert.equal(ackUpTo(store.outbox, store.epoch, 'telemetry', 10), 0, 'other lane untouched');
+    assert.equal(ackUpTo(store.outbox, store.epoch, 'results', 4), 4);
+    assert.equal(ackUpTo(store.outbox, store.epoch, 'results', 4), 0, 'repeated ack is a no-op');
+    assert.equal(ackUpTo(store.outbox, store.epoch, 'results', 2), 0, 'older ack is a no-op');
     assert.equal(store.outbox.readBatch('results', 100, BIG)?.events[0]?.seq, 5);
     assert.deepEqual(
       { ...store.outbox.counters().results, pendingBytes: 0 },
       { ...NO_DROPS, pending: 6, enqueued: 10, acked: 4, pendingBytes: 0 },
     );
-    assert.equal(store.outbox.countRows('results'), 6);
+    assert.equal(countRows(store.db, 'results'), 6);
     store.close();
   });
 
@@ -144,14 +145,14 @@ describe('agent store', () => {
 
   it('finds the first non-empty lane in priority order', () => {
     const store = openAgentStore({ dataDir: freshDir(), durability: 'crash-safe' });
-    assert.equal(store.outbox.firstPendingLane(), undefined);
+    assert.equal(firstPendingLane(store.outbox), undefined);
     store.outbox.enqueue('learning', 'l', '1', 1, BIG);
-    assert.equal(store.outbox.firstPendingLane(), 'learning');
+    assert.equal(firstPendingLane(store.outbox), 'learning');
     store.outbox.enqueue('telemetry', 't', '1', 1, BIG);
     store.outbox.enqueue('control', 'c', '1', 1, BIG);
-    assert.equal(store.outbox.firstPendingLane(), 'control');
-    store.outbox.ackUpTo(store.epoch, 'control', 1);
-    assert.equal(store.outbox.firstPendingLane(), 'telemetry');
+    assert.equal(firstPendingLane(store.outbox), 'control');
+    ackUpTo(store.outbox, store.epoch, 'control', 1);
+    assert.equal(firstPendingLane(store.outbox), 'telemetry');
     assert.deepEqual(Object.keys(store.outbox.counters()), [...LANES]);
     store.close();
   });

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { lockDataDir } from '../../cli/data-dir-lock.js';
 import { tempDir } from '../helpers/hub.js';
-import { root, runBuiltCli, waitFor } from '../packaging/process-helpers.js';
+import { root, runBuiltCli, waitForOutput } from '../packaging/process-helpers.js';
 
 // One process per data dir, ports in use named, status commands that never start a process.
 
@@ -40,7 +40,7 @@ describe('a running hub', () => {
     hub = Object.assign(child, { out: [] as string[] });
     child.stdout?.on('data', (d) => hub.out.push(String(d)));
     child.stderr?.on('data', (d) => hub.out.push(String(d)));
-    httpPort = await waitFor(hub, /http http:\/\/127\.0\.0\.1:(\d+)/, 'the hub to listen');
+    httpPort = await waitForOutput(hub, /http http:\/\/127\.0\.0\.1:(\d+)/, 'the hub to listen');
   });
   after(async () => {
     if (hub.exitCode === null) {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Agent, createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { type Credentials, enroll, tempDir as hubTempDir, startHub } from '../helpers/hub.js';
 import { classifierModel, f32 } from '../helpers/models.js';
 import { modelReport, pushModel } from './helpers.js';
@@ -13,7 +14,7 @@ import { modelReport, pushModel } from './helpers.js';
 describe('agent delivery against the hub', () => {
   let hubDir: Awaited<ReturnType<typeof hubTempDir>>;
   let hub: Hub;
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   const x = f32([1, 4], [0.5, -1, 2, 0.25]);
 
   before(async () => {
@@ -29,7 +30,7 @@ describe('agent delivery against the hub', () => {
     }
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
     await hub.close();
     await hubDir.remove();
   });

@@ -6,6 +6,7 @@ import { type AgentConfigInput, createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
 import { agentTestConfig, TestBroker, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, type Credentials, enroll, tempDir as hubTempDir, startHub } from '../helpers/hub.js';
 import { classifierModel, f32, seededFloats } from '../helpers/models.js';
 import { writeLayersModel } from '../helpers/tfjs-models.js';
@@ -19,7 +20,7 @@ describe('keys, formats, shadow and device-side refusals', () => {
   let hub: Hub;
   let profilesDir: string;
   let firstKey: string;
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
 
   before(async () => {
     hubDir = await hubTempDir();
@@ -49,7 +50,7 @@ describe('keys, formats, shadow and device-side refusals', () => {
     write('tiny-disk', { storage: { modelsMaxBytes: 100 } });
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
     await hub.close();
     await hubDir.remove();
   });

@@ -11,6 +11,7 @@ import {
   signManifest,
 } from '../../shared/index.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { enroll, tempDir as hubTempDir, startHub } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 import { modelReport, pushModel } from './helpers.js';
@@ -21,7 +22,7 @@ import { modelReport, pushModel } from './helpers.js';
 describe('refused deliveries reach the hub and block nobody', () => {
   let hubDir: Awaited<ReturnType<typeof hubTempDir>>;
   let hub: Hub;
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   const signedOf = async (name: string, version: string): Promise<SignedManifest[]> =>
     (await hub.delivery.registry.get(name, version)).variants.map((v) => v.signed);
 
@@ -54,7 +55,7 @@ describe('refused deliveries reach the hub and block nobody', () => {
     truncateSync(await artifact('trunc'), flipped.length - 10);
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
     await hub.close();
     await hubDir.remove();
   });

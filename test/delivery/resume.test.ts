@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Agent, createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { agentTestConfig, FaultProxy, tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { type Credentials, enroll, tempDir as hubTempDir, startHub } from '../helpers/hub.js';
 import { bigOnnxModel, capturingLogger, modelReport, pushModel } from './helpers.js';
 
@@ -17,7 +18,7 @@ describe('resumable downloads', () => {
   let proxy: FaultProxy;
   /** The artifact's exact size, bytes. */
   let size = 0;
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
 
   before(async () => {
     hubDir = await hubTempDir();
@@ -30,7 +31,7 @@ describe('resumable downloads', () => {
     proxy.setTarget(hub.http.url);
   });
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
     await proxy.close();
     await hub.close();
     await hubDir.remove();

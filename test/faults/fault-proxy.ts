@@ -74,8 +74,21 @@ export class FaultProxy {
   #flapTimer: NodeJS.Timeout | undefined;
   #port = 0;
 
-  private constructor() {
+  /** A proxy with no target yet (it refuses everything); {@link listen} opens its port. */
+  constructor() {
     this.#server = createServer((client) => this.#accept(client));
+  }
+
+  /** Listens on a free loopback port; resolves with its `mqtt://127.0.0.1:PORT` URL. */
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = this.#server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('fault proxy has no port');
+    this.#port = address.port;
+    return this.url;
   }
 
   /**
@@ -85,13 +98,7 @@ export class FaultProxy {
   static async start(target?: string | { host: string; port: number }): Promise<FaultProxy> {
     const proxy = new FaultProxy();
     proxy.setTarget(target);
-    await new Promise<void>((resolve, reject) => {
-      proxy.#server.once('error', reject);
-      proxy.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const address = proxy.#server.address();
-    if (typeof address !== 'object' || address === null) throw new Error('fault proxy has no port');
-    proxy.#port = address.port;
+    await proxy.listen();
     return proxy;
   }
 

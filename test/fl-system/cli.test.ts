@@ -5,6 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { packTfjsBundle } from '../../inference/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet } from './fleet.js';
 
@@ -12,9 +13,9 @@ import { initialModel, startFleet } from './fleet.js';
 // from the registry (a tfjs-layers version), and bad input named.
 
 describe('outpost fl start|status|stop', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('starts a task from a registered version, shows its rounds, stops one, names bad input', async () => {

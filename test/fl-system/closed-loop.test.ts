@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
@@ -10,9 +11,9 @@ import { initialModel, startFleet, taskBody } from './fleet.js';
 // round registers a version (lineage parent + round) and the task's end rolls it out.
 
 describe('federated evaluation and the closed loop', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('evaluates every round, registers the improved model and starts its rollout', async () => {

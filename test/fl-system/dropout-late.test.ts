@@ -4,6 +4,7 @@ import type { Agent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { loadDigits } from '../../inference/index.js';
 import { FaultProxy, tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 import {
   type FleetDevice,
@@ -28,9 +29,9 @@ function hasTask(agent: Agent | undefined): boolean {
 }
 
 describe('federated rounds with failures', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   async function proxied(

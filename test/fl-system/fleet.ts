@@ -80,7 +80,7 @@ export async function startAgent(
 export async function startFleet(
   hub: Hub,
   slices: number[][],
-  cleanups: Array<() => unknown>,
+  cleanups: { push(step: () => unknown): unknown },
   perClass = 20,
 ): Promise<FleetDevice[]> {
   const train = loadDigits(perClass, 0);

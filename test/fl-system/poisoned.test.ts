@@ -5,6 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
 import { FL_UPDATE_CHUNK, type FlTask, type FlUpdateChunk } from '../../shared/messages/federated.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import {
   api,
   closeClient,
@@ -70,9 +71,9 @@ async function attack(device: TestDevice, id: string, kind: Poison, epoch: strin
 }
 
 describe('poisoned updates from protocol-level clients', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('refuses scaled, NaN and wrong-shape updates with their reasons; the honest ones aggregate', async () => {

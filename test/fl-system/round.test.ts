@@ -3,21 +3,33 @@ import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
 import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
 // A real federated round across real agents and a real hub.
 
 describe('federated rounds (sync) across three agents', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('runs two rounds: every device trains, the hub aggregates, evaluations are stored', async () => {
     const dir = tempDir('outpost-fl-hub-');
     cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
+    // The application's own hub-side evaluator instead of the MNIST demo's.
+    const evaluated: number[] = [];
+    const hub: Hub = await startHub(
+      dir.path,
+      {},
+      {
+        federatedEvaluator: async (_spec, weights) => {
+          evaluated.push(weights.length);
+          return { accuracy: 0.5, loss: 1, count: 7 };
+        },
+      },
+    );
     cleanups.push(() => hub.close());
     const fleet = await startFleet(
       hub,
@@ -38,7 +50,7 @@ describe('federated rounds (sync) across three agents', () => {
       hub,
       'POST',
       '/v1/federated/tasks',
-      taskBody(model, { id: 'round-test', rounds: 2, minClients: 3 }),
+      taskBody(model, { id: 'round-test', rounds: 2, minClients: 3, hubEval: { perClass: 1 } }),
     );
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.status, 'running');
@@ -64,7 +76,10 @@ describe('federated rounds (sync) across three agents', () => {
       for (const u of r.updates) assert.equal(u.status, 'accepted');
       assert.equal(r.metrics.federatedEval.devices, 3);
       assert.equal(r.metrics.federatedEval.examples, 3 * 30);
+      assert.deepEqual(r.metrics.hubEval, { accuracy: 0.5, loss: 1, count: 7 });
     }
+    // The starting model and each round's model went through the given evaluator.
+    assert.deepEqual(evaluated, [model.weights.length, model.weights.length, model.weights.length]);
 
     // The global model moved: round 3's weights are not round 1's.
     const shapes = model.weights.map((w) => ({ name: w.name, shape: w.shape }));

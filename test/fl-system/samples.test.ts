@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import { type Agent, createAgent } from '../../agent/index.js';
 import { encodeTensors, TENSOR_MEDIA_TYPE } from '../../inference/index.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 
 // Labelled examples on the agent's local API, under a quota, never uploaded.
@@ -27,9 +28,9 @@ function marker(i: number): number[] {
 }
 
 describe('agent samples', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('stores JSON and binary examples, reports stats, refuses past the quota and deletes', async () => {

@@ -5,6 +5,7 @@ import { decodeUpdate } from '../../federated/index.js';
 import type { Hub } from '../../hub/index.js';
 import { loadDigits } from '../../inference/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 import { type FleetDevice, initialModel, postDigits, sliceDigits, startAgent, taskBody } from './fleet.js';
 
@@ -73,9 +74,9 @@ async function phaseOf(hub: Hub, device: FleetDevice): Promise<string | undefine
 }
 
 describe('secure aggregation with devices dropping out mid-protocol', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('closes the round with the survivors and gives plain FedAvg over them', async () => {

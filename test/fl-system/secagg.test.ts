@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
 import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
 import { initialModel, startFleet, taskBody } from './fleet.js';
 
@@ -23,9 +24,9 @@ async function finish(hub: Hub, id: string) {
 }
 
 describe('secure aggregation in a real round', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('gives the same new model as plain FedAvg, and the hub never holds a plain update', async () => {

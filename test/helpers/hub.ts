@@ -2,9 +2,6 @@
  * Test helpers for the hub: temp data dirs, a real hub on free ports, enrollment through
  * the real HTTP API, real mqtt.js device connections, and a polling wait.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
   type BuildHubOptions,
@@ -14,14 +11,9 @@ import {
   HubConfigSchema,
 } from '../../hub/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
+import { waitFor } from './fixtures.js';
 
-/** A fresh temp directory; `remove()` deletes it. */
-export async function tempDir(
-  prefix = 'outpost-hub-test-',
-): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
+export { Cleanups, type TempDir, tempDir, waitFor } from './fixtures.js';
 
 /**
  * Starts a real hub on 127.0.0.1, ports 0 (never 1883: the machine may run Mosquitto).
@@ -121,24 +113,6 @@ export async function connectDevice(
 export async function closeClient(client: MqttClient | undefined): Promise<void> {
   if (client === undefined) return;
   await client.endAsync(true).catch(() => undefined);
-}
-
-/**
- * Polls `check` until it returns something other than `undefined`/`false`, and returns it.
- * The timeout is a generous safety net, not a timing assertion.
- */
-export async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** A valid uplink batch of `count` events from `firstSeq`. */

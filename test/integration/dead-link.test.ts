@@ -4,6 +4,7 @@ import { createAgent } from '../../agent/index.js';
 import { FaultProxy } from '../faults/fault-proxy.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 import { auditDelivery } from '../helpers/delivery-audit.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { enroll, startHub } from '../helpers/hub.js';
 
 // Dead links: a silent partition (packets dropped, no FIN, no RST) is detected by
@@ -11,9 +12,9 @@ import { enroll, startHub } from '../helpers/hub.js';
 // reconnects and resumes the drain exactly where the hub's acks left it.
 
 describe('dead link through a blackholing proxy', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
 
   it('detects the silent partition, reconnects once it heals, and delivers everything once', async () => {

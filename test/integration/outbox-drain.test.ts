@@ -3,9 +3,9 @@ import { after, describe, it } from 'node:test';
 import { type Agent, type AgentConfigInput, createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { LANES, type Lane } from '../../shared/index.js';
-import { FaultProxy as NetProxy } from '../faults/fault-proxy.js';
 import { agentTestConfig, FaultProxy, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 import { auditDelivery } from '../helpers/delivery-audit.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, type Credentials, enroll, startHub } from '../helpers/hub.js';
 
 // The drain against the real hub: a window of batches in flight, per-lane order and
@@ -13,9 +13,9 @@ import { api, type Credentials, enroll, startHub } from '../helpers/hub.js';
 // block a lane — the hub and the agent's ledger agreeing to the seq.
 
 describe('outbox drain against the hub', () => {
-  const cleanups: Array<() => unknown> = [];
+  const cleanups = new Cleanups();
   after(async () => {
-    for (const c of cleanups.reverse()) await c();
+    await cleanups.run();
   });
   function dir(): string {
     const d = tempDir();
@@ -200,10 +200,10 @@ describe('outbox drain against the hub', () => {
     );
   });
 
-  async function behindNetProxy(lanes: AgentConfigInput['outbox']) {
+  async function behindFaultProxy(lanes: AgentConfigInput['outbox']) {
     const h = await hub();
     const creds = await enroll(h);
-    const proxy = await NetProxy.start(h.mqtt.url);
+    const proxy = await FaultProxy.start(h.mqtt.url);
     cleanups.push(() => proxy.close());
     const dataDir = dir();
     const { agent } = await agentFor(creds, proxy.url, dataDir, {
@@ -222,7 +222,7 @@ describe('outbox drain against the hub', () => {
   const quota10 = { lanes: { telemetry: { maxRows: 10, policy: 'drop-oldest' as const } } };
 
   it('a dropped event the hub had stored (its ack lost) is not booked lost', async () => {
-    const { h, creds, proxy, dataDir, agent } = await behindNetProxy(quota10);
+    const { h, creds, proxy, dataDir, agent } = await behindFaultProxy(quota10);
     proxy.blackhole('down'); // batches reach the hub and are stored; no ack comes back
     for (let i = 1; i <= 10; i++) agent.enqueue({ type: 't', body: i });
     await waitFor(async () => (await h.store.countEvents(creds.id)) === 10, 'the hub stored 1-10');
@@ -242,7 +242,7 @@ describe('outbox drain against the hub', () => {
   });
 
   it('a dropped event published into a dead link is booked lost once the hub confirms', async () => {
-    const { h, creds, proxy, dataDir, agent } = await behindNetProxy(quota10);
+    const { h, creds, proxy, dataDir, agent } = await behindFaultProxy(quota10);
     proxy.blackhole('up'); // batches vanish on the way
     for (let i = 1; i <= 10; i++) agent.enqueue({ type: 't', body: i });
     await waitFor(() => agent.status().link.deadLinks >= 1, 'dead link detected');

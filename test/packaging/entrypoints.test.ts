@@ -18,7 +18,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { tempDir } from '../helpers/hub.js';
 import { parseDockerfile } from './dockerfile-parse.js';
-import { root, waitFor } from './process-helpers.js';
+import { root, waitForOutput } from './process-helpers.js';
 
 const TOKEN = 'entrypoint-test-admin-token-0123456789';
 const BROKER_PASSWORD = 'entrypoint-test-broker-password-0123';
@@ -178,8 +178,8 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   // 3. The hub, connected to it.
   const hub = spawnEntrypoint(hubImage.argv, hubEnv);
   children.push(hub);
-  const httpUrl = await waitFor(hub, /outpost hub: http (\S+)/, 'the hub to start');
-  const mqttUrl = await waitFor(hub, /mqtt (mqtt:\/\/\S+)/, 'the hub broker');
+  const httpUrl = await waitForOutput(hub, /outpost hub: http (\S+)/, 'the hub to start');
+  const mqttUrl = await waitForOutput(hub, /mqtt (mqtt:\/\/\S+)/, 'the hub broker');
   assert.equal(mqttUrl, `mqtt://127.0.0.1:${mqttPort}`);
   const hubPort = new URL(httpUrl).port;
 
@@ -236,7 +236,7 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   );
   const agent = spawnEntrypoint(argv, agentEnv);
   children.push(agent);
-  const apiUrl = await waitFor(agent, /local API (\S+)/, 'the agent to start');
+  const apiUrl = await waitForOutput(agent, /local API (\S+)/, 'the agent to start');
   const agentHealth = await run(
     agentImage.healthArgv.map((a) => a.replace(':7070/', `:${new URL(apiUrl).port}/`)),
     {},

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../helpers/fixtures.js';
 
 /** The repository root. */
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -11,21 +12,27 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
  * (`child.out`), polling; rejects naming `what` and the output when the child exits first
  * or `timeoutMs` (default 60 s) passes.
  */
-export async function waitFor(
+export async function waitForOutput(
   child: ChildProcess & { out: string[] },
   pattern: RegExp,
   what: string,
   timeoutMs = 60_000,
 ): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = pattern.exec(child.out.join(''));
-    if (match) return match[1] as string;
-    if (child.exitCode !== null)
-      throw new Error(`waiting for ${what}: exited ${child.exitCode}\n${child.out.join('')}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${child.out.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const found = await waitFor(
+    () => {
+      const match = pattern.exec(child.out.join(''));
+      if (match) return { value: match[1] as string };
+      if (child.exitCode !== null) return { exited: child.exitCode };
+      return undefined;
+    },
+    what,
+    timeoutMs,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${child.out.join('')}`);
+  });
+  if ('exited' in found)
+    throw new Error(`waiting for ${what}: exited ${found.exited}\n${child.out.join('')}`);
+  return found.value;
 }
 
 /**

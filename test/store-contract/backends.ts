@@ -76,7 +76,7 @@ export async function storeBackends(): Promise<StoreBackend[]> {
       skip: undefined,
       async space() {
         const dir = await tempDir('outpost-contract-');
-        return { open: async () => openSqliteHubStore(dir.path), dispose: () => dir.remove() };
+        return { open: async () => openSqliteHubStore(dir.path), dispose: async () => dir.remove() };
       },
     },
     { name: 'postgres', skip: await probePostgres(), space: () => postgresSpace() },

@@ -11,7 +11,39 @@ export interface HubEvent {
 
 /** How long a request keeps retrying while the hub is down (restarting in a trial), ms. */
 const HUB_DOWN_PATIENCE_MS = 30_000;
+/** First pause between retries, ms; doubles up to {@link RETRY_PAUSE_MAX_MS}. */
 const RETRY_PAUSE_MS = 100;
+const RETRY_PAUSE_MAX_MS = 2_000;
+/**
+ * Answers that say "not now" rather than "no": a hub shutting down or overloaded (another
+ * trial restarts it while this one checks), a gateway in between, the rate limiter.
+ */
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+
+/** A non-2xx answer of the hub. */
+class HubAnswerError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * Why `err` is worth a retry of this request, or undefined when it is final: reads retry on
+ * any network error and on a transient answer; writes only when nothing was done (the
+ * connection was refused, or the rate limiter turned it away).
+ */
+function retryReason(method: string, err: unknown): string | undefined {
+  const read = method === 'GET';
+  if (err instanceof HubAnswerError) {
+    const transient = read ? TRANSIENT_STATUSES.has(err.status) : err.status === 429;
+    return transient ? `answered ${err.status}` : undefined;
+  }
+  const code = networkCode(err);
+  if (code === undefined) return undefined;
+  return read || code === 'ECONNREFUSED' ? `hub unreachable (${code})` : undefined;
+}
 
 /** The network error code under a failed `fetch`, if any. */
 function networkCode(err: unknown): string | undefined {
@@ -35,18 +67,22 @@ export class HubApi {
     this.#token = token;
   }
 
-  /** Calls the admin API; throws with the status and body on anything but 2xx. */
+  /**
+   * Calls the admin API, retrying with backoff what {@link retryReason} allows for up to
+   * {@link HUB_DOWN_PATIENCE_MS}; throws with the status and body on any other non-2xx.
+   */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const deadline = Date.now() + HUB_DOWN_PATIENCE_MS;
+    let pause = RETRY_PAUSE_MS;
     for (;;) {
       try {
         return await this.#once<T>(method, path, body);
       } catch (err) {
-        const code = networkCode(err);
-        if (code === undefined) throw err;
-        const retry = method === 'GET' || code === 'ECONNREFUSED';
-        if (!retry || Date.now() > deadline) throw new Error(`${method} ${path}: hub unreachable (${code})`);
-        await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS));
+        const reason = retryReason(method, err);
+        if (reason === undefined) throw err;
+        if (Date.now() > deadline) throw new Error(`${method} ${path}: ${reason}, still after retries`);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, RETRY_PAUSE_MAX_MS);
       }
     }
   }
@@ -60,7 +96,7 @@ export class HubApi {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    if (!res.ok) throw new HubAnswerError(`${method} ${path}: ${res.status} ${text}`, res.status);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 

@@ -78,7 +78,7 @@ class AgentKillRunner implements TrialRunner {
 
 export const agentKill: TrialKind = {
   describe: 'kill -9 of the agent during enqueue, drain or start; restart on the same store',
-  counts: { ci: 200, long: 10_000 },
+  counts: { ci: 100, long: 10_000 },
   group: 'agent',
   streams: 3,
   create: (env) => new AgentKillRunner(new RotatingSession(env, 'kill', TRIALS_PER_STORE)),

@@ -4,7 +4,7 @@ import { flatten, unflatten } from '../weights.js';
 import { stepGlobal } from './fedavg.js';
 import { RoundBook } from './round-book.js';
 
-/** The accepted updates of a buffered round, flattened: `rows[i]` belongs to `ids[i]`. */
+/** The accepted updates of a round under a robust rule, flattened: `rows[i]` belongs to `ids[i]`. */
 export interface BufferedRows {
   ids: string[];
   rows: Float32Array[];
@@ -12,12 +12,12 @@ export interface BufferedRows {
 }
 
 /**
- * Builds a buffering strategy (FedMedian, trimmed mean, Krum): these rules need every update
+ * Builds a robust strategy (FedMedian, trimmed mean, Krum): these rules need every update
  * at once, so memory is O(clients × model) — unlike the FedAvg family. Updates are weighted
  * equally (a client's claimed example count is not trusted by a robust rule); staleness is
  * validated but not used. `combine` returns the aggregate delta (flat) and may discard rows.
  */
-export function bufferedStrategy(
+export function robustStrategy(
   name: string,
   minUpdates: (n: number) => string | null,
   combine: (rows: BufferedRows) => Float32Array,
@@ -25,7 +25,6 @@ export function bufferedStrategy(
 ): Strategy {
   return {
     name,
-    buffers: true,
     clientConfig: () => ({}),
     begin(global: ModelWeights, options) {
       const book = new RoundBook(global, options.maxNorm);
