@@ -55,7 +55,13 @@ export { convertFp16, type Fp16Result } from './quantize/fp16.js';
 export { generatedInputSet, inputSetFromJson } from './quantize/input-set.js';
 export { type Int8Options, type Int8Result, quantizeInt8 } from './quantize/int8.js';
 export { QUANTIZERS, type Quantization, QuantizationSchema, type Quantizer } from './quantize/registry.js';
-export { assertInputs, type InputProblem, inputProblems, type ModelSignature } from './signature/validate.js';
+export {
+  assertInputs,
+  type InputProblem,
+  inputProblems,
+  inputsFit,
+  type ModelSignature,
+} from './signature/validate.js';
 export { decodeTensors, encodeTensors, TENSOR_MEDIA_TYPE } from './tensor/binary-codec.js';
 export { digestTensors } from './tensor/digest.js';
 export { fromHalfArray, fromHalfBits, toHalfArray, toHalfBits } from './tensor/float16.js';

@@ -351,6 +351,7 @@ export class InferenceRuntime {
       observe({
         model: name,
         version,
+        engine: active.model.engine,
         role: 'active',
         latencyMs: performance.now() - started,
         outputs: result.outputs,
@@ -361,6 +362,7 @@ export class InferenceRuntime {
       observe({
         model: name,
         version,
+        engine: active.model.engine,
         role: 'active',
         latencyMs: performance.now() - started,
         outputs: undefined,
@@ -425,7 +427,9 @@ export class InferenceRuntime {
   }
 
   #upload(policy: ModelPolicy, result: InferResult, inputDigest: string): void {
-    this.#o.uploader.offer(policy, { ...result, inputDigest }, Date.now());
+    // Nothing to build for a model that uploads nothing: only its counter moves.
+    if (policy.upload === 'none') this.#o.uploader.skip(result.model);
+    else this.#o.uploader.offer(policy, { ...result, inputDigest }, Date.now());
   }
 
   /** Upload counters of a model. */

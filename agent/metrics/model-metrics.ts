@@ -26,6 +26,8 @@ interface Row {
 export interface InferenceObservation {
   model: string;
   version: string;
+  /** The engine that ran it, when the runtime knows it. */
+  engine?: string;
   role: ModelRole;
   /** Wall time of the call, ms. */
   latencyMs: number;
