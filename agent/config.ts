@@ -36,6 +36,11 @@ export const AgentConfigSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       /** Local API port; default 7070, 0 picks a free one. */
       port: configInt().min(0).max(65_535).default(7070),
+      /**
+       * Most output elements an inference answers in JSON (all outputs, all sets of a batch);
+       * above it the answer is `INFER_OUTPUT_TOO_LARGE_FOR_JSON` pointing to the binary form.
+       */
+      jsonMaxOutputElements: configInt().min(1).default(65_536),
     })
     .prefault({}),
   link: z
