@@ -19,6 +19,17 @@ export interface ObservedInference {
   outputs: unknown;
 }
 
+/** One label set's bound inference series. */
+interface Series {
+  model: string;
+  version: string;
+  engine: string;
+  role: string;
+  requests: { inc(): void };
+  errors: { inc(): void };
+  latency: { observe(v: number): void };
+}
+
 /**
  * The agent's Prometheus metrics, in a registry of its own (several agents
  * may share a process): outbox depth/bytes and losses per lane, inference requests, errors
@@ -32,10 +43,9 @@ export class AgentMetrics {
   readonly #errors: Counter<'model' | 'version' | 'engine' | 'role'>;
   readonly #latency: Histogram<'model' | 'version' | 'engine' | 'role'>;
   /** Per label set, its bound series: the label hashing is paid once, not per inference. */
-  readonly #series = new Map<
-    string,
-    { requests: { inc(): void }; errors: { inc(): void }; latency: { observe(v: number): void } }
-  >();
+  readonly #series = new Map<string, Series>();
+  /** The series of the previous call (most calls repeat it: no key to build). */
+  #last: Series | undefined;
 
   /** @param status the agent's status, read at scrape time; @param engineOf active engine of a model. */
   constructor(
@@ -178,11 +188,25 @@ export class AgentMetrics {
   /** Counts one inference (wired to the runtime's `onInfer` observer). */
   recordInference(o: ObservedInference): void {
     const engine = o.engine ?? this.engineOf(o.model);
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      last.model === o.model &&
+      last.version === o.version &&
+      last.engine === engine &&
+      last.role === o.role
+    ) {
+      last.requests.inc();
+      if (o.outputs === undefined) last.errors.inc();
+      last.latency.observe(o.latencyMs / 1000);
+      return;
+    }
     const key = `${o.model}\u0000${o.version}\u0000${engine}\u0000${o.role}`;
     let series = this.#series.get(key);
     if (series === undefined) {
       const labels = { model: o.model, version: o.version, engine, role: o.role };
       series = {
+        ...labels,
         requests: this.#requests.labels(labels),
         errors: this.#errors.labels(labels),
         latency: this.#latency.labels(labels),
@@ -192,6 +216,7 @@ export class AgentMetrics {
       if (this.#series.size >= 1024) this.#series.clear();
       this.#series.set(key, series);
     }
+    this.#last = series;
     series.requests.inc();
     if (o.outputs === undefined) series.errors.inc();
     series.latency.observe(o.latencyMs / 1000);
