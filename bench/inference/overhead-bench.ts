@@ -1,6 +1,8 @@
+import * as ort from 'onnxruntime-node';
 import { request } from 'undici';
+import type { Agent } from '../../agent/index.js';
 import { encodeTensors, TENSOR_MEDIA_TYPE, type TensorMap, tensorToJson } from '../../inference/index.js';
-import { millis, ratio } from '../lib/measure.js';
+import { median, millis, percentile, ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { benchAgent, digitsBench } from './fixture.js';
@@ -25,6 +27,21 @@ export const inferenceOverheadBenchmark: Benchmark = {
       const big = await measureInProcess(agent, model.bytes, model.input(48), runs, rounds);
       progress('in process, batch 1');
       const small = await measureInProcess(agent, model.bytes, model.input(1), runs, rounds);
+      progress('CPU time per call, batch 48 and 1');
+      const cpuBig = await measureCpu(
+        agent,
+        model.bytes,
+        model.input(48),
+        quick ? 1000 : 5000,
+        quick ? 4 : 8,
+      );
+      const cpuSmall = await measureCpu(
+        agent,
+        model.bytes,
+        model.input(1),
+        quick ? 1000 : 5000,
+        quick ? 4 : 8,
+      );
       progress('local HTTP API (fetch)');
       const one = model.input(1);
       const viaFetch = await measureHttp(agent, one, quick ? 300 : 2000);
@@ -54,6 +71,18 @@ export const inferenceOverheadBenchmark: Benchmark = {
           [row('48', big), row('1', small)],
         ),
         '',
+        'Process CPU time per call (user + system; other processes on the machine do not count), median of rounds:',
+        table(
+          ['batch', 'raw run', 'agent', 'agent ÷ raw', "agent's own work"],
+          [cpuBig, cpuSmall].map((c, i) => [
+            i === 0 ? '48' : '1',
+            `${c.rawUs.toFixed(1)} µs`,
+            `${c.agentUs.toFixed(1)} µs`,
+            ratio(c.agentUs / c.rawUs),
+            `${(c.agentUs - c.rawUs).toFixed(1)} µs`,
+          ]),
+        ),
+        '',
         'Local HTTP API, one digit (p50 overhead = p50 − in-process p50):',
         table(
           ['path', 'p50', 'p99', 'p50 overhead'],
@@ -71,6 +100,44 @@ export const inferenceOverheadBenchmark: Benchmark = {
     }
   },
 };
+
+/** CPU µs per call (process user + system) of raw `InferenceSession.run` and the agent, alternating rounds. */
+async function measureCpu(
+  agent: Agent,
+  bytes: Uint8Array,
+  input: TensorMap,
+  runs: number,
+  rounds: number,
+): Promise<{ rawUs: number; agentUs: number }> {
+  agent.models.setPolicy('digits', { cache: false });
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  });
+  const x = input.x as { data: Float32Array; dims: readonly number[] };
+  const feeds = { x: new ort.Tensor('float32', x.data, [...x.dims]) };
+  const cpu = async (fn: () => Promise<unknown>) => {
+    const start = process.cpuUsage();
+    for (let i = 0; i < runs; i++) await fn();
+    const d = process.cpuUsage(start);
+    return (d.user + d.system) / runs;
+  };
+  const raw: number[] = [];
+  const viaAgent: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    await session.run(feeds);
+    await agent.models.infer('digits', input);
+  }
+  for (let r = 0; r < rounds; r++) {
+    raw.push(await cpu(() => session.run(feeds)));
+    viaAgent.push(await cpu(() => agent.models.infer('digits', input)));
+  }
+  await session.release();
+  return { rawUs: median(raw), agentUs: median(viaAgent) };
+}
 
 async function measureUndici(
   base: string,
@@ -93,11 +160,7 @@ async function measureUndici(
       await call();
       times.push(performance.now() - start);
     }
-    times.sort((a, b) => a - b);
-    return {
-      p50: times[Math.floor(times.length / 2)] as number,
-      p99: times[Math.floor(times.length * 0.99)] as number,
-    };
+    return { p50: median(times), p99: percentile(times, 99) };
   };
   return {
     json: await lat(() => post(jsonBody, 'application/json')),
