@@ -26,6 +26,17 @@ function exactlyThousandModel(): Uint8Array {
     .build();
 }
 
+/** The same reshape, its output concatenated twice: [20, 100], too large for a manifest reference. */
+function exactlyThousandTwiceModel(): Uint8Array {
+  return new OnnxModelBuilder('exact-1000-twice')
+    .input('x', 'float32', ['n'])
+    .initializer('shape', { dtype: 'int64', dims: [2], data: BigInt64Array.of(10n, 100n) })
+    .node('Reshape', ['x', 'shape'], ['r'])
+    .node('Concat', ['r', 'r'], ['y'], { axis: 0 })
+    .output('y', 'float32', [20, 100])
+    .build();
+}
+
 async function models(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   const { config: flags, positionals } = configFromFlags(args);
   const lines: string[] = [];
@@ -110,6 +121,24 @@ describe('outpost models push --sample', () => {
       reference.outputs.y?.data,
       sampleData.map((v) => Math.fround(v) * 2),
     );
+  });
+
+  it('when the reference is too large for the manifest, the sample alone is kept for agents to warm up on', async () => {
+    const twice = join(files.path, 'twice.onnx');
+    writeFileSync(twice, exactlyThousandTwiceModel());
+    const value = { x: { dtype: 'float32', dims: [1000], data: sampleData } };
+    const sample = sampleFile('sample-twice.json', value);
+    const r = await models(['push', twice, '--name', 'twice', '--version', '1.0.0', '--sample', sample], env);
+    assert.equal(r.code, 0, r.out);
+    const res = await fetch(`${hub.http.url}/v1/models/twice/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    const view = (await res.json()) as {
+      manifests: Array<{ manifest: { reference?: unknown; samples?: Record<string, { data: number[] }> } }>;
+    };
+    const manifest = view.manifests[0]?.manifest;
+    assert.equal(manifest?.reference, undefined, 'input 1000 + output 2000 elements exceed the 2048 default');
+    assert.deepEqual(manifest?.samples?.x?.data, sampleData);
   });
 
   it('a sample naming a wrong input is refused naming the tensor; an unreadable sample is a usage error', async () => {
