@@ -61,6 +61,11 @@ export const AgentConfigSchema = z.strictObject({
       allowedHosts: nameList().default([]),
       /** Origins (`http://host:port`) of web pages allowed to call the API besides loopback ones. */
       allowedOrigins: nameList().default([]),
+      /**
+       * Most output elements an inference answers in JSON (all outputs, all sets of a batch);
+       * above it the answer is `INFER_OUTPUT_TOO_LARGE_FOR_JSON` pointing to the binary form.
+       */
+      jsonMaxOutputElements: configInt().min(1).default(65_536),
     })
     .prefault({})
     .refine((api) => isLoopbackHost(api.host) || api.token !== undefined || api.allowUnauthenticated, {

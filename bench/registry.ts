@@ -7,6 +7,8 @@ import type { Benchmark } from './lib/types.js';
 export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   outbox: async () => (await import('./outbox/index.js')).outboxBenchmark,
   inference: async () => (await import('./inference/index.js')).inferenceBenchmark,
+  'inference-overhead': async () =>
+    (await import('./inference/overhead-bench.js')).inferenceOverheadBenchmark,
   federated: async () => (await import('./federated/index.js')).federatedBenchmark,
   delivery: async () => (await import('./delivery/index.js')).deliveryBenchmark,
   ops: async () => (await import('./ops/index.js')).opsBenchmark,

@@ -59,7 +59,13 @@ export { type Int8Options, type Int8Result, quantizeInt8 } from './quantize/int8
 export { type ModelInt8Options, type ModelInt8Result, quantizeModelInt8 } from './quantize/int8-model.js';
 export { TARGET_OPSET, upgradeOpset } from './quantize/opset-upgrade.js';
 export { QUANTIZERS, type Quantization, QuantizationSchema, type Quantizer } from './quantize/registry.js';
-export { assertInputs, type InputProblem, inputProblems, type ModelSignature } from './signature/validate.js';
+export {
+  assertInputs,
+  type InputProblem,
+  inputProblems,
+  inputsFit,
+  type ModelSignature,
+} from './signature/validate.js';
 export { decodeTensors, encodeTensors, TENSOR_MEDIA_TYPE } from './tensor/binary-codec.js';
 export { digestTensors } from './tensor/digest.js';
 export { fromHalfArray, fromHalfBits, toHalfArray, toHalfBits } from './tensor/float16.js';

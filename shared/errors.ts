@@ -119,6 +119,11 @@ export const ERROR_CODES = {
   INFER_NO_ENGINE: { message: 'no engine was admitted for this model', http: 500, retryable: false },
   INFER_ENGINE_FAILED: { message: 'the engine failed to run the model', http: 500, retryable: true },
   INFER_STORAGE_FULL: { message: 'model storage quota exceeded', http: 507, retryable: false },
+  INFER_OUTPUT_TOO_LARGE_FOR_JSON: {
+    message: 'the outputs are too large for a JSON answer; ask for the binary tensor form',
+    http: 406,
+    retryable: false,
+  },
   INFER_CLOUD_UNAVAILABLE: {
     message: 'the hub cannot be reached for cloud inference',
     http: 503,

@@ -21,6 +21,14 @@ import type { InferResult } from '../inference/runtime.js';
 const INFER_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 /** Most input sets in one JSON batch. */
 const MAX_BATCH = 256;
+/** Most output elements answered in JSON unless configured (`api.jsonMaxOutputElements`). */
+export const DEFAULT_JSON_MAX_OUTPUT_ELEMENTS = 65_536;
+
+/** Settings of the inference routes. */
+export interface InferenceRouteOptions {
+  /** Most output elements (all outputs, all sets of a batch) answered in JSON. */
+  jsonMaxOutputElements: number;
+}
 
 const Inputs = z.record(z.string(), TensorValueSchema);
 const InferBodySchema = z
@@ -57,6 +65,42 @@ function jsonResult(r: InferResult) {
 const isBinary = (type: string | undefined) =>
   type !== undefined && (type.startsWith(TENSOR_MEDIA_TYPE) || type.startsWith('application/octet-stream'));
 
+const outputElements = (results: readonly InferResult[]) => {
+  let n = 0;
+  for (const r of results) for (const name in r.outputs) n += (r.outputs[name]?.data.length ?? 0) as number;
+  return n;
+};
+
+/**
+ * Refuses a JSON answer whose outputs exceed the limit before any of it is encoded: a JSON
+ * number costs ~20 bytes and a conversion per element, the binary form 4 bytes and one copy.
+ */
+function checkJsonSize(name: string, results: readonly InferResult[], limit: number, batch: boolean): void {
+  const n = outputElements(results);
+  if (n <= limit) return;
+  const how = batch
+    ? `send the sets one at a time with "Accept: ${TENSOR_MEDIA_TYPE}", or post binary tensors`
+    : `send "Accept: ${TENSOR_MEDIA_TYPE}" (the answer is then binary) or post binary tensors`;
+  throw new OutpostError(
+    'INFER_OUTPUT_TOO_LARGE_FOR_JSON',
+    `${name}: the outputs hold ${n} elements, over the JSON answer limit of ${limit} (api.jsonMaxOutputElements); ${how}`,
+    { details: { elements: n, limit } },
+  );
+}
+
+const wantsBinary = (accept: string | undefined) => accept?.includes(TENSOR_MEDIA_TYPE) === true;
+
+function binaryAnswer(reply: FastifyReply, r: InferResult) {
+  const meta = {
+    model: r.model,
+    version: r.version,
+    precision: r.precision,
+    engine: r.engine,
+    cached: r.cached,
+  };
+  return reply.type(TENSOR_MEDIA_TYPE).send(encodeTensors(r.outputs as TensorMap, meta));
+}
+
 /**
  * The local inference API, on the agent's loopback API:
  * - `GET /v1/models`, `GET /v1/models/{name}`: installed versions, the active one with its
@@ -66,9 +110,15 @@ const isBinary = (type: string | undefined) =>
  * - `PUT /v1/models/{name}/policy` `{upload?, sampleRate?, cache?, preprocessing?}`
  * - `POST /v1/models/{name}/infer`: JSON `{inputs}` or `{batch: [inputs…]}` (+ `preprocessing?`,
  *   `cache?`), or the binary tensor form (`application/vnd.outpost.tensors`, see
- *   inference/tensor/binary-codec.ts), answered in the same form as the request.
+ *   inference/tensor/binary-codec.ts), answered in the same form as the request unless `Accept`
+ *   asks for the other; a JSON answer above `jsonMaxOutputElements` output elements is
+ *   `INFER_OUTPUT_TOO_LARGE_FOR_JSON` (406) pointing to the binary form.
  */
-export function registerInferenceRoutes(app: FastifyInstance, models: AgentModels): void {
+export function registerInferenceRoutes(
+  app: FastifyInstance,
+  models: AgentModels,
+  options: InferenceRouteOptions = { jsonMaxOutputElements: DEFAULT_JSON_MAX_OUTPUT_ELEMENTS },
+): void {
   app.addContentTypeParser(
     [TENSOR_MEDIA_TYPE, 'application/octet-stream'],
     { parseAs: 'buffer', bodyLimit: INFER_BODY_LIMIT_BYTES },
@@ -94,7 +144,7 @@ export function registerInferenceRoutes(app: FastifyInstance, models: AgentModel
   app.post<{ Params: { name: string } }>(
     '/v1/models/:name/infer',
     { bodyLimit: INFER_BODY_LIMIT_BYTES },
-    async (request, reply) => infer(models, request, reply),
+    async (request, reply) => infer(models, request, reply, options.jsonMaxOutputElements),
   );
 }
 
@@ -102,8 +152,10 @@ async function infer(
   models: AgentModels,
   request: FastifyRequest<{ Params: { name: string } }>,
   reply: FastifyReply,
+  jsonLimit: number,
 ): Promise<unknown> {
   const { name } = request.params;
+  const { accept } = request.headers;
   if (isBinary(request.headers['content-type'])) {
     const { tensors, extra } = decodeTensors(request.body as Buffer);
     const options = {
@@ -111,15 +163,17 @@ async function infer(
       ...(typeof extra.cache === 'boolean' ? { cache: extra.cache } : {}),
     };
     const r = await models.infer(name, tensors, options);
-    const meta = {
-      model: r.model,
-      version: r.version,
-      precision: r.precision,
-      engine: r.engine,
-      cached: r.cached,
-    };
-    if ((request.headers.accept ?? '').includes('application/json')) return { ...meta, ...jsonResult(r) };
-    return reply.type(TENSOR_MEDIA_TYPE).send(encodeTensors(r.outputs as TensorMap, meta));
+    if (accept?.includes('application/json')) {
+      checkJsonSize(name, [r], jsonLimit, false);
+      return {
+        model: r.model,
+        version: r.version,
+        precision: r.precision,
+        engine: r.engine,
+        ...jsonResult(r),
+      };
+    }
+    return binaryAnswer(reply, r);
   }
   const body = parse(InferBodySchema, request.body);
   const options = {
@@ -128,9 +182,12 @@ async function infer(
   };
   if (body.inputs) {
     const r = await models.infer(name, body.inputs, options);
+    if (wantsBinary(accept)) return binaryAnswer(reply, r);
+    checkJsonSize(name, [r], jsonLimit, false);
     return { model: r.model, version: r.version, precision: r.precision, engine: r.engine, ...jsonResult(r) };
   }
   const results = await models.inferBatch(name, body.batch ?? [], options);
+  checkJsonSize(name, results, jsonLimit, true);
   const first = results[0] as InferResult;
   return {
     model: first.model,

@@ -11,10 +11,23 @@ export const INFERENCE_BUCKETS_S = [
 export interface ObservedInference {
   model: string;
   version: string;
+  /** The engine that ran it; the model's active engine when absent. */
+  engine?: string;
   role: string;
   latencyMs: number;
   /** Undefined when it failed. */
   outputs: unknown;
+}
+
+/** One label set's bound inference series. */
+interface Series {
+  model: string;
+  version: string;
+  engine: string;
+  role: string;
+  requests: { inc(): void };
+  errors: { inc(): void };
+  latency: { observe(v: number): void };
 }
 
 /**
@@ -29,6 +42,10 @@ export class AgentMetrics {
   readonly #requests: Counter<'model' | 'version' | 'engine' | 'role'>;
   readonly #errors: Counter<'model' | 'version' | 'engine' | 'role'>;
   readonly #latency: Histogram<'model' | 'version' | 'engine' | 'role'>;
+  /** Per label set, its bound series: the label hashing is paid once, not per inference. */
+  readonly #series = new Map<string, Series>();
+  /** The series of the previous call (most calls repeat it: no key to build). */
+  #last: Series | undefined;
 
   /** @param status the agent's status, read at scrape time; @param engineOf active engine of a model. */
   constructor(
@@ -170,10 +187,39 @@ export class AgentMetrics {
 
   /** Counts one inference (wired to the runtime's `onInfer` observer). */
   recordInference(o: ObservedInference): void {
-    const labels = { model: o.model, version: o.version, engine: this.engineOf(o.model), role: o.role };
-    this.#requests.inc(labels);
-    if (o.outputs === undefined) this.#errors.inc(labels);
-    this.#latency.observe(labels, o.latencyMs / 1000);
+    const engine = o.engine ?? this.engineOf(o.model);
+    const last = this.#last;
+    if (
+      last !== undefined &&
+      last.model === o.model &&
+      last.version === o.version &&
+      last.engine === engine &&
+      last.role === o.role
+    ) {
+      last.requests.inc();
+      if (o.outputs === undefined) last.errors.inc();
+      last.latency.observe(o.latencyMs / 1000);
+      return;
+    }
+    const key = `${o.model}\u0000${o.version}\u0000${engine}\u0000${o.role}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      const labels = { model: o.model, version: o.version, engine, role: o.role };
+      series = {
+        ...labels,
+        requests: this.#requests.labels(labels),
+        errors: this.#errors.labels(labels),
+        latency: this.#latency.labels(labels),
+      };
+      // Bounded like the labels themselves (what one device runs); a long-lived agent that
+      // cycled through many versions just binds them again.
+      if (this.#series.size >= 1024) this.#series.clear();
+      this.#series.set(key, series);
+    }
+    this.#last = series;
+    series.requests.inc();
+    if (o.outputs === undefined) series.errors.inc();
+    series.latency.observe(o.latencyMs / 1000);
   }
 
   /** `GET /metrics` on the local API (Prometheus text format). */

@@ -5,7 +5,7 @@ import { isOutpostError, type Lane, OutpostError } from '../../shared/index.js';
 import type { AgentModels } from '../inference/models-api.js';
 import type { SampleStore } from '../store/sample-store.js';
 import type { AgentStatus } from '../types.js';
-import { registerInferenceRoutes } from './inference-routes.js';
+import { DEFAULT_JSON_MAX_OUTPUT_ELEMENTS, registerInferenceRoutes } from './inference-routes.js';
 import { type ApiAccess, installRequestGuard } from './request-guard.js';
 import { registerSampleRoutes } from './samples-routes.js';
 
@@ -20,6 +20,8 @@ export interface ApiOptions extends ApiAccess {
   enqueue(input: unknown): { lane: Lane; seq: number };
   /** The model API; when given, the inference routes are served (see inference-routes.ts). */
   models?: AgentModels;
+  /** Most output elements an inference answers in JSON (config `api.jsonMaxOutputElements`). */
+  jsonMaxOutputElements?: number;
   /** Labelled examples for federated learning; when given, the sample routes are served. */
   samples?: SampleStore;
   /** The federated task runner; its status is served at `GET /v1/federated`. */
@@ -91,7 +93,10 @@ export async function startApi(options: ApiOptions): Promise<LocalApi> {
     const accepted = options.enqueue(request.body);
     return reply.code(202).send(accepted);
   });
-  if (options.models) registerInferenceRoutes(app, options.models);
+  if (options.models)
+    registerInferenceRoutes(app, options.models, {
+      jsonMaxOutputElements: options.jsonMaxOutputElements ?? DEFAULT_JSON_MAX_OUTPUT_ELEMENTS,
+    });
   options.routes?.(app);
   // After the inference routes: both accept the binary tensor form and share its parser.
   if (options.samples) registerSampleRoutes(app, options.samples, options.federated);

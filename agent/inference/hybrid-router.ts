@@ -171,9 +171,11 @@ export function createHybridRouter(o: HybridRouterOptions): HybridRouter {
     async infer(name, inputs, options) {
       const r = route(name);
       if (r.mode === 'local') {
-        const result = await o.local(name, inputs, options);
+        // The runtime's result is this call's own object: the route is set on it, not copied.
+        const result = (await o.local(name, inputs, options)) as RoutedResult;
         count(name).local++;
-        return { ...result, route: { mode: 'local', servedBy: 'local', escalated: false } };
+        result.route = { mode: 'local', servedBy: 'local', escalated: false };
+        return result;
       }
       if (r.mode === 'cloud') return fromCloud(name, r, await askCloud(name, r, inputs), false);
       if (r.mode === 'cloud-first') {

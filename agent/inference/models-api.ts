@@ -69,7 +69,18 @@ export const PolicyInputSchema = z.strictObject({
   preprocessing: z.string().max(64).optional(),
 });
 
+const isHostTensor = (t: InferInputs[string]) => typeof t.data === 'object' && !Array.isArray(t.data);
+
+/** The inputs as host tensors: the caller's own map when it holds only host tensors (no copy). */
 function toTensors(inputs: InferInputs): TensorMap {
+  let allHost = true;
+  for (const name in inputs) {
+    if (!isHostTensor(inputs[name] as InferInputs[string])) {
+      allHost = false;
+      break;
+    }
+  }
+  if (allHost) return inputs as TensorMap;
   const out: TensorMap = {};
   for (const [name, t] of Object.entries(inputs)) {
     const isHost = typeof t.data === 'object' && !Array.isArray(t.data);

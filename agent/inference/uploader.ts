@@ -38,6 +38,12 @@ export class ResultUploader {
     this.#log = log;
   }
 
+  /** Counts one result of a model whose policy uploads nothing (what `offer` does for `none`). */
+  skip(model: string): void {
+    this.#seen.set(model, (this.#seen.get(model) ?? 0) + 1);
+    this.counters(model).skipped++;
+  }
+
   /** Applies `policy` to one result; true when it was queued. Never throws. */
   offer(policy: ModelPolicy, result: ResultRecord, at: number): boolean {
     const counters = this.counters(result.model);

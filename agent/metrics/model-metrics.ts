@@ -26,6 +26,8 @@ interface Row {
 export interface InferenceObservation {
   model: string;
   version: string;
+  /** The engine that ran it, when the runtime knows it. */
+  engine?: string;
   role: ModelRole;
   /** Wall time of the call, ms. */
   latencyMs: number;
@@ -42,6 +44,8 @@ export interface InferenceObservation {
  */
 export class ModelMetrics {
   #rows = new Map<string, Row>();
+  /** The row of the previous call: traffic repeats the same model, so most calls skip the key. */
+  #last: Row | undefined;
   #from: number;
   readonly #now: () => number;
 
@@ -52,6 +56,9 @@ export class ModelMetrics {
   }
 
   #row(model: string, version: string, role: ModelRole): Row {
+    const last = this.#last;
+    if (last !== undefined && last.model === model && last.version === version && last.role === role)
+      return last;
     const key = `${role}\u0000${model}\u0000${version}`;
     let row = this.#rows.get(key);
     if (row === undefined) {
@@ -69,6 +76,7 @@ export class ModelMetrics {
       };
       this.#rows.set(key, row);
     }
+    this.#last = row;
     return row;
   }
 
@@ -120,6 +128,7 @@ export class ModelMetrics {
     }));
     const body = { from: this.#from, to: Math.max(to, this.#from), models };
     this.#rows = new Map();
+    this.#last = undefined;
     this.#from = to;
     return body;
   }

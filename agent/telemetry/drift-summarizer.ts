@@ -31,6 +31,8 @@ function first(map: TensorMap | undefined): HostTensor | undefined {
  */
 export class DriftSummarizer {
   #rows = new Map<string, Row>();
+  /** The row of the previous call (most calls repeat the model version: no key to build). */
+  #last: Row | undefined;
   #from: number;
 
   constructor(private readonly now: () => number) {
@@ -47,11 +49,15 @@ export class DriftSummarizer {
   ): void {
     const input = first(inputs);
     if (input === undefined || outputs === undefined) return;
-    const key = `${model}@${version}`;
-    let row = this.#rows.get(key);
-    if (row === undefined) {
-      row = { model, version, rows: 0, features: [], classes: [] };
-      this.#rows.set(key, row);
+    let row = this.#last;
+    if (row === undefined || row.model !== model || row.version !== version) {
+      const key = `${model}@${version}`;
+      row = this.#rows.get(key);
+      if (row === undefined) {
+        row = { model, version, rows: 0, features: [], classes: [] };
+        this.#rows.set(key, row);
+      }
+      this.#last = row;
     }
     const n = rowsOf(input);
     const width = n === 0 ? 0 : input.data.length / n;
@@ -105,6 +111,7 @@ export class DriftSummarizer {
       }));
     const from = this.#from;
     this.#rows = new Map();
+    this.#last = undefined;
     this.#from = to;
     return models.length ? { from, to, models } : undefined;
   }

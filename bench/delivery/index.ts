@@ -2,13 +2,13 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nginxPeer } from '../../test/helpers/peer.js';
 import { millis, ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { benchHub, enroll, Scratch } from '../outbox/fixture.js';
 import { bigModel } from './model.js';
 import { startNginx } from './nginx.js';
-import { nginxPeer } from '../../test/helpers/peer.js';
 import { measureResume } from './resume.js';
 
 const CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));

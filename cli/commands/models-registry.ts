@@ -1,4 +1,5 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
 import type { ConfigObject } from '../../shared/index.js';
 import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
@@ -10,7 +11,7 @@ import { createProgress } from '../progress.js';
 
 export const MODELS_REGISTRY_HELP = `The hub's registry, admin token needed:
 outpost models push FILE --name NAME --version X.Y.Z [--variant fp32|fp16|int8] [--parent X.Y.Z]
-                    [--source TEXT] [--round N] [--json]
+                    [--source TEXT] [--round N] [--sample sample.json] [--json]
 outpost models list --registry [NAME] [--json]     (without --registry/--hub: the agent's models)
 outpost models show NAME VERSION [--json]
 outpost models delete NAME VERSION
@@ -19,7 +20,9 @@ outpost models rotate-key [--json]
 
 FILE is an .onnx file, a TF.js model.json (shards beside it; packed into one bundle), or a
 bundle already packed. The hub runs it on its CPU engine, records its signature and a reference
-run, signs the manifest and stores the artifact under its SHA-256.
+run, signs the manifest and stores the artifact under its SHA-256. --sample takes inputs in the
+format of models infer --inputs ({"x": {"dtype", "dims", "data"}, ...}): the hub warms up and
+runs its reference on them (for a model that no input made from its metadata runs).
 ${HUB_CLIENT_HELP}
 Exit codes: 0 done, 1 refused by the hub (e.g. HUB_MODEL_EXISTS, HUB_MODEL_IN_USE), 2 usage,
 3 hub unreachable.`;
@@ -69,8 +72,17 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
   for (const key of ['variant', 'parent', 'source', 'round'] as const) {
     if (flags[key] !== undefined) query.set(key, String(flags[key]));
   }
-  let body: Uint8Array | ReturnType<typeof createReadStream>;
+  let body: Uint8Array | Readable;
   let size: number;
+  let sample: Buffer | undefined;
+  try {
+    if (flags.sample !== undefined) {
+      sample = readFileSync(String(flags.sample));
+      JSON.parse(sample.toString('utf8'));
+    }
+  } catch (err) {
+    throw new CliError(`cannot read --sample ${String(flags.sample)}: ${(err as Error).message}`, EXIT.USAGE);
+  }
   try {
     if (file.endsWith('.json')) {
       body = packTfjsBundle(await readModelSource(file));
@@ -81,6 +93,21 @@ async function push(file: string, flags: ConfigObject): Promise<VersionView> {
     }
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${(err as Error).message}`, EXIT.USAGE);
+  }
+  if (sample) {
+    // The sample goes first in the body; the query says how many bytes it takes.
+    query.set('sampleBytes', String(sample.byteLength));
+    const artifact = body;
+    const head = sample;
+    body = Readable.from(
+      (async function* () {
+        yield head;
+        if (artifact instanceof Uint8Array) yield artifact;
+        else yield* artifact;
+      })(),
+      { objectMode: false },
+    );
+    size += sample.byteLength;
   }
   const path = `/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}?${query}`;
   // Upload progress in bytes on a TTY stderr, never with --json.

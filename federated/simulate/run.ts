@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { OutpostError } from '../../shared/index.js';
 import { compressWithFeedback } from '../codec/error-feedback.js';
 import { mulberry32, shuffleInPlace } from '../prng.js';

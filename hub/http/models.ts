@@ -4,6 +4,7 @@ import { ManifestSchema, PRECISIONS, SemverSchema, Sha256Schema } from '../../sh
 import type { Registry } from '../registry/registry.js';
 import type { ModelVersionRecord } from '../store/registry-types.js';
 import { type HttpDeps, parseRequest } from './context.js';
+import { PUSH_SAMPLE_MAX_BYTES, splitSample } from './push-sample.js';
 
 const NameSchema = ManifestSchema.shape.name;
 const VersionParamsSchema = z.strictObject({ name: NameSchema, version: SemverSchema });
@@ -16,6 +17,12 @@ export const PushQuerySchema = z.strictObject({
   round: z.coerce.number().int().nonnegative().optional(),
   /** When given, the upload is refused unless its bytes hash to it. */
   sha256: Sha256Schema.optional(),
+  /**
+   * When given, the body starts with this many bytes of sample inputs (JSON, as
+   * `models push --sample FILE` sends them), then the artifact: the hub warms up and runs its
+   * reference on them.
+   */
+  sampleBytes: z.coerce.number().int().min(1).max(PUSH_SAMPLE_MAX_BYTES).optional(),
 });
 
 /** A version as the admin API shows it. */
@@ -37,8 +44,9 @@ export function versionView(record: ModelVersionRecord) {
 
 /**
  * The registry's admin API, admin bearer token:
- * - `POST /v1/models/:name/versions/:version?variant=&parent=&source=&round=&sha256=` with the
- *   artifact as an `application/octet-stream` body (streamed to disk; an ONNX file or a TF.js
+ * - `POST /v1/models/:name/versions/:version?variant=&parent=&source=&round=&sha256=&sampleBytes=`
+ *   with the artifact as an `application/octet-stream` body (after `sampleBytes` of sample inputs
+ *   when given) (streamed to disk; an ONNX file or a TF.js
  *   bundle) → 201 version view. 413 past `registry.maxArtifactBytes`, 409 `HUB_MODEL_EXISTS`,
  *   400 `HUB_ARTIFACT_MISMATCH`, 422 `INFER_MODEL_INVALID` (the hub cannot run it).
  * - `GET /v1/models` → `{versions: [...]}`; `GET /v1/models/:name` → that model's versions.
@@ -69,10 +77,15 @@ export function registerModelRoutes(app: FastifyInstance, deps: HttpDeps, regist
         ...(query.source !== undefined ? { source: query.source } : {}),
         ...(query.round !== undefined ? { round: query.round } : {}),
       };
-      const record = await registry.pushStream(body as import('node:stream').Readable, {
+      const split =
+        query.sampleBytes === undefined
+          ? undefined
+          : await splitSample(body as import('node:stream').Readable, query.sampleBytes);
+      const record = await registry.pushStream(split?.artifact ?? (body as import('node:stream').Readable), {
         name,
         version,
         precision: query.variant,
+        ...(split ? { samples: split.samples } : {}),
         ...(Object.keys(lineage).length > 0 ? { lineage } : {}),
         expectedSha256: query.sha256,
       });

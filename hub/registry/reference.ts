@@ -5,10 +5,11 @@ import {
   type ModelSource,
   metadataWarmups,
   type TensorMap,
+  tensorFromJson,
   tensorToJson,
   zeroInputs,
 } from '../../inference/index.js';
-import { type Manifest, OutpostError } from '../../shared/index.js';
+import { type Manifest, OutpostError, type TensorValue } from '../../shared/index.js';
 
 /** Tolerance agents check the reference with (cross-engine float differences), |a−b| ≤ abs + rel·|b|. */
 export const REFERENCE_TOLERANCE = { abs: 1e-3, rel: 1e-2 } as const;
@@ -18,6 +19,8 @@ export interface HubModelCheck {
   signature: ModelSignature;
   /** Absent when the tensors are larger than `maxElements` (the desired document must stay small). */
   reference: Manifest['reference'] | undefined;
+  /** The pushed sample inputs, kept for agents' warm-up when the reference was left out. */
+  samples?: Record<string, TensorValue>;
 }
 
 /**
@@ -40,6 +43,12 @@ function referenceInputs(signature: ModelSignature, warmupLabel: string | undefi
   return inputs;
 }
 
+function sampleInputs(samples: Record<string, TensorValue>): TensorMap {
+  const inputs: TensorMap = {};
+  for (const [name, value] of Object.entries(samples)) inputs[name] = tensorFromJson(name, value);
+  return inputs;
+}
+
 const elements = (tensors: TensorMap) =>
   Object.values(tensors).reduce((n, t) => n + (t.data as ArrayLike<unknown>).length, 0);
 
@@ -47,14 +56,17 @@ const elements = (tensors: TensorMap) =>
  * Loads the artifact on the hub's CPU engine (`onnx:cpu` or `tfjs:cpu`) through the same
  * admission code agents use, reads its signature, and runs it once on deterministic inputs:
  * those inputs and outputs become the manifest's reference, which every
- * agent engine must reproduce within {@link REFERENCE_TOLERANCE}. Throws `INFER_MODEL_INVALID`
- * when the hub cannot run the model at all.
+ * agent engine must reproduce within {@link REFERENCE_TOLERANCE}. With `samples` (pushed with
+ * `--sample FILE`) the hub warms up and runs its reference on those inputs instead (a wrong
+ * name, dtype or shape is refused naming the tensor). Throws `INFER_MODEL_INVALID` when the
+ * hub cannot run the model at all.
  */
 export async function checkOnHub(
   source: ModelSource,
   label: string,
-  options: { maxElements: number; log: Logger },
+  options: { maxElements: number; log: Logger; samples?: Record<string, TensorValue> | undefined },
 ): Promise<HubModelCheck> {
+  const { samples } = options;
   const engine = source.format === 'onnx' ? 'onnx:cpu' : 'tfjs:cpu';
   const admission = await admitModel({
     label,
@@ -62,6 +74,7 @@ export async function checkOnHub(
     engines: [engine],
     // The hub must run the model to make its reference: one no input set runs is invalid here.
     unwarmed: 'refuse',
+    ...(samples ? { samples } : {}),
     settingsFor: () => ({ intraOpThreads: 1, interOpThreads: 1, options: {} }),
     log: options.log,
   });
@@ -78,14 +91,18 @@ export async function checkOnHub(
     return { signature: model.signature, reference: undefined };
   }
   try {
-    const inputs = referenceInputs(model.signature, admission.warmup?.label);
+    const inputs = samples
+      ? sampleInputs(samples)
+      : referenceInputs(model.signature, admission.warmup?.label);
     const outputs = await model.run(inputs);
     if (elements(inputs) + elements(outputs) > options.maxElements) {
       options.log.warn(
         { model: label, elements: elements(inputs) + elements(outputs), max: options.maxElements },
         'reference left out of the manifest: tensors too large for the desired document',
       );
-      return { signature: model.signature, reference: undefined };
+      // Agents still warm up on the sample when it alone fits.
+      const keep = samples && elements(inputs) <= options.maxElements;
+      return { signature: model.signature, reference: undefined, ...(keep ? { samples } : {}) };
     }
     const json = (tensors: TensorMap) =>
       Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, tensorToJson(t)]));

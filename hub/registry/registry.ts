@@ -26,6 +26,8 @@ export interface RegisterVersionInput {
   stored?: StoredArtifact;
   /** Parent version, federated round, free-form source (lineage). */
   lineage?: Manifest['lineage'];
+  /** Sample inputs the hub warms up and runs its reference on (`models push --sample FILE`). */
+  samples?: Manifest['samples'];
 }
 
 /**
@@ -123,7 +125,11 @@ export function createRegistry(deps: RegistryDeps): Registry {
     const label = `${input.name}@${input.version}/${precision}`;
     const bytes = await readFile(artifacts.pathOf(stored.sha256));
     const source = artifactSource(bytes);
-    const check = await checkOnHub(source, label, { maxElements: deps.referenceMaxElements, log });
+    const check = await checkOnHub(source, label, {
+      maxElements: deps.referenceMaxElements,
+      log,
+      samples: input.samples,
+    });
     const lineage = input.lineage ?? existing?.lineage;
     const manifest: Manifest = {
       schema: 'outpost.manifest/v1',
@@ -136,6 +142,7 @@ export function createRegistry(deps: RegistryDeps): Registry {
       inputs: check.signature.inputs,
       outputs: check.signature.outputs,
       ...(check.reference ? { reference: check.reference } : {}),
+      ...(check.samples ? { samples: check.samples } : {}),
       ...(lineage && Object.keys(lineage).length > 0 ? { lineage } : {}),
       createdAt: deps.now(),
     };

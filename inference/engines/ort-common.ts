@@ -74,7 +74,7 @@ export async function openOrtModel(
     signature,
     async run(inputs: TensorMap): Promise<TensorMap> {
       const feeds: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(inputs)) feeds[name] = toOrt(ort, t);
+      for (const name in inputs) feeds[name] = toOrt(ort, inputs[name] as HostTensor);
       const results = await session.run(feeds);
       const out: TensorMap = {};
       for (const name of session.outputNames) {

@@ -80,8 +80,44 @@ export function inputProblems(signature: ModelSignature, inputs: TensorMap): Inp
   return problems;
 }
 
+/**
+ * True when `inputs` fit the signature: the same rules as {@link inputProblems} (every
+ * declared input present with its dtype, rank and fixed dims, named dims bound consistently,
+ * no other names), checked without building any message, so a call that fits pays only a
+ * few comparisons per dim.
+ */
+export function inputsFit(signature: ModelSignature, inputs: TensorMap): boolean {
+  const specs = signature.inputs;
+  let given = 0;
+  for (const name in inputs) if (Object.hasOwn(inputs, name)) given++;
+  // Every declared name present and as many names given: no unknown name.
+  if (given !== specs.length) return false;
+  let bound: Map<string, number> | undefined;
+  for (const spec of specs) {
+    const t = inputs[spec.name];
+    if (t === undefined || t.dtype !== spec.dtype) return false;
+    const { shape } = spec;
+    const { dims } = t;
+    if (dims.length !== shape.length) return false;
+    for (let axis = 0; axis < shape.length; axis++) {
+      const dim = shape[axis];
+      const got = dims[axis] as number;
+      if (typeof dim === 'number') {
+        if (dim >= 0 && dim !== got) return false;
+      } else if (dim !== '') {
+        bound ??= new Map();
+        const prev = bound.get(dim as string);
+        if (prev === undefined) bound.set(dim as string, got);
+        else if (prev !== got) return false;
+      }
+    }
+  }
+  return true;
+}
+
 /** Throws `INFER_BAD_INPUT` listing every {@link inputProblems} (details: the problem objects). */
 export function assertInputs(signature: ModelSignature, inputs: TensorMap, model = 'model'): void {
+  if (inputsFit(signature, inputs)) return;
   const problems = inputProblems(signature, inputs);
   if (problems.length === 0) return;
   throw new OutpostError('INFER_BAD_INPUT', `${model}: ${problems.map(describe).join('; ')}`, {

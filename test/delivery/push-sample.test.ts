@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runModelsCommand } from '../../cli/commands/models.js';
+import { CliError } from '../../cli/exit-codes.js';
+import type { Hub } from '../../hub/index.js';
+import { OnnxModelBuilder } from '../../inference/index.js';
+import { configFromFlags } from '../../shared/index.js';
+import { tempDir as agentTempDir } from '../helpers/agent.js';
+import { startHub, tempDir } from '../helpers/hub.js';
+import { seededFloats } from '../helpers/models.js';
+
+// `outpost models push FILE --sample FILE`: the hub warms up and runs its reference on the
+// pushed sample inputs, for a model no input made from its metadata can run.
+
+/** x[n] reshaped to [10, 100] and doubled: runs only when n is exactly 1000. */
+function exactlyThousandModel(): Uint8Array {
+  return new OnnxModelBuilder('exact-1000')
+    .input('x', 'float32', ['n'])
+    .initializer('shape', { dtype: 'int64', dims: [2], data: BigInt64Array.of(10n, 100n) })
+    .initializer('two', { dtype: 'float32', dims: [], data: Float32Array.of(2) })
+    .node('Reshape', ['x', 'shape'], ['r'])
+    .node('Mul', ['r', 'two'], ['y'])
+    .output('y', 'float32', [10, 100])
+    .build();
+}
+
+/** The same reshape, its output concatenated twice: [20, 100], too large for a manifest reference. */
+function exactlyThousandTwiceModel(): Uint8Array {
+  return new OnnxModelBuilder('exact-1000-twice')
+    .input('x', 'float32', ['n'])
+    .initializer('shape', { dtype: 'int64', dims: [2], data: BigInt64Array.of(10n, 100n) })
+    .node('Reshape', ['x', 'shape'], ['r'])
+    .node('Concat', ['r', 'r'], ['y'], { axis: 0 })
+    .output('y', 'float32', [20, 100])
+    .build();
+}
+
+async function models(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
+  const { config: flags, positionals } = configFromFlags(args);
+  const lines: string[] = [];
+  const log = console.log;
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
+  try {
+    await runModelsCommand(positionals, flags);
+    return { code: 0, out: lines.join('\n') };
+  } catch (err) {
+    if (err instanceof CliError) return { code: err.exitCode, out: `${lines.join('\n')}${err.message}` };
+    throw err;
+  } finally {
+    console.log = log;
+    process.env = saved;
+  }
+}
+
+describe('outpost models push --sample', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  const files = agentTempDir();
+  let hub: Hub;
+  let env: Record<string, string>;
+  let model: string;
+  const sampleData = Array.from(seededFloats(1000, 7));
+  const sampleFile = (name: string, value: unknown) => {
+    const path = join(files.path, name);
+    writeFileSync(path, JSON.stringify(value));
+    return path;
+  };
+  before(async () => {
+    dir = await tempDir();
+    hub = await startHub(dir.path);
+    env = { OUTPOST_HUB_URL: hub.http.url, OUTPOST_ADMIN_TOKEN: hub.adminToken };
+    model = join(files.path, 'exact.onnx');
+    writeFileSync(model, exactlyThousandModel());
+  });
+  after(async () => {
+    await hub.close();
+    await dir.remove();
+    files.remove();
+  });
+
+  it('without a sample the hub refuses a model no metadata input runs', async () => {
+    const r = await models(['push', model, '--name', 'exact', '--version', '1.0.0', '--json'], env);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /INFER_MODEL_INVALID/);
+  });
+
+  it('with --sample the hub runs its reference on the sample: the manifest reference is the sample and its outputs', async () => {
+    const sample = sampleFile('sample.json', { x: { dtype: 'float32', dims: [1000], data: sampleData } });
+    const r = await models(
+      ['push', model, '--name', 'exact', '--version', '1.0.0', '--sample', sample, '--json'],
+      env,
+    );
+    assert.equal(r.code, 0, r.out);
+    assert.equal(JSON.parse(r.out).variants[0].format, 'onnx');
+    const res = await fetch(`${hub.http.url}/v1/models/exact/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    assert.equal(res.status, 200);
+    const view = (await res.json()) as {
+      manifests: Array<{
+        manifest: {
+          reference?: {
+            inputs: Record<string, { dims: number[]; data: number[] }>;
+            outputs: Record<string, { dims: number[]; data: number[] }>;
+          };
+        };
+      }>;
+    };
+    const reference = view.manifests[0]?.manifest.reference;
+    assert.ok(reference, 'the manifest carries a reference');
+    assert.deepEqual(reference.inputs.x?.dims, [1000]);
+    assert.deepEqual(
+      reference.inputs.x?.data,
+      sampleData.map((v) => Math.fround(v)),
+    );
+    assert.deepEqual(reference.outputs.y?.dims, [10, 100]);
+    assert.deepEqual(
+      reference.outputs.y?.data,
+      sampleData.map((v) => Math.fround(v) * 2),
+    );
+  });
+
+  it('when the reference is too large for the manifest, the sample alone is kept for agents to warm up on', async () => {
+    const twice = join(files.path, 'twice.onnx');
+    writeFileSync(twice, exactlyThousandTwiceModel());
+    const value = { x: { dtype: 'float32', dims: [1000], data: sampleData } };
+    const sample = sampleFile('sample-twice.json', value);
+    const r = await models(['push', twice, '--name', 'twice', '--version', '1.0.0', '--sample', sample], env);
+    assert.equal(r.code, 0, r.out);
+    const res = await fetch(`${hub.http.url}/v1/models/twice/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${hub.adminToken}` },
+    });
+    const view = (await res.json()) as {
+      manifests: Array<{ manifest: { reference?: unknown; samples?: Record<string, { data: number[] }> } }>;
+    };
+    const manifest = view.manifests[0]?.manifest;
+    assert.equal(manifest?.reference, undefined, 'input 1000 + output 2000 elements exceed the 2048 default');
+    assert.deepEqual(manifest?.samples?.x?.data, sampleData);
+  });
+
+  it('a sample naming a wrong input is refused naming the tensor; an unreadable sample is a usage error', async () => {
+    const wrong = sampleFile('wrong.json', { z: { dtype: 'float32', dims: [1000], data: sampleData } });
+    const r = await models(['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', wrong], env);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.out, /INFER_MODEL_INVALID/);
+    assert.match(r.out, /input "z"/);
+    const bad = sampleFile('bad.json', 'not an object');
+    const refused = await models(
+      ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', bad],
+      env,
+    );
+    assert.equal(refused.code, 1, refused.out);
+    assert.match(refused.out, /HUB_BAD_REQUEST.*sample/);
+    const missing = await models(
+      ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', join(files.path, 'nope.json')],
+      env,
+    );
+    assert.equal(missing.code, 2, missing.out);
+    assert.match(missing.out, /cannot read --sample/);
+  });
+});
