@@ -172,7 +172,7 @@ describe('HTTP and operator-facing attacks', () => {
           ?.agentVersion === ESCAPES,
       'the escape-laden state stored',
     );
-    const env = { OUTPOST_HUB_URL: target.hub.http.url, OUTPOST_ADMIN_TOKEN: target.hub.adminToken };
+    const env = { OUTPOST_CLI_HUB_URL: target.hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: target.hub.adminToken };
     const out = await runCli(['devices', 'list'], env);
     if (out.code !== 0) throw new Error(`devices list failed: ${out.stderr}`);
     const leaked = ['\u001b', '\u0007', '\u009b'].filter((c) => out.stdout.includes(c));

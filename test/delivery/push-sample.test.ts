@@ -71,7 +71,7 @@ describe('outpost models push --sample', () => {
   before(async () => {
     dir = await tempDir();
     hub = await startHub(dir.path);
-    env = { OUTPOST_HUB_URL: hub.http.url, OUTPOST_ADMIN_TOKEN: hub.adminToken };
+    env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
     model = join(files.path, 'exact.onnx');
     writeFileSync(model, exactlyThousandModel());
   });
