@@ -20,7 +20,7 @@ const AGENT = [
 export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
   demo: [...flags('string', 'agents', 'events'), ...flags('boolean', 'json', 'keep')],
   hub: [...HUB, ...flags('string', 'broker')],
-  'hub broker-config': [...HUB, ...flags('string', 'out', 'listen')],
+  'hub broker-config': [...HUB, ...flags('string', 'out', 'listen', 'hub-listen')],
   'hub ready': flags('string', 'hub', 'wait'),
   agent: AGENT,
   'doctor hub': HUB,
@@ -64,6 +64,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
       'output',
       'mnist',
       'samples',
+      'sample',
     ),
     ...flags('boolean', 'no-activate', 'registry', 'int8', 'fp16', 'per-tensor'),
   ],

@@ -68,7 +68,11 @@ describe('agent local API', () => {
     ]);
     assert.equal(res.body.link.connected, false);
     assert.deepEqual(res.body.desired, { appliedRev: 0, outcome: null });
-    assert.deepEqual(res.body.inbound, { invalid: { total: 0, byReason: {} } });
+    assert.deepEqual(res.body.inbound, {
+      invalid: { total: 0, byReason: {} },
+      // No hub message yet: its protocol version is unknown, nothing tolerated or refused.
+      protocol: { speaks: '1.1', hub: null, refusals: [], tolerated: { total: 0, byItem: {} } },
+    });
   });
 
   it('POST /v1/events stores the event durably and answers 202 with its lane and seq', async () => {

@@ -151,6 +151,8 @@ describe('keys, formats, shadow and device-side refusals', () => {
     const broker = await TestBroker.start();
     cleanups.push(() => broker.close());
     const creds = await enroll(hub);
+    // The hub serves an artifact only to a device whose desired state (at the hub) references it.
+    await hub.delivery.desired.setModel(creds.id, { name: 'clf', version: '1.0.0' });
     await agentFor(creds, { hub: { mqttUrl: broker.url } }, [firstKey]);
     const signed = (await hub.delivery.registry.get('clf', '1.0.0')).variants.map((v) => v.signed);
     const doc = {

@@ -30,7 +30,7 @@ test('/readyz answers 503 naming the broker while an external broker is down', {
   await writeBrokerAuth(store, { dir: authDir.path, hub: broker });
   await store.close();
   const mosquitto = await startMosquitto(authDir.path);
-  const hub = await startHub(dir.path, { broker: { url: mosquitto.url, ...broker } });
+  const hub = await startHub(dir.path, { broker: { url: mosquitto.hubUrl, ...broker } });
   try {
     assert.equal((await api(hub, 'GET', '/readyz', undefined, null)).status, 200);
     await mosquitto.stop();

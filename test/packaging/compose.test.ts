@@ -72,7 +72,8 @@ test('compose: hub on PostgreSQL and Mosquitto, three enrolled agents, health-ga
   assert.ok(services.postgres.healthcheck.test.join(' ').includes('pg_isready'));
   const hubEnv = services.hub.environment as Record<string, string>;
   assert.match(hubEnv.OUTPOST_HUB_STORE__URL ?? '', /^postgres:\/\/[^@]+@postgres:5432\//);
-  assert.equal(hubEnv.OUTPOST_HUB_BROKER__URL, 'mqtt://mosquitto:1883');
+  // The hub on Mosquitto's hub-only listener; devices on 1883.
+  assert.equal(hubEnv.OUTPOST_HUB_BROKER__URL, 'mqtt://mosquitto:1884');
   assert.match(hubEnv.OUTPOST_HUB_BROKER__PASSWORD ?? '', /^\$\{OUTPOST_BROKER_PASSWORD:\?/);
   // The broker's auth files: written by the job before Mosquitto starts, then kept by the hub.
   assert.equal(hubEnv.OUTPOST_HUB_BROKER__AUTH_DIR, '/data/broker');
@@ -115,4 +116,8 @@ test('compose: hub on PostgreSQL and Mosquitto, three enrolled agents, health-ga
   assert.match(conf, /^allow_anonymous false$/m);
   assert.match(conf, /^password_file \/data\/broker\/passwd$/m);
   assert.match(conf, /^acl_file \/data\/broker\/acl$/m);
+  assert.match(conf, /^per_listener_settings true$/m);
+  assert.match(conf, /^use_username_as_clientid true$/m);
+  assert.match(conf, /^password_file \/data\/broker\/hub-passwd$/m);
+  assert.match(conf, /^acl_file \/data\/broker\/hub-acl$/m);
 });

@@ -128,6 +128,8 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   // docker/mosquitto/mosquitto.conf with the auth directory moved to a temp dir.
   const authDir = join(dir.path, 'broker');
   const mqttPort = await freePort();
+  // Mosquitto's second listener, for the hub only (devices use mqttPort).
+  const hubMqttPort = await freePort();
   const hubImage = image('docker/Dockerfile.hub');
   const composeHubEnv = compose.services.hub.environment as Record<string, string>;
   assert.deepEqual(compose.services['broker-config'].environment, composeHubEnv, 'one hub env for both');
@@ -137,7 +139,7 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
     OUTPOST_HUB_ADMIN_TOKEN: TOKEN,
     OUTPOST_HUB_STORE__URL: pgUrl,
     OUTPOST_HUB_STORE__SCHEMA: pgSchema,
-    OUTPOST_HUB_BROKER__URL: `mqtt://127.0.0.1:${mqttPort}`,
+    OUTPOST_HUB_BROKER__URL: `mqtt://127.0.0.1:${hubMqttPort}`,
     OUTPOST_HUB_BROKER__PASSWORD: BROKER_PASSWORD,
     OUTPOST_HUB_BROKER__AUTH_DIR: authDir,
     OUTPOST_HUB_DATA_DIR: join(dir.path, 'hub'),
@@ -162,12 +164,14 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   );
   const configured = await run(jobArgv, hubEnv);
   assert.equal(configured.code, 0, configured.out);
-  for (const f of ['passwd', 'acl']) assert.ok(existsSync(join(authDir, f)), `${f} written`);
+  for (const f of ['passwd', 'acl', 'hub-passwd', 'hub-acl'])
+    assert.ok(existsSync(join(authDir, f)), `${f} written`);
   // 2. Mosquitto with the compose config (paths and port local).
   const conf = readFileSync(resolve(root, 'docker/mosquitto/mosquitto.conf'), 'utf8')
     .replaceAll('/data/broker', authDir)
-    .replace(/^listener 1883 0\.0\.0\.0$/m, `listener ${mqttPort} 127.0.0.1`);
-  assert.ok(conf.includes(`listener ${mqttPort}`));
+    .replace(/^listener 1883 0\.0\.0\.0$/m, `listener ${mqttPort} 127.0.0.1`)
+    .replace(/^listener 1884 0\.0\.0\.0$/m, `listener ${hubMqttPort} 127.0.0.1`);
+  assert.ok(conf.includes(`listener ${mqttPort}`) && conf.includes(`listener ${hubMqttPort}`));
   // Compose runs Mosquitto as the hub's uid, so it reads the hub's 0600 files without
   // dropping privileges; a root test run keeps root for the same reason.
   const asRoot = process.getuid?.() === 0 ? 'user root\n' : '';
@@ -180,7 +184,7 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   children.push(hub);
   const httpUrl = await waitForOutput(hub, /outpost hub: http (\S+)/, 'the hub to start');
   const mqttUrl = await waitForOutput(hub, /mqtt (mqtt:\/\/\S+)/, 'the hub broker');
-  assert.equal(mqttUrl, `mqtt://127.0.0.1:${mqttPort}`);
+  assert.equal(mqttUrl, `mqtt://127.0.0.1:${hubMqttPort}`);
   const hubPort = new URL(httpUrl).port;
 
   const hubHealth = await run(
@@ -225,7 +229,7 @@ test('broker-config job, Mosquitto, hub, enroll job and agent: the compose wirin
   const agentEnv: Record<string, string> = {
     ...agentImage.env,
     ...service.environment,
-    OUTPOST_AGENT_HUB__MQTT_URL: mqttUrl,
+    OUTPOST_AGENT_HUB__MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`,
     OUTPOST_AGENT_INFERENCE__HUB_HTTP_URL: httpUrl,
     OUTPOST_AGENT_DATA_DIR: join(dir.path, 'agent-1'),
     OUTPOST_AGENT_API__PORT: '0',
