@@ -40,23 +40,30 @@ export interface DemoRollouts {
 
 /**
  * A bad v2 made by the demo with the project's ONNX builder: a 784→10 classifier that looks
- * fine to the hub's reference run (inputs in [0, 1)) and to an agent's admission, but whose
- * Gather index is ⌊max(x)⌋: nearly every real MNIST digit has a pixel at full intensity (1.0),
- * and on those onnxruntime fails ("indices element out of data bounds").
+ * fine to the hub's reference run (inputs in [0, 1)) and to an agent's admission, but reshapes
+ * its logits to `[-1, 10 + ⌊max(x)⌋]`: nearly every real MNIST digit has a pixel at full
+ * intensity (1.0), and on those the reshape fails ("cannot be reshaped to the requested
+ * shape") on every engine. (An out-of-bounds Gather index, the earlier way to break it, throws
+ * on onnxruntime's CPU provider but silently reads garbage on WebGPU: no error to gate on.)
  */
 export function badDigitsModel(): Uint8Array {
   const w = new Float32Array(DIGIT_PIXELS * 10).map((_, i) => Math.sin(i) * 0.01);
+  const int64 = (value: bigint) => ({ dtype: 'int64' as const, dims: [1], data: BigInt64Array.of(value) });
   return new OnnxModelBuilder('digits-v2-broken')
     .input('x', 'float32', ['batch', DIGIT_PIXELS])
     .initializer('w', { dtype: 'float32', dims: [DIGIT_PIXELS, 10], data: w })
     .initializer('b', { dtype: 'float32', dims: [10], data: new Float32Array(10) })
-    .initializer('table', { dtype: 'float32', dims: [1], data: new Float32Array(1) })
+    .initializer('one', int64(1n))
+    .initializer('minus1', int64(-1n))
+    .initializer('ten', int64(10n))
     .node('Gemm', ['x', 'w', 'b'], ['raw'])
-    .node('ReduceMax', ['x'], ['top'], { keepdims: 0 })
+    .node('ReduceMax', ['x'], ['top'], { keepdims: 1 })
     .node('Floor', ['top'], ['floored'])
-    .node('Cast', ['floored'], ['index'], { to: 7 })
-    .node('Gather', ['table', 'index'], ['offset'])
-    .node('Add', ['raw', 'offset'], ['logits'])
+    .node('Cast', ['floored'], ['index2d'], { to: 7 })
+    .node('Reshape', ['index2d', 'one'], ['index'])
+    .node('Add', ['ten', 'index'], ['width'])
+    .node('Concat', ['minus1', 'width'], ['shape'], { axis: 0 })
+    .node('Reshape', ['raw', 'shape'], ['logits'])
     .node('Softmax', ['logits'], ['probs'], { axis: 1 })
     .output('logits', 'float32', ['batch', 10])
     .output('probs', 'float32', ['batch', 10])
