@@ -67,6 +67,9 @@ const shapes = (spec: FlTaskSpec) => spec.shapes.map((s) => ({ name: s.name, sha
  *   complete updates (of any version within `maxStaleness`) are aggregated with staleness
  *   weighting into `v + 1`, which is published in turn.
  */
+/** Prefix of a running task's `reason` while its next round waits for devices. */
+export const WAITING_FOR_DEVICES = 'waiting for devices';
+
 export class FlRoundRunner {
   readonly #d: FlRoundRunnerDeps;
   #timer: NodeJS.Timeout | undefined;
@@ -74,7 +77,6 @@ export class FlRoundRunner {
   #again = false;
   #closed = false;
   #driving = false;
-  readonly #waiting = new Map<string, string>();
   /** Secure rounds in progress (their keys live in memory: a hub restart fails them). */
   readonly #secure = new Map<string, SecAggRound>();
 
@@ -212,12 +214,15 @@ export class FlRoundRunner {
     const devices = await store.listDevices();
     const pick = selectClients(devices, { ...spec, seed: spec.seed, round: task.round });
     if (pick.selected === null) {
-      if (this.#waiting.get(task.id) !== pick.reason)
+      // Why the task waits goes into its record (`fl status`, the API, every replica), once.
+      const reason = `${WAITING_FOR_DEVICES}: ${pick.reason}`;
+      if (task.reason !== reason) {
         log.warn({ task: task.id, round: task.round }, pick.reason);
-      this.#waiting.set(task.id, pick.reason);
+        await store.updateFlTask(task.id, { reason });
+      }
       return;
     }
-    this.#waiting.delete(task.id);
+    if (task.reason?.startsWith(WAITING_FOR_DEVICES)) await store.updateFlTask(task.id, { reason: null });
     const weights = await store.getFlWeights(task.id, task.round);
     if (weights === undefined) throw new Error(`task ${task.id} has no weights for round ${task.round}`);
     const opened = now();

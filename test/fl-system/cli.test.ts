@@ -79,6 +79,15 @@ describe('outpost fl start|status|stop', () => {
     // waits for more devices than there are.
     const waiting = { model: { name: 'digits', version: '1.0.0' }, id: 'waiting', minClients: 5 };
     assert.equal((await api(hub, 'POST', '/v1/federated/tasks', waiting)).status, 201);
+    // Why it waits is in the task itself, for `fl status` and the API.
+    await waitFor(async () => (await hub.store.getFlTask('waiting'))?.reason !== null, 'the waiting reason');
+    r = await runCli(['fl', 'status', 'waiting'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /RUNNING/);
+    assert.match(
+      r.stdout,
+      /reason: waiting for devices: 1 eligible online devices, the round needs at least 5/,
+    );
     r = await runCli(['fl', 'stop', 'waiting'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /task waiting stopped/);
