@@ -25,6 +25,7 @@ import { buildReportedState, StateReporter } from './state/reported.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import { SampleStore } from './store/sample-store.js';
 import { createAgentOperations } from './telemetry/agent-operations.js';
+import { LogShipper } from './telemetry/log-shipper.js';
 import type { Agent, AgentStatus, Enqueued } from './types.js';
 
 /** Options of {@link createAgent}. */
@@ -63,9 +64,19 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   const cfg = parseAgentConfig(config);
   const wallNow = options.clock?.wallNow ?? Date.now;
   const startedAt = wallNow();
-  const root = (options.logger ?? pino({ name: 'outpost-agent', level: cfg.logLevel })).child({
-    deviceId: cfg.deviceId,
-  });
+  // Warn-and-worse lines also go to the hub, through the telemetry lane, once the outbox is
+  // open (an embedding application's own logger is left as it is).
+  const shipper = new LogShipper(cfg.telemetry.logs.maxPerMinute, wallNow);
+  const root = (
+    options.logger ??
+    pino(
+      { name: 'outpost-agent', level: cfg.logLevel },
+      pino.multistream([
+        { level: 'trace', stream: pino.destination(1) },
+        { level: 'warn', stream: shipper },
+      ]),
+    )
+  ).child({ deviceId: cfg.deviceId });
   const defaultLevel = (options.logger?.level ?? cfg.logLevel) as AgentConfig['logLevel'];
   const loggers = new ComponentLoggers(root);
   const warnings = configWarnings(cfg);
@@ -82,6 +93,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       hubTls,
       started,
       warnings,
+      shipper,
     });
   } catch (err) {
     await started.closeAll();
@@ -93,6 +105,8 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
 interface StartContext {
   /** What keeps this agent from doing its job, found in its configuration at start. */
   warnings: readonly string[];
+  /** Ships warn-and-worse log lines to the hub once the outbox is open. */
+  shipper: LogShipper;
   loggers: ComponentLoggers;
   defaultLevel: AgentConfig['logLevel'];
   wallNow: () => number;
@@ -103,7 +117,7 @@ interface StartContext {
 }
 
 async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: StartContext): Promise<Agent> {
-  const { loggers, defaultLevel, wallNow, startedAt, hubTls, started, warnings } = ctx;
+  const { loggers, defaultLevel, wallNow, startedAt, hubTls, started, warnings, shipper } = ctx;
   const hub = createHubFetch(hubTls);
   started.add('hub HTTP dispatcher', () => hub.close());
   const store = openAgentStore({
@@ -322,6 +336,8 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   started.add('metrics flusher', () => metricsFlusher.stop());
   ops.start();
   started.add('device telemetry', () => ops.stop());
+  shipper.attach((event) => outbox.enqueue(parseEventInput(event)));
+  started.add('log shipping', () => shipper.detach());
   loggers.root.info({ epoch: store.epoch, api: api.url, hub: cfg.hub.mqttUrl }, 'agent started');
 
   let closed: Promise<void> | undefined;
@@ -340,6 +356,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
       await inference.close();
       await hub.close();
     } finally {
+      shipper.detach();
       finalStatus = status();
       store.close();
       loggers.root.info('agent closed');

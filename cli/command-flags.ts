@@ -44,7 +44,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
     ),
     ...flags('boolean', 'dry-run', 'json'),
   ],
-  devices: [...CLIENT, ...flags('string', 'name', 'args'), ...flags('list', 'label')],
+  devices: [...CLIENT, ...flags('string', 'name', 'args'), ...flags('list', 'label'), ...flags('boolean', 'follow')],
   models: [
     ...CLIENT,
     ...flags(

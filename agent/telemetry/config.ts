@@ -11,5 +11,12 @@ export const TelemetryConfigSchema = z
     intervalMs: configInt().min(50).max(86_400_000).default(60_000),
     /** Wait before asking the hub again for a model version's drift edges, ms; default 60 s. */
     driftEdgesRetryMs: configInt().min(50).default(60_000),
+    /** Warn-and-worse log lines shipped to the hub (`outpost devices logs`). */
+    logs: z
+      .strictObject({
+        /** Most lines a minute; the rest are counted as dropped. 0 ships nothing. Default 60. */
+        maxPerMinute: configInt().min(0).max(6_000).default(60),
+      })
+      .prefault({}),
   })
   .prefault({});

@@ -4,6 +4,7 @@ import { CliError, EXIT } from '../exit-codes.js';
 import { ago } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { renderTable } from '../table.js';
+import { deviceLogs } from './devices-logs.js';
 import { sendCommand, showDevice } from './devices-more.js';
 
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
@@ -11,6 +12,7 @@ outpost devices list [--json]
 outpost devices disable|enable|rotate-secret|remove ID [--json]
 outpost devices show ID [--json]
 outpost devices command ID NAME [--args JSON]
+outpost devices logs ID [--follow] [--json]
 
 ${HUB_CLIENT_HELP}
 
@@ -22,7 +24,10 @@ downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
 
 'show' tells why a device is unhealthy: status, version, models with refusals (code and
 reason) and rejected engines, client-id conflicts, loss ledger, last link error. 'command'
-sends NAME (with --args, a JSON object) on the device's command channel.
+sends NAME (with --args, a JSON object) on the device's command channel. 'logs' prints the
+warn-and-worse log lines the device's agent shipped to the hub (at most
+telemetry.logs.maxPerMinute a minute; lines over it are counted as dropped); --follow keeps
+printing new ones until Ctrl-C.
 'disable' refuses the device at every connect and cuts its live connection; its data is kept
 and 'enable' lets the same secret in again. 'rotate-secret' prints a new secret and join token
 (the old secret stops working at once). 'remove' deletes the device with its desired state and
@@ -139,6 +144,7 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
   }
   if (action === 'show') return showDevice(endpoint(flags), id, flags);
   if (action === 'command') return sendCommand(endpoint(flags), id, positionals[2], flags);
+  if (action === 'logs') return deviceLogs(endpoint(flags), id, flags);
   if (action === 'disable' || action === 'enable' || action === 'rotate-secret' || action === 'remove') {
     if (!id) throw new CliError(`devices ${action} needs a device ID`, EXIT.USAGE);
     const path = `/v1/devices/${encodeURIComponent(id)}`;
