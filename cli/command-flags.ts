@@ -44,7 +44,12 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
     ),
     ...flags('boolean', 'dry-run', 'json'),
   ],
-  devices: [...CLIENT, ...flags('string', 'name', 'args'), ...flags('list', 'label'), ...flags('boolean', 'follow')],
+  devices: [
+    ...CLIENT,
+    ...flags('string', 'name', 'args'),
+    ...flags('list', 'label'),
+    ...flags('boolean', 'follow'),
+  ],
   models: [
     ...CLIENT,
     ...flags(
