@@ -35,6 +35,11 @@ export class HubProtocol {
     if (version !== undefined) this.#hub = version;
   }
 
+  /** True once the hub has shown it reads `pv` (so it is not of the previous release). */
+  readsCurrent(): boolean {
+    return readsPv(this.#hub);
+  }
+
   /** `{ pv }` for a message to the hub, or nothing while the hub may be of the previous release. */
   stamp(): { pv?: string } {
     return readsPv(this.#hub) ? { pv: PROTOCOL } : {};

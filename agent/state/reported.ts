@@ -28,6 +28,20 @@ export interface ReportInput {
   inference?: InferenceReport;
   /** Model delivery per model. */
   models?: ModelDeliveryReport[];
+  /**
+   * False while the hub may be of the previous release (it has not shown that it reads `pv`):
+   * fields added since then are left out, since that release reads some parts of the
+   * reported state strictly and would drop all of it for one field it does not know.
+   */
+  hubReadsCurrent?: boolean;
+}
+
+/**
+ * The inference report as a hub of the previous release reads it: its per-model entries are
+ * strict there, so `warmup` (added since) is left out.
+ */
+function forPreviousRelease(report: InferenceReport): InferenceReport {
+  return { ...report, models: report.models.map(({ warmup: _added, ...model }) => model) };
 }
 
 /** The host description sent with every report. */
@@ -52,7 +66,9 @@ export function buildReportedState(input: ReportInput): ReportedState {
     outbox: input.outbox,
     ...(input.ledger ? { ledger: input.ledger } : {}),
     host: hostInfo(),
-    ...(input.inference ? { inference: input.inference } : {}),
+    ...(input.inference
+      ? { inference: input.hubReadsCurrent === false ? forPreviousRelease(input.inference) : input.inference }
+      : {}),
     ...(input.models && input.models.length > 0 ? { models: input.models } : {}),
   };
   return ReportedStateSchema.parse(state);
