@@ -76,6 +76,10 @@ describe('conformance zoo', { concurrency: 1 }, () => {
         dataDir: join(dir.path, 'agent'),
         hub: { mqttUrl: await proxy.listen() },
         inference: { profile: 'x86-64-cpu', threads: 1, cacheMaxBytes: 0 },
+        // Every model's outputs are compared over JSON too, so the JSON answer limit (which
+        // steers large outputs to the binary form: test/agent/inference/json-limit.test.ts)
+        // is raised above the largest zoo output.
+        api: { port: 0, jsonMaxOutputElements: 1_000_000 },
       }),
       { logger: testLogger() },
     );
