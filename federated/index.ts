@@ -10,7 +10,22 @@ export { compressionOf, decodeUpdate } from './codec/decode.js';
 export { encodeUpdate } from './codec/encode.js';
 export { compressWithFeedback, type FeedbackResult } from './codec/error-feedback.js';
 export { decodeServerState, encodeServerState } from './codec/server-state.js';
-export { type ExportedOnnx, type ExportOptions, exportOnnx, toTfjsArtifacts } from './export/onnx.js';
+export {
+  type ExportOptions,
+  exportOnnx,
+  hwioToOihw,
+  oihwToHwio,
+  TOPOLOGY_METADATA,
+  toTfjsArtifacts,
+} from './export/onnx.js';
+export { importOnnx } from './export/onnx-import.js';
+export {
+  exportServing,
+  PARITY_TOLERANCE,
+  type ParityReport,
+  type ServingExport,
+  type ServingOptions,
+} from './export/serving.js';
 export { DpFedAvgParamsSchema, dpFedAvg } from './privacy/dp-fedavg.js';
 export { addGaussianNoise, cryptoNormal, type NormalSource, seededNormal } from './privacy/noise.js';
 export {
@@ -59,6 +74,7 @@ export { buildMnistCnn, type CnnOptions } from './trainer/cnn.js';
 export {
   type Layer,
   type LayerStack,
+  layerWeights,
   parseLayerStack,
   SUPPORTED_LAYERS,
   stackWeightShapes,
@@ -72,7 +88,14 @@ export {
   type MlpOptions,
   parseDenseStack,
 } from './trainer/topology.js';
-export { evaluate, trainLocal } from './trainer/train.js';
+export { evaluate, predictLogits, trainLocal } from './trainer/train.js';
+export {
+  applyTrainableLayers,
+  mergeTensors,
+  pickTensors,
+  type TrainableLayers,
+  trainableTensors,
+} from './trainer/trainable.js';
 export type * from './types.js';
 export { validateUpdate } from './validate.js';
 export {

@@ -6,6 +6,8 @@ import { parseLayerStack, stackWeightShapes } from './layers.js';
 export interface CnnOptions {
   /** Filters of the 5×5 convolutions, each followed by 2×2 max pooling (default [32, 64]). */
   filters?: number[];
+  /** Side of the square convolution kernels (default 5). */
+  kernel?: number;
   /** Units of the hidden Dense layer (default 512). */
   dense?: number;
   /** A BatchNormalization after each convolution (default false; not in the paper). */
@@ -44,7 +46,7 @@ export function buildMnistCnn(seed: number, options: CnnOptions = {}): LayersMod
       layer('Conv2D', {
         name: `conv_${i}`,
         filters: f,
-        kernel_size: [5, 5],
+        kernel_size: [options.kernel ?? 5, options.kernel ?? 5],
         strides: [1, 1],
         padding: 'same',
         data_format: 'channels_last',

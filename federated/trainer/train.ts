@@ -217,3 +217,38 @@ export async function evaluate(
   }
   return { loss: loss / samples.count, accuracy: correct / samples.count, count: samples.count };
 }
+
+/**
+ * The model's logits (the last layer before its activation) for `count` flat rows `x`, in
+ * inference mode (BatchNormalization's moving statistics, no dropout), in batches of 500:
+ * what the TF.js model computes, the reference an export is compared with.
+ */
+export async function predictLogits(
+  model: LayersModel,
+  x: Float32Array,
+  count: number,
+  preferred?: TrainBackend,
+): Promise<Float32Array> {
+  const stack = checkModel(model);
+  const features = stack.input.reduce((a, b) => a * b, 1);
+  if (!(Number.isInteger(count) && count > 0) || x.length !== count * features)
+    throw new OutpostError('FL_BAD_PARAMS', `predict: ${x.length} values for ${count} rows of ${features}`);
+  const { tf, backend } = await loadTf(preferred);
+  const weights = model.weights.map((w) => tf.tensor(w.values, w.shape));
+  const out = new Float32Array(count * stack.classes);
+  try {
+    for (let from = 0; from < count; from += 500) {
+      await yieldToEventLoop();
+      selectBackend(tf, backend);
+      const n = Math.min(500, count - from);
+      const rows = x.subarray(from * features, (from + n) * features);
+      const logits = tf.tidy(() =>
+        forward(tf, stack, weights, tf.tensor2d(rows, [n, features]), { training: false }).dataSync(),
+      );
+      out.set(logits as Float32Array, from * stack.classes);
+    }
+  } finally {
+    for (const w of weights) w.dispose();
+  }
+  return out;
+}

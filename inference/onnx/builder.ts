@@ -67,6 +67,7 @@ export class OnnxModelBuilder {
   readonly #outputs: IValueInfoProto[] = [];
   readonly #initializers: ReturnType<typeof tensorProtoOf>[] = [];
   readonly #nodes: INodeProto[] = [];
+  readonly #metadata: Array<{ key: string; value: string }> = [];
 
   /** @param opset - default ONNX opset 17 (onnxruntime 1.30 runs up to 23). */
   constructor(name: string, opset = 17) {
@@ -109,12 +110,19 @@ export class OnnxModelBuilder {
     return this;
   }
 
+  /** A `metadata_props` entry of the model (key → string value). */
+  metadata(key: string, value: string): this {
+    this.#metadata.push({ key, value });
+    return this;
+  }
+
   /** The `.onnx` bytes (IR version 8). */
   build(): Uint8Array {
     return encodeOnnxModel({
       irVersion: 8,
       producerName: 'outpost',
       opsetImport: [{ domain: '', version: this.#opset }],
+      ...(this.#metadata.length > 0 ? { metadataProps: this.#metadata } : {}),
       graph: {
         name: this.#name,
         node: this.#nodes,
