@@ -78,6 +78,22 @@ function sub(a: ModelWeights, b: ModelWeights): ModelWeights {
   });
 }
 
+/**
+ * The part of `delta` the task's update carries: the `updateTensors` of a fine-tuning task
+ * (its trainable layers), else all of it.
+ */
+function sentPart(task: FlTask, delta: ModelWeights): ModelWeights {
+  const names = task.updateTensors;
+  if (names === undefined) return delta;
+  const wanted = new Set(names);
+  const part = delta.filter((t) => wanted.has(t.name));
+  if (part.length !== wanted.size)
+    throw new Error(
+      `task ${task.id}: the model has no tensor ${names.filter((n) => !part.some((t) => t.name === n)).join(', ')}`,
+    );
+  return part;
+}
+
 /** Whether the task's updates carry error feedback: lossy compression, not turned off. */
 function usesFeedback(task: FlTask): boolean {
   return task.compression.kind !== 'none' && task.compression.errorFeedback !== false;
@@ -264,7 +280,8 @@ export class TaskRunner {
         ...(task.proxMu !== undefined ? { proxMu: task.proxMu } : {}),
         seed: deviceSeed(task, this.#o.deviceId),
       });
-      const delta = sub(trained.weights, global);
+      // A fine-tuning task's update carries its trainable layers only (the rest is frozen).
+      const delta = sentPart(task, sub(trained.weights, global));
       if (task.secagg !== undefined) {
         const clip = lib.clipL2(delta, task.clipNorm);
         // Secure aggregation: hold the clipped delta, advertise; the evaluation goes now.
@@ -290,7 +307,7 @@ export class TaskRunner {
       let clip: { norm: number; clipped: boolean };
       if (residuals !== undefined && usesFeedback(task)) {
         // Error feedback: last round's residual joins this delta; this round's is kept.
-        const carried = residuals.load(task.id, task.round, task.shapes);
+        const carried = residuals.load(task.id, task.round, delta);
         const packed = lib.compressWithFeedback(delta, carried, { ...compression, clipNorm: task.clipNorm });
         ({ encoded, clip } = packed);
         residuals.save(task.id, task.round, packed.residual);

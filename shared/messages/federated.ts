@@ -150,6 +150,12 @@ export const FlTaskSchema = z.object({
   seed: z.number().int().nonnegative(),
   /** Secure aggregation of this round, when the task asks for it. */
   secagg: FlSecAggSchema.optional(),
+  /**
+   * Fine-tuning: the tensors the update carries (the trainable layers', in model order); the
+   * device sends its delta of these only (clipped, compressed, masked as a whole). Absent:
+   * every tensor.
+   */
+  updateTensors: z.array(z.string().min(1).max(256)).min(1).max(1024).optional(),
 });
 export type FlTask = z.infer<typeof FlTaskSchema>;
 
