@@ -15,6 +15,7 @@ import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
 import { resolveTaskSpec } from './task-create.js';
 import type { FlTaskSpec } from './task-spec.js';
+import { updateTensorNames } from './update-tensors.js';
 
 /** Evaluation of a global model on the hub's held-out set. */
 export type HubEvaluator = (
@@ -227,6 +228,7 @@ export class FlRoundRunner {
     if (weights === undefined) throw new Error(`task ${task.id} has no weights for round ${task.round}`);
     const opened = now();
     const deadline = opened + spec.deadlineS * 1000;
+    const updateTensors = updateTensorNames(spec);
     const flTask: FlTask = {
       id: task.id,
       round: task.round,
@@ -245,6 +247,7 @@ export class FlRoundRunner {
       deadline,
       evaluate: spec.evaluate,
       seed: spec.seed,
+      ...(updateTensors ? { updateTensors } : {}),
     };
     await store.openFlRound({
       taskId: task.id,
