@@ -5,6 +5,8 @@ import {
   decodeUpdate,
   encodeServerState,
   type ModelWeights,
+  mergeTensors,
+  pickTensors,
   reassemble,
   type ServerState,
   type TensorShape,
@@ -12,6 +14,7 @@ import {
 import type { FederatedStore, FlPendingUpdate, FlUpdateRecord } from '../store/federated-types.js';
 import { applyCentralDp, type DpRecord } from './central-dp.js';
 import type { FlTaskSpec } from './task-spec.js';
+import { updateTensorNames } from './update-tensors.js';
 
 /** What one aggregation produced. */
 export interface RoundAggregate {
@@ -59,15 +62,50 @@ function decodeState(text: string | null, like: ModelWeights): ServerState | nul
 }
 
 /**
+ * An update against `shapes`; when `fullShapes` is given (a fine-tuning task) an update of
+ * the whole model is also read, and only `shapes`' tensors of it kept.
+ */
+function decodeDelta(
+  bytes: Uint8Array,
+  shapes: TensorShape[],
+  fullShapes: TensorShape[] | null,
+): ModelWeights {
+  try {
+    return decodeUpdate(bytes, shapes);
+  } catch (err) {
+    if (fullShapes === null) throw err;
+    let whole: ModelWeights;
+    try {
+      whole = decodeUpdate(bytes, fullShapes);
+    } catch {
+      throw err;
+    }
+    return pickTensors(
+      whole,
+      shapes.map((s) => s.name),
+    );
+  }
+}
+
+/**
  * Aggregates one round: each complete update is reassembled from its
  * chunks (digest checked), decoded against the global model's shapes, and handed to the
  * strategy, which validates it (shape, finite values, norm ≤ clipNorm × normSlack) before
  * any math. Every refusal is recorded with its reason (`digest`, `decode`, the validator's
  * `shape`/`non-finite`/`norm`, `robust-rule`, …). Async updates carry their staleness
  * (`round − update round`). Central DP (when configured) adds Gaussian noise to the result.
+ *
+ * A fine-tuning task (some layers frozen) aggregates only the trainable layers' tensors: the
+ * updates carry those, the strategy (its server state, the norm bound, the DP noise) sees
+ * those, and the result is merged into the full global model, whose frozen tensors stay as
+ * they were. An update carrying every tensor (a device of the previous release) is accepted
+ * and only its trainable part used.
  */
 export async function aggregateRound(input: AggregateInput): Promise<RoundAggregate> {
-  const { store, spec, global, taskId } = input;
+  const { store, spec, taskId } = input;
+  const subset = updateTensorNames(spec);
+  const full = input.global;
+  const global = subset ? pickTensors(full, subset) : full;
   const strategy = createStrategy(spec.strategy, spec.strategyParams);
   const agg = strategy.begin(global, {
     round: input.round,
@@ -101,7 +139,7 @@ export async function aggregateRound(input: AggregateInput): Promise<RoundAggreg
       const bytes = reassemble(
         chunks.map((c) => ({ index: c.index, total: c.total, digest: c.digest, bytes: c.bytes })),
       );
-      delta = decodeUpdate(bytes, shapes);
+      delta = decodeDelta(bytes, shapes, subset ? shapesOf(full) : null);
     } catch (err) {
       reject(p, /digest/i.test(String(err)) ? 'digest' : 'decode', (err as Error).message);
       continue;
@@ -167,7 +205,7 @@ export async function aggregateRound(input: AggregateInput): Promise<RoundAggreg
     }
   }
   return {
-    weights: result && accepted > 0 ? result.weights : null,
+    weights: result && accepted > 0 ? (subset ? mergeTensors(full, result.weights) : result.weights) : null,
     serverState: result?.state
       ? Buffer.from(encodeServerState(result.state)).toString('base64')
       : input.serverState,

@@ -26,7 +26,7 @@ type Score = { accuracy: number } | null | undefined;
  * the best so far (the starting model's at first) it is the new best and, with
  * `closedLoop.register`, registered as a version; at the task's last round the best version
  * is rolled out by `closedLoop.rollout`. A failure is logged and recorded, never fatal to
- * the round. Returns the task's new best and what the closed loop did (or null).
+ * the round; a round whose registration failed does not become the best. Returns the task's new best and what the closed loop did (or null).
  */
 export async function runClosedLoop(args: {
   hook: ClosedLoopHook | undefined;
@@ -44,7 +44,7 @@ export async function runClosedLoop(args: {
   let closedLoop: Record<string, unknown> | null = null;
   const bar = best?.accuracy ?? args.hubEvalStart?.accuracy ?? Number.NEGATIVE_INFINITY;
   if (hubEval && hubEval.accuracy > bar) {
-    best = { round, accuracy: hubEval.accuracy };
+    const candidate = { round, accuracy: hubEval.accuracy };
     if (spec.closedLoop?.register && hook) {
       try {
         closedLoop = await hook.register({
@@ -54,12 +54,19 @@ export async function runClosedLoop(args: {
           weights: args.weights,
           accuracy: hubEval.accuracy,
         });
-        best = { ...best, version: String(closedLoop.version) };
+        best = { ...candidate, version: String(closedLoop.version) };
       } catch (err) {
+        // Not registered (e.g. its export failed the parity check): the best version stays
+        // the one registered before, which the task's end rolls out.
         log.warn({ err, task: task.id, round }, 'closed loop failed; the round still closes');
-        closedLoop = { error: (err as Error).message };
+        closedLoop = {
+          error: (err as Error).message,
+          ...((err as { details?: unknown }).details
+            ? { details: (err as { details?: unknown }).details }
+            : {}),
+        };
       }
-    }
+    } else best = candidate;
   }
   const version = best?.version;
   if (args.last && version !== undefined && spec.closedLoop?.rollout && hook) {

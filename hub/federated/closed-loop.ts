@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import { exportOnnx, type ModelWeights } from '../../federated/index.js';
-import { packTfjsBundle, type TfjsModelJson } from '../../inference/index.js';
+import { exportServing, type ModelWeights, type ParityReport } from '../../federated/index.js';
+import { type DigitSet, loadDigits, packTfjsBundle, type TfjsModelJson } from '../../inference/index.js';
 import { formatIssues, OutpostError, type RolloutRequest, RolloutRequestSchema } from '../../shared/index.js';
 import type { Registry } from '../registry/registry.js';
 import type { ClosedLoopHook } from './closed-loop-run.js';
+import type { FlTaskSpec } from './task-spec.js';
 
 /** The weights as a TF.js layers model: model.json and one float32 shard. */
 export function layersModelFiles(
@@ -58,63 +59,115 @@ export interface ClosedLoopDeps {
   log: Logger;
 }
 
+/** The digits a version's variants are checked on: the task's hub-eval set (loaded once). */
+function parityInputs(cache: Map<string, DigitSet>, spec: FlTaskSpec): DigitSet {
+  const e = spec.hubEval;
+  if (e === undefined)
+    throw new OutpostError('FL_BAD_PARAMS', 'closedLoop needs hubEval: its digits are the parity inputs');
+  const key = `${e.perClass}:${e.offset}`;
+  let set = cache.get(key);
+  if (set === undefined) {
+    set = loadDigits(e.perClass, e.offset);
+    cache.set(key, set);
+  }
+  return set;
+}
+
 /**
- * The closed loop item 6. `register`: the next patch version above every
- * registered version of the model, as a tfjs-layers bundle (fp32) with lineage `parent`
- * (the task's best version so far, else its starting version), `round` and `source`
- * `fl:{task}`. `rollout`: the task's `closedLoop.rollout` fields, with the model, the version
- * and the task's selector, validated as a rollout request and started through the rollouts
- * module. Variants: fp32 = the tfjs-layers bundle (trainable, TF.js engines), int8 = the
- * ONNX export quantized (ONNX engines; profiles that prefer int8 take it). A failed export
- * leaves the tfjs-layers variant alone, with the reason recorded.
+ * The closed loop. `register`: the next patch version above every registered version of
+ * the model, with lineage `parent` (the task's best version so far, else its starting
+ * version), `round` and `source` `fl:{task}`. Before anything is registered the model is
+ * exported to ONNX and checked on the task's hub-eval digits (fl-core's `exportServing`):
+ * the fp32 export on onnxruntime must stay within `closedLoop.parity.fp32` (default 1e-4) of
+ * the TF.js model in probability, else nothing is registered (`FL_EXPORT_PARITY`); the int8
+ * variant (the project's quantizer, calibrated on the same digits) within
+ * `closedLoop.parity.int8` (default 0.1), else the version has no int8 variant. Variants by
+ * `closedLoop.format`: `onnx` (default) fp32 = the ONNX export (it carries the topology, so
+ * the version can start the next task), int8 = the quantized export; `tfjs-layers` fp32 =
+ * the TF.js layers bundle, int8 = the quantized ONNX export. `rollout`: the task's
+ * `closedLoop.rollout` fields, with the model, the version and the task's selector,
+ * validated as a rollout request and started through the rollouts module.
  */
 export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
+  const digits = new Map<string, DigitSet>();
   return {
     async register({ task, spec, round, weights, accuracy }) {
       const name = spec.model.name;
+      const format = spec.closedLoop?.format ?? 'onnx';
+      const set = parityInputs(digits, spec);
+      const model = { modelTopology: spec.topology, weights };
+      const serving = await exportServing(model, {
+        name,
+        inputs: set.pixels,
+        count: set.labels.length,
+        ...(spec.closedLoop?.parity ? { tolerance: spec.closedLoop.parity } : {}),
+      });
       const versions = (await deps.registry.list(name)).map((v) => v.version);
       const top = [spec.model.version, ...versions].sort(compareCore).at(-1) ?? spec.model.version;
       const [major = 0, minor = 0, patch = 0] = semverParts(top);
       const version = `${major}.${minor}.${patch + 1}`;
-      const files = layersModelFiles(spec.topology, weights);
-      const bytes = packTfjsBundle({
-        format: 'tfjs-layers',
-        modelJson: files.modelJson,
-        modelJsonBytes: files.modelJsonBytes,
-        shards: new Map([['weights.bin', files.shard]]),
-      });
       const parent = task.best?.version ?? spec.model.version;
-      await deps.registry.registerVersion({
-        name,
-        version,
-        precision: 'fp32',
-        bytes,
-        lineage: { parent, round, source: `fl:${task.id}` },
-      });
-      // The ONNX serving variant (int8, for profiles that prefer it), from fl-core's exporter.
-      let onnx: Record<string, unknown>;
-      try {
-        const exported = exportOnnx({ modelTopology: spec.topology, weights }, { name });
-        await deps.registry.registerVersion({
-          name,
-          version,
-          precision: 'int8',
-          bytes: exported.int8.bytes,
-          lineage: { parent, round, source: `fl:${task.id}` },
+      const lineage = { parent, round, source: `fl:${task.id}` };
+      let fp32: Uint8Array;
+      if (format === 'onnx') fp32 = serving.fp32;
+      else {
+        const files = layersModelFiles(spec.topology, weights);
+        fp32 = packTfjsBundle({
+          format: 'tfjs-layers',
+          modelJson: files.modelJson,
+          modelJsonBytes: files.modelJsonBytes,
+          shards: new Map([['weights.bin', files.shard]]),
         });
-        onnx = { precision: 'int8', bytes: exported.int8.bytes.byteLength };
-      } catch (err) {
-        deps.log.warn(
-          { err, task: task.id, version },
-          'no ONNX int8 serving variant; the version has tfjs-layers only',
-        );
-        onnx = { error: (err as Error).message };
       }
+      await deps.registry.registerVersion({ name, version, precision: 'fp32', bytes: fp32, lineage });
+      const variants: Array<Record<string, unknown>> = [
+        { format, precision: 'fp32', bytes: fp32.byteLength, parity: serving.parity.fp32 },
+      ];
+      let int8Error = serving.int8Error;
+      if (serving.int8) {
+        try {
+          await deps.registry.registerVersion({
+            name,
+            version,
+            precision: 'int8',
+            bytes: serving.int8.bytes,
+            lineage,
+          });
+          variants.push({
+            format: 'onnx',
+            precision: 'int8',
+            bytes: serving.int8.bytes.byteLength,
+            parity: serving.parity.int8,
+            summary: serving.int8.summary,
+          });
+        } catch (err) {
+          int8Error = `int8 registration failed: ${(err as Error).message}`;
+        }
+      }
+      if (int8Error !== undefined)
+        deps.log.warn({ task: task.id, version, reason: int8Error }, 'the version has no int8 variant');
       deps.log.info(
-        { task: task.id, round, model: name, version, parent, accuracy },
+        {
+          task: task.id,
+          round,
+          model: name,
+          version,
+          parent,
+          accuracy,
+          parity: Object.fromEntries(
+            variants.map((v) => [v.precision, (v.parity as ParityReport).maxAbsDiff]),
+          ),
+        },
         'federated model version registered',
       );
-      return { version, parent, format: 'tfjs-layers', bytes: bytes.byteLength, onnx };
+      return {
+        version,
+        parent,
+        format,
+        variants,
+        ...(int8Error !== undefined ? { int8Error } : {}),
+        ...(serving.parity.int8 && !serving.int8 ? { int8Parity: serving.parity.int8 } : {}),
+      };
     },
     async rollout({ task, spec, version }) {
       if (spec.closedLoop?.rollout === undefined) return { skipped: 'no rollout policy' };

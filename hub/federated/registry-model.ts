@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { encodeUpdate, type ModelWeights } from '../../federated/index.js';
+import { encodeUpdate, importOnnx, type ModelWeights } from '../../federated/index.js';
 import { unpackTfjsBundle } from '../../inference/index.js';
 import { OutpostError } from '../../shared/index.js';
 import type { Registry } from '../registry/registry.js';
@@ -13,10 +13,12 @@ export interface EmbeddedModel {
 }
 
 /**
- * Reads `name@version` from the registry as a task's starting model: its
- * fp32 `tfjs-layers` variant (a TF.js bundle) → topology and float32 weights in the
- * manifest's order. Throws `HUB_MODEL_NOT_FOUND` (via the registry) or `FL_BAD_PARAMS`
- * naming why the version cannot be trained (another format, a non-float32 weight).
+ * Reads `name@version` from the registry as a task's starting model: its fp32 `tfjs-layers`
+ * variant (a TF.js bundle) → topology and float32 weights in the manifest's order; or, when
+ * the fp32 variant is ONNX, the trainable model the federated exporter keeps in it (a version
+ * the closed loop registered: fl-core's `importOnnx`). Throws `HUB_MODEL_NOT_FOUND` (via the
+ * registry) or `FL_BAD_PARAMS` naming why the version cannot be trained (another format, an
+ * ONNX model not exported by the trainer, a non-float32 weight).
  */
 export async function loadRegisteredModel(
   registry: Registry,
@@ -24,15 +26,27 @@ export async function loadRegisteredModel(
   version: string,
 ): Promise<EmbeddedModel> {
   const record = await registry.get(name, version);
-  const variant = record.variants.find((v) => v.format === 'tfjs-layers' && v.precision === 'fp32');
+  const variant =
+    record.variants.find((v) => v.format === 'tfjs-layers' && v.precision === 'fp32') ??
+    record.variants.find((v) => v.format === 'onnx' && v.precision === 'fp32');
   if (variant === undefined) {
     const have = record.variants.map((v) => `${v.format}/${v.precision}`).join(', ');
     throw new OutpostError(
       'FL_BAD_PARAMS',
-      `${name}@${version} has no fp32 tfjs-layers variant to train (has ${have})`,
+      `${name}@${version} has no fp32 tfjs-layers or ONNX variant to train (has ${have})`,
     );
   }
-  const source = unpackTfjsBundle(await readFile(registry.artifacts.pathOf(variant.sha256)));
+  const bytes = await readFile(registry.artifacts.pathOf(variant.sha256));
+  if (variant.format === 'onnx') {
+    let model: ReturnType<typeof importOnnx>;
+    try {
+      model = importOnnx(bytes);
+    } catch (err) {
+      throw new OutpostError('FL_BAD_PARAMS', `${name}@${version}: ${(err as Error).message}`);
+    }
+    return embedded(model.modelTopology, model.weights);
+  }
+  const source = unpackTfjsBundle(bytes);
   if (source.format !== 'tfjs-layers') {
     throw new OutpostError('FL_BAD_PARAMS', `${name}@${version}: the bundle holds a ${source.format} model`);
   }
@@ -51,8 +65,12 @@ export async function loadRegisteredModel(
       weights.push({ name: w.name, shape: [...w.shape], values });
     }
   }
+  return embedded(source.modelJson.modelTopology as Record<string, unknown>, weights);
+}
+
+function embedded(topology: Record<string, unknown>, weights: ModelWeights): EmbeddedModel {
   return {
-    topology: source.modelJson.modelTopology as Record<string, unknown>,
+    topology,
     shapes: weights.map((w) => ({ name: w.name, shape: [...w.shape] })),
     weights: Buffer.from(encodeUpdate(weights, { compression: 'none' })).toString('base64'),
   };

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import {
   globalFromSecureSum,
   type ModelWeights,
+  mergeTensors,
+  pickTensors,
   reassemble,
   SecAggServer,
   secureInputLength,
@@ -20,6 +22,7 @@ import type { DesiredService } from '../desired/desired-service.js';
 import type { FederatedStore, FlRoundRecord } from '../store/federated-types.js';
 import { withTask } from './sections.js';
 import type { FlTaskSpec } from './task-spec.js';
+import { updateShapes, updateTensorNames } from './update-tensors.js';
 
 /** The phase a secure round is in, and what each device must be told. */
 type Phase = FlSecAgg['phase'];
@@ -38,6 +41,8 @@ export class SecAggRound {
   readonly unmasked = new Set<string>();
   /** Examples each masked input stands for (its chunks' metadata). */
   readonly examples = new Map<string, number>();
+  /** The tensors the masked inputs carry (a fine-tuning task's trainable ones), or null: all. */
+  readonly tensors: string[] | null;
 
   constructor(
     /** The round's task as published, without its `secagg` section. */
@@ -49,10 +54,11 @@ export class SecAggRound {
   ) {
     const s = spec.secagg as NonNullable<FlTaskSpec['secagg']>;
     this.maxExamples = s.maxExamples;
+    this.tensors = updateTensorNames(spec);
     this.server = new SecAggServer({
       round,
       threshold: s.threshold,
-      length: secureInputLength(spec.shapes),
+      length: secureInputLength(updateShapes(spec.shapes, this.tensors)),
       scale: s.scale,
       maxAbs: spec.clipNorm,
       maxClients: Math.max(2, selected, s.threshold),
@@ -145,7 +151,8 @@ export interface SecureStepDeps {
  * device expected in it answered, or once the round's deadline passed with at least t
  * answers; the next phase is then published to the devices still in the protocol. The
  * masked inputs arrive as the round's update chunks (filed like any update). At the end the
- * survivors' sum becomes the new global model (fl-core's `globalFromSecureSum`).
+ * survivors' sum becomes the new global model (fl-core's `globalFromSecureSum`; a fine-tuning
+ * task's sum covers its trainable tensors, merged into the full model).
  */
 export async function stepSecure(
   deps: SecureStepDeps,
@@ -187,7 +194,10 @@ export async function stepSecure(
     const survivors = sa.server.survivors();
     if (!ready(sa.unmasked.size, survivors.length)) return { kind: 'wait' };
     const result = sa.server.finish();
-    const weights = globalFromSecureSum(await global(), result.sum);
+    const full = await global();
+    const weights = sa.tensors
+      ? mergeTensors(full, globalFromSecureSum(pickTensors(full, sa.tensors), result.sum))
+      : globalFromSecureSum(full, result.sum);
     const examples = result.survivors.reduce((n, id) => n + (sa.examples.get(id) ?? 0), 0);
     return { kind: 'done', weights, survivors: result.survivors, dropped: result.dropped, examples };
   } catch (err) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { decodeUpdate } from '../../federated/index.js';
+import { applyTrainableLayers, decodeUpdate, trainableTensors } from '../../federated/index.js';
 import { formatIssues, OutpostError } from '../../shared/index.js';
 import { MAX_EMBEDDED_WEIGHTS_CHARS } from '../../shared/messages/federated.js';
 import type { EmbeddedModel } from './registry-model.js';
@@ -10,7 +10,10 @@ import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
  * schema (every problem named), the starting model (embedded, or read from the registry by
  * `loadModel`), weights that decode against their shapes and fit in a task, and the rules
  * that span fields (secure aggregation: sync and FedAvg/FedProx, threshold ≤ minClients;
- * count ≥ minClients). Throws `FL_BAD_PARAMS`. Returns the spec and the starting weights.
+ * count ≥ minClients; `trainableLayers` names layers with weights, and something trains).
+ * `trainableLayers` is applied to the topology here: the stored spec's topology carries the
+ * `trainable` flags the devices train by. Throws `FL_BAD_PARAMS`. Returns the spec and the
+ * starting weights.
  */
 export async function resolveTaskSpec(
   input: unknown,
@@ -53,6 +56,17 @@ export async function resolveTaskSpec(
       'FL_BAD_PARAMS',
       `weights do not decode against shapes: ${(err as Error).message}`,
     );
+  }
+  if (spec.trainableLayers !== undefined) {
+    spec.topology = applyTrainableLayers(spec.topology, spec.trainableLayers).topology;
+    const trained = trainableTensors(spec.topology);
+    const known = new Map(spec.shapes.map((s) => [s.name, s.shape.join(',')]));
+    const misfit = trained.filter((t) => known.get(t.name) !== t.shape.join(','));
+    if (misfit.length > 0)
+      throw new OutpostError(
+        'FL_BAD_PARAMS',
+        `trainableLayers: the weights have no tensor ${misfit.map((t) => `${t.name}[${t.shape}]`).join(', ')}`,
+      );
   }
   if (spec.weights.length > MAX_EMBEDDED_WEIGHTS_CHARS) {
     throw new OutpostError(

@@ -25,6 +25,19 @@ export const FlTaskSpecSchema = z.strictObject({
   topology: z.record(z.string(), z.unknown()).optional(),
   shapes: z.array(FlTensorShapeSchema).min(1).max(1024).optional(),
   weights: z.string().min(1).optional(),
+  /**
+   * Fine-tuning: the layers that train, by name or `{last: N}` (the last N layers that have
+   * weights). Every other layer is frozen (`trainable: false` in the topology the devices
+   * get), and updates, aggregation and secure aggregation carry only the trained layers'
+   * tensors; the hub merges them into the full model. Absent: the topology's own
+   * `trainable` flags (layers without `trainable: false` train).
+   */
+  trainableLayers: z
+    .union([
+      z.array(z.string().min(1).max(256)).min(1).max(1024),
+      z.strictObject({ last: z.number().int().min(1).max(1024) }),
+    ])
+    .optional(),
   strategy: StrategyNameSchema.default('fedavg'),
   /** The strategy's parameters (validated by its schema; FedProx: `{mu}`, …). */
   strategyParams: z.record(z.string(), z.unknown()).default({}),
@@ -88,6 +101,25 @@ export const FlTaskSpecSchema = z.strictObject({
     .strictObject({
       register: z.boolean().default(true),
       rollout: z.record(z.string(), z.unknown()).optional(),
+      /**
+       * What a version is registered as. `onnx` (default): fp32 = the ONNX export (it carries
+       * the topology, so the version can start the next task), int8 = that export through the
+       * project's quantizer. `tfjs-layers`: fp32 = the TF.js layers bundle, int8 = the ONNX
+       * int8. Each variant is registered only after its parity check on the hub-eval digits.
+       */
+      format: z.enum(['onnx', 'tfjs-layers']).default('onnx'),
+      /**
+       * Parity tolerances: the largest |Δ probability| between a variant on onnxruntime and
+       * the TF.js model over the hub-eval digits (fp32 default 1e-4: a version whose fp32
+       * export is further off is not registered; int8 default 0.1: further off, the version
+       * has no int8 variant).
+       */
+      parity: z
+        .strictObject({
+          fp32: z.number().positive().max(1).default(1e-4),
+          int8: z.number().positive().max(1).default(0.1),
+        })
+        .optional(),
     })
     .optional(),
   /**

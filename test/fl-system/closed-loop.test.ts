@@ -80,10 +80,12 @@ describe('federated evaluation and the closed loop', () => {
     const best = registered.find((v) => v.version === task.best.version);
     assert.ok(best, JSON.stringify(registered));
     assert.equal(best?.lineage?.round, task.best.round);
-    // Two variants: the trainable tfjs-layers fp32 bundle and the ONNX int8 serving export.
+    // Two ONNX variants, fp32 and int8, each checked against the TF.js model before registration.
     const detail = await hub.delivery.registry.get('digits', task.best.version);
     const variants = detail.variants.map((v) => `${v.format}/${v.precision}`);
-    assert.deepEqual(variants.sort(), ['onnx/int8', 'tfjs-layers/fp32']);
+    assert.deepEqual(variants.sort(), ['onnx/fp32', 'onnx/int8']);
+    const registeredBy = rounds.find((r: { round: number }) => r.round === task.best.round).metrics.closedLoop;
+    for (const v of registeredBy.variants) assert.ok(v.parity.ok && v.parity.inputs === 200, JSON.stringify(v));
     const last = rounds.at(-1).metrics.closedLoop;
     assert.equal(last.rollout.version, task.best.version, JSON.stringify(last));
     const rollout = (await api(hub, 'GET', `/v1/rollouts/${last.rollout.id}`)).body;
