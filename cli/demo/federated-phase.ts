@@ -156,7 +156,7 @@ export async function runFederatedPhase(
   let runningIt: string[] = [];
   if (version === null) problems.push('federated: no round improved the model, nothing was registered');
   else {
-    // The devices whose profile can run a tfjs-layers model activate it; the others refuse it with a reason.
+    // The version is registered as ONNX fp32 and int8: each device activates the variant its profile prefers.
     const running = async () => {
       const out: string[] = [];
       for (const a of agents) {
@@ -166,7 +166,6 @@ export async function runFederatedPhase(
       }
       return out;
     };
-    // Every device whose profile can run a tfjs-layers model activates it; others refuse it with a reason.
     runningIt = await waitFor(
       `every device running ${FL_MODEL}@${version}`,
       async () => {
