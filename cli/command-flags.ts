@@ -117,6 +117,8 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
       'hub-eval',
       'rollout-stages',
       'rollout-bake',
+      'trainable-layers',
+      'trainable-last',
       'id',
     ),
     ...flags('boolean', 'register'),

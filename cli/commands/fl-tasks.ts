@@ -11,12 +11,14 @@ export const FL_TASKS_HELP = `outpost fl start --model M --version V [--strategy
                 [--max-staleness 5] [--lr 0.05] [--epochs 1] [--batch 10] [--clip-norm 10]
                 [--compression none|int8|topk] [--topk-fraction 0.01] [--dp-noise Z]
                 [--hub-eval PER_CLASS] [--register] [--rollout-stages 10,100] [--rollout-bake 10m]
-                [--id ID] [--json]
+                [--trainable-layers NAME,... | --trainable-last N] [--id ID] [--json]
 outpost fl status [ID] [--json]
 outpost fl stop ID
 
 Federated tasks on the hub. The starting model is M@V from the registry
-(a tfjs-layers version). Rounds run on the devices that match --selector and are online:
+(a tfjs-layers version, or an ONNX version the closed loop registered). Fine-tuning:
+--trainable-layers names the layers that train (--trainable-last N: the last N layers with
+weights); the others are frozen and only the trained layers' deltas travel. Rounds run on the devices that match --selector and are online:
 each trains on its own samples (POST /v1/samples on its agent), the hub aggregates with the
 strategy, evaluates (--hub-eval: N held-out MNIST digits per class) and, with --register,
 registers every improving round as a new version and rolls the best out at the end
@@ -89,6 +91,14 @@ export function taskRequestFromFlags(flags: ConfigObject): Record<string, unknow
       ...(flags.topkFraction !== undefined ? { topkFraction: num(flags, 'topkFraction') } : {}),
     };
   }
+  if (flags.trainableLayers !== undefined && flags.trainableLast !== undefined)
+    throw new CliError('give --trainable-layers or --trainable-last, not both', EXIT.USAGE);
+  if (flags.trainableLayers !== undefined)
+    body.trainableLayers = String(flags.trainableLayers)
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => n !== '');
+  if (flags.trainableLast !== undefined) body.trainableLayers = { last: num(flags, 'trainableLast') };
   if (flags.dpNoise !== undefined) body.dp = { noiseMultiplier: num(flags, 'dpNoise') };
   if (flags.hubEval !== undefined) body.hubEval = { perClass: num(flags, 'hubEval') };
   if (flags.register !== undefined || flags.rolloutStages !== undefined) {

@@ -54,6 +54,8 @@ describe('outpost fl start|status|stop', () => {
         '1',
         '--hub-eval',
         '5',
+        '--trainable-last',
+        '1',
       ],
       env,
     );
@@ -68,6 +70,14 @@ describe('outpost fl start|status|stop', () => {
       40_000,
     );
     assert.equal(task.status, 'done');
+    // --trainable-last 1: only the output layer trained; the first layer was frozen.
+    assert.deepEqual(task.spec.trainableLayers, { last: 1 });
+    const layers = (task.spec.topology as { config: { layers: Array<{ config: { trainable?: boolean } }> } })
+      .config.layers;
+    assert.deepEqual(
+      layers.map((l) => l.config.trainable),
+      [false, true],
+    );
 
     r = await runCli(['fl', 'status', 'cli-task'], env);
     assert.equal(r.code, 0, r.stderr);
@@ -96,6 +106,12 @@ describe('outpost fl start|status|stop', () => {
     r = await runCli(['fl', 'start', '--model', 'digits', '--version', '9.9.9'], env);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /digits@9\.9\.9/);
+    r = await runCli(
+      ['fl', 'start', '--model', 'digits', '--version', '1.0.0', '--trainable-layers', 'dense_1,dense_9'],
+      env,
+    );
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /trainableLayers: no layer dense_9; the layers with weights are dense_0, dense_1/);
     const bad = await api(hub, 'POST', '/v1/federated/tasks', {
       ...waiting,
       id: 'bad',
