@@ -84,8 +84,10 @@ describe('federated evaluation and the closed loop', () => {
     const detail = await hub.delivery.registry.get('digits', task.best.version);
     const variants = detail.variants.map((v) => `${v.format}/${v.precision}`);
     assert.deepEqual(variants.sort(), ['onnx/fp32', 'onnx/int8']);
-    const registeredBy = rounds.find((r: { round: number }) => r.round === task.best.round).metrics.closedLoop;
-    for (const v of registeredBy.variants) assert.ok(v.parity.ok && v.parity.inputs === 200, JSON.stringify(v));
+    const registeredBy = rounds.find((r: { round: number }) => r.round === task.best.round).metrics
+      .closedLoop;
+    for (const v of registeredBy.variants)
+      assert.ok(v.parity.ok && v.parity.inputs === 200, JSON.stringify(v));
     const last = rounds.at(-1).metrics.closedLoop;
     assert.equal(last.rollout.version, task.best.version, JSON.stringify(last));
     const rollout = (await api(hub, 'GET', `/v1/rollouts/${last.rollout.id}`)).body;
