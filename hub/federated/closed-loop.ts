@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
-import { exportServing, type ModelWeights, type ParityReport } from '../../federated/index.js';
+import {
+  exportServing,
+  type ModelWeights,
+  type ParityReport,
+  type ServingExport,
+} from '../../federated/index.js';
 import { type DigitSet, loadDigits, packTfjsBundle, type TfjsModelJson } from '../../inference/index.js';
 import { formatIssues, OutpostError, type RolloutRequest, RolloutRequestSchema } from '../../shared/index.js';
 import type { Registry } from '../registry/registry.js';
@@ -84,7 +89,8 @@ function parityInputs(cache: Map<string, DigitSet>, spec: FlTaskSpec): DigitSet 
  * `closedLoop.parity.int8` (default 0.1), else the version has no int8 variant. Variants by
  * `closedLoop.format`: `onnx` (default) fp32 = the ONNX export (it carries the topology, so
  * the version can start the next task), int8 = the quantized export; `tfjs-layers` fp32 =
- * the TF.js layers bundle, int8 = the quantized ONNX export. `rollout`: the task's
+ * the TF.js layers bundle (registered even when the ONNX export fails its check, then
+ * without an int8 variant), int8 = the quantized ONNX export. `rollout`: the task's
  * `closedLoop.rollout` fields, with the model, the version and the task's selector,
  * validated as a rollout request and started through the rollouts module.
  */
@@ -96,12 +102,21 @@ export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
       const format = spec.closedLoop?.format ?? 'onnx';
       const set = parityInputs(digits, spec);
       const model = { modelTopology: spec.topology, weights };
-      const serving = await exportServing(model, {
-        name,
-        inputs: set.pixels,
-        count: set.labels.length,
-        ...(spec.closedLoop?.parity ? { tolerance: spec.closedLoop.parity } : {}),
-      });
+      let serving: ServingExport | null = null;
+      let exportError: string | undefined;
+      try {
+        serving = await exportServing(model, {
+          name,
+          inputs: set.pixels,
+          count: set.labels.length,
+          ...(spec.closedLoop?.parity ? { tolerance: spec.closedLoop.parity } : {}),
+        });
+      } catch (err) {
+        // The ONNX fp32 is the version itself: nothing is registered. A tfjs-layers version
+        // is the TF.js model, registered without an ONNX variant.
+        if (format === 'onnx') throw err;
+        exportError = `ONNX export: ${(err as Error).message}`;
+      }
       const versions = (await deps.registry.list(name)).map((v) => v.version);
       const top = [spec.model.version, ...versions].sort(compareCore).at(-1) ?? spec.model.version;
       const [major = 0, minor = 0, patch = 0] = semverParts(top);
@@ -109,7 +124,7 @@ export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
       const parent = task.best?.version ?? spec.model.version;
       const lineage = { parent, round, source: `fl:${task.id}` };
       let fp32: Uint8Array;
-      if (format === 'onnx') fp32 = serving.fp32;
+      if (format === 'onnx' && serving) fp32 = serving.fp32;
       else {
         const files = layersModelFiles(spec.topology, weights);
         fp32 = packTfjsBundle({
@@ -121,10 +136,15 @@ export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
       }
       await deps.registry.registerVersion({ name, version, precision: 'fp32', bytes: fp32, lineage });
       const variants: Array<Record<string, unknown>> = [
-        { format, precision: 'fp32', bytes: fp32.byteLength, parity: serving.parity.fp32 },
+        {
+          format,
+          precision: 'fp32',
+          bytes: fp32.byteLength,
+          ...(format === 'onnx' ? { parity: serving?.parity.fp32 } : {}),
+        },
       ];
-      let int8Error = serving.int8Error;
-      if (serving.int8) {
+      let int8Error = exportError ?? serving?.int8Error;
+      if (serving?.int8) {
         try {
           await deps.registry.registerVersion({
             name,
@@ -155,7 +175,7 @@ export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
           parent,
           accuracy,
           parity: Object.fromEntries(
-            variants.map((v) => [v.precision, (v.parity as ParityReport).maxAbsDiff]),
+            variants.map((v) => [v.precision, (v.parity as ParityReport | undefined)?.maxAbsDiff]),
           ),
         },
         'federated model version registered',
@@ -166,7 +186,7 @@ export function createClosedLoop(deps: ClosedLoopDeps): ClosedLoopHook {
         format,
         variants,
         ...(int8Error !== undefined ? { int8Error } : {}),
-        ...(serving.parity.int8 && !serving.int8 ? { int8Parity: serving.parity.int8 } : {}),
+        ...(serving?.parity.int8 && !serving.int8 ? { int8Parity: serving.parity.int8 } : {}),
       };
     },
     async rollout({ task, spec, version }) {
