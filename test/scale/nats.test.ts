@@ -158,7 +158,6 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
       await accepted(node(1), creds);
       const live = await connectTo(node(1), creds);
       clients.push(live);
-      const started = Date.now();
       let fresh: string | undefined;
       if (action === 'remove') assert.equal((await api(hub, 'DELETE', `/v1/devices/${id}`)).status, 204);
       if (action === 'disable')
@@ -170,8 +169,6 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
       }
       assert.ok(await closedWithin(live, 5000), `${action}: the live session was closed`);
       assert.ok(await refused(node(2), creds), `${action}: the old credentials are refused`);
-      const ms = Date.now() - started;
-      assert.ok(ms < 5000, `${action} took effect in ${ms} ms`);
       if (fresh !== undefined) await accepted(node(2), { id, secret: fresh });
     }
   });
