@@ -40,8 +40,8 @@ describe('two hub replicas on a NATS cluster', { skip: natsSkip() ?? (await prob
       OUTPOST_HUB_BROKER__USERNAME: broker.username as string,
       OUTPOST_HUB_BROKER__PASSWORD: broker.password as string,
       OUTPOST_HUB_BROKER__AUTH_DIR: broker.authDir as string,
-      OUTPOST_HUB_BROKER__MQTT_URLS: (broker.mqttUrls as string[]).join(','),
-      OUTPOST_HUB_BROKER__RELOAD: (broker.reload as string[]).join(','),
+      OUTPOST_HUB_BROKER__MQTT_URLS: JSON.stringify(broker.mqttUrls),
+      OUTPOST_HUB_BROKER__RELOAD: JSON.stringify(broker.reload),
     });
   };
 
