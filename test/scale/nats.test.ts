@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
+import { connect as natsConnect } from 'nats';
 import { createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
@@ -146,6 +147,12 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
     });
     await waitFor(() => acks.includes('own-1'), 'the ack of its own batch');
     assert.equal((await hub.store.listEvents(b.id, { epoch: 'forgedepoch', limit: 10 })).length, 0);
+    // A device's credentials open MQTT connections only, never a NATS client connection.
+    const natsUrl = cluster.natsUrls.split(',')[1] as string;
+    await assert.rejects(
+      natsConnect({ servers: natsUrl, user: a.id, pass: a.secret, reconnect: false, timeout: 5000 }),
+      /Authorization Violation/i,
+    );
   });
 
   test('removal, disabling and secret rotation cut the live session and refuse the old credentials', async () => {
