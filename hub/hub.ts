@@ -46,7 +46,10 @@ import { listenHttps, listenMqttTls } from './tls.js';
 export interface Hub {
   /** HTTP API, e.g. `http://127.0.0.1:8080`. */
   readonly http: { url: string; port: number };
-  /** Embedded broker over TCP, e.g. `mqtt://127.0.0.1:1883`. */
+  /**
+   * Where devices connect over MQTT/TCP: the embedded broker (e.g. `mqtt://127.0.0.1:1883`),
+   * the external broker's URL, or a NATS cluster's nodes' MQTT URLs, comma-separated.
+   */
   readonly mqtt: { url: string; port: number };
   /** Embedded broker over WebSocket on the HTTP port, e.g. `ws://127.0.0.1:8080/mqtt`. */
   readonly ws: { url: string };

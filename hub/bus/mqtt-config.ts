@@ -4,7 +4,7 @@ import { z } from 'zod';
 const NATS_URLS = /^nats:\/\/[^\s,]+(,nats:\/\/[^\s,]+)*$/;
 
 /** A list from a JSON array or a comma-separated env/flag value. */
-const urlList = (pattern: RegExp, message: string) =>
+const listOf = (pattern: RegExp, message: string) =>
   z.preprocess(
     (v) =>
       typeof v === 'string'
@@ -42,13 +42,13 @@ export const BrokerConfigSchema = z
      * `public.mqttUrl` says otherwise, where devices connect. Default: each `nats://` host on
      * port 1883 (what `outpost hub broker-config --broker nats` generates).
      */
-    mqttUrls: urlList(/^mqtts?:\/\/[^\s,]+$/, 'must be mqtt:// or mqtts:// URLs').optional(),
+    mqttUrls: listOf(/^mqtts?:\/\/[^\s,]+$/, 'must be mqtt:// or mqtts:// URLs').optional(),
     /**
      * NATS only: PID files (or PIDs) of nats-server nodes on this machine, signalled to reload
      * (SIGHUP, as `nats-server --signal reload=PIDFILE`) after the hub rewrote
      * `{authDir}/auth.conf`. Nodes elsewhere need a watcher that reloads them on the file's change.
      */
-    reload: urlList(/^\S+$/, 'must be PID files or PIDs').default([]),
+    reload: listOf(/^\S+$/, 'must be PID files or PIDs').default([]),
     /** The hub's broker user, with rights on every device topic (see `broker-config`). */
     username: z.string().min(1).default('outpost-hub'),
     /** Its password; required with `url`. Never logged. */

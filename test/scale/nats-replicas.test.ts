@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { deviceTopic } from '../../shared/index.js';
+import { decodeJoinToken, deviceTopic } from '../../shared/index.js';
 import { closeClient, makeBatch, type TempDir, tempDir, waitFor } from '../helpers/hub.js';
 import { natsSkip, startTestNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
@@ -69,7 +69,9 @@ describe('two hub replicas on a NATS cluster', { skip: natsSkip() ?? (await prob
         body: JSON.stringify({ id: `nats-rep-${i}` }),
       });
       assert.equal(res.status, 201);
-      const d = (await res.json()) as { id: string; secret: string };
+      const d = (await res.json()) as { id: string; secret: string; joinToken: string };
+      // The join token lists every node's MQTT URL: the agent fails over across them.
+      assert.equal(decodeJoinToken(d.joinToken).mqttUrl, cluster.nodes.map((n) => n.mqttUrl).join(','));
       // Device i on node i: the uplink crosses the cluster to whichever replica gets it.
       const url = cluster.nodes[i]?.mqttUrl as string;
       const client = await waitFor(

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connect as natsConnect } from 'nats';
@@ -19,6 +20,7 @@ import {
   waitFor,
 } from '../helpers/hub.js';
 import { natsSkip, startTestNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
+import { runBuiltCli } from '../packaging/process-helpers.js';
 
 // The hub on a three-node NATS cluster of the test's own (docs/scale-out.md "NATS"): devices
 // speak MQTT to any node; the hub publishes through node 1 only.
@@ -177,6 +179,28 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
       assert.ok(await closedWithin(live, 5000), `${action}: the live session was closed`);
       assert.ok(await refused(node(2), creds), `${action}: the old credentials are refused`);
       if (fresh !== undefined) await accepted(node(2), { id, secret: fresh });
+    }
+  });
+
+  test('a join token lists every node; the joined agent and `doctor agent` use the list', async () => {
+    const res = await api(hub, 'POST', '/v1/devices', { id: 'nats-joined' });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.mqtt.url, node(0), 'this hub publishes via node 1 only, and says so');
+    await accepted(node(0), { id: 'nats-joined', secret: res.body.secret });
+    const work = await tempDir('outpost-nats-join-');
+    try {
+      const dataDir = join(work.path, 'agent');
+      assert.equal((await runBuiltCli(['agent', 'join', res.body.joinToken, '--data-dir', dataDir])).code, 0);
+      // Every node, as an operator lists them (a hub whose broker.mqttUrls or public.mqttUrl has all).
+      const all = cluster.nodes.map((n) => n.mqttUrl).join(',');
+      const doctor = await runBuiltCli(['doctor', 'agent', '--data-dir', dataDir], {
+        OUTPOST_AGENT_API__PORT: '0',
+        OUTPOST_AGENT_HUB__MQTT_URL: all,
+      });
+      const line = doctor.stdout.split('\n').find((l) => /^\S+\s+broker\s/.test(l));
+      assert.equal(line?.replace(/\s+/g, ' '), `ok broker ${all} accepts nats-joined`, doctor.stdout);
+    } finally {
+      await work.remove();
     }
   });
 
