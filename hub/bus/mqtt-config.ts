@@ -58,7 +58,8 @@ export const BrokerConfigSchema = z
      * (and `state`, `ping`), so the broker hands each message to one replica only. It is a
      * secret: a device that knew it could join the group and take messages away from the hub.
      * Default: derived from `password` (see `shareGroupName`), so replicas sharing the
-     * password agree without storing anything.
+     * password agree without storing anything. On NATS it names the replicas' queue group
+     * (devices may not subscribe to the uplink subjects there at all).
      */
     shareGroup: z
       .string()
