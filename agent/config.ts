@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { configBool, configInt, DeviceIdSchema, LogLevelSchema, UNWARMED_POLICIES } from '../shared/index.js';
+import {
+  configBool,
+  configInt,
+  DeviceIdSchema,
+  LogLevelSchema,
+  MQTT_URL_LIST,
+  UNWARMED_POLICIES,
+} from '../shared/index.js';
 import { isLoopbackHost } from './api/request-guard.js';
 import { DeliveryConfigSchema } from './delivery/config.js';
 import { ModelRouteSchema } from './inference/routing.js';
@@ -30,10 +37,14 @@ export const AgentConfigSchema = z.strictObject({
   deviceSecret: z.string().min(16, 'device secret must be at least 16 characters'),
   hub: z
     .strictObject({
-      /** Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`. */
+      /**
+       * Broker URL: `mqtt://`, `mqtts://`, `ws://` or `wss://`; or a comma-separated list of
+       * them (a NATS cluster's nodes): the agent connects to the first and moves to the next
+       * each time a connection fails or drops, round the list.
+       */
       mqttUrl: z
         .string()
-        .regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+        .regex(MQTT_URL_LIST, 'must be an mqtt://, mqtts://, ws:// or wss:// URL, or a comma-separated list')
         .default('mqtt://127.0.0.1:1883'),
     })
     .prefault({}),

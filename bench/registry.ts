@@ -17,4 +17,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   store: async () => (await import('./store/index.js')).storeBenchmark,
   quantize: async () => (await import('./quantize/index.js')).quantizeBenchmark,
   floods: async () => (await import('./floods/index.js')).floodsBenchmark,
+  'nats-auth': async () => (await import('./nats-auth/index.js')).natsAuthBenchmark,
 };

@@ -20,7 +20,7 @@ const AGENT = [
 export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
   demo: [...flags('string', 'agents', 'events'), ...flags('boolean', 'json', 'keep')],
   hub: [...HUB, ...flags('string', 'broker')],
-  'hub broker-config': [...HUB, ...flags('string', 'out', 'listen', 'hub-listen')],
+  'hub broker-config': [...HUB, ...flags('string', 'out', 'listen', 'hub-listen', 'broker', 'nodes')],
   'hub ready': flags('string', 'hub', 'wait'),
   agent: AGENT,
   'doctor hub': HUB,

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { configInt, DEFAULT_MAX_PAYLOAD_BYTES, LogLevelSchema, SemverSchema } from '../shared/index.js';
+import {
+  configInt,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  LogLevelSchema,
+  MQTT_URL_LIST,
+  SemverSchema,
+} from '../shared/index.js';
 import { BrokerConfigSchema } from './bus/mqtt-config.js';
 import { DriftConfigSchema } from './drift/config.js';
 import { RegistryConfigSchema } from './registry/config.js';
@@ -19,7 +25,7 @@ export const HubConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./outpost-hub-data'),
   /** Store backend: SQLite by default, PostgreSQL with `store.url`. */
   store: StoreConfigSchema,
-  /** External MQTT broker; absent `broker.url` = the embedded aedes broker. */
+  /** External MQTT broker or NATS cluster; absent `broker.url` = the embedded aedes broker. */
   broker: BrokerConfigSchema,
   /** Rate limits against hostile or runaway clients. */
   limits: LimitsConfigSchema,
@@ -28,11 +34,15 @@ export const HubConfigSchema = z.strictObject({
   /**
    * The URLs remote devices reach the hub at, put in join tokens and enrollment answers (the
    * listeners' own addresses, e.g. 0.0.0.0 or 127.0.0.1, are useless to a remote device).
-   * Absent: the listeners' addresses.
+   * Absent: the listeners' addresses. `mqttUrl` may list several nodes, comma-separated (a NATS
+   * cluster's MQTT listeners): agents fail over down the list.
    */
   public: z
     .strictObject({
-      mqttUrl: z.url({ protocol: /^(mqtts?|wss?)$/ }).optional(),
+      mqttUrl: z
+        .string()
+        .regex(MQTT_URL_LIST, 'must be an mqtt://, mqtts://, ws:// or wss:// URL, or a comma-separated list')
+        .optional(),
       httpUrl: z.url({ protocol: /^https?$/ }).optional(),
     })
     .prefault({}),

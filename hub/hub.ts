@@ -8,6 +8,7 @@ import { formatIssues, OutpostError } from '../shared/index.js';
 import { resolveAdminToken } from './admin-token.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { writeBrokerAuth } from './broker/mosquitto-auth.js';
+import { hubPasswordHash, signalNatsReload, writeNatsBrokerAuth } from './broker/nats-auth.js';
 import {
   attachMqttWebSocket,
   closeServer,
@@ -15,6 +16,8 @@ import {
   type WebSocketTransport,
 } from './broker/transports.js';
 import { connectExternalBus, type ExternalBus } from './bus/mqtt.js';
+import { isNatsBroker, natsMqttUrls } from './bus/mqtt-config.js';
+import { connectNatsBus } from './bus/nats.js';
 import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { openLeases } from './coordination/open.js';
@@ -43,7 +46,10 @@ import { listenHttps, listenMqttTls } from './tls.js';
 export interface Hub {
   /** HTTP API, e.g. `http://127.0.0.1:8080`. */
   readonly http: { url: string; port: number };
-  /** Embedded broker over TCP, e.g. `mqtt://127.0.0.1:1883`. */
+  /**
+   * Where devices connect over MQTT/TCP: the embedded broker (e.g. `mqtt://127.0.0.1:1883`),
+   * the external broker's URL, or a NATS cluster's nodes' MQTT URLs, comma-separated.
+   */
   readonly mqtt: { url: string; port: number };
   /** Embedded broker over WebSocket on the HTTP port, e.g. `ws://127.0.0.1:8080/mqtt`. */
   readonly ws: { url: string };
@@ -158,11 +164,48 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (store) await step('store', () => store.close());
   };
 
-  /** Rewrites the external broker's password file and ACL (`broker.authDir`). */
-  const refreshBrokerAuth = async (store: HubStore) => {
+  const nats = isNatsBroker(cfg.broker);
+  let hubHash: Promise<string> | undefined;
+  /**
+   * Rewrites the external broker's password file and ACL (`broker.authDir`); on NATS,
+   * `auth.conf`, then signals the nodes in `broker.reload` (a reload refuses removed,
+   * disabled and rotated credentials and closes their live connections).
+   */
+  const rewriteBrokerAuth = async (store: HubStore) => {
     const { authDir, username, password } = cfg.broker;
     if (authDir === undefined || password === undefined) return;
-    await writeBrokerAuth(store, { dir: authDir, hub: { username, password } });
+    if (!nats) {
+      await writeBrokerAuth(store, { dir: authDir, hub: { username, password } });
+      return;
+    }
+    hubHash ??= hubPasswordHash(password);
+    const started = Date.now();
+    const written = await writeNatsBrokerAuth(store, {
+      dir: authDir,
+      hub: { username, hash: await hubHash },
+    });
+    const reload = await signalNatsReload(cfg.broker.reload);
+    const brokerLog = root.child({ component: 'broker' });
+    if (written.skipped.length > 0) {
+      brokerLog.warn(
+        { count: written.skipped.length, first: written.skipped.slice(0, 5) },
+        'devices left out of the NATS users: enrolled before NATS support (rotate their secret) or with a "." in their id',
+      );
+    }
+    if (reload.failed.length > 0)
+      brokerLog.warn({ failed: reload.failed }, 'NATS nodes not signalled to reload');
+    brokerLog.debug(
+      { devices: written.devices, reloaded: reload.signalled.length, ms: Date.now() - started },
+      'NATS users rewritten',
+    );
+  };
+  // One rewrite at a time, each reading the store after the change that asked for it.
+  let rewrites: Promise<void> = Promise.resolve();
+  const refreshBrokerAuth = (store: HubStore) => {
+    const run = () => rewriteBrokerAuth(store);
+    const next = rewrites.then(run, run);
+    rewrites = next.catch(() => undefined);
+    return next;
   };
 
   try {
@@ -180,7 +223,9 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       // An external broker keeps its connections (and retained statuses) across hub
       // restarts and other replicas are running, so nobody is marked offline here.
       if (cfg.broker.authDir !== undefined) await refreshBrokerAuth(store);
-      parts.external = await connectExternalBus(cfg.broker, log('broker'));
+      parts.external = nats
+        ? await connectNatsBus(cfg.broker, log('broker'))
+        : await connectExternalBus(cfg.broker, log('broker'));
       bus = parts.external.bus;
     } else {
       // The embedded broker starts with no connections, so nobody can still be online.
@@ -309,8 +354,10 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     await app.listen({ host: cfg.http.host, port: cfg.http.port });
     const httpPort = (app.server.address() as AddressInfo).port;
 
-    let mqttUrl = cfg.broker.url ?? '';
-    let mqttPort = cfg.broker.url === undefined ? 0 : Number(new URL(cfg.broker.url).port || 1883);
+    // On NATS, devices connect to the nodes' MQTT listeners, failing over down the list.
+    let mqttUrl = nats ? natsMqttUrls(cfg.broker).join(',') : (cfg.broker.url ?? '');
+    let mqttPort =
+      cfg.broker.url === undefined ? 0 : Number(new URL(mqttUrl.split(',')[0] ?? '').port || 1883);
     let wsUrl = '';
     if (broker) {
       const tcp = await listenMqttTcp(broker.aedes, cfg.mqtt.host, cfg.mqtt.port);

@@ -1,4 +1,5 @@
 export * from './agent-bundle.js';
+export * from './broker-urls.js';
 export * from './canonical-json.js';
 export * from './codec.js';
 export * from './config.js';

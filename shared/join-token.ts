@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MQTT_URL_LIST } from './broker-urls.js';
 import { DeviceIdSchema } from './ids.js';
 
 /**
@@ -10,8 +11,14 @@ export const JoinTokenSchema = z.strictObject({
   v: z.literal(1),
   deviceId: DeviceIdSchema,
   deviceSecret: z.string().min(16),
-  /** The hub's public MQTT URL (`mqtt://` or `mqtts://`), as remote devices reach it. */
-  mqttUrl: z.url({ protocol: /^(mqtts?|wss?)$/ }),
+  /**
+   * The hub's public MQTT URL (`mqtt://` or `mqtts://`), as remote devices reach it; a NATS
+   * cluster's is a comma-separated list of its nodes (agents before NATS support refuse such a token).
+   */
+  mqttUrl: z.union([
+    z.url({ protocol: /^(mqtts?|wss?)$/ }),
+    z.string().regex(MQTT_URL_LIST, 'must be an MQTT URL or a comma-separated list of them'),
+  ]),
   /** The hub's public HTTP(S) URL (artifacts, hub inference). */
   httpUrl: z.url({ protocol: /^https?$/ }),
   /** PEM public keys the hub signs model manifests with. */

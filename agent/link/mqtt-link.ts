@@ -4,6 +4,7 @@ import {
   type DownlinkChannel,
   deviceTopic,
   HUB_TO_DEVICE,
+  mqttFailover,
   type Pong,
   type UplinkChannel,
 } from '../../shared/index.js';
@@ -18,7 +19,10 @@ export interface LinkOptions {
   stamp?: () => { pv?: string };
   deviceId: string;
   deviceSecret: string;
-  /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). */
+  /**
+   * Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`), or a comma-separated list of them
+   * (a NATS cluster's nodes): every reconnect attempt goes to the next one, round the list.
+   */
   mqttUrl: string;
   /** CA to trust and client certificate + key for `mqtts://` / `wss://`. */
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
@@ -109,7 +113,10 @@ export class MqttLink {
       will: this.#will(),
       ...this.#o.tls,
     };
-    const client = mqtt.connect(this.#o.mqttUrl, options);
+    // Several URLs: mqtt.js moves to the next server on each `reconnect()` (see #onClose).
+    const { url, servers } = mqttFailover(this.#o.mqttUrl);
+    if (servers) options.servers = servers;
+    const client = mqtt.connect(url, options);
     this.#client = client;
     client.on('connect', () => void this.#onConnect(client));
     client.on('close', () => this.#onClose());

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt } from 'node:crypto';
-import { mosquittoHash } from '../../hub/broker/mosquitto-passwd.js';
+import { brokerHashes } from '../../hub/broker/broker-hashes.js';
 import type { HubStore } from '../../hub/index.js';
 
 /**
@@ -40,7 +40,8 @@ export async function makeFleet(count: number, n = BENCH_SCRYPT_N): Promise<Flee
       id,
       secret,
       scryptHash: await scryptHash(secret, n),
-      brokerHash: await mosquittoHash(secret),
+      // Mosquitto's $7$ and NATS's bcrypt hash, as enrollment stores them.
+      brokerHash: await brokerHashes(secret),
     });
   }
   return out;

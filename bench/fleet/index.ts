@@ -3,6 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMosquitto } from '../../hub/broker/mosquitto-process.js';
+import { hubPasswordHash, writeNatsBrokerAuth } from '../../hub/broker/nats-auth.js';
+import { type NatsClusterProcess, startNatsCluster } from '../../hub/broker/nats-process.js';
 import { openSqliteHubStore, writeBrokerAuth } from '../../hub/index.js';
 import { findPeer } from '../../test/helpers/peer.js';
 import { millis, percentile, perSecond, timed } from '../lib/measure.js';
@@ -28,11 +30,12 @@ interface ModeResult {
 }
 
 async function runMode(
-  mode: 'embedded' | 'mosquitto',
+  mode: 'embedded' | 'mosquitto' | 'nats',
   fleet: readonly FleetDevice[],
   sizes: { batches: number; perBatch: number; concurrency: number },
   progress: (line: string) => void,
   mosquittoBin: string,
+  natsBin: string,
 ): Promise<ModeResult> {
   const dir = await mkdtemp(join(tmpdir(), `outpost-fleet-${mode}-`));
   const store = openSqliteHubStore(dir);
@@ -41,8 +44,17 @@ async function runMode(
   if (mode === 'mosquitto') {
     await writeBrokerAuth(store, { dir: authDir, hub: { username: 'outpost-hub', password: HUB_PASSWORD } });
   }
+  if (mode === 'nats') {
+    const hash = await hubPasswordHash(HUB_PASSWORD);
+    await writeNatsBrokerAuth(store, { dir: authDir, hub: { username: 'outpost-hub', hash } });
+  }
   await store.close();
   const mosquitto = mode === 'mosquitto' ? await startMosquitto(authDir, mosquittoBin) : undefined;
+  // Three nodes on this machine; devices spread over them round-robin.
+  const nats: NatsClusterProcess | undefined =
+    mode === 'nats'
+      ? await startNatsCluster({ dir: authDir, size: 3, bin: natsBin, timeoutMs: 60_000 })
+      : undefined;
   const hub = await startHubProcess({
     OUTPOST_HUB_DATA_DIR: dir,
     OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
@@ -53,21 +65,50 @@ async function runMode(
     ...(mosquitto
       ? { OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl, OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD }
       : {}),
+    ...(nats
+      ? {
+          OUTPOST_HUB_BROKER__URL: nats.natsUrls,
+          OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
+          OUTPOST_HUB_BROKER__MQTT_URLS: JSON.stringify(nats.nodes.map((n) => n.mqttUrl)),
+        }
+      : {}),
+  }).catch(async (err: unknown) => {
+    await nats?.close();
+    await mosquitto?.stop();
+    throw err;
   });
-  const rss = () => rssOf(hub.child.pid) + (mosquitto ? rssOf(mosquitto.pid) : 0);
+  const rss = () =>
+    rssOf(hub.child.pid) +
+    (mosquitto ? rssOf(mosquitto.pid) : 0) +
+    (nats ? nats.nodes.reduce((sum, n) => sum + rssOf(n.pid()), 0) : 0);
+  const deviceUrl = (i: number) =>
+    nats ? (nats.nodes[i % nats.nodes.length]?.mqttUrl as string) : (mosquitto?.url ?? hub.mqtt);
   const devices: SimDevice[] = [];
+  let retried = 0;
   try {
     const baseline = rss();
     progress(`${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time)`);
     const connect = await timed(() =>
       pool(fleet, sizes.concurrency, async (d) => {
-        devices.push(await connectDevice(mosquitto?.url ?? hub.mqtt, d));
+        const url = deviceUrl(Number(d.id.slice('fleet-'.length)));
+        // Like the agent: a refused subscription (a NATS node whose JetStream consumer creation
+        // timed out under the storm) drops the connection and tries again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            devices.push(await connectDevice(url, d));
+            return;
+          } catch (err) {
+            if (mode !== 'nats' || attempt >= 5) throw err;
+            retried++;
+          }
+        }
       }),
     );
     const deadline = Date.now() + 60_000;
     while (devices.some((d) => d.desired === 0) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     const connected = rss();
+    if (retried > 0) progress(`${mode}: ${retried} connections retried after a refused subscription`);
     progress(
       `${mode}: connected in ${millis(connect.ms)}; sending ${sizes.batches}×${sizes.perBatch} events each`,
     );
@@ -90,6 +131,7 @@ async function runMode(
     await pool(devices, 500, (d) => d.client.endAsync(true).then(() => undefined));
     await hub.stop();
     await mosquitto?.stop();
+    await nats?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -104,7 +146,7 @@ function productionScryptMs(): Promise<number> {
 }
 
 /**
- * `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--broker both|embedded|mosquitto]
+ * `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--broker both|all|embedded|mosquitto|nats]
  * [--quick]`. Ratios are against the first broker run (embedded unless only Mosquitto).
  */
 export const fleetBenchmark: Benchmark = {
@@ -125,12 +167,14 @@ export const fleetBenchmark: Benchmark = {
     }
     const brokers = {
       both: ['embedded', 'mosquitto'],
+      all: ['embedded', 'mosquitto', 'nats'],
       embedded: ['embedded'],
       mosquitto: ['mosquitto'],
+      nats: ['nats'],
     } as const;
     const broker = String(params.broker ?? 'both');
     if (!(broker in brokers))
-      throw new Error(`fleet: --broker must be both, embedded or mosquitto, not ${broker}`);
+      throw new Error(`fleet: --broker must be both, all, embedded, mosquitto or nats, not ${broker}`);
     const sizes = { batches: events / perBatch, perBatch, concurrency: 200 };
     const mosquittoPeer = findPeer(
       'Mosquitto',
@@ -138,22 +182,35 @@ export const fleetBenchmark: Benchmark = {
       '/usr/sbin/mosquitto',
       'apt-get install mosquitto',
     );
-    const modes = brokers[broker as keyof typeof brokers].filter(
-      (m) => m !== 'mosquitto' || mosquittoPeer.missing === undefined,
+    const natsPeer = findPeer(
+      'nats-server',
+      'OUTPOST_BENCH_NATS',
+      '/usr/sbin/nats-server',
+      'apt-get install nats-server',
     );
-    if (mosquittoPeer.missing) options.progress(mosquittoPeer.missing);
-    if (modes.length === 0) return `fleet: nothing to run — ${mosquittoPeer.missing}`;
+    const modes = brokers[broker as keyof typeof brokers].filter(
+      (m) =>
+        (m !== 'mosquitto' || mosquittoPeer.missing === undefined) &&
+        (m !== 'nats' || natsPeer.missing === undefined),
+    );
+    const missing = [mosquittoPeer.missing, natsPeer.missing].filter((m) => m !== undefined);
+    for (const m of missing) options.progress(m);
+    if (modes.length === 0) return `fleet: nothing to run — ${missing.join('; ')}`;
     options.progress(
       `hashing credentials of ${count} devices (scrypt N=${BENCH_SCRYPT_N}, PBKDF2 for Mosquitto)`,
     );
     const fleet = await makeFleet(count);
     const results: ModeResult[] = [];
     for (const mode of modes)
-      results.push(await runMode(mode, fleet, sizes, options.progress, mosquittoPeer.bin));
+      results.push(await runMode(mode, fleet, sizes, options.progress, mosquittoPeer.bin, natsPeer.bin));
     const scryptMs = await productionScryptMs();
     const base = results[0] as ModeResult;
     const rows = results.map((r) => [
-      r.mode === 'embedded' ? 'hub, embedded aedes' : 'hub + Mosquitto 2',
+      r.mode === 'embedded'
+        ? 'hub, embedded aedes'
+        : r.mode === 'nats'
+          ? 'hub + NATS, 3 nodes'
+          : 'hub + Mosquitto 2',
       `${millis(r.connectMs)} (${(r.connectMs / base.connectMs).toFixed(2)}×)`,
       `${r.desired}/${count}`,
       `${perSecond((r.events * 1000) / r.ingestMs)} (${(r.events / r.ingestMs / (base.events / base.ingestMs)).toFixed(2)}×)`,
@@ -179,14 +236,15 @@ export const fleetBenchmark: Benchmark = {
         ],
         rows,
       ),
-      ...(mosquittoPeer.missing ? [mosquittoPeer.missing] : []),
+      ...missing,
       '',
       'Ratios are against the first broker in the same run. Devices, hub and broker share this',
-      "machine's cores; memory/device = growth of hub RSS (+ Mosquitto RSS) from before the storm",
+      "machine's cores; memory/device = growth of hub RSS (+ Mosquitto's or the NATS nodes' RSS) from before the storm",
       'to all connected, divided by the devices. Both hubs use SQLite (FULL sync) for the events.',
       `Device hashes use scrypt N=${BENCH_SCRYPT_N}; production enrollment uses N=16384, whose check took`,
       `${millis(scryptMs)} of one core here: the embedded broker pays it on every CONNECT (about`,
-      `${((scryptMs * count) / 1000).toFixed(0)} core-seconds for this storm), Mosquitto pays PBKDF2-SHA512 x101 instead.`,
+      `${((scryptMs * count) / 1000).toFixed(0)} core-seconds for this storm), Mosquitto pays PBKDF2-SHA512 x101 instead,`,
+      'NATS bcrypt cost 4. NATS devices are spread round-robin over the three nodes (all on this machine).',
     ].join('\n');
   },
 };

@@ -5,8 +5,9 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 import { AGENT_ENV_PREFIX, AgentConfigSchema } from '../../agent/index.js';
 import { configWarnings } from '../../agent/start-warnings.js';
+import { isNatsBroker, natsMqttUrls } from '../../hub/bus/mqtt-config.js';
 import { HUB_ENV_PREFIX, HubConfigSchema } from '../../hub/index.js';
-import type { ConfigObject } from '../../shared/index.js';
+import { type ConfigObject, splitBrokerUrls } from '../../shared/index.js';
 import { joinedConfigPath } from '../commands/agent-join.js';
 import { CliError } from '../exit-codes.js';
 import { loadConfig } from '../load-config.js';
@@ -42,30 +43,33 @@ async function postgresReachable(url: string): Promise<Check> {
   }
 }
 
+/** Whether every broker URL of `list` (one, or a NATS cluster's comma-separated) accepts the login. */
 async function brokerReachable(
-  url: string,
+  list: string,
   username: string,
   password: string,
   clientId: string,
 ): Promise<Check> {
-  try {
-    const client = await mqtt.connectAsync(url, {
-      protocolVersion: 4,
-      clientId,
-      username,
-      password,
-      reconnectPeriod: 0,
-      connectTimeout: 8000,
-    });
-    await client.endAsync(true);
-    return ok('broker', `${url} accepts ${username}`);
-  } catch (err) {
-    return fail(
-      'broker',
-      `${url}: ${(err as Error).message}`,
-      'check the URL, that the hub runs, and the credentials',
-    );
+  for (const url of splitBrokerUrls(list)) {
+    try {
+      const client = await mqtt.connectAsync(url, {
+        protocolVersion: 4,
+        clientId,
+        username,
+        password,
+        reconnectPeriod: 0,
+        connectTimeout: 8000,
+      });
+      await client.endAsync(true);
+    } catch (err) {
+      return fail(
+        'broker',
+        `${url}: ${(err as Error).message}`,
+        'check the URL, that the hub runs, and the credentials',
+      );
+    }
   }
+  return ok('broker', `${list} accepts ${username}`);
 }
 
 function configFailure(err: unknown): Check[] {
@@ -100,7 +104,8 @@ export async function hubChecks(flags: ConfigObject): Promise<Check[]> {
   else
     checks.push(
       await brokerReachable(
-        config.broker.url,
+        // A NATS cluster: its nodes' MQTT listeners, where the hub logs in over MQTT too.
+        isNatsBroker(config.broker) ? natsMqttUrls(config.broker).join(',') : config.broker.url,
         config.broker.username,
         config.broker.password,
         `${config.broker.username}-doctor`,

@@ -1,5 +1,6 @@
 import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
+import { mosquittoPart } from './broker-hashes.js';
 import { DEFAULT_LISTENERS, type MosquittoListeners, writeMosquittoFiles } from './mosquitto-config.js';
 import { mosquittoHash } from './mosquitto-passwd.js';
 
@@ -20,7 +21,9 @@ export interface BrokerAuthOptions {
  */
 export async function writeBrokerAuth(store: HubStore, options: BrokerAuthOptions) {
   // A disabled device's hash is left out: Mosquitto refuses it once it rereads the file.
-  const devices = (await store.listBrokerHashes()).filter((d) => !d.hash.startsWith(DISABLED_PREFIX));
+  const devices = (await store.listBrokerHashes())
+    .filter((d) => !d.hash.startsWith(DISABLED_PREFIX))
+    .map((d) => ({ deviceId: d.deviceId, hash: mosquittoPart(d.hash) }));
   const hub = { username: options.hub.username, hash: await mosquittoHash(options.hub.password) };
   const listeners = { ...DEFAULT_LISTENERS, ...options.listeners };
   const paths = await writeMosquittoFiles(options.dir, { hub, devices }, listeners);

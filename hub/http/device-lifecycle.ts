@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { encodeJoinToken, OutpostError } from '../../shared/index.js';
-import { mosquittoHash } from '../broker/mosquitto-passwd.js';
+import { brokerHashes } from '../broker/broker-hashes.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import { type HttpDeps, parseRequest } from './context.js';
@@ -51,7 +51,7 @@ export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDe
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
     await requireDevice(store, id);
     const secret = generateSecret();
-    await store.updateCredentials(id, await hashSecret(secret), await mosquittoHash(secret));
+    await store.updateCredentials(id, await hashSecret(secret), await brokerHashes(secret));
     await cut(id, 'secret rotated');
     const { publicMqttUrl, publicHttpUrl, caPem } = deps.endpoints();
     const keys = (await deps.delivery?.registry.publicKeys()) ?? [];

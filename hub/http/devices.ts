@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { DeviceIdSchema, encodeJoinToken, OutpostError } from '../../shared/index.js';
-import { mosquittoHash } from '../broker/mosquitto-passwd.js';
+import { brokerHashes } from '../broker/broker-hashes.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import { assertDeviceIdNotReserved } from '../security/reserved-ids.js';
 import type { HubStore } from '../store/types.js';
@@ -50,8 +50,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
       secretHash: await hashSecret(secret),
       createdAt: deps.now(),
     });
-    // The same secret as an external broker checks it (Mosquitto password file).
-    await store.putBrokerHash(device.id, await mosquittoHash(secret));
+    // The same secret as an external broker checks it (Mosquitto password file, NATS users).
+    await store.putBrokerHash(device.id, await brokerHashes(secret));
     await deps.onEnrolled?.(device.id);
     deps.logger.info({ deviceId: device.id }, 'device enrolled');
     const { wsUrl, publicMqttUrl, publicHttpUrl, caPem } = deps.endpoints();

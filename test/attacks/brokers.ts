@@ -1,13 +1,13 @@
 /**
  * The broker options every MQTT attack runs against. Each option starts a real hub wired to
- * its broker and says how devices reach it; adding a broker (a NATS cluster) means adding
- * one entry here.
+ * its broker and says how devices reach it; adding a broker means adding one entry here.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { writeMosquittoFiles } from '../../hub/broker/mosquitto-config.js';
 import { mosquittoHash } from '../../hub/broker/mosquitto-passwd.js';
 import type { Hub, HubConfigInput } from '../../hub/index.js';
 import { type Credentials, enroll, startHub, tempDir, waitFor } from '../helpers/hub.js';
+import { natsSkip, startTestNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from '../scale/mosquitto.js';
 
 /** A running hub on one broker option. */
@@ -31,14 +31,21 @@ export interface BrokerOption {
 const HUB_USER = 'outpost-hub';
 const HUB_PASSWORD = 'attack-suite-hub-broker-password';
 
-/** Connects with mqtt.js, MQTT 3.1.1, no reconnect. */
-export function connect(url: string, options: IClientOptions): Promise<MqttClient> {
-  return mqtt.connectAsync(url, {
-    protocolVersion: 4,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-    ...options,
-  });
+/**
+ * Connects with mqtt.js, MQTT 3.1.1, no reconnect. `allowRetries` false: a connection the
+ * broker closes without a CONNACK rejects instead of never settling.
+ */
+export function connect(url: string, options: IClientOptions, allowRetries = true): Promise<MqttClient> {
+  return mqtt.connectAsync(
+    url,
+    {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      ...options,
+    },
+    allowRetries,
+  );
 }
 
 /** Connects as a device with its own credentials (client id = id unless `clientId`). */
@@ -119,5 +126,58 @@ const mosquitto: BrokerOption = {
   },
 };
 
+/**
+ * A three-node NATS cluster (nats-server 2.9+, MQTT on every node): devices connect to node 3,
+ * the hub publishes through node 1 and reads the uplink over NATS. Attacks run against node 3's
+ * MQTT listener; what a device may do there is what `auth.conf` lets its user do.
+ */
+const natsCluster: BrokerOption = {
+  name: 'nats-cluster',
+  skip: natsSkip(),
+  async start(hubConfig = {}) {
+    const dir = await tempDir('outpost-attack-');
+    let cluster: TestNatsCluster | undefined;
+    let hub: Hub | undefined;
+    try {
+      cluster = await startTestNatsCluster(3);
+      hub = await startHub(dir.path, { ...hubConfig, broker: cluster.brokerConfig([0]) });
+    } catch (err) {
+      await cluster?.remove();
+      throw err;
+    }
+    const started = { hub, cluster };
+    const deviceUrl = cluster.nodes[2]?.mqttUrl as string;
+    return {
+      option: 'nats-cluster',
+      hub: started.hub,
+      deviceUrl,
+      async enroll(id) {
+        // Enrollment rewrote auth.conf and signalled every node to reload it.
+        const creds = await enroll(started.hub, id === undefined ? {} : { id });
+        await waitFor(async () => {
+          try {
+            await (
+              await connect(
+                deviceUrl,
+                { clientId: creds.id, username: creds.id, password: creds.secret },
+                false,
+              )
+            ).endAsync(true);
+            return true;
+          } catch {
+            return false;
+          }
+        }, `the NATS cluster accepts ${creds.id}`);
+        return creds;
+      },
+      close: async () => {
+        await started.hub.close();
+        await started.cluster.remove();
+        await dir.remove();
+      },
+    };
+  },
+};
+
 /** Every broker option, in the order the suite runs them. */
-export const BROKER_OPTIONS: readonly BrokerOption[] = [embedded, mosquitto];
+export const BROKER_OPTIONS: readonly BrokerOption[] = [embedded, mosquitto, natsCluster];

@@ -14,6 +14,14 @@ import { capture, roundTrip, subscribeOwnAck, tryPublish } from './mqtt-tools.js
 
 const FORGED = 'forged-by-attacker';
 
+/** Why the client-id takeover succeeds on NATS, and what bounds it (docs/security.md "NATS"). */
+const NATS_CLIENT_ID_LIMIT =
+  'nats-server 2.9 does not bind an MQTT client id to its user (Mosquitto has use_username_as_clientid): ' +
+  "an enrolled device can connect with another device's client id and so close its connection; it gets none " +
+  "of the victim's messages (the session's subscriptions are re-checked against the intruder's own " +
+  'permissions) and cannot publish as it; the victim reconnects and takes the id back, and the node logs the ' +
+  "intruder's user name, so it can be disabled";
+
 for (const option of BROKER_OPTIONS) {
   describe(`MQTT access control, ${option.name} broker`, { skip: option.skip }, () => {
     let target: BrokerTarget;
@@ -127,29 +135,37 @@ for (const option of BROKER_OPTIONS) {
       return undefined;
     });
 
-    attack(`${option.name}: client-id takeover (kick another device off, fire its will)`, async () => {
-      const victimConn = await open(victim);
-      let kicked = false;
-      victimConn.client.on('close', () => {
-        kicked = true;
-      });
-      // With the attacker's own password, and with the victim's user name and a wrong one.
-      await connect(target.deviceUrl, {
-        clientId: victim.id,
-        username: attacker.id,
-        password: attacker.secret,
-      })
-        .then((c) => closeClient(c))
-        .catch(() => undefined);
-      await connect(target.deviceUrl, { clientId: victim.id, username: victim.id, password: 'x'.repeat(43) })
-        .then((c) => closeClient(c))
-        .catch(() => undefined);
-      if (kicked) return `${victim.id}'s connection was closed`;
-      await roundTrip(victimConn.client, victim, victimConn.seen);
-      const wasKicked = kicked;
-      await closeClient(victimConn.client);
-      return wasKicked ? `${victim.id}'s connection was closed` : undefined;
-    });
+    attack(
+      `${option.name}: client-id takeover (kick another device off, fire its will)`,
+      async () => {
+        const victimConn = await open(victim);
+        let kicked = false;
+        victimConn.client.on('close', () => {
+          kicked = true;
+        });
+        // With the attacker's own password, and with the victim's user name and a wrong one.
+        await connect(target.deviceUrl, {
+          clientId: victim.id,
+          username: attacker.id,
+          password: attacker.secret,
+        })
+          .then((c) => closeClient(c))
+          .catch(() => undefined);
+        await connect(target.deviceUrl, {
+          clientId: victim.id,
+          username: victim.id,
+          password: 'x'.repeat(43),
+        })
+          .then((c) => closeClient(c))
+          .catch(() => undefined);
+        if (kicked) return `${victim.id}'s connection was closed`;
+        await roundTrip(victimConn.client, victim, victimConn.seen);
+        const wasKicked = kicked;
+        await closeClient(victimConn.client);
+        return wasKicked ? `${victim.id}'s connection was closed` : undefined;
+      },
+      option.name === 'nats-cluster' ? { knownLimit: NATS_CLIENT_ID_LIMIT } : {},
+    );
 
     attack(`${option.name}: will abuse (a will on another device's status)`, async () => {
       const conn = 'c-victim-will';

@@ -5,7 +5,7 @@
  * Flood traffic comes from 127.0.0.2, the legitimate device from 127.0.0.1: two sources.
  */
 import { randomBytes } from 'node:crypto';
-import { after, before, describe } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { type Credentials, closeClient } from '../helpers/hub.js';
 import { BROKER_OPTIONS, type BrokerTarget, connectAs } from './brokers.js';
 import { attack, inParallel } from './harness.js';
@@ -70,9 +70,21 @@ for (const option of BROKER_OPTIONS) {
         (await oversizedAccepted(target.deviceUrl, 16 * 1024 * 1024))
           ? 'the broker read 16 MiB of a CONNECT announcing 250 MiB'
           : undefined,
+      option.name === 'nats-cluster'
+        ? {
+            knownLimit:
+              'nats-server 2.9 reads an MQTT packet of up to 256 MiB whole before parsing it (max_payload does not apply to MQTT packets); ' +
+              'an unauthenticated connection is closed after the authorization timeout (2 s), which bounds how long such a buffer lives, ' +
+              'and max_connections bounds how many there are',
+          }
+        : {},
     );
 
-    if (option.name === 'embedded') {
+    if (option.name !== 'embedded') {
+      test(`${option.name}: oversized CONNECT over WebSocket`, {
+        skip: 'does not apply: devices reach this broker option over MQTT/TCP only (the hub serves MQTT over WebSocket with its embedded broker alone)',
+      });
+    } else {
       attack(`${option.name}: oversized CONNECT over WebSocket`, async () => {
         const { WebSocket } = await import('ws');
         const ws = new WebSocket(target.hub.ws.url, 'mqtt');
