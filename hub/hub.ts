@@ -8,6 +8,7 @@ import { formatIssues, OutpostError } from '../shared/index.js';
 import { resolveAdminToken } from './admin-token.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { writeBrokerAuth } from './broker/mosquitto-auth.js';
+import { evictMqttSession } from './broker/session-eviction.js';
 import {
   attachMqttWebSocket,
   closeServer,
@@ -176,6 +177,11 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const rejections = new Rejections(counters, log('protocol'));
     let bus: HubBus;
     let broker: EmbeddedBroker | undefined;
+    // An external broker's sessions are cut by taking the device's client id over.
+    const evictExternal =
+      cfg.broker.url === undefined
+        ? undefined
+        : (id: string) => evictMqttSession(cfg.broker, id, log('broker'));
     if (cfg.broker.url !== undefined) {
       // An external broker keeps its connections (and retained statuses) across hub
       // restarts and other replicas are running, so nobody is marked offline here.
@@ -210,6 +216,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
       onResultsStored: () => parts.rescorer?.kick(),
       onLearningStored: async (deviceId, events) => (await federatedPart)?.ingest.handle(deviceId, events),
+      ...(evictExternal ? { evict: evictExternal } : {}),
     });
     parts.uplink = uplink;
     const republished = await republishAllDesired(store, bus, log('protocol'));
@@ -287,9 +294,11 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       // aedes keeps its connected clients by id (not in its type declarations).
       clientIdConflicts: (id) => broker?.clientIdConflicts(id) ?? 0,
       disconnectDevice: (id) =>
-        (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
-          id
-        ]?.close(),
+        evictExternal
+          ? evictExternal(id)
+          : (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
+              id
+            ]?.close(),
       firstHooks: (instance) => installRateLimit(instance, cfg.limits.http, rejections),
     });
     parts.app = app;

@@ -10,8 +10,9 @@ import { DeviceParamsSchema, requireDevice } from './devices.js';
 export const isDisabled = (secretHash: string): boolean => secretHash.startsWith(DISABLED_PREFIX);
 
 /**
- * Device lifecycle, each cutting the device's live connection on the embedded broker and
- * rewriting an external broker's auth files (`broker.authDir`) at once:
+ * Device lifecycle, each rewriting an external broker's auth files (`broker.authDir`) and
+ * cutting the device's live connection at once (the embedded broker closes it; on an external
+ * one the hub takes the device's client id over, see `evictMqttSession`):
  * - `POST /v1/devices/:id/disable` → `{id, disabled: true}`: refused at every connect, data kept.
  * - `POST /v1/devices/:id/enable` → `{id, disabled: false}`: the same secret works again.
  * - `POST /v1/devices/:id/rotate-secret` → `{id, secret, joinToken}`: the old secret stops working.
@@ -21,7 +22,7 @@ export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDe
   const { store } = deps;
   const cut = async (id: string, why: string) => {
     await deps.onCredentialsChanged?.();
-    deps.disconnectDevice?.(id);
+    await deps.disconnectDevice?.(id);
     deps.logger.warn({ deviceId: id }, `device ${why}; its connection was cut`);
   };
   const setMark = async (id: string, disabled: boolean) => {
