@@ -20,7 +20,7 @@ import {
 import type { HubBus, MessageOrigin, SessionEnd } from '../bus/types.js';
 import type { Rejections } from '../rejections.js';
 import type { HubCounters } from '../stats.js';
-import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
+import { canAuthenticate } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { PeerVersions } from './peer-versions.js';
 import { answerPing } from './ping.js';
@@ -146,7 +146,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
 
   async function admitted(deviceId: string): Promise<boolean> {
     const device = await store.getDevice(deviceId);
-    return device !== undefined && !device.secretHash.startsWith(DISABLED_PREFIX);
+    return device !== undefined && canAuthenticate(device.secretHash);
   }
 
   async function handleStatus(deviceId: string, payload: Buffer, at: number, origin: MessageOrigin) {
