@@ -313,6 +313,10 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       drift: cfg.drift,
       now: Date.now,
       log,
+      deviceHealth: {
+        clientIdConflicts: (id) => broker?.clientIdConflicts(id) ?? 0,
+        rejections: (id) => rejections.of(id),
+      },
     });
     if (broker) parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
     await app.listen({ host: cfg.http.host, port: cfg.http.port });
