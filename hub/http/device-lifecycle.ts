@@ -28,7 +28,13 @@ export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDe
   const { store } = deps;
   const cut = async (id: string, why: string) => {
     await deps.onCredentialsChanged?.();
-    await deps.disconnectDevice?.(id);
+    try {
+      await deps.disconnectDevice?.(id);
+    } catch (err) {
+      // The change itself is stored; the broker refuses the device at its next reload.
+      deps.logger.error({ err, deviceId: id }, `device ${why}; cutting its live connection failed`);
+      return;
+    }
     deps.logger.warn({ deviceId: id }, `device ${why}; its connection was cut`);
   };
   const setMark = async (id: string, disabled: boolean) => {
