@@ -20,8 +20,8 @@
  * as docs/operations.md tells operators without a GPU) and better-sqlite3's prebuild-install
  * (a binary from GitHub, else a 1.5-minute compile on a 2-core machine): it gets this
  * checkout's own build of the same version through prebuild-install's local-prebuilds
- * directory. Measured on the shared 2-core development VM: the install 27-37 s (~125 s with
- * better-sqlite3 compiling), the whole test ~90 s, most of the rest the Quick start.
+ * directory. Measured on the shared 2-core development VM: the install 27-60 s by load (~125 s
+ * more with better-sqlite3 compiling), the whole test 90-175 s, most of the rest the Quick start.
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
