@@ -228,6 +228,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
           ledger: store.outbox.ledger.report(),
           inference: inference.report(),
           models: delivery.report(),
+          linkLastError: link.info().lastError,
           hubReadsCurrent: hubProtocol.readsCurrent(),
         }),
       ),

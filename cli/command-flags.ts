@@ -48,7 +48,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
     ...CLIENT,
     ...flags('string', 'name', 'args'),
     ...flags('list', 'label'),
-    ...flags('boolean', 'follow'),
+    ...flags('boolean', 'follow', 'purge'),
   ],
   models: [
     ...CLIENT,

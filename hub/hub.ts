@@ -9,6 +9,7 @@ import { resolveAdminToken } from './admin-token.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { writeBrokerAuth } from './broker/mosquitto-auth.js';
 import { hubPasswordHash, signalNatsReload, writeNatsBrokerAuth } from './broker/nats-auth.js';
+import { evictMqttSession } from './broker/session-eviction.js';
 import {
   attachMqttWebSocket,
   closeServer,
@@ -219,6 +220,12 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     const rejections = new Rejections(counters, log('protocol'));
     let bus: HubBus;
     let broker: EmbeddedBroker | undefined;
+    // Mosquitto's sessions are cut by taking the device's client id over; NATS closes them
+    // itself when it reloads the rewritten users.
+    const evictExternal =
+      cfg.broker.url === undefined || nats
+        ? undefined
+        : (id: string) => evictMqttSession(cfg.broker, id, log('broker'));
     if (cfg.broker.url !== undefined) {
       // An external broker keeps its connections (and retained statuses) across hub
       // restarts and other replicas are running, so nobody is marked offline here.
@@ -255,6 +262,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
       onResultsStored: () => parts.rescorer?.kick(),
       onLearningStored: async (deviceId, events) => (await federatedPart)?.ingest.handle(deviceId, events),
+      ...(evictExternal ? { evict: evictExternal } : {}),
     });
     parts.uplink = uplink;
     const republished = await republishAllDesired(store, bus, log('protocol'));
@@ -332,9 +340,11 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       // aedes keeps its connected clients by id (not in its type declarations).
       clientIdConflicts: (id) => broker?.clientIdConflicts(id) ?? 0,
       disconnectDevice: (id) =>
-        (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
-          id
-        ]?.close(),
+        evictExternal
+          ? evictExternal(id)
+          : (broker?.aedes as unknown as { clients: Record<string, { close(): void }> } | undefined)?.clients[
+              id
+            ]?.close(),
       firstHooks: (instance) => installRateLimit(instance, cfg.limits.http, rejections),
     });
     parts.app = app;
@@ -349,6 +359,10 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       drift: cfg.drift,
       now: Date.now,
       log,
+      deviceHealth: {
+        clientIdConflicts: (id) => broker?.clientIdConflicts(id) ?? 0,
+        rejections: (id) => rejections.of(id),
+      },
     });
     if (broker) parts.ws = attachMqttWebSocket(app.server, cfg.http.wsPath, broker.aedes, log('broker'));
     await app.listen({ host: cfg.http.host, port: cfg.http.port });

@@ -28,6 +28,8 @@ export interface ReportInput {
   inference?: InferenceReport;
   /** Model delivery per model. */
   models?: ModelDeliveryReport[];
+  /** The MQTT link's last error, null when none. */
+  linkLastError?: string | null;
   /**
    * False while the hub may be of the previous release (it has not shown that it reads `pv`):
    * fields added since then are left out, since that release reads some parts of the
@@ -70,6 +72,9 @@ export function buildReportedState(input: ReportInput): ReportedState {
       ? { inference: input.hubReadsCurrent === false ? forPreviousRelease(input.inference) : input.inference }
       : {}),
     ...(input.models && input.models.length > 0 ? { models: input.models } : {}),
+    ...(input.linkLastError === undefined || input.hubReadsCurrent === false
+      ? {}
+      : { link: { lastError: input.linkLastError?.slice(0, 1024) ?? null } }),
   };
   return ReportedStateSchema.parse(state);
 }

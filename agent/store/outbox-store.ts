@@ -129,11 +129,6 @@ export class OutboxStore {
     return this.#takeTx(lane, after, maxEvents, maxBytes);
   }
 
-  /** The oldest events of `lane`, without recording them as published (inspection, tests). */
-  readBatch(lane: Lane, maxEvents: number, maxBytes: number): OutboxBatch | undefined {
-    return this.#read(lane, 0, maxEvents, maxBytes);
-  }
-
   /**
    * Applies the hub's cumulative ack in one transaction: deletes the lane's events with
    * seq ≤ `hwm` and applies the answer about drops, if any. An ack for another epoch (an

@@ -49,7 +49,7 @@ export async function showDevice(
   const r = d.reported ?? {};
   const lines = [
     `device      ${d.id}${d.name ? ` (${d.name})` : ''}`,
-    `status      ${d.disabled ? 'disabled' : d.online ? 'online' : 'offline'}; last seen ${d.lastSeen ? new Date(d.lastSeen).toISOString() : 'never'}`,
+    `status      ${d.removedAt ? `removed ${new Date(d.removedAt).toISOString()} (data kept)` : d.disabled ? 'disabled' : d.online ? 'online' : 'offline'}; last seen ${d.lastSeen ? new Date(d.lastSeen).toISOString() : 'never'}`,
     `agent       ${r.agentVersion ?? '-'}; applied/desired rev ${r.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
     `id conflicts ${d.clientIdConflicts ?? 0}`,
   ];

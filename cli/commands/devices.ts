@@ -9,7 +9,8 @@ import { sendCommand, showDevice } from './devices-more.js';
 
 export const DEVICES_HELP = `outpost devices add [ID] [--name NAME] [--label key=value ...] [--json]
 outpost devices list [--json]
-outpost devices disable|enable|rotate-secret|remove ID [--json]
+outpost devices disable|enable|rotate-secret ID [--json]
+outpost devices remove ID [--purge] [--json]
 outpost devices show ID [--json]
 outpost devices command ID NAME [--args JSON]
 outpost devices logs ID [--follow] [--json]
@@ -30,8 +31,11 @@ telemetry.logs.maxPerMinute a minute; lines over it are counted as dropped); --f
 printing new ones until Ctrl-C.
 'disable' refuses the device at every connect and cuts its live connection; its data is kept
 and 'enable' lets the same secret in again. 'rotate-secret' prints a new secret and join token
-(the old secret stops working at once). 'remove' deletes the device with its desired state and
-events. With an external Mosquitto (hub broker.authDir) the auth files are rewritten at once.
+(the old secret stops working at once). 'remove' takes the device out of the fleet: its
+credentials and desired state are deleted, its connection is cut; its events (results,
+telemetry, logs), loss ledger and last reported state are kept and 'show' still finds it.
+--purge deletes those too (also for a device removed before) and frees its id. With an external
+Mosquitto (hub broker.authDir) the auth files are rewritten at once.
 
 Examples:
   outpost devices add jetson-01 --name "Dock 3 camera" --label site=rotterdam
@@ -149,8 +153,13 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
     if (!id) throw new CliError(`devices ${action} needs a device ID`, EXIT.USAGE);
     const path = `/v1/devices/${encodeURIComponent(id)}`;
     if (action === 'remove') {
-      await hubRequest(endpoint(flags), 'DELETE', path);
-      console.log(json ? JSON.stringify({ id, removed: true }) : `removed ${id}`);
+      const purge = flags.purge === true;
+      await hubRequest(endpoint(flags), 'DELETE', purge ? `${path}?purge=true` : path);
+      console.log(
+        json
+          ? JSON.stringify({ id, removed: true, purged: purge })
+          : `removed ${id}${purge ? ' and its data' : ' (its data kept)'}`,
+      );
       return;
     }
     const result = await hubRequest<{ id: string; secret?: string; joinToken?: string }>(

@@ -1,5 +1,7 @@
 import { OutpostError } from '../../shared/index.js';
+import { DISABLED_PREFIX, removedAt } from '../store/device-lifecycle-types.js';
 import { type DashboardDeps, reportedView } from './context.js';
+import { deviceHealthSections } from './device-health.js';
 import { ago, bytes, page, table } from './html.js';
 import { color, lineChart } from './svg.js';
 
@@ -14,7 +16,12 @@ export async function devicePage(deps: DashboardDeps, id: string): Promise<strin
   const facts = table(
     ['', ''],
     [
-      ['State', device.online ? 'online' : 'offline'],
+      [
+        'State',
+        removedAt(device.secretHash) !== null
+          ? 'removed (data kept)'
+          : `${device.online ? 'online' : 'offline'}${device.secretHash.startsWith(DISABLED_PREFIX) ? ', disabled' : ''}`,
+      ],
       ['Name', device.name ?? ''],
       [
         'Labels',
@@ -73,7 +80,8 @@ export async function devicePage(deps: DashboardDeps, id: string): Promise<strin
       { title: 'Memory (MiB)' },
     ),
   ].join('');
-  const body = `<section><h2>Device</h2>${facts}</section><section><h2>Models</h2>${models}</section>
+  const health = await deviceHealthSections(deps, device, r);
+  const body = `<section><h2>Device</h2>${facts}</section>${health}<section><h2>Models</h2>${models}</section>
 <section><h2>Outbox</h2>${table(['Lane', 'Queued', 'Bytes', 'Lost (ledger)', 'Unconfirmed drops'], lanes, 'id="device-outbox"')}</section>
 <section><h2>History</h2>${charts}</section>`;
   return page(`Device ${id}`, body);

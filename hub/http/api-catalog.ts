@@ -3,6 +3,7 @@ import { RolloutRequestSchema } from '../../shared/index.js';
 import { SampleBodySchema, SummariesBodySchema } from '../drift/routes.js';
 import { FlTaskSpecSchema } from '../federated/task-spec.js';
 import { CommandRequestSchema, PutDesiredRequestSchema } from './device-control.js';
+import { RemoveQuerySchema } from './device-lifecycle.js';
 import { EnrollRequestSchema } from './devices.js';
 import { EventsQuerySchema, RescoresQuerySchema } from './events.js';
 import { WeightsQuery } from './federated.js';
@@ -76,7 +77,8 @@ export const API_CATALOG: Record<string, RouteDoc> = {
   'DELETE /v1/devices/:id': {
     tag: 'devices',
     auth: 'admin',
-    summary: 'Remove a device and its data; its connection is cut',
+    query: RemoveQuerySchema,
+    summary: 'Remove a device; its connection is cut, its data kept unless purge=true',
   },
   'GET /v1/devices/:id/desired': { tag: 'devices', auth: 'admin', summary: 'The desired state of a device' },
   'PUT /v1/devices/:id/desired': {

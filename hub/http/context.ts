@@ -45,8 +45,8 @@ export interface HttpDeps {
   onCredentialsChanged?: () => Promise<void>;
   /** Connections that took over a live session of this client id (embedded broker; else 0). */
   clientIdConflicts?: (deviceId: string) => number;
-  /** Cuts a device's live connection (embedded broker; an external one drops it on reload). */
-  disconnectDevice?: (deviceId: string) => void;
+  /** Cuts a device's live connection (embedded broker: closes it; external: takes its client id over). */
+  disconnectDevice?: (deviceId: string) => void | Promise<void>;
   /** Bounds failed device Basic credentials per source and overall; unbounded when absent. */
   authFailures?: AuthFailureGuard;
   /** The hub's broker user name: it and ids like it are refused at enrollment. */

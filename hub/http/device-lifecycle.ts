@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { encodeJoinToken, OutpostError } from '../../shared/index.js';
 import { brokerHashes } from '../broker/broker-hashes.js';
 import { generateSecret, hashSecret } from '../secrets.js';
@@ -6,22 +7,34 @@ import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import { type HttpDeps, parseRequest } from './context.js';
 import { DeviceParamsSchema, requireDevice } from './devices.js';
 
+/** Query of `DELETE /v1/devices/:id`: `purge=true` deletes the device's data too. */
+export const RemoveQuerySchema = z.strictObject({ purge: z.enum(['true', 'false']).optional() });
+
 /** Whether a device is disabled (its credentials carry the disabled mark). */
 export const isDisabled = (secretHash: string): boolean => secretHash.startsWith(DISABLED_PREFIX);
 
 /**
- * Device lifecycle, each cutting the device's live connection on the embedded broker and
- * rewriting an external broker's auth files (`broker.authDir`) at once:
+ * Device lifecycle, each rewriting an external broker's auth files (`broker.authDir`) and
+ * cutting the device's live connection at once (the embedded broker closes it; on an external
+ * one the hub takes the device's client id over, see `evictMqttSession`):
  * - `POST /v1/devices/:id/disable` → `{id, disabled: true}`: refused at every connect, data kept.
  * - `POST /v1/devices/:id/enable` → `{id, disabled: false}`: the same secret works again.
  * - `POST /v1/devices/:id/rotate-secret` → `{id, secret, joinToken}`: the old secret stops working.
- * - `DELETE /v1/devices/:id` → 204: the device and its data are deleted.
+ * - `DELETE /v1/devices/:id[?purge=true]` → 204: the device leaves the fleet, its credentials
+ *   and desired state are deleted; its events, loss ledger and reported state are kept
+ *   (readable by id) unless `purge=true` deletes them too (see `removeDevice`).
  */
 export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { store } = deps;
   const cut = async (id: string, why: string) => {
     await deps.onCredentialsChanged?.();
-    deps.disconnectDevice?.(id);
+    try {
+      await deps.disconnectDevice?.(id);
+    } catch (err) {
+      // The change itself is stored; the broker refuses the device at its next reload.
+      deps.logger.error({ err, deviceId: id }, `device ${why}; cutting its live connection failed`);
+      return;
+    }
     deps.logger.warn({ deviceId: id }, `device ${why}; its connection was cut`);
   };
   const setMark = async (id: string, disabled: boolean) => {
@@ -69,8 +82,17 @@ export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDe
 
   app.delete('/v1/devices/:id', async (request, reply) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
-    if (!(await store.deleteDevice(id))) throw new OutpostError('HUB_DEVICE_NOT_FOUND', `no device ${id}`);
-    await cut(id, 'removed');
+    const { purge } = parseRequest(RemoveQuerySchema, request.query, 'query');
+    if (!(await store.removeDevice(id, { purge: purge === 'true', at: Date.now() }))) {
+      const kept = (await store.getDevice(id)) !== undefined;
+      throw new OutpostError(
+        'HUB_DEVICE_NOT_FOUND',
+        kept
+          ? `device ${id} was already removed; its data is kept (purge=true deletes it)`
+          : `no device ${id}`,
+      );
+    }
+    await cut(id, purge === 'true' ? 'removed with its data' : 'removed (its data kept)');
     return reply.status(204).send();
   });
 }

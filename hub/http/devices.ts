@@ -5,6 +5,7 @@ import { DeviceIdSchema, encodeJoinToken, OutpostError } from '../../shared/inde
 import { brokerHashes } from '../broker/broker-hashes.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import { assertDeviceIdNotReserved } from '../security/reserved-ids.js';
+import { removedAt } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { type HttpDeps, parseRequest } from './context.js';
 import { deviceView, ledgerView } from './views.js';
@@ -19,10 +20,18 @@ export const EnrollRequestSchema = z.strictObject({
 /** `:id` of the device routes. */
 export const DeviceParamsSchema = z.strictObject({ id: z.string() });
 
-/** Loads a device or throws `HUB_DEVICE_NOT_FOUND`. */
-export async function requireDevice(store: HubStore, id: string) {
+/**
+ * Loads a device or throws `HUB_DEVICE_NOT_FOUND`; a removed device whose data was kept is
+ * found only by the routes that read that data (`removed: 'found'`).
+ */
+export async function requireDevice(store: HubStore, id: string, options: { removed?: 'found' } = {}) {
   const device = await store.getDevice(id);
   if (device === undefined) throw new OutpostError('HUB_DEVICE_NOT_FOUND', `no device ${id}`);
+  if (options.removed !== 'found' && removedAt(device.secretHash) !== null)
+    throw new OutpostError(
+      'HUB_DEVICE_NOT_FOUND',
+      `device ${id} was removed; its data is kept (DELETE /v1/devices/${id}?purge=true deletes it)`,
+    );
   return device;
 }
 
@@ -80,7 +89,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
 
   app.get('/v1/devices/:id', async (request) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
-    const device = await requireDevice(store, id);
+    const device = await requireDevice(store, id, { removed: 'found' });
     const [desired, skips] = await Promise.all([store.getDesired(id), store.skipTotals(id)]);
     return {
       ...deviceView(device, desired, deps.clientIdConflicts?.(id)),

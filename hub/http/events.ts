@@ -56,7 +56,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: HttpDeps): void 
   app.get('/v1/devices/:id/events', async (request) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
     const query = parseRequest(EventsQuerySchema, request.query, 'query');
-    await requireDevice(deps.store, id);
+    await requireDevice(deps.store, id, { removed: 'found' });
     const after = query.after === undefined ? undefined : parseAfter(query.after, query.lane, query.epoch);
     const events = await deps.store.listEvents(id, {
       lane: query.lane,
@@ -84,7 +84,7 @@ export function registerRescoreRoutes(app: FastifyInstance, deps: HttpDeps): voi
   app.get('/v1/devices/:id/rescores', async (request) => {
     const { id } = parseRequest(DeviceParamsSchema, request.params, 'path');
     const { limit } = parseRequest(RescoresQuerySchema, request.query, 'query');
-    await requireDevice(deps.store, id);
+    await requireDevice(deps.store, id, { removed: 'found' });
     const rescores = await deps.store.listRescores(id, limit);
     return { rescores: rescores.map(({ deviceId: _device, ...rest }) => rest) };
   });

@@ -6,7 +6,7 @@ import {
   type LossTotal,
   StoreEpochSchema,
 } from '../../shared/index.js';
-import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
+import { DISABLED_PREFIX, removedAt } from '../store/device-lifecycle-types.js';
 import type { DeviceRecord, SkipTotal, StoredEvent } from '../store/types.js';
 
 /** A device as the admin API shows it (never the secret hash). Times in ms. */
@@ -23,6 +23,8 @@ export interface DeviceView {
   createdAt: number;
   /** Disabled devices are refused at every connect; their data is kept. */
   disabled: boolean;
+  /** When the device was removed with its data kept (only such a device has it). */
+  removedAt?: number;
   /** Connections that took over a live session of this device id since the hub started. */
   clientIdConflicts: number;
 }
@@ -44,8 +46,14 @@ export function deviceView(
     desiredRev: desired?.rev ?? 0,
     createdAt: device.createdAt,
     disabled: device.secretHash.startsWith(DISABLED_PREFIX),
+    ...removedView(device.secretHash),
     clientIdConflicts,
   };
+}
+
+function removedView(secretHash: string): { removedAt?: number } {
+  const at = removedAt(secretHash);
+  return at === null ? {} : { removedAt: at };
 }
 
 /** An event as the admin API shows it. */

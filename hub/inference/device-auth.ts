@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { isDeviceId, OutpostError } from '../../shared/index.js';
 import { generateSecret, hashSecret, tokensEqual, verifySecret } from '../secrets.js';
 import type { AuthFailureGuard } from '../security/failure-guard.js';
+import { canAuthenticate } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { certifiedDeviceId } from '../tls.js';
 
@@ -54,7 +55,8 @@ export function createCallerAuth(store: HubStore, adminToken: string, failures?:
 
   async function byCertificate(deviceId: string): Promise<{ kind: 'device'; deviceId: string }> {
     const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
-    if (!device)
+    // A disabled or removed device's certificate is refused like its secret.
+    if (!device || !canAuthenticate(device.secretHash))
       throw new OutpostError('HUB_UNAUTHORIZED', `client certificate of unknown device ${deviceId}`);
     return { kind: 'device', deviceId };
   }

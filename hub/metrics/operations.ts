@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { DEVICE_TELEMETRY_EVENT, DRIFT_EVENT } from '../../shared/index.js';
 import type { HubBus } from '../bus/types.js';
+import type { DeviceHealthSource } from '../dashboard/context.js';
 import { registerDashboardRoutes } from '../dashboard/routes.js';
 import { BaselineStore } from '../drift/baselines.js';
 import type { DriftConfig } from '../drift/config.js';
@@ -26,6 +27,8 @@ export interface OperationsDeps {
   drift: DriftConfig;
   now: () => number;
   log: (component: string) => Logger;
+  /** Per-device broker counts the device page shows. */
+  deviceHealth?: DeviceHealthSource;
 }
 
 /** The hub's operations side, as other parts (rollout gates, tests) use it. */
@@ -117,6 +120,7 @@ export async function attachOperations(deps: OperationsDeps): Promise<HubOperati
     thresholds: { psi: deps.drift.psiAlert, ks: deps.drift.ksAlert },
     now: deps.now,
     adminToken: deps.adminToken,
+    ...(deps.deviceHealth ? { deviceHealth: deps.deviceHealth } : {}),
   });
   return { metrics, telemetry, drift, baselines, close: () => tap.close() };
 }

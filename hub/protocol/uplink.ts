@@ -20,6 +20,7 @@ import {
 import type { HubBus, MessageOrigin, SessionEnd } from '../bus/types.js';
 import type { Rejections } from '../rejections.js';
 import type { HubCounters } from '../stats.js';
+import { canAuthenticate } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { PeerVersions } from './peer-versions.js';
 import { answerPing } from './ping.js';
@@ -51,6 +52,12 @@ export interface UplinkDeps {
   onLearningStored?: (deviceId: string, events: EventEnvelope[]) => Promise<void>;
   /** Hub wall clock, ms (injectable for tests); default `Date.now`. */
   now?: () => number;
+  /**
+   * Cuts a device's session (an external broker, which cannot refuse a device before it
+   * rereads its auth files): called when a device that is disabled or not enrolled announces
+   * itself online, which it can do only in the window before the broker's reload.
+   */
+  evict?: (deviceId: string) => Promise<void>;
 }
 
 /** The running uplink handling. */
@@ -137,6 +144,11 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     if (state !== undefined) await store.setReported(deviceId, state, at);
   }
 
+  async function admitted(deviceId: string): Promise<boolean> {
+    const device = await store.getDevice(deviceId);
+    return device !== undefined && canAuthenticate(device.secretHash);
+  }
+
   async function handleStatus(deviceId: string, payload: Buffer, at: number, origin: MessageOrigin) {
     const status = await peers.accept(
       deviceId,
@@ -145,6 +157,13 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     );
     if (status === undefined) return;
     const { state, conn } = status;
+    if (state === 'online' && deps.evict && !(await admitted(deviceId))) {
+      logger.warn({ deviceId }, 'a disabled or removed device is connected to the broker; cutting it again');
+      await deps
+        .evict(deviceId)
+        .catch((err: unknown) => logger.error({ err, deviceId }, 'could not cut the device'));
+      return;
+    }
     if (state === 'online' && origin.session !== undefined) {
       sessionConn.set(origin.session, { deviceId, conn });
     }

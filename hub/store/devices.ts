@@ -1,4 +1,5 @@
 import { OutpostError } from '../../shared/index.js';
+import { REMOVED_PREFIX } from './device-lifecycle-types.js';
 import type { Sql } from './sql/seam.js';
 import type { DeviceRecord, HubStore, NewDevice, StatusOutcome, StatusUpdate } from './types.js';
 
@@ -42,7 +43,7 @@ export type DeviceArea = Pick<
   | 'setReported'
   | 'touch'
   | 'updateCredentials'
-  | 'deleteDevice'
+  | 'removeDevice'
 >;
 
 /** Enrolled devices: identity, connection status, last seen, reported state. */
@@ -77,7 +78,10 @@ export function deviceArea(db: Sql): DeviceArea {
     },
 
     async listDevices(): Promise<DeviceRecord[]> {
-      return (await db.all<DeviceRow>('SELECT * FROM devices ORDER BY id')).map(toDevice);
+      const rows = await db.all<DeviceRow>('SELECT * FROM devices WHERE secret_hash NOT LIKE ? ORDER BY id', [
+        `${REMOVED_PREFIX}%`,
+      ]);
+      return rows.map(toDevice);
     },
 
     setStatus(id: string, update: StatusUpdate): Promise<StatusOutcome> {
@@ -136,9 +140,23 @@ export function deviceArea(db: Sql): DeviceArea {
       });
     },
 
-    async deleteDevice(deviceId: string): Promise<boolean> {
-      // Desired state, events, high-water marks, skips and broker hash go with it (ON DELETE CASCADE).
-      return (await db.run('DELETE FROM devices WHERE id = ?', [deviceId])) > 0;
+    removeDevice(deviceId: string, { purge, at }: { purge: boolean; at: number }): Promise<boolean> {
+      return db.tx(async (q) => {
+        if (purge) {
+          // Desired state, events, high-water marks, skips, re-scores and broker hash go with it (ON DELETE CASCADE).
+          if ((await q.run('DELETE FROM devices WHERE id = ?', [deviceId])) === 0) return false;
+          await q.run('DELETE FROM model_metrics_cursor WHERE device_id = ?', [deviceId]);
+          return true;
+        }
+        const changed = await q.run(
+          'UPDATE devices SET secret_hash = ?, online = FALSE WHERE id = ? AND secret_hash NOT LIKE ?',
+          [`${REMOVED_PREFIX}${Math.trunc(at)}`, deviceId, `${REMOVED_PREFIX}%`],
+        );
+        if (changed === 0) return false;
+        await q.run('DELETE FROM broker_credentials WHERE device_id = ?', [deviceId]);
+        await q.run('DELETE FROM desired WHERE device_id = ?', [deviceId]);
+        return true;
+      });
     },
   };
 }

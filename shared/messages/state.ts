@@ -156,5 +156,7 @@ export const ReportedStateSchema = z.looseObject({
   inference: InferenceReportSchema.optional(),
   /** Model delivery per model name. */
   models: z.array(ModelDeliveryReportSchema).max(256).optional(),
+  /** The MQTT link: its last error (before this connection, typically), null when none. */
+  link: z.object({ lastError: z.string().max(1024).nullable() }).optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;

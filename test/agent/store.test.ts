@@ -6,7 +6,7 @@ import { AGENT_DB_FILE, openAgentStore } from '../../agent/store/index.js';
 import { envelopeBytes } from '../../agent/store/outbox-store.js';
 import { LANES, OutpostError } from '../../shared/index.js';
 import { tempDir } from '../helpers/agent.js';
-import { ackUpTo, countRows, firstPendingLane } from '../helpers/outbox-store.js';
+import { ackUpTo, countRows, firstPendingLane, storedSeqs } from '../helpers/outbox-store.js';
 
 const dirs: Array<{ remove(): void }> = [];
 after(() => {
@@ -95,7 +95,7 @@ describe('agent store', () => {
     assert.equal(ackUpTo(store.outbox, store.epoch, 'results', 4), 4);
     assert.equal(ackUpTo(store.outbox, store.epoch, 'results', 4), 0, 'repeated ack is a no-op');
     assert.equal(ackUpTo(store.outbox, store.epoch, 'results', 2), 0, 'older ack is a no-op');
-    assert.equal(store.outbox.readBatch('results', 100, BIG)?.events[0]?.seq, 5);
+    assert.equal(storedSeqs(store.db, 'results')[0], 5);
     assert.deepEqual(
       { ...store.outbox.counters().results, pendingBytes: 0 },
       { ...NO_DROPS, pending: 6, enqueued: 10, acked: 4, pendingBytes: 0 },
@@ -104,25 +104,25 @@ describe('agent store', () => {
     store.close();
   });
 
-  it('reads the oldest events of a lane, bounded by count and bytes, at least one', () => {
+  it('takes the oldest events of a lane, bounded by count and bytes, at least one', () => {
     const store = openAgentStore({ dataDir: freshDir(), durability: 'crash-safe' });
-    assert.equal(store.outbox.readBatch('telemetry', 10, BIG), undefined);
+    assert.equal(store.outbox.takeBatch('telemetry', 0, 10, BIG), undefined);
     const body = json({ pad: 'x'.repeat(100) });
     for (let i = 0; i < 20; i++) store.outbox.enqueue('telemetry', 'e.t', body, 1234, BIG);
     const size = envelopeBytes(1, 'e.t', 1234, body);
 
-    const byCount = store.outbox.readBatch('telemetry', 7, BIG);
+    const byCount = store.outbox.takeBatch('telemetry', 0, 7, BIG);
     assert.deepEqual(
       byCount?.events.map((e) => e.seq),
       [1, 2, 3, 4, 5, 6, 7],
     );
     assert.deepEqual(byCount?.events[0], { seq: 1, type: 'e.t', at: 1234, body: { pad: 'x'.repeat(100) } });
 
-    const byBytes = store.outbox.readBatch('telemetry', 100, size * 3 + 5);
+    const byBytes = store.outbox.takeBatch('telemetry', 0, 100, size * 3 + 5);
     assert.equal(byBytes?.events.length, 3);
     assert.ok((byBytes?.bytes ?? 0) <= size * 3 + 5);
 
-    const tiny = store.outbox.readBatch('telemetry', 100, 10);
+    const tiny = store.outbox.takeBatch('telemetry', 0, 100, 10);
     assert.equal(tiny?.events.length, 1, 'always at least one event');
     store.close();
   });

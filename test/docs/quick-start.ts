@@ -15,18 +15,22 @@ function shellBlocks(markdown: string): string {
 
 /**
  * The Quick start as an operator follows it: the doc's shell blocks run as one bash script
- * (set -euo pipefail) in an empty directory, with `outpost` (the CLI at `mainJs`) on PATH, on
- * free ports; the device must come online and activate the pushed model using nothing but the
- * join token.
+ * (set -euo pipefail) in an empty directory, with `outpost` on PATH (the CLI at `outpost.mainJs`
+ * run by this node, or the `outpost` an install put in `outpost.binDir`), on free ports; the
+ * device must come online and activate the pushed model using nothing but the join token.
  */
-export async function runQuickStart(mainJs: string): Promise<void> {
+export async function runQuickStart(outpost: { mainJs: string } | { binDir: string }): Promise<void> {
   const script = shellBlocks(readFileSync(resolve(root, 'docs/getting-started.md'), 'utf8'));
   assert.match(script, /outpost agent join "\$TOKEN"/);
   const work = await tempDir('outpost-quickstart-');
-  const bin = join(work.path, 'bin');
-  mkdirSync(bin);
-  writeFileSync(join(bin, 'outpost'), `#!/bin/sh\nexec "${process.execPath}" "${mainJs}" "$@"\n`);
-  chmodSync(join(bin, 'outpost'), 0o755);
+  let bin: string;
+  if ('binDir' in outpost) bin = outpost.binDir;
+  else {
+    bin = join(work.path, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'outpost'), `#!/bin/sh\nexec "${process.execPath}" "${outpost.mainJs}" "$@"\n`);
+    chmodSync(join(bin, 'outpost'), 0o755);
+  }
   writeFileSync(join(work.path, 'model.onnx'), classifierModel(11).bytes);
   const httpPort = await freePort();
   const env: Record<string, string> = {};

@@ -21,3 +21,10 @@ export function firstPendingLane(outbox: OutboxStore): Lane | undefined {
 export function countRows(db: Database.Database, lane: Lane): number {
   return (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE lane = ?').get(lane) as { n: number }).n;
 }
+
+/** The seqs stored in `lane`, oldest first (what a drop or an ack left). */
+export function storedSeqs(db: Database.Database, lane: Lane): number[] {
+  return (
+    db.prepare('SELECT seq FROM outbox WHERE lane = ? ORDER BY seq').all(lane) as Array<{ seq: number }>
+  ).map((r) => r.seq);
+}

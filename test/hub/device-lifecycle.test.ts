@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { mosquittoHash } from '../../hub/broker/mosquitto-passwd.js';
 import { type Hub, HubConfigSchema, openHubStore, writeBrokerAuth } from '../../hub/index.js';
+import { deviceTopic } from '../../shared/index.js';
 import {
   api,
   closeClient,
   closed,
   connectDevice,
   enroll,
+  makeBatch,
+  sendBatch,
   startHub,
   tempDir,
   within,
@@ -61,15 +64,40 @@ describe('device lifecycle on the embedded broker', () => {
     await closeClient((await connectDevice(hub, { id: 'life-2', secret })).client);
   });
 
-  test('remove deletes the device, cuts it off and refuses it', async () => {
+  test('remove cuts the device off and refuses it, keeping its data; --purge deletes it', async () => {
     const creds = await enroll(hub, { id: 'life-3' });
     const device = await connectDevice(hub, creds);
+    await device.client.subscribeAsync(deviceTopic(creds.id, 'ack'), { qos: 1 });
+    const ack = await sendBatch(device, creds.id, makeBatch('epochlife3', 1, 2, 'b-life-3', 'telemetry'));
+    assert.equal(ack.hwm, 2);
     const gone = closed(device.client);
-    assert.equal((await runBuiltCli(['devices', 'remove', 'life-3'], env)).code, 0);
+    const removed = await runBuiltCli(['devices', 'remove', 'life-3'], env);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /removed life-3 \(its data kept\)/);
     await within(gone, 'the removed device to be disconnected');
-    assert.equal((await api(hub, 'GET', '/v1/devices/life-3')).status, 404);
     await assert.rejects(connectDevice(hub, creds), /Bad username or password/i);
-    const missing = await runBuiltCli(['devices', 'remove', 'life-3'], env);
+    const kept = await api(hub, 'GET', '/v1/devices/life-3');
+    assert.equal(kept.status, 200);
+    assert.equal(typeof kept.body.removedAt, 'number');
+    const events = await api(hub, 'GET', '/v1/devices/life-3/events');
+    assert.deepEqual(
+      events.body.events.map((e: { lane: string; seq: number }) => `${e.lane}:${e.seq}`),
+      ['telemetry:1', 'telemetry:2'],
+    );
+    assert.match((await runBuiltCli(['devices', 'show', 'life-3'], env)).stdout, /removed .* \(data kept\)/);
+    const listed = (await api(hub, 'GET', '/v1/devices')).body.devices.map((d: { id: string }) => d.id);
+    assert.ok(!listed.includes('life-3'), 'a removed device is not in the fleet');
+    assert.equal((await api(hub, 'POST', '/v1/devices/life-3/enable')).status, 404);
+    const again = await runBuiltCli(['devices', 'remove', 'life-3'], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already removed/);
+
+    const purged = await runBuiltCli(['devices', 'remove', 'life-3', '--purge', '--json'], env);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.deepEqual(JSON.parse(purged.stdout), { id: 'life-3', removed: true, purged: true });
+    assert.equal((await api(hub, 'GET', '/v1/devices/life-3')).status, 404);
+    assert.equal(await hub.store.countEvents('life-3'), 0);
+    const missing = await runBuiltCli(['devices', 'remove', 'life-3', '--purge'], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /HUB_DEVICE_NOT_FOUND/);
   });
