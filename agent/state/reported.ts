@@ -1,6 +1,7 @@
 import { arch, hostname, platform } from 'node:os';
 import type { Logger } from 'pino';
 import {
+  type AgentUpdateReport,
   type DesiredOutcome,
   type InferenceReport,
   type LedgerReport,
@@ -28,6 +29,8 @@ export interface ReportInput {
   inference?: InferenceReport;
   /** Model delivery per model. */
   models?: ModelDeliveryReport[];
+  /** How the agent is updated and where its update stands. */
+  update?: AgentUpdateReport;
   /**
    * False while the hub may be of the previous release (it has not shown that it reads `pv`):
    * fields added since then are left out, since that release reads some parts of the
@@ -70,6 +73,7 @@ export function buildReportedState(input: ReportInput): ReportedState {
       ? { inference: input.hubReadsCurrent === false ? forPreviousRelease(input.inference) : input.inference }
       : {}),
     ...(input.models && input.models.length > 0 ? { models: input.models } : {}),
+    ...(input.update ? { update: input.update } : {}),
   };
   return ReportedStateSchema.parse(state);
 }
