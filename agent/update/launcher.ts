@@ -251,7 +251,8 @@ export class Launcher {
     const trial = state.trial?.slot === slot ? state.trial : undefined;
     const crashKey = `${slot}:${version}`;
     const { file, args } = this.#o.entry(this.#o.slots.dir(slot), slot, state);
-    const child = spawn(process.execPath, [file, ...args], {
+    // The launcher's own node flags (e.g. memory limits) apply to its agents too.
+    const child = spawn(process.execPath, [...process.execArgv, file, ...args], {
       env: {
         ...process.env,
         ...this.#o.env,

@@ -17,7 +17,11 @@ export async function runAgentLaunchCommand(flags: ConfigObject, argv: readonly 
   // One launcher per data dir (the agent it starts locks the data dir itself).
   lockDataDir(updateDir(config.dataDir), `outpost agent launch ${config.deviceId}`);
   const log = pino({ name: 'outpost-launcher', level: config.logLevel }).child({ deviceId: config.deviceId });
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  // Run from source (tsx: the demo's test) the base release is main.ts, started with the
+  // launcher's own node flags (`--import tsx`), which the launcher passes on.
+  const main = fileURLToPath(
+    new URL(import.meta.url.endsWith('.ts') ? '../main.ts' : '../main.js', import.meta.url),
+  );
   const { launcher } = startLauncher({
     dataDir: config.dataDir,
     trustedKeys: trustedKeysOf(config.delivery),
