@@ -3,6 +3,7 @@ import { type Ack, encodeMessage, formatIssues, OutpostError, ReportedStateSchem
 import { startApi } from './api/server.js';
 import { CommandHandler } from './commands.js';
 import { type AgentConfig, AgentConfigSchema } from './config.js';
+import { trustedKeysOf } from './delivery/config.js';
 import { splitDesired } from './delivery/lenient-desired.js';
 import { setupDelivery } from './delivery/setup.js';
 import { DesiredReconciler } from './desired/reconciler.js';
@@ -22,11 +23,15 @@ import { parseEventInput } from './outbox/event-input.js';
 import { configWarnings } from './start-warnings.js';
 import { StartedParts } from './started-parts.js';
 import { buildReportedState, StateReporter } from './state/reported.js';
+import { DeliveryStore } from './store/delivery-store.js';
 import { type AckOutcome, type MonotonicSource, openAgentStore } from './store/index.js';
 import { SampleStore } from './store/sample-store.js';
 import { createAgentOperations } from './telemetry/agent-operations.js';
 import { LogShipper } from './telemetry/log-shipper.js';
 import type { Agent, AgentStatus, Enqueued } from './types.js';
+import { healthOf } from './update/health.js';
+import { AgentUpdater, type LauncherContext } from './update/updater.js';
+import { AGENT_VERSION } from './version.js';
 
 /** Options of {@link createAgent}. */
 export interface CreateAgentOptions {
@@ -43,6 +48,20 @@ export interface CreateAgentOptions {
   clock?: { wallNow?: () => number; monoNow?: MonotonicSource };
   /** Observer of every ack the agent applies, with what it did (tests, benchmarks). */
   onAck?: (ack: Ack, outcome: AckOutcome) => void;
+  /**
+   * How this agent is updated (docs/agent-updates.md): `launcher` with the launcher's context
+   * (`outpost agent launch` runs it from an install slot), `image` (a container: a new image),
+   * `none` (default: started directly; desired agent releases are refused).
+   */
+  update?: { managedBy: 'launcher'; launcher: LauncherContext } | { managedBy: 'image' | 'none' };
+}
+
+/** A pino destination counting the lines written to it (error-or-worse lines for the update gates). */
+class LineCounter {
+  count = 0;
+  write(_line: string): void {
+    this.count++;
+  }
 }
 
 function parseAgentConfig(config: AgentConfig): AgentConfig {
@@ -67,6 +86,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
   // Warn-and-worse lines also go to the hub, through the telemetry lane, once the outbox is
   // open (an embedding application's own logger is left as it is).
   const shipper = new LogShipper(cfg.telemetry.logs.maxPerMinute, wallNow);
+  const errorLines = new LineCounter();
   const root = (
     options.logger ??
     pino(
@@ -74,6 +94,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       pino.multistream([
         { level: 'trace', stream: pino.destination(1) },
         { level: 'warn', stream: shipper },
+        { level: 'error', stream: errorLines },
       ]),
     )
   ).child({ deviceId: cfg.deviceId });
@@ -94,6 +115,7 @@ export async function createAgent(config: AgentConfig, options: CreateAgentOptio
       started,
       warnings,
       shipper,
+      errorLines,
     });
   } catch (err) {
     await started.closeAll();
@@ -114,10 +136,12 @@ interface StartContext {
   hubTls: ReturnType<typeof loadHubTls>;
   /** Every part is recorded here once started, so a failure later closes it. */
   started: StartedParts;
+  /** Error-or-worse lines logged (0 with an embedding application's logger). */
+  errorLines: { count: number };
 }
 
 async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: StartContext): Promise<Agent> {
-  const { loggers, defaultLevel, wallNow, startedAt, hubTls, started, warnings, shipper } = ctx;
+  const { loggers, defaultLevel, wallNow, startedAt, hubTls, started, warnings, shipper, errorLines } = ctx;
   const hub = createHubFetch(hubTls);
   started.add('hub HTTP dispatcher', () => hub.close());
   const store = openAgentStore({
@@ -179,6 +203,28 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   });
   started.add('model delivery', () => delivery.close());
 
+  // Over-the-air updates of the agent itself: the desired `agent` section.
+  const update = options.update ?? { managedBy: 'none' as const };
+  const outboxAtStart = store.outbox.counters();
+  const updater = new AgentUpdater({
+    managedBy: update.managedBy,
+    launcher: update.managedBy === 'launcher' ? update.launcher : undefined,
+    version: AGENT_VERSION,
+    dataDir: cfg.dataDir,
+    hubHttpUrl: cfg.delivery.hubHttpUrl ?? cfg.inference.hubHttpUrl,
+    authorization: `Basic ${Buffer.from(`${cfg.deviceId}:${cfg.deviceSecret}`).toString('base64')}`,
+    config: cfg.delivery,
+    store: new DeliveryStore(store.db),
+    trustedKeys: trustedKeysOf(cfg.delivery),
+    errors: () => errorLines.count,
+    outboxDraining: () => !healthOf(status(), outboxAtStart).waiting.some((w) => w.startsWith('outbox')),
+    onChange: () => reporter.publishNow('update'),
+    log: loggers.child('update'),
+    now: wallNow,
+    fetch: hub.fetch,
+  });
+  started.add('agent updates', () => updater.close());
+
   const enqueue = (input: unknown): Enqueued => {
     if (closing) throw new OutpostError('AGENT_CLOSED');
     return outbox.enqueue(parseEventInput(input));
@@ -196,6 +242,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
     log: loggers.child('link'),
     onMessage: (topic, payload) => router.handle(topic, payload),
     onConnect: () => {
+      updater.onConnect();
       reporter.publishNow('connect');
       outbox.onConnect();
     },
@@ -229,6 +276,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
           inference: inference.report(),
           models: delivery.report(),
           linkLastError: link.info().lastError,
+          update: updater.report(),
           hubReadsCurrent: hubProtocol.readsCurrent(),
         }),
       ),
@@ -259,6 +307,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
       desired: (doc) => {
         if (reconciler.onDesired(doc)) reporter.publishNow('desired');
         delivery.reconcile(reconciler.doc?.models);
+        updater.reconcile(reconciler.doc?.agent);
         federated.setTask(store.desired.load().doc?.federated?.task);
       },
       desiredInvalid: (payload, reason) => {
@@ -266,8 +315,10 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
         const split = splitDesired(payload);
         if (split !== undefined) {
           for (const r of split.refused) delivery.refuse(r.name, r.version, r.error);
+          if (split.agentRefused) updater.refuse(split.agentRefused.version, split.agentRefused.error);
           if (reconciler.onDesired(split.doc)) reporter.publishNow('desired');
           delivery.reconcile(reconciler.doc?.models);
+          updater.reconcile(reconciler.doc?.agent);
           return;
         }
         if (reconciler.onInvalid(payload, reason)) reporter.publishNow('desired');
@@ -311,6 +362,9 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   await inference.loadActive();
   // Resumes deliveries of the applied desired state (downloads continue where they stopped).
   delivery.reconcile(reconciler.doc?.models);
+  // Resumes an update of the agent itself (a download continues; a downloaded bundle is handed
+  // to the launcher again).
+  updater.reconcile(reconciler.doc?.agent);
   const api = await startApi({
     ...cfg.api,
     status,
@@ -354,6 +408,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
       await link.close();
       await api.close();
       await delivery.close();
+      updater.close();
       metricsFlusher.stop();
       await inference.close();
       await hub.close();

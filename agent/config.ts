@@ -163,6 +163,20 @@ export const AgentConfigSchema = z.strictObject({
     .prefault({}),
   /** Model delivery from the hub's registry: trusted keys, bandwidth cap. */
   delivery: DeliveryConfigSchema,
+  /**
+   * Over-the-air updates of the agent itself, under `outpost agent launch`
+   * (docs/agent-updates.md). Bundles are downloaded and verified like model artifacts
+   * (`delivery` settings and keys).
+   */
+  update: z
+    .strictObject({
+      /**
+       * How long a new release has to confirm its health (connected, store migrated, engines
+       * admitted, outbox draining) before the launcher reverts it, ms; default 120 s.
+       */
+      confirmTimeoutMs: configInt().min(1000).max(86_400_000).default(120_000),
+    })
+    .prefault({}),
   /** Models and engines. */
   inference: z
     .strictObject({

@@ -23,6 +23,7 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
   'hub broker-config': [...HUB, ...flags('string', 'out', 'listen', 'hub-listen', 'broker', 'nodes')],
   'hub ready': flags('string', 'hub', 'wait'),
   agent: AGENT,
+  'agent launch': AGENT,
   'doctor hub': HUB,
   'doctor agent': AGENT,
   'agent status': flags('string', 'agent').concat(flags('boolean', 'json')),
@@ -73,10 +74,12 @@ export const COMMAND_FLAGS: Record<string, readonly FlagSpec[]> = {
     ),
     ...flags('boolean', 'no-activate', 'registry', 'int8', 'fp16', 'per-tensor'),
   ],
+  agents: [...CLIENT, ...flags('string', 'out', 'platform', 'deps', 'sha256')],
   rollouts: [
     ...CLIENT,
     ...flags(
       'string',
+      'agent',
       'model',
       'version',
       'selector',

@@ -11,7 +11,8 @@ Examples:
 
 const SUBCOMMANDS: Record<string, string[]> = {
   hub: ['broker-config', 'ready'],
-  agent: ['install', 'join', 'status'],
+  agent: ['install', 'join', 'status', 'launch'],
+  agents: ['push', 'bundle', 'list', 'show', 'delete'],
   devices: ['add', 'list', 'show', 'command', 'disable', 'enable', 'rotate-secret', 'remove'],
   models: [
     'install',
@@ -36,7 +37,18 @@ function flagWords(key: string): string {
 
 /** A bash completion function; zsh runs it through bashcompinit. */
 function bashScript(): string {
-  const commands = ['demo', 'hub', 'agent', 'devices', 'models', 'rollouts', 'fl', 'doctor', 'completion'];
+  const commands = [
+    'demo',
+    'hub',
+    'agent',
+    'agents',
+    'devices',
+    'models',
+    'rollouts',
+    'fl',
+    'doctor',
+    'completion',
+  ];
   // "$cmd $sub": a subcommand with flags of its own first, then the command's for any other.
   const keys = Object.keys(COMMAND_FLAGS);
   const cases = [

@@ -2,6 +2,7 @@ import { AGENT_HELP } from './commands/agent.js';
 import { AGENT_INSTALL_HELP } from './commands/agent-install.js';
 import { AGENT_JOIN_HELP } from './commands/agent-join.js';
 import { AGENT_STATUS_HELP } from './commands/agent-status.js';
+import { AGENTS_HELP } from './commands/agents.js';
 import { DEMO_HELP } from './commands/demo.js';
 import { DEVICES_HELP } from './commands/devices.js';
 import { DOCTOR_HELP } from './commands/doctor.js';
@@ -24,12 +25,14 @@ Commands:
   hub                  run the hub (HTTP API, embedded MQTT broker, SQLite)
   hub ready            wait for a hub's /readyz (store and broker ready)
   agent                run the on-device agent
+  agent launch         run the agent under its update launcher (what the systemd unit runs)
   agent status         a running agent's status through its local API (never starts one)
   agent join TOKEN     write the agent's config from a join token ('devices add' prints it)
   agent install        write a systemd unit + env file for the agent (--dry-run prints them)
   devices add|list|disable|enable|rotate-secret|remove   devices through the hub's admin API
   models install|list|activate|infer   models on a device, through its agent's local API
   models quantize      int8/fp16 variants of an ONNX model, with size, speed and accuracy
+  agents push|bundle|list|show|delete   agent releases for over-the-air updates
   rollouts create|list|status|pause|resume|abort|rollback   progressive rollouts with gates
   fl simulate          federated learning on MNIST in-process (strategies, IID/non-IID)
   fl start|status|stop federated tasks on the hub's devices (rounds, evaluation, closed loop)
@@ -51,6 +54,8 @@ export const HELP: Record<string, string> = {
   demo: DEMO_HELP,
   hub: HUB_HELP,
   agent: AGENT_HELP,
+  'agent launch': AGENT_HELP,
+  agents: AGENTS_HELP,
   devices: DEVICES_HELP,
   models: MODELS_HELP,
   rollouts: ROLLOUTS_HELP,

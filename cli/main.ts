@@ -13,6 +13,7 @@ function commandKey(command: string, rest: readonly string[]): string {
   if (command === 'agent' && sub === 'install') return 'agent install';
   if (command === 'agent' && sub === 'join') return 'agent join';
   if (command === 'agent' && sub === 'status') return 'agent status';
+  if (command === 'agent' && sub === 'launch') return 'agent launch';
   if (command === 'doctor') return sub === 'agent' ? 'doctor agent' : 'doctor hub';
   return command;
 }
@@ -78,6 +79,10 @@ async function main(argv: string[]): Promise<void> {
         return (await import('./commands/agent-join.js')).runAgentJoinCommand(positionals, flags);
       if (positionals[0] === 'status')
         return (await import('./commands/agent-status.js')).runAgentStatusCommand(flags);
+      if (positionals[0] === 'launch') {
+        noPositionals('agent launch', positionals.slice(1));
+        return (await import('./commands/agent-launch.js')).runAgentLaunchCommand(flags, rest);
+      }
       noPositionals('agent', positionals);
       return (await import('./commands/agent.js')).runAgentCommand(flags);
     case 'devices':
@@ -86,6 +91,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./commands/models.js')).runModelsCommand(positionals, flags);
     case 'rollouts':
       return (await import('./commands/rollouts.js')).runRolloutsCommand(positionals, flags);
+    case 'agents':
+      return (await import('./commands/agents.js')).runAgentsCommand(positionals, flags);
     case 'fl':
       return (await import('./commands/fl.js')).runFlCommand(positionals, flags);
     default:

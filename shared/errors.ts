@@ -62,6 +62,26 @@ export const ERROR_CODES = {
     http: 409,
     retryable: false,
   },
+  HUB_AGENT_BUNDLE_NOT_FOUND: {
+    message: 'no such agent release in the registry',
+    http: 404,
+    retryable: false,
+  },
+  HUB_AGENT_BUNDLE_EXISTS: {
+    message: 'this agent release already has a bundle for that platform',
+    http: 409,
+    retryable: false,
+  },
+  HUB_AGENT_BUNDLE_INVALID: {
+    message: 'the upload is not an agent bundle (no valid outpost-bundle.json first in its tar)',
+    http: 422,
+    retryable: false,
+  },
+  HUB_AGENT_BUNDLE_IN_USE: {
+    message: 'agent release is referenced by a desired state or a live rollout',
+    http: 409,
+    retryable: false,
+  },
   HUB_ARTIFACT_NOT_FOUND: { message: 'no such artifact', http: 404, retryable: false },
   HUB_ARTIFACT_MISMATCH: {
     message: 'uploaded bytes do not match the declared digest',
@@ -106,6 +126,17 @@ export const ERROR_CODES = {
   AGENT_DOWNGRADE_REFUSED: {
     message: 'version is older than the active one and no rollback allows it',
     http: 409,
+    retryable: false,
+  },
+  AGENT_UPDATE_UNMANAGED: {
+    message:
+      'this agent is not run by the launcher and cannot update itself (a container is updated by its image)',
+    http: 422,
+    retryable: false,
+  },
+  AGENT_UPDATE_FAILED: {
+    message: 'the new agent release did not confirm its health and was reverted',
+    http: 500,
     retryable: false,
   },
   AGENT_MANIFEST_MISMATCH: {

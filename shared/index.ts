@@ -1,4 +1,6 @@
 export * from './agent-bundle.js';
+export * from './agent-rollout-gates.js';
+export * from './agent-update-view.js';
 export * from './broker-urls.js';
 export * from './canonical-json.js';
 export * from './codec.js';

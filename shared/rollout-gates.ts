@@ -1,3 +1,4 @@
+import type { AgentGateMetricName } from './agent-rollout-gates.js';
 import { LATENCY_BUCKET_COUNT, LATENCY_BUCKETS_MS } from './messages/telemetry.js';
 
 /**
@@ -73,11 +74,13 @@ export function latencyQuantile(c: MetricCounters, q: number): number | undefine
  * enough data: a rollout waits for them and never rolls back because of them; `health`
  * metrics roll a rollout back when their gate fails.
  */
-export interface GateMetric {
+export interface GateMetric<C = MetricCounters> {
   readonly kind: 'evidence' | 'health';
   readonly unit: string;
   readonly describe: string;
-  value(c: MetricCounters): number | undefined;
+  value(c: C): number | undefined;
+  /** A health metric whose failure counts at once, before the evidence gates pass. */
+  readonly immediate?: boolean;
 }
 
 const ratio = (num: number, den: number) => (den === 0 ? undefined : num / den);
@@ -153,12 +156,15 @@ export const GATE_METRICS = {
 } as const satisfies Record<string, GateMetric>;
 
 export type GateMetricName = keyof typeof GATE_METRICS;
+/** A set of gate metrics: {@link GATE_METRICS} (models) or `AGENT_GATE_METRICS` (agent releases). */
+// biome-ignore lint/suspicious/noExplicitAny: the counters type differs per set
+export type GateMetricSet = Readonly<Record<string, GateMetric<any>>>;
 export const GATE_OPERATORS = ['<=', '>=', '<', '>'] as const;
 export type GateOperator = (typeof GATE_OPERATORS)[number];
 
 /** A parsed gate, e.g. `error_rate<0.01`. */
 export interface Gate {
-  metric: GateMetricName;
+  metric: GateMetricName | AgentGateMetricName;
   op: GateOperator;
   threshold: number;
   /** The gate as written, normalised (no spaces). */
@@ -181,6 +187,11 @@ const GATE_RE = /^([a-z][a-z0-9_]*)(<=|>=|<|>)(-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]
  * lists the known ones.
  */
 export function parseGate(text: string): Gate {
+  return parseGateOf(text, GATE_METRICS);
+}
+
+/** {@link parseGate} over another metric set (an agent rollout's `AGENT_GATE_METRICS`). */
+export function parseGateOf(text: string, metrics: GateMetricSet): Gate {
   const compact = text.replace(/\s+/g, '');
   const m = GATE_RE.exec(compact);
   if (m === null) {
@@ -189,20 +200,20 @@ export function parseGate(text: string): Gate {
     );
   }
   const [, name = '', op = '', num = ''] = m;
-  if (!Object.hasOwn(GATE_METRICS, name)) {
+  if (!Object.hasOwn(metrics, name)) {
     throw new GateSyntaxError(
-      `gate "${text}": unknown metric "${name}" (known: ${Object.keys(GATE_METRICS).join(', ')})`,
+      `gate "${text}": unknown metric "${name}" (known: ${Object.keys(metrics).join(', ')})`,
     );
   }
   const threshold = Number(num);
   if (!Number.isFinite(threshold)) throw new GateSyntaxError(`gate "${text}": threshold is not finite`);
-  return { metric: name as GateMetricName, op: op as GateOperator, threshold, text: compact };
+  return { metric: name as Gate['metric'], op: op as GateOperator, threshold, text: compact };
 }
 
 /** Outcome of one gate: `pass`, `fail`, or `pending` (no data yet). */
 export interface GateResult {
   gate: string;
-  metric: GateMetricName;
+  metric: Gate['metric'];
   kind: GateMetric['kind'];
   status: 'pass' | 'fail' | 'pending';
   /** The metric's value; null with no data, or a latency beyond the last histogram bound. */
@@ -222,9 +233,13 @@ function holds(value: number, op: GateOperator, threshold: number): boolean {
   }
 }
 
-/** Evaluates one gate over counters. */
-export function evaluateGate(gate: Gate, counters: MetricCounters): GateResult {
-  const metric: GateMetric = GATE_METRICS[gate.metric];
+/** Evaluates one gate over counters (of the metric set's kind). */
+export function evaluateGate<C = MetricCounters>(
+  gate: Gate,
+  counters: C,
+  metrics: GateMetricSet = GATE_METRICS,
+): GateResult {
+  const metric = metrics[gate.metric] as GateMetric<C>;
   const value = metric.value(counters);
   const base = { gate: gate.text, metric: gate.metric, kind: metric.kind };
   if (value === undefined) return { ...base, status: 'pending', value: null };
@@ -237,16 +252,21 @@ export function evaluateGate(gate: Gate, counters: MetricCounters): GateResult {
 
 /**
  * The verdict of a set of gates: `fail` when a health gate fails once every
- * evidence gate passes (so "requests>=100" protects against judging on too little data);
+ * evidence gate passes (so "requests>=100" protects against judging on too little data), or at
+ * once for an `immediate` metric (an agent rollout's `failed`);
  * `pass` when every gate passes; else `wait`. `failed` is the first failing health gate.
  */
-export function judgeGates(
+export function judgeGates<C = MetricCounters>(
   gates: readonly Gate[],
-  counters: MetricCounters,
+  counters: C,
+  metrics: GateMetricSet = GATE_METRICS,
 ): { verdict: 'pass' | 'fail' | 'wait'; results: GateResult[]; failed?: GateResult } {
-  const results = gates.map((g) => evaluateGate(g, counters));
+  const results = gates.map((g) => evaluateGate(g, counters, metrics));
   const evidenceMet = results.every((r) => r.kind !== 'evidence' || r.status === 'pass');
-  const failed = evidenceMet ? results.find((r) => r.kind === 'health' && r.status === 'fail') : undefined;
+  const failed = results.find(
+    (r) =>
+      r.kind === 'health' && r.status === 'fail' && (evidenceMet || metrics[r.metric]?.immediate === true),
+  );
   if (failed) return { verdict: 'fail', results, failed };
   return { verdict: results.every((r) => r.status === 'pass') ? 'pass' : 'wait', results };
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { AGENT_GATE_METRICS } from './agent-rollout-gates.js';
 import { SemverSchema } from './manifest.js';
-import { GateSyntaxError, parseGate } from './rollout-gates.js';
+import { GATE_METRICS, GateSyntaxError, parseGateOf } from './rollout-gates.js';
 
 /**
  * Rollout strategies: `canary` moves devices to the version stage by
@@ -82,20 +83,34 @@ export function cohortPosition(rolloutId: string, deviceId: string): number {
   return digest.readUInt32BE(0) / 2 ** 32;
 }
 
-const GateTextSchema = z.string().superRefine((text, ctx) => {
-  try {
-    parseGate(text);
-  } catch (err) {
-    if (!(err instanceof GateSyntaxError)) throw err;
-    ctx.addIssue({ code: 'custom', message: err.message });
-  }
-});
+/** What a rollout moves: a model version, or an agent release (docs/agent-updates.md). */
+export const ROLLOUT_TARGETS = ['model', 'agent'] as const;
+export type RolloutTarget = (typeof ROLLOUT_TARGETS)[number];
+
+/**
+ * The `model` an agent rollout is recorded under: not a valid model name, so it never meets a
+ * registered model, and one live rollout per model means one live agent rollout at a time.
+ */
+export const AGENT_ROLLOUT_MODEL = '@agent';
+
+/** The gate metrics a rollout of `target` may name. */
+export function gateMetricsFor(target: RolloutTarget) {
+  return target === 'agent' ? AGENT_GATE_METRICS : GATE_METRICS;
+}
+
+/** `model@1.2.0`, or `agent 0.2.1` for an agent rollout: how a rollout is named to people. */
+export function rolloutSubject(spec: { target?: RolloutTarget; model: string; version: string }): string {
+  return spec.target === 'agent' ? `agent ${spec.version}` : `${spec.model}@${spec.version}`;
+}
 
 /** `POST /v1/rollouts`: what an operator asks for. */
 export const RolloutRequestSchema = z
   .strictObject({
-    model: z.string().min(1).max(128),
-    /** The candidate version. */
+    /** `model` (default): a model version; `agent`: an agent release from `outpost agents push`. */
+    target: z.enum(ROLLOUT_TARGETS).default('model'),
+    /** The model (target `model` only). */
+    model: z.string().min(1).max(128).optional(),
+    /** The candidate version (of the model, or the agent release). */
     version: SemverSchema,
     mode: RolloutModeSchema.default('canary'),
     /** Devices in scope; see {@link parseSelector}. */
@@ -112,8 +127,11 @@ export const RolloutRequestSchema = z
       .refine((s) => s.every((p, i) => i === 0 || p > (s[i - 1] as number)), 'stages must be ascending'),
     /** Time each stage runs before it may advance, ms (or `"10m"`). Default 10 minutes. */
     bakeMs: DurationSchema.default(600_000),
-    /** Gates such as `error_rate<0.01`; see `shared/rollout-gates.ts`. */
-    gates: z.array(GateTextSchema).max(16).default([]),
+    /**
+     * Gates such as `error_rate<0.01` (`shared/rollout-gates.ts`); an agent rollout's gates
+     * are `shared/agent-rollout-gates.ts`'s, e.g. `online_s<=120`.
+     */
+    gates: z.array(z.string().max(256)).max(16).default([]),
     /**
      * A device that has not reported the version this long after it was assigned is
      * excluded: it never holds the rollout. Default 30 minutes.
@@ -123,6 +141,26 @@ export const RolloutRequestSchema = z
     control: SemverSchema.optional(),
   })
   .superRefine((r, ctx) => {
+    for (const [i, text] of r.gates.entries()) {
+      try {
+        parseGateOf(text, gateMetricsFor(r.target));
+      } catch (err) {
+        if (!(err instanceof GateSyntaxError)) throw err;
+        ctx.addIssue({ code: 'custom', path: ['gates', i], message: err.message });
+      }
+    }
+    if (r.target === 'model' && r.model === undefined)
+      ctx.addIssue({ code: 'custom', path: ['model'], message: 'a model rollout names its model' });
+    if (r.target === 'agent') {
+      if (r.model !== undefined && r.model !== AGENT_ROLLOUT_MODEL)
+        ctx.addIssue({ code: 'custom', path: ['model'], message: 'an agent rollout names no model' });
+      if (r.mode !== 'canary')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mode'],
+          message: 'an agent rollout is a canary (stages of devices)',
+        });
+    }
     if (r.mode === 'ab' && r.control === undefined)
       ctx.addIssue({ code: 'custom', path: ['control'], message: 'mode ab needs a control version' });
     if (r.mode === 'ab' && r.stages.length !== 1)
@@ -133,6 +171,7 @@ export const RolloutRequestSchema = z
       });
     if (r.mode === 'ab' && r.control === r.version)
       ctx.addIssue({ code: 'custom', path: ['control'], message: 'control must differ from version' });
-  });
+  })
+  .transform((r) => ({ ...r, model: r.model ?? AGENT_ROLLOUT_MODEL }));
 export type RolloutRequest = z.output<typeof RolloutRequestSchema>;
 export type RolloutRequestInput = z.input<typeof RolloutRequestSchema>;

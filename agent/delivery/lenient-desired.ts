@@ -1,4 +1,5 @@
 import {
+  DesiredAgentSchema,
   DesiredModelSchema,
   type DesiredState,
   DesiredStateSchema,
@@ -10,6 +11,8 @@ import {
 export interface SplitDesired {
   doc: DesiredState;
   refused: Array<{ name: string; version: string; error: OutpostError }>;
+  /** The `agent` section, when it was invalid and taken out. */
+  agentRefused?: { version: string; error: OutpostError };
 }
 
 /**
@@ -26,8 +29,31 @@ export function splitDesired(payload: Buffer): SplitDesired | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
+  const rawAgent = (value as { agent?: unknown }).agent;
+  let agentRefused: SplitDesired['agentRefused'];
+  if (rawAgent !== undefined) {
+    const parsed = DesiredAgentSchema.safeParse(rawAgent);
+    if (!parsed.success) {
+      const version = (rawAgent as { version?: unknown } | null)?.version;
+      agentRefused = {
+        version: typeof version === 'string' ? version.slice(0, 64) : '?',
+        error: new OutpostError(
+          parsed.error.issues.some((i) => i.path.includes('signature'))
+            ? 'PROTO_BAD_SIGNATURE'
+            : 'PROTO_INVALID_PAYLOAD',
+          formatIssues(parsed.error).join('; ').slice(0, 1024),
+        ),
+      };
+      const { agent: _invalid, ...rest } = value as Record<string, unknown>;
+      value = rest;
+    }
+  }
   const raw = (value as { models?: unknown }).models;
-  if (!Array.isArray(raw)) return undefined;
+  if (!Array.isArray(raw)) {
+    if (agentRefused === undefined) return undefined;
+    const doc = DesiredStateSchema.safeParse(value);
+    return doc.success ? { doc: doc.data, refused: [], agentRefused } : undefined;
+  }
   const refused: SplitDesired['refused'] = [];
   const valid: unknown[] = [];
   for (const entry of raw) {
@@ -51,7 +77,7 @@ export function splitDesired(payload: Buffer): SplitDesired | undefined {
       ),
     });
   }
-  if (refused.length === 0) return undefined;
-  const doc = DesiredStateSchema.safeParse({ ...value, models: valid });
-  return doc.success ? { doc: doc.data, refused } : undefined;
+  if (refused.length === 0 && agentRefused === undefined) return undefined;
+  const doc = DesiredStateSchema.safeParse({ ...(value as object), models: valid });
+  return doc.success ? { doc: doc.data, refused, ...(agentRefused ? { agentRefused } : {}) } : undefined;
 }

@@ -1,6 +1,7 @@
 import { arch, hostname, platform } from 'node:os';
 import type { Logger } from 'pino';
 import {
+  type AgentUpdateReport,
   type DesiredOutcome,
   type InferenceReport,
   type LedgerReport,
@@ -30,6 +31,8 @@ export interface ReportInput {
   models?: ModelDeliveryReport[];
   /** The MQTT link's last error, null when none. */
   linkLastError?: string | null;
+  /** How the agent is updated and where its update stands. */
+  update?: AgentUpdateReport;
   /**
    * False while the hub may be of the previous release (it has not shown that it reads `pv`):
    * fields added since then are left out, since that release reads some parts of the
@@ -75,6 +78,7 @@ export function buildReportedState(input: ReportInput): ReportedState {
     ...(input.linkLastError === undefined || input.hubReadsCurrent === false
       ? {}
       : { link: { lastError: input.linkLastError?.slice(0, 1024) ?? null } }),
+    ...(input.update ? { update: input.update } : {}),
   };
   return ReportedStateSchema.parse(state);
 }

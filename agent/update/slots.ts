@@ -1,4 +1,13 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -15,6 +24,8 @@ const TrialSchema = z.strictObject({
   previous: SlotNameSchema,
   startedAt: z.number().int().nonnegative(),
   deadline: z.number().int().nonnegative(),
+  /** The rollout that asked for this release, if any (a failure names it). */
+  rollout: z.string().max(128).optional(),
 });
 
 /** Why the last trial was reverted, for the old agent to report once it is back. */
@@ -22,6 +33,7 @@ const FailureSchema = z.strictObject({
   version: z.string().max(64),
   reason: z.string().max(1024),
   at: z.number().int().nonnegative(),
+  rollout: z.string().max(128).optional(),
 });
 
 /** `slots.json`: the one file that says which slot runs. Replaced atomically (write, fsync, rename). */
@@ -30,6 +42,11 @@ export const SlotStateSchema = z.strictObject({
   versions: z.partialRecord(SlotNameSchema, z.string().min(1).max(64)),
   trial: TrialSchema.optional(),
   lastFailure: FailureSchema.optional(),
+  /**
+   * The slot that runs the installed package itself (no directory: `outpost agent install`'s
+   * release), until a bundle is installed into it.
+   */
+  base: SlotNameSchema.optional(),
 });
 export type SlotState = z.infer<typeof SlotStateSchema>;
 export type SlotFailure = z.infer<typeof FailureSchema>;
@@ -46,16 +63,26 @@ export class Slots {
     this.#file = join(root, 'slots.json');
   }
 
-  /** Creates the layout with `version` installed (already) in slot `a`, unless it exists. */
-  init(version: string): SlotState {
+  /**
+   * Creates the layout with `version` installed (already) in slot `a`, unless it exists. With
+   * `base`, slot `a` is the installed package itself (no directory); an existing layout whose
+   * base slot names another version (the package was upgraded in place) is corrected.
+   */
+  init(version: string, options: { base?: boolean } = {}): SlotState {
     mkdirSync(this.root, { recursive: true });
+    let state: SlotState;
     try {
-      return this.load();
+      state = this.load();
     } catch {
-      const state: SlotState = { current: 'a', versions: { a: version } };
+      state = { current: 'a', versions: { a: version }, ...(options.base ? { base: 'a' as const } : {}) };
       this.#write(state);
       return state;
     }
+    if (options.base && state.base !== undefined && state.versions[state.base] !== version && !state.trial) {
+      state = { ...state, versions: { ...state.versions, [state.base]: version } };
+      this.#write(state);
+    }
+    return state;
   }
 
   /** The state on disk; throws when it is missing or invalid. */
@@ -77,15 +104,31 @@ export class Slots {
    * Switches to the inactive slot, now holding `version`, on trial until `now + confirmMs`:
    * the next start runs it, and it is reverted unless confirmed healthy by then.
    */
-  beginTrial(version: string, confirmMs: number, now: number): SlotState {
+  beginTrial(
+    version: string,
+    confirmMs: number,
+    now: number,
+    options: { rollout?: string | undefined; keepBase?: boolean } = {},
+  ): SlotState {
     const state = this.load();
     if (state.trial) throw new Error(`a trial of ${state.trial.version} is already running`);
     const slot = this.inactive(state);
+    // A bundle installed into the base slot replaces the installed package there; switching
+    // back to the base release (`keepBase`) keeps it.
+    const base = state.base === slot && !options.keepBase ? undefined : state.base;
     const next: SlotState = {
       current: slot,
       versions: { ...state.versions, [slot]: version },
-      trial: { slot, version, previous: state.current, startedAt: now, deadline: now + confirmMs },
+      trial: {
+        slot,
+        version,
+        previous: state.current,
+        startedAt: now,
+        deadline: now + confirmMs,
+        ...(options.rollout !== undefined ? { rollout: options.rollout } : {}),
+      },
       ...(state.lastFailure ? { lastFailure: state.lastFailure } : {}),
+      ...(base !== undefined ? { base } : {}),
     };
     this.#write(next);
     return next;
@@ -105,10 +148,33 @@ export class Slots {
     const next: SlotState = {
       current: state.trial.previous,
       versions: state.versions,
-      lastFailure: { version: state.trial.version, reason: reason.slice(0, 1024), at: now },
+      lastFailure: {
+        version: state.trial.version,
+        reason: reason.slice(0, 1024),
+        at: now,
+        ...(state.trial.rollout !== undefined ? { rollout: state.trial.rollout } : {}),
+      },
+      ...(state.base !== undefined ? { base: state.base } : {}),
     };
     this.#write(next);
     return next;
+  }
+
+  /**
+   * Whether `slot` holds `version` whole: the installed package for the base slot, else a
+   * directory whose `bundle.json` (written last, inside the atomic rename) names the version
+   * that the state records. A slot being replaced, or filled but not yet switched to, does not.
+   */
+  holds(slot: SlotName, version: string, state = this.load()): boolean {
+    if (state.versions[slot] !== version) return false;
+    if (state.base === slot) return true;
+    const file = join(this.dir(slot), 'bundle.json');
+    if (!existsSync(file)) return false;
+    try {
+      return (JSON.parse(readFileSync(file, 'utf8')) as { version?: unknown }).version === version;
+    } catch {
+      return false;
+    }
   }
 
   #write(state: SlotState): void {

@@ -13,7 +13,9 @@ outpost agent install --device-id ID [--hub-mqtt-url URL] [--user USER] [--group
                       [--node PATH] [--main PATH] [--dry-run] [--json]
 
 Writes a systemd unit for the agent and an env file (mode 0600) with its settings, and creates
-the service user when it does not exist (a system user, no login). With --join TOKEN (from
+the service user when it does not exist (a system user, no login). The unit runs
+'outpost agent launch': the launcher, which runs the agent and installs the agent releases the
+hub rolls out (over-the-air updates, kept under DATA_DIR/update). With --join TOKEN (from
 'outpost devices add') the whole agent config goes to DATA_DIR/agent.json (mode 0600, owned by
 the user), as 'outpost agent join' writes it. Without it the device secret is read from env
 OUTPOST_AGENT_DEVICE_SECRET (never a flag, ps shows flags) and written to the env file only.
@@ -139,12 +141,16 @@ Type=simple
 User=${o.user}
 Group=${o.group}
 EnvironmentFile=${o.envFile}
-ExecStart=${o.nodePath} ${o.mainPath} agent
+# The launcher runs the agent from one of two install slots under the data dir and installs
+# the releases the hub rolls out over the air (docs/agent-updates.md).
+ExecStart=${o.nodePath} ${o.mainPath} agent launch
 Restart=on-failure
 RestartSec=5
-# SIGTERM drains the outbox and closes the store cleanly.
+# SIGTERM to the launcher only: it stops the agent (which drains the outbox and closes the
+# store), then exits; whatever is left after TimeoutStopSec is killed.
 KillSignal=SIGTERM
-TimeoutStopSec=30
+KillMode=mixed
+TimeoutStopSec=45
 StateDirectory=${o.dataDir.startsWith('/var/lib/') ? o.dataDir.slice('/var/lib/'.length) : ''}
 ReadWritePaths=${o.dataDir}
 NoNewPrivileges=true

@@ -5,10 +5,12 @@ import { CliError, EXIT } from '../exit-codes.js';
 
 export const DEMO_HELP = `outpost demo [--json] [--agents N] [--events N] [--keep]
 
-Starts a hub and N agents (default 3) as separate processes on free ports with the embedded
-defaults (aedes broker, SQLite), enrolls them, applies desired state, has each send events,
-kills one agent with SIGKILL mid-burst and restarts it, and checks that every event the
-agents stored reached the hub exactly once. Exits 1 if any check fails.
+Starts a hub and N agents (default 3, each under its update launcher, as systemd runs it) as
+separate processes on free ports with the embedded defaults (aedes broker, SQLite), enrolls
+them, applies desired state, has each send events, kills one agent with SIGKILL mid-burst and
+restarts it, updates the agents over the air (a broken release reverted by its canary's
+launcher and rolled back, then a good one to the whole fleet), and checks that every event
+the agents stored reached the hub exactly once. Exits 1 if any check fails.
 
   --json      print one JSON object instead of the timeline and summary
   --agents N  number of agents (1-20, default 3)

@@ -1,4 +1,4 @@
-import type { ConfigObject } from '../../shared/index.js';
+import { agentUpdateCell, type ConfigObject } from '../../shared/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { HubEndpoint } from '../hub-client.js';
 import { hubRequest } from '../hub-client.js';
@@ -50,7 +50,11 @@ export async function showDevice(
   const lines = [
     `device      ${d.id}${d.name ? ` (${d.name})` : ''}`,
     `status      ${d.removedAt ? `removed ${new Date(d.removedAt).toISOString()} (data kept)` : d.disabled ? 'disabled' : d.online ? 'online' : 'offline'}; last seen ${d.lastSeen ? new Date(d.lastSeen).toISOString() : 'never'}`,
-    `agent       ${r.agentVersion ?? '-'}; applied/desired rev ${r.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
+    `agent       ${agentUpdateCell(r) || '-'}; applied/desired rev ${r.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
+    ...(r.update?.failed ? [`  reverted  ${r.update.failed.version}: ${r.update.failed.reason}`] : []),
+    ...(r.update?.refused
+      ? [`  refused   ${r.update.refused.version}: ${r.update.refused.code} ${r.update.refused.reason}`]
+      : []),
     `id conflicts ${d.clientIdConflicts ?? 0}`,
   ];
   for (const m of r.models ?? []) {

@@ -1,4 +1,4 @@
-import type { ConfigObject } from '../../shared/index.js';
+import { agentUpdateCell, type ConfigObject } from '../../shared/index.js';
 import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { ago } from '../format.js';
@@ -21,7 +21,9 @@ ${HUB_CLIENT_HELP}
 the secret, the hub's public URLs (hub config public.mqttUrl/public.httpUrl), its signing
 keys and TLS CA: on the device, 'outpost agent join TOKEN' writes the agent's whole config.
 'list' shows each device's model delivery as it reports it: 'digits 1.2.0 43%' while
-downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'.
+downloading, 'digits 1.2.0 refused CODE', or the active version 'digits 1.0.0'; and its agent
+release with its over-the-air update: '0.1.0 → 0.2.1 43%', '0.2.1 on trial', '0.1.0 (0.2.0
+reverted)' (its launcher reverted the release), '0.1.0 (by image)' (a container).
 
 'show' tells why a device is unhealthy: status, version, models with refusals (code and
 reason) and rejected engines, client-id conflicts, loss ledger, last link error. 'command'
@@ -47,7 +49,12 @@ interface DeviceRow {
   online: boolean;
   lastSeen?: number | null;
   desiredRev?: number | null;
-  reported?: { appliedRev?: number; agentVersion?: string; models?: DeliveryReport[] } | null;
+  reported?: {
+    appliedRev?: number;
+    agentVersion?: string;
+    models?: DeliveryReport[];
+    update?: unknown;
+  } | null;
   disabled?: boolean;
   clientIdConflicts?: number;
 }
@@ -140,7 +147,9 @@ export async function runDevicesCommand(positionals: string[], flags: ConfigObje
         value: (d: DeviceRow) => `${d.reported?.appliedRev ?? 0}/${d.desiredRev ?? 0}`,
         align: 'right' as const,
       },
-      { header: 'AGENT', value: (d: DeviceRow) => d.reported?.agentVersion },
+      // The agent release and its over-the-air update: `0.1.0 → 0.2.1 43%`, `0.2.1 on trial`,
+      // `0.1.0 (0.2.0 reverted)`, `0.1.0 (by image)`.
+      { header: 'AGENT', value: (d: DeviceRow) => agentUpdateCell(d.reported), max: 40 },
       { header: 'DELIVERY', value: (d: DeviceRow) => deliveryCell(d.reported?.models), max: 60 },
     ];
     console.log(renderTable(columns, devices, '(no devices enrolled)'));

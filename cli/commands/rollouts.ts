@@ -1,4 +1,11 @@
-import { type ConfigObject, GATE_METRICS, type GateMetricName, parseSelector } from '../../shared/index.js';
+import {
+  AGENT_GATE_METRICS,
+  type ConfigObject,
+  GATE_METRICS,
+  type GateMetricSet,
+  parseSelector,
+  rolloutSubject,
+} from '../../shared/index.js';
 import { HUB_CLIENT_HELP, hubEndpoint } from '../client-settings.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { table } from '../format.js';
@@ -6,9 +13,9 @@ import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { terminalSafe } from '../terminal-text.js';
 
 /** The gate metrics of one kind, as a comma-separated list (from {@link GATE_METRICS}). */
-function gateMetricsOf(kind: 'health' | 'evidence'): string {
-  return (Object.keys(GATE_METRICS) as GateMetricName[])
-    .filter((m) => GATE_METRICS[m].kind === kind)
+function gateMetricsOf(kind: 'health' | 'evidence', metrics: GateMetricSet = GATE_METRICS): string {
+  return Object.keys(metrics)
+    .filter((m) => metrics[m]?.kind === kind)
     .join(', ');
 }
 
@@ -23,6 +30,8 @@ export const ROLLOUTS_HELP = `outpost rollouts create --model M --version V [--s
                         [--stages 1,10,50,100] [--bake 10m] [--gate "error_rate<0.01" ...]
                         [--mode canary|shadow|ab] [--control V0] [--split 50]
                         [--device-deadline 30m] [--json]
+outpost rollouts create --agent V [--selector …] [--stages …] [--bake …] [--gate "online_s<=120" ...]
+                        [--device-deadline 30m] [--json]
 outpost rollouts list [--json]
 outpost rollouts status ID [--json]
 outpost rollouts pause|resume ID
@@ -35,12 +44,18 @@ Gates: METRIC OP NUMBER with OP one of < <= > >=. Metrics: ${gateMetricsOf('heal
 (evidence: the rollout waits for them, never rolls back).
 Modes: canary (stages of devices run V), shadow (V runs beside the active version; promoted
 when the last stage passes), ab (--split % of devices on V, the rest on --control).
+--agent V rolls out agent release V (outpost agents push) in canary stages: each device's
+launcher installs it and reverts it by itself when it does not confirm its health. Agent
+gates: ${gateMetricsOf('health', AGENT_GATE_METRICS)} (health) and ${gateMetricsOf('evidence', AGENT_GATE_METRICS)}
+(evidence); failed<1 is implied (one device reverting the release rolls it back) unless a
+failed gate is given.
 
 Examples:
   outpost rollouts create --model digits --version 2.0.0 --stages 10,50,100 --bake 10m \\
       --gate "requests>=100" --gate "error_rate<0.01" --gate "p95_ms<50"
   outpost rollouts create --model digits --version 2.1.0 --mode shadow --gate "agreement>0.95"
   outpost rollouts create --model digits --version 3.0.0 --mode ab --control 2.0.0 --split 50
+  outpost rollouts create --agent 0.2.0 --stages 5,50,100 --bake 30m --gate "online_s<=120" --gate "crashes<1"
   outpost rollouts status r-0123456789ab`;
 
 const endpoint = (flags: ConfigObject): HubEndpoint => hubEndpoint(flags);
@@ -62,6 +77,14 @@ export function rolloutRequestFromFlags(flags: ConfigObject): Record<string, unk
     if (typeof v !== 'string') throw new CliError(`--${name} is required`, EXIT.USAGE);
     return v;
   };
+  if (typeof flags.agent === 'string') {
+    for (const flag of ['model', 'version', 'mode', 'control', 'split'])
+      if (flags[flag] !== undefined)
+        throw new CliError(
+          `--agent takes no --${flag}: an agent rollout is a canary of one release`,
+          EXIT.USAGE,
+        );
+  }
   const mode = typeof flags.mode === 'string' ? flags.mode : 'canary';
   let selector: Record<string, string> = {};
   try {
@@ -75,9 +98,12 @@ export function rolloutRequestFromFlags(flags: ConfigObject): Record<string, unk
       : typeof flags.stages === 'string' || typeof flags.stages === 'number'
         ? numbers(String(flags.stages), '--stages')
         : undefined;
+  const target =
+    typeof flags.agent === 'string'
+      ? { target: 'agent', version: flags.agent }
+      : { model: need('model'), version: need('version') };
   return {
-    model: need('model'),
-    version: need('version'),
+    ...target,
     mode,
     selector,
     ...(stages ? { stages } : {}),
@@ -90,7 +116,14 @@ export function rolloutRequestFromFlags(flags: ConfigObject): Record<string, unk
 
 interface Rollout {
   id: string;
-  spec: { model: string; version: string; mode: string; stages: number[]; control?: string };
+  spec: {
+    target?: 'model' | 'agent';
+    model: string;
+    version: string;
+    mode: string;
+    stages: number[];
+    control?: string;
+  };
   state: string;
   stage: number;
   reason: string | null;
@@ -107,7 +140,7 @@ export function formatStatus(s: any): string {
   const r = s.rollout as Rollout;
   const out: string[] = [];
   out.push(
-    `${r.id}  ${r.spec.mode} ${r.spec.model}@${r.spec.version}${r.spec.control ? ` vs ${r.spec.control}` : ''}  ${r.state.toUpperCase()}`,
+    `${r.id}  ${r.spec.mode} ${rolloutSubject(r.spec)}${r.spec.control ? ` vs ${r.spec.control}` : ''}  ${r.state.toUpperCase()}`,
     `stage ${s.stage.index + 1}/${s.stage.of} (${s.stage.percent}%)${r.state === 'running' ? `, bake left ${Math.ceil(s.stage.bakeLeftMs / 1000)} s` : ''}${r.reason ? `\nreason: ${r.reason}` : ''}`,
     '',
   );
@@ -130,7 +163,10 @@ export function formatStatus(s: any): string {
   out.push(
     table(
       ['METRIC', ...arms.map((a) => `${a.arm} ${a.version} (${a.role}, ${a.reporting}/${a.devices} dev)`)],
-      STATUS_METRICS.map((m) => [m, ...arms.map((a) => fmt(a.metrics[m]))]),
+      (r.spec.target === 'agent' ? Object.keys(arms[0]?.metrics ?? {}) : STATUS_METRICS).map((m) => [
+        m,
+        ...arms.map((a) => fmt(a.metrics[m])),
+      ]),
     ),
     '',
   );
@@ -178,7 +214,7 @@ export async function runRolloutsCommand(positionals: string[], flags: ConfigObj
       console.log(
         json
           ? JSON.stringify(created)
-          : `created ${created.id} (${created.spec.mode} ${created.spec.model}@${created.spec.version})`,
+          : `created ${created.id} (${created.spec.mode} ${rolloutSubject(created.spec)})`,
       );
       return;
     }
@@ -191,7 +227,7 @@ export async function runRolloutsCommand(positionals: string[], flags: ConfigObj
           rollouts.map((r) => [
             r.id,
             r.spec.mode,
-            r.spec.model,
+            r.spec.target === 'agent' ? '(agent)' : r.spec.model,
             r.spec.version,
             r.state,
             `${r.stage + 1}/${r.spec.stages.length}`,

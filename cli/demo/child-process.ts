@@ -31,13 +31,20 @@ export interface OutpostProcess {
  */
 export function spawnOutpost(
   args: readonly string[],
-  options: { env?: Record<string, string>; logFile: string; readyTimeoutMs?: number },
+  options: {
+    env?: Record<string, string>;
+    logFile: string;
+    readyTimeoutMs?: number;
+    /** In a process group of its own (a launcher: killed together with its agent). */
+    detached?: boolean;
+  },
 ): OutpostProcess {
   const { file, execArgv } = entryPoint();
   const log = openSync(options.logFile, 'a');
   const child = spawn(process.execPath, [...execArgv, file, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', log, log, 'ipc'],
+    ...(options.detached ? { detached: true } : {}),
   });
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));

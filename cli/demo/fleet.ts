@@ -16,6 +16,28 @@ export interface DemoAgent {
   mqttUrl?: string;
   /** Extra arguments for its agent process (the inference phase's `--config`). */
   extraArgs?: string[];
+  /** Pid of the agent the launcher runs now (from its latest `ready`). */
+  agentPid?: number;
+}
+
+/** Whether process `pid` still runs. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** SIGKILL to a launcher's process group (the launcher and its agent). */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** The hub and agents of one demo run, all separate processes under `workDir`. */
@@ -61,11 +83,17 @@ export class DemoFleet {
     return agent;
   }
 
-  /** Starts (or restarts, on the same data directory) a device's agent process. */
+  /**
+   * Starts (or restarts, on the same data directory) a device's agent as systemd runs it:
+   * `outpost agent launch`, the launcher that runs the agent from an install slot and installs
+   * the agent releases the hub rolls out. Its agent's `ready` announcements (one per start,
+   * e.g. after an update) keep `apiUrl` current.
+   */
   async startAgent(agent: DemoAgent): Promise<void> {
     const proc = spawnOutpost(
       [
         'agent',
+        'launch',
         ...['--device-id', agent.id, '--data-dir', agent.dataDir],
         ...['--hub.mqtt-url', agent.mqttUrl ?? this.mqttUrl, '--api.port', '0'],
         ...['--link.reconnect-min-ms', '100', '--link.reconnect-max-ms', '2000'],
@@ -75,22 +103,42 @@ export class DemoFleet {
       {
         env: { OUTPOST_AGENT_DEVICE_SECRET: agent.secret },
         logFile: join(this.workDir, 'logs', `${agent.id}.log`),
+        detached: true,
       },
     );
     agent.proc = proc;
-    agent.apiUrl = String((await proc.ready).api);
+    proc.child.on('message', (m: { type?: unknown; api?: unknown; pid?: unknown }) => {
+      if (m?.type !== 'ready' || typeof m.api !== 'string') return;
+      agent.apiUrl = m.api;
+      if (typeof m.pid === 'number') agent.agentPid = m.pid;
+    });
+    const ready = await proc.ready;
+    agent.apiUrl = String(ready.api);
+    agent.agentPid = ready.pid;
   }
 
-  /** Kills an agent with SIGKILL, as a power cut or the OOM killer would, and waits for it. */
+  /**
+   * Kills an agent and its launcher with SIGKILL, as a power cut or the OOM killer would, and
+   * waits until both are gone.
+   */
   async killAgent(agent: DemoAgent): Promise<void> {
     if (!agent.proc) return;
-    agent.proc.child.kill('SIGKILL');
+    killGroup(agent.proc.child.pid);
     await agent.proc.exited;
+    const pid = agent.agentPid;
+    for (let i = 0; pid !== undefined && alive(pid) && i < 100; i++)
+      await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Stops every process gracefully. */
+  /** Stops every process gracefully (a launcher stops its agent first). */
   async stopAll(): Promise<void> {
-    await Promise.all(this.agents.map((a) => (a.proc ? stopProcess(a.proc) : undefined)));
+    await Promise.all(
+      this.agents.map(async (a) => {
+        if (!a.proc) return;
+        await stopProcess(a.proc, 15_000);
+        killGroup(a.proc.child.pid);
+      }),
+    );
     if (this.hubProc) await stopProcess(this.hubProc);
   }
 

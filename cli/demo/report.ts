@@ -1,4 +1,5 @@
 import { table } from '../format.js';
+import { agentUpdateLines, type DemoAgentUpdate } from './agent-update-phase.js';
 import { type DemoFederated, federatedLines } from './federated-phase.js';
 import type { DemoInference } from './inference-phase.js';
 import { type DemoRollouts, rolloutLines } from './rollout-phase.js';
@@ -45,6 +46,11 @@ export interface DemoReport {
   rollouts?: DemoRollouts;
   /** Federated rounds on non-IID slices, accuracy before/after, the version rolled out. */
   federated?: DemoFederated;
+  /**
+   * Over-the-air agent updates: the broken release its canary's launcher reverted (and the
+   * rollout rolled back), the good one on every device.
+   */
+  agentUpdate?: Pick<DemoAgentUpdate, 'broken' | 'good' | 'problems'>;
   perDevice: Array<{
     id: string;
     accepted: number;
@@ -89,6 +95,7 @@ export function formatSummary(report: DemoReport): string {
     ...(report.inference ? inferenceLines(report.inference) : []),
     ...(report.rollouts ? rolloutLines(report.rollouts) : []),
     ...(report.federated ? federatedLines(report.federated) : []),
+    ...(report.agentUpdate ? agentUpdateLines(report.agentUpdate) : []),
     `took                ${(report.durationMs / 1000).toFixed(1)} s`,
     '',
     report.ok ? 'OK: every event the agents stored reached the hub exactly once.' : 'FAILED:',

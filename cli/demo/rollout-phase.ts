@@ -268,5 +268,7 @@ export function rolloutAgentConfig(hubUrl: string, trustedKeys: readonly string[
   return {
     delivery: { trustedKeys, hubHttpUrl: hubUrl, retryMinMs: 200, retryMaxMs: 2000 },
     metrics: { flushIntervalMs: 500 },
+    // A new agent release has this long to confirm its health before its launcher reverts it.
+    update: { confirmTimeoutMs: 60_000 },
   };
 }

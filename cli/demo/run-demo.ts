@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hubRequest } from '../hub-client.js';
 import { agentStatus, postEvents } from './agent-client.js';
+import { type DemoAgentUpdate, runAgentUpdatePhase } from './agent-update-phase.js';
 import { digitInputs, prepareDemoModels } from './digits-models.js';
 import { type DemoFederated, runFederatedPhase } from './federated-phase.js';
 import { DemoFleet } from './fleet.js';
@@ -179,6 +180,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
           });
     if (offline) accepted.set(wanderer.id, [...(accepted.get(wanderer.id) ?? []), ...offline.accepted]);
 
+    // Over-the-air updates of the agents themselves: a broken release reverted at its
+    // canary, a good one to the whole fleet, events still exactly once.
+    const agentUpdate = await runAgentUpdatePhase(hub, fleet.agents, workDir, 10 * n, step);
+    for (const [id, numbers] of Object.entries(agentUpdate.accepted))
+      accepted.set(id, [...(accepted.get(id) ?? []), ...numbers]);
+
     await waitFor('every outbox drained', async () => {
       const statuses = await Promise.all(fleet.agents.map((a) => agentStatus(a.apiUrl ?? '')));
       return statuses.every((s) => (s.outbox[LANE]?.pending ?? 0) === 0) ? statuses : undefined;
@@ -205,6 +212,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
       inference,
       rollouts,
       federated,
+      agentUpdate,
     });
   } finally {
     await fleet.stopAll();
@@ -222,10 +230,15 @@ async function verify(
     inference: DemoInference;
     rollouts: DemoRollouts;
     federated: DemoFederated;
+    agentUpdate: DemoAgentUpdate;
   },
 ): Promise<DemoReport> {
   const hub = fleet.requireHub();
-  const problems: string[] = [...context.rollouts.problems, ...context.federated.problems];
+  const problems: string[] = [
+    ...context.rollouts.problems,
+    ...context.federated.problems,
+    ...context.agentUpdate.problems,
+  ];
   const perDevice: DemoReport['perDevice'] = [];
   for (const agent of fleet.agents) {
     const status = await agentStatus(agent.apiUrl ?? '');
@@ -279,6 +292,11 @@ async function verify(
     inference: context.inference,
     rollouts: context.rollouts,
     federated: context.federated,
+    agentUpdate: {
+      broken: context.agentUpdate.broken,
+      good: context.agentUpdate.good,
+      problems: context.agentUpdate.problems,
+    },
     perDevice,
     timeline: context.timeline,
     workDir: context.workDir,

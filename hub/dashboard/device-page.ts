@@ -1,4 +1,4 @@
-import { OutpostError } from '../../shared/index.js';
+import { agentUpdateCell, OutpostError } from '../../shared/index.js';
 import { DISABLED_PREFIX, removedAt } from '../store/device-lifecycle-types.js';
 import { type DashboardDeps, reportedView } from './context.js';
 import { deviceHealthSections } from './device-health.js';
@@ -30,7 +30,8 @@ export async function devicePage(deps: DashboardDeps, id: string): Promise<strin
           .join(', '),
       ],
       ['Last seen', ago(device.lastSeen, now)],
-      ['Agent', r.agentVersion ?? ''],
+      ['Agent', agentUpdateCell(device.reported)],
+      ['Agent updates', agentUpdateFacts(device.reported)],
       ['Host', r.host ? `${r.host.platform ?? ''}/${r.host.arch ?? ''} ${r.host.hostname ?? ''}` : ''],
       ['Profile', r.inference?.profile?.name ?? t?.profile ?? ''],
       ['Applied desired rev', r.appliedRev ?? 0],
@@ -85,4 +86,26 @@ export async function devicePage(deps: DashboardDeps, id: string): Promise<strin
 <section><h2>Outbox</h2>${table(['Lane', 'Queued', 'Bytes', 'Lost (ledger)', 'Unconfirmed drops'], lanes, 'id="device-outbox"')}</section>
 <section><h2>History</h2>${charts}</section>`;
   return page(`Device ${id}`, body);
+}
+
+/** How the agent is updated and its last revert or refusal, in one line. */
+function agentUpdateFacts(reported: unknown): string {
+  const u = (reported as { update?: Record<string, unknown> } | null)?.update as
+    | {
+        managedBy?: string;
+        slot?: string;
+        failed?: { version?: string; reason?: string };
+        refused?: { version?: string; code?: string; reason?: string };
+      }
+    | undefined;
+  if (u === undefined) return '';
+  const how =
+    u.managedBy === 'launcher'
+      ? `over the air (slot ${u.slot ?? '?'})`
+      : u.managedBy === 'image'
+        ? 'by a new image'
+        : 'not run by the launcher';
+  const failed = u.failed ? `; reverted ${u.failed.version}: ${u.failed.reason}` : '';
+  const refused = u.refused ? `; refused ${u.refused.version}: ${u.refused.code} ${u.refused.reason}` : '';
+  return `${how}${failed}${refused}`;
 }

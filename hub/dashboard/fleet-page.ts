@@ -1,3 +1,4 @@
+import { agentUpdateCell } from '../../shared/index.js';
 import { type DashboardDeps, reportedView } from './context.js';
 import { ago, esc, num, page, raw, table } from './html.js';
 
@@ -27,7 +28,8 @@ export async function fleetPage(deps: DashboardDeps): Promise<string> {
       models || raw('<span class="muted">no model</span>'),
       depth,
       t?.cache.hitRate === null || t === undefined ? '—' : `${Math.round(t.cache.hitRate * 100)} %`,
-      r.agentVersion ?? '',
+      // The release and its over-the-air update (`0.1.0 → 0.2.1 43%`, `0.1.0 (0.2.0 reverted)`).
+      agentUpdateCell(d.reported),
       ago(d.lastSeen, now),
     ];
   });

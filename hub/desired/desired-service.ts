@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  type DesiredAgent,
   type DesiredModel,
   type DesiredState,
   type DeviceId,
@@ -10,7 +11,7 @@ import type { HubBus } from '../bus/types.js';
 import { publishDesired } from '../protocol/downlink.js';
 import type { DesiredBody, ModelVersionRecord } from '../store/registry-types.js';
 import type { HubStore } from '../store/types.js';
-import { setModelEntry, withoutModel } from './sections.js';
+import { setAgentEntry, setModelEntry, withoutAgent, withoutModel } from './sections.js';
 
 /** What to pin for one model on a device. */
 export interface ModelPin {
@@ -22,6 +23,21 @@ export interface ModelPin {
   allowDowngrade?: boolean | undefined;
   /** Id of the rollout that sets this pin. */
   rollout?: string | undefined;
+}
+
+/** What to pin as a device's agent release (over-the-air update). */
+export interface AgentPin {
+  version: string;
+  /** Allows the device to go back to an older release (set by a rollback). */
+  allowDowngrade?: boolean | undefined;
+  /** Id of the rollout that sets this pin. */
+  rollout?: string | undefined;
+  /**
+   * A release without bundles in the registry is pinned with none (a rollback to the
+   * release the devices ran before: their other install slot holds it); default false:
+   * `HUB_AGENT_BUNDLE_NOT_FOUND`.
+   */
+  withoutBundles?: boolean | undefined;
 }
 
 /**
@@ -61,6 +77,14 @@ export interface DesiredService {
    * documents of the devices that changed, after publishing them.
    */
   update(deviceIds: readonly DeviceId[], change: SectionUpdate): Promise<Map<DeviceId, DesiredState>>;
+  /**
+   * Pins an agent release on many devices in ONE transaction, with the release's signed
+   * bundles (every platform: each device takes its own). Throws `HUB_AGENT_BUNDLE_NOT_FOUND`
+   * for a release without bundles (unless `withoutBundles`).
+   */
+  setAgentMany(deviceIds: readonly DeviceId[], pin: AgentPin): Promise<Map<DeviceId, DesiredState>>;
+  /** Removes the `agent` section (the devices keep the release they run). */
+  clearAgentMany(deviceIds: readonly DeviceId[]): Promise<Map<DeviceId, DesiredState>>;
   /** Devices whose desired `models` (active or shadow) reference `name@version`. */
   devicesReferencing(name: string, version: string): Promise<DeviceId[]>;
 }
@@ -131,6 +155,21 @@ export function createDesiredService(deps: DesiredServiceDeps): DesiredService {
   const clearModelMany: DesiredService['clearModelMany'] = (deviceIds, name) =>
     update(deviceIds, (current) => withoutModel(current, name));
 
+  const agentEntryOf = async (pin: AgentPin): Promise<DesiredAgent> => {
+    const bundles = await store.listAgentBundles(pin.version);
+    if (bundles.length === 0 && !pin.withoutBundles)
+      throw new OutpostError(
+        'HUB_AGENT_BUNDLE_NOT_FOUND',
+        `agent ${pin.version} has no bundle in the registry`,
+      );
+    return {
+      version: pin.version,
+      bundles: bundles.map((b) => b.signed),
+      ...(pin.allowDowngrade ? { allowDowngrade: true } : {}),
+      ...(pin.rollout !== undefined ? { rollout: pin.rollout } : {}),
+    };
+  };
+
   return {
     getDesired: (deviceId) => store.getDesired(deviceId),
     setConfig: async (deviceId, config) => {
@@ -144,6 +183,11 @@ export function createDesiredService(deps: DesiredServiceDeps): DesiredService {
     setModelMany,
     clearModel: async (deviceId, name) => one(deviceId, await clearModelMany([deviceId], name)),
     clearModelMany,
+    setAgentMany: async (deviceIds, pin) => {
+      const entry = await agentEntryOf(pin);
+      return update(deviceIds, (current) => setAgentEntry(current, entry));
+    },
+    clearAgentMany: (deviceIds) => update(deviceIds, (current) => withoutAgent(current)),
     update,
     devicesReferencing: async (name, version) => {
       const out: DeviceId[] = [];

@@ -1,4 +1,4 @@
-import { canonicalJson, type DesiredModel } from '../../shared/index.js';
+import { canonicalJson, type DesiredAgent, type DesiredModel } from '../../shared/index.js';
 import type { DesiredBody } from '../store/registry-types.js';
 
 /**
@@ -23,4 +23,18 @@ export function withoutModel(current: DesiredBody | undefined, name: string): De
   const models = current.models.filter((m) => m.name !== name);
   const { models: _models, ...rest } = current;
   return models.length > 0 ? { ...rest, models } : rest;
+}
+
+/** Sections with the `agent` section set to `entry`; `null` when it is already that. */
+export function setAgentEntry(current: DesiredBody | undefined, entry: DesiredAgent): DesiredBody | null {
+  const base: DesiredBody = current ?? { config: {} };
+  if (base.agent !== undefined && canonicalJson(base.agent) === canonicalJson(entry)) return null;
+  return { ...base, agent: entry };
+}
+
+/** Sections without the `agent` section; `null` when there is none. */
+export function withoutAgent(current: DesiredBody | undefined): DesiredBody | null {
+  if (current?.agent === undefined) return null;
+  const { agent: _agent, ...rest } = current;
+  return rest;
 }

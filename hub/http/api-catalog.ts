@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { RolloutRequestSchema } from '../../shared/index.js';
 import { SampleBodySchema, SummariesBodySchema } from '../drift/routes.js';
 import { FlTaskSpecSchema } from '../federated/task-spec.js';
+import { AgentDeleteQuerySchema, AgentPushQuerySchema } from './agents.js';
 import { CommandRequestSchema, PutDesiredRequestSchema } from './device-control.js';
 import { RemoveQuerySchema } from './device-lifecycle.js';
 import { EnrollRequestSchema } from './devices.js';
@@ -151,6 +152,28 @@ export const API_CATALOG: Record<string, RouteDoc> = {
     summary: 'Delete a version; 409 HUB_MODEL_IN_USE while referenced',
   },
   'GET /v1/keys': { tag: 'registry', auth: 'admin', summary: "The hub's signing keys, current and retired" },
+  'POST /v1/agents/releases': {
+    tag: 'registry',
+    auth: 'admin',
+    query: AgentPushQuerySchema,
+    summary: 'Push an agent bundle (application/octet-stream); the hub signs its manifest',
+  },
+  'GET /v1/agents/releases': {
+    tag: 'registry',
+    auth: 'admin',
+    summary: 'Agent releases: bundles per platform, devices running each',
+  },
+  'GET /v1/agents/releases/:version': {
+    tag: 'registry',
+    auth: 'admin',
+    summary: 'One agent release with its signed manifests',
+  },
+  'DELETE /v1/agents/releases/:version': {
+    tag: 'registry',
+    auth: 'admin',
+    query: AgentDeleteQuerySchema,
+    summary: 'Delete an agent release; 409 HUB_AGENT_BUNDLE_IN_USE while referenced',
+  },
   'POST /v1/keys/rotate': { tag: 'registry', auth: 'admin', summary: 'Rotate the signing key' },
   'GET /v1/artifacts/:sha256': {
     tag: 'registry',

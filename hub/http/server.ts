@@ -1,6 +1,7 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { isOutpostError, OUTPOST_VERSION, OutpostError } from '../../shared/index.js';
 import { tokensEqual } from '../secrets.js';
+import { registerAgentRoutes } from './agents.js';
 import { ARTIFACTS_PREFIX, registerArtifactRoutes } from './artifacts.js';
 import type { HttpDeps } from './context.js';
 import { registerDeviceControlRoutes } from './device-control.js';
@@ -83,6 +84,7 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     registerModelRoutes(app, deps, deps.delivery.registry);
     registerModelPinRoutes(app, deps, deps.delivery.desired);
     registerArtifactRoutes(app, deps, deps.delivery.registry.artifacts);
+    registerAgentRoutes(app, deps, deps.delivery.agents);
   }
   return app;
 }

@@ -2,14 +2,17 @@ import type { Logger } from 'pino';
 import type { HubBus } from '../bus/types.js';
 import { createDesiredService, type DesiredService } from '../desired/desired-service.js';
 import type { HubStore } from '../store/types.js';
+import { type AgentBundleRegistry, createAgentBundleRegistry } from './agent-bundles.js';
 import { ArtifactStore } from './artifact-store.js';
 import type { RegistryConfig } from './config.js';
 import { createRegistry, type Registry } from './registry.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 
-/** The hub's delivery part: the registry and the desired-state service. */
+/** The hub's delivery part: the registry (models and agent releases) and the desired-state service. */
 export interface HubDelivery {
   registry: Registry;
+  /** Agent releases (bundles per platform), for over-the-air agent updates. */
+  agents: AgentBundleRegistry;
   desired: DesiredService;
 }
 
@@ -29,9 +32,10 @@ export async function setupDelivery(options: {
     now: options.now,
     log: options.log('desired'),
   });
+  const artifacts = new ArtifactStore(options.dataDir);
   const registry = createRegistry({
     store: options.store,
-    artifacts: new ArtifactStore(options.dataDir),
+    artifacts,
     signingKey,
     dataDir: options.dataDir,
     maxArtifactBytes: options.config.maxArtifactBytes,
@@ -40,5 +44,13 @@ export async function setupDelivery(options: {
     now: options.now,
     log: options.log('registry'),
   });
-  return { registry, desired };
+  const agents = createAgentBundleRegistry({
+    store: options.store,
+    artifacts,
+    signingKey: () => registry.signingKey,
+    maxArtifactBytes: options.config.maxArtifactBytes,
+    now: options.now,
+    log: options.log('registry'),
+  });
+  return { registry, agents, desired };
 }

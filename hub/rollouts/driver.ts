@@ -1,7 +1,15 @@
 import type { Logger } from 'pino';
-import { cohortPosition, matchesSelector } from '../../shared/index.js';
+import { cohortPosition, matchesSelector, rolloutSubject } from '../../shared/index.js';
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { DeviceRecord, HubStore } from '../store/types.js';
+import {
+  agentCannotTakePart,
+  currentAgentVersion,
+  judgeAgentRollout,
+  refusedAgent,
+  revertedBy,
+  runsConfirmed,
+} from './agent-target.js';
 import { type DriftLookup, judgeRollout } from './evaluate.js';
 import { applyPins, currentVersion, type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
@@ -68,6 +76,7 @@ function refusalOf(device: DeviceRecord | undefined, model: string): string | un
 export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecord): Promise<void> {
   const { store, now } = deps;
   const spec = rollout.spec;
+  const agent = spec.target === 'agent';
   const strategy = ROLLOUT_STRATEGIES[spec.mode];
   const events: NewEvent[] = [];
   const at = now();
@@ -88,8 +97,12 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
     const assigned: RolloutDevice[] = [];
     const pins: Array<{ deviceId: string; pin: { version: string; shadow?: string } }> = [];
     for (const t of fresh) {
-      const previous = currentVersion(spec.model, await store.getDesired(t.deviceId), byId.get(t.deviceId));
-      const pin = strategy.pin(spec, t.arm, previous);
+      const desiredDoc = await store.getDesired(t.deviceId);
+      const device = byId.get(t.deviceId);
+      const previous = agent
+        ? currentAgentVersion(desiredDoc, device)
+        : currentVersion(spec.model, desiredDoc, device);
+      const pin = (agent ? agentCannotTakePart(device) : undefined) ?? strategy.pin(spec, t.arm, previous);
       const reports = strategy.reports(spec, t.arm);
       const row: RolloutDevice = {
         rolloutId: rollout.id,
@@ -136,6 +149,46 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
     devices = await store.listRolloutDevices(rollout.id);
   }
 
+  // 1b. An agent release: a device reports once it runs the release confirmed healthy; one
+  // whose launcher reverted it, or that refuses it, takes no further part.
+  if (agent) {
+    const changed: RolloutDevice[] = [];
+    for (const d of devices) {
+      if (d.rolledBackAt !== null || d.reportedAt !== null) continue;
+      const device = byId.get(d.deviceId);
+      if (runsConfirmed(device, spec.version)) {
+        changed.push({ ...d, reportedAt: at });
+        const back = (device?.reported as { update?: { switched?: { backOnlineMs?: number | null } } })
+          ?.update?.switched?.backOnlineMs;
+        events.push({
+          at,
+          kind: 'updated',
+          stage: rollout.stage,
+          message: `${d.deviceId} runs ${spec.version}, confirmed healthy${typeof back === 'number' ? ` (back online ${(back / 1000).toFixed(1)} s after the switch)` : ''}`,
+          detail: { device: d.deviceId, backOnlineMs: back ?? null },
+        });
+        continue;
+      }
+      if (d.excludedAt !== null) continue;
+      const reverted = revertedBy(device, spec.version, rollout.id);
+      const refused = reverted === undefined ? refusedAgent(device, spec.version) : undefined;
+      const why = reverted ?? refused;
+      if (why === undefined) continue;
+      changed.push({ ...d, excludedAt: at });
+      events.push({
+        at,
+        kind: reverted !== undefined ? 'reverted' : 'excluded',
+        stage: rollout.stage,
+        message: `${d.deviceId}: ${reverted !== undefined ? `its launcher reverted ${spec.version}: ` : ''}${why}`,
+        detail: { device: d.deviceId, reason: why, reverted: reverted !== undefined },
+      });
+    }
+    if (changed.length > 0) {
+      await store.putRolloutDevices(changed);
+      devices = await store.listRolloutDevices(rollout.id);
+    }
+  }
+
   // 2. Per-device deadlines: a device that never reports never holds the rollout.
   const late = devices.filter(
     (d) => d.reportedAt === null && d.excludedAt === null && at - d.assignedAt >= spec.deviceDeadlineMs,
@@ -143,9 +196,11 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   if (late.length > 0) {
     await store.putRolloutDevices(late.map((d) => ({ ...d, excludedAt: at })));
     for (const d of late) {
-      const why =
-        refusalOf(byId.get(d.deviceId), spec.model) ??
-        `no metrics of ${d.version} within ${spec.deviceDeadlineMs} ms`;
+      const why = agent
+        ? (refusedAgent(byId.get(d.deviceId), spec.version) ??
+          `not running agent ${d.version} within ${spec.deviceDeadlineMs} ms`)
+        : (refusalOf(byId.get(d.deviceId), spec.model) ??
+          `no metrics of ${d.version} within ${spec.deviceDeadlineMs} ms`);
       events.push({
         at,
         kind: 'excluded',
@@ -163,11 +218,23 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   if (await abortWhenNobodyTakesPart(deps, rollout, devices, fleet, events)) return;
 
   // 3. Gates over the candidate arm.
-  const rows = await store.modelCounters({ rolloutId: rollout.id });
-  const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
+  const verdict = agent
+    ? judgeAgentRollout(spec, rollout.id, devices, byId)
+    : judgeRollout(spec, strategy, devices, await store.modelCounters({ rolloutId: rollout.id }), deps.drift);
   if (verdict.verdict === 'fail' && verdict.failed) {
     const f = verdict.failed;
-    const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value === null ? 'beyond the last latency bucket' : Number(f.value.toPrecision(4))} at stage ${rollout.stage + 1} (${verdict.reporting} device(s) reporting)`;
+    const reverted = agent
+      ? devices
+          .map((d) => [d.deviceId, revertedBy(byId.get(d.deviceId), spec.version, rollout.id)] as const)
+          .filter(([, why]) => why !== undefined)
+          .map(([id, why]) => `${id}: ${why}`)
+      : [];
+    const context = agent
+      ? reverted.length > 0
+        ? reverted.slice(0, 3).join('; ')
+        : `${verdict.reporting} device(s) updated`
+      : `${verdict.reporting} device(s) reporting`;
+    const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value === null ? 'beyond the last latency bucket' : Number(f.value.toPrecision(4))} at stage ${rollout.stage + 1} (${context})`;
     await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
     const restored = await restoreDevices(deps, rollout, devices);
     await store.updateRollout(
@@ -250,7 +317,7 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
       at,
       kind: 'completed',
       stage: rollout.stage,
-      message: `${strategy.finish === 'promote' ? `promoted ${spec.version} on ${open.length} device(s); ` : ''}completed: ${spec.version} on ${open.length} device(s) (${gates})`,
+      message: `${strategy.finish === 'promote' ? `promoted ${spec.version} on ${open.length} device(s); ` : ''}completed: ${agent ? rolloutSubject(spec) : spec.version} on ${open.length} device(s) (${gates})`,
       detail: { results: verdict.results },
     },
     at,

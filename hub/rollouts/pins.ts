@@ -6,7 +6,10 @@ import type { DeviceRecord, HubStore } from '../store/types.js';
 import type { ArmPin } from './strategies/index.js';
 
 /** What rollouts need of the desired-state service (delivery). */
-export type RolloutDesired = Pick<DesiredService, 'getDesired' | 'setModelMany' | 'clearModelMany'>;
+export type RolloutDesired = Pick<
+  DesiredService,
+  'getDesired' | 'setModelMany' | 'clearModelMany' | 'setAgentMany' | 'clearAgentMany'
+>;
 
 /**
  * The version of `model` a device runs or is told to run, before a rollout pins it: its
@@ -32,12 +35,32 @@ export function currentVersion(
   return running?.version ?? null;
 }
 
-/** Applies pins, grouping devices with the same pin into one bulk change (one transaction each). */
+/**
+ * Applies pins, grouping devices with the same pin into one bulk change (one transaction each).
+ * An agent rollout pins the desired `agent` section: a rollback (`allowDowngrade`) may pin a
+ * release without bundles in the registry, which the devices hold in their other slot.
+ */
 export async function applyPins(
   desired: RolloutDesired,
   rollout: RolloutRecord,
   pins: ReadonlyArray<{ deviceId: string; pin: ArmPin; allowDowngrade?: boolean }>,
 ): Promise<void> {
+  if (rollout.spec.target === 'agent') {
+    const byPin = new Map<string, string[]>();
+    for (const p of pins) {
+      const key = `${p.pin.version}\n${p.allowDowngrade === true}`;
+      byPin.set(key, [...(byPin.get(key) ?? []), p.deviceId]);
+    }
+    for (const [key, ids] of byPin) {
+      const [version = '', downgrade] = key.split('\n');
+      await desired.setAgentMany(ids, {
+        version,
+        rollout: rollout.id,
+        ...(downgrade === 'true' ? { allowDowngrade: true, withoutBundles: true } : {}),
+      });
+    }
+    return;
+  }
   const groups = new Map<string, { ids: string[]; pin: ModelPin }>();
   for (const p of pins) {
     const pin: ModelPin = {
@@ -78,7 +101,10 @@ export async function restoreDevices(
       allowDowngrade: true,
     })),
   );
-  if (without.length > 0) await deps.desired.clearModelMany(without, rollout.spec.model);
+  if (without.length > 0) {
+    if (rollout.spec.target === 'agent') await deps.desired.clearAgentMany(without);
+    else await deps.desired.clearModelMany(without, rollout.spec.model);
+  }
   const at = deps.now();
   await deps.store.putRolloutDevices(todo.map((d) => ({ ...d, rolledBackAt: at })));
   deps.log.info(

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { OutpostError, type RolloutRequest, type RolloutState } from '../../shared/index.js';
+import { OutpostError, type RolloutRequest, type RolloutState, rolloutSubject } from '../../shared/index.js';
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { HubStore } from '../store/types.js';
+import { judgeAgentRollout, summariseAgent } from './agent-target.js';
 import { armCounters, type DriftLookup, judgeRollout, summarise } from './evaluate.js';
 import { type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
@@ -60,6 +61,18 @@ export function createRolloutService(deps: {
     if (r === undefined) throw new OutpostError('HUB_ROLLOUT_NOT_FOUND', `no rollout ${id}`);
     return r;
   };
+  const base = (rollout: RolloutRecord, devices: RolloutDevice[], timeline: RolloutEvent[]) => ({
+    rollout,
+    stage: {
+      index: rollout.stage,
+      percent: rollout.spec.stages[rollout.stage] ?? 100,
+      of: rollout.spec.stages.length,
+      startedAt: rollout.stageStartedAt,
+      bakeLeftMs: Math.max(0, rollout.stageStartedAt + rollout.spec.bakeMs - now()),
+    },
+    devices,
+    timeline,
+  });
   const event = (kind: string, stage: number, message: string, detail: unknown = null) => ({
     at: now(),
     kind,
@@ -70,7 +83,15 @@ export function createRolloutService(deps: {
 
   return {
     async create(request) {
-      const versions = [request.version, ...(request.control ? [request.control] : [])];
+      if (request.target === 'agent') {
+        if ((await store.listAgentBundles(request.version)).length === 0)
+          throw new OutpostError(
+            'HUB_AGENT_BUNDLE_NOT_FOUND',
+            `agent ${request.version} has no bundle in the registry (outpost agents push)`,
+          );
+      }
+      const versions =
+        request.target === 'agent' ? [] : [request.version, ...(request.control ? [request.control] : [])];
       for (const v of versions) {
         if ((await store.getModelVersion(request.model, v)) === undefined)
           throw new OutpostError('HUB_MODEL_NOT_FOUND', `model ${request.model}@${v} is not registered`);
@@ -81,7 +102,7 @@ export function createRolloutService(deps: {
       if (live)
         throw new OutpostError(
           'HUB_ROLLOUT_CONFLICT',
-          `rollout ${live.id} of ${request.model} is ${live.state}; abort or finish it first`,
+          `rollout ${live.id} of ${request.target === 'agent' ? 'the agent' : request.model} is ${live.state}; abort or finish it first`,
         );
       const id = `r-${randomBytes(6).toString('hex')}`;
       const stages = request.stages.map((p) => `${p}%`).join(' → ');
@@ -92,7 +113,7 @@ export function createRolloutService(deps: {
         event(
           'created',
           0,
-          `${request.mode} ${request.model}@${request.version}${request.control ? ` vs ${request.control}` : ''}: ${stages}, bake ${request.bakeMs} ms, gates ${request.gates.join(' ') || 'none'}`,
+          `${request.mode} ${rolloutSubject(request)}${request.control ? ` vs ${request.control}` : ''}: ${stages}, bake ${request.bakeMs} ms, gates ${request.gates.join(' ') || 'none'}`,
           { spec: request },
         ),
       );
@@ -113,17 +134,29 @@ export function createRolloutService(deps: {
         store.modelCounters({ rolloutId: id }),
         store.listRolloutEvents(id),
       ]);
+      if (spec.target === 'agent') {
+        const byId = new Map((await store.listDevices()).map((d) => [d.id, d]));
+        const judged = judgeAgentRollout(spec, id, devices, byId);
+        return {
+          ...base(rollout, devices, timeline),
+          gates: judged.results,
+          verdict: judged.verdict,
+          arms: [
+            {
+              arm: 'candidate',
+              version: spec.version,
+              role: 'agent',
+              devices: judged.agent.assigned,
+              reporting: judged.agent.updated,
+              metrics: summariseAgent(judged.agent),
+            },
+          ],
+        };
+      }
       const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
       const armNames = spec.mode === 'ab' ? (['candidate', 'control'] as const) : (['candidate'] as const);
       return {
-        rollout,
-        stage: {
-          index: rollout.stage,
-          percent: spec.stages[rollout.stage] ?? 100,
-          of: spec.stages.length,
-          startedAt: rollout.stageStartedAt,
-          bakeLeftMs: Math.max(0, rollout.stageStartedAt + spec.bakeMs - now()),
-        },
+        ...base(rollout, devices, timeline),
         gates: verdict.results,
         verdict: verdict.verdict,
         arms: armNames.map((arm) => {
@@ -139,8 +172,6 @@ export function createRolloutService(deps: {
             metrics: summarise(counters),
           };
         }),
-        devices,
-        timeline,
       };
     },
     async pause(id) {

@@ -1,3 +1,17 @@
+/** The agent bundles on PostgreSQL; mirrors `AGENT_BUNDLES_SQLITE_MIGRATION`. */
+export const AGENT_BUNDLES_POSTGRES_MIGRATION = `
+  CREATE TABLE agent_bundles (
+    version    TEXT COLLATE "C" NOT NULL,
+    platform   TEXT COLLATE "C" NOT NULL,
+    sha256     TEXT NOT NULL,
+    size       BIGINT NOT NULL,
+    signed     TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (version, platform)
+  );
+  CREATE INDEX agent_bundles_sha ON agent_bundles (sha256);
+`;
+
 /** The federated tables on PostgreSQL; mirrors `FEDERATED_SQLITE_MIGRATION`. */
 const FEDERATED_POSTGRES_MIGRATION = `
   CREATE TABLE fl_tasks (
@@ -244,4 +258,6 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, epoch)
   );
   `,
+  // 9: agent bundles (over-the-air agent updates).
+  AGENT_BUNDLES_POSTGRES_MIGRATION,
 ];

@@ -113,7 +113,9 @@ export function registryArea(db: Sql): RegistryArea {
 
     async artifactInUse(sha256: string): Promise<boolean> {
       return (
-        (await db.get('SELECT 1 AS one FROM model_variants WHERE sha256 = ? LIMIT 1', [sha256])) !== undefined
+        (await db.get('SELECT 1 AS one FROM model_variants WHERE sha256 = ? LIMIT 1', [sha256])) !==
+          undefined ||
+        (await db.get('SELECT 1 AS one FROM agent_bundles WHERE sha256 = ? LIMIT 1', [sha256])) !== undefined
       );
     },
   };

@@ -62,6 +62,24 @@ const FEDERATED_SQLITE_MIGRATION = `
 `;
 
 /**
+ * The hub SQLite migration of the agent bundles of the registry (over-the-air agent updates,
+ * docs/agent-updates.md): one row per (release, platform) with its signed manifest; the
+ * bytes are content-addressed artifacts like models'.
+ */
+export const AGENT_BUNDLES_SQLITE_MIGRATION = `
+  CREATE TABLE agent_bundles (
+    version    TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    signed     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (version, platform)
+  ) STRICT;
+  CREATE INDEX agent_bundles_sha ON agent_bundles (sha256);
+`;
+
+/**
  * Numbered migrations of the hub's SQLite store, applied by `runMigrations` (shared) and
  * tracked by `PRAGMA user_version`. Append only: never edit a released entry.
  */
@@ -232,4 +250,6 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, epoch)
   ) STRICT;
   `,
+  // 8: agent bundles (over-the-air agent updates).
+  AGENT_BUNDLES_SQLITE_MIGRATION,
 ];

@@ -1,3 +1,4 @@
+import { agentBundleArea } from './agent-bundles.js';
 import { brokerCredentialArea } from './broker-credentials.js';
 import { desiredArea } from './desired.js';
 import { deviceArea } from './devices.js';
@@ -23,6 +24,7 @@ export function assembleHubStore(db: SqlDatabase): HubStore {
     ...skipArea(db),
     ...rescoreArea(db),
     ...registryArea(db),
+    ...agentBundleArea(db),
     ...brokerCredentialArea(db),
     ...rolloutArea(db),
     ...federatedArea(db),

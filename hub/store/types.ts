@@ -6,6 +6,7 @@ import type {
   RemoteConfig,
   UplinkBatch,
 } from '../../shared/index.js';
+import type { AgentBundleStore } from './agent-bundle-types.js';
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
 import type { DeviceLifecycleStore } from './device-lifecycle-types.js';
 import type { FederatedStore } from './federated-types.js';
@@ -123,6 +124,7 @@ export interface SkipTotal {
  */
 export interface HubStore
   extends RegistryStore,
+    AgentBundleStore,
     BrokerCredentialStore,
     DeviceLifecycleStore,
     FederatedStore,

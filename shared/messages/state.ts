@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BundlePlatformSchema, SignedAgentBundleSchema } from '../agent-bundle.js';
 import { InferenceReportSchema } from '../inference.js';
 import { ManifestSchema, SemverSchema, SignedManifestSchema } from '../manifest.js';
 import { EpochMs, ProtocolVersion } from './common.js';
@@ -45,6 +46,23 @@ export const DesiredModelSchema = z.object({
 export type DesiredModel = z.infer<typeof DesiredModelSchema>;
 
 /**
+ * The agent release the hub wants on a device (docs/agent-updates.md): the version and its
+ * signed bundles, one per platform (the device takes the one made for its os, arch, libc and
+ * Node ABI). No bundle means the version is expected in the device's other install slot (a
+ * rollback to the release it ran before). The agent refuses a version older than the one
+ * it runs unless `allowDowngrade`.
+ */
+export const DesiredAgentSchema = z.object({
+  version: SemverSchema,
+  bundles: z.array(SignedAgentBundleSchema).max(16),
+  /** Set by a rollback: the device may go back to an older release. */
+  allowDowngrade: z.boolean().optional(),
+  /** Id of the rollout that set this section, if any. */
+  rollout: z.string().min(1).max(128).optional(),
+});
+export type DesiredAgent = z.infer<typeof DesiredAgentSchema>;
+
+/**
  * `outpost/v1/d/{id}/desired` (retained): what the hub wants the device to be. `rev` grows
  * by one with every change; a device never applies a rev lower than one it applied.
  * Sections: `config`, `models`; later issues add a federated task.
@@ -61,6 +79,8 @@ export const DesiredStateSchema = z.object({
   models: z.array(DesiredModelSchema).max(256).optional(),
   /** The federated task this device takes part in. */
   federated: FederatedSectionSchema.optional(),
+  /** The agent release this device should run (over-the-air update). */
+  agent: DesiredAgentSchema.optional(),
 });
 export type DesiredState = z.infer<typeof DesiredStateSchema>;
 
@@ -123,6 +143,78 @@ export const ModelDeliveryReportSchema = z.object({
 export type ModelDeliveryReport = z.infer<typeof ModelDeliveryReportSchema>;
 
 /**
+ * How the agent is updated and where its update stands (docs/agent-updates.md). Loose (string
+ * states): a newer agent's states are shown as they come, never a reason to drop the report.
+ */
+export const AgentUpdateReportSchema = z.object({
+  /**
+   * `launcher`: run by the launcher from an install slot, updated over the air; `image`: a
+   * container, updated by a new image; `none`: started directly, updated by reinstalling.
+   */
+  managedBy: z.string().max(16),
+  /** The install slot this agent runs from (`a` or `b`), under the launcher. */
+  slot: z.string().max(8).optional(),
+  /** The platform bundles must be made for. */
+  platform: BundlePlatformSchema.optional(),
+  /**
+   * `current` (runs the desired release, or none is desired), `downloading`, `installing`
+   * (handed to the launcher), `trial` (a new release not yet confirmed healthy), `failed` (the
+   * desired release was reverted), `refused` (the desired release cannot be installed here).
+   */
+  state: z.string().max(32),
+  /** The release the desired state asks for, if any. */
+  desired: SemverSchema.optional(),
+  downloading: z
+    .object({
+      version: SemverSchema,
+      bytes: z.number().int().nonnegative(),
+      total: z.number().int().nonnegative(),
+    })
+    .optional(),
+  /** This release runs on trial: reverted unless it confirms its health by `deadline`. */
+  trial: z.object({ from: z.string().max(64), deadline: EpochMs }).optional(),
+  /**
+   * How this release came up after the launcher switched to it: when, from which release, and
+   * the time from the switch to its first connection to the hub (null before it).
+   */
+  switched: z
+    .object({
+      from: z.string().max(64),
+      at: EpochMs,
+      backOnlineMs: z.number().int().nonnegative().nullable(),
+    })
+    .optional(),
+  /**
+   * The last release the launcher reverted, and why (kept until an update succeeds), with the
+   * rollout that asked for it.
+   */
+  failed: z
+    .object({
+      version: z.string().max(64),
+      reason: z.string().max(1024),
+      at: EpochMs,
+      rollout: z.string().max(128).optional(),
+    })
+    .optional(),
+  /** Why the desired release is not installed here (wrong platform, a downgrade, a bad signature …). */
+  refused: z
+    .object({
+      version: z.string().max(64),
+      code: z.string().max(64),
+      reason: z.string().max(1024),
+      at: EpochMs,
+    })
+    .optional(),
+  /** Times the launcher restarted this release after it exited on its own. */
+  crashes: z.number().int().nonnegative(),
+  /** Error-or-worse log lines of this agent since it started. */
+  errors: z.number().int().nonnegative(),
+  /** False while a lane that had events waiting at start has had none acknowledged since. */
+  outboxDraining: z.boolean().optional(),
+});
+export type AgentUpdateReport = z.infer<typeof AgentUpdateReportSchema>;
+
+/**
  * `outpost/v1/d/{id}/state` (retained): what the device is. Loose on purpose: an older hub
  * keeps fields a newer agent adds, and they are validated once the hub knows them.
  */
@@ -158,5 +250,7 @@ export const ReportedStateSchema = z.looseObject({
   models: z.array(ModelDeliveryReportSchema).max(256).optional(),
   /** The MQTT link: its last error (before this connection, typically), null when none. */
   link: z.object({ lastError: z.string().max(1024).nullable() }).optional(),
+  /** How the agent is updated and where its update stands. */
+  update: AgentUpdateReportSchema.optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;

@@ -19,7 +19,9 @@ test("outpost completion bash completes commands, subcommands and each command's
   try {
     const script = join(dir.path, 'outpost.bash');
     writeFileSync(script, res.stdout);
-    assert.deepEqual(complete(script, ['outpost', 'ag']), ['agent']);
+    assert.deepEqual(complete(script, ['outpost', 'ag']), ['agent', 'agents']);
+    assert.deepEqual(complete(script, ['outpost', 'agents', 'pu']), ['push']);
+    assert.deepEqual(complete(script, ['outpost', 'agent', 'la']), ['launch']);
     assert.deepEqual(complete(script, ['outpost', 'rollouts', 'cr']), ['create']);
     assert.deepEqual(complete(script, ['outpost', 'hub', '--http.p']), ['--http.port']);
     assert.deepEqual(complete(script, ['outpost', 'agent', 'join', '--d']), ['--data-dir']);

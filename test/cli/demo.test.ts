@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runCli } from './run-cli.js';
 
-test('outpost demo --json: 3 devices online, every event ingested once, one agent crashed, one offline', async () => {
+test('outpost demo --json: 3 devices online, every event ingested once, one agent crashed, one offline, agents updated over the air', async () => {
   const { code, stdout, stderr } = await runCli(['demo', '--json'], {}, 300_000);
   assert.equal(code, 0, `demo failed:\n${stdout}\n${stderr}`);
   const report = JSON.parse(stdout.trim());
@@ -71,4 +71,14 @@ test('outpost demo --json: 3 devices online, every event ingested once, one agen
   assert.ok(fl.rounds.length >= 1);
   assert.ok(fl.accuracyAfter > fl.accuracyBefore, `${fl.accuracyBefore} -> ${fl.accuracyAfter}`);
   assert.deepEqual([...fl.runningIt].sort(), ['demo-1', 'demo-2', 'demo-3']);
+  // The agents themselves updated over the air: the broken 0.2.0 (it exits at start) reached
+  // only its canary, whose launcher reverted it by itself, and the rollout rolled back; the
+  // good 0.2.1 then reached the whole fleet. The event counts above span both updates.
+  const au = report.agentUpdate;
+  assert.deepEqual(au.problems, []);
+  assert.equal(au.broken.rolledBack, true);
+  assert.match(au.broken.device, /^demo-[123]$/);
+  assert.match(au.broken.reason, /^0\.2\.0 exited \(code 1\) before confirming its health$/);
+  assert.equal(au.good.version, '0.2.1');
+  assert.deepEqual([...au.good.devices].sort(), ['demo-1', 'demo-2', 'demo-3']);
 });

@@ -39,7 +39,7 @@ test('agent install --dry-run prints unit and masked env file, writes nothing', 
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^User=pi$/m);
     assert.match(res.stdout, /^Group=pi$/m);
-    assert.match(res.stdout, new RegExp(`^ExecStart=${process.execPath} ${main} agent$`, 'm'));
+    assert.match(res.stdout, new RegExp(`^ExecStart=${process.execPath} ${main} agent launch$`, 'm'));
     assert.match(res.stdout, /^OUTPOST_AGENT_DEVICE_SECRET=\*{8}$/m);
     assert.ok(!res.stdout.includes(SECRET), 'the secret is never printed');
     assert.deepEqual(readdirSync(dir.path), []);
