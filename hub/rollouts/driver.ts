@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { cohortPosition, matchesSelector } from '../../shared/index.js';
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { DeviceRecord, HubStore } from '../store/types.js';
-import { type DriftLookup, judgeRollout } from './evaluate.js';
+import { candidateDrift, type DriftLookup, judgeRollout } from './evaluate.js';
 import { applyPins, currentVersion, type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
 
@@ -164,7 +164,13 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
 
   // 3. Gates over the candidate arm.
   const rows = await store.modelCounters({ rolloutId: rollout.id });
-  const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
+  const verdict = judgeRollout(
+    spec,
+    strategy,
+    devices,
+    rows,
+    await candidateDrift(spec, strategy, deps.drift),
+  );
   if (verdict.verdict === 'fail' && verdict.failed) {
     const f = verdict.failed;
     const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value === null ? 'beyond the last latency bucket' : Number(f.value.toPrecision(4))} at stage ${rollout.stage + 1} (${verdict.reporting} device(s) reporting)`;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { OutpostError, type RolloutRequest, type RolloutState } from '../../shared/index.js';
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { HubStore } from '../store/types.js';
-import { armCounters, type DriftLookup, judgeRollout, summarise } from './evaluate.js';
+import { armCounters, candidateDrift, type DriftLookup, judgeRollout, summarise } from './evaluate.js';
 import { type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
 
@@ -113,7 +113,13 @@ export function createRolloutService(deps: {
         store.modelCounters({ rolloutId: id }),
         store.listRolloutEvents(id),
       ]);
-      const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
+      const verdict = judgeRollout(
+        spec,
+        strategy,
+        devices,
+        rows,
+        await candidateDrift(spec, strategy, deps.drift),
+      );
       const armNames = spec.mode === 'ab' ? (['candidate', 'control'] as const) : (['candidate'] as const);
       return {
         rollout,

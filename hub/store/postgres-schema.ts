@@ -1,3 +1,7 @@
+import { RATE_BUCKETS_POSTGRES_MIGRATION } from './rate-limit-schema.js';
+import { SECAGG_POSTGRES_MIGRATION } from './secagg-schema.js';
+import { TELEMETRY_POSTGRES_MIGRATION } from './telemetry-schema.js';
+
 /** The federated tables on PostgreSQL; mirrors `FEDERATED_SQLITE_MIGRATION`. */
 const FEDERATED_POSTGRES_MIGRATION = `
   CREATE TABLE fl_tasks (
@@ -244,4 +248,10 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (device_id, epoch)
   );
   `,
+  // 9: device telemetry and drift state, folded from the stored telemetry events.
+  TELEMETRY_POSTGRES_MIGRATION,
+  // 10: secure-aggregation rounds: the protocol state a new hub process finishes a round from.
+  SECAGG_POSTGRES_MIGRATION,
+  // 11: token buckets every replica charges (shared rate limits).
+  RATE_BUCKETS_POSTGRES_MIGRATION,
 ];
