@@ -48,7 +48,13 @@ export {
   type UnmaskResponse,
 } from './secagg/messages.js';
 export { decodeFixed, encodeFixed } from './secagg/ring.js';
-export { type SecAggResult, SecAggServer } from './secagg/server.js';
+export {
+  checkAdvertisement,
+  checkShares,
+  checkUnmasking,
+  type SecAggResult,
+  SecAggServer,
+} from './secagg/server.js';
 export { combine as shamirCombine, type Share, split as shamirSplit } from './secagg/shamir.js';
 export { globalFromSecureSum, secureInput, secureInputLength } from './secagg/weighted.js';
 export { loadMnistSplit, type MnistSplit, subset } from './simulate/data.js';

@@ -37,6 +37,7 @@ import { Rejections } from './rejections.js';
 import { type HubRollouts, setupRollouts } from './rollouts/setup.js';
 import { AuthFailureGuard } from './security/failure-guard.js';
 import { installRateLimit } from './security/rate-limit.js';
+import { SharedAuthFailureGuard } from './security/shared-failure-guard.js';
 import { TokenBuckets } from './security/token-bucket.js';
 import { HubCounters, type HubStats } from './stats.js';
 import { openHubStore } from './store/open.js';
@@ -148,7 +149,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (ws) await step('WebSocket transport', () => ws.close());
     await step('MQTT listener', () => tcpClosed);
     if (parts.tls) await step('MQTT TLS listener', () => closeServer(parts.tls as TlsServer));
-    parts.ops?.close();
+    if (parts.ops) await step('telemetry fold', () => (parts.ops as HubOperations).close());
     if (parts.https) {
       const https = parts.https;
       https.closeAllConnections();
@@ -261,6 +262,8 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       logger: log('protocol'),
       maxPayloadBytes: cfg.mqtt.maxPayloadBytes,
       onResultsStored: () => parts.rescorer?.kick(),
+      // Device telemetry and drift are folded from the stored events into the store.
+      onTelemetryStored: () => parts.ops?.fold.kick(),
       onLearningStored: async (deviceId, events) => (await federatedPart)?.ingest.handle(deviceId, events),
       ...(evictExternal ? { evict: evictExternal } : {}),
     });
@@ -324,7 +327,8 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       bodyLimitBytes: cfg.http.bodyLimitBytes,
       endpoints: () => endpoints,
       hubBrokerUsername: cfg.broker.username,
-      authFailures: new AuthFailureGuard(cfg.limits.http),
+      // Failed device credentials over HTTP: one budget in the store for every replica.
+      authFailures: new SharedAuthFailureGuard(store, 'http.auth', cfg.limits.http),
       stats: () => counters.snapshot(),
       now: Date.now,
       models,

@@ -65,20 +65,78 @@ export async function connectDevice(url: string, device: FleetDevice): Promise<S
   return sim;
 }
 
-/** Sends `batches` results batches of `perBatch` events, one at a time, each waiting for its ack. */
-export async function sendEvents(sim: SimDevice, batches: number, perBatch: number, latencies: number[]) {
+/** Which events the devices send: inference results, or device telemetry and drift summaries. */
+export type FleetLane = 'results' | 'telemetry';
+
+const LEDGER = { quota: { count: 0, bytes: 0 }, ttl: { count: 0, bytes: 0 }, unconfirmed: 0 };
+
+/** Bin edges of the bench model's drift baseline: 4 features, 9 edges (10 bins) each. */
+export const BENCH_DRIFT_EDGES = [-1.5, -1, -0.5, -0.2, 0, 0.2, 0.5, 1, 1.5];
+
+/**
+ * Event `k` of a device on `lane`: a result; or, alternately, a `telemetry.device` report (what
+ * the agent sends every interval, ~1 KB) and a `telemetry.drift` summary of `bench@1.0.0` (4
+ * features × 10 bins, 3 classes, as the agent's summariser sends it).
+ */
+export function fleetEvent(lane: FleetLane, k: number, now: number): { type: string; body: unknown } {
+  if (lane === 'results') return { type: 'bench.result', body: { label: k % 10, confidence: 0.9 } };
+  if (k % 2 === 0)
+    return {
+      type: 'telemetry.device',
+      body: {
+        at: now,
+        uptimeS: k,
+        profile: 'x86-64-cpu',
+        memory: { rssBytes: 50_000_000 + k, heapUsedBytes: 20_000_000 },
+        disk: { freeBytes: 10_000_000_000, totalBytes: 20_000_000_000 },
+        engines: [{ model: 'bench', version: '1.0.0', precision: 'fp32', engine: 'onnx:cpu' }],
+        cache: { hits: k, misses: 1, evictions: 0, entries: 1, bytes: 10, maxBytes: 100, hitRate: 0.5 },
+        outbox: {
+          telemetry: { depth: k % 7, bytes: 100, ledger: LEDGER },
+          results: { depth: 0, bytes: 0, ledger: LEDGER },
+          learning: { depth: 0, bytes: 0, ledger: LEDGER },
+        },
+        link: { connects: 1, deadLinks: 0, pingRttMs: 4 },
+      },
+    };
+  const counts = () => Array.from({ length: BENCH_DRIFT_EDGES.length + 1 }, (_, i) => 5 + ((i * 7 + k) % 11));
+  return {
+    type: 'telemetry.drift',
+    body: {
+      from: now - 60_000,
+      to: now,
+      models: [
+        {
+          model: 'bench',
+          version: '1.0.0',
+          rows: 10 * 10,
+          features: [counts(), counts(), counts(), counts()],
+          classes: [40, 35, 25],
+        },
+      ],
+    },
+  };
+}
+
+/** Sends `batches` batches of `perBatch` events on `lane`, one at a time, each waiting for its ack. */
+export async function sendEvents(
+  sim: SimDevice,
+  batches: number,
+  perBatch: number,
+  latencies: number[],
+  lane: FleetLane = 'results',
+) {
   for (let b = 0; b < batches; b++) {
     const batchId = `${sim.device.id}-${b}`;
     const batch = {
       v: PROTOCOL_VERSION,
       epoch: 'epochfleet1',
-      lane: 'results',
+      lane,
       batchId,
       events: Array.from({ length: perBatch }, (_, i) => ({
         seq: 1 + b * perBatch + i,
-        type: 'bench.result',
+        ...fleetEvent(lane, b * perBatch + i, Date.now()),
         at: Date.now(),
-        body: { label: i % 10, confidence: 0.9 },
       })),
     };
     const acked = new Promise<number>((resolve) => sim.acks.set(batchId, resolve));

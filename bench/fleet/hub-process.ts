@@ -15,6 +15,19 @@ export function rssOf(pid: number | undefined): number {
   }
 }
 
+/** CPU time (user + system) a process used so far, ms (Linux `/proc/PID/stat`), or NaN elsewhere. */
+export function cpuMsOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** `outpost hub` in a child process (so its memory is its own), configured by env. */
 export async function startHubProcess(env: Record<string, string>): Promise<{
   http: string;

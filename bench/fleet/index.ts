@@ -1,5 +1,5 @@
 import { randomBytes, scrypt } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMosquitto } from '../../hub/broker/mosquitto-process.js';
@@ -11,8 +11,15 @@ import { millis, percentile, perSecond, timed } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark, BenchOptions } from '../lib/types.js';
 import { BENCH_SCRYPT_N, enrollFleet, type FleetDevice, makeFleet } from './credentials.js';
-import { connectDevice, pool, type SimDevice, sendEvents } from './devices.js';
-import { rssOf, startHubProcess } from './hub-process.js';
+import {
+  BENCH_DRIFT_EDGES,
+  connectDevice,
+  type FleetLane,
+  pool,
+  type SimDevice,
+  sendEvents,
+} from './devices.js';
+import { cpuMsOf, rssOf, startHubProcess } from './hub-process.js';
 
 const HUB_PASSWORD = randomBytes(24).toString('base64url');
 const MiB = 1024 * 1024;
@@ -27,12 +34,37 @@ interface ModeResult {
   p99: number;
   bytesPerDevice: number;
   resent: number;
+  /** Hub CPU time from the first batch until every event's effect is visible, ms. */
+  hubCpuMs: number;
+  /** Telemetry lane: from the last ack until every device's last report shows in the API, ms. */
+  visibleMs: number | null;
+}
+
+/** Waits until `GET /v1/telemetry/devices` shows every device's last report; ms waited. */
+async function telemetryVisible(
+  http: string,
+  token: string,
+  devices: number,
+  lastUptime: number,
+): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const res = await fetch(`${http}/v1/telemetry/devices`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = (await res.json()) as { devices: Array<{ latest: { uptimeS: number } }> };
+    const done = body.devices.filter((d) => d.latest.uptimeS === lastUptime).length;
+    if (done >= devices) return performance.now() - start;
+    if (performance.now() - start > 120_000)
+      throw new Error(`only ${done}/${devices} reports visible after 120 s`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function runMode(
   mode: 'embedded' | 'mosquitto' | 'nats',
   fleet: readonly FleetDevice[],
-  sizes: { batches: number; perBatch: number; concurrency: number },
+  sizes: { batches: number; perBatch: number; concurrency: number; lane: FleetLane },
   progress: (line: string) => void,
   mosquittoBin: string,
   natsBin: string,
@@ -112,10 +144,33 @@ async function runMode(
     progress(
       `${mode}: connected in ${millis(connect.ms)}; sending ${sizes.batches}×${sizes.perBatch} events each`,
     );
+    const token = (await readFile(join(dir, 'admin-token'), 'utf8')).trim();
+    if (sizes.lane === 'telemetry') {
+      // A baseline, so that each drift evaluation computes PSI and KS like a real one.
+      const res = await fetch(`${hub.http}/v1/drift/baselines/bench/1.0.0`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          features: Array.from({ length: 4 }, () => ({
+            edges: BENCH_DRIFT_EDGES,
+            counts: new Array(10).fill(100),
+          })),
+          classes: [34, 33, 33],
+        }),
+      });
+      if (!res.ok) throw new Error(`drift baseline: ${res.status} ${await res.text()}`);
+    }
     const latencies: number[] = [];
+    const cpuBefore = cpuMsOf(hub.child.pid);
     const ingest = await timed(() =>
-      Promise.all(devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies))),
+      Promise.all(devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies, sizes.lane))),
     );
+    const total = sizes.batches * sizes.perBatch;
+    // The last telemetry.device report of each device is event total - 2 or total - 1 (even k).
+    const lastUptime = (total - 1) % 2 === 0 ? total - 1 : total - 2;
+    const visibleMs =
+      sizes.lane === 'telemetry' ? await telemetryVisible(hub.http, token, devices.length, lastUptime) : null;
+    const hubCpuMs = cpuMsOf(hub.child.pid) - cpuBefore;
     return {
       mode,
       connectMs: connect.ms,
@@ -126,6 +181,8 @@ async function runMode(
       p99: percentile(latencies, 99),
       bytesPerDevice: (connected - baseline) / fleet.length,
       resent: devices.reduce((n, d) => n + d.resent, 0),
+      hubCpuMs,
+      visibleMs,
     };
   } finally {
     await pool(devices, 500, (d) => d.client.endAsync(true).then(() => undefined));
@@ -154,7 +211,7 @@ export const fleetBenchmark: Benchmark = {
   async run(options: BenchOptions): Promise<string> {
     const params = options.params ?? {};
     for (const key of Object.keys(params)) {
-      if (!['devices', 'events', 'batch', 'broker'].includes(key))
+      if (!['devices', 'events', 'batch', 'broker', 'lane'].includes(key))
         throw new Error(`fleet: unknown setting --${key}`);
     }
     const count = Number(params.devices ?? (options.quick ? 300 : 5000));
@@ -175,7 +232,10 @@ export const fleetBenchmark: Benchmark = {
     const broker = String(params.broker ?? 'both');
     if (!(broker in brokers))
       throw new Error(`fleet: --broker must be both, all, embedded, mosquitto or nats, not ${broker}`);
-    const sizes = { batches: events / perBatch, perBatch, concurrency: 200 };
+    const lane = String(params.lane ?? 'results');
+    if (lane !== 'results' && lane !== 'telemetry')
+      throw new Error(`fleet: --lane must be results or telemetry, not ${lane}`);
+    const sizes = { batches: events / perBatch, perBatch, concurrency: 200, lane: lane as FleetLane };
     const mosquittoPeer = findPeer(
       'Mosquitto',
       'OUTPOST_BENCH_MOSQUITTO',
@@ -218,9 +278,11 @@ export const fleetBenchmark: Benchmark = {
       millis(r.p99),
       `${(r.bytesPerDevice / 1024).toFixed(1)} KiB`,
       String(r.resent),
+      `${((r.hubCpuMs * 1000) / r.events).toFixed(0)} µs`,
+      r.visibleMs === null ? '' : millis(r.visibleMs),
     ]);
     return [
-      `fleet: ${count} devices, ${events} events each in batches of ${perBatch}, QoS 1, one ack per batch`,
+      `fleet: ${count} devices, ${events} ${lane === 'telemetry' ? 'telemetry events (device reports and drift summaries, alternately)' : 'events'} each in batches of ${perBatch}, QoS 1, one ack per batch`,
       machine(),
       '',
       table(
@@ -233,6 +295,8 @@ export const fleetBenchmark: Benchmark = {
           'ack p99',
           'memory/device',
           'resent',
+          'hub CPU/event',
+          'visible after',
         ],
         rows,
       ),
@@ -241,6 +305,9 @@ export const fleetBenchmark: Benchmark = {
       'Ratios are against the first broker in the same run. Devices, hub and broker share this',
       "machine's cores; memory/device = growth of hub RSS (+ Mosquitto's or the NATS nodes' RSS) from before the storm",
       'to all connected, divided by the devices. Both hubs use SQLite (FULL sync) for the events.',
+      "Hub CPU/event: the hub process's CPU time from the first batch until the last effect is",
+      'visible, per event. Visible after (telemetry lane): from the last ack until every device',
+      'last report is served by GET /v1/telemetry/devices.',
       `Device hashes use scrypt N=${BENCH_SCRYPT_N}; production enrollment uses N=16384, whose check took`,
       `${millis(scryptMs)} of one core here: the embedded broker pays it on every CONNECT (about`,
       `${((scryptMs * count) / 1000).toFixed(0)} core-seconds for this storm), Mosquitto pays PBKDF2-SHA512 x101 instead,`,

@@ -28,6 +28,31 @@ export interface SecAggResult {
 }
 
 /**
+ * The checks {@link SecAggServer} applies to each message on its own (shape, membership), for
+ * a server whose state lives elsewhere (the hub checks a device message against the stored
+ * round before storing it): each throws `FL_SECAGG_FAILED` naming the problem.
+ */
+export function checkAdvertisement(ad: Advertisement): void {
+  if (unb64(ad.encPublicKey).length !== 32 || unb64(ad.maskPublicKey).length !== 32)
+    throw fail(`${ad.clientId}: public keys must be 32 bytes`);
+}
+
+/** `from`'s share messages: exactly one to every other roster member (see {@link checkAdvertisement}). */
+export function checkShares(roster: Roster, from: string, messages: readonly EncryptedShares[]): void {
+  if (!roster.some((r) => r.clientId === from)) throw fail(`${from} is not in the roster`);
+  const expected = roster.filter((r) => r.clientId !== from).map((r) => r.clientId);
+  const to = messages.map((m) => m.to).sort();
+  if (messages.some((m) => m.from !== from) || to.join('\n') !== expected.join('\n')) {
+    throw fail(`${from} must send exactly one share message to every other roster member`);
+  }
+}
+
+/** An unmasking answer: from a survivor (see {@link checkAdvertisement}). */
+export function checkUnmasking(survivors: readonly string[], response: UnmaskResponse): void {
+  if (!survivors.includes(response.from)) throw fail(`${response.from} is not a survivor`);
+}
+
+/**
  * The server side of secure aggregation (see {@link SecAggClient}). It relays messages and
  * learns only the sum of the survivors' inputs: it never sees a single unmasked input as long
  * as fewer than t clients collude with it and it follows the protocol. Phases run in order:
@@ -53,8 +78,7 @@ export class SecAggServer {
   receiveAdvertisement(ad: Advertisement): void {
     if (this.#roster) throw fail(`advertisement from ${ad.clientId} after the roster was fixed`);
     if (this.#ads.has(ad.clientId)) throw fail(`${ad.clientId} advertised twice`);
-    if (unb64(ad.encPublicKey).length !== 32 || unb64(ad.maskPublicKey).length !== 32)
-      throw fail(`${ad.clientId}: public keys must be 32 bytes`);
+    checkAdvertisement(ad);
     this.#ads.set(ad.clientId, ad);
   }
 
@@ -73,13 +97,8 @@ export class SecAggServer {
   receiveShares(from: string, messages: EncryptedShares[]): void {
     const roster = this.#roster;
     if (!roster || this.#u2) throw fail(`shares from ${from} outside the sharing phase`);
-    if (!roster.some((r) => r.clientId === from)) throw fail(`${from} is not in the roster`);
     if (this.#shares.has(from)) throw fail(`${from} sent shares twice`);
-    const expected = roster.filter((r) => r.clientId !== from).map((r) => r.clientId);
-    const to = messages.map((m) => m.to).sort();
-    if (messages.some((m) => m.from !== from) || to.join('\n') !== expected.join('\n')) {
-      throw fail(`${from} must send exactly one share message to every other roster member`);
-    }
+    checkShares(roster, from, messages);
     this.#shares.set(from, messages);
   }
 
@@ -124,7 +143,7 @@ export class SecAggServer {
   receiveUnmasking(response: UnmaskResponse): void {
     const u3 = this.#u3;
     if (!u3) throw fail(`unmasking from ${response.from} before the survivors were fixed`);
-    if (!u3.includes(response.from)) throw fail(`${response.from} is not a survivor`);
+    checkUnmasking(u3, response);
     if (this.#responses.has(response.from)) throw fail(`${response.from} answered unmasking twice`);
     this.#responses.set(response.from, response);
   }

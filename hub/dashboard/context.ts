@@ -1,11 +1,10 @@
 import type { DriftMonitor } from '../drift/monitor.js';
 import type { HubStore } from '../store/types.js';
-import type { DeviceTelemetryBook } from '../telemetry/device-book.js';
 
 /** What the dashboard pages read. */
 export interface DashboardDeps {
+  /** Devices, rollouts, federated tasks, and the device telemetry the fold keeps. */
   store: HubStore;
-  telemetry: DeviceTelemetryBook;
   drift: DriftMonitor;
   /** Drift thresholds drawn on charts. */
   thresholds: { psi: number; ks: number };

@@ -11,7 +11,7 @@ export async function devicePage(deps: DashboardDeps, id: string): Promise<strin
   if (device === undefined) throw new OutpostError('HUB_NOT_FOUND', `no device ${id}`);
   const now = deps.now();
   const r = reportedView(device.reported);
-  const entry = deps.telemetry.get(id);
+  const entry = await deps.store.getDeviceTelemetry(id);
   const t = entry?.latest;
   const facts = table(
     ['', ''],

@@ -3,25 +3,24 @@ import { ago, esc, num, page, raw, table } from './html.js';
 import { barChart, color, lineChart } from './svg.js';
 
 /** `GET /dashboard/drift`: every model version's drift over time, and the alerts. */
-export function driftListPage(deps: DashboardDeps): string {
+export async function driftListPage(deps: DashboardDeps): Promise<string> {
   const now = deps.now();
-  const sections = deps.drift.list().map((s) => {
+  const [statuses, alertList] = await Promise.all([deps.drift.list(), deps.drift.alerts()]);
+  const sections = statuses.map((s) => {
     const link = `/dashboard/drift/${encodeURIComponent(s.model)}/${encodeURIComponent(s.version)}`;
     return `<section><h2><a href="${esc(link)}">${esc(`${s.model}@${s.version}`)}</a> ${s.drifting ? '<span class="bad">drifting</span>' : ''}</h2>${driftChart(s.history, deps)}</section>`;
   });
   const alerts = table(
     ['Alert', 'Model version', 'Raised', 'PSI', 'KS', 'Rows', 'Cleared'],
-    deps.drift
-      .alerts()
-      .map((a) => [
-        a.id,
-        `${a.model}@${a.version}`,
-        ago(a.at, now),
-        num(a.psi),
-        num(a.ks),
-        a.rows,
-        a.clearedAt === null ? raw('<span class="bad">open</span>') : ago(a.clearedAt, now),
-      ]),
+    alertList.map((a) => [
+      a.id,
+      `${a.model}@${a.version}`,
+      ago(a.at, now),
+      num(a.psi),
+      num(a.ks),
+      a.rows,
+      a.clearedAt === null ? raw('<span class="bad">open</span>') : ago(a.clearedAt, now),
+    ]),
     'id="drift-alerts-table"',
   );
   return page(
@@ -31,8 +30,8 @@ export function driftListPage(deps: DashboardDeps): string {
 }
 
 /** `GET /dashboard/drift/:model/:version`: PSI and KS over time, per feature, output. */
-export function driftPage(deps: DashboardDeps, model: string, version: string): string {
-  const s = deps.drift.status(model, version);
+export async function driftPage(deps: DashboardDeps, model: string, version: string): Promise<string> {
+  const s = await deps.drift.status(model, version);
   const facts = table(
     ['', ''],
     [

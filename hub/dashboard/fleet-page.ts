@@ -7,11 +7,16 @@ export async function fleetPage(deps: DashboardDeps): Promise<string> {
   const now = deps.now();
   const devices = await deps.store.listDevices();
   const online = devices.filter((d) => d.online).length;
-  const drift = deps.drift.list();
-  const openAlerts = deps.drift.alerts().filter((a) => a.clearedAt === null);
+  const [drift, alerts, telemetry] = await Promise.all([
+    deps.drift.list(),
+    deps.drift.alerts(),
+    deps.store.listDeviceTelemetry(),
+  ]);
+  const openAlerts = alerts.filter((a) => a.clearedAt === null);
+  const latest = new Map(telemetry.map((t) => [t.deviceId, t.latest]));
   const rows = devices.map((d) => {
     const r = reportedView(d.reported);
-    const t = deps.telemetry.get(d.id)?.latest;
+    const t = latest.get(d.id);
     const models = (r.inference?.models ?? [])
       .map((m) => `${m.name}@${m.version} ${m.precision ?? ''} on ${m.engine ?? 'no engine'}`)
       .join(', ');

@@ -79,10 +79,10 @@ export function registerDashboardRoutes(
     scope.get('/dashboard/federated', async (_q, reply) =>
       html(reply, await federatedPage(deps.store, deps.now())),
     );
-    scope.get('/dashboard/drift', async (_q, reply) => html(reply, driftListPage(deps)));
+    scope.get('/dashboard/drift', async (_q, reply) => html(reply, await driftListPage(deps)));
     scope.get('/dashboard/drift/:model/:version', async (request, reply) => {
       const { model, version } = parseRequest(DriftParams, request.params, 'path');
-      return html(reply, driftPage(deps, model, version));
+      return html(reply, await driftPage(deps, model, version));
     });
   });
 }

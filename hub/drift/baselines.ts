@@ -1,51 +1,43 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type DriftBaseline, DriftBaselineSchema, formatIssues } from '../../shared/index.js';
+import { DriftBaselineSchema, formatIssues } from '../../shared/index.js';
+import type { TelemetryStore } from '../store/telemetry-types.js';
+
+/** Where hubs before the store kept drift baselines: one JSON file per model version. */
+export const BASELINE_FILES_DIR = 'drift-baselines';
 
 /**
- * Drift baselines per model version, one JSON file each under
- * `{dataDir}/drift-baselines/`, written atomically (temp file + rename). Files that fail
- * the schema at load are skipped with a `warn`. Replicas sharing a data volume (the k8s
- * PVC) share the files; each reads them at start.
+ * Drift baselines live in the hub store (`drift_baselines`), so every replica serves the same
+ * edges and judges drift against the same reference. Hubs of earlier releases kept them as
+ * files under `{dataDir}/drift-baselines/`: at start, each valid file whose model version has
+ * no baseline in the store, or an older one, is copied in (the files are left as they are; a
+ * file failing the schema is skipped with a `warn`). Returns how many were copied.
  */
-export class BaselineStore {
-  readonly #dir: string;
-  readonly #byKey = new Map<string, DriftBaseline>();
-
-  constructor(dataDir: string, log: Logger) {
-    this.#dir = join(dataDir, 'drift-baselines');
-    mkdirSync(this.#dir, { recursive: true });
-    for (const file of readdirSync(this.#dir).filter((f) => f.endsWith('.json'))) {
-      try {
-        const parsed = DriftBaselineSchema.safeParse(JSON.parse(readFileSync(join(this.#dir, file), 'utf8')));
-        if (parsed.success) this.#byKey.set(baselineKey(parsed.data.model, parsed.data.version), parsed.data);
-        else log.warn({ file, problems: formatIssues(parsed.error) }, 'drift baseline file skipped');
-      } catch (err) {
-        log.warn({ file, err }, 'drift baseline file unreadable, skipped');
+export async function importBaselineFiles(
+  dataDir: string,
+  store: TelemetryStore,
+  log: Logger,
+): Promise<number> {
+  const dir = join(dataDir, BASELINE_FILES_DIR);
+  if (!existsSync(dir)) return 0;
+  let imported = 0;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+    try {
+      const parsed = DriftBaselineSchema.safeParse(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+      if (!parsed.success) {
+        log.warn({ file, problems: formatIssues(parsed.error) }, 'drift baseline file skipped');
+        continue;
       }
+      const baseline = parsed.data;
+      const stored = await store.getDriftBaseline(baseline.model, baseline.version);
+      if (stored !== undefined && stored.createdAt >= baseline.createdAt) continue;
+      await store.putDriftBaseline(baseline);
+      imported++;
+    } catch (err) {
+      log.warn({ file, err }, 'drift baseline file unreadable, skipped');
     }
   }
-
-  get(model: string, version: string): DriftBaseline | undefined {
-    return this.#byKey.get(baselineKey(model, version));
-  }
-
-  list(): DriftBaseline[] {
-    return [...this.#byKey.values()];
-  }
-
-  /** Stores (replacing) the baseline of its model version. */
-  put(baseline: DriftBaseline): void {
-    const file = join(this.#dir, `${encodeURIComponent(baseline.model)}@${baseline.version}.json`);
-    const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(baseline)}\n`);
-    renameSync(temp, file);
-    this.#byKey.set(baselineKey(baseline.model, baseline.version), baseline);
-  }
-}
-
-/** Map key of a model version. */
-export function baselineKey(model: string, version: string): string {
-  return `${model}@${version}`;
+  if (imported > 0) log.info({ imported, dir }, 'drift baselines copied from files into the store');
+  return imported;
 }

@@ -10,7 +10,6 @@ import {
 import { parseRequest } from '../http/context.js';
 import { createCallerAuth } from '../inference/device-auth.js';
 import type { HubStore } from '../store/types.js';
-import type { BaselineStore } from './baselines.js';
 import { quantileEdges } from './bins.js';
 import type { DriftMonitor } from './monitor.js';
 
@@ -42,7 +41,7 @@ export const SampleBodySchema = z.strictObject({
 export const DEVICE_DRIFT_PREFIX = '/device/v1/drift/';
 
 /**
- * Drift routes. Admin: `GET /v1/drift` (every model version and the
+ * Drift routes, read from and written to the store (every replica answers the same). Admin: `GET /v1/drift` (every model version and the
  * alerts), `GET /v1/drift/alerts`, `GET /v1/drift/:model/:version` (with history),
  * `PUT /v1/drift/baselines/:model/:version` (from summaries), `POST …/sample` (from a
  * reference sample: quantile edges, then its counts). Devices (Basic auth) or admin:
@@ -52,15 +51,17 @@ export function registerDriftRoutes(
   app: FastifyInstance,
   deps: {
     monitor: DriftMonitor;
-    baselines: BaselineStore;
     store: HubStore;
     adminToken: string;
     now: () => number;
   },
 ): void {
-  const { monitor, baselines } = deps;
-  app.get('/v1/drift', async () => ({ models: monitor.list(), alerts: monitor.alerts() }));
-  app.get('/v1/drift/alerts', async () => ({ alerts: monitor.alerts() }));
+  const { monitor, store } = deps;
+  app.get('/v1/drift', async () => {
+    const [models, alerts] = await Promise.all([monitor.list(), monitor.alerts()]);
+    return { models, alerts };
+  });
+  app.get('/v1/drift/alerts', async () => ({ alerts: await monitor.alerts() }));
   app.get('/v1/drift/:model/:version', async (request) => {
     const { model, version } = parseRequest(ParamsSchema, request.params, 'path');
     return monitor.status(model, version);
@@ -73,8 +74,8 @@ export function registerDriftRoutes(
       { model, version, source: 'summaries', ...body, createdAt: deps.now() },
       'baseline',
     );
-    baselines.put(baseline);
-    return { baseline, status: monitor.reevaluate(model, version) };
+    await store.putDriftBaseline(baseline);
+    return { baseline, status: await monitor.reevaluate(model, version) };
   });
   app.post('/v1/drift/baselines/:model/:version/sample', async (request) => {
     const { model, version } = parseRequest(ParamsSchema, request.params, 'path');
@@ -104,15 +105,15 @@ export function registerDriftRoutes(
       { model, version, source: 'sample', features, classes, elements, createdAt: deps.now() },
       'baseline',
     );
-    baselines.put(baseline);
-    return { baseline, status: monitor.reevaluate(model, version) };
+    await store.putDriftBaseline(baseline);
+    return { baseline, status: await monitor.reevaluate(model, version) };
   });
 
   const authenticate = createCallerAuth(deps.store, deps.adminToken);
   app.get(`${DEVICE_DRIFT_PREFIX}edges/:model/:version`, async (request) => {
     await authenticate(request);
     const { model, version } = parseRequest(ParamsSchema, request.params, 'path');
-    const baseline = baselines.get(model, version);
+    const baseline = await store.getDriftBaseline(model, version);
     if (baseline === undefined)
       throw new OutpostError('HUB_NOT_FOUND', `no drift baseline for ${model}@${version}`);
     return {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { EventEnvelope } from '../../shared/index.js';
+import { ZodError } from 'zod';
+import { type EventEnvelope, OutpostError } from '../../shared/index.js';
 import {
   FL_EVAL,
   FL_UPDATE_CHUNK,
@@ -27,8 +28,8 @@ export interface FlIngestDeps {
   now: () => number;
   /** An update is complete (every chunk held): the round runner may act. */
   onComplete(taskId: string): void;
-  /** A secure-aggregation message (`fl.secagg.*`); throws naming why it does not fit. */
-  onSecure?: (deviceId: string, type: string, body: unknown) => void;
+  /** A secure-aggregation message (`fl.secagg.*`), stored; rejects naming why it does not fit. */
+  onSecure?: (deviceId: string, type: string, body: unknown) => Promise<void>;
 }
 
 /**
@@ -60,7 +61,7 @@ export class FlIngest {
       try {
         if (event.type === FL_UPDATE_CHUNK) await this.#chunk(deviceId, event.body);
         else if (event.type === FL_EVAL) await this.#eval(deviceId, event.body);
-        else if (event.type.startsWith('fl.secagg.')) this.#secure(deviceId, event.type, event.body);
+        else if (event.type.startsWith('fl.secagg.')) await this.#secure(deviceId, event.type, event.body);
       } catch (err) {
         this.#d.log.error({ err, deviceId, seq: event.seq }, 'filing a federated event failed');
       }
@@ -129,11 +130,16 @@ export class FlIngest {
     if (held >= c.total) this.#d.onComplete(c.task);
   }
 
-  #secure(deviceId: string, type: string, body: unknown): void {
+  async #secure(deviceId: string, type: string, body: unknown): Promise<void> {
     try {
-      if (this.#d.onSecure === undefined) throw new Error('this hub runs no secure aggregation');
-      this.#d.onSecure(deviceId, type, body);
+      if (this.#d.onSecure === undefined)
+        throw new OutpostError('FL_SECAGG_FAILED', 'this hub runs no secure aggregation');
+      await this.#d.onSecure(deviceId, type, body);
     } catch (err) {
+      // Only the message's own faults are refusals; anything else (the store unreachable) is
+      // a filing failure, filed again by a resend or by the next driver's re-filing.
+      const refused = err instanceof ZodError || (err instanceof OutpostError && err.code.startsWith('FL_'));
+      if (!refused) throw err;
       this.#drop('secagg-refused', deviceId, { type, problem: (err as Error).message });
     }
   }

@@ -10,7 +10,7 @@ import type { DpRecord } from './central-dp.js';
 import { type ClosedLoopHook, runClosedLoop } from './closed-loop-run.js';
 import type { EmbeddedModel } from './registry-model.js';
 import { summarizeEvals } from './round-metrics.js';
-import { SecAggRound, stepSecure } from './secagg-round.js';
+import { type SecAggRound, SecureRounds, stepSecure } from './secagg-round.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
 import { resolveTaskSpec } from './task-create.js';
@@ -78,11 +78,12 @@ export class FlRoundRunner {
   #again = false;
   #closed = false;
   #driving = false;
-  /** Secure rounds in progress (their keys live in memory: a hub restart fails them). */
-  readonly #secure = new Map<string, SecAggRound>();
+  /** Secure rounds, kept in the store at every step (a restart or a new driver resumes them). */
+  readonly #secure: SecureRounds;
 
   constructor(deps: FlRoundRunnerDeps) {
     this.#d = deps;
+    this.#secure = new SecureRounds(deps);
   }
 
   /** Starts ticking (resumes running tasks). */
@@ -145,16 +146,12 @@ export class FlRoundRunner {
   }
 
   /**
-   * A device's secure-aggregation message (`fl.secagg.*` event body). Throws naming why it
-   * does not fit (no such secure round in progress, wrong phase, bad schema).
+   * A device's secure-aggregation message (`fl.secagg.*` event body), stored on any replica.
+   * Throws naming why it does not fit (no such secure round in progress, wrong phase, bad
+   * schema); a message already taken is ignored.
    */
-  secureMessage(deviceId: string, type: string, body: unknown): void {
-    const head = body as { task?: unknown; round?: unknown };
-    const sa = this.#secure.get(`${String(head.task)}/${String(head.round)}`);
-    if (sa === undefined)
-      throw new Error(`no secure round ${String(head.task)}/${String(head.round)} in progress`);
-    sa.receive(deviceId, type, body);
-    this.kick();
+  async secureMessage(deviceId: string, type: string, body: unknown): Promise<void> {
+    if ((await this.#secure.receive(deviceId, type, body)) === 'stored') this.kick();
   }
 
   /** Stops a running task and removes it from every device's desired state. */
@@ -249,7 +246,7 @@ export class FlRoundRunner {
       seed: spec.seed,
       ...(updateTensors ? { updateTensors } : {}),
     };
-    await store.openFlRound({
+    const record: FlRoundRecord = {
       taskId: task.id,
       round: task.round,
       status: 'open',
@@ -258,13 +255,11 @@ export class FlRoundRunner {
       deadline,
       closedAt: null,
       metrics: { eligible: pick.eligible },
-    });
+    };
     const selected = new Set(pick.selected);
     let sa: SecAggRound | undefined;
-    if (spec.secagg) {
-      sa = new SecAggRound(flTask, spec, task.round, pick.selected.length, opened);
-      this.#secure.set(`${task.id}/${task.round}`, sa);
-    }
+    if (spec.secagg) sa = await this.#secure.open(record, flTask, spec);
+    else await store.openFlRound(record);
     await this.#d.desired.update(pick.selected, (current, id) =>
       withTask(current, sa ? { ...flTask, secagg: sa.sectionFor(id) } : flTask),
     );
@@ -295,16 +290,10 @@ export class FlRoundRunner {
   }
 
   async #stepSecure(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord, now: number): Promise<void> {
-    const key = `${task.id}/${round.round}`;
-    const sa = this.#secure.get(key);
-    if (sa === undefined) {
-      return this.#fail(
-        task,
-        spec,
-        round,
-        'secure round interrupted: its keys lived in the previous hub process',
-        now,
-      );
+    const sa = await this.#secure.load(round);
+    if (sa === undefined || typeof sa === 'string') {
+      const reason = sa ?? 'secure round interrupted: a hub that kept it in memory only opened it';
+      return this.#secure.end(round, () => this.#fail(task, spec, round, reason, now));
     }
     const global = async () => {
       const bytes = await this.#d.store.getFlWeights(task.id, round.round);
@@ -314,19 +303,15 @@ export class FlRoundRunner {
     const outcome = await stepSecure(this.#d, sa, round, global, now);
     if (outcome.kind === 'wait') {
       if (now >= round.deadline + spec.graceS * 1000) {
-        this.#secure.delete(key);
-        return this.#fail(
-          task,
-          spec,
-          round,
-          `secure aggregation stuck in phase ${sa.phase} past the grace`,
-          now,
-        );
+        const reason = `secure aggregation stuck in phase ${sa.phase} past the grace`;
+        return this.#secure.end(round, () => this.#fail(task, spec, round, reason, now));
       }
       return;
     }
-    this.#secure.delete(key);
-    if (outcome.kind === 'fail') return this.#fail(task, spec, round, outcome.reason, now);
+    if (outcome.kind === 'fail') {
+      const reason = outcome.reason;
+      return this.#secure.end(round, () => this.#fail(task, spec, round, reason, now));
+    }
     const updates = round.selected.map((deviceId) => {
       const ok = outcome.survivors.includes(deviceId);
       return {
@@ -351,7 +336,8 @@ export class FlRoundRunner {
       failure: null,
     };
     const survivors = outcome.survivors.map((deviceId) => ({ deviceId }));
-    return this.#finish(task, spec, round, agg, survivors, await global(), now);
+    const start = await global();
+    return this.#secure.end(round, () => this.#finish(task, spec, round, agg, survivors, start, now));
   }
 
   async #stepAsync(task: FlTaskRecord, spec: FlTaskSpec, round: FlRoundRecord): Promise<void> {

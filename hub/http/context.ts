@@ -7,7 +7,7 @@ import type { HubFederated } from '../federated/setup.js';
 import type { HubModels } from '../inference/hub-models.js';
 import type { HubDelivery } from '../registry/setup.js';
 import type { RolloutService } from '../rollouts/service.js';
-import type { AuthFailureGuard } from '../security/failure-guard.js';
+import type { FailureGuard } from '../security/failure-guard.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
 
@@ -48,7 +48,7 @@ export interface HttpDeps {
   /** Cuts a device's live connection (embedded broker: closes it; external: takes its client id over). */
   disconnectDevice?: (deviceId: string) => void | Promise<void>;
   /** Bounds failed device Basic credentials per source and overall; unbounded when absent. */
-  authFailures?: AuthFailureGuard;
+  authFailures?: FailureGuard;
   /** The hub's broker user name: it and ids like it are refused at enrollment. */
   hubBrokerUsername: string;
   /** Called after each enrollment (rewrites an external broker's password file). */

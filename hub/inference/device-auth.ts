@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { isDeviceId, OutpostError } from '../../shared/index.js';
 import { generateSecret, hashSecret, tokensEqual, verifySecret } from '../secrets.js';
-import type { AuthFailureGuard } from '../security/failure-guard.js';
+import type { FailureGuard } from '../security/failure-guard.js';
 import { canAuthenticate } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { certifiedDeviceId } from '../tls.js';
@@ -23,7 +23,7 @@ const MAX_REMEMBERED = 10_000;
  * client certificate stands in for Basic: its CN names the device (which must be enrolled),
  * and Basic credentials sent along must name the same device. Throws `HUB_UNAUTHORIZED`.
  */
-export function createCallerAuth(store: HubStore, adminToken: string, failures?: AuthFailureGuard) {
+export function createCallerAuth(store: HubStore, adminToken: string, failures?: FailureGuard) {
   const verified = new Map<string, number>();
   // Computed once, up front, so an unknown id costs what a known one does.
   const dummyHash = hashSecret(generateSecret());
@@ -75,7 +75,7 @@ export function createCallerAuth(store: HubStore, adminToken: string, failures?:
     const key = createHash('sha256').update(decoded).digest('base64');
     const until = verified.get(key);
     if (until !== undefined && until > Date.now()) return { kind: 'device', deviceId };
-    const admission = failures?.admit(source);
+    const admission = await failures?.admit(source);
     if (typeof admission === 'string')
       throw new OutpostError('HUB_RATE_LIMITED', `${admission}; retry later`);
     const device = isDeviceId(deviceId) ? await store.getDevice(deviceId) : undefined;
@@ -84,10 +84,10 @@ export function createCallerAuth(store: HubStore, adminToken: string, failures?:
     const verify = () => verifySecret(secret, hash);
     const ok = await (admission && failures ? failures.check(admission, verify) : verify());
     if (!device || !ok) {
-      if (admission) failures?.failed(admission);
+      if (admission) await failures?.failed(admission);
       throw new OutpostError('HUB_UNAUTHORIZED', 'unknown device or wrong device secret');
     }
-    if (admission) failures?.succeeded(admission);
+    if (admission) await failures?.succeeded(admission);
     if (verified.size >= MAX_REMEMBERED) verified.clear();
     verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return { kind: 'device', deviceId };

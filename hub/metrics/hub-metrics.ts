@@ -158,16 +158,19 @@ export class HubMetrics {
     name: string,
     help: string,
     labelNames: readonly L[],
-    collect: () => Array<{ labels: Partial<Record<L, string>>; value: number }>,
+    collect: () =>
+      | Promise<Array<{ labels: Partial<Record<L, string>>; value: number }>>
+      | Array<{ labels: Partial<Record<L, string>>; value: number }>,
   ): void {
     new Counter<L>({
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect() {
+      async collect() {
+        const values = await collect();
         this.reset();
-        for (const { labels, value } of collect()) this.inc(labels, value);
+        for (const { labels, value } of values) this.inc(labels, value);
       },
     });
   }

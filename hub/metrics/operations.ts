@@ -1,18 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { DEVICE_TELEMETRY_EVENT, DRIFT_EVENT } from '../../shared/index.js';
 import type { HubBus } from '../bus/types.js';
 import type { DeviceHealthSource } from '../dashboard/context.js';
 import { registerDashboardRoutes } from '../dashboard/routes.js';
-import { BaselineStore } from '../drift/baselines.js';
+import { importBaselineFiles } from '../drift/baselines.js';
 import type { DriftConfig } from '../drift/config.js';
 import { DriftMonitor } from '../drift/monitor.js';
 import { registerDriftRoutes } from '../drift/routes.js';
 import type { HubStats } from '../stats.js';
 import type { HubStore } from '../store/types.js';
-import { DeviceTelemetryBook } from '../telemetry/device-book.js';
-import { startTelemetryTap } from '../telemetry/device-ingest.js';
 import { registerDeviceTelemetryRoutes } from '../telemetry/device-routes.js';
+import { startTelemetryFold, type TelemetryFold } from '../telemetry/fold-loop.js';
 import { HubMetrics } from './hub-metrics.js';
 import { registerMetricsRoutes } from './routes.js';
 
@@ -29,100 +27,103 @@ export interface OperationsDeps {
   log: (component: string) => Logger;
   /** Per-device broker counts the device page shows. */
   deviceHealth?: DeviceHealthSource;
+  /** Least time between two telemetry fold passes, ms (default 100). */
+  foldGapMs?: number;
 }
 
 /** The hub's operations side, as other parts (rollout gates, tests) use it. */
 export interface HubOperations {
   metrics: HubMetrics;
-  telemetry: DeviceTelemetryBook;
+  /** Folds stored telemetry into device telemetry and drift state: kick it after storing some. */
+  fold: TelemetryFold;
   drift: DriftMonitor;
-  baselines: BaselineStore;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
  * Wires fleet operations into a hub whose HTTP app is built but not yet listening: Prometheus
- * `/metrics`, device telemetry and drift (fed by a tap on the devices' `up` batches), their
- * admin routes, and the dashboard.
+ * `/metrics`, the telemetry fold (device telemetry and drift from the stored telemetry
+ * events, into the store), their admin routes, and the dashboard. Everything they show is
+ * read from the store: the same on every replica, and after a restart.
  */
 export async function attachOperations(deps: OperationsDeps): Promise<HubOperations> {
   const metrics = new HubMetrics({ store: deps.store, bus: deps.bus, stats: deps.stats, now: deps.now });
-  const telemetry = new DeviceTelemetryBook(deps.log('telemetry'));
-  const baselines = new BaselineStore(deps.dataDir, deps.log('drift'));
-  const drift = new DriftMonitor(baselines, deps.drift, deps.now, deps.log('drift'));
-  const tap = await startTelemetryTap({
-    bus: deps.bus,
+  await importBaselineFiles(deps.dataDir, deps.store, deps.log('drift'));
+  const drift = new DriftMonitor(deps.store, deps.drift, deps.now, deps.log('drift'));
+  const fold = startTelemetryFold({
+    store: deps.store,
+    drift: deps.drift,
     now: deps.now,
     log: deps.log('telemetry'),
-    onEvent: (deviceId, event, at) => {
-      if (event.type === DEVICE_TELEMETRY_EVENT) telemetry.record(deviceId, event.body, at);
-      else if (event.type === DRIFT_EVENT) drift.record(deviceId, event.body);
+    ...(deps.foldGapMs !== undefined ? { gapMs: deps.foldGapMs } : {}),
+    onPass: (result) => {
+      for (const evaluation of result.evaluations) drift.report(evaluation);
     },
   });
   metrics.gauge(
     'outpost_hub_telemetry_devices',
-    'Devices that sent a telemetry.device report since the hub started.',
+    'Devices with a stored telemetry.device report.',
     [],
-    () => [{ labels: {}, value: telemetry.list().length }],
+    async () => [{ labels: {}, value: (await deps.store.telemetryCounts()).devices }],
   );
   metrics.counter(
     'outpost_hub_telemetry_invalid_total',
-    'Telemetry events dropped as invalid since start, by kind (device, drift).',
+    'Telemetry events the fold dropped as invalid, by kind (device, drift).',
     ['kind'],
-    () => [
-      { labels: { kind: 'device' }, value: telemetry.invalid },
-      { labels: { kind: 'drift' }, value: drift.counters().invalid },
-    ],
+    async () => {
+      const { invalid } = await deps.store.telemetryCounts();
+      return [
+        { labels: { kind: 'device' }, value: invalid.device },
+        { labels: { kind: 'drift' }, value: invalid.drift },
+      ];
+    },
   );
   // One series per model version with a baseline or summaries: bounded by the registry.
   metrics.gauge(
     'outpost_hub_drift_psi',
     'Largest PSI of a model version over the drift window.',
     ['model', 'version'],
-    () =>
-      drift
-        .list()
-        .flatMap((s) =>
-          s.psi === null ? [] : [{ labels: { model: s.model, version: s.version }, value: s.psi }],
-        ),
+    async () =>
+      (await drift.list()).flatMap((s) =>
+        s.psi === null ? [] : [{ labels: { model: s.model, version: s.version }, value: s.psi }],
+      ),
   );
   metrics.gauge(
     'outpost_hub_drift_ks',
     'Largest KS statistic of a model version over the drift window.',
     ['model', 'version'],
-    () =>
-      drift
-        .list()
-        .flatMap((s) =>
-          s.ks === null ? [] : [{ labels: { model: s.model, version: s.version }, value: s.ks }],
-        ),
+    async () =>
+      (await drift.list()).flatMap((s) =>
+        s.ks === null ? [] : [{ labels: { model: s.model, version: s.version }, value: s.ks }],
+      ),
   );
-  metrics.gauge('outpost_hub_drift_alerts_open', 'Drift alerts open now.', [], () => [
-    { labels: {}, value: drift.counters().open },
+  metrics.gauge('outpost_hub_drift_alerts_open', 'Drift alerts open now.', [], async () => [
+    { labels: {}, value: (await drift.counters()).open },
   ]);
-  metrics.counter('outpost_hub_drift_alerts_total', 'Drift alerts raised since the hub started.', [], () => [
-    { labels: {}, value: drift.counters().raised },
-  ]);
+  metrics.counter(
+    'outpost_hub_drift_alerts_total',
+    'Drift alerts raised (stored: across restarts and replicas).',
+    [],
+    async () => [{ labels: {}, value: (await drift.counters()).raised }],
+  );
   addWorkGauges(metrics, deps.store);
   registerMetricsRoutes(deps.app, metrics);
-  registerDeviceTelemetryRoutes(deps.app, telemetry);
+  registerDeviceTelemetryRoutes(deps.app, deps.store);
   registerDriftRoutes(deps.app, {
     monitor: drift,
-    baselines,
     store: deps.store,
     adminToken: deps.adminToken,
     now: deps.now,
   });
   registerDashboardRoutes(deps.app, {
     store: deps.store,
-    telemetry,
     drift,
     thresholds: { psi: deps.drift.psiAlert, ks: deps.drift.ksAlert },
     now: deps.now,
     adminToken: deps.adminToken,
     ...(deps.deviceHealth ? { deviceHealth: deps.deviceHealth } : {}),
   });
-  return { metrics, telemetry, drift, baselines, close: () => tap.close() };
+  return { metrics, fold, drift, close: () => fold.close() };
 }
 
 /**

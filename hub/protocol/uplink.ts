@@ -44,6 +44,8 @@ export interface UplinkDeps {
   maxPayloadBytes: number;
   /** Called after a batch stored events in the `results` lane (cloud re-scoring). */
   onResultsStored?: () => void;
+  /** Called after a batch stored events in the `telemetry` lane (the telemetry fold). */
+  onTelemetryStored?: () => void;
   /**
    * Called with the `learning`-lane events a batch holds at or below the device's mark —
    * newly stored or resent duplicates, which the filing ignores when already filed (federated
@@ -109,6 +111,7 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
     const result = await store.ingestBatch(deviceId, batch, at);
     counters.ingest(result.stored, result.duplicates, result.skipped);
     if (batch.lane === 'results' && result.stored > 0) deps.onResultsStored?.();
+    if (batch.lane === 'telemetry' && result.stored > 0) deps.onTelemetryStored?.();
     if (result.skipped) {
       logger.info(
         { deviceId, epoch: batch.epoch, lane: batch.lane, skipped: result.skipped, hwm: result.hwm },

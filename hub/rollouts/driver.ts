@@ -10,7 +10,7 @@ import {
   revertedBy,
   runsConfirmed,
 } from './agent-target.js';
-import { type DriftLookup, judgeRollout } from './evaluate.js';
+import { candidateDrift, type DriftLookup, judgeRollout } from './evaluate.js';
 import { applyPins, currentVersion, type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
 
@@ -220,7 +220,13 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   // 3. Gates over the candidate arm.
   const verdict = agent
     ? judgeAgentRollout(spec, rollout.id, devices, byId)
-    : judgeRollout(spec, strategy, devices, await store.modelCounters({ rolloutId: rollout.id }), deps.drift);
+    : judgeRollout(
+        spec,
+        strategy,
+        devices,
+        await store.modelCounters({ rolloutId: rollout.id }),
+        await candidateDrift(spec, strategy, deps.drift),
+      );
   if (verdict.verdict === 'fail' && verdict.failed) {
     const f = verdict.failed;
     const reverted = agent

@@ -42,21 +42,29 @@ export interface RolloutVerdict {
 }
 
 /** Drift of a model version for the `drift_psi`/`drift_ks` gates; undefined: too little data. */
-export type DriftLookup = (
-  model: string,
-  version: string,
-) => { psi: number | null; ks: number | null } | undefined;
+export type DriftValues = { psi: number | null; ks: number | null } | undefined;
 
-/** Judges the rollout's gates over the candidate arm's counters (and its drift, when `drift` is given). */
+/** Looks up the drift of a model version (read from the store: asynchronous). */
+export type DriftLookup = (model: string, version: string) => DriftValues | Promise<DriftValues>;
+
+/** The drift of the rollout's candidate version, for {@link judgeRollout}; undefined without a lookup. */
+export async function candidateDrift(
+  spec: RolloutRequest,
+  strategy: RolloutStrategy,
+  drift?: DriftLookup,
+): Promise<DriftValues> {
+  return drift?.(spec.model, strategy.reports(spec, 'candidate').version);
+}
+
+/** Judges the rollout's gates over the candidate arm's counters (and its drift, when given). */
 export function judgeRollout(
   spec: RolloutRequest,
   strategy: RolloutStrategy,
   devices: readonly RolloutDevice[],
   rows: readonly ModelCounterRow[],
-  drift?: DriftLookup,
+  d?: DriftValues,
 ): RolloutVerdict {
   const { counters, devices: reporting } = armCounters(spec, strategy, 'candidate', devices, rows);
-  const d = drift?.(spec.model, strategy.reports(spec, 'candidate').version);
   if (d?.psi != null) counters.driftPsi = d.psi;
   if (d?.ks != null) counters.driftKs = d.ks;
   const judged = judgeGates(spec.gates.map(parseGate), counters);

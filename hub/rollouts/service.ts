@@ -4,7 +4,7 @@ import { OutpostError, type RolloutRequest, type RolloutState, rolloutSubject } 
 import type { RolloutDevice, RolloutEvent, RolloutRecord } from '../store/rollout-types.js';
 import type { HubStore } from '../store/types.js';
 import { judgeAgentRollout, summariseAgent } from './agent-target.js';
-import { armCounters, type DriftLookup, judgeRollout, summarise } from './evaluate.js';
+import { armCounters, candidateDrift, type DriftLookup, judgeRollout, summarise } from './evaluate.js';
 import { type RolloutDesired, restoreDevices } from './pins.js';
 import { ROLLOUT_STRATEGIES } from './strategies/index.js';
 
@@ -153,7 +153,13 @@ export function createRolloutService(deps: {
           ],
         };
       }
-      const verdict = judgeRollout(spec, strategy, devices, rows, deps.drift);
+      const verdict = judgeRollout(
+        spec,
+        strategy,
+        devices,
+        rows,
+        await candidateDrift(spec, strategy, deps.drift),
+      );
       const armNames = spec.mode === 'ab' ? (['candidate', 'control'] as const) : (['candidate'] as const);
       return {
         ...base(rollout, devices, timeline),

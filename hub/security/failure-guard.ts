@@ -19,6 +19,21 @@ export interface Admission {
 }
 
 /**
+ * What a secret check asks of a failure budget: {@link AuthFailureGuard} (in this process) or
+ * `SharedAuthFailureGuard` (in the store, for every replica); the same decisions either way.
+ */
+export interface FailureGuard {
+  /** An admission when `source` may have a secret checked now, else why not (a string). */
+  admit(source: string): Admission | string | Promise<Admission | string>;
+  /** Runs the secret check of an admitted attempt, taking turns between source addresses. */
+  check<T>(admission: Admission, task: () => Promise<T>): Promise<T>;
+  /** The admitted check succeeded: an up-front charge is refunded. */
+  succeeded(admission: Admission): void | Promise<void>;
+  /** The admitted check failed: charged now unless it was up front. */
+  failed(admission: Admission): void | Promise<void>;
+}
+
+/**
  * Bounds what failed authentications (MQTT CONNECTs, HTTP Basic credentials) cost, before any
  * secret is hashed:
  * - per source address: `failureBurst` failures, then `failuresPerS`; past it, attempts from
@@ -33,7 +48,7 @@ export interface Admission {
  * who knows a device id cannot lock that device out. The checks themselves take turns between
  * addresses (see `check`).
  */
-export class AuthFailureGuard {
+export class AuthFailureGuard implements FailureGuard {
   private readonly perSource: TokenBuckets;
   private readonly overall: TokenBuckets;
   // As many secret checks at once as libuv runs scrypts at once (its default thread pool).

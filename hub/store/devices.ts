@@ -145,7 +145,15 @@ export function deviceArea(db: Sql): DeviceArea {
         if (purge) {
           // Desired state, events, high-water marks, skips, re-scores and broker hash go with it (ON DELETE CASCADE).
           if ((await q.run('DELETE FROM devices WHERE id = ?', [deviceId])) === 0) return false;
-          await q.run('DELETE FROM model_metrics_cursor WHERE device_id = ?', [deviceId]);
+          // Tables the telemetry fold keeps per device have no foreign key (the fold may run
+          // behind an enrollment on another replica): they go here.
+          for (const table of [
+            'model_metrics_cursor',
+            'telemetry_cursor',
+            'device_telemetry',
+            'drift_devices',
+          ])
+            await q.run(`DELETE FROM ${table} WHERE device_id = ?`, [deviceId]);
           return true;
         }
         const changed = await q.run(

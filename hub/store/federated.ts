@@ -106,6 +106,24 @@ const updateValues = (u: FlUpdateRecord) => [
   u.at,
 ];
 
+/** Inserts a round's row unless it exists; 1 when inserted, else 0 (secure rounds use it too). */
+export function insertFlRound(q: Sql, r: FlRoundRecord): Promise<number> {
+  return q.run(
+    `INSERT INTO fl_rounds (task_id, round, status, selected, opened_at, deadline, closed_at, metrics)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    [
+      r.taskId,
+      r.round,
+      r.status,
+      JSON.stringify(r.selected),
+      r.openedAt,
+      r.deadline,
+      r.closedAt,
+      JSON.stringify(r.metrics),
+    ],
+  );
+}
+
 /**
  * Federated tasks, rounds, weights, update chunks and outcomes, evaluations. A round close
  * is one transaction; duplicates of chunks, updates and evaluations are ignored
@@ -155,20 +173,7 @@ export function federatedArea(db: Sql): FederatedStore {
       return row === undefined ? undefined : new Uint8Array(row.weights);
     },
     async openFlRound(r) {
-      await db.run(
-        `INSERT INTO fl_rounds (task_id, round, status, selected, opened_at, deadline, closed_at, metrics)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-        [
-          r.taskId,
-          r.round,
-          r.status,
-          JSON.stringify(r.selected),
-          r.openedAt,
-          r.deadline,
-          r.closedAt,
-          JSON.stringify(r.metrics),
-        ],
-      );
+      await insertFlRound(db, r);
     },
     async getFlRound(taskId, round) {
       const row = await db.get<RoundRow>('SELECT * FROM fl_rounds WHERE task_id = ? AND round = ?', [

@@ -1,3 +1,6 @@
+import { RATE_BUCKETS_POSTGRES_MIGRATION } from './rate-limit-schema.js';
+import { SECAGG_POSTGRES_MIGRATION } from './secagg-schema.js';
+import { TELEMETRY_POSTGRES_MIGRATION } from './telemetry-schema.js';
 /** The agent bundles on PostgreSQL; mirrors `AGENT_BUNDLES_SQLITE_MIGRATION`. */
 export const AGENT_BUNDLES_POSTGRES_MIGRATION = `
   CREATE TABLE agent_bundles (
@@ -260,4 +263,10 @@ export const HUB_POSTGRES_MIGRATIONS: readonly string[] = [
   `,
   // 9: agent bundles (over-the-air agent updates).
   AGENT_BUNDLES_POSTGRES_MIGRATION,
+  // 9: device telemetry and drift state, folded from the stored telemetry events.
+  TELEMETRY_POSTGRES_MIGRATION,
+  // 10: secure-aggregation rounds: the protocol state a new hub process finishes a round from.
+  SECAGG_POSTGRES_MIGRATION,
+  // 11: token buckets every replica charges (shared rate limits).
+  RATE_BUCKETS_POSTGRES_MIGRATION,
 ];

@@ -1,3 +1,7 @@
+import { RATE_BUCKETS_SQLITE_MIGRATION } from './rate-limit-schema.js';
+import { SECAGG_SQLITE_MIGRATION } from './secagg-schema.js';
+import { TELEMETRY_SQLITE_MIGRATION } from './telemetry-schema.js';
+
 /** The hub SQLite migration of federated learning, migration 7 below. */
 const FEDERATED_SQLITE_MIGRATION = `
   CREATE TABLE fl_tasks (
@@ -252,4 +256,10 @@ export const HUB_SQLITE_MIGRATIONS: readonly string[] = [
   `,
   // 8: agent bundles (over-the-air agent updates).
   AGENT_BUNDLES_SQLITE_MIGRATION,
+  // 8: device telemetry and drift state, folded from the stored telemetry events.
+  TELEMETRY_SQLITE_MIGRATION,
+  // 9: secure-aggregation rounds: the protocol state a new hub process finishes a round from.
+  SECAGG_SQLITE_MIGRATION,
+  // 10: token buckets every replica charges (shared rate limits).
+  RATE_BUCKETS_SQLITE_MIGRATION,
 ];

@@ -4,11 +4,14 @@ import { desiredArea } from './desired.js';
 import { deviceArea } from './devices.js';
 import { eventArea } from './events.js';
 import { federatedArea } from './federated.js';
+import { rateBucketArea } from './rate-buckets.js';
 import { registryArea } from './registry.js';
 import { rescoreArea } from './rescores.js';
 import { rolloutArea } from './rollouts.js';
+import { secAggArea } from './secagg.js';
 import { skipArea } from './skips.js';
 import type { SqlDatabase } from './sql/seam.js';
+import { telemetryArea } from './telemetry.js';
 import type { HubStore } from './types.js';
 
 /**
@@ -28,6 +31,9 @@ export function assembleHubStore(db: SqlDatabase): HubStore {
     ...brokerCredentialArea(db),
     ...rolloutArea(db),
     ...federatedArea(db),
+    ...telemetryArea(db),
+    ...secAggArea(db),
+    ...rateBucketArea(db),
     close: () => db.close(),
   };
 }

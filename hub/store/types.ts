@@ -10,8 +10,11 @@ import type { AgentBundleStore } from './agent-bundle-types.js';
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
 import type { DeviceLifecycleStore } from './device-lifecycle-types.js';
 import type { FederatedStore } from './federated-types.js';
+import type { RateBucketStore } from './rate-bucket-types.js';
 import type { RegistryStore } from './registry-types.js';
 import type { RolloutStore } from './rollout-types.js';
+import type { SecAggStore } from './secagg-types.js';
+import type { TelemetryStore } from './telemetry-types.js';
 
 /** One enrolled device as the hub stores it. Times are hub wall-clock milliseconds. */
 export interface DeviceRecord {
@@ -128,7 +131,10 @@ export interface HubStore
     BrokerCredentialStore,
     DeviceLifecycleStore,
     FederatedStore,
-    RolloutStore {
+    RolloutStore,
+    TelemetryStore,
+    SecAggStore,
+    RateBucketStore {
   /** Backend name reported by `/healthz`. */
   readonly kind: string;
   /** Throws `HUB_DEVICE_EXISTS` when the id is taken. */

@@ -38,3 +38,19 @@ test('the store bench skips PostgreSQL, saying why, when it cannot be reached', 
   assert.match(stdout, /^sqlite\s+1\s/m);
   assert.match(stdout, /^postgres\s+skipped: cannot open the PostgreSQL store/m);
 });
+
+test('with --telemetry, each backend ingests device reports and drift summaries with and without the fold', {
+  timeout: 180_000,
+}, async () => {
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', 'bench/main.ts', 'store', '--devices=2', '--batches=3', '--batch=4', '--telemetry=1'],
+    { env: { ...process.env, OUTPOST_BENCH_PG_URL: TEST_PG_URL }, timeout: 170_000 },
+  );
+  assert.match(stdout, /store: 2 devices × 3 batches × 4 telemetry events/);
+  // The bench itself checks that the fold caught up with every report.
+  assert.match(stdout, /^sqlite\s+ingest only\s+24\s+\d+ ms/m);
+  assert.match(stdout, /^sqlite\s+ingest \+ fold\s+24\s+\d+ ms/m);
+  if ((await probePostgres()) === undefined)
+    assert.match(stdout, /^postgres\s+ingest \+ fold\s+24\s+\d+ ms/m);
+});
