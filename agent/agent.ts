@@ -157,7 +157,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   // Shadow mode: the desired shadow version runs on the same inputs, after the answer.
   const shadowRunner = new ShadowRunner({
     run: (model, inputs) => inference.parts.runtime.runShadow(model, inputs),
-    has: (model) => inference.parts.runtime.shadowOf(model) !== undefined,
+    has: (model) => inference.parts.runtime.hasShadow(model),
     metrics: modelMetrics,
     log: loggers.child('shadow'),
   });

@@ -61,10 +61,13 @@ export { TARGET_OPSET, upgradeOpset } from './quantize/opset-upgrade.js';
 export { QUANTIZERS, type Quantization, QuantizationSchema, type Quantizer } from './quantize/registry.js';
 export {
   assertInputs,
+  compileInputCheck,
+  type InputCheck,
   type InputProblem,
   inputProblems,
   inputsFit,
   type ModelSignature,
+  throwInputProblems,
 } from './signature/validate.js';
 export { decodeTensors, encodeTensors, TENSOR_MEDIA_TYPE } from './tensor/binary-codec.js';
 export { digestTensors } from './tensor/digest.js';

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { AgentStatus } from '../types.js';
+import { type InferenceSeries, InferenceSeriesTable } from './inference-series.js';
 
 /** Inference latency buckets, seconds (0.5 ms … 10 s). */
 export const INFERENCE_BUCKETS_S = [
@@ -19,17 +20,6 @@ export interface ObservedInference {
   outputs: unknown;
 }
 
-/** One label set's bound inference series. */
-interface Series {
-  model: string;
-  version: string;
-  engine: string;
-  role: string;
-  requests: { inc(): void };
-  errors: { inc(): void };
-  latency: { observe(v: number): void };
-}
-
 /**
  * The agent's Prometheus metrics, in a registry of its own (several agents
  * may share a process): outbox depth/bytes and losses per lane, inference requests, errors
@@ -39,13 +29,10 @@ interface Series {
  */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'model' | 'version' | 'engine' | 'role'>;
-  readonly #errors: Counter<'model' | 'version' | 'engine' | 'role'>;
-  readonly #latency: Histogram<'model' | 'version' | 'engine' | 'role'>;
-  /** Per label set, its bound series: the label hashing is paid once, not per inference. */
-  readonly #series = new Map<string, Series>();
+  /** Inference requests, errors and latency: preallocated counters per label set. */
+  readonly #inferences: InferenceSeriesTable;
   /** The series of the previous call (most calls repeat it: no key to build). */
-  #last: Series | undefined;
+  #last: InferenceSeries | undefined;
 
   /** @param status the agent's status, read at scrape time; @param engineOf active engine of a model. */
   constructor(
@@ -53,26 +40,20 @@ export class AgentMetrics {
     private readonly engineOf: (model: string) => string,
   ) {
     const registers = [this.registry];
-    const labelNames = ['model', 'version', 'engine', 'role'] as const;
-    this.#requests = new Counter({
-      name: 'outpost_agent_inference_requests_total',
-      help: 'Inferences run (answered or failed), by model, version, engine and role (active, shadow).',
-      labelNames,
-      registers,
-    });
-    this.#errors = new Counter({
-      name: 'outpost_agent_inference_errors_total',
-      help: 'Inferences that failed, by model, version, engine and role.',
-      labelNames,
-      registers,
-    });
-    this.#latency = new Histogram({
-      name: 'outpost_agent_inference_duration_seconds',
-      help: 'Inference wall time, seconds (cache hits included), by model, version, engine and role.',
-      labelNames,
-      buckets: INFERENCE_BUCKETS_S,
-      registers,
-    });
+    this.#inferences = new InferenceSeriesTable(
+      this.registry,
+      {
+        requests: 'outpost_agent_inference_requests_total',
+        errors: 'outpost_agent_inference_errors_total',
+        latency: 'outpost_agent_inference_duration_seconds',
+      },
+      {
+        requests: 'Inferences run (answered or failed), by model, version, engine and role (active, shadow).',
+        errors: 'Inferences that failed, by model, version, engine and role.',
+        latency: 'Inference wall time, seconds (cache hits included), by model, version, engine and role.',
+      },
+      INFERENCE_BUCKETS_S,
+    );
     new Gauge({
       name: 'outpost_agent_outbox_events',
       help: 'Events queued in the outbox, waiting for the hub ack, by lane.',
@@ -185,41 +166,21 @@ export class AgentMetrics {
     });
   }
 
-  /** Counts one inference (wired to the runtime's `onInfer` observer). */
+  /** Counts one inference (wired to the runtime's `onInfer` observer): a few additions. */
   recordInference(o: ObservedInference): void {
     const engine = o.engine ?? this.engineOf(o.model);
-    const last = this.#last;
+    let series = this.#last;
     if (
-      last !== undefined &&
-      last.model === o.model &&
-      last.version === o.version &&
-      last.engine === engine &&
-      last.role === o.role
+      series === undefined ||
+      series.labels.model !== o.model ||
+      series.labels.version !== o.version ||
+      series.labels.engine !== engine ||
+      series.labels.role !== o.role
     ) {
-      last.requests.inc();
-      if (o.outputs === undefined) last.errors.inc();
-      last.latency.observe(o.latencyMs / 1000);
-      return;
+      series = this.#inferences.series(o.model, o.version, engine, o.role);
+      this.#last = series;
     }
-    const key = `${o.model}\u0000${o.version}\u0000${engine}\u0000${o.role}`;
-    let series = this.#series.get(key);
-    if (series === undefined) {
-      const labels = { model: o.model, version: o.version, engine, role: o.role };
-      series = {
-        ...labels,
-        requests: this.#requests.labels(labels),
-        errors: this.#errors.labels(labels),
-        latency: this.#latency.labels(labels),
-      };
-      // Bounded like the labels themselves (what one device runs); a long-lived agent that
-      // cycled through many versions just binds them again.
-      if (this.#series.size >= 1024) this.#series.clear();
-      this.#series.set(key, series);
-    }
-    this.#last = series;
-    series.requests.inc();
-    if (o.outputs === undefined) series.errors.inc();
-    series.latency.observe(o.latencyMs / 1000);
+    this.#inferences.record(series, o.latencyMs / 1000, o.outputs === undefined);
   }
 
   /** `GET /metrics` on the local API (Prometheus text format). */

@@ -12,8 +12,16 @@ export type RoutedResult = InferResult & { route: RouteOutcome };
 export interface HybridRouterOptions {
   /** Routes by model name; models without one are `local`. */
   routes: Readonly<Record<string, ModelRoute>>;
-  /** The local runtime's inference. */
-  local(name: string, inputs: TensorMap, options?: InferOptions): Promise<InferResult>;
+  /**
+   * The local runtime's inference; `answered` is called with the result before the promise
+   * resolves (the router counts the call and sets its route there, with no continuation of its own).
+   */
+  local(
+    name: string,
+    inputs: TensorMap,
+    options?: InferOptions,
+    answered?: (result: InferResult) => void,
+  ): Promise<InferResult>;
   /** The hub client; absent when `inference.hubHttpUrl` is not configured. */
   cloud: CloudClient | undefined;
   /** Whether the hub is reachable now (the MQTT link is up). */
@@ -66,6 +74,22 @@ export function createHybridRouter(o: HybridRouterOptions): HybridRouter {
     return c;
   };
   const route = (name: string) => o.routes[name] ?? LOCAL_ROUTE;
+  /** Per model, what a `local` route does with an answer: count it and set its route. */
+  const answeredLocally = new Map<string, (result: InferResult) => void>();
+  const localAnswer = (name: string) => {
+    let answered = answeredLocally.get(name);
+    if (answered === undefined) {
+      let c: RouteCounters | undefined;
+      answered = (result) => {
+        c ??= count(name);
+        c.local++;
+        // The runtime's result is this call's own object: the route is set on it, not copied.
+        (result as RoutedResult).route = { mode: 'local', servedBy: 'local', escalated: false };
+      };
+      answeredLocally.set(name, answered);
+    }
+    return answered;
+  };
 
   async function askCloud(name: string, r: ModelRoute, inputs: TensorMap) {
     if (!o.cloud)
@@ -165,52 +189,57 @@ export function createHybridRouter(o: HybridRouterOptions): HybridRouter {
 
   const reasonOf = (err: unknown) => (isOutpostError(err) ? `${err.code}: ${err.message}` : String(err));
 
+  async function routed(
+    name: string,
+    r: ModelRoute,
+    inputs: TensorMap,
+    options: InferOptions | undefined,
+  ): Promise<RoutedResult> {
+    if (r.mode === 'cloud') return fromCloud(name, r, await askCloud(name, r, inputs), false);
+    if (r.mode === 'cloud-first') {
+      try {
+        return fromCloud(name, r, await askCloud(name, r, inputs), false);
+      } catch (err) {
+        return localWithFallback(name, r, inputs, options, reasonOf(err));
+      }
+    }
+    // local-first
+    const result = await o.local(name, inputs, options);
+    const confidence = confidenceOf(result.outputs, r.confidenceOutput);
+    if (confidence === undefined) {
+      o.log.warn(
+        { model: name, output: r.confidenceOutput ?? 'probs' },
+        'local-first: no float32 confidence output; answered locally without escalation',
+      );
+    }
+    if (confidence === undefined || confidence >= r.confidenceThreshold) {
+      count(name).local++;
+      return {
+        ...result,
+        route: {
+          mode: r.mode,
+          servedBy: 'local',
+          escalated: false,
+          ...(confidence !== undefined ? { confidence } : {}),
+        },
+      };
+    }
+    try {
+      return fromCloud(name, r, await askCloud(name, r, inputs), true, confidence);
+    } catch (err) {
+      return localWithFallback(name, r, inputs, options, reasonOf(err), { result, confidence });
+    }
+  }
+
   return {
     route,
     counters: () => Object.fromEntries([...counts].map(([k, v]) => [k, { ...v }])),
-    async infer(name, inputs, options) {
+    infer(name, inputs, options) {
       const r = route(name);
-      if (r.mode === 'local') {
-        // The runtime's result is this call's own object: the route is set on it, not copied.
-        const result = (await o.local(name, inputs, options)) as RoutedResult;
-        count(name).local++;
-        result.route = { mode: 'local', servedBy: 'local', escalated: false };
-        return result;
-      }
-      if (r.mode === 'cloud') return fromCloud(name, r, await askCloud(name, r, inputs), false);
-      if (r.mode === 'cloud-first') {
-        try {
-          return fromCloud(name, r, await askCloud(name, r, inputs), false);
-        } catch (err) {
-          return localWithFallback(name, r, inputs, options, reasonOf(err));
-        }
-      }
-      // local-first
-      const result = await o.local(name, inputs, options);
-      const confidence = confidenceOf(result.outputs, r.confidenceOutput);
-      if (confidence === undefined) {
-        o.log.warn(
-          { model: name, output: r.confidenceOutput ?? 'probs' },
-          'local-first: no float32 confidence output; answered locally without escalation',
-        );
-      }
-      if (confidence === undefined || confidence >= r.confidenceThreshold) {
-        count(name).local++;
-        return {
-          ...result,
-          route: {
-            mode: r.mode,
-            servedBy: 'local',
-            escalated: false,
-            ...(confidence !== undefined ? { confidence } : {}),
-          },
-        };
-      }
-      try {
-        return fromCloud(name, r, await askCloud(name, r, inputs), true, confidence);
-      } catch (err) {
-        return localWithFallback(name, r, inputs, options, reasonOf(err), { result, confidence });
-      }
+      // A local route adds no continuation: the runtime calls `answered` in its own.
+      if (r.mode === 'local')
+        return o.local(name, inputs, options, localAnswer(name)) as Promise<RoutedResult>;
+      return routed(name, r, inputs, options);
     },
   };
 }

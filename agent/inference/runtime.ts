@@ -6,9 +6,11 @@ import {
   digestTensors,
   type Engine,
   encodeTensors,
+  inputsFit,
   type LoadedModel,
   type ModelSignature,
   type TensorMap,
+  throwInputProblems,
 } from '../../inference/index.js';
 import {
   type EngineName,
@@ -37,8 +39,40 @@ interface ActiveModel {
   warmup?: WarmupRecord;
   error?: string;
   /** Runs in flight; the session is closed only once they settle. */
-  inflight: Set<Promise<unknown>>;
+  inflight: RunsInFlight;
 }
+
+/**
+ * A count of runs in flight and who waits for none to be left: entering and leaving are
+ * one addition each (no Set of promises per call).
+ */
+class RunsInFlight {
+  #count = 0;
+  #waiting: Array<() => void> = [];
+
+  enter(): void {
+    this.#count++;
+  }
+
+  leave(): void {
+    if (--this.#count === 0 && this.#waiting.length > 0) {
+      const waiting = this.#waiting;
+      this.#waiting = [];
+      for (const wake of waiting) wake();
+    }
+  }
+
+  /** Resolves once no run is in flight (at once when none is). */
+  settled(): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+}
+
+/** Called with an answered result before the caller sees it (the hybrid router sets its route there). */
+export type InferAnswered = (result: InferResult) => void;
+
+const NO_OPTIONS: InferOptions = Object.freeze({});
 
 /** Options of a single inference. */
 export interface InferOptions {
@@ -155,7 +189,7 @@ export class InferenceRuntime {
         model: admitted.model,
         rejected,
         ...(admitted.warmup ? { warmup: admitted.warmup } : {}),
-        inflight: new Set(),
+        inflight: new RunsInFlight(),
       });
       this.#o.log.info(
         {
@@ -171,7 +205,7 @@ export class InferenceRuntime {
     }
     const error = admitted.error;
     if (!this.#active.has(name)) {
-      this.#active.set(name, { manifest, model: undefined, rejected, error, inflight: new Set() });
+      this.#active.set(name, { manifest, model: undefined, rejected, error, inflight: new RunsInFlight() });
     }
     throw new OutpostError('INFER_NO_ENGINE', error, { details: { rejected } });
   }
@@ -249,7 +283,7 @@ export class InferenceRuntime {
         });
       }
       this.#dispose(this.#shadows.get(name));
-      this.#shadows.set(name, { ...admitted, model: admitted.model, inflight: new Set() });
+      this.#shadows.set(name, { ...admitted, model: admitted.model, inflight: new RunsInFlight() });
       this.#o.log.info({ model: name, version, engine: admitted.model.engine }, 'shadow version loaded');
     }).finally(() => this.#o.onChange?.());
   }
@@ -283,15 +317,19 @@ export class InferenceRuntime {
     const shadow = this.#shadows.get(name);
     if (!shadow?.model) return undefined;
     const version = shadow.manifest.version;
-    const run = shadow.model.run(inputs);
-    shadow.inflight.add(run);
+    shadow.inflight.enter();
     try {
-      return { version, outputs: await run };
+      return { version, outputs: await shadow.model.run(inputs) };
     } catch (error) {
       return { version, error };
     } finally {
-      shadow.inflight.delete(run);
+      shadow.inflight.leave();
     }
+  }
+
+  /** Whether `name` has a loaded shadow (checked on every inference: no object built). */
+  hasShadow(name: string): boolean {
+    return this.#shadows.get(name)?.model !== undefined;
   }
 
   /** The version kept loaded for an instant rollback, if any. */
@@ -304,7 +342,7 @@ export class InferenceRuntime {
   #dispose(entry: ActiveModel | undefined): void {
     const model = entry?.model;
     if (!entry || !model) return;
-    void Promise.allSettled([...entry.inflight]).then(() => model.close().catch(() => undefined));
+    void entry.inflight.settled().then(() => model.close().catch(() => undefined));
   }
 
   /**
@@ -336,19 +374,59 @@ export class InferenceRuntime {
   }
 
   /**
-   * Runs an active model on one set of inputs. Throws `INFER_MODEL_NOT_FOUND`,
+   * Runs an active model on one set of inputs. Rejects with `INFER_MODEL_NOT_FOUND`,
    * `INFER_NO_ENGINE`, `INFER_BAD_INPUT` (naming each tensor, the expected and the
-   * received) or `INFER_ENGINE_FAILED`.
+   * received) or `INFER_ENGINE_FAILED`. `answered` is called with the result before the
+   * returned promise resolves.
+   *
+   * A call that neither reads the cache nor uploads (the common case, and the only one
+   * whose per-call cost shows next to a sub-millisecond model) is one synchronous pass (the
+   * active entry, the compiled fit test, the policy) and one continuation on the engine's
+   * promise, which builds the result, counts it and calls the observer: no async function,
+   * no per-call closure over a base object, no copies of the tensors.
    */
-  async infer(name: string, inputs: TensorMap, options: InferOptions = {}): Promise<InferResult> {
-    const active = this.#get(name);
+  infer(
+    name: string,
+    inputs: TensorMap,
+    options: InferOptions = NO_OPTIONS,
+    answered?: InferAnswered,
+  ): Promise<InferResult> {
+    const active = this.#active.get(name);
+    const model = active?.model;
+    if (active === undefined || model === undefined) return Promise.reject(this.#notRunnable(name, active));
+    const policy = this.#o.models.policy(name);
+    if ((options.cache !== false && policy.cache) || policy.upload !== 'none')
+      return this.#inferSlow(name, active as ActiveModel & { model: LoadedModel }, inputs, options, answered);
+    return new LocalRun(this.#hooks, name, active, model, inputs, answered).start();
+  }
+
+  /** What a {@link LocalRun} reports to. */
+  readonly #hooks: RunHooks = {
+    observe: (o) => this.#o.onInfer?.(o),
+    observed: () => this.#o.onInfer !== undefined,
+    skip: (name) => this.#o.uploader.skip(name),
+  };
+
+  #notRunnable(name: string, active: ActiveModel | undefined): OutpostError {
+    if (!active) return new OutpostError('INFER_MODEL_NOT_FOUND', `no active model "${name}"`);
+    return new OutpostError('INFER_NO_ENGINE', active.error, { details: { rejected: active.rejected } });
+  }
+
+  /** A call that reads or writes the cache, or uploads: the digest, the cache and the upload record. */
+  async #inferSlow(
+    name: string,
+    active: ActiveModel & { model: LoadedModel },
+    inputs: TensorMap,
+    options: InferOptions,
+    answered: InferAnswered | undefined,
+  ): Promise<InferResult> {
     const observe = this.#o.onInfer;
-    if (observe === undefined) return this.#infer(name, active, inputs, options);
     const started = performance.now();
     const version = active.manifest.version;
     try {
       const result = await this.#infer(name, active, inputs, options);
-      observe({
+      answered?.(result);
+      observe?.({
         model: name,
         version,
         engine: active.model.engine,
@@ -359,7 +437,7 @@ export class InferenceRuntime {
       });
       return result;
     } catch (err) {
-      observe({
+      observe?.({
         model: name,
         version,
         engine: active.model.engine,
@@ -392,8 +470,6 @@ export class InferenceRuntime {
       inputDigest,
     };
     const key = useCache ? cacheKey(parts) : '';
-    // One literal per result: a spread of a shared base object was the costliest line of a
-    // call in CPU profiles.
     const resultOf = (cached: boolean, outputs: TensorMap): InferResult => ({
       model: name,
       version: manifest.version,
@@ -410,17 +486,14 @@ export class InferenceRuntime {
         return result;
       }
     }
-    const run = model.run(inputs);
-    active.inflight.add(run);
+    active.inflight.enter();
     let outputs: TensorMap;
     try {
-      outputs = await run;
+      outputs = await model.run(inputs);
     } catch (err) {
-      throw new OutpostError('INFER_ENGINE_FAILED', `${name} on ${model.engine}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw engineFailed(name, model, err);
     } finally {
-      active.inflight.delete(run);
+      active.inflight.leave();
     }
     if (useCache && !Object.values(outputs).some((t) => t.dtype === 'string')) {
       this.#o.cache.put(key, parts, encodeTensors(outputs));
@@ -469,12 +542,105 @@ export class InferenceRuntime {
   async close(): Promise<void> {
     await this.#queue;
     for (const a of [...this.#active.values(), ...this.#warm.values(), ...this.#shadows.values()]) {
-      await Promise.allSettled([...a.inflight]);
+      await a.inflight.settled();
       await a.model?.close().catch(() => undefined);
     }
     this.#active.clear();
     this.#warm.clear();
     this.#shadows.clear();
     this.#o.cache.flush();
+  }
+}
+
+/** What a {@link LocalRun} reports to (the runtime's observer and uploader). */
+interface RunHooks {
+  observe(o: InferenceObservation & { inputs: TensorMap }): void;
+  observed(): boolean;
+  skip(name: string): void;
+}
+
+function engineFailed(name: string, model: LoadedModel, err: unknown): OutpostError {
+  return new OutpostError('INFER_ENGINE_FAILED', `${name} on ${model.engine}: ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+/**
+ * One call on the fast path (no cache, no upload): its state in one object, continued once
+ * when the engine answers (fused into the engine's own continuation where it offers `runThen`).
+ */
+class LocalRun {
+  #started = 0;
+  constructor(
+    private readonly hooks: RunHooks,
+    private readonly name: string,
+    private readonly active: ActiveModel,
+    private readonly model: LoadedModel,
+    private readonly inputs: TensorMap,
+    private readonly answered: InferAnswered | undefined,
+  ) {}
+
+  start(): Promise<InferResult> {
+    const { model, inputs } = this;
+    this.#started = performance.now();
+    if (!inputsFit(model.signature, inputs)) {
+      try {
+        throwInputProblems(model.signature, inputs, this.name);
+      } catch (err) {
+        this.#observe(undefined);
+        return Promise.reject(err);
+      }
+    }
+    this.active.inflight.enter();
+    // One continuation: the engine's own when it can fuse it (onnxruntime engines do). The
+    // callbacks are written inline: a named closure made per call costs an
+    // Object.defineProperty per call where the code runs through tsx (esbuild's keepNames).
+    return model.runThen
+      ? model.runThen(
+          inputs,
+          (outputs) => this.#done(outputs),
+          (err: unknown) => this.#failed(err),
+        )
+      : model.run(inputs).then(
+          (outputs) => this.#done(outputs),
+          (err: unknown) => this.#failed(err),
+        );
+  }
+
+  #done(outputs: TensorMap): InferResult {
+    this.active.inflight.leave();
+    const { manifest } = this.active;
+    const result: InferResult = {
+      model: this.name,
+      version: manifest.version,
+      precision: manifest.precision,
+      engine: this.model.engine,
+      cached: false,
+      outputs,
+    };
+    this.hooks.skip(this.name);
+    this.answered?.(result);
+    this.#observe(outputs);
+    return result;
+  }
+
+  #failed(err: unknown): never {
+    this.active.inflight.leave();
+    this.#observe(undefined);
+    throw engineFailed(this.name, this.model, err);
+  }
+
+  #observe(outputs: TensorMap | undefined): void {
+    const { hooks } = this;
+    if (!hooks.observed()) return;
+    hooks.observe({
+      model: this.name,
+      version: this.active.manifest.version,
+      engine: this.model.engine,
+      role: 'active',
+      latencyMs: performance.now() - this.#started,
+      outputs,
+      inputs: this.inputs,
+    });
   }
 }

@@ -78,7 +78,7 @@ export function setupInference(options: InferenceSetupOptions): AgentInference {
   });
   const router = createHybridRouter({
     routes: inf.routes,
-    local: (name, inputs, opts) => runtime.infer(name, inputs, opts),
+    local: (name, inputs, opts, answered) => runtime.infer(name, inputs, opts, answered),
     cloud:
       inf.hubHttpUrl === undefined
         ? undefined

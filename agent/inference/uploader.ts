@@ -30,7 +30,6 @@ export interface UploadCounters {
 export class ResultUploader {
   readonly #enqueue: (event: { type: string; body: unknown; lane: 'results' }) => unknown;
   readonly #log: Logger;
-  readonly #seen = new Map<string, number>();
   readonly #counters = new Map<string, UploadCounters>();
 
   constructor(enqueue: (event: { type: string; body: unknown; lane: 'results' }) => unknown, log: Logger) {
@@ -38,17 +37,36 @@ export class ResultUploader {
     this.#log = log;
   }
 
+  /** The previous `skip` call's model and its counts (most calls repeat the model: no lookups). */
+  #lastSkip: { model: string; seen: { n: number }; counters: UploadCounters } | undefined;
+  readonly #seenOf = new Map<string, { n: number }>();
+
   /** Counts one result of a model whose policy uploads nothing (what `offer` does for `none`). */
   skip(model: string): void {
-    this.#seen.set(model, (this.#seen.get(model) ?? 0) + 1);
-    this.counters(model).skipped++;
+    let last = this.#lastSkip;
+    if (last === undefined || last.model !== model) {
+      last = { model, seen: this.#seen(model), counters: this.counters(model) };
+      this.#lastSkip = last;
+    }
+    last.seen.n++;
+    last.counters.skipped++;
+  }
+
+  /** The systematic-sampling count of a model (results seen since start). */
+  #seen(model: string): { n: number } {
+    let seen = this.#seenOf.get(model);
+    if (seen === undefined) {
+      seen = { n: 0 };
+      this.#seenOf.set(model, seen);
+    }
+    return seen;
   }
 
   /** Applies `policy` to one result; true when it was queued. Never throws. */
   offer(policy: ModelPolicy, result: ResultRecord, at: number): boolean {
     const counters = this.counters(result.model);
-    const n = (this.#seen.get(result.model) ?? 0) + 1;
-    this.#seen.set(result.model, n);
+    const seen = this.#seen(result.model);
+    const n = ++seen.n;
     const take =
       policy.upload === 'all' ||
       (policy.upload === 'sampled' &&

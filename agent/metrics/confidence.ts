@@ -71,15 +71,22 @@ function isDistribution(data: Float32Array | Float64Array, start: number, width:
  */
 export function accumulateConfidence(outputs: TensorMap, into: { sum: number; count: number }): void {
   let logits: FloatTensor | undefined;
-  for (const t of Object.values(outputs)) {
-    if (!isFloat(t) || t.data.length > MAX_SCANNED_ELEMENTS || t.data.length === 0) continue;
+  // `for in` over the map, not Object.values: no array per call.
+  for (const name in outputs) {
+    const t = outputs[name];
+    if (!isFloat(t)) continue;
+    const data = t.data;
+    const length = data.length;
+    if (length > MAX_SCANNED_ELEMENTS || length === 0) continue;
     const width = t.dims[t.dims.length - 1] ?? 1;
-    if (width < 2 || t.data.length % width !== 0) continue;
-    if (isDistribution(t.data, 0, width)) {
-      for (let start = 0; start < t.data.length; start += width) {
-        let max = t.data[start] as number;
-        for (let i = start + 1; i < start + width; i++)
-          if ((t.data[i] as number) > max) max = t.data[i] as number;
+    if (width < 2 || length % width !== 0) continue;
+    if (isDistribution(data, 0, width)) {
+      for (let start = 0; start < length; start += width) {
+        let max = data[start] as number;
+        for (let i = start + 1; i < start + width; i++) {
+          const v = data[i] as number;
+          if (v > max) max = v;
+        }
         into.sum += max;
         into.count++;
       }

@@ -85,7 +85,8 @@ export class ModelMetrics {
     const row = this.#row(o.model, o.version, o.role);
     row.requests++;
     const ms = Math.max(o.latencyMs, 0);
-    row.latency[latencyBucket(ms)] = (row.latency[latencyBucket(ms)] ?? 0) + 1;
+    const bucket = latencyBucket(ms);
+    row.latency[bucket] = (row.latency[bucket] as number) + 1;
     row.latencySumMs += ms;
     if (o.outputs === undefined) row.errors++;
     else accumulateConfidence(o.outputs, row.confidence);

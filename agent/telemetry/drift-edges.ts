@@ -35,15 +35,25 @@ export class DriftEdgesClient {
   readonly #retryAt = new Map<string, number>();
   readonly #inFlight = new Set<string>();
   readonly #warned = new Set<string>();
+  /** The edges the previous call found (edges, once received, never change for a version). */
+  #last: { model: string; version: string; edges: DriftEdges } | undefined;
 
   constructor(private readonly o: DriftEdgesOptions) {}
 
   /** Edges of `model@version` if known; triggers a (re)fetch when unknown and due. */
   get(model: string, version: string): DriftEdges | undefined {
+    // On every inference: without a hub nothing is ever known, and a repeat of the previous
+    // call's known edges needs no key.
+    if (this.o.hubHttpUrl === undefined) return undefined;
+    const last = this.#last;
+    if (last !== undefined && last.model === model && last.version === version) return last.edges;
     const key = `${model}@${version}`;
     const cached = this.#cache.get(key);
-    if (cached) return cached;
-    if (this.o.hubHttpUrl === undefined || this.#inFlight.has(key)) return undefined;
+    if (cached) {
+      this.#last = { model, version, edges: cached };
+      return cached;
+    }
+    if (this.#inFlight.has(key)) return undefined;
     if ((this.#retryAt.get(key) ?? 0) > this.o.now()) return undefined;
     this.#inFlight.add(key);
     void this.#fetch(model, version, key).finally(() => this.#inFlight.delete(key));

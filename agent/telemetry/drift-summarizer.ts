@@ -15,11 +15,28 @@ function rowsOf(t: HostTensor): number {
   return t.dims.length >= 2 ? (t.dims[0] as number) : 1;
 }
 
-/** Elements of the first tensor of a map in insertion order (the model's first input/output). */
+/** The first tensor of a map in insertion order (the model's first input/output); no array built. */
 function first(map: TensorMap | undefined): HostTensor | undefined {
   if (map === undefined) return undefined;
-  for (const t of Object.values(map)) return t;
+  for (const name in map) return map[name];
   return undefined;
+}
+
+/** Adds the arg-max class of each row of `data` (rows of `classes` scores) to `counts`. */
+function countClasses(data: ArrayLike<number>, classes: number, counts: number[]): void {
+  const rows = Math.floor(data.length / classes);
+  for (let r = 0, start = 0; r < rows; r++, start += classes) {
+    let best = 0;
+    let top = data[start] as number;
+    for (let c = 1; c < classes; c++) {
+      const v = data[start + c] as number;
+      if (v > top) {
+        top = v;
+        best = c;
+      }
+    }
+    counts[best] = (counts[best] as number) + 1;
+  }
 }
 
 /**
@@ -79,18 +96,11 @@ export class DriftSummarizer {
     }
     const output = first(outputs);
     if (output && output.dims.length >= 1 && typeof output.data[0] === 'number') {
-      const classes = output.dims.at(-1) as number;
-      const outRows = output.data.length / Math.max(1, classes);
+      const classes = output.dims[output.dims.length - 1] as number;
       if (classes > 1 && classes <= 4096) {
         if (row.classes.length < classes)
           row.classes.push(...new Array<number>(classes - row.classes.length).fill(0));
-        for (let r = 0; r < outRows; r++) {
-          let best = 0;
-          for (let c = 1; c < classes; c++)
-            if ((output.data[r * classes + c] as number) > (output.data[r * classes + best] as number))
-              best = c;
-          row.classes[best] = (row.classes[best] as number) + 1;
-        }
+        countClasses(output.data as ArrayLike<number>, classes, row.classes);
       }
     }
     row.rows += n;

@@ -1,12 +1,10 @@
-import * as ort from 'onnxruntime-node';
 import { request } from 'undici';
-import type { Agent } from '../../agent/index.js';
 import { encodeTensors, TENSOR_MEDIA_TYPE, type TensorMap, tensorToJson } from '../../inference/index.js';
 import { median, millis, percentile, ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { benchAgent, digitsBench } from './fixture.js';
-import { measureHttp, measureInProcess, type Percentiles } from './overhead.js';
+import { measureHttp, measureInProcess, measureOwnWork, type Percentiles } from './overhead.js';
 
 /**
  * `npm run bench -- inference-overhead`: only the agent's own cost per inference (about a
@@ -21,27 +19,16 @@ export const inferenceOverheadBenchmark: Benchmark = {
     const model = digitsBench();
     const { agent, close } = await benchAgent(model.bytes);
     try {
-      const runs = quick ? 500 : 3000;
-      const rounds = quick ? 4 : 10;
+      // Many short rounds: each ratio is the median of per-round pairs measured back to back.
+      const runs = quick ? 300 : 1000;
+      const rounds = quick ? 6 : 40;
       progress('in process, batch 48');
       const big = await measureInProcess(agent, model.bytes, model.input(48), runs, rounds);
       progress('in process, batch 1');
       const small = await measureInProcess(agent, model.bytes, model.input(1), runs, rounds);
-      progress('CPU time per call, batch 48 and 1');
-      const cpuBig = await measureCpu(
-        agent,
-        model.bytes,
-        model.input(48),
-        quick ? 1000 : 5000,
-        quick ? 4 : 8,
-      );
-      const cpuSmall = await measureCpu(
-        agent,
-        model.bytes,
-        model.input(1),
-        quick ? 1000 : 5000,
-        quick ? 4 : 8,
-      );
+      progress("the agent's own work, stand-in engine");
+      const ownBig = await measureOwnWork(model.bytes, model.input(48), runs, rounds);
+      const ownSmall = await measureOwnWork(model.bytes, model.input(1), runs, rounds);
       progress('local HTTP API (fetch)');
       const one = model.input(1);
       const viaFetch = await measureHttp(agent, one, quick ? 300 : 2000);
@@ -50,10 +37,11 @@ export const inferenceOverheadBenchmark: Benchmark = {
       const row = (label: string, f: typeof big) => [
         label,
         millis(f.rawMs),
+        ratio(f.ratio.rawTensor),
         millis(f.engineMs),
-        ratio(f.engineMs / f.rawMs),
+        ratio(f.ratio.engine),
         millis(f.agentMs),
-        ratio(f.agentMs / f.rawMs),
+        ratio(f.ratio.agent),
       ];
       const http = (label: string, p: Percentiles) => [
         label,
@@ -65,21 +53,32 @@ export const inferenceOverheadBenchmark: Benchmark = {
         `inference overhead benchmark${quick ? ' (--quick: small sizes, do not publish)' : ''} — ${machine()}`,
         'model: digits MLP 784→64→10 (real MNIST), onnx:cpu, 1 thread, cache off',
         '',
-        'In process (agent.models.infer) vs raw InferenceSession.run, median of alternating rounds:',
+        'In process (agent.models.infer) vs raw InferenceSession.run, wall time; ratios: median of per-round ratios:',
         table(
-          ['batch', 'raw run', 'engine', 'engine ÷ raw', 'agent', 'agent ÷ raw'],
+          ['batch', 'raw run', 'raw + tensor ÷ raw', 'engine', 'engine ÷ raw', 'agent', 'agent ÷ raw'],
           [row('48', big), row('1', small)],
         ),
         '',
-        'Process CPU time per call (user + system; other processes on the machine do not count), median of rounds:',
+        'Process CPU time per call (user + system; other processes on the machine do not count), same rounds:',
         table(
           ['batch', 'raw run', 'agent', 'agent ÷ raw', "agent's own work"],
-          [cpuBig, cpuSmall].map((c, i) => [
+          [big, small].map((f, i) => [
             i === 0 ? '48' : '1',
-            `${c.rawUs.toFixed(1)} µs`,
-            `${c.agentUs.toFixed(1)} µs`,
-            ratio(c.agentUs / c.rawUs),
-            `${(c.agentUs - c.rawUs).toFixed(1)} µs`,
+            `${f.cpu.rawUs.toFixed(1)} µs`,
+            `${f.cpu.agentUs.toFixed(1)} µs`,
+            ratio(f.cpu.agentRatio),
+            `${f.cpu.agentAddedUs.toFixed(1)} µs`,
+          ]),
+        ),
+        '',
+        "The agent's own work per call, without onnxruntime (a stand-in engine that answers after one setImmediate; agent.models.infer − awaiting the stand-in), CPU, median of the same rounds:",
+        table(
+          ['batch', 'stand-in alone', "agent's own work", 'quartiles'],
+          [ownBig, ownSmall].map((o, i) => [
+            i === 0 ? '48' : '1',
+            `${o.standInUs.toFixed(1)} µs`,
+            `${o.medianUs.toFixed(2)} µs`,
+            `${o.q1Us.toFixed(2)}–${o.q3Us.toFixed(2)} µs`,
           ]),
         ),
         '',
@@ -100,44 +99,6 @@ export const inferenceOverheadBenchmark: Benchmark = {
     }
   },
 };
-
-/** CPU µs per call (process user + system) of raw `InferenceSession.run` and the agent, alternating rounds. */
-async function measureCpu(
-  agent: Agent,
-  bytes: Uint8Array,
-  input: TensorMap,
-  runs: number,
-  rounds: number,
-): Promise<{ rawUs: number; agentUs: number }> {
-  agent.models.setPolicy('digits', { cache: false });
-  const session = await ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
-  const x = input.x as { data: Float32Array; dims: readonly number[] };
-  const feeds = { x: new ort.Tensor('float32', x.data, [...x.dims]) };
-  const cpu = async (fn: () => Promise<unknown>) => {
-    const start = process.cpuUsage();
-    for (let i = 0; i < runs; i++) await fn();
-    const d = process.cpuUsage(start);
-    return (d.user + d.system) / runs;
-  };
-  const raw: number[] = [];
-  const viaAgent: number[] = [];
-  for (let i = 0; i < 500; i++) {
-    await session.run(feeds);
-    await agent.models.infer('digits', input);
-  }
-  for (let r = 0; r < rounds; r++) {
-    raw.push(await cpu(() => session.run(feeds)));
-    viaAgent.push(await cpu(() => agent.models.infer('digits', input)));
-  }
-  await session.release();
-  return { rawUs: median(raw), agentUs: median(viaAgent) };
-}
 
 async function measureUndici(
   base: string,

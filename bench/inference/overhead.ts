@@ -5,25 +5,39 @@ import type { Agent } from '../../agent/index.js';
 import {
   ENGINES,
   encodeTensors,
+  type LoadedModel,
   TENSOR_MEDIA_TYPE,
   type TensorMap,
   tensorToJson,
 } from '../../inference/index.js';
 import { median, percentile } from '../lib/measure.js';
+import { benchAgent } from './fixture.js';
 
 /** Per-run medians (ms) of raw onnxruntime, the engine alone and the agent in process, rounds interleaved. */
 export interface InProcessFigures {
   rawMs: number;
+  /**
+   * Raw `InferenceSession.run` building its `ort.Tensor` from the caller's typed array on
+   * every call (what any caller holding its data in a typed array pays; the agent does the same).
+   */
+  rawTensorMs: number;
   /** The `onnx:cpu` engine's `LoadedModel.run` (tensor wrapping only). */
   engineMs: number;
   agentMs: number;
+  /** Median over rounds of each round's (x ÷ raw), wall time: the pair measured back to back. */
+  ratio: { rawTensor: number; engine: number; agent: number };
+  /** The same from this process's CPU time (user + system), which other processes do not inflate. */
+  cpu: { rawUs: number; agentUs: number; agentRatio: number; agentAddedUs: number };
   runs: number;
 }
 
 /**
  * Raw `InferenceSession.run` (same bytes, same session options as the `onnx:cpu` engine:
  * one thread, all graph optimizations) against `agent.models.infer` with the cache off,
- * same input. `rounds` alternating rounds of `runs` calls; the median per-call time of each.
+ * same input. `rounds` rounds of `runs` calls of each, in an order that alternates between
+ * rounds; every pass is timed in wall and in CPU time, and each ratio is the median of the
+ * per-round ratios (on a machine shared with other work the load drifts slower than a round,
+ * so it falls on both sides of a ratio alike).
  */
 export async function measureInProcess(
   agent: Agent,
@@ -47,37 +61,66 @@ export async function measureInProcess(
     { format: 'onnx', bytes },
     { intraOpThreads: 1, interOpThreads: 1, options: {}, log: pino({ level: 'silent' }) },
   );
-  const raw: number[] = [];
-  const viaEngine: number[] = [];
-  const viaAgent: number[] = [];
-  const pass = async (fn: () => Promise<unknown>) => {
+  const pass = async (fn: () => Promise<unknown>): Promise<[number, number]> => {
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < runs; i++) await fn();
-    return (performance.now() - start) / runs;
+    const wall = (performance.now() - start) / runs;
+    const used = process.cpuUsage(cpu);
+    return [wall, (used.user + used.system) / runs];
   };
-  const rawRun = () => session.run(feeds);
-  const agentRun = () => agent.models.infer('digits', input);
-  const engineRun = () => engine.run(input);
-  for (let i = 0; i < 1000; i++) {
-    await rawRun();
-    await engineRun();
-    await agentRun();
-  }
-  // Alternating which goes first, so drift on a shared machine falls on both alike.
+  const dims = [...x.dims];
+  const fns = {
+    raw: () => session.run(feeds),
+    rawTensor: () => session.run({ x: new ort.Tensor('float32', x.data, dims) }),
+    engine: () => engine.run(input),
+    agent: () => agent.models.infer('digits', input),
+  };
+  const names = Object.keys(fns) as Array<keyof typeof fns>;
+  for (let i = 0; i < 1000; i++) for (const n of names) await fns[n]();
+  const wall = {
+    raw: [] as number[],
+    rawTensor: [] as number[],
+    engine: [] as number[],
+    agent: [] as number[],
+  };
+  const cpu = { raw: [] as number[], agent: [] as number[] };
+  const ratios = { rawTensor: [] as number[], engine: [] as number[], agent: [] as number[] };
+  const cpuRatio: number[] = [];
+  const cpuAdded: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      raw.push(await pass(rawRun));
-      viaEngine.push(await pass(engineRun));
-      viaAgent.push(await pass(agentRun));
-    } else {
-      viaAgent.push(await pass(agentRun));
-      viaEngine.push(await pass(engineRun));
-      raw.push(await pass(rawRun));
-    }
+    const order = r % 2 === 0 ? names : [...names].reverse();
+    const round = {} as Record<keyof typeof fns, [number, number]>;
+    for (const n of order) round[n] = await pass(fns[n]);
+    for (const n of names) wall[n].push(round[n][0]);
+    cpu.raw.push(round.raw[1]);
+    cpu.agent.push(round.agent[1]);
+    ratios.rawTensor.push(round.rawTensor[0] / round.raw[0]);
+    ratios.engine.push(round.engine[0] / round.raw[0]);
+    ratios.agent.push(round.agent[0] / round.raw[0]);
+    cpuRatio.push(round.agent[1] / round.raw[1]);
+    cpuAdded.push(round.agent[1] - round.raw[1]);
   }
   await session.release();
   await engine.close();
-  return { rawMs: median(raw), engineMs: median(viaEngine), agentMs: median(viaAgent), runs };
+  return {
+    rawMs: median(wall.raw),
+    rawTensorMs: median(wall.rawTensor),
+    engineMs: median(wall.engine),
+    agentMs: median(wall.agent),
+    ratio: {
+      rawTensor: median(ratios.rawTensor),
+      engine: median(ratios.engine),
+      agent: median(ratios.agent),
+    },
+    cpu: {
+      rawUs: median(cpu.raw),
+      agentUs: median(cpu.agent),
+      agentRatio: median(cpuRatio),
+      agentAddedUs: median(cpuAdded),
+    },
+    runs,
+  };
 }
 
 /** Latency percentiles, ms. */
@@ -142,4 +185,90 @@ export async function measureCache(
     off.push(await pass((i) => agent.models.infer('digits', inputs[i] as TensorMap)));
   }
   return { hitMs: median(hit), missMs: median(miss), offMs: median(off) };
+}
+
+/**
+ * The agent's own work per call, without onnxruntime: the `onnx:cpu` engine is replaced, for
+ * an agent started here, by a stand-in that declares the real model's signature and answers
+ * after one `setImmediate` (as onnxruntime-node does) with fresh output tensors of the
+ * model's shape. `agent.models.infer` against awaiting the stand-in's `run` directly, CPU time,
+ * `rounds` paired rounds of `runs` calls in alternating order; median and quartiles of the
+ * per-round difference, µs. Free of the run-to-run noise of a real session, so it shows
+ * what the agent adds even where the machine's load hides a few µs in the ratios.
+ */
+export async function measureOwnWork(
+  bytes: Uint8Array,
+  input: TensorMap,
+  runs: number,
+  rounds: number,
+): Promise<{ medianUs: number; q1Us: number; q3Us: number; standInUs: number }> {
+  const engine = ENGINES['onnx:cpu'];
+  const load = engine.load;
+  const batch = input.x?.dims[0] ?? 1;
+  let standIn: LoadedModel | undefined;
+  engine.load = async (source, settings) => {
+    const real = await load.call(engine, source, settings);
+    const logits = new Float32Array(batch * 10).map((_, i) => (i % 10) - 5);
+    const probs = new Float32Array(batch * 10).fill(0.1);
+    const outputs = (): TensorMap => ({
+      logits: { dtype: 'float32', dims: [batch, 10], data: logits },
+      probs: { dtype: 'float32', dims: [batch, 10], data: probs },
+    });
+    // Warm-up and admission runs (other shapes) go to the real session.
+    const mine = (inputs: TensorMap) => inputs.x?.dims[0] === batch;
+    standIn = {
+      engine: real.engine,
+      signature: real.signature,
+      run: (inputs) =>
+        mine(inputs) ? new Promise((resolve) => setImmediate(() => resolve(outputs()))) : real.run(inputs),
+      runThen: (inputs, onOutputs, onError) =>
+        mine(inputs)
+          ? new Promise((resolve) => setImmediate(() => resolve(onOutputs(outputs()))))
+          : real.run(inputs).then(onOutputs, onError),
+      close: () => real.close(),
+    };
+    return standIn;
+  };
+  const { agent, close } = await benchAgent(bytes).finally(() => {
+    engine.load = load;
+  });
+  try {
+    agent.models.setPolicy('digits', { cache: false });
+    const model = standIn as LoadedModel;
+    const pass = async (fn: () => Promise<unknown>) => {
+      const cpu = process.cpuUsage();
+      for (let i = 0; i < runs; i++) await fn();
+      const used = process.cpuUsage(cpu);
+      return (used.user + used.system) / runs;
+    };
+    const direct = () => model.run(input);
+    const viaAgent = () => agent.models.infer('digits', input);
+    for (let i = 0; i < 2000; i++) {
+      await direct();
+      await viaAgent();
+    }
+    const added: number[] = [];
+    const base: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let a: number;
+      let b: number;
+      if (r % 2 === 0) {
+        a = await pass(direct);
+        b = await pass(viaAgent);
+      } else {
+        b = await pass(viaAgent);
+        a = await pass(direct);
+      }
+      added.push(b - a);
+      base.push(a);
+    }
+    return {
+      medianUs: median(added),
+      q1Us: percentile(added, 25),
+      q3Us: percentile(added, 75),
+      standInUs: median(base),
+    };
+  } finally {
+    await close();
+  }
 }

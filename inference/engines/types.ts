@@ -24,6 +24,17 @@ export interface LoadedModel {
    * `assertInputs`); returns every declared output.
    */
   run(inputs: TensorMap): Promise<TensorMap>;
+  /**
+   * Optional: `run(inputs).then(onOutputs, onError)` with the caller's continuation fused
+   * into the engine's own, so the caller's work happens in the same microtask that converts
+   * the runtime's results (one promise hop instead of two). `onError` gets every failure,
+   * synchronous ones included, never on the caller's stack.
+   */
+  runThen?<R>(
+    inputs: TensorMap,
+    onOutputs: (outputs: TensorMap) => R,
+    onError: (err: unknown) => R,
+  ): Promise<R>;
   /** Releases the session; idempotent. */
   close(): Promise<void>;
 }

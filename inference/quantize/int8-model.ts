@@ -1,11 +1,12 @@
-import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { OutpostError } from '../../shared/index.js';
 import { ENGINES } from '../engines/registry.js';
+import type { LoadedModel } from '../engines/types.js';
 import { decodeOnnxModel, encodeOnnxModel } from '../onnx/proto.js';
 import type { TensorMap } from '../tensor/host-tensor.js';
-import { calibrate, runAll } from './calibrate.js';
-import { hoistConstants } from './fold-batchnorm.js';
+import { type CalibrationMethod, calibrate, runAll } from './calibrate.js';
+import { timeInterleaved } from './evaluate.js';
+import { foldBatchNorms, hoistConstants } from './fold-batchnorm.js';
 import { type Int8Mode, rewriteInt8 } from './int8-graph.js';
 import { upgradeOpset } from './opset-upgrade.js';
 
@@ -19,18 +20,52 @@ export interface ModelInt8Options {
   perChannel?: boolean;
   /** Weights with fewer elements stay float32 (default 16). */
   minElements?: number;
+  /** How activation ranges are calibrated (default `percentile`; see `calibrate`). */
+  calibration?: CalibrationMethod;
+  /**
+   * The share of values `percentile` calibration keeps in range, % (default 99.99: on the
+   * OCR models it gave the smallest differences of 99.9, 99.99, 99.999 and min/max).
+   */
+  percentile?: number;
+  /**
+   * The first and the last weighted layer keep float32 activations (onnxruntime's advice for
+   * accuracy: the layer reading the input and a classifier's output layer are the most
+   * sensitive); their weights are still int8 (weight-only, bias-corrected), so the size
+   * stays that of int8. Default false.
+   */
+  excludeFirstLast?: boolean;
+  /**
+   * Nodes (by name) whose activations stay float32 while their weights become int8
+   * (weight-only, bias-corrected): mixed precision for the layers a sensitivity analysis
+   * finds the output most sensitive to (see docs/quantization.md).
+   */
+  weightOnly?: readonly string[];
+  /** Node names left entirely in float32 (onnxruntime's `nodes_to_exclude`). */
+  exclude?: readonly string[];
+  /** MatMul/Gemm weights with one scale per output column (default false: one per tensor). */
+  perChannelMatMul?: boolean;
+  /** 7-bit weights (onnxruntime's `reduce_range`, for x86 CPUs without VNNI; default false). */
+  reduceRange?: boolean;
+  /**
+   * Correct each weight-only Conv/Gemm bias for the mean shift its weight rounding adds,
+   * from the per-channel means of the layer's input over the inputs (default true; see
+   * `biasShift`).
+   */
+  biasCorrection?: boolean;
 }
 
 /** What {@link quantizeModelInt8} produced. */
 export interface ModelInt8Result {
   bytes: Uint8Array;
   mode: Int8Mode;
-  /** Median ms per run of each candidate built (one thread, over the inputs). */
+  /** Median CPU ms per run of each candidate built (one thread, interleaved, over up to 4 input sets). */
   candidates: Partial<Record<Int8Mode, number>>;
   /** The opset upgrade done first, when the model was older than 13. */
   upgraded?: { from: number; to: number };
   quantized: string[];
   skipped: Array<{ node: string; reason: string }>;
+  /** Nodes whose weights are int8 but whose activations stay float32 (`weightOnly`, `excludeFirstLast`). */
+  weightOnly?: string[];
 }
 
 /** Largest |a − b| over the float outputs of two runs of the same inputs. */
@@ -52,34 +87,59 @@ function maxDiff(a: TensorMap[], b: TensorMap[]): number {
   return worst;
 }
 
-async function timePerRun(bytes: Uint8Array, inputs: TensorMap[]): Promise<number> {
-  const sets = inputs.slice(0, 4);
-  const model = await ENGINES['onnx:cpu'].load(
-    { format: 'onnx', bytes },
-    { intraOpThreads: 1, interOpThreads: 1, options: {}, log: pino({ level: 'silent' }) },
+const WEIGHTED = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
+
+/** The names of the first weighted node (the one reading the model's input) and the last (the output layer), by node order. */
+function firstAndLast(model: ReturnType<typeof decodeOnnxModel>): string[] {
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ''));
+  const weighted = (model.graph?.node ?? []).filter(
+    (n) => !n.domain && WEIGHTED.has(n.opType ?? '') && inits.has(n.input?.[1] ?? ''),
   );
+  return [weighted[0]?.name, weighted[weighted.length - 1]?.name].filter((n): n is string => !!n);
+}
+
+/** Median CPU ms per run of each candidate on `onnx:cpu` (one thread), timed interleaved on up to 4 input sets. */
+/** The activation input of each of `nodes` with its channel axis (Conv: 1; MatMul/Gemm: the last). */
+function layerInputs(
+  model: ReturnType<typeof decodeOnnxModel>,
+  nodes: ReadonlySet<string>,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const n of model.graph?.node ?? []) {
+    const x = n.input?.[0];
+    if (n.domain || !x || !WEIGHTED.has(n.opType ?? '') || !nodes.has(n.name ?? '')) continue;
+    out.set(x, n.opType === 'Conv' || n.opType === 'ConvTranspose' ? 1 : -1);
+  }
+  return out;
+}
+
+async function timeCandidates(candidates: Uint8Array[], inputs: TensorMap[]): Promise<number[]> {
+  const models: LoadedModel[] = [];
   try {
-    for (const set of sets) await model.run(set); // warm-up
-    const times: number[] = [];
-    for (let r = 0; r < 5; r++) {
-      const start = performance.now();
-      for (const set of sets) await model.run(set);
-      times.push((performance.now() - start) / sets.length);
-    }
-    return times.sort((a, b) => a - b)[2] as number;
+    for (const bytes of candidates)
+      models.push(
+        await ENGINES['onnx:cpu'].load(
+          { format: 'onnx', bytes },
+          { intraOpThreads: 1, interOpThreads: 1, options: {}, log: pino({ level: 'silent' }) },
+        ),
+      );
+    return (await timeInterleaved(models, inputs.slice(0, 4), 5)).cpuMs;
   } finally {
-    await model.close();
+    for (const model of models) await model.close();
   }
 }
 
 /**
  * INT8 the way onnxruntime's quantizer does it, in TypeScript. A model older than opset 13 is
  * upgraded first and the upgrade confirmed by running both on the inputs (outputs within 1e-4,
- * relative above 1). Activation ranges are calibrated on the inputs; Conv/ConvTranspose/
- * MatMul/Gemm weights become per-channel int8 in QDQ form (static), or MatMul/Gemm use
- * DynamicQuantizeLinear + MatMulInteger (dynamic). In `auto` mode a model with MatMul/Gemm
- * weights gets both candidates, timed on `onnx:cpu`, and the faster is kept. Throws
- * `INFER_MODEL_INVALID` when the model or its upgrade does not run, `INFER_BAD_INPUT` with no inputs.
+ * relative above 1). Constants are hoisted and BatchNormalizations folded into their Convs;
+ * activation ranges are calibrated on the inputs (percentile 99.99% by default);
+ * Conv/ConvTranspose/MatMul/Gemm weights become int8 (per channel for Conv) in QDQ form
+ * (static), or MatMul/Gemm use DynamicQuantizeLinear + MatMulInteger (dynamic). In `auto` mode a
+ * model with MatMul/Gemm weights gets both candidates, timed on `onnx:cpu` (CPU time,
+ * interleaved), and the faster is kept. `weightOnly` / `excludeFirstLast` / `exclude` give mixed
+ * precision (docs/quantization.md). Throws `INFER_MODEL_INVALID` when the model or its upgrade
+ * does not run, `INFER_BAD_INPUT` with no inputs.
  */
 export async function quantizeModelInt8(
   bytes: Uint8Array,
@@ -106,22 +166,48 @@ export async function quantizeModelInt8(
   }
   const base = decodeOnnxModel(upgrade.bytes);
   hoistConstants(base);
-  const ranges = await calibrate(upgrade.bytes, options.inputs);
-  const settings = { perChannel: options.perChannel ?? true, minElements: options.minElements ?? 16 };
+  // BatchNormalization after a Conv folded into it (onnxruntime's pre-processing does the same):
+  // the Conv then quantizes to QLinearConv with nothing float between it and its activation,
+  // and its output range is calibrated after the normalisation.
+  foldBatchNorms(base);
+  const prepared = encodeOnnxModel(base);
+  const exclude = new Map<string, string>();
+  for (const node of options.exclude ?? []) exclude.set(node, 'excluded by name');
+  const weightOnly = new Set(options.weightOnly ?? []);
+  if (options.excludeFirstLast) for (const node of firstAndLast(base)) weightOnly.add(node);
+  const biasCorrection = options.biasCorrection ?? true;
+  const ranges = await calibrate(prepared, options.inputs, {
+    method: options.calibration ?? 'percentile',
+    percentile: options.percentile ?? 99.99,
+    ...(biasCorrection && weightOnly.size ? { channelMeans: layerInputs(base, weightOnly) } : {}),
+  });
+  const settings = {
+    perChannel: options.perChannel ?? true,
+    minElements: options.minElements ?? 16,
+    exclude,
+    weightOnly,
+    perChannelMatMul: options.perChannelMatMul ?? false,
+    reduceRange: options.reduceRange ?? false,
+    biasCorrection,
+  };
   const build = (mode: Int8Mode) =>
     rewriteInt8(decodeOnnxModel(encodeOnnxModel(base)), ranges, { ...settings, mode });
   const wanted = options.mode ?? 'auto';
   const hasMatMul = (base.graph?.node ?? []).some((n) => n.opType === 'MatMul' || n.opType === 'Gemm');
   const modes: Int8Mode[] = wanted === 'auto' ? (hasMatMul ? ['static', 'dynamic'] : ['static']) : [wanted];
   const candidates: ModelInt8Result['candidates'] = {};
-  let best: { mode: Int8Mode; rewrite: ReturnType<typeof build>; ms: number } | undefined;
-  for (const mode of modes) {
-    const rewrite = build(mode);
-    const ms = modes.length > 1 ? await timePerRun(rewrite.bytes, options.inputs) : 0;
-    if (modes.length > 1) candidates[mode] = ms;
-    if (!best || ms < best.ms) best = { mode, rewrite, ms };
+  const built = modes.map((mode) => ({ mode, rewrite: build(mode) }));
+  let chosen = built[0] as (typeof built)[number];
+  if (built.length > 1) {
+    const ms = await timeCandidates(
+      built.map((b) => b.rewrite.bytes),
+      options.inputs,
+    );
+    built.forEach((b, i) => {
+      candidates[b.mode] = ms[i] as number;
+      if ((ms[i] as number) < (candidates[chosen.mode] as number)) chosen = b;
+    });
   }
-  const chosen = best as NonNullable<typeof best>;
   return {
     bytes: chosen.rewrite.bytes,
     mode: chosen.mode,
@@ -129,5 +215,6 @@ export async function quantizeModelInt8(
     upgraded,
     quantized: chosen.rewrite.quantized,
     skipped: chosen.rewrite.skipped,
+    ...(weightOnly.size ? { weightOnly: [...weightOnly] } : {}),
   };
 }
