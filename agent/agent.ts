@@ -6,7 +6,7 @@ import { type AgentConfig, AgentConfigSchema } from './config.js';
 import { splitDesired } from './delivery/lenient-desired.js';
 import { setupDelivery } from './delivery/setup.js';
 import { DesiredReconciler } from './desired/reconciler.js';
-import { createTaskRunner } from './federated/setup.js';
+import { artifactPath, createTaskRunner } from './federated/setup.js';
 import { type AgentInference, setupInference } from './inference/setup.js';
 import { createHubFetch, loadHubTls } from './link/hub-tls.js';
 import { HubProtocol } from './link/hub-version.js';
@@ -167,6 +167,8 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   });
   started.add('inference', () => inference.close());
 
+  // Whether federated rounds' weights may come as artifacts (reported to the hub).
+  const flArtifacts = artifactPath(cfg) !== undefined;
   // Model delivery: the desired `models` section, downloaded, verified, activated.
   const delivery = setupDelivery({
     config: cfg,
@@ -228,6 +230,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
           ledger: store.outbox.ledger.report(),
           inference: inference.report(),
           models: delivery.report(),
+          federated: { artifacts: flArtifacts },
           hubReadsCurrent: hubProtocol.readsCurrent(),
         }),
       ),
@@ -304,6 +307,9 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
     samples,
     enqueue: (event) => enqueue(event),
     log: loggers.child('federated'),
+    config: cfg,
+    fetch: hub.fetch,
+    now: wallNow,
   });
   started.add('federated task runner', () => federated.close());
   reconciler.applyCurrent();
@@ -333,6 +339,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   outbox.start();
   started.add('outbox drain', () => outbox.stop());
   federated.setTask(store.desired.load().doc?.federated?.task);
+  federated.resumeUploads();
   metricsFlusher.start();
   started.add('metrics flusher', () => metricsFlusher.stop());
   ops.start();

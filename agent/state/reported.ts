@@ -28,6 +28,8 @@ export interface ReportInput {
   inference?: InferenceReport;
   /** Model delivery per model. */
   models?: ModelDeliveryReport[];
+  /** Federated learning: whether rounds' weights may come as artifacts (hub/federated/round-open.ts). */
+  federated?: { artifacts: boolean };
   /**
    * False while the hub may be of the previous release (it has not shown that it reads `pv`):
    * fields added since then are left out, since that release reads some parts of the
@@ -70,6 +72,8 @@ export function buildReportedState(input: ReportInput): ReportedState {
       ? { inference: input.hubReadsCurrent === false ? forPreviousRelease(input.inference) : input.inference }
       : {}),
     ...(input.models && input.models.length > 0 ? { models: input.models } : {}),
+    // A top-level field: every release reads the top level loosely and keeps it.
+    ...(input.federated ? { federated: input.federated } : {}),
   };
   return ReportedStateSchema.parse(state);
 }
