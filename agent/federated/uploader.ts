@@ -1,33 +1,12 @@
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { ErrorBody } from '../../shared/index.js';
 import { FL_UPLOAD_PART_BYTES, flUploadPath } from '../../shared/messages/federated.js';
+import { type StagedUpload, UploadQueue } from './upload-queue.js';
 
-/** Directory under the agent's data dir holding updates waiting to be uploaded. */
-export const FL_UPLOADS_DIR = 'fl-uploads';
-
-/** An update written to disk, to be recorded in its round's transaction. */
-export interface StagedUpload {
-  taskId: string;
-  round: number;
-  sha256: string;
-  size: number;
-  /** File name under `{dataDir}/fl-uploads/`. */
-  file: string;
-}
+export { FL_UPLOADS_DIR, type StagedUpload } from './upload-queue.js';
 
 /** What {@link UpdateUploader} needs. */
 export interface UploaderOptions {
@@ -90,7 +69,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
  */
 export class UpdateUploader {
   readonly #o: UploaderOptions;
-  readonly #dir: string;
+  readonly #queue: UploadQueue;
   readonly #progress = new Map<string, number>();
   readonly #closing = new AbortController();
   #running: Promise<void> | undefined;
@@ -101,39 +80,27 @@ export class UpdateUploader {
 
   constructor(options: UploaderOptions) {
     this.#o = options;
-    this.#dir = join(options.dataDir, FL_UPLOADS_DIR);
+    this.#queue = new UploadQueue(options.db, options.dataDir);
   }
 
   /** Writes `bytes` to disk (fsynced, renamed into place): call before the round's transaction. */
   stage(taskId: string, round: number, bytes: Uint8Array): StagedUpload {
-    mkdirSync(this.#dir, { recursive: true });
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const file = `${createHash('sha256').update(taskId).digest('hex').slice(0, 16)}-${round}.upd`;
-    const tmp = join(this.#dir, `${file}.tmp`);
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, bytes);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, join(this.#dir, file));
-    return { taskId, round, sha256, size: bytes.byteLength, file };
+    return this.#queue.stage(taskId, round, bytes);
   }
 
   /** Records a staged upload; call inside the round's transaction. */
   record(staged: StagedUpload, at: number): void {
-    this.#o.db
-      .prepare(
-        `INSERT OR REPLACE INTO fl_uploads (task_id, round, sha256, size, file, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(staged.taskId, staged.round, staged.sha256, staged.size, staged.file, Math.trunc(at));
+    this.#queue.record(staged, at);
+  }
+
+  /** Files of unrecorded uploads (a crash between staging and the transaction) go. */
+  removeOrphans(): void {
+    this.#queue.removeOrphans();
   }
 
   /** Uploads waiting, oldest first, with the bytes the hub holds as last heard. */
   status(): UploadStatus[] {
-    return this.#pending().map((r) => ({
+    return this.#queue.pending().map((r) => ({
       taskId: r.taskId,
       round: r.round,
       size: r.size,
@@ -171,43 +138,15 @@ export class UpdateUploader {
     await this.idle();
   }
 
-  /** Files of unrecorded uploads (a crash between staging and the transaction) go. */
-  removeOrphans(): void {
-    const known = new Set(this.#pending().map((r) => r.file));
-    let names: string[];
-    try {
-      names = readdirSync(this.#dir);
-    } catch {
-      return;
-    }
-    for (const name of names) if (!known.has(name)) rmSync(join(this.#dir, name), { force: true });
-  }
-
-  #pending(): StagedUpload[] {
-    const rows = this.#o.db
-      .prepare(
-        'SELECT task_id, round, sha256, size, file FROM fl_uploads ORDER BY created_at, task_id, round',
-      )
-      .all() as Array<{ task_id: string; round: number; sha256: string; size: number; file: string }>;
-    return rows.map((r) => ({
-      taskId: r.task_id,
-      round: r.round,
-      sha256: r.sha256,
-      size: r.size,
-      file: r.file,
-    }));
-  }
-
   #forget(u: StagedUpload): void {
-    this.#o.db.prepare('DELETE FROM fl_uploads WHERE task_id = ? AND round = ?').run(u.taskId, u.round);
-    rmSync(join(this.#dir, u.file), { force: true });
+    this.#queue.forget(u);
     this.#progress.delete(`${u.taskId}/${u.round}`);
   }
 
   async #loop(): Promise<void> {
     do {
       this.#again = false;
-      for (const u of this.#pending()) {
+      for (const u of this.#queue.pending()) {
         if (this.#closing.signal.aborted) return;
         try {
           await this.#upload(u);
@@ -265,7 +204,7 @@ export class UpdateUploader {
       } catch (err) {
         if (err instanceof HashedWrong) {
           // Our file changed under us: nothing to resend. Else (a fault on the way) start over.
-          const file = await readFile(join(this.#dir, u.file)).catch(() => Buffer.alloc(0));
+          const file = await readFile(this.#queue.path(u)).catch(() => Buffer.alloc(0));
           if (createHash('sha256').update(file).digest('hex') !== u.sha256) throw new Abandon(err.message);
           throw new Error(err.message);
         }
@@ -286,7 +225,7 @@ export class UpdateUploader {
     this.#progress.set(key, offset);
     let handle: Awaited<ReturnType<typeof open>>;
     try {
-      handle = await open(join(this.#dir, u.file), 'r');
+      handle = await open(this.#queue.path(u), 'r');
     } catch (err) {
       throw new Abandon(`the update's file is gone: ${(err as Error).message}`);
     }
