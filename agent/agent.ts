@@ -7,7 +7,7 @@ import { trustedKeysOf } from './delivery/config.js';
 import { splitDesired } from './delivery/lenient-desired.js';
 import { setupDelivery } from './delivery/setup.js';
 import { DesiredReconciler } from './desired/reconciler.js';
-import { createTaskRunner } from './federated/setup.js';
+import { artifactPath, createTaskRunner } from './federated/setup.js';
 import { type AgentInference, setupInference } from './inference/setup.js';
 import { createHubFetch, loadHubTls } from './link/hub-tls.js';
 import { HubProtocol } from './link/hub-version.js';
@@ -191,6 +191,8 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   });
   started.add('inference', () => inference.close());
 
+  // Whether federated rounds' weights may come as artifacts (reported to the hub).
+  const flArtifacts = artifactPath(cfg) !== undefined;
   // Model delivery: the desired `models` section, downloaded, verified, activated.
   const delivery = setupDelivery({
     config: cfg,
@@ -277,6 +279,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
           models: delivery.report(),
           linkLastError: link.info().lastError,
           update: updater.report(),
+          federated: { artifacts: flArtifacts },
           hubReadsCurrent: hubProtocol.readsCurrent(),
         }),
       ),
@@ -356,6 +359,9 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
     samples,
     enqueue: (event) => enqueue(event),
     log: loggers.child('federated'),
+    config: cfg,
+    fetch: hub.fetch,
+    now: wallNow,
   });
   started.add('federated task runner', () => federated.close());
   reconciler.applyCurrent();
@@ -388,6 +394,7 @@ async function startParts(cfg: AgentConfig, options: CreateAgentOptions, ctx: St
   outbox.start();
   started.add('outbox drain', () => outbox.stop());
   federated.setTask(store.desired.load().doc?.federated?.task);
+  federated.resumeUploads();
   metricsFlusher.start();
   started.add('metrics flusher', () => metricsFlusher.stop());
   ops.start();

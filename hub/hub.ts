@@ -23,7 +23,7 @@ import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { openLeases } from './coordination/open.js';
 import type { Leases } from './coordination/types.js';
-import type { HubEvaluator } from './federated/round-runner.js';
+import type { HubEvaluator } from './federated/hub-eval.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
 import type { HubEndpoints } from './http/context.js';
 import { buildHttpApi } from './http/server.js';
@@ -294,6 +294,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       store,
       desired: delivery.desired,
       registry: delivery.registry,
+      maxArtifactBytes: cfg.registry.maxArtifactBytes,
       log: log('federated'),
       now: Date.now,
       // Every replica files learning events (idempotent in the store); only

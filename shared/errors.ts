@@ -170,6 +170,16 @@ export const ERROR_CODES = {
     http: 422,
     retryable: false,
   },
+  FL_UPLOAD_OFFSET: {
+    message: 'the upload is at another offset: ask with HEAD and resume from there',
+    http: 409,
+    retryable: false,
+  },
+  FL_UPLOAD_REFUSED: {
+    message: 'the round takes no update from this device now',
+    http: 409,
+    retryable: false,
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** One of the codes in {@link ERROR_CODES}. */

@@ -7,6 +7,7 @@ export * from './codec.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './firmware-profile.js';
+export * from './fl-weights.js';
 export * from './ids.js';
 export * from './inference.js';
 export * from './join-token.js';

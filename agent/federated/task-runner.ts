@@ -1,41 +1,18 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type {
-  ChunkFn,
-  ClipL2Fn,
-  CompressWithFeedbackFn,
-  DecodeUpdateFn,
-  EncodeUpdateFn,
-  EvaluateFn,
-  ModelWeights,
-  Samples,
-  TrainLocalFn,
-} from '../../federated/types.js';
-import {
-  FL_CHUNK_BYTES,
-  FL_EVAL,
-  FL_UPDATE_CHUNK,
-  type FlEval,
-  type FlTask,
-  type FlUpdateChunk,
-} from '../../shared/messages/federated.js';
-import type { SampleSet, SampleStore } from '../store/sample-store.js';
+import { FL_CHUNK_BYTES, FL_EVAL, type FlEval, type FlTask } from '../../shared/messages/federated.js';
+import type { SampleStore } from '../store/sample-store.js';
 import type { AgentEvent } from '../types.js';
 import type { ResidualStore } from './residual-store.js';
 import type { RoundMemory, RoundRecord } from './round-memory.js';
+import { deviceSeed, encodeDelta, type FlLibrary, sentPart, sub, toSamples } from './round-steps.js';
+import type { RoundWeights } from './round-weights.js';
 import { SecAggRunner } from './secagg-runner.js';
+import { chunkEvents, type UpdateFigures, uploadEvent } from './update-events.js';
+import type { StagedUpload, UpdateUploader, UploadStatus } from './uploader.js';
 
-/** The fl-core functions the runner uses (injected: pure library code, see `federated/`). */
-export interface FlLibrary {
-  trainLocal: TrainLocalFn;
-  evaluate: EvaluateFn;
-  clipL2: ClipL2Fn;
-  encodeUpdate: EncodeUpdateFn;
-  decodeUpdate: DecodeUpdateFn;
-  chunk: ChunkFn;
-  compressWithFeedback: CompressWithFeedbackFn;
-}
+export type { FlLibrary } from './round-steps.js';
 
 /** Collaborators of the {@link TaskRunner}. */
 export interface TaskRunnerOptions {
@@ -46,6 +23,11 @@ export interface TaskRunnerOptions {
   /** Error-feedback residuals of compressed updates (none: compression without feedback). */
   residuals?: ResidualStore;
   lib: FlLibrary;
+  /**
+   * Weights as artifacts (with the hub's HTTP URL and trusted keys): the round's global model
+   * downloaded, the update uploaded. Absent: a task with `weightsArtifact` fails on this device.
+   */
+  artifacts?: { weights: RoundWeights; uploader: UpdateUploader };
   /** Enqueues one event durably (the agent's outbox); throws OutpostError. */
   enqueue(event: AgentEvent): unknown;
   /** Delay before a failed round is tried again, ms (default 5000). */
@@ -60,61 +42,24 @@ export interface TaskRunnerStatus {
   busy: boolean;
   lastError: string | null;
   rounds: RoundRecord[];
-}
-
-function toSamples(set: SampleSet): Samples {
-  const features = set.dims.reduce((n, d) => n * d, 1);
-  return { x: set.features, y: set.labels, count: set.count, features };
-}
-
-function sub(a: ModelWeights, b: ModelWeights): ModelWeights {
-  return a.map((t, i) => {
-    const bv = b[i]?.values;
-    if (bv === undefined || bv.length !== t.values.length)
-      throw new RangeError(`tensor ${t.name} changed shape`);
-    const out = new Float32Array(t.values.length);
-    for (let k = 0; k < out.length; k++) out[k] = (t.values[k] as number) - (bv[k] as number);
-    return { name: t.name, shape: [...t.shape], values: out };
-  });
-}
-
-/**
- * The part of `delta` the task's update carries: the `updateTensors` of a fine-tuning task
- * (its trainable layers), else all of it.
- */
-function sentPart(task: FlTask, delta: ModelWeights): ModelWeights {
-  const names = task.updateTensors;
-  if (names === undefined) return delta;
-  const wanted = new Set(names);
-  const part = delta.filter((t) => wanted.has(t.name));
-  if (part.length !== wanted.size)
-    throw new Error(
-      `task ${task.id}: the model has no tensor ${names.filter((n) => !part.some((t) => t.name === n)).join(', ')}`,
-    );
-  return part;
-}
-
-/** Whether the task's updates carry error feedback: lossy compression, not turned off. */
-function usesFeedback(task: FlTask): boolean {
-  return task.compression.kind !== 'none' && task.compression.errorFeedback !== false;
-}
-
-/** A stable 31-bit seed from the task's seed, the device id and the round. */
-function deviceSeed(task: FlTask, deviceId: string): number {
-  // Not the task id: two tasks with the same seed train alike (plain vs secure aggregation).
-  const h = createHash('sha256').update(`${task.seed}:${deviceId}:${task.round}`).digest();
-  return h.readUInt32LE(0) & 0x7fffffff;
+  /** Updates waiting to be uploaded (artifact rounds), with the bytes the hub holds. */
+  uploads: UploadStatus[];
+  /** The last upload failure (retried), or null. */
+  uploadError: string | null;
 }
 
 /**
  * Runs the federated task of the desired state on this device: for a round
- * it has not done, decodes the round's global model from the task, trains on the stored
- * `train` examples (fl-core's `trainLocal`), takes the delta, clips it to `clipNorm`,
- * compresses and chunks it, and enqueues the chunks (plus, when asked, an `fl.eval` of the
- * global model on the `holdout` examples) in the `learning` lane in ONE transaction together
- * with the round's "submitted" mark. Offline, the outbox holds them until the link returns;
- * after a restart the mark says the round is done. One round trains at a time; the latest
- * task wins. A failure (e.g. a full outbox) is logged and retried after `retryMs`.
+ * it has not done, gets the round's global model (the task's artifact downloaded and verified,
+ * or the weights it embeds), trains on the stored `train` examples (fl-core's `trainLocal`),
+ * takes the delta, clips it to `clipNorm` and compresses it. The update goes as an upload (an
+ * artifact round: written to disk, an `fl.update.upload` event, the upload recorded, sent by
+ * the {@link UpdateUploader} after the commit) or as chunk events (an embedded round); its
+ * events (plus, when asked, an `fl.eval` of the global model on the `holdout` examples) are
+ * enqueued in the `learning` lane in ONE transaction together with the round's "submitted"
+ * mark. Offline, the outbox holds them until the link returns; after a restart the mark says
+ * the round is done and a recorded upload resumes. One round trains at a time; the latest task
+ * wins. A failure (e.g. a full outbox, a cut download) is logged and retried after `retryMs`.
  */
 export class TaskRunner {
   readonly #o: TaskRunnerOptions;
@@ -125,6 +70,8 @@ export class TaskRunner {
   #lastError: string | null = null;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Aborts a download in progress on close (its progress stays for the next start). */
+  readonly #closing = new AbortController();
   readonly #secagg: SecAggRunner;
 
   constructor(options: TaskRunnerOptions) {
@@ -152,7 +99,20 @@ export class TaskRunner {
       busy: this.#running !== undefined,
       lastError: this.#lastError,
       rounds: this.#o.memory.recent(20),
+      uploads: this.#o.artifacts?.uploader.status() ?? [],
+      uploadError: this.#o.artifacts?.uploader.lastError() ?? null,
     };
+  }
+
+  /** Whether this device takes rounds' weights as artifacts (reported to the hub). */
+  takesArtifacts(): boolean {
+    return this.#o.artifacts !== undefined;
+  }
+
+  /** Resumes the uploads a previous run left (call once the outbox is open). */
+  resumeUploads(): void {
+    this.#o.artifacts?.uploader.removeOrphans();
+    this.#o.artifacts?.uploader.kick();
   }
 
   /** Resolves once no round is training (tests, shutdown). */
@@ -160,10 +120,12 @@ export class TaskRunner {
     while (this.#running) await this.#running;
   }
 
-  /** Stops retries and waits for a round in progress. */
+  /** Stops retries and uploads, and waits for a round in progress. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort();
     clearTimeout(this.#retry);
+    await this.#o.artifacts?.uploader.close();
     await this.idle();
   }
 
@@ -237,23 +199,41 @@ export class TaskRunner {
     })();
   }
 
-  async #runRound(task: FlTask): Promise<void> {
-    const { lib, log, residuals } = this.#o;
-    let feedback: { carried: boolean } | undefined;
-    const bytes = Buffer.from(task.weights, 'base64');
+  /** The round's global weights (codec bytes): embedded in the task, or its artifact downloaded. */
+  async #globalBytes(task: FlTask): Promise<Uint8Array> {
+    const ref = task.weightsArtifact;
+    if (ref !== undefined) {
+      const weights = this.#o.artifacts?.weights;
+      if (weights === undefined) {
+        throw new Error(
+          `task ${task.id} round ${task.round} sends its weights as an artifact; this agent has no delivery.hubHttpUrl or trusted keys`,
+        );
+      }
+      await weights.prune(ref.sha256);
+      return weights.load(task, this.#closing.signal);
+    }
+    const bytes = Buffer.from(task.weights ?? '', 'base64');
     const digest = createHash('sha256').update(bytes).digest('hex');
     if (digest !== task.weightsDigest) {
       throw new Error(
         `task ${task.id} round ${task.round}: weights digest ${digest} ≠ ${task.weightsDigest}`,
       );
     }
-    const global = lib.decodeUpdate(bytes, task.shapes);
+    return bytes;
+  }
+
+  async #runRound(task: FlTask): Promise<void> {
+    const { lib, log, residuals } = this.#o;
+    let feedback: { carried: boolean } | undefined;
+    const global = lib.decodeUpdate(await this.#globalBytes(task), task.shapes);
     const model = { modelTopology: task.topology, weights: global };
     const train = this.#o.samples.load('train');
     const holdout = task.evaluate ? this.#o.samples.load('holdout') : undefined;
     const events: AgentEvent[] = [];
     let detail: Record<string, unknown>;
     let status: RoundRecord['status'] = 'submitted';
+    /** An artifact round's encoded update and its figures, staged for upload below. */
+    let upload: { encoded: Uint8Array; figures: UpdateFigures } | undefined;
 
     if (holdout !== undefined) {
       const r = await lib.evaluate(model, toSamples(holdout));
@@ -297,42 +277,18 @@ export class TaskRunner {
         );
         return;
       }
-      const compression = {
-        compression: task.compression.kind,
-        ...(task.compression.topkFraction !== undefined
-          ? { topkFraction: task.compression.topkFraction }
-          : {}),
-      };
-      let encoded: Uint8Array;
-      let clip: { norm: number; clipped: boolean };
-      if (residuals !== undefined && usesFeedback(task)) {
-        // Error feedback: last round's residual joins this delta; this round's is kept.
-        const carried = residuals.load(task.id, task.round, delta);
-        const packed = lib.compressWithFeedback(delta, carried, { ...compression, clipNorm: task.clipNorm });
-        ({ encoded, clip } = packed);
-        residuals.save(task.id, task.round, packed.residual);
-        feedback = { carried: carried !== undefined };
+      const { encoded, clip, feedback: carried } = encodeDelta(lib, residuals, task, delta);
+      feedback = carried;
+      const figures: UpdateFigures = { ...trained, ...clip };
+      let sent: Record<string, unknown>;
+      if (task.weightsArtifact !== undefined) {
+        // Artifact round: the update is uploaded over HTTP; its event carries the reference.
+        upload = { encoded, figures };
+        sent = { upload: true };
       } else {
-        const clipped = lib.clipL2(delta, task.clipNorm);
-        clip = clipped;
-        encoded = lib.encodeUpdate(clipped.delta, compression);
-      }
-      const chunks = lib.chunk(encoded, FL_CHUNK_BYTES);
-      for (const c of chunks) {
-        const body: FlUpdateChunk = {
-          task: task.id,
-          round: task.round,
-          index: c.index,
-          total: c.total,
-          digest: c.digest,
-          bytes: Buffer.from(c.bytes).toString('base64'),
-          examples: trained.examples,
-          norm: clip.norm,
-          clipped: clip.clipped,
-          loss: trained.loss,
-          accuracy: Math.min(1, Math.max(0, trained.accuracy)),
-        };
-        events.push({ type: FL_UPDATE_CHUNK, lane: 'learning', body });
+        const chunked = chunkEvents(task, lib.chunk(encoded, FL_CHUNK_BYTES), figures);
+        events.push(...chunked);
+        sent = { chunks: chunked.length };
       }
       detail = {
         examples: trained.examples,
@@ -341,7 +297,7 @@ export class TaskRunner {
         norm: clip.norm,
         clipped: clip.clipped,
         bytes: encoded.byteLength,
-        chunks: chunks.length,
+        ...sent,
         ...(feedback !== undefined ? { residualCarried: feedback.carried } : {}),
       };
     }
@@ -351,11 +307,22 @@ export class TaskRunner {
       log.info({ task: task.id, round: task.round }, 'sync task moved on while training; update not sent');
       return;
     }
-    // One transaction: the chunks, the evaluation and the round's mark, all or none.
+    let staged: StagedUpload | undefined;
+    const uploader = this.#o.artifacts?.uploader;
+    if (upload !== undefined && uploader !== undefined) {
+      // On disk before the transaction; recorded by it (a crash in between leaves an orphan file).
+      staged = uploader.stage(task.id, task.round, upload.encoded);
+      events.push(uploadEvent(task, staged, upload.figures));
+    }
+    // One transaction: the update (chunks, or the upload's event and record), the evaluation
+    // and the round's mark, all or none.
     this.#o.db.transaction(() => {
       for (const e of events) this.#o.enqueue(e);
+      if (staged !== undefined) uploader?.record(staged, this.#now());
       this.#o.memory.mark({ taskId: task.id, round: task.round, status, detail, at: this.#now() });
     })();
+    if (staged !== undefined) uploader?.kick();
+    await this.#o.artifacts?.weights.prune();
     if (feedback !== undefined) residuals?.prune(task.id, task.round);
     log.info({ task: task.id, round: task.round, status, ...detail }, 'federated round done on device');
   }

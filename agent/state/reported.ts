@@ -33,6 +33,8 @@ export interface ReportInput {
   linkLastError?: string | null;
   /** How the agent is updated and where its update stands. */
   update?: AgentUpdateReport;
+  /** Federated learning: whether rounds' weights may come as artifacts (hub/federated/round-open.ts). */
+  federated?: { artifacts: boolean };
   /**
    * False while the hub may be of the previous release (it has not shown that it reads `pv`):
    * fields added since then are left out, since that release reads some parts of the
@@ -79,6 +81,8 @@ export function buildReportedState(input: ReportInput): ReportedState {
       ? {}
       : { link: { lastError: input.linkLastError?.slice(0, 1024) ?? null } }),
     ...(input.update ? { update: input.update } : {}),
+    // A top-level field: every release reads the top level loosely and keeps it.
+    ...(input.federated ? { federated: input.federated } : {}),
   };
   return ReportedStateSchema.parse(state);
 }

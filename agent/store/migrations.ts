@@ -179,5 +179,19 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
       updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     `,
+    // Federated updates waiting to be uploaded over HTTP: recorded in the
+    // round's transaction (with the update's event and the round's mark), removed once the
+    // hub holds every byte or refuses the upload; the bytes are in `file`.
+    `
+    CREATE TABLE fl_uploads (
+      task_id    TEXT NOT NULL,
+      round      INTEGER NOT NULL,
+      sha256     TEXT NOT NULL,
+      size       INTEGER NOT NULL CHECK (size > 0),
+      file       TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY (task_id, round)
+    ) WITHOUT ROWID;
+    `,
   ];
 }

@@ -5,6 +5,7 @@ import { measureAggregate } from './aggregate.js';
 import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
 import { mcmahanCnnSection } from './mcmahan-cnn.js';
+import { measureTransport } from './transport.js';
 
 const mb = (x: number) => `${x.toFixed(0)} MB`;
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -19,7 +20,7 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  * The parts `--part=NAME` can pick. Without `--part` every part but `mcmahan-cnn` runs: the
  * paper's CNN takes days at full size, so it runs only when asked for.
  */
-export const FEDERATED_PARTS = ['aggregation', 'compression', 'mcmahan', 'mcmahan-cnn'] as const;
+export const FEDERATED_PARTS = ['aggregation', 'transport', 'compression', 'mcmahan', 'mcmahan-cnn'] as const;
 type Part = (typeof FEDERATED_PARTS)[number];
 
 function positive(params: Readonly<Record<string, string>>, name: string, fallback: number): number {
@@ -79,6 +80,30 @@ async function aggregationSection(
       ],
     ),
     `max |fedavg − loop| = ${agg.maxDiff.toExponential(2)}; the update pool (4 × ${modelMb.toFixed(0)} MB) is allocated before both runs.`,
+  ];
+}
+
+async function transportSection(
+  quick: boolean,
+  params: Readonly<Record<string, string>>,
+  progress: (l: string) => void,
+) {
+  const r = await measureTransport(positive(params, 'params', quick ? 1_000_000 : 5_000_000), progress);
+  const mbps = (ms: number) => `${(r.bytes / 1e6 / (ms / 1000)).toFixed(0)} MB/s`;
+  return [
+    `Weights as artifacts over loopback (real hub on SQLite, uncapped): a global model and an update of ${r.params.toLocaleString('en-US')} float32 parameters (${(r.bytes / 1e6).toFixed(1)} MB each):`,
+    table(
+      ['step', 'time', 'rate'],
+      [
+        [
+          'download (GET /v1/artifacts, verified)',
+          `${(r.downloadMs / 1000).toFixed(2)} s`,
+          mbps(r.downloadMs),
+        ],
+        ['upload (1 MiB PATCH parts)', `${(r.uploadMs / 1000).toFixed(2)} s`, mbps(r.uploadMs)],
+      ],
+    ),
+    `An upload cut with ${r.cut.partsHeld} of ${r.cut.parts} parts held: ${(r.cut.resentBytes / 1e6).toFixed(1)} MB sent after the cut for ${(r.cut.missingBytes / 1e6).toFixed(1)} MB missing (the part in flight is sent again), finished in ${(r.cut.finishMs / 1000).toFixed(2)} s.`,
   ];
 }
 
@@ -147,9 +172,10 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 }
 
 /**
- * `npm run bench -- federated [--quick] [--part=aggregation,compression,mcmahan,mcmahan-cnn]`: FedAvg's streaming
- * aggregation against a tight Float32Array loop (ratio, peak memory; `--params=N` and
- * `--updates=N` resize it), and McMahan et al. 2017's FedAvg-vs-FedSGD rounds to a target
+ * `npm run bench -- federated [--quick] [--part=aggregation,transport,compression,mcmahan,mcmahan-cnn]`:
+ * FedAvg's streaming aggregation against a tight Float32Array loop (ratio, peak memory;
+ * `--params=N` and `--updates=N` resize it), the global model's download and the update's
+ * upload as artifacts (`--params=N`), and McMahan et al. 2017's FedAvg-vs-FedSGD rounds to a target
  * accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
  * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
  */
@@ -160,6 +186,7 @@ export const federatedBenchmark: Benchmark = {
     const parts = partsOf(params);
     const sections: string[][] = [];
     if (parts.includes('aggregation')) sections.push(await aggregationSection(quick, params, progress));
+    if (parts.includes('transport')) sections.push(await transportSection(quick, params, progress));
     if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
     if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));
     if (parts.includes('mcmahan-cnn')) sections.push(await mcmahanCnnSection(quick, progress));

@@ -1,11 +1,20 @@
 import type { EncodeOptions, ModelWeights, WeightTensor } from '../types.js';
 import { COMPRESSION_CODES, HEADER_BYTES, UPDATE_MAGIC, UPDATE_VERSION } from './format.js';
 
+/** True on little-endian hosts, where float32 values are already in the wire's byte order. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Growable little-endian writer. */
 class Writer {
-  #buf = new Uint8Array(1024);
-  #view = new DataView(this.#buf.buffer);
+  #buf: Uint8Array;
+  #view: DataView;
   length = 0;
+
+  /** `capacity`: the bytes expected (it grows past them when needed). */
+  constructor(capacity = 1024) {
+    this.#buf = new Uint8Array(Math.max(16, capacity));
+    this.#view = new DataView(this.#buf.buffer);
+  }
 
   #reserve(n: number): void {
     if (this.length + n <= this.#buf.length) return;
@@ -40,11 +49,17 @@ class Writer {
   }
   f32s(v: Float32Array): void {
     this.#reserve(v.length * 4);
-    for (let k = 0; k < v.length; k++) this.#view.setFloat32(this.length + 4 * k, v[k] as number, true);
+    if (LITTLE_ENDIAN) {
+      // One copy of the whole tensor instead of a DataView call per value.
+      this.#buf.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), this.length);
+    } else {
+      for (let k = 0; k < v.length; k++) this.#view.setFloat32(this.length + 4 * k, v[k] as number, true);
+    }
     this.length += v.length * 4;
   }
   done(): Uint8Array {
-    return this.#buf.slice(0, this.length);
+    // Sized right (uncompressed updates): the buffer itself, not a copy of it.
+    return this.length === this.#buf.length ? this.#buf : this.#buf.slice(0, this.length);
   }
 }
 
@@ -120,7 +135,16 @@ export function encodeUpdate(delta: ModelWeights, options: EncodeOptions = {}): 
   const code = COMPRESSION_CODES[compression];
   if (code === undefined)
     throw new RangeError(`encodeUpdate: unknown compression ${JSON.stringify(compression)}`);
-  const w = new Writer();
+  // Uncompressed: the exact size, so the writer never grows (a 20 MB model is one allocation).
+  const exact =
+    compression === 'none'
+      ? HEADER_BYTES +
+        delta.reduce(
+          (n, t) => n + 2 + Buffer.byteLength(t.name) + 1 + 4 * t.shape.length + 4 * t.values.length,
+          0,
+        )
+      : undefined;
+  const w = new Writer(exact);
   w.bytes(new TextEncoder().encode(UPDATE_MAGIC));
   w.u8(UPDATE_VERSION);
   w.u8(code);

@@ -1,7 +1,12 @@
 import { evaluate, type ModelWeights, type Samples } from '../../federated/index.js';
 import { DIGIT_PIXELS, loadDigits } from '../../inference/index.js';
-import type { HubEvaluator } from './round-runner.js';
 import type { FlTaskSpec } from './task-spec.js';
+
+/** Evaluation of a global model on the hub's held-out set. */
+export type HubEvaluator = (
+  spec: FlTaskSpec,
+  weights: ModelWeights,
+) => Promise<{ accuracy: number; loss: number; count: number } | null>;
 
 /**
  * Hub-side evaluation on a held-out set: the real MNIST test digits of the

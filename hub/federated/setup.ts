@@ -5,15 +5,21 @@ import type { Registry } from '../registry/registry.js';
 import type { HubStore } from '../store/types.js';
 import { createClosedLoop } from './closed-loop.js';
 import type { ClosedLoopHook } from './closed-loop-run.js';
-import { createMnistEvaluator } from './hub-eval.js';
+import { createMnistEvaluator, type HubEvaluator } from './hub-eval.js';
 import { FlIngest } from './ingest.js';
 import { loadRegisteredModel } from './registry-model.js';
-import { FlRoundRunner, type HubEvaluator } from './round-runner.js';
+import { FlRoundRunner } from './round-runner.js';
+import { FlUploads } from './uploads.js';
+import { FlWeightsArtifacts } from './weights-artifacts.js';
 
-/** The hub's federated-learning part: event filing and the round runner. */
+/** The hub's federated-learning part: event filing, uploads and the round runner. */
 export interface HubFederated {
   ingest: FlIngest;
   runner: FlRoundRunner;
+  /** Devices' updates uploaded over HTTP. */
+  uploads: FlUploads;
+  /** Rounds' global weights as artifacts (with a registry; else every task embeds them). */
+  weights?: FlWeightsArtifacts;
   /** Lets the closed loop start rollouts (the rollouts module starts after this part). */
   useRollouts(start: (request: RolloutRequest) => Promise<{ id: string }>): void;
   close(): Promise<void>;
@@ -31,7 +37,10 @@ export interface FederatedSetupOptions {
   evaluate?: HubEvaluator;
   /** The closed loop; default: registration through `registry` when given. */
   closedLoop?: ClosedLoopHook;
+  /** The registry: its artifact store and signing key also carry the rounds' global weights. */
   registry?: Registry;
+  /** Largest global-weights artifact, bytes (default 1 GiB; the hub passes `registry.maxArtifactBytes`). */
+  maxArtifactBytes?: number;
   /** Whether this replica drives the rounds now (the `federated` lease; default always). */
   shouldDrive?: () => Promise<boolean>;
 }
@@ -56,6 +65,16 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
           log: options.log,
         })
       : undefined);
+  const registry = options.registry;
+  const weights =
+    registry === undefined
+      ? undefined
+      : new FlWeightsArtifacts({
+          store: options.store,
+          artifacts: registry.artifacts,
+          signingKey: () => registry.signingKey.keys,
+          maxBytes: options.maxArtifactBytes ?? 1024 * 1024 * 1024,
+        });
   const runner = new FlRoundRunner({
     store: options.store,
     desired: options.desired,
@@ -63,6 +82,7 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
     now: options.now,
     ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
     evaluate: options.evaluate ?? createMnistEvaluator(),
+    ...(weights ? { weights } : {}),
     ...(options.registry
       ? {
           loadModel: (name: string, version: string) =>
@@ -84,10 +104,18 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
     onComplete: () => runner.kick(),
     onSecure: (deviceId, type, body) => runner.secureMessage(deviceId, type, body),
   });
+  const uploads = new FlUploads({
+    store: options.store,
+    log: options.log,
+    now: options.now,
+    onComplete: () => runner.kick(),
+  });
   runner.start();
   return {
     ingest,
     runner,
+    uploads,
+    ...(weights ? { weights } : {}),
     useRollouts: (start) => {
       startRollout = start;
     },

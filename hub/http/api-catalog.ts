@@ -245,6 +245,17 @@ export const API_CATALOG: Record<string, RouteDoc> = {
     summary: 'Global weights a round starts from',
   },
   'POST /v1/federated/tasks/:id/stop': { tag: 'federated', auth: 'admin', summary: 'Stop a task' },
+  'HEAD /v1/federated/uploads/:task/:round': {
+    tag: 'federated',
+    auth: 'device',
+    summary: "Where the calling device's update upload stands (devices only; Upload-Offset, Upload-Sha256)",
+  },
+  'PATCH /v1/federated/uploads/:task/:round': {
+    tag: 'federated',
+    auth: 'device',
+    rawBody: 'application/offset+octet-stream',
+    summary: "One part of the calling device's update (devices only; Upload-Offset, -Length, -Sha256)",
+  },
 
   'GET /v1/drift': {
     tag: 'operations',

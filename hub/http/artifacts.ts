@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { OutpostError, Sha256Schema } from '../../shared/index.js';
+import type { FlWeightsArtifacts } from '../federated/weights-artifacts.js';
 import { createCallerAuth } from '../inference/device-auth.js';
 import type { ArtifactStore } from '../registry/artifact-store.js';
 import { desiredReferencesArtifact } from '../security/artifact-access.js';
@@ -46,9 +47,17 @@ const ParamsSchema = z.strictObject({ sha256: Sha256Schema });
  * bytes`; one `Range` → 206 with `Content-Range`; past the end → 416 with `Content-Range:
  * bytes *\/SIZE`; `If-Range` other than the ETag → the whole artifact (200);
  * `If-None-Match` equal to the ETag → 304. Auth: a device's Basic credentials or the admin token;
- * a device gets only artifacts its desired state references (else 404 `HUB_ARTIFACT_NOT_FOUND`).
+ * a device gets only artifacts its desired state references — its models' variants, its
+ * federated round's global weights — (else 404 `HUB_ARTIFACT_NOT_FOUND`). A round's global
+ * weights missing from this hub's disk (another replica published them) are written from the
+ * store first (`flWeights.ensure`).
  */
-export function registerArtifactRoutes(app: FastifyInstance, deps: HttpDeps, artifacts: ArtifactStore): void {
+export function registerArtifactRoutes(
+  app: FastifyInstance,
+  deps: HttpDeps,
+  artifacts: ArtifactStore,
+  flWeights?: FlWeightsArtifacts,
+): void {
   const authenticate = createCallerAuth(deps.store, deps.adminToken, deps.authFailures);
 
   app.route({
@@ -66,6 +75,7 @@ export function registerArtifactRoutes(app: FastifyInstance, deps: HttpDeps, art
             `no artifact ${sha256} for device ${caller.deviceId}`,
           );
         }
+        await flWeights?.ensure(desired, sha256);
       }
       const stats = await artifacts.stat(sha256);
       if (stats === undefined) throw new OutpostError('HUB_ARTIFACT_NOT_FOUND', `no artifact ${sha256}`);

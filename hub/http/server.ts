@@ -9,6 +9,7 @@ import { registerDeviceLifecycleRoutes } from './device-lifecycle.js';
 import { registerDeviceRoutes } from './devices.js';
 import { registerEventRoutes, registerRescoreRoutes } from './events.js';
 import { registerFederatedRoutes } from './federated.js';
+import { FL_UPLOADS_PREFIX, registerFederatedUploadRoutes } from './federated-uploads.js';
 import { registerHealthRoutes } from './health.js';
 import { INFER_PREFIX, registerInferRoutes } from './infer.js';
 import { registerModelRoutes } from './models.js';
@@ -42,8 +43,9 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     if (!(route?.startsWith(ADMIN_PREFIX) || request.url.startsWith(ADMIN_PREFIX))) return;
     // Cloud inference authenticates devices (or the admin) itself (hub/http/infer.ts).
     if (route?.startsWith(INFER_PREFIX) && request.url.startsWith(INFER_PREFIX)) return;
-    // So do artifact downloads (hub/http/artifacts.ts).
+    // So do artifact downloads (hub/http/artifacts.ts) and federated uploads.
     if (route?.startsWith(ARTIFACTS_PREFIX) && request.url.startsWith(ARTIFACTS_PREFIX)) return;
+    if (route?.startsWith(FL_UPLOADS_PREFIX) && request.url.startsWith(FL_UPLOADS_PREFIX)) return;
     if (!hasAdminToken(request, deps.adminToken)) throw new OutpostError('HUB_UNAUTHORIZED');
   });
 
@@ -56,7 +58,9 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
     }
     if (outpost.code === 'HUB_UNAUTHORIZED') {
       const url = request.routeOptions.url;
-      const inferRoute = url?.startsWith(INFER_PREFIX) === true || url?.startsWith(ARTIFACTS_PREFIX) === true;
+      const inferRoute = [INFER_PREFIX, ARTIFACTS_PREFIX, FL_UPLOADS_PREFIX].some(
+        (prefix) => url?.startsWith(prefix) === true,
+      );
       reply.header('www-authenticate', inferRoute ? 'Basic realm="outpost-devices", Bearer' : 'Bearer');
     }
     return reply.status(outpost.http).send(outpost.toBody());
@@ -79,11 +83,14 @@ export function buildHttpApi(deps: HttpDeps): FastifyInstance {
   registerRescoreRoutes(app, deps);
   registerInferRoutes(app, deps);
   if (deps.rollouts) registerRolloutRoutes(app, deps.store, deps.rollouts);
-  if (deps.federated) registerFederatedRoutes(app, deps.store, deps.federated);
+  if (deps.federated) {
+    registerFederatedRoutes(app, deps.store, deps.federated);
+    registerFederatedUploadRoutes(app, deps, deps.federated.uploads);
+  }
   if (deps.delivery) {
     registerModelRoutes(app, deps, deps.delivery.registry);
     registerModelPinRoutes(app, deps, deps.delivery.desired);
-    registerArtifactRoutes(app, deps, deps.delivery.registry.artifacts);
+    registerArtifactRoutes(app, deps, deps.delivery.registry.artifacts, deps.federated?.weights);
     registerAgentRoutes(app, deps, deps.delivery.agents);
   }
   return app;

@@ -49,7 +49,14 @@ export interface FlRoundRecord {
   metrics: Record<string, unknown>;
 }
 
-/** One piece of a device's update, as received. */
+/**
+ * One piece of a device's update, as received. An update sent as `fl.update.chunk` events is
+ * held as those chunks. An uploaded one (`fl.update.upload` + `PATCH
+ * /v1/federated/uploads/…`) is held as chunk 0 = its event (no bytes; the training figures in
+ * `meta`) and chunks 1..n = the upload's parts (`FL_UPLOAD_PART_BYTES` each), all with
+ * `total` n + 1 and `digest` the whole's SHA-256: it is complete, like any update, when every
+ * chunk is held, and reassembling it checks the SHA-256 (hub/federated/uploads.ts).
+ */
 export interface FlChunkRecord {
   taskId: string;
   round: number;
@@ -62,6 +69,15 @@ export interface FlChunkRecord {
   meta: Record<string, unknown>;
   /** Hub time it was stored. */
   at: number;
+}
+
+/** A held chunk without its bytes. */
+export interface FlChunkHead {
+  index: number;
+  total: number;
+  digest: string;
+  /** Bytes the chunk holds. */
+  size: number;
 }
 
 /** An update some (or all) of whose chunks arrived, not decided yet. */
@@ -132,6 +148,10 @@ export interface FederatedStore {
   putFlChunk(chunk: FlChunkRecord): Promise<number>;
   /** The chunks of one device's update, by index. */
   getFlChunks(taskId: string, round: number, deviceId: string): Promise<FlChunkRecord[]>;
+  /** The chunks of one device's update without their bytes (`size`: their byte length), by index. */
+  getFlChunkHeads(taskId: string, round: number, deviceId: string): Promise<FlChunkHead[]>;
+  /** Removes the chunks of one device's update from index `fromIndex` on; returns how many. */
+  dropFlChunks(taskId: string, round: number, deviceId: string, fromIndex: number): Promise<number>;
   /**
    * Updates received but not decided yet (no update outcome recorded), of one round or of
    * every round (async), oldest first: how many of their chunks are held.

@@ -247,6 +247,22 @@ export function federatedArea(db: Sql): FederatedStore {
         at: r.at,
       }));
     },
+    async getFlChunkHeads(taskId, round, deviceId) {
+      const rows = await db.all<{ idx: number; total: number; digest: string; size: number }>(
+        `SELECT idx, total, digest, LENGTH(bytes) AS size FROM fl_chunks
+         WHERE task_id = ? AND round = ? AND device_id = ? ORDER BY idx`,
+        [taskId, round, deviceId],
+      );
+      return rows.map((r) => ({ index: r.idx, total: r.total, digest: r.digest, size: Number(r.size) }));
+    },
+    dropFlChunks(taskId, round, deviceId, fromIndex) {
+      return db.run('DELETE FROM fl_chunks WHERE task_id = ? AND round = ? AND device_id = ? AND idx >= ?', [
+        taskId,
+        round,
+        deviceId,
+        fromIndex,
+      ]);
+    },
     async listFlPending(taskId, round) {
       const rows = await db.all<{
         round: number;

@@ -1,11 +1,15 @@
 import { z } from 'zod';
-import { SemverSchema } from '../manifest.js';
+import { SemverSchema, Sha256Schema } from '../manifest.js';
 import { EpochMs } from './common.js';
 
 /**
  * Federated learning on the wire: the task a device finds in its
- * desired state, the update chunks it sends in the `learning` lane, and its evaluation
- * reports. Weights travel as the update codec's bytes (fl-core's `encodeUpdate`), base64.
+ * desired state, the updates it sends in the `learning` lane, and its evaluation reports.
+ * Weights are the update codec's bytes (fl-core's `encodeUpdate`). They travel as artifacts
+ * over HTTP (the round's global model: `GET /v1/artifacts/{sha256}`; a device's update:
+ * `PATCH /v1/federated/uploads/{task}/{round}`) to devices that report
+ * `federated.artifacts`, and embedded (base64 in the task, chunk events) to the others and
+ * in secure rounds (docs/federated-learning.md "How weights travel").
  */
 
 /** Id of a federated task: 1-64 of `[a-z0-9-]`, starting with a letter or digit. */
@@ -109,54 +113,100 @@ export const FlSecAggUnmaskEventSchema = z.object({
   }),
 });
 
+/** What a round's global-weights signature covers (canonical JSON, ed25519 by the hub's key). */
+export const FL_WEIGHTS_KIND = 'fl-weights';
+
 /**
- * The federated task of one round, in a device's desired state (`federated.task`). The
- * round's global model travels embedded: the Keras topology and the weights encoded by the
- * update codec (compression `none`), which is fine for small models — the registry path for
- * large ones is not built (README "Federated learning on devices").
+ * The round's global model as an artifact: its SHA-256 and size (the artifact is
+ * `GET /v1/artifacts/{sha256}`), and the hub's signature over
+ * `{kind: 'fl-weights', task, round, sha256, size}` (`flWeightsStatement`), so a device
+ * trusts the reference as it trusts a model manifest (`delivery.trustedKeys`).
  */
-export const FlTaskSchema = z.object({
-  id: FlTaskIdSchema,
-  /** Round number, from 1. In async mode: the global model version the device trains from. */
-  round: z.number().int().positive(),
-  mode: FlModeSchema,
-  /** The registered model the task improves (lineage of what it produces). */
-  model: z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
-  /** The Keras-style topology (`model.json`'s `modelTopology`) of a tfjs-layers model. */
-  topology: z.record(z.string(), z.unknown()),
-  /** Weight names and shapes, in order. */
-  shapes: z.array(FlTensorShapeSchema).min(1).max(1024),
-  /** The round's global weights: `encodeUpdate(weights, {compression: 'none'})`, base64. */
-  weights: z
-    .string()
-    .max(MAX_EMBEDDED_WEIGHTS_CHARS)
-    .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64'),
-  /** SHA-256 (hex) of the decoded `weights` bytes. */
-  weightsDigest: z.string().regex(/^[0-9a-f]{64}$/),
-  /** Local SGD learning rate. */
-  lr: z.number().positive().max(10),
-  epochs: z.number().int().min(1).max(100),
-  batchSize: z.number().int().min(1).max(100_000),
-  /** FedProx proximal coefficient μ; absent or 0: plain local SGD. */
-  proxMu: z.number().nonnegative().optional(),
-  /** L2 bound the device clips its delta to before sending. */
-  clipNorm: z.number().positive(),
-  compression: FlCompressionSchema,
-  /** Hub wall clock after which a sync round may close without this device, ms. */
-  deadline: EpochMs,
-  /** Also evaluate the global model on the device's `holdout` examples and report `fl.eval`. */
-  evaluate: z.boolean(),
-  /** Seed of the local shuffle (the device mixes in its id and the round). */
-  seed: z.number().int().nonnegative(),
-  /** Secure aggregation of this round, when the task asks for it. */
-  secagg: FlSecAggSchema.optional(),
-  /**
-   * Fine-tuning: the tensors the update carries (the trainable layers', in model order); the
-   * device sends its delta of these only (clipped, compressed, masked as a whole). Absent:
-   * every tensor.
-   */
-  updateTensors: z.array(z.string().min(1).max(256)).min(1).max(1024).optional(),
+export const FlWeightsArtifactSchema = z.object({
+  sha256: Sha256Schema,
+  size: z.number().int().positive(),
+  signature: z.object({
+    alg: z.literal('ed25519'),
+    keyId: z.string().regex(/^[0-9a-f]{16}$/),
+    sig: z.string().min(1).max(256),
+  }),
 });
+export type FlWeightsArtifact = z.infer<typeof FlWeightsArtifactSchema>;
+
+/** The value a {@link FlWeightsArtifact}'s signature is over. */
+export function flWeightsStatement(task: string, round: number, sha256: string, size: number) {
+  return { kind: FL_WEIGHTS_KIND, task, round, sha256, size };
+}
+
+/**
+ * The federated task of one round, in a device's desired state (`federated.task`): the
+ * Keras topology, the weight shapes, the training parameters and the round's global weights
+ * (the update codec's bytes, compression `none`) in one of two forms —
+ * - `weightsArtifact`: a signed reference to the content-addressed artifact (any size), for
+ *   devices that report `federated.artifacts` in their reported state;
+ * - `weights` + `weightsDigest`: embedded, base64, at most {@link MAX_EMBEDDED_WEIGHTS_CHARS}
+ *   (the previous release reads only this form; secure rounds always use it).
+ */
+export const FlTaskSchema = z
+  .object({
+    id: FlTaskIdSchema,
+    /** Round number, from 1. In async mode: the global model version the device trains from. */
+    round: z.number().int().positive(),
+    mode: FlModeSchema,
+    /** The registered model the task improves (lineage of what it produces). */
+    model: z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/), version: SemverSchema }),
+    /** The Keras-style topology (`model.json`'s `modelTopology`) of a tfjs-layers model. */
+    topology: z.record(z.string(), z.unknown()),
+    /** Weight names and shapes, in order. */
+    shapes: z.array(FlTensorShapeSchema).min(1).max(1024),
+    /** Embedded form: the round's global weights, `encodeUpdate(weights, {compression: 'none'})`, base64. */
+    weights: z
+      .string()
+      .max(MAX_EMBEDDED_WEIGHTS_CHARS)
+      .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')
+      .optional(),
+    /** Embedded form: SHA-256 (hex) of the decoded `weights` bytes. */
+    weightsDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** Artifact form: the signed reference to the round's global weights. */
+    weightsArtifact: FlWeightsArtifactSchema.optional(),
+    /** Local SGD learning rate. */
+    lr: z.number().positive().max(10),
+    epochs: z.number().int().min(1).max(100),
+    batchSize: z.number().int().min(1).max(100_000),
+    /** FedProx proximal coefficient μ; absent or 0: plain local SGD. */
+    proxMu: z.number().nonnegative().optional(),
+    /** L2 bound the device clips its delta to before sending. */
+    clipNorm: z.number().positive(),
+    compression: FlCompressionSchema,
+    /** Hub wall clock after which a sync round may close without this device, ms. */
+    deadline: EpochMs,
+    /** Also evaluate the global model on the device's `holdout` examples and report `fl.eval`. */
+    evaluate: z.boolean(),
+    /** Seed of the local shuffle (the device mixes in its id and the round). */
+    seed: z.number().int().nonnegative(),
+    /** Secure aggregation of this round, when the task asks for it. */
+    secagg: FlSecAggSchema.optional(),
+    /**
+     * Fine-tuning: the tensors the update carries (the trainable layers', in model order); the
+     * device sends its delta of these only (clipped, compressed, masked as a whole). Absent:
+     * every tensor.
+     */
+    updateTensors: z.array(z.string().min(1).max(256)).min(1).max(1024).optional(),
+  })
+  .superRefine((task, ctx) => {
+    const embedded = [task.weights, task.weightsDigest].filter((v) => v !== undefined).length;
+    const artifact = task.weightsArtifact !== undefined;
+    if (!(artifact ? embedded === 0 : embedded === 2)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weightsArtifact'],
+        message: 'give either weights and weightsDigest (embedded) or weightsArtifact, not both',
+      });
+    }
+  });
 export type FlTask = z.infer<typeof FlTaskSchema>;
 
 /** The `federated` section of a desired document. */
@@ -167,6 +217,8 @@ export type FederatedSection = z.infer<typeof FederatedSectionSchema>;
 export const FL_UPDATE_CHUNK = 'fl.update.chunk';
 /** Event type of a federated evaluation report (lane `learning`). */
 export const FL_EVAL = 'fl.eval';
+/** Event type of an update uploaded over HTTP (lane `learning`): its reference and figures. */
+export const FL_UPDATE_UPLOAD = 'fl.update.upload';
 
 /** Most raw bytes of one update chunk: base64 of it stays far below the MQTT packet limit. */
 export const FL_CHUNK_BYTES = 48 * 1024;
@@ -206,3 +258,33 @@ export const FlEvalSchema = z.object({
   accuracy: z.number().min(0).max(1),
 });
 export type FlEval = z.infer<typeof FlEvalSchema>;
+
+/**
+ * Bytes of one part of an uploaded update: every `PATCH /v1/federated/uploads/{task}/{round}`
+ * carries exactly one part (the last may be shorter) at an offset that is a multiple of it.
+ */
+export const FL_UPLOAD_PART_BYTES = 1024 * 1024;
+
+/** Path of the upload of a device's update for `(task, round)` (the device is the caller). */
+export function flUploadPath(task: string, round: number): string {
+  return `/v1/federated/uploads/${task}/${round}`;
+}
+
+/**
+ * Body of an `fl.update.upload` event: the device's update for `(task, round)` is (or is being)
+ * uploaded to {@link flUploadPath}; `sha256` and `size` are those of the whole update. The
+ * hub counts the update once it holds this event and every byte of the upload, hashing to
+ * `sha256`. The training figures are those of `fl.update.chunk`.
+ */
+export const FlUpdateUploadSchema = z.object({
+  task: FlTaskIdSchema,
+  round: z.number().int().positive(),
+  sha256: Sha256Schema,
+  size: z.number().int().positive(),
+  examples: z.number().int().positive(),
+  norm: z.number().nonnegative(),
+  clipped: z.boolean(),
+  loss: z.number(),
+  accuracy: z.number().min(0).max(1),
+});
+export type FlUpdateUpload = z.infer<typeof FlUpdateUploadSchema>;

@@ -252,5 +252,12 @@ export const ReportedStateSchema = z.looseObject({
   link: z.object({ lastError: z.string().max(1024).nullable() }).optional(),
   /** How the agent is updated and where its update stands. */
   update: AgentUpdateReportSchema.optional(),
+  /**
+   * Federated learning: `artifacts` when this agent takes a round's weights as artifacts
+   * over HTTP (it has the hub's HTTP URL and trusted keys), so the hub sends it the task's
+   * `weightsArtifact` form and takes its updates as uploads; absent or false: embedded weights
+   * and chunk events.
+   */
+  federated: z.looseObject({ artifacts: z.boolean() }).optional(),
 });
 export type ReportedState = z.infer<typeof ReportedStateSchema>;

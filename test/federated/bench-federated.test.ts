@@ -21,6 +21,15 @@ it('--part=aggregation prints only the aggregation table, the same mean as the b
   assert.doesNotMatch(stdout, /McMahan/);
 });
 
+it('--part=transport downloads the global artifact, uploads an update and resumes a cut upload', async () => {
+  const { stdout } = await bench('--quick', '--part=transport', '--params=600000');
+  assert.match(stdout, /a global model and an update of 600,000 float32 parameters \(2\.4 MB each\)/);
+  assert.match(stdout, /download \(GET \/v1\/artifacts, verified\) +\d+\.\d\d s/);
+  assert.match(stdout, /upload \(1 MiB PATCH parts\) +\d+\.\d\d s/);
+  assert.match(stdout, /An upload cut with \d+ of 3 parts held/);
+  assert.doesNotMatch(stdout, /Aggregation|McMahan/);
+});
+
 it('--part=compression prints bytes per round and accuracy per round for every codec', async () => {
   const { stdout } = await bench('--quick', '--part=compression');
   const kib = (label: string) => {
@@ -53,7 +62,7 @@ it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
 it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
     bench('--quick', '--part=aggregation,nope'),
-    /unknown --part "nope"; parts: aggregation, compression, mcmahan, mcmahan-cnn/,
+    /unknown --part "nope"; parts: aggregation, transport, compression, mcmahan, mcmahan-cnn/,
   );
   await assert.rejects(
     bench('--quick', '--part=aggregation', '--updates=0'),

@@ -12,7 +12,7 @@ import {
   loadDigits,
   TENSOR_MEDIA_TYPE,
 } from '../../inference/index.js';
-import { agentTestConfig, tempDir, testLogger } from '../helpers/agent.js';
+import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 import { type Credentials, enroll } from '../helpers/hub.js';
 
 /** The digits of `set` whose label is in `labels`. */
@@ -110,6 +110,20 @@ export async function startFleet(
     devices.push(device);
   }
   return devices;
+}
+
+/**
+ * Waits until `n` devices are online and their reported state says they take rounds' weights
+ * as artifacts (an agent reports it right after connecting; until the hub has stored it, a
+ * round would embed the weights for that device).
+ */
+export async function waitForArtifactDevices(hub: Hub, n: number): Promise<void> {
+  await waitFor(async () => {
+    const ready = (await hub.store.listDevices()).filter(
+      (x) => x.online && (x.reported as { federated?: { artifacts?: boolean } } | null)?.federated?.artifacts,
+    );
+    return ready.length >= n;
+  }, `${n} online devices that take artifacts`);
 }
 
 /** The initial model of the tests: a 784-16-10 MLP. */

@@ -43,7 +43,8 @@ async function attack(device: TestDevice, id: string, kind: Poison, epoch: strin
     `${kind}: the task in the desired state`,
   );
   const task = doc.federated.task as FlTask;
-  const global = decodeUpdate(Buffer.from(task.weights, 'base64'), task.shapes);
+  // Protocol-level clients report no `federated.artifacts`: their task embeds the weights.
+  const global = decodeUpdate(Buffer.from(task.weights as string, 'base64'), task.shapes);
   const bytes = encodeUpdate(poisonDelta(kind, global), { compression: 'none' });
   const chunks = chunk(bytes, 32 * 1024);
   const events = chunks.map((c, i) => {

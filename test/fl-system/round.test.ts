@@ -5,7 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+import { initialModel, startFleet, taskBody, waitForArtifactDevices } from './fleet.js';
 
 // A real federated round across real agents and a real hub.
 
@@ -40,10 +40,7 @@ describe('federated rounds (sync) across three agents', () => {
       ],
       cleanups,
     );
-    await waitFor(
-      async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
-      'three devices online',
-    );
+    await waitForArtifactDevices(hub, 3);
 
     const model = initialModel();
     const res = await api(
@@ -77,6 +74,8 @@ describe('federated rounds (sync) across three agents', () => {
       assert.equal(r.metrics.federatedEval.devices, 3);
       assert.equal(r.metrics.federatedEval.examples, 3 * 30);
       assert.deepEqual(r.metrics.hubEval, { accuracy: 0.5, loss: 1, count: 7 });
+      // The agents take the round's global model as an artifact and upload their updates.
+      assert.equal(r.metrics.weights.devices, 3, JSON.stringify(r.metrics.weights));
     }
     // The starting model and each round's model went through the given evaluator.
     assert.deepEqual(evaluated, [model.weights.length, model.weights.length, model.weights.length]);
@@ -100,13 +99,17 @@ describe('federated rounds (sync) across three agents', () => {
     // Each device remembers what it did per round (GET /v1/federated on its local API).
     for (const d of fleet) {
       const status = (await (await fetch(`${d.agent?.api.url}/v1/federated`)).json()) as {
-        rounds: Array<{ taskId: string; round: number; status: string }>;
+        rounds: Array<{ taskId: string; round: number; status: string; detail: { upload?: boolean } }>;
+        uploads: unknown[];
       };
-      const mine = status.rounds.filter((r) => r.taskId === 'round-test').map((r) => [r.round, r.status]);
+      const mine = status.rounds
+        .filter((r) => r.taskId === 'round-test')
+        .map((r) => [r.round, r.status, r.detail.upload]);
       assert.deepEqual(mine.sort(), [
-        [1, 'submitted'],
-        [2, 'submitted'],
+        [1, 'submitted', true],
+        [2, 'submitted', true],
       ]);
+      assert.deepEqual(status.uploads, [], 'every upload finished');
     }
     // Every device was told to stop once the task finished.
     await waitFor(

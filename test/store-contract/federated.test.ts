@@ -148,4 +148,32 @@ contract('HubStore contract: federated', (ctx) => {
     await store.putFlEval({ ...e, accuracy: 0.1 });
     assert.deepEqual(await store.listFlEvals('t1', 1), [e]);
   });
+
+  test('chunk heads without bytes; chunks dropped from an index on (an upload that hashed wrong)', async () => {
+    const part = (index: number, bytes: number[]) => ({
+      taskId: 't2',
+      round: 1,
+      deviceId: 'c',
+      index,
+      total: 3,
+      digest: 'e'.repeat(64),
+      bytes: new Uint8Array(bytes),
+      meta: index === 0 ? { examples: 3 } : {},
+      at: 80 + index,
+    });
+    await store.putFlChunk(part(0, []));
+    await store.putFlChunk(part(1, [1, 2, 3]));
+    await store.putFlChunk(part(2, [4]));
+    assert.deepEqual(await store.getFlChunkHeads('t2', 1, 'c'), [
+      { index: 0, total: 3, digest: 'e'.repeat(64), size: 0 },
+      { index: 1, total: 3, digest: 'e'.repeat(64), size: 3 },
+      { index: 2, total: 3, digest: 'e'.repeat(64), size: 1 },
+    ]);
+    assert.equal(await store.dropFlChunks('t2', 1, 'c', 1), 2);
+    assert.deepEqual(
+      (await store.getFlChunks('t2', 1, 'c')).map((c) => [c.index, c.meta]),
+      [[0, { examples: 3 }]],
+    );
+    assert.deepEqual(await store.getFlChunkHeads('t2', 1, 'nobody'), []);
+  });
 });
