@@ -97,6 +97,8 @@ export class AgentUpdater {
   readonly #o: AgentUpdaterOptions;
   readonly #platform: BundlePlatform;
   #work: Work | undefined;
+  /** The desired section last found to need nothing (its key), so a repeat reports nothing. */
+  #settled: string | undefined;
   #state: string;
   #desired: string | undefined;
   #downloading: { version: string; bytes: number; total: number } | undefined;
@@ -142,6 +144,9 @@ export class AgentUpdater {
     this.#desired = entry?.version;
     this.#downloading = undefined;
     if (entry === undefined || entry.version === this.#o.version) {
+      // The same section again (every desired document repeats it): nothing changed to report.
+      if (this.#settled === key) return;
+      this.#settled = key;
       if (this.#state !== 'trial') this.#state = 'current';
       // Running the desired release: an older refusal no longer applies (without a desired
       // release the last refusal stays reported).
@@ -150,6 +155,7 @@ export class AgentUpdater {
       this.#o.onChange();
       return;
     }
+    this.#settled = undefined;
     const work: Work = { entry, key, abort: new AbortController() };
     this.#work = work;
     void this.#run(work);

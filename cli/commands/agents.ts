@@ -11,12 +11,13 @@ import { ago, table } from '../format.js';
 import { type HubEndpoint, hubRequest } from '../hub-client.js';
 import { createProgress } from '../progress.js';
 
-export const AGENTS_HELP = `Agent releases in the hub's registry (over-the-air agent updates), admin token needed:
-outpost agents push BUNDLE|DIR [--deps copy|link] [--platform OS/ARCH/LIBC/ABI] [--sha256 HEX] [--json]
+export const AGENTS_HELP = `outpost agents push BUNDLE|DIR [--deps copy|link] [--platform OS/ARCH/LIBC/ABI] [--sha256 HEX] [--json]
 outpost agents bundle DIR --out FILE [--deps copy|link] [--platform OS/ARCH/LIBC/ABI] [--json]
 outpost agents list [--json]
 outpost agents show VERSION [--json]
 outpost agents delete VERSION [--platform OS/ARCH/LIBC/ABI]
+
+Agent releases in the hub's registry (over-the-air agent updates); the admin token is needed.
 
 A release is a bundle: the packed package (npm pack of DIR, the outpost package root with its
 built dist/) plus its production dependencies for one platform (os, arch, libc, Node ABI;

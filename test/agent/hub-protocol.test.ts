@@ -60,13 +60,13 @@ describe('agent: the hub’s protocol version', () => {
     const { hub, router, seen } = routerWithProtocol();
     router.handle(
       topic('desired'),
-      json({ v: 1, pv: '1.2', rev: 2, at: 1, config: { logLevel: 'debug' }, agent: { version: '0.2.0' } }),
+      json({ v: 1, pv: '1.2', rev: 2, at: 1, config: { logLevel: 'debug' }, gadgets: { version: '0.2.0' } }),
     );
     assert.deepEqual(
       seen.desired.map((d) => [d.rev, d.config.logLevel]),
       [[2, 'debug']],
     );
-    assert.equal(hub.stats().tolerated.byItem['field agent'], 1);
+    assert.equal(hub.stats().tolerated.byItem['field gadgets'], 1);
     router.handle(topic('desired'), json({ v: 2, pv: '2.0', rev: 3, at: 1, spec: {} }));
     assert.equal(seen.desired.length, 1);
     assert.match(seen.invalid[0] ?? '', /^protocol 2\.0 is not served: this side speaks 1\.1/);
