@@ -159,7 +159,14 @@ test('device telemetry with a new lane and a new engine is kept and counted', ()
 test('a desired state or an ack from a newer hub is applied without the fields it adds', () => {
   const desired = decodeMessage(
     DesiredStateSchema,
-    JSON.stringify({ v: 1, pv: '1.2', rev: 4, at: 5, config: { logLevel: 'info', cpuQuota: 2 }, agent: {} }),
+    JSON.stringify({
+      v: 1,
+      pv: '1.2',
+      rev: 4,
+      at: 5,
+      config: { logLevel: 'info', cpuQuota: 2 },
+      gadgets: {},
+    }),
   );
   assert.equal(desired.ok, true, desired.ok ? '' : desired.reason);
   assert.deepEqual(desired.ok ? desired.value : undefined, {
@@ -169,7 +176,7 @@ test('a desired state or an ack from a newer hub is applied without the fields i
     at: 5,
     config: { logLevel: 'info' },
   });
-  assert.deepEqual(desired.ok ? desired.tolerated.sort() : [], ['field agent', 'field config.cpuQuota']);
+  assert.deepEqual(desired.ok ? desired.tolerated.sort() : [], ['field config.cpuQuota', 'field gadgets']);
   // What cannot be processed stays refused: an ack for a lane this agent has no outbox for.
   const ack = decodeMessage(
     AckSchema,
