@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,7 +97,20 @@ export async function buildPreviousRelease(log: (line: string) => void = () => {
   const marker = join(dir, '.outpost-compat-built');
   if (existsSync(marker) && existsSync(cli)) {
     const deps = (await readFile(marker, 'utf8')).trim() === 'installed' ? 'installed' : 'linked';
-    return { commit, dir, cli, deps, built: false };
+    if (deps === 'installed') return { commit, dir, cli, deps, built: false };
+    // A linked build uses the node_modules of the checkout that built it, which may be gone
+    // (a removed clone): it is linked to this checkout's when those still satisfy its lockfile.
+    const lock = await readFile(join(dir, 'package-lock.json'), 'utf8');
+    if ((await missingDependencies(lock)).length === 0) {
+      const link = join(dir, 'node_modules');
+      const ours = join(REPO_ROOT, 'node_modules');
+      if ((await readlink(link).catch(() => undefined)) !== ours) {
+        await rm(link, { recursive: true, force: true });
+        await symlink(ours, link, 'dir');
+      }
+      return { commit, dir, cli, deps, built: false };
+    }
+    log(`the cached build of ${commit} links dependencies this checkout cannot give it: rebuilding`);
   }
   // Built beside the final place and renamed at the end: a killed build leaves no half tree.
   const work = `${dir}.partial-${process.pid}`;
