@@ -23,8 +23,8 @@ export interface UploadCounters {
 }
 
 /**
- * Queues inference results in the outbox `results` lane per the model's policy
- * item 6): `none`, `all`, or `sampled` — systematic sampling, the n-th result of a model is
+ * Queues inference results in the outbox `results` lane per the model's upload policy:
+ * `none`, `all`, or `sampled` — systematic sampling, the n-th result of a model is
  * queued when ⌊n·rate⌋ grows, so exactly that fraction is queued, deterministically.
  */
 export class ResultUploader {

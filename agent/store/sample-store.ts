@@ -56,8 +56,8 @@ interface Row {
 }
 
 /**
- * Labelled examples kept on the device for federated training and evaluation
- * item 1). They never leave the device: nothing here is enqueued or published. Every
+ * Labelled examples kept on the device for federated training and evaluation.
+ * They never leave the device: nothing here is enqueued or published. Every
  * example of a store has the same feature shape (the first one stored sets it, until the
  * store is emptied), so a training task can stack them. A write that would pass the quota
  * stores nothing and throws `AGENT_SAMPLES_FULL`.
