@@ -51,7 +51,8 @@ async function accepted(url: string, creds: Credentials): Promise<void> {
       return true;
     },
     `the NATS node to accept ${creds.id}`,
-    10_000,
+    // Generous: a rewrite and a reload of three nodes sharing two loaded cores.
+    60_000,
   );
 }
 
@@ -65,7 +66,8 @@ async function refused(url: string, creds: Credentials): Promise<boolean> {
       return false;
     },
     `the NATS node to refuse ${creds.id}`,
-    10_000,
+    // Generous: a rewrite and a reload of three nodes sharing two loaded cores.
+    60_000,
   );
 }
 
