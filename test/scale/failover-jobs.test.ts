@@ -11,7 +11,7 @@ import { classifierModel } from '../helpers/models.js';
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { connectDevice, enrollDevice, type ProtocolDevice } from './protocol-device.js';
-import { type ReplicaProcess, startReplicaProcess } from './replica-process.js';
+import { type ReplicaProcess, replicaEnv, startReplicaProcess } from './replica-process.js';
 
 // Two hub replicas (child processes) on our Mosquitto and the
 // machine's PostgreSQL. The replica holding the `rollouts` lease is SIGKILLed mid-rollout and
@@ -36,22 +36,22 @@ describe('jobs fail over between two hub replicas', {
   const startReplica = async () => {
     const dir = await tempDir();
     dirs.push(dir);
-    const replica = await startReplicaProcess({
-      OUTPOST_HUB_DATA_DIR: dir.path,
-      OUTPOST_HUB_ADMIN_TOKEN: ADMIN,
-      OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
-      OUTPOST_HUB_HTTP__PORT: '0',
-      OUTPOST_HUB_MQTT__PORT: '0',
-      OUTPOST_HUB_LOG_LEVEL: 'warn',
-      OUTPOST_HUB_STORE__URL: space.url,
-      OUTPOST_HUB_STORE__SCHEMA: space.schema,
-      OUTPOST_HUB_STORE__LEASE_TTL_MS: '1000',
-      OUTPOST_HUB_ROLLOUTS__TICK_MS: '100',
-      OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl,
-      OUTPOST_HUB_BROKER__USERNAME: HUB_USER,
-      OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
-      OUTPOST_HUB_BROKER__AUTH_DIR: authDir.path,
-    });
+    const replica = await startReplicaProcess(
+      replicaEnv(
+        {
+          dataDir: dir.path,
+          adminToken: ADMIN,
+          store: space,
+          broker: {
+            url: mosquitto.hubUrl,
+            username: HUB_USER,
+            password: HUB_PASSWORD,
+            authDir: authDir.path,
+          },
+        },
+        { OUTPOST_HUB_ROLLOUTS__TICK_MS: '100' },
+      ),
+    );
     replicas.push(replica);
     return replica;
   };

@@ -7,7 +7,7 @@ import { deviceTopic } from '../../shared/index.js';
 import { closeClient, makeBatch, tempDir, waitFor } from '../helpers/hub.js';
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
-import { type ReplicaProcess, startReplicaProcess } from './replica-process.js';
+import { type ReplicaProcess, replicaEnv, startReplicaProcess } from './replica-process.js';
 
 // Two hub replicas (child processes) on our Mosquitto and the
 // machine's PostgreSQL; one is SIGKILLed while devices are sending; the other ingests the
@@ -32,21 +32,14 @@ describe('failover between two hub replicas', { skip: mosquittoSkip() ?? (await 
   const startReplica = async () => {
     const dir = await tempDir();
     dirs.push(dir);
-    return startReplicaProcess({
-      OUTPOST_HUB_DATA_DIR: dir.path,
-      OUTPOST_HUB_ADMIN_TOKEN: ADMIN,
-      OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
-      OUTPOST_HUB_HTTP__PORT: '0',
-      OUTPOST_HUB_MQTT__PORT: '0',
-      OUTPOST_HUB_LOG_LEVEL: 'warn',
-      OUTPOST_HUB_STORE__URL: space.url,
-      OUTPOST_HUB_STORE__SCHEMA: space.schema,
-      OUTPOST_HUB_STORE__LEASE_TTL_MS: '1000',
-      OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl,
-      OUTPOST_HUB_BROKER__USERNAME: HUB_USER,
-      OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
-      OUTPOST_HUB_BROKER__AUTH_DIR: authDir.path,
-    });
+    return startReplicaProcess(
+      replicaEnv({
+        dataDir: dir.path,
+        adminToken: ADMIN,
+        store: space,
+        broker: { url: mosquitto.hubUrl, username: HUB_USER, password: HUB_PASSWORD, authDir: authDir.path },
+      }),
+    );
   };
 
   before(async () => {

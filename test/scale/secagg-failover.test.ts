@@ -9,7 +9,7 @@ import { connectSecAggDevice, constantDelta, type SecAggDevice } from '../helper
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { enrollDevice } from './protocol-device.js';
-import { type ReplicaProcess, startReplicaProcess } from './replica-process.js';
+import { type ReplicaProcess, replicaEnv, startReplicaProcess } from './replica-process.js';
 
 // A secure-aggregation round across hub replicas (child processes) on our Mosquitto and the
 // machine's PostgreSQL. The devices' messages reach whichever replica the shared subscription
@@ -45,21 +45,14 @@ describe('a secure round fails over between hub replicas', {
   const startReplica = async () => {
     const dir = await tempDir();
     dirs.push(dir);
-    const replica = await startReplicaProcess({
-      OUTPOST_HUB_DATA_DIR: dir.path,
-      OUTPOST_HUB_ADMIN_TOKEN: ADMIN,
-      OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
-      OUTPOST_HUB_HTTP__PORT: '0',
-      OUTPOST_HUB_MQTT__PORT: '0',
-      OUTPOST_HUB_LOG_LEVEL: 'warn',
-      OUTPOST_HUB_STORE__URL: space.url,
-      OUTPOST_HUB_STORE__SCHEMA: space.schema,
-      OUTPOST_HUB_STORE__LEASE_TTL_MS: '1000',
-      OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl,
-      OUTPOST_HUB_BROKER__USERNAME: HUB_USER,
-      OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
-      OUTPOST_HUB_BROKER__AUTH_DIR: authDir.path,
-    });
+    const replica = await startReplicaProcess(
+      replicaEnv({
+        dataDir: dir.path,
+        adminToken: ADMIN,
+        store: space,
+        broker: { url: mosquitto.hubUrl, username: HUB_USER, password: HUB_PASSWORD, authDir: authDir.path },
+      }),
+    );
     replicas.push(replica);
     return replica;
   };
