@@ -96,6 +96,9 @@ test('device page: version, last seen, refusals, rejected engines, auth failures
       probe.once('error', () => resolve());
       probe.once('close', () => resolve());
     });
+    // The agent's own attempts must have been refused before it is enabled again: on a loaded
+    // machine a reconnect sent while disabled may otherwise be checked only after the enable.
+    await waitFor(() => agent.status().link.lastError !== null, "the agent's reconnect refused", 30_000);
     // ... and back, it reconnects and reports that error.
     await api(hub, 'POST', `/v1/devices/${creds.id}/enable`);
     const reported = await waitFor(
