@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nginxPeer } from '../../test/helpers/peer.js';
+import { entryPoint } from '../lib/entry-point.js';
 import { millis, ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
@@ -11,7 +11,7 @@ import { bigModel } from './model.js';
 import { startNginx } from './nginx.js';
 import { measureResume } from './resume.js';
 
-const CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
+const CLIENT = entryPoint('../delivery/load-client');
 
 interface LoadResult {
   bytes: number;
@@ -24,7 +24,7 @@ function load(url: string, count: number, authFile?: string): Promise<LoadResult
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', CLIENT, url, String(count), ...(authFile ? [authFile] : [])],
+      [...CLIENT.execArgv, CLIENT.file, url, String(count), ...(authFile ? [authFile] : [])],
       { maxBuffer: 1024 * 1024, timeout: 600_000 },
       (err, stdout, stderr) =>
         err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),

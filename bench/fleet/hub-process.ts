@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { entryPoint } from '../lib/entry-point.js';
 
-const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+const CLI = entryPoint('../../cli/main');
 
 /** Resident set size of a process, bytes (Linux `/proc/PID/status`), or NaN elsewhere. */
 export function rssOf(pid: number | undefined): number {
@@ -38,7 +38,7 @@ export async function startHubProcess(env: Record<string, string>): Promise<{
   // OUTPOST_BENCH_HUB_PROF_DIR=dir: a V8 CPU profile of the hub per run (`--cpu-prof`).
   const profDir = process.env.OUTPOST_BENCH_HUB_PROF_DIR;
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', CLI, 'hub'], {
+  const child = spawn(process.execPath, [...prof, ...CLI.execArgv, CLI.file, 'hub'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });

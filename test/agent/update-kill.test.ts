@@ -4,14 +4,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { currentPlatform } from '../../agent/update/bundle.js';
 import { HEALTHY_MESSAGE, Launcher } from '../../agent/update/launcher.js';
 import { Slots } from '../../agent/update/slots.js';
 import { generateSigningKeyPair, signAgentBundle } from '../../shared/index.js';
 import { tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { entryPoint } from '../helpers/paths.js';
 
-const CHILD = fileURLToPath(new URL('./update-kill-child.ts', import.meta.url));
+const CHILD = entryPoint('test/agent/update-kill-child');
 const AGENT = `process.send({ type: '${HEALTHY_MESSAGE}' });\nsetInterval(() => {}, 1000);\nprocess.on('SIGTERM', () => process.exit(0));\n`;
 /** Kill points, ms after the launcher process starts: module loading, verify, extract, switch, first start, confirmation. */
 const KILL_AFTER_MS = [0, 150, 400, 700, 1000, 1400, 2000, 3000];
@@ -54,9 +54,8 @@ describe('agent update: killed at any point', () => {
       const child = spawn(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          CHILD,
+          ...CHILD.execArgv,
+          CHILD.file,
           dir.path,
           bundle,
           join(dir.path, 'signed.json'),

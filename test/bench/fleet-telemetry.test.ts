@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { entryPoint } from '../helpers/paths.js';
 
 const run = promisify(execFile);
-const args = ['--import', 'tsx', 'bench/main.ts', 'fleet', '--devices=3', '--events=4', '--batch=2'];
+const BENCH = entryPoint('bench/main');
+const args = [...BENCH.execArgv, BENCH.file, 'fleet', '--devices=3', '--events=4', '--batch=2'];
 
 test('fleet --lane telemetry reports ingest, hub CPU per event and visibility', {
   timeout: 180_000,

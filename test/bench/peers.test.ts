@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { entryPoint } from '../helpers/paths.js';
 import { findPeer, nginxPeer } from '../helpers/peer.js';
 
 // Benchmarks whose comparison peer (nginx, Mosquitto) is not installed skip that column with
 // a message instead of crashing on `spawn ENOENT`.
 
-const BENCH_MAIN = fileURLToPath(new URL('../../bench/main.ts', import.meta.url));
+const BENCH = entryPoint('bench/main');
 
 function bench(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', BENCH_MAIN, ...args],
+      [...BENCH.execArgv, BENCH.file, ...args],
       { env: { ...process.env, ...env }, timeout: 120_000 },
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }),
     );

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { entryPoint, repoRoot } from '../helpers/paths.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = entryPoint('cli/main');
 
-/** Runs `outpost ARGS` from source (through tsx) and returns its exit code and output. */
+/**
+ * Runs `outpost ARGS` and returns its exit code and output: the compiled CLI when the suite
+ * runs from `dist/` (npm test), the source through tsx when a test file runs from source.
+ */
 export function runCli(
   args: readonly string[],
   env: Record<string, string> = {},
@@ -13,8 +15,8 @@ export function runCli(
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', resolve(root, 'cli/main.ts'), ...args],
-      { cwd: root, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      [...CLI.execArgv, CLI.file, ...args],
+      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolvePromise({ code, stdout, stderr });

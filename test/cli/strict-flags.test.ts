@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { AGENT_ENV_PREFIX, AgentConfigSchema } from '../../agent/index.js';
 import { parseCommandArgs } from '../../cli/args.js';
@@ -8,6 +9,7 @@ import { COMMAND_FLAGS } from '../../cli/command-flags.js';
 import { loadConfig } from '../../cli/load-config.js';
 import { HUB_ENV_PREFIX, HubConfigSchema } from '../../hub/index.js';
 import { OUTPOST_VERSION } from '../../shared/index.js';
+import { repoRoot } from '../helpers/paths.js';
 import { runCli } from './run-cli.js';
 
 const SECRET = { OUTPOST_AGENT_DEVICE_SECRET: 's'.repeat(24) };
@@ -113,7 +115,7 @@ test('models list --registry NAME asks the hub about NAME', () => {
 });
 
 test('outpost --version prints the package version', async () => {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
   assert.equal(OUTPOST_VERSION, pkg.version, 'shared/version.ts must follow package.json');
   const { code, stdout } = await runCli(['--version']);
   assert.equal(code, 0);

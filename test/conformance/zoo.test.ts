@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type Agent, createAgent } from '../../agent/index.js';
 import {
   admitModel,
@@ -17,6 +16,7 @@ import {
 } from '../../inference/index.js';
 import type { EngineName } from '../../shared/index.js';
 import { agentTestConfig, FaultProxy, tempDir, testLogger } from '../helpers/agent.js';
+import { repoRoot } from '../helpers/paths.js';
 import { type RawModel, rawOnnx, rawTfjs } from './raw.js';
 import { ZOO, type ZooModel, zooFile, zooInputs } from './zoo.js';
 
@@ -25,7 +25,7 @@ import { ZOO, type ZooModel, zooFile, zooInputs } from './zoo.js';
 // shapes over the local API's JSON and binary forms and in process; stateful models stay
 // equal over 20 steps with their state fed back; bad input is a 400 naming the tensor.
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 const STEPS = 20;
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { HostTensor, TensorMap } from '../../inference/index.js';
 import { seededFloats } from '../helpers/models.js';
+import { repoRoot } from '../helpers/paths.js';
 
 /**
  * The conformance zoo: real pretrained models that nobody on this project made, shipped inside
@@ -10,7 +10,7 @@ import { seededFloats } from '../helpers/models.js';
  * Shared by `npm run test:conformance` and the benches (inference, quantize).
  */
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 
 /** What a zoo model is for; the conformance table in docs/models.md groups by it. */
 export type ZooKind =

@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
+import { entryPoint, repoRoot } from '../helpers/paths.js';
 
 // `npm run bench -- federated` runs its parts one at a time with `--part=NAME`; these run the
 // bench's own entry point at toy sizes to show each part works and prints its table.
 
 const run = promisify(execFile);
+const BENCH = entryPoint('bench/main');
 const bench = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'bench/main.ts', 'federated', ...args], {
-    cwd: new URL('../..', import.meta.url).pathname,
+  run(process.execPath, [...BENCH.execArgv, BENCH.file, 'federated', ...args], {
+    cwd: repoRoot,
     timeout: 900_000,
   });
 

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { API_CATALOG } from '../../hub/http/api-catalog.js';
 import { OUTPOST_VERSION } from '../../shared/index.js';
 import { api, startHub, tempDir } from '../helpers/hub.js';
+import { repoRoot } from '../helpers/paths.js';
 
 // The API reference is generated from the routes a real hub registers and the zod schemas
 // its handlers parse with; the reference in docs/http-api.md is the rendering of it.
 // `OUTPOST_UPDATE_DOCS=1` rewrites that section instead of failing on a difference.
 
-const DOC = new URL('../../docs/http-api.md', import.meta.url);
+const DOC = join(repoRoot, 'docs/http-api.md');
 const BEGIN = '<!-- generated from /openapi.json: do not edit by hand -->';
 const END = '<!-- end of generated reference -->';
 

@@ -7,14 +7,16 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { entryPoint } from '../helpers/paths.js';
 import { probePostgres, TEST_PG_URL } from '../store-contract/backends.js';
 
 const run = promisify(execFile);
+const BENCH = entryPoint('bench/main');
 
 test('the store bench ingests on SQLite and PostgreSQL and reports both', { timeout: 180_000 }, async () => {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'bench/main.ts', 'store', '--devices=2', '--batches=3', '--batch=4'],
+    [...BENCH.execArgv, BENCH.file, 'store', '--devices=2', '--batches=3', '--batch=4'],
     { env: { ...process.env, OUTPOST_BENCH_PG_URL: TEST_PG_URL }, timeout: 170_000 },
   );
   assert.match(stdout, /store: 2 devices × 3 batches × 4 events/);
@@ -28,7 +30,7 @@ test('the store bench skips PostgreSQL, saying why, when it cannot be reached', 
 }, async () => {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'bench/main.ts', 'store', '--devices=1', '--batches=1', '--batch=1'],
+    [...BENCH.execArgv, BENCH.file, 'store', '--devices=1', '--batches=1', '--batch=1'],
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.
     {
       env: { ...process.env, OUTPOST_BENCH_PG_URL: 'postgres://postgres@127.0.0.1:1/test' },
@@ -44,7 +46,7 @@ test('with --telemetry, each backend ingests device reports and drift summaries 
 }, async () => {
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'bench/main.ts', 'store', '--devices=2', '--batches=3', '--batch=4', '--telemetry=1'],
+    [...BENCH.execArgv, BENCH.file, 'store', '--devices=2', '--batches=3', '--batch=4', '--telemetry=1'],
     { env: { ...process.env, OUTPOST_BENCH_PG_URL: TEST_PG_URL }, timeout: 170_000 },
   );
   assert.match(stdout, /store: 2 devices × 3 batches × 4 telemetry events/);

@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { AgentConfigSchema } from '../../agent/index.js';
 import { configFromEnv } from '../../shared/index.js';
+import { repoRoot } from '../helpers/paths.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 const composePath = resolve(root, 'docker/compose.yaml');
 
 // biome-ignore lint/suspicious/noExplicitAny: compose is arbitrary YAML

@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../helpers/paths.js';
 import { parseDockerfile } from './dockerfile-parse.js';
 import { runBuiltCli } from './process-helpers.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const root = repoRoot;
 
 const IMAGES = [
   { file: 'docker/Dockerfile.hub', command: 'hub', port: 8080 },

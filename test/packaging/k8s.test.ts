@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { HubConfigSchema } from '../../hub/index.js';
 import { configFromEnv } from '../../shared/index.js';
+import { repoRoot } from '../helpers/paths.js';
 
-const dir = resolve(dirname(fileURLToPath(import.meta.url)), '../../docker/k8s');
+const dir = resolve(repoRoot, 'docker/k8s');
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests are arbitrary YAML
 type Any = any;

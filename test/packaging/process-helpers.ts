@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { waitFor } from '../helpers/fixtures.js';
+import { repoRoot } from '../helpers/paths.js';
 
 /** The repository root. */
-export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const root = repoRoot;
 
 /**
  * Resolves with the first capture group of `pattern` in the child's collected output

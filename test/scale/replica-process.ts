@@ -1,12 +1,12 @@
 /**
- * A hub replica as a child process (`outpost hub` through tsx), so that a test can SIGKILL it
+ * A hub replica as a child process (`outpost hub`), so that a test can SIGKILL it
  * (kill one replica mid-work, the other takes over). Configured through env
  * `OUTPOST_HUB_*`; resolves once the hub announced it is ready over IPC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { entryPoint } from '../helpers/paths.js';
 
-const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+const CLI = entryPoint('cli/main');
 
 /** A running replica. */
 export interface ReplicaProcess {
@@ -50,7 +50,7 @@ export function replicaEnv(s: ReplicaSetting, extra: Record<string, string> = {}
 
 /** Starts `outpost hub` with `env` (added to this process's env). */
 export async function startReplicaProcess(env: Record<string, string>): Promise<ReplicaProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'hub'], {
+  const child = spawn(process.execPath, [...CLI.execArgv, CLI.file, 'hub'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
