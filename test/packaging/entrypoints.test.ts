@@ -11,11 +11,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { parse } from 'yaml';
+import { freePort } from '../../hub/broker/mosquitto-process.js';
 import { tempDir } from '../helpers/hub.js';
 import { parseDockerfile } from './dockerfile-parse.js';
 import { root, waitForOutput } from './process-helpers.js';
@@ -23,17 +24,6 @@ import { root, waitForOutput } from './process-helpers.js';
 const TOKEN = 'entrypoint-test-admin-token-0123456789';
 const BROKER_PASSWORD = 'entrypoint-test-broker-password-0123';
 const MOSQUITTO = process.env.OUTPOST_MOSQUITTO ?? '/usr/sbin/mosquitto';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
 
 async function waitForPort(port: number, output: () => string): Promise<void> {
   const deadline = Date.now() + 30_000;
