@@ -43,14 +43,13 @@ async function postgresReachable(url: string): Promise<Check> {
   }
 }
 
-/** Whether every broker URL of `list` (one, or a NATS cluster's comma-separated) accepts the login. */
-async function brokerReachable(
-  list: string,
-  username: string,
-  password: string,
-  clientId: string,
-): Promise<Check> {
-  for (const url of splitBrokerUrls(list)) {
+/** Tries per broker URL: a NATS node may still be clearing this client id's last session. */
+const BROKER_TRIES = 3;
+const BROKER_RETRY_MS = 1000;
+
+/** Logs in to one broker URL and out again (a clean DISCONNECT, so no will fires). */
+async function brokerLogin(url: string, username: string, password: string, clientId: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
     try {
       const client = await mqtt.connectAsync(url, {
         protocolVersion: 4,
@@ -60,7 +59,28 @@ async function brokerReachable(
         reconnectPeriod: 0,
         connectTimeout: 8000,
       });
-      await client.endAsync(true);
+      await client.endAsync();
+      return;
+    } catch (err) {
+      // A CONNACK refusal (numeric return code) is the broker's answer; anything else (a
+      // closed socket, a timeout) may be transient and is tried again.
+      const refused = typeof (err as { code?: unknown }).code === 'number';
+      if (refused || attempt >= BROKER_TRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, BROKER_RETRY_MS));
+    }
+  }
+}
+
+/** Whether every broker URL of `list` (one, or a NATS cluster's comma-separated) accepts the login. */
+async function brokerReachable(
+  list: string,
+  username: string,
+  password: string,
+  clientId: string,
+): Promise<Check> {
+  for (const url of splitBrokerUrls(list)) {
+    try {
+      await brokerLogin(url, username, password, clientId);
     } catch (err) {
       return fail(
         'broker',

@@ -41,18 +41,39 @@ const connectTo = (url: string, creds: Credentials, clean = true) =>
     false,
   );
 
+let cluster: TestNatsCluster;
+
+/** Rethrows a wait's failure with the last connect error and what each node logged last. */
+async function withNodeLogs<T>(wait: Promise<T>, lastError: () => unknown): Promise<T> {
+  try {
+    return await wait;
+  } catch (err) {
+    const logs = cluster.nodes
+      .map((n) => `--- ${n.name} (${n.alive() ? 'alive' : 'dead'})\n${n.log().slice(-1500)}`)
+      .join('\n');
+    throw new Error(`${(err as Error).message}; last connect error: ${String(lastError())}\n${logs}`);
+  }
+}
+
 /** Resolves once `url` accepts `creds` (auth.conf rewritten and the node reloaded). */
 async function accepted(url: string, creds: Credentials): Promise<void> {
-  await waitFor(
-    async () => {
-      const c = await connectTo(url, creds).catch(() => undefined);
-      if (c === undefined) return false;
-      await closeClient(c);
-      return true;
-    },
-    `the NATS node to accept ${creds.id}`,
-    // Generous: a rewrite and a reload of three nodes sharing two loaded cores.
-    60_000,
+  let lastError: unknown;
+  await withNodeLogs(
+    waitFor(
+      async () => {
+        const c = await connectTo(url, creds).catch((err) => {
+          lastError = err;
+          return undefined;
+        });
+        if (c === undefined) return false;
+        await closeClient(c);
+        return true;
+      },
+      `the NATS node to accept ${creds.id}`,
+      // Generous: a rewrite and a reload of three nodes sharing two loaded cores.
+      60_000,
+    ),
+    () => lastError,
   );
 }
 
@@ -82,7 +103,6 @@ const closedWithin = (client: MqttClient, ms: number) =>
   });
 
 describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
-  let cluster: TestNatsCluster;
   let dir: TempDir;
   let hub: Hub;
   const clients: MqttClient[] = [];
@@ -200,7 +220,11 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
         OUTPOST_AGENT_HUB__MQTT_URL: all,
       });
       const line = doctor.stdout.split('\n').find((l) => /^\S+\s+broker\s/.test(l));
-      assert.equal(line?.replace(/\s+/g, ' '), `ok broker ${all} accepts nats-joined`, doctor.stdout);
+      assert.equal(
+        line?.replace(/\s+/g, ' '),
+        `ok broker ${all} accepts nats-joined`,
+        `${doctor.stdout}\n${doctor.stderr}`,
+      );
     } finally {
       await work.remove();
     }
