@@ -7,10 +7,11 @@
  * downloaded again.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OUTPOST_VERSION } from '../../shared/index.js';
+import { modelReport, pushModel } from '../delivery/helpers.js';
 import {
   deviceOf,
   type LaunchedAgent,
@@ -23,13 +24,26 @@ import {
   writeAgentConfig,
 } from '../helpers/agent-update.js';
 import { api, Cleanups, enroll, startHub, tempDir, waitFor } from '../helpers/hub.js';
+import { classifierModel } from '../helpers/models.js';
+
+/** Every file under `dir` with its inode and mtime: a file downloaded or written again differs. */
+function fileIdentities(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => {
+      const path = join(e.parentPath, e.name);
+      const st = statSync(path);
+      return `${path} ${st.ino} ${st.mtimeMs}`;
+    })
+    .sort();
+}
 
 describe('agent updates: bundles, rollouts, launcher', () => {
   const cleanups = new Cleanups();
   const dir = tempDir('outpost-ota-');
   cleanups.add(() => dir.remove());
   let hub: Awaited<ReturnType<typeof startHub>>;
-  const devices: Array<{ id: string; agent: LaunchedAgent; accepted: number[] }> = [];
+  const devices: Array<{ id: string; agent: LaunchedAgent; accepted: number[]; modelFiles: string[] }> = [];
 
   before(async () => {
     hub = await startHub(join(dir.path, 'hub'), { rollouts: { tickMs: 100 } });
@@ -45,8 +59,10 @@ describe('agent updates: bundles, rollouts, launcher', () => {
       });
       const agent = launchAgent(config, join(dir.path, `${name}.log`));
       cleanups.add(() => agent.stop());
-      devices.push({ id: name, agent, accepted: [] });
+      devices.push({ id: name, agent, accepted: [], modelFiles: [] });
     }
+    // A model installed before any update: no release may download or rewrite it again.
+    assert.equal((await pushModel(hub, 'clf', '1.0.0', classifierModel(4).bytes)).status, 201);
     for (const d of devices) {
       await waitFor(() => d.agent.apiUrl(), `${d.id} ready`, 60_000);
       await waitForDevice(
@@ -56,6 +72,16 @@ describe('agent updates: bundles, rollouts, launcher', () => {
         `${d.id} online`,
       );
       d.accepted.push(...(await postEvents(d.agent.apiUrl() as string, d.id, 0, 20)));
+      await hub.delivery.desired.setModel(d.id, { name: 'clf', version: '1.0.0' });
+    }
+    for (const d of devices) {
+      await waitFor(
+        async () => (await modelReport(hub, d.id, 'clf'))?.active?.version === '1.0.0',
+        `${d.id}: clf 1.0.0 active`,
+        60_000,
+      );
+      d.modelFiles = fileIdentities(join(dir.path, d.id, 'models'));
+      assert.ok(d.modelFiles.length > 0, `${d.id}: no model files`);
     }
   });
   after(() => cleanups.run());
@@ -183,6 +209,13 @@ describe('agent updates: bundles, rollouts, launcher', () => {
       assert.equal(slots.versions[slots.current], '0.2.1');
       assert.equal(slots.trial, undefined);
       assert.ok(existsSync(join(dir.path, d.id, 'update', slots.current, 'bundle.json')));
+      // The model came through both updates as it was: still active, its files untouched.
+      assert.equal((await modelReport(hub, d.id, 'clf'))?.active?.version, '1.0.0');
+      assert.deepEqual(
+        fileIdentities(join(dir.path, d.id, 'models')),
+        d.modelFiles,
+        `${d.id}: model files rewritten`,
+      );
     }
     for (const d of devices) {
       const url = d.agent.apiUrl() as string;
