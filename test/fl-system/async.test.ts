@@ -1,66 +1,39 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { chunk, decodeUpdate, encodeUpdate } from '../../federated/index.js';
-import type { Hub } from '../../hub/index.js';
-import { deviceTopic } from '../../shared/index.js';
-import { FL_UPDATE_CHUNK, type FlTask, type FlUpdateChunk } from '../../shared/messages/federated.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
+import type { FlTask } from '../../shared/messages/federated.js';
+import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
+import { api, sendBatch } from '../helpers/hub.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 import {
-  api,
-  closeClient,
-  connectDevice,
-  enroll,
-  sendBatch,
-  startHub,
-  type TestDevice,
-} from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+  latestTask,
+  type ProtocolClient,
+  protocolClient,
+  taskWeights,
+  updateEvents,
+} from './protocol-client.js';
 
 // Asynchronous buffered rounds (FedBuff) — every K updates make a new global
 // version; an update trained on an older version is folded in with its staleness.
 // Two real agents train; a third device, a protocol-level client, lags on purpose: it
 // answers version 1 only once version 2 is out, so one stale update always arrives.
 
-/** The task of the latest desired document `device` received, or undefined before any. */
-function latestTask(device: TestDevice, id: string): FlTask | undefined {
-  const docs = device.received(deviceTopic(id, 'desired'));
-  return docs.findLast((d) => d.federated?.task)?.federated.task as FlTask | undefined;
-}
-
 /** Sends a small, honest-looking update to `task` (trained on `task.round`) on the learning lane. */
-async function sendUpdate(device: TestDevice, id: string, task: FlTask): Promise<void> {
-  // Protocol-level clients report no `federated.artifacts`: their task embeds the weights.
-  const global = decodeUpdate(Buffer.from(task.weights as string, 'base64'), task.shapes);
-  const delta = global.map((t) => ({
+async function sendUpdate(client: ProtocolClient, task: FlTask): Promise<void> {
+  const delta = taskWeights(task).map((t) => ({
     name: t.name,
     shape: [...t.shape],
     values: new Float32Array(t.values.length).fill(0.001),
   }));
-  const chunks = chunk(encodeUpdate(delta, { compression: 'none' }), 32 * 1024);
-  const events = chunks.map((c, i) => {
-    const body: FlUpdateChunk = {
-      task: task.id,
-      round: task.round,
-      index: c.index,
-      total: c.total,
-      digest: c.digest,
-      bytes: Buffer.from(c.bytes).toString('base64'),
-      examples: 30,
-      norm: 0.05,
-      clipped: false,
-      loss: 0.5,
-      accuracy: 0.8,
-    };
-    return { seq: i + 1, type: FL_UPDATE_CHUNK, at: Date.now(), body };
-  });
-  const ack = await sendBatch(device, id, {
-    v: 1,
+  const events = updateEvents(task, delta, { examples: 30, norm: 0.05, loss: 0.5, accuracy: 0.8 });
+  const batch = {
+    v: 1 as const,
     epoch: 'laggardepoch1',
-    lane: 'learning',
+    lane: 'learning' as const,
     batchId: 'lag-1',
     events,
-  });
+  };
+  const ack = await sendBatch(client.device, client.id, batch);
   assert.equal(ack.stored, events.length);
 }
 
@@ -71,29 +44,14 @@ describe('asynchronous buffered rounds', () => {
   });
 
   it('aggregates every K updates and takes stale ones with their staleness', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(
-      hub,
+    const { hub } = await startFlHub(
       [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],
       ],
       cleanups,
     );
-    const laggard = await enroll(hub, { name: 'fl-laggard' });
-    const device = await connectDevice(hub, laggard);
-    cleanups.push(() => closeClient(device.client));
-    await device.client.subscribeAsync([deviceTopic(laggard.id, 'desired'), deviceTopic(laggard.id, 'ack')], {
-      qos: 1,
-    });
-    const status = { v: 1, state: 'online', conn: 'c-laggard', at: Date.now() };
-    await device.client.publishAsync(deviceTopic(laggard.id, 'status'), JSON.stringify(status), {
-      qos: 1,
-      retain: true,
-    });
+    const laggard = await protocolClient(hub, 'fl-laggard', cleanups);
     await waitFor(
       async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
       'three online',
@@ -107,12 +65,9 @@ describe('asynchronous buffered rounds', () => {
       maxStaleness: 2,
     });
     assert.equal((await api(hub, 'POST', '/v1/federated/tasks', body)).status, 201);
-    const first = await waitFor(() => latestTask(device, laggard.id), 'version 1 at the laggard');
-    await waitFor(
-      () => (latestTask(device, laggard.id)?.round ?? 0) > first.round,
-      'version 2 at the laggard',
-    );
-    await sendUpdate(device, laggard.id, first);
+    const first = await waitFor(() => latestTask(laggard), 'version 1 at the laggard');
+    await waitFor(() => (latestTask(laggard)?.round ?? 0) > first.round, 'version 2 at the laggard');
+    await sendUpdate(laggard, first);
 
     const task = await waitFor(
       async () => {

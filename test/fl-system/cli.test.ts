@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { layersModelFiles } from '../../hub/federated/closed-loop.js';
-import type { Hub } from '../../hub/index.js';
 import { packTfjsBundle } from '../../inference/index.js';
 import { runCli } from '../cli/run-cli.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
+import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
-import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet } from './fleet.js';
+import { api } from '../helpers/hub.js';
+import { initialModel, startFlHub } from './fleet.js';
 
 // `outpost fl start|status|stop` against a real hub, the starting model read
 // from the registry (a tfjs-layers version), and bad input named.
@@ -19,11 +18,7 @@ describe('outpost fl start|status|stop', () => {
   });
 
   it('starts a task from a registered version, shows its rounds, stops one, names bad input', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(hub, [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]], cleanups, 10);
+    const { hub } = await startFlHub([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]], cleanups, 10);
     const model = initialModel();
     const files = layersModelFiles(model.modelTopology, model.weights);
     await hub.delivery.registry.registerVersion({

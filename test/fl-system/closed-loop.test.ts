@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import type { Hub } from '../../hub/index.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
+import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
-import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+import { api } from '../helpers/hub.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 
 // Hub-side evaluation on held-out MNIST digits per round, federated
 // evaluation from the devices, central DP with its (ε, δ), and the closed loop: a better
@@ -17,12 +16,7 @@ describe('federated evaluation and the closed loop', () => {
   });
 
   it('evaluates every round, registers the improved model and starts its rollout', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    const fleet = await startFleet(
-      hub,
+    const { hub, fleet } = await startFlHub(
       [
         [0, 1, 2, 3],
         [4, 5, 6],

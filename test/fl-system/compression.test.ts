@@ -3,10 +3,9 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { RESIDUAL_DIR } from '../../agent/federated/residual-store.js';
-import type { Hub } from '../../hub/index.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
-import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+import { waitFor } from '../helpers/agent.js';
+import { api } from '../helpers/hub.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 
 // Compressed updates with error feedback across real agents and a real hub: each device keeps
 // what top-k left out of its update in its data dir and adds it to its next round's update.
@@ -18,12 +17,7 @@ describe('top-k compressed rounds with error feedback', () => {
   });
 
   it('devices carry their residual from round 1 into round 2 and keep only the latest on disk', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    const fleet = await startFleet(
-      hub,
+    const { hub, fleet } = await startFlHub(
       [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],

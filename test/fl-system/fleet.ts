@@ -13,7 +13,7 @@ import {
   TENSOR_MEDIA_TYPE,
 } from '../../inference/index.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
-import { type Credentials, enroll } from '../helpers/hub.js';
+import { type Credentials, enroll, startHub } from '../helpers/hub.js';
 
 /** The digits of `set` whose label is in `labels`. */
 export function sliceDigits(
@@ -110,6 +110,20 @@ export async function startFleet(
     devices.push(device);
   }
   return devices;
+}
+
+/** A hub in a temp dir and the fleet of {@link startFleet} on it; `cleanups` closes both and removes the dir. */
+export async function startFlHub(
+  slices: number[][],
+  cleanups: { push(step: () => unknown): unknown },
+  perClass?: number,
+): Promise<{ hub: Hub; fleet: FleetDevice[] }> {
+  const dir = tempDir('outpost-fl-hub-');
+  cleanups.push(() => dir.remove());
+  const hub = await startHub(dir.path);
+  cleanups.push(() => hub.close());
+  const fleet = await startFleet(hub, slices, cleanups, perClass);
+  return { hub, fleet };
 }
 
 /**

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
-import type { Hub } from '../../hub/index.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
-import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+import { waitFor } from '../helpers/agent.js';
+import { api } from '../helpers/hub.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 
 // Fine-tuning a model's head with its base frozen, across real agents and a real hub: the
 // task's topology marks the base `trainable: false`, devices train only the head, and the
@@ -17,12 +16,7 @@ describe('a task whose topology freezes the base layer', () => {
   });
 
   it('trains only the head: the frozen tensors of the global model do not change', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(
-      hub,
+    const { hub } = await startFlHub(
       [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { chunk, decodeUpdate, encodeUpdate, type ModelWeights } from '../../federated/index.js';
-import type { Hub } from '../../hub/index.js';
-import { deviceTopic } from '../../shared/index.js';
-import { FL_UPDATE_CHUNK, type FlTask, type FlUpdateChunk } from '../../shared/messages/federated.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
+import type { ModelWeights } from '../../federated/index.js';
+import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
+import { api, sendBatch } from '../helpers/hub.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 import {
-  api,
-  closeClient,
-  connectDevice,
-  enroll,
-  sendBatch,
-  startHub,
-  type TestDevice,
-} from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+  latestTask,
+  type ProtocolClient,
+  protocolClient,
+  taskWeights,
+  updateEvents,
+} from './protocol-client.js';
 
 // Poisoned updates (scaled, NaN, wrong shape) refused with reasons
 // counted. The attackers are protocol-level clients: enrolled devices that speak MQTT
@@ -36,38 +32,19 @@ function poisonDelta(kind: Poison, global: ModelWeights): ModelWeights {
   });
 }
 
-async function attack(device: TestDevice, id: string, kind: Poison, epoch: string): Promise<void> {
-  const desiredTopic = deviceTopic(id, 'desired');
-  const doc = await waitFor(
-    () => device.received(desiredTopic).find((d) => d.federated?.task),
-    `${kind}: the task in the desired state`,
-  );
-  const task = doc.federated.task as FlTask;
-  // Protocol-level clients report no `federated.artifacts`: their task embeds the weights.
-  const global = decodeUpdate(Buffer.from(task.weights as string, 'base64'), task.shapes);
-  const bytes = encodeUpdate(poisonDelta(kind, global), { compression: 'none' });
-  const chunks = chunk(bytes, 32 * 1024);
-  const events = chunks.map((c, i) => {
-    const body: FlUpdateChunk = {
-      task: task.id,
-      round: task.round,
-      index: c.index,
-      total: c.total,
-      digest: c.digest,
-      bytes: Buffer.from(c.bytes).toString('base64'),
-      examples: 1000,
-      norm: 0.5,
-      clipped: false,
-      loss: 0.1,
-      accuracy: 0.99,
-    };
-    return { seq: i + 1, type: FL_UPDATE_CHUNK, at: Date.now(), body };
+async function attack(client: ProtocolClient, kind: Poison, epoch: string): Promise<void> {
+  const task = await waitFor(() => latestTask(client), `${kind}: the task in the desired state`);
+  const events = updateEvents(task, poisonDelta(kind, taskWeights(task)), {
+    examples: 1000,
+    norm: 0.5,
+    loss: 0.1,
+    accuracy: 0.99,
   });
   const batch = { v: 1 as const, epoch, lane: 'learning' as const, batchId: `${kind}-1`, events };
-  const ack = await sendBatch(device, id, batch);
+  const ack = await sendBatch(client.device, client.id, batch);
   assert.equal(ack.stored, events.length);
   // A replay of the same batch is a duplicate for the hub: it never counts twice.
-  const replay = await sendBatch(device, id, { ...batch, batchId: `${kind}-2` });
+  const replay = await sendBatch(client.device, client.id, { ...batch, batchId: `${kind}-2` });
   assert.equal(replay.duplicates, events.length);
 }
 
@@ -78,12 +55,7 @@ describe('poisoned updates from protocol-level clients', () => {
   });
 
   it('refuses scaled, NaN and wrong-shape updates with their reasons; the honest ones aggregate', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(
-      hub,
+    const { hub } = await startFlHub(
       [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],
@@ -92,21 +64,9 @@ describe('poisoned updates from protocol-level clients', () => {
     );
 
     const kinds: Poison[] = ['scaled', 'nan', 'shape'];
-    const attackers: Array<{ id: string; device: TestDevice; kind: Poison }> = [];
-    for (const kind of kinds) {
-      const creds = await enroll(hub, { name: `poison-${kind}` });
-      const device = await connectDevice(hub, creds);
-      cleanups.push(() => closeClient(device.client));
-      await device.client.subscribeAsync([deviceTopic(creds.id, 'desired'), deviceTopic(creds.id, 'ack')], {
-        qos: 1,
-      });
-      const status = { v: 1, state: 'online', conn: `c-${kind}`, at: Date.now() };
-      await device.client.publishAsync(deviceTopic(creds.id, 'status'), JSON.stringify(status), {
-        qos: 1,
-        retain: true,
-      });
-      attackers.push({ id: creds.id, device, kind });
-    }
+    const attackers: Array<ProtocolClient & { kind: Poison }> = [];
+    for (const kind of kinds)
+      attackers.push({ ...(await protocolClient(hub, `poison-${kind}`, cleanups)), kind });
     await waitFor(
       async () => (await hub.store.listDevices()).filter((d) => d.online).length === 5,
       'five devices online',
@@ -119,7 +79,7 @@ describe('poisoned updates from protocol-level clients', () => {
       taskBody(initialModel(), { id: 'poison', rounds: 1, minClients: 2, clipNorm: 5 }),
     );
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    await Promise.all(attackers.map((a) => attack(a.device, a.id, a.kind, `poison${a.kind}epoch`)));
+    await Promise.all(attackers.map((a) => attack(a, a.kind, `poison${a.kind}epoch`)));
 
     const task = await waitFor(
       async () => {
