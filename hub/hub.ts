@@ -328,6 +328,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       bodyLimitBytes: cfg.http.bodyLimitBytes,
       endpoints: () => endpoints,
       hubBrokerUsername: cfg.broker.username,
+      natsBroker: nats,
       // Failed device credentials over HTTP: one budget in the store for every replica.
       authFailures: new SharedAuthFailureGuard(store, 'http.auth', cfg.limits.http),
       stats: () => counters.snapshot(),

@@ -51,6 +51,8 @@ export interface HttpDeps {
   authFailures?: FailureGuard;
   /** The hub's broker user name: it and ids like it are refused at enrollment. */
   hubBrokerUsername: string;
+  /** The broker is a NATS cluster: ids with a `.` are refused at enrollment too. */
+  natsBroker?: boolean;
   /** Called after each enrollment (rewrites an external broker's password file). */
   onEnrolled?: (deviceId: string) => Promise<void>;
   /** Installs hooks ahead of authentication (the rate limit). */

@@ -50,7 +50,7 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
   app.post('/v1/devices', async (request, reply) => {
     const body = parseRequest(EnrollRequestSchema, request.body ?? {}, 'enrollment request');
     const id = body.id ?? `dev-${randomBytes(8).toString('hex')}`;
-    assertDeviceIdNotReserved(id, deps.hubBrokerUsername);
+    assertDeviceIdNotReserved(id, deps.hubBrokerUsername, { natsBroker: deps.natsBroker });
     const secret = generateSecret();
     const device = await store.createDevice({
       id,

@@ -179,6 +179,17 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
     );
   });
 
+  test('an id with a "." is refused at enrollment: NATS could never carry its topics', async () => {
+    const res = await api(hub, 'POST', '/v1/devices', { id: 'line.3' });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.code, 'HUB_DEVICE_ID_RESERVED');
+    assert.match(
+      res.body.error.message,
+      /device id "line\.3" is reserved: "\." separates NATS subject tokens/,
+    );
+    assert.equal(await hub.store.getDevice('line.3'), undefined);
+  });
+
   test('removal, disabling and secret rotation cut the live session and refuse the old credentials', async () => {
     for (const [action, id] of [
       ['remove', 'nats-removed'],
