@@ -1,73 +1,33 @@
 import type { Logger } from 'pino';
 import {
-  admitModel,
   assertInputs,
   decodeTensors,
   digestTensors,
   type Engine,
   encodeTensors,
-  inputsFit,
   type LoadedModel,
   type ModelSignature,
   type TensorMap,
-  throwInputProblems,
 } from '../../inference/index.js';
 import {
   type EngineName,
-  type EngineRejection,
   type InferenceReport,
   type Manifest,
   type ModelRuntimeReport,
   OutpostError,
   type UnwarmedPolicy,
-  type WarmupRecord,
 } from '../../shared/index.js';
 import type { InferenceObservation } from '../metrics/model-metrics.js';
+import type { ActiveModel } from './active-model.js';
+import { engineFailed, LocalRun, type RunHooks } from './local-run.js';
 import type { ModelFiles } from './model-files.js';
 import type { ModelPolicy, ModelStore, Precision } from './model-store.js';
 import type { ResolvedProfile } from './profile.js';
 import { cacheKey, type ResultCache } from './result-cache.js';
 import type { RouteOutcome } from './routing.js';
+import { RunsInFlight } from './runs-in-flight.js';
 import type { ResultUploader, UploadCounters } from './uploader.js';
-
-/** One model as it runs now. */
-interface ActiveModel {
-  manifest: Manifest;
-  model: LoadedModel | undefined;
-  rejected: EngineRejection[];
-  /** How the admitted engine was warmed up. */
-  warmup?: WarmupRecord;
-  error?: string;
-  /** Runs in flight; the session is closed only once they settle. */
-  inflight: RunsInFlight;
-}
-
-/**
- * A count of runs in flight and who waits for none to be left: entering and leaving are
- * one addition each (no Set of promises per call).
- */
-class RunsInFlight {
-  #count = 0;
-  #waiting: Array<() => void> = [];
-
-  enter(): void {
-    this.#count++;
-  }
-
-  leave(): void {
-    if (--this.#count === 0 && this.#waiting.length > 0) {
-      const waiting = this.#waiting;
-      this.#waiting = [];
-      for (const wake of waiting) wake();
-    }
-  }
-
-  /** Resolves once no run is in flight (at once when none is). */
-  settled(): Promise<void> {
-    if (this.#count === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-}
+import { admitVersion } from './version-admission.js';
 
 /** Called with an answered result before the caller sees it (the hybrid router sets its route there). */
 export type InferAnswered = (result: InferResult) => void;
@@ -121,6 +81,10 @@ export interface InferenceRuntimeOptions {
  * The agent's models at run time: activation with admission over the profile's
  * engines and variants, inference with signature checks, the result cache and the upload
  * policy, and the report for status and the reported state.
+ *
+ * Beside it: the admission of one installed version (`version-admission.ts`), what the
+ * runtime holds per loaded version (`active-model.ts`) with its count of runs in flight
+ * (`runs-in-flight.ts`), and one call on the fast path (`LocalRun`, `local-run.ts`).
  */
 export class InferenceRuntime {
   readonly #o: InferenceRuntimeOptions;
@@ -179,7 +143,7 @@ export class InferenceRuntime {
       );
       return this.#reportOf(name) as ModelRuntimeReport;
     }
-    const admitted = await this.#admitVersion(name, version, preferred);
+    const admitted = await admitVersion(this.#o, name, version, preferred);
     const { manifest, rejected } = admitted;
     if (admitted.model) {
       this.#o.models.setActive(name, version, manifest.precision, Date.now());
@@ -211,63 +175,6 @@ export class InferenceRuntime {
   }
 
   /**
-   * Admits an installed version without touching the active pointer: its variants in the
-   * profile's precision order (a `preferred` one first), each over the profile's engines.
-   * Throws `INFER_MODEL_NOT_FOUND`; returns `model: undefined` and the error when none was admitted.
-   */
-  async #admitVersion(
-    name: string,
-    version: string,
-    preferred?: Precision,
-  ): Promise<{
-    manifest: Manifest;
-    model: LoadedModel | undefined;
-    warmup?: WarmupRecord;
-    rejected: EngineRejection[];
-    error: string;
-  }> {
-    const { profile } = this.#o.profile;
-    const rank = (p: Precision) => (p === preferred ? -1 : profile.precision.indexOf(p) >>> 0);
-    const variants = this.#o.models
-      .variants(name, version)
-      .sort((a, b) => rank(a.precision) - rank(b.precision));
-    const first = variants[0];
-    if (first === undefined)
-      throw new OutpostError('INFER_MODEL_NOT_FOUND', `model ${name}@${version} is not installed`);
-    const rejected: EngineRejection[] = [];
-    for (const variant of variants) {
-      const { manifest } = variant;
-      const source = await this.#o.files.get(manifest.sha256, manifest.format);
-      const admission = await admitModel({
-        label: `${name}@${version}/${manifest.precision}`,
-        source,
-        reference: manifest.reference,
-        ...(manifest.samples ? { samples: manifest.samples } : {}),
-        unwarmed: this.#o.unwarmed ?? 'admit',
-        engines: profile.engines,
-        settingsFor: (engine) => ({
-          intraOpThreads: this.#o.intraOpThreads ?? profile.threads.intraOp,
-          interOpThreads: profile.threads.interOp,
-          options: profile.engineOptions[engine] ?? {},
-        }),
-        log: this.#o.log,
-        ...(this.#o.registry ? { registry: this.#o.registry } : {}),
-      });
-      const tagged =
-        variants.length > 1
-          ? admission.rejected.map((r) => ({ ...r, precision: manifest.precision }))
-          : admission.rejected;
-      rejected.push(...tagged);
-      if (admission.model) {
-        const { model, warmup } = admission;
-        return { manifest, model, rejected, error: '', ...(warmup ? { warmup } : {}) };
-      }
-    }
-    const error = `no engine was admitted for ${name}@${version} (tried ${profile.engines.join(', ')})`;
-    return { manifest: first.manifest, model: undefined, rejected, error };
-  }
-
-  /**
    * Loads `name@version` as the model's shadow: admitted like an activation,
    * run by the rollouts shadow runner beside the active version through {@link shadowOf};
    * never answers callers. Replaces an earlier shadow. Throws `INFER_MODEL_NOT_FOUND` or
@@ -276,7 +183,7 @@ export class InferenceRuntime {
   loadShadow(name: string, version: string): Promise<void> {
     return this.#serial(async () => {
       if (this.#shadows.get(name)?.manifest.version === version) return;
-      const admitted = await this.#admitVersion(name, version);
+      const admitted = await admitVersion(this.#o, name, version);
       if (!admitted.model) {
         throw new OutpostError('INFER_NO_ENGINE', admitted.error, {
           details: { rejected: admitted.rejected },
@@ -549,98 +456,5 @@ export class InferenceRuntime {
     this.#warm.clear();
     this.#shadows.clear();
     this.#o.cache.flush();
-  }
-}
-
-/** What a {@link LocalRun} reports to (the runtime's observer and uploader). */
-interface RunHooks {
-  observe(o: InferenceObservation & { inputs: TensorMap }): void;
-  observed(): boolean;
-  skip(name: string): void;
-}
-
-function engineFailed(name: string, model: LoadedModel, err: unknown): OutpostError {
-  return new OutpostError('INFER_ENGINE_FAILED', `${name} on ${model.engine}: ${(err as Error).message}`, {
-    cause: err,
-  });
-}
-
-/**
- * One call on the fast path (no cache, no upload): its state in one object, continued once
- * when the engine answers (fused into the engine's own continuation where it offers `runThen`).
- */
-class LocalRun {
-  #started = 0;
-  constructor(
-    private readonly hooks: RunHooks,
-    private readonly name: string,
-    private readonly active: ActiveModel,
-    private readonly model: LoadedModel,
-    private readonly inputs: TensorMap,
-    private readonly answered: InferAnswered | undefined,
-  ) {}
-
-  start(): Promise<InferResult> {
-    const { model, inputs } = this;
-    this.#started = performance.now();
-    if (!inputsFit(model.signature, inputs)) {
-      try {
-        throwInputProblems(model.signature, inputs, this.name);
-      } catch (err) {
-        this.#observe(undefined);
-        return Promise.reject(err);
-      }
-    }
-    this.active.inflight.enter();
-    // One continuation: the engine's own when it can fuse it (onnxruntime engines do). The
-    // callbacks are written inline: a named closure made per call costs an
-    // Object.defineProperty per call where the code runs through tsx (esbuild's keepNames).
-    return model.runThen
-      ? model.runThen(
-          inputs,
-          (outputs) => this.#done(outputs),
-          (err: unknown) => this.#failed(err),
-        )
-      : model.run(inputs).then(
-          (outputs) => this.#done(outputs),
-          (err: unknown) => this.#failed(err),
-        );
-  }
-
-  #done(outputs: TensorMap): InferResult {
-    this.active.inflight.leave();
-    const { manifest } = this.active;
-    const result: InferResult = {
-      model: this.name,
-      version: manifest.version,
-      precision: manifest.precision,
-      engine: this.model.engine,
-      cached: false,
-      outputs,
-    };
-    this.hooks.skip(this.name);
-    this.answered?.(result);
-    this.#observe(outputs);
-    return result;
-  }
-
-  #failed(err: unknown): never {
-    this.active.inflight.leave();
-    this.#observe(undefined);
-    throw engineFailed(this.name, this.model, err);
-  }
-
-  #observe(outputs: TensorMap | undefined): void {
-    const { hooks } = this;
-    if (!hooks.observed()) return;
-    hooks.observe({
-      model: this.name,
-      version: this.active.manifest.version,
-      engine: this.model.engine,
-      role: 'active',
-      latencyMs: performance.now() - this.#started,
-      outputs,
-      inputs: this.inputs,
-    });
   }
 }
