@@ -87,6 +87,7 @@ export function salvageInto(copyFile: string, migratedFile: string): SalvageRepo
     } catch (err) {
       report.carried = 0;
       report.removed = 0;
+      report.notCarried.length = 0; // what the rolled-back attempt noted no longer holds
       report.notCarried.push(`the outbox was not carried: ${(err as Error).message}`);
       try {
         dst.transaction(() => carryMarks(dst, src, report))();
