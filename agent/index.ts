@@ -34,6 +34,7 @@ export {
   SWITCH_MESSAGE,
 } from './update/launcher.js';
 export { SLOT_NAMES, type SlotName, type SlotState, Slots } from './update/slots.js';
+export type { SalvageReport } from './update/store-backup.js';
 export { StoreBackup, schemaVersion } from './update/store-backup.js';
 export {
   AgentUpdater,

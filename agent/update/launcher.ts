@@ -133,8 +133,19 @@ export class Launcher {
 
   /** After a revert, with no agent running: the store as the previous release left it, if migrated. */
   #restoreStore(): void {
-    if (this.#o.store?.restoreIfMigrated()) {
-      this.#o.log.warn('the store was migrated by the reverted release: restored from the backup');
+    const report = this.#o.store?.restoreIfMigrated();
+    if (report === undefined) return;
+    const { carried, removed, notCarried } = report;
+    if (notCarried.length === 0) {
+      this.#o.log.warn(
+        { carried, removed },
+        'the store was migrated by the reverted release: restored from the backup, its events carried',
+      );
+    } else {
+      this.#o.log.error(
+        { carried, removed, notCarried },
+        'the store was migrated by the reverted release: restored from the backup, not all carried',
+      );
     }
   }
 

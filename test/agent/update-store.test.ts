@@ -58,7 +58,7 @@ describe('agent update: the store backup', () => {
     const backup = new StoreBackup(dataDir, join(dir.path, 'store-backup.db'));
     const version = backup.take();
     assert.ok(version !== undefined && version > 0);
-    assert.equal(backup.restoreIfMigrated(), false, 'nothing to restore before a migration');
+    assert.equal(backup.restoreIfMigrated(), undefined, 'nothing to restore before a migration');
 
     const slots = new Slots(join(dir.path, 'slots'));
     slots.init('0.1.0');
