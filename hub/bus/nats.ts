@@ -157,7 +157,7 @@ export async function connectNatsBus(config: BrokerConfig, logger: Logger): Prom
     onSessionEnd() {
       // Neither NATS nor MQTT tells a client about other clients' disconnects: wills do.
     },
-    clientCount: () => 0,
+    clientCount: () => null,
     connected: () => natsUp && !nc.isClosed() && client.connected,
   };
 

@@ -36,8 +36,11 @@ export interface HubBus {
   publish(topic: string, payload: Buffer, options: PublishOptions): Promise<void>;
   /** Called when a client's connection ends (embedded broker only; others may never call it). */
   onSessionEnd(handler: (end: SessionEnd) => void): void;
-  /** Clients connected now. */
-  clientCount(): number;
+  /**
+   * MQTT clients connected to the broker now, or null when the broker does not say (a NATS
+   * cluster: its connection counts are on each node's monitoring port, not on MQTT).
+   */
+  clientCount(): number | null;
   /** Whether the hub can reach its broker now; absent = always (the embedded broker). */
   connected?(): boolean;
 }

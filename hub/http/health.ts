@@ -3,7 +3,7 @@ import { OUTPOST_VERSION } from '../../shared/index.js';
 import type { HttpDeps } from './context.js';
 
 /**
- * `GET /healthz` (no auth) → `{ok: true, version, broker: {clients}, store}`;
+ * `GET /healthz` (no auth) → `{ok: true, version, broker: {clients}, store}` (clients null on NATS);
  * `GET /readyz` (no auth) → 200 `{ready: true, version, store: true, broker: true}` once the store
  * answers a query and the broker is reachable, else 503 with the failing part `false`;
  * `GET /v1/stats` → hub counters plus `events: {total}` and `devices: {total, online}`.

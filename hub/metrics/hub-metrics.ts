@@ -58,14 +58,16 @@ export class HubMetrics {
         this.set({ state: 'offline' }, devices.length - online);
       },
     });
-    new Gauge({
-      name: 'outpost_hub_mqtt_connections',
-      help: 'MQTT clients connected to the hub (embedded broker clients, or 1 for an external broker).',
-      registers,
-      collect() {
-        this.set(deps.bus.clientCount());
-      },
-    });
+    // A broker that cannot be counted (NATS: each node counts on its monitoring port) has no gauge.
+    if (deps.bus.clientCount() !== null)
+      new Gauge({
+        name: 'outpost_hub_mqtt_connections',
+        help: "MQTT clients connected to the broker (the embedded one, or Mosquitto's $SYS count).",
+        registers,
+        collect() {
+          this.set(deps.bus.clientCount() ?? 0);
+        },
+      });
     // Cumulative counters kept by the hub (hub/stats.ts), mirrored at scrape time.
     const mirror = (name: string, help: string, read: (s: HubStats) => number) =>
       new Counter({
