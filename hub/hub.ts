@@ -9,6 +9,7 @@ import { resolveAdminToken } from './admin-token.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { writeBrokerAuth } from './broker/mosquitto-auth.js';
 import { hubPasswordHash, signalNatsReload, writeNatsBrokerAuth } from './broker/nats-auth.js';
+import { warmNatsMqtt } from './broker/nats-mqtt-warmup.js';
 import { evictMqttSession } from './broker/session-eviction.js';
 import {
   attachMqttWebSocket,
@@ -230,6 +231,12 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (cfg.broker.url !== undefined) {
       // An external broker keeps its connections (and retained statuses) across hub
       // restarts and other replicas are running, so nobody is marked offline here.
+      if (nats && cfg.broker.password !== undefined)
+        await warmNatsMqtt(
+          natsMqttUrls(cfg.broker),
+          { username: cfg.broker.username, password: cfg.broker.password },
+          log('broker'),
+        );
       if (cfg.broker.authDir !== undefined) await refreshBrokerAuth(store);
       parts.external = nats
         ? await connectNatsBus(cfg.broker, log('broker'))

@@ -6,11 +6,12 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { hubPasswordHash } from '../../hub/broker/nats-auth.js';
 import { writeNatsAuth } from '../../hub/broker/nats-config.js';
 import { type NatsClusterProcess, startNatsCluster } from '../../hub/broker/nats-process.js';
 import type { HubConfigInput } from '../../hub/index.js';
-import { type TempDir, tempDir } from './fixtures.js';
+import { type TempDir, tempDir, waitFor } from './fixtures.js';
 
 /** The nats-server binary the tests run. */
 export const NATS_BIN = process.env.OUTPOST_TEST_NATS ?? '/usr/sbin/nats-server';
@@ -45,6 +46,15 @@ export async function startTestNatsCluster(size = 3): Promise<TestNatsCluster> {
     await dir.remove();
     throw err;
   }
+  // Every node sets up MQTT before any users reload (see hub/broker/nats-mqtt-warmup.ts): the
+  // hub warms only the nodes it lists, and the tests list fewer on purpose.
+  try {
+    for (const node of cluster.nodes) await mqttLogin(node.mqttUrl);
+  } catch (err) {
+    await cluster.close();
+    await dir.remove();
+    throw err;
+  }
   return {
     ...cluster,
     brokerConfig: (mqttNodes) => ({
@@ -60,4 +70,31 @@ export async function startTestNatsCluster(size = 3): Promise<TestNatsCluster> {
       await dir.remove();
     },
   };
+}
+
+/** Logs in to `url` over MQTT as the hub user, retrying until the node takes it. */
+async function mqttLogin(url: string): Promise<void> {
+  await waitFor(
+    async () => {
+      const client = await mqtt
+        .connectAsync(
+          url,
+          {
+            protocolVersion: 4,
+            clientId: `${NATS_HUB_USER}-test-warmup`,
+            username: NATS_HUB_USER,
+            password: NATS_HUB_PASSWORD,
+            reconnectPeriod: 0,
+            connectTimeout: 10_000,
+          },
+          false,
+        )
+        .catch(() => undefined);
+      if (client === undefined) return false;
+      await client.endAsync();
+      return true;
+    },
+    `an MQTT login on ${url}`,
+    60_000,
+  );
 }

@@ -136,6 +136,10 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
     const desired = (await waitFor(() => got[0], 'the retained desired state on node 3')) as { rev: number };
     assert.equal(desired.rev, put.body.rev);
     assert.equal(desired.rev, 1);
+    // The hub cannot count a NATS cluster's MQTT clients, and says so rather than reporting 0.
+    assert.equal((await api(hub, 'GET', '/healthz', undefined, null)).body.broker.clients, null);
+    const metrics = await (await fetch(`${hub.http.url}/metrics`)).text();
+    assert.doesNotMatch(metrics, /^outpost_hub_mqtt_connections \d/m);
   });
 
   test('a device is confined to its own topics', async () => {
