@@ -17,7 +17,8 @@ import {
   shapesOf,
 } from './round-close.js';
 import { openRound } from './round-open.js';
-import { SecureRounds, stepSecure } from './secagg-round.js';
+import { SecureRounds } from './secagg-persistence.js';
+import { stepSecure } from './secagg-step.js';
 import { withoutTask } from './sections.js';
 import { resolveTaskSpec } from './task-create.js';
 import type { FlTaskSpec } from './task-spec.js';
@@ -80,7 +81,6 @@ export class FlRoundRunner {
   #again = false;
   #closed = false;
   #driving = false;
-  /** Secure rounds in progress (their keys live in memory: a hub restart fails them). */
   /** Secure rounds, kept in the store at every step (a restart or a new driver resumes them). */
   readonly #secure: SecureRounds;
 

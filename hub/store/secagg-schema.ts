@@ -2,7 +2,7 @@
  * The migration step of secure-aggregation rounds (one step per backend, appended to
  * `HUB_SQLITE_MIGRATIONS` and `HUB_POSTGRES_MIGRATIONS` as one line each): the protocol
  * state a hub process needs to finish a secure round another process started
- * (`hub/store/secagg.ts`, `hub/federated/secagg-round.ts`).
+ * (`hub/store/secagg.ts`, `hub/federated/secagg-persistence.ts`).
  *
  * - `fl_secagg_rounds`: one row per secure round, opened with its `fl_rounds` row: the phase
  *   the devices were told and since when, the round's parameters, the task as published

@@ -13,7 +13,8 @@ export type SecAggRosterEntry = NonNullable<FlSecAgg['roster']>[number];
 
 /**
  * The protocol state of one secure round (`hub/federated/secagg-round.ts`), stored with each
- * step, from which any hub process can finish the round.
+ * step (`hub/federated/secagg-persistence.ts`, `hub/federated/secagg-step.ts`), from which any
+ * hub process can finish the round.
  */
 export interface SecAggRoundRecord {
   taskId: string;

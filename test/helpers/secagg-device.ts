@@ -5,12 +5,14 @@
  * own `SecAggRunner` (agent/federated/secagg-runner.ts) over a fixed "trained" delta, sending
  * the events on the `learning` lane and resending a batch until some hub acks it. Messages of
  * chosen types can be held back (the phase then waits for this device) and released later.
+ * With it, what those tests share of the round: its task fields and the check of its new model.
  */
+import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { SecAggRunner } from '../../agent/federated/secagg-runner.js';
 import type { AgentEvent } from '../../agent/types.js';
-import type { ModelWeights } from '../../federated/index.js';
+import { decodeUpdate, type ModelWeights } from '../../federated/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
 import type { FlTask } from '../../shared/messages/federated.js';
 import { waitFor } from './fixtures.js';
@@ -143,4 +145,59 @@ export function constantDelta(weights: ModelWeights, value: number): ModelWeight
     ...w,
     values: new Float32Array(w.values.length).fill(value),
   })) as ModelWeights;
+}
+
+/** What a device contributes to a secure round in these tests: a constant delta, for `examples`. */
+export interface SecAggContribution {
+  delta: number;
+  examples: number;
+}
+
+/**
+ * The task fields (for `taskBody`, test/fl-system/fleet.ts) of a one-round secure task over
+ * the `clients` devices `selector` matches, t = 2, without evaluation. Its deadline (300 s) is
+ * never reached in a test, so a phase ends only once every device answered: a device holding
+ * a message back keeps the round in that phase.
+ */
+export function secureRoundTask(task: {
+  id: string;
+  selector: Record<string, string>;
+  clients: number;
+  maxExamples: number;
+}): Record<string, unknown> {
+  return {
+    id: task.id,
+    rounds: 1,
+    minClients: task.clients,
+    selector: task.selector,
+    evaluate: false,
+    deadlineS: 300,
+    secagg: { threshold: 2, maxExamples: task.maxExamples },
+  };
+}
+
+/**
+ * Asserts that `next` (a round's new global weights, base64 as the task API gives them) is
+ * `start` plus the example-weighted mean of the devices' constant deltas, within the
+ * fixed-point bound: at scale 2^16 each summed entry of Σw·δ is off by at most half a unit per
+ * device, and the mean divides by Σw = examples / maxExamples, which carries the same error.
+ */
+export function assertSecureMean(
+  start: ModelWeights,
+  next: string,
+  devices: readonly SecAggContribution[],
+  maxExamples: number,
+): void {
+  const examples = devices.reduce((n, d) => n + d.examples, 0);
+  const mean = devices.reduce((n, d) => n + d.examples * d.delta, 0) / examples;
+  const shapes = start.map((w) => ({ name: w.name, shape: w.shape }));
+  const weights = decodeUpdate(Buffer.from(next, 'base64'), shapes);
+  let maxDiff = 0;
+  for (const [i, t] of weights.entries()) {
+    const first = start[i]?.values as Float32Array;
+    for (let k = 0; k < t.values.length; k++)
+      maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - ((first[k] as number) + mean)));
+  }
+  const bound = (2 * devices.length) / (2 * 65536) / (examples / maxExamples) + 1e-6;
+  assert.ok(maxDiff <= bound, `the new model is off by ${maxDiff} > ${bound}`);
 }

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { buildMnistMlp, decodeUpdate } from '../../federated/index.js';
+import { buildMnistMlp } from '../../federated/index.js';
 import { writeBrokerAuth } from '../../hub/index.js';
 import { taskBody } from '../fl-system/fleet.js';
 import { tempDir, waitFor } from '../helpers/hub.js';
-import { connectSecAggDevice, constantDelta, type SecAggDevice } from '../helpers/secagg-device.js';
+import {
+  assertSecureMean,
+  connectSecAggDevice,
+  constantDelta,
+  type SecAggDevice,
+  secureRoundTask,
+} from '../helpers/secagg-device.js';
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { enrollDevice } from './protocol-device.js';
@@ -158,15 +164,15 @@ describe('a secure round fails over between hub replicas', {
       second,
       'POST',
       '/v1/federated/tasks',
-      taskBody(model, {
-        id: TASK,
-        rounds: 1,
-        minClients: 3,
-        selector: { secure: 'failover' },
-        evaluate: false,
-        deadlineS: 300,
-        secagg: { threshold: 2, maxExamples: MAX_EXAMPLES },
-      }),
+      taskBody(
+        model,
+        secureRoundTask({
+          id: TASK,
+          selector: { secure: 'failover' },
+          clients: DEVICES.length,
+          maxExamples: MAX_EXAMPLES,
+        }),
+      ),
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
 
@@ -211,19 +217,8 @@ describe('a secure round fails over between hub replicas', {
     });
     assert.equal(closed.status, 'closed', JSON.stringify(closed));
     assert.equal(closed.metrics.accepted, 3, JSON.stringify(closed.metrics));
-    const mean =
-      DEVICES.reduce((n, d) => n + d.examples * d.delta, 0) / DEVICES.reduce((n, d) => n + d.examples, 0);
-    const shapes = model.weights.map((w) => ({ name: w.name, shape: w.shape }));
     const weights = (await admin(fresh, 'GET', `/v1/federated/tasks/${TASK}/weights?round=2`)).body.weights;
-    const next = decodeUpdate(Buffer.from(weights, 'base64'), shapes);
-    let maxDiff = 0;
-    for (const [i, t] of next.entries()) {
-      const start = model.weights[i]?.values as Float32Array;
-      for (let k = 0; k < t.values.length; k++)
-        maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - ((start[k] as number) + mean)));
-    }
-    const bound = (2 * DEVICES.length) / (2 * 65536) / (240 / MAX_EXAMPLES) + 1e-6;
-    assert.ok(maxDiff <= bound, `the new model is off by ${maxDiff} > ${bound}`);
+    assertSecureMean(model.weights, weights, DEVICES, MAX_EXAMPLES);
     await waitFor(
       async () =>
         (await db.query('SELECT 1 FROM fl_secagg_rounds WHERE task_id = $1', [TASK])).rowCount === 0,
