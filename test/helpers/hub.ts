@@ -11,7 +11,7 @@ import {
   HubConfigSchema,
 } from '../../hub/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
-import { waitFor } from './fixtures.js';
+import { Cleanups, type TempDir, tempDir, waitFor } from './fixtures.js';
 
 export { Cleanups, type TempDir, tempDir, waitFor } from './fixtures.js';
 
@@ -107,6 +107,42 @@ export async function connectDevice(
     received: (topic) =>
       messages.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload.toString())),
   };
+}
+
+/** A hub in its own temp dir with one enrolled device connected over MQTT and subscribed to its `ack`. */
+export interface HubWithDevice {
+  dir: TempDir;
+  hub: Hub;
+  creds: Credentials;
+  device: TestDevice;
+  /** Disconnects the device, closes the hub and deletes the dir, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the set-up of the protocol-level hub tests: a hub (`hub` overrides its config), one
+ * device enrolled with `enroll` as the body, connected with mqtt.js and subscribed to its `ack`
+ * channel so that every answer the hub sends lands in `device.received`. What started is
+ * closed again when a later step fails.
+ */
+export async function startHubWithDevice(
+  options: { hub?: Partial<HubConfigInput>; enroll?: Record<string, unknown> } = {},
+): Promise<HubWithDevice> {
+  const cleanups = new Cleanups();
+  try {
+    const dir = tempDir();
+    cleanups.add(() => dir.remove());
+    const hub = await startHub(dir.path, options.hub);
+    cleanups.add(() => hub.close());
+    const creds = await enroll(hub, options.enroll);
+    const device = await connectDevice(hub, creds);
+    cleanups.add(() => closeClient(device.client));
+    await device.client.subscribeAsync(deviceTopic(creds.id, 'ack'), { qos: 1 });
+    return { dir, hub, creds, device, close: () => cleanups.run() };
+  } catch (err) {
+    await cleanups.run().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Closes a client however it is (connected or not), never throwing. */
