@@ -1,42 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { runModelsCommand } from '../../cli/commands/models.js';
-import { CliError } from '../../cli/exit-codes.js';
 import type { Hub } from '../../hub/index.js';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
-import { configFromFlags } from '../../shared/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir as agentTempDir } from '../helpers/agent.js';
 import { enroll, startHub, tempDir } from '../helpers/hub.js';
 import { classifierModel, seededFloats, writeModel } from '../helpers/models.js';
 import { writeLayersModel } from '../helpers/tfjs-models.js';
+import { modelsInProcess } from './helpers.js';
 
 // `outpost models push|list --registry|show|delete|keys` against a real hub:
 // the exit codes through real `outpost` processes, the rest in process through the same flag
 // parser and command function (each process start costs seconds on a loaded machine).
-
-/** Runs `outpost models ARGS` in this process; stdout lines and the exit code. */
-async function models(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string }> {
-  const { config: flags, positionals } = configFromFlags(args);
-  const lines: string[] = [];
-  const log = console.log;
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
-  try {
-    await runModelsCommand(positionals, flags);
-    return { code: 0, stdout: lines.join('\n') };
-  } catch (err) {
-    if (err instanceof CliError) return { code: err.exitCode, stdout: `${lines.join('\n')}${err.message}` };
-    throw err;
-  } finally {
-    console.log = log;
-    process.env = saved;
-  }
-}
 
 describe('outpost models (registry)', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -75,7 +50,7 @@ describe('outpost models (registry)', () => {
 
   it('pushes variants with lineage and TF.js bundles, shows, prints keys, deletes', async () => {
     const onnx = writeModel(files.path, 'clf2.onnx', classifierModel(5).bytes);
-    const child = await models(
+    const child = await modelsInProcess(
       ['push', onnx, '--name', 'clf', '--version', '1.1.0', '--variant', 'int8', '--parent', '1.0.0'],
       env,
     );
@@ -83,21 +58,24 @@ describe('outpost models (registry)', () => {
     assert.match(child.stdout, /lineage parent=1\.0\.0/);
     assert.match(child.stdout, /int8\s+onnx/);
     const layers = await writeLayersModel(files.path, seededFloats(12, 1), seededFloats(3, 2), 'none');
-    const tfjs = await models(['push', layers.path, '--name', 'fl', '--version', '1.0.0', '--json'], env);
+    const tfjs = await modelsInProcess(
+      ['push', layers.path, '--name', 'fl', '--version', '1.0.0', '--json'],
+      env,
+    );
     assert.equal(tfjs.code, 0, tfjs.stdout);
     const view = JSON.parse(tfjs.stdout);
     assert.equal(view.variants[0].format, 'tfjs-layers');
     assert.equal(view.variants[0].size, packTfjsBundle(await readModelSource(layers.path)).byteLength);
-    const show = await models(['show', 'clf', '1.1.0', '--json'], env);
+    const show = await modelsInProcess(['show', 'clf', '1.1.0', '--json'], env);
     assert.equal(JSON.parse(show.stdout).lineage.parent, '1.0.0');
-    const keys = await models(['keys'], env);
+    const keys = await modelsInProcess(['keys'], env);
     assert.match(keys.stdout, /\(current\)\n-----BEGIN PUBLIC KEY-----/);
-    assert.equal((await models(['delete', 'clf', '1.1.0'], env)).code, 0);
-    assert.equal((await models(['show', 'clf', '1.1.0'], env)).code, 1);
+    assert.equal((await modelsInProcess(['delete', 'clf', '1.1.0'], env)).code, 0);
+    assert.equal((await modelsInProcess(['show', 'clf', '1.1.0'], env)).code, 1);
   });
 
   it('exits 2 on bad usage and 3 when the hub is unreachable', async () => {
-    const usage = await models(['push', 'x.onnx', '--name', 'clf'], env);
+    const usage = await modelsInProcess(['push', 'x.onnx', '--name', 'clf'], env);
     assert.equal(usage.code, 2);
     assert.match(usage.stdout, /--name and --version/);
     const down = await runCli(['models', 'list', '--hub', 'http://127.0.0.1:9', '--token', 'x'.repeat(20)]);
