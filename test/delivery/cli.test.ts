@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Hub } from '../../hub/index.js';
 import { packTfjsBundle, readModelSource } from '../../inference/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { tempDir as agentTempDir } from '../helpers/agent.js';
-import { enroll, startHub, tempDir } from '../helpers/hub.js';
+import { enroll, type HubForCli, startHubForCli } from '../helpers/hub.js';
 import { classifierModel, seededFloats, writeModel } from '../helpers/models.js';
 import { writeLayersModel } from '../helpers/tfjs-models.js';
 import { modelsInProcess } from './helpers.js';
@@ -14,18 +13,13 @@ import { modelsInProcess } from './helpers.js';
 // parser and command function (each process start costs seconds on a loaded machine).
 
 describe('outpost models (registry)', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
   const files = agentTempDir();
-  let hub: Hub;
-  let env: Record<string, string>;
+  let fixture: HubForCli;
   before(async () => {
-    dir = await tempDir();
-    hub = await startHub(dir.path);
-    env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
+    fixture = await startHubForCli();
   });
   after(async () => {
-    await hub.close();
-    await dir.remove();
+    await fixture?.close();
     files.remove();
   });
 
@@ -33,17 +27,17 @@ describe('outpost models (registry)', () => {
     const onnx = writeModel(files.path, 'clf.onnx', classifierModel(4).bytes);
     const pushed = await runCli(
       ['models', 'push', onnx, '--name', 'clf', '--version', '1.0.0', '--json'],
-      env,
+      fixture.env,
     );
     assert.equal(pushed.code, 0, pushed.stderr);
     assert.equal(JSON.parse(pushed.stdout).variants[0].format, 'onnx');
-    const list = await runCli(['models', 'list', '--registry'], env);
+    const list = await runCli(['models', 'list', '--registry'], fixture.env);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^NAME\s+VERSION\s+VARIANTS/);
     assert.match(list.stdout, /clf\s+1\.0\.0\s+fp32\/onnx/);
-    const device = await enroll(hub);
-    await hub.delivery.desired.setModel(device.id, { name: 'clf', version: '1.0.0' });
-    const refused = await runCli(['models', 'delete', 'clf', '1.0.0'], env);
+    const device = await enroll(fixture.hub);
+    await fixture.hub.delivery.desired.setModel(device.id, { name: 'clf', version: '1.0.0' });
+    const refused = await runCli(['models', 'delete', 'clf', '1.0.0'], fixture.env);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /HUB_MODEL_IN_USE/);
   });
@@ -52,7 +46,7 @@ describe('outpost models (registry)', () => {
     const onnx = writeModel(files.path, 'clf2.onnx', classifierModel(5).bytes);
     const child = await modelsInProcess(
       ['push', onnx, '--name', 'clf', '--version', '1.1.0', '--variant', 'int8', '--parent', '1.0.0'],
-      env,
+      fixture.env,
     );
     assert.equal(child.code, 0, child.stdout);
     assert.match(child.stdout, /lineage parent=1\.0\.0/);
@@ -60,22 +54,22 @@ describe('outpost models (registry)', () => {
     const layers = await writeLayersModel(files.path, seededFloats(12, 1), seededFloats(3, 2), 'none');
     const tfjs = await modelsInProcess(
       ['push', layers.path, '--name', 'fl', '--version', '1.0.0', '--json'],
-      env,
+      fixture.env,
     );
     assert.equal(tfjs.code, 0, tfjs.stdout);
     const view = JSON.parse(tfjs.stdout);
     assert.equal(view.variants[0].format, 'tfjs-layers');
     assert.equal(view.variants[0].size, packTfjsBundle(await readModelSource(layers.path)).byteLength);
-    const show = await modelsInProcess(['show', 'clf', '1.1.0', '--json'], env);
+    const show = await modelsInProcess(['show', 'clf', '1.1.0', '--json'], fixture.env);
     assert.equal(JSON.parse(show.stdout).lineage.parent, '1.0.0');
-    const keys = await modelsInProcess(['keys'], env);
+    const keys = await modelsInProcess(['keys'], fixture.env);
     assert.match(keys.stdout, /\(current\)\n-----BEGIN PUBLIC KEY-----/);
-    assert.equal((await modelsInProcess(['delete', 'clf', '1.1.0'], env)).code, 0);
-    assert.equal((await modelsInProcess(['show', 'clf', '1.1.0'], env)).code, 1);
+    assert.equal((await modelsInProcess(['delete', 'clf', '1.1.0'], fixture.env)).code, 0);
+    assert.equal((await modelsInProcess(['show', 'clf', '1.1.0'], fixture.env)).code, 1);
   });
 
   it('exits 2 on bad usage and 3 when the hub is unreachable', async () => {
-    const usage = await modelsInProcess(['push', 'x.onnx', '--name', 'clf'], env);
+    const usage = await modelsInProcess(['push', 'x.onnx', '--name', 'clf'], fixture.env);
     assert.equal(usage.code, 2);
     assert.match(usage.stdout, /--name and --version/);
     const down = await runCli(['models', 'list', '--hub', 'http://127.0.0.1:9', '--token', 'x'.repeat(20)]);

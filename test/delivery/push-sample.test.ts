@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Hub } from '../../hub/index.js';
 import { OnnxModelBuilder } from '../../inference/index.js';
 import { tempDir as agentTempDir } from '../helpers/agent.js';
-import { startHub, tempDir } from '../helpers/hub.js';
+import { type HubForCli, startHubForCli } from '../helpers/hub.js';
 import { seededFloats } from '../helpers/models.js';
 import { modelsInProcess } from './helpers.js';
 
@@ -36,10 +35,8 @@ function exactlyThousandTwiceModel(): Uint8Array {
 }
 
 describe('outpost models push --sample', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
   const files = agentTempDir();
-  let hub: Hub;
-  let env: Record<string, string>;
+  let fixture: HubForCli;
   let model: string;
   const sampleData = Array.from(seededFloats(1000, 7));
   const sampleFile = (name: string, value: unknown) => {
@@ -48,20 +45,20 @@ describe('outpost models push --sample', () => {
     return path;
   };
   before(async () => {
-    dir = await tempDir();
-    hub = await startHub(dir.path);
-    env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
+    fixture = await startHubForCli();
     model = join(files.path, 'exact.onnx');
     writeFileSync(model, exactlyThousandModel());
   });
   after(async () => {
-    await hub.close();
-    await dir.remove();
+    await fixture?.close();
     files.remove();
   });
 
   it('without a sample the hub refuses a model no metadata input runs', async () => {
-    const r = await modelsInProcess(['push', model, '--name', 'exact', '--version', '1.0.0', '--json'], env);
+    const r = await modelsInProcess(
+      ['push', model, '--name', 'exact', '--version', '1.0.0', '--json'],
+      fixture.env,
+    );
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, /INFER_MODEL_INVALID/);
   });
@@ -70,12 +67,12 @@ describe('outpost models push --sample', () => {
     const sample = sampleFile('sample.json', { x: { dtype: 'float32', dims: [1000], data: sampleData } });
     const r = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '1.0.0', '--sample', sample, '--json'],
-      env,
+      fixture.env,
     );
     assert.equal(r.code, 0, r.stdout);
     assert.equal(JSON.parse(r.stdout).variants[0].format, 'onnx');
-    const res = await fetch(`${hub.http.url}/v1/models/exact/versions/1.0.0`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
+    const res = await fetch(`${fixture.hub.http.url}/v1/models/exact/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${fixture.hub.adminToken}` },
     });
     assert.equal(res.status, 200);
     const view = (await res.json()) as {
@@ -109,11 +106,11 @@ describe('outpost models push --sample', () => {
     const sample = sampleFile('sample-twice.json', value);
     const r = await modelsInProcess(
       ['push', twice, '--name', 'twice', '--version', '1.0.0', '--sample', sample],
-      env,
+      fixture.env,
     );
     assert.equal(r.code, 0, r.stdout);
-    const res = await fetch(`${hub.http.url}/v1/models/twice/versions/1.0.0`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
+    const res = await fetch(`${fixture.hub.http.url}/v1/models/twice/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${fixture.hub.adminToken}` },
     });
     const view = (await res.json()) as {
       manifests: Array<{ manifest: { reference?: unknown; samples?: Record<string, { data: number[] }> } }>;
@@ -127,7 +124,7 @@ describe('outpost models push --sample', () => {
     const wrong = sampleFile('wrong.json', { z: { dtype: 'float32', dims: [1000], data: sampleData } });
     const r = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', wrong],
-      env,
+      fixture.env,
     );
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stdout, /INFER_MODEL_INVALID/);
@@ -135,13 +132,13 @@ describe('outpost models push --sample', () => {
     const bad = sampleFile('bad.json', 'not an object');
     const refused = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', bad],
-      env,
+      fixture.env,
     );
     assert.equal(refused.code, 1, refused.stdout);
     assert.match(refused.stdout, /HUB_BAD_REQUEST.*sample/);
     const missing = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', join(files.path, 'nope.json')],
-      env,
+      fixture.env,
     );
     assert.equal(missing.code, 2, missing.stdout);
     assert.match(missing.stdout, /cannot read --sample/);

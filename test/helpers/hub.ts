@@ -109,6 +109,39 @@ export async function connectDevice(
   };
 }
 
+/** The environment that points the `outpost` CLI at `hub` with its admin token. */
+export function cliEnv(hub: Hub): Record<string, string> {
+  return { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
+}
+
+/** A hub in its own temp dir and the CLI environment that points at it. */
+export interface HubForCli {
+  dir: TempDir;
+  hub: Hub;
+  /** {@link cliEnv} of `hub`. */
+  env: Record<string, string>;
+  /** Closes the hub and deletes the dir. */
+  close(): Promise<void>;
+}
+
+/** Starts a hub (`overrides` on its config) for tests that drive it with the `outpost` CLI. */
+export async function startHubForCli(overrides: Partial<HubConfigInput> = {}): Promise<HubForCli> {
+  const dir = tempDir();
+  const hub = await startHub(dir.path, overrides).catch((err) => {
+    dir.remove();
+    throw err;
+  });
+  return {
+    dir,
+    hub,
+    env: cliEnv(hub),
+    close: async () => {
+      await hub.close();
+      dir.remove();
+    },
+  };
+}
+
 /** A hub in its own temp dir with one enrolled device connected over MQTT and subscribed to its `ack`. */
 export interface HubWithDevice {
   dir: TempDir;
