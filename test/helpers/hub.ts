@@ -11,7 +11,7 @@ import {
   HubConfigSchema,
 } from '../../hub/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
-import { Cleanups, type TempDir, tempDir, waitFor } from './fixtures.js';
+import { type TempDir, tempDir, waitFor } from './fixtures.js';
 
 export { Cleanups, type TempDir, tempDir, waitFor } from './fixtures.js';
 
@@ -142,38 +142,72 @@ export async function startHubForCli(overrides: Partial<HubConfigInput> = {}): P
   };
 }
 
-/** A hub in its own temp dir with one enrolled device connected over MQTT and subscribed to its `ack`. */
-export interface HubWithDevice {
+/** A hub in its own temp dir with one enrolled device, not connected. */
+export interface HubWithEnrolledDevice {
   dir: TempDir;
   hub: Hub;
   creds: Credentials;
-  device: TestDevice;
-  /** Disconnects the device, closes the hub and deletes the dir, in that order. */
+  /** Devices a test connected; `close()` disconnects them. */
+  connected: TestDevice[];
+  /** Disconnects the `connected` devices, closes the hub and deletes the dir, in that order. */
   close(): Promise<void>;
 }
 
 /**
- * Starts the set-up of the protocol-level hub tests: a hub (`hub` overrides its config), one
- * device enrolled with `enroll` as the body, connected with mqtt.js and subscribed to its `ack`
- * channel so that every answer the hub sends lands in `device.received`. What started is
- * closed again when a later step fails.
+ * Starts a hub (`hub` overrides its config) and enrolls one device with `enroll` as the body,
+ * for tests that connect it themselves (credentials, wills, takeovers). What started is closed
+ * again when a later step fails.
+ */
+export async function startHubWithEnrolledDevice(
+  options: { hub?: Partial<HubConfigInput>; enroll?: Record<string, unknown> } = {},
+): Promise<HubWithEnrolledDevice> {
+  const dir = tempDir();
+  let hub: Hub | undefined;
+  try {
+    hub = await startHub(dir.path, options.hub);
+    const creds = await enroll(hub, options.enroll);
+    const connected: TestDevice[] = [];
+    const started = hub;
+    return {
+      dir,
+      hub,
+      creds,
+      connected,
+      close: async () => {
+        for (const device of connected) await closeClient(device.client);
+        await started.close();
+        dir.remove();
+      },
+    };
+  } catch (err) {
+    await hub?.close().catch(() => undefined);
+    dir.remove();
+    throw err;
+  }
+}
+
+/** {@link HubWithEnrolledDevice} with the device connected over MQTT and subscribed to its `ack`. */
+export interface HubWithDevice extends HubWithEnrolledDevice {
+  /** The enrolled device's connection, also in `connected`. */
+  device: TestDevice;
+}
+
+/**
+ * Starts the set-up of the protocol-level hub tests: {@link startHubWithEnrolledDevice}, the
+ * device then connected with mqtt.js and subscribed to its `ack` channel so that every answer
+ * the hub sends lands in `device.received`. What started is closed again when a step fails.
  */
 export async function startHubWithDevice(
   options: { hub?: Partial<HubConfigInput>; enroll?: Record<string, unknown> } = {},
 ): Promise<HubWithDevice> {
-  const cleanups = new Cleanups();
+  const base = await startHubWithEnrolledDevice(options);
   try {
-    const dir = tempDir();
-    cleanups.add(() => dir.remove());
-    const hub = await startHub(dir.path, options.hub);
-    cleanups.add(() => hub.close());
-    const creds = await enroll(hub, options.enroll);
-    const device = await connectDevice(hub, creds);
-    cleanups.add(() => closeClient(device.client));
-    await device.client.subscribeAsync(deviceTopic(creds.id, 'ack'), { qos: 1 });
-    return { dir, hub, creds, device, close: () => cleanups.run() };
+    const device = await connectDevice(base.hub, base.creds);
+    base.connected.push(device);
+    await device.client.subscribeAsync(deviceTopic(base.creds.id, 'ack'), { qos: 1 });
+    return { ...base, device };
   } catch (err) {
-    await cleanups.run().catch(() => undefined);
+    await base.close().catch(() => undefined);
     throw err;
   }
 }
