@@ -154,17 +154,17 @@ export interface HubWithEnrolledDevice {
 }
 
 /**
- * Starts a hub (`hub` overrides its config) and enrolls one device with `enroll` as the body,
- * for tests that connect it themselves (credentials, wills, takeovers). What started is closed
- * again when a later step fails.
+ * Starts a hub (`hub` overrides its config, `build` is passed to `buildHub`, a logger say) and
+ * enrolls one device with `enroll` as the body, for tests that connect it themselves
+ * (credentials, wills, takeovers). What started is closed again when a later step fails.
  */
 export async function startHubWithEnrolledDevice(
-  options: { hub?: Partial<HubConfigInput>; enroll?: Record<string, unknown> } = {},
+  options: { hub?: Partial<HubConfigInput>; build?: BuildHubOptions; enroll?: Record<string, unknown> } = {},
 ): Promise<HubWithEnrolledDevice> {
   const dir = tempDir();
   let hub: Hub | undefined;
   try {
-    hub = await startHub(dir.path, options.hub);
+    hub = await startHub(dir.path, options.hub, options.build);
     const creds = await enroll(hub, options.enroll);
     const connected: TestDevice[] = [];
     const started = hub;
