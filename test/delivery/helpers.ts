@@ -1,7 +1,13 @@
-/** Helpers of the delivery tests: pushing artifacts over the real admin HTTP API. */
+/**
+ * Helpers of the delivery tests: pushing artifacts over the real admin HTTP API, and
+ * `outpost models` run in this process.
+ */
 import { type Logger, pino } from 'pino';
+import { runModelsCommand } from '../../cli/commands/models.js';
+import { CliError } from '../../cli/exit-codes.js';
 import type { Hub } from '../../hub/index.js';
 import { OnnxModelBuilder } from '../../inference/index.js';
+import { configFromFlags } from '../../shared/index.js';
 
 /** Pushes an artifact with `POST /v1/models/:name/versions/:version` (octet-stream body). */
 export async function pushModel(
@@ -60,4 +66,32 @@ export function capturingLogger(): { logger: Logger; lines: Array<Record<string,
   const lines: Array<Record<string, unknown>> = [];
   const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
   return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+/**
+ * Runs `outpost models ARGS` in this process, through the CLI's own flag parser and command
+ * function, with `env` added to the environment for the call: what it printed (a refusal's
+ * message appended) and the exit code it would have ended with. A process start costs seconds
+ * on a loaded machine; the exit codes of real processes are tested with `runCli`.
+ */
+export async function modelsInProcess(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string }> {
+  const { config: flags, positionals } = configFromFlags(args);
+  const lines: string[] = [];
+  const log = console.log;
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
+  try {
+    await runModelsCommand(positionals, flags);
+    return { code: 0, stdout: lines.join('\n') };
+  } catch (err) {
+    if (err instanceof CliError) return { code: err.exitCode, stdout: `${lines.join('\n')}${err.message}` };
+    throw err;
+  } finally {
+    console.log = log;
+    process.env = saved;
+  }
 }

@@ -2,14 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runModelsCommand } from '../../cli/commands/models.js';
-import { CliError } from '../../cli/exit-codes.js';
-import type { Hub } from '../../hub/index.js';
 import { OnnxModelBuilder } from '../../inference/index.js';
-import { configFromFlags } from '../../shared/index.js';
 import { tempDir as agentTempDir } from '../helpers/agent.js';
-import { startHub, tempDir } from '../helpers/hub.js';
+import { type HubForCli, startHubForCli } from '../helpers/hub.js';
 import { seededFloats } from '../helpers/models.js';
+import { modelsInProcess } from './helpers.js';
 
 // `outpost models push FILE --sample FILE`: the hub warms up and runs its reference on the
 // pushed sample inputs, for a model no input made from its metadata can run.
@@ -37,30 +34,9 @@ function exactlyThousandTwiceModel(): Uint8Array {
     .build();
 }
 
-async function models(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
-  const { config: flags, positionals } = configFromFlags(args);
-  const lines: string[] = [];
-  const log = console.log;
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
-  try {
-    await runModelsCommand(positionals, flags);
-    return { code: 0, out: lines.join('\n') };
-  } catch (err) {
-    if (err instanceof CliError) return { code: err.exitCode, out: `${lines.join('\n')}${err.message}` };
-    throw err;
-  } finally {
-    console.log = log;
-    process.env = saved;
-  }
-}
-
 describe('outpost models push --sample', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
   const files = agentTempDir();
-  let hub: Hub;
-  let env: Record<string, string>;
+  let fixture: HubForCli;
   let model: string;
   const sampleData = Array.from(seededFloats(1000, 7));
   const sampleFile = (name: string, value: unknown) => {
@@ -69,34 +45,34 @@ describe('outpost models push --sample', () => {
     return path;
   };
   before(async () => {
-    dir = await tempDir();
-    hub = await startHub(dir.path);
-    env = { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
+    fixture = await startHubForCli();
     model = join(files.path, 'exact.onnx');
     writeFileSync(model, exactlyThousandModel());
   });
   after(async () => {
-    await hub.close();
-    await dir.remove();
+    await fixture?.close();
     files.remove();
   });
 
   it('without a sample the hub refuses a model no metadata input runs', async () => {
-    const r = await models(['push', model, '--name', 'exact', '--version', '1.0.0', '--json'], env);
-    assert.equal(r.code, 1, r.out);
-    assert.match(r.out, /INFER_MODEL_INVALID/);
+    const r = await modelsInProcess(
+      ['push', model, '--name', 'exact', '--version', '1.0.0', '--json'],
+      fixture.env,
+    );
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /INFER_MODEL_INVALID/);
   });
 
   it('with --sample the hub runs its reference on the sample: the manifest reference is the sample and its outputs', async () => {
     const sample = sampleFile('sample.json', { x: { dtype: 'float32', dims: [1000], data: sampleData } });
-    const r = await models(
+    const r = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '1.0.0', '--sample', sample, '--json'],
-      env,
+      fixture.env,
     );
-    assert.equal(r.code, 0, r.out);
-    assert.equal(JSON.parse(r.out).variants[0].format, 'onnx');
-    const res = await fetch(`${hub.http.url}/v1/models/exact/versions/1.0.0`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(JSON.parse(r.stdout).variants[0].format, 'onnx');
+    const res = await fetch(`${fixture.hub.http.url}/v1/models/exact/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${fixture.hub.adminToken}` },
     });
     assert.equal(res.status, 200);
     const view = (await res.json()) as {
@@ -128,10 +104,13 @@ describe('outpost models push --sample', () => {
     writeFileSync(twice, exactlyThousandTwiceModel());
     const value = { x: { dtype: 'float32', dims: [1000], data: sampleData } };
     const sample = sampleFile('sample-twice.json', value);
-    const r = await models(['push', twice, '--name', 'twice', '--version', '1.0.0', '--sample', sample], env);
-    assert.equal(r.code, 0, r.out);
-    const res = await fetch(`${hub.http.url}/v1/models/twice/versions/1.0.0`, {
-      headers: { authorization: `Bearer ${hub.adminToken}` },
+    const r = await modelsInProcess(
+      ['push', twice, '--name', 'twice', '--version', '1.0.0', '--sample', sample],
+      fixture.env,
+    );
+    assert.equal(r.code, 0, r.stdout);
+    const res = await fetch(`${fixture.hub.http.url}/v1/models/twice/versions/1.0.0`, {
+      headers: { authorization: `Bearer ${fixture.hub.adminToken}` },
     });
     const view = (await res.json()) as {
       manifests: Array<{ manifest: { reference?: unknown; samples?: Record<string, { data: number[] }> } }>;
@@ -143,22 +122,25 @@ describe('outpost models push --sample', () => {
 
   it('a sample naming a wrong input is refused naming the tensor; an unreadable sample is a usage error', async () => {
     const wrong = sampleFile('wrong.json', { z: { dtype: 'float32', dims: [1000], data: sampleData } });
-    const r = await models(['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', wrong], env);
-    assert.equal(r.code, 1, r.out);
-    assert.match(r.out, /INFER_MODEL_INVALID/);
-    assert.match(r.out, /input "z"/);
+    const r = await modelsInProcess(
+      ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', wrong],
+      fixture.env,
+    );
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stdout, /INFER_MODEL_INVALID/);
+    assert.match(r.stdout, /input "z"/);
     const bad = sampleFile('bad.json', 'not an object');
-    const refused = await models(
+    const refused = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', bad],
-      env,
+      fixture.env,
     );
-    assert.equal(refused.code, 1, refused.out);
-    assert.match(refused.out, /HUB_BAD_REQUEST.*sample/);
-    const missing = await models(
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stdout, /HUB_BAD_REQUEST.*sample/);
+    const missing = await modelsInProcess(
       ['push', model, '--name', 'exact', '--version', '2.0.0', '--sample', join(files.path, 'nope.json')],
-      env,
+      fixture.env,
     );
-    assert.equal(missing.code, 2, missing.out);
-    assert.match(missing.out, /cannot read --sample/);
+    assert.equal(missing.code, 2, missing.stdout);
+    assert.match(missing.stdout, /cannot read --sample/);
   });
 });

@@ -11,7 +11,7 @@ import {
   HubConfigSchema,
 } from '../../hub/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
-import { waitFor } from './fixtures.js';
+import { type TempDir, tempDir, waitFor } from './fixtures.js';
 
 export { Cleanups, type TempDir, tempDir, waitFor } from './fixtures.js';
 
@@ -107,6 +107,109 @@ export async function connectDevice(
     received: (topic) =>
       messages.filter((m) => m.topic === topic).map((m) => JSON.parse(m.payload.toString())),
   };
+}
+
+/** The environment that points the `outpost` CLI at `hub` with its admin token. */
+export function cliEnv(hub: Hub): Record<string, string> {
+  return { OUTPOST_CLI_HUB_URL: hub.http.url, OUTPOST_CLI_ADMIN_TOKEN: hub.adminToken };
+}
+
+/** A hub in its own temp dir and the CLI environment that points at it. */
+export interface HubForCli {
+  dir: TempDir;
+  hub: Hub;
+  /** {@link cliEnv} of `hub`. */
+  env: Record<string, string>;
+  /** Closes the hub and deletes the dir. */
+  close(): Promise<void>;
+}
+
+/** Starts a hub (`overrides` on its config) for tests that drive it with the `outpost` CLI. */
+export async function startHubForCli(overrides: Partial<HubConfigInput> = {}): Promise<HubForCli> {
+  const dir = tempDir();
+  const hub = await startHub(dir.path, overrides).catch((err) => {
+    dir.remove();
+    throw err;
+  });
+  return {
+    dir,
+    hub,
+    env: cliEnv(hub),
+    close: async () => {
+      await hub.close();
+      dir.remove();
+    },
+  };
+}
+
+/** A hub in its own temp dir with one enrolled device, not connected. */
+export interface HubWithEnrolledDevice {
+  dir: TempDir;
+  hub: Hub;
+  creds: Credentials;
+  /** Devices a test connected; `close()` disconnects them. */
+  connected: TestDevice[];
+  /** Disconnects the `connected` devices, closes the hub and deletes the dir, in that order. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a hub (`hub` overrides its config, `build` is passed to `buildHub`, a logger say) and
+ * enrolls one device with `enroll` as the body, for tests that connect it themselves
+ * (credentials, wills, takeovers). What started is closed again when a later step fails.
+ */
+export async function startHubWithEnrolledDevice(
+  options: { hub?: Partial<HubConfigInput>; build?: BuildHubOptions; enroll?: Record<string, unknown> } = {},
+): Promise<HubWithEnrolledDevice> {
+  const dir = tempDir();
+  let hub: Hub | undefined;
+  try {
+    hub = await startHub(dir.path, options.hub, options.build);
+    const creds = await enroll(hub, options.enroll);
+    const connected: TestDevice[] = [];
+    const started = hub;
+    return {
+      dir,
+      hub,
+      creds,
+      connected,
+      close: async () => {
+        for (const device of connected) await closeClient(device.client);
+        await started.close();
+        dir.remove();
+      },
+    };
+  } catch (err) {
+    await hub?.close().catch(() => undefined);
+    dir.remove();
+    throw err;
+  }
+}
+
+/** {@link HubWithEnrolledDevice} with the device connected over MQTT and subscribed to its `ack`. */
+export interface HubWithDevice extends HubWithEnrolledDevice {
+  /** The enrolled device's connection, also in `connected`. */
+  device: TestDevice;
+}
+
+/**
+ * Starts the set-up of the protocol-level hub tests: {@link startHubWithEnrolledDevice}, the
+ * device then connected with mqtt.js and subscribed to its `ack` channel so that every answer
+ * the hub sends lands in `device.received`. What started is closed again when a step fails.
+ */
+export async function startHubWithDevice(
+  options: { hub?: Partial<HubConfigInput>; enroll?: Record<string, unknown> } = {},
+): Promise<HubWithDevice> {
+  const base = await startHubWithEnrolledDevice(options);
+  try {
+    const device = await connectDevice(base.hub, base.creds);
+    base.connected.push(device);
+    await device.client.subscribeAsync(deviceTopic(base.creds.id, 'ack'), { qos: 1 });
+    return { ...base, device };
+  } catch (err) {
+    await base.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Closes a client however it is (connected or not), never throwing. */

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Hub } from '../../hub/index.js';
 import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
 import {
   api,
-  type Credentials,
-  closeClient,
-  connectDevice,
-  enroll,
+  type HubWithDevice,
   makeBatch,
   sendBatch,
-  startHub,
-  type TestDevice,
-  tempDir,
+  startHubWithDevice,
   waitFor,
 } from '../helpers/hub.js';
 
@@ -27,54 +21,47 @@ const withDrop = (batch: UplinkBatch, from: number, through: number): UplinkBatc
 });
 
 describe('hub over MQTT: drop answers, pings, the ledger view', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let hub: Hub;
-  let creds: Credentials;
-  let device: TestDevice;
+  let fixture: HubWithDevice;
   before(async () => {
-    dir = await tempDir();
-    hub = await startHub(dir.path);
-    creds = await enroll(hub);
-    device = await connectDevice(hub, creds);
-    await device.client.subscribeAsync(deviceTopic(creds.id, 'ack'), { qos: 1 });
+    fixture = await startHubWithDevice();
   });
-  after(async () => {
-    await closeClient(device?.client);
-    await hub?.close();
-    await dir?.remove();
-  });
+  after(() => fixture?.close());
 
   test('the ack of a batch with `dropped` carries the answer and the skipped count', async () => {
-    await sendBatch(device, creds.id, makeBatch(EPOCH, 1, 2, 'm1'));
-    const ack = await sendBatch(device, creds.id, withDrop(makeBatch(EPOCH, 5, 1, 'm2'), 1, 4));
+    await sendBatch(fixture.device, fixture.creds.id, makeBatch(EPOCH, 1, 2, 'm1'));
+    const ack = await sendBatch(
+      fixture.device,
+      fixture.creds.id,
+      withDrop(makeBatch(EPOCH, 5, 1, 'm2'), 1, 4),
+    );
     assert.deepEqual(
       [ack.hwm, ack.stored, ack.skipped, ack.dropped],
       [5, 1, 2, { from: 1, through: 4, skipped: [[3, 4]] }],
     );
-    const stats = (await api(hub, 'GET', '/v1/stats')).body;
+    const stats = (await api(fixture.hub, 'GET', '/v1/stats')).body;
     assert.equal(stats.ingest.skipped, 2);
   });
 
   test('a ping is answered with a pong on ack; an invalid one is counted and dropped', async () => {
-    const ack = deviceTopic(creds.id, 'ack');
-    await device.client.publishAsync(
-      deviceTopic(creds.id, 'ping'),
+    const ack = deviceTopic(fixture.creds.id, 'ack');
+    await fixture.device.client.publishAsync(
+      deviceTopic(fixture.creds.id, 'ping'),
       JSON.stringify({ v: 1, id: 'p-1', at: 5 }),
     );
-    const pong = await waitFor(() => device.received(ack).find((m) => m.pong === 'p-1'), 'pong');
+    const pong = await waitFor(() => fixture.device.received(ack).find((m) => m.pong === 'p-1'), 'pong');
     assert.equal(pong.v, 1);
     assert.equal(typeof pong.at, 'number');
-    await device.client.publishAsync(deviceTopic(creds.id, 'ping'), '{"v":1}');
+    await fixture.device.client.publishAsync(deviceTopic(fixture.creds.id, 'ping'), '{"v":1}');
     await waitFor(
-      async () => (await api(hub, 'GET', '/v1/stats')).body.rejected.byReason['ping.invalid'] === 1,
+      async () => (await api(fixture.hub, 'GET', '/v1/stats')).body.rejected.byReason['ping.invalid'] === 1,
       'ping.invalid',
     );
-    assert.equal((await api(hub, 'GET', '/v1/stats')).body.pings, 1);
-    assert.equal(device.client.connected, true);
+    assert.equal((await api(fixture.hub, 'GET', '/v1/stats')).body.pings, 1);
+    assert.equal(fixture.device.client.connected, true);
   });
 
   test('GET /v1/devices/:id shows the reported ledger next to what the hub skipped', async () => {
-    const before = (await api(hub, 'GET', `/v1/devices/${creds.id}`)).body.ledger;
+    const before = (await api(fixture.hub, 'GET', `/v1/devices/${fixture.creds.id}`)).body.ledger;
     assert.deepEqual(before.epoch, null, 'no report yet');
     assert.equal(before.lanes.results.skippedAtHub, 2, 'every epoch counts before the first report');
     const ledger = {
@@ -91,9 +78,11 @@ describe('hub over MQTT: drop answers, pings, the ledger view', () => {
       outbox: {},
       ledger,
     };
-    await device.client.publishAsync(deviceTopic(creds.id, 'state'), JSON.stringify(state), { qos: 1 });
+    await fixture.device.client.publishAsync(deviceTopic(fixture.creds.id, 'state'), JSON.stringify(state), {
+      qos: 1,
+    });
     const view = await waitFor(async () => {
-      const body = (await api(hub, 'GET', `/v1/devices/${creds.id}`)).body;
+      const body = (await api(fixture.hub, 'GET', `/v1/devices/${fixture.creds.id}`)).body;
       return body.ledger.epoch === EPOCH ? body.ledger : undefined;
     }, 'ledger reported');
     assert.deepEqual(view.lanes.results, { ...ledger.results, skippedAtHub: 2 });

@@ -1,49 +1,32 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Hub } from '../../hub/index.js';
 import { deviceTopic, PROTOCOL } from '../../shared/index.js';
 import {
   api,
-  type Credentials,
-  closeClient,
-  connectDevice,
-  enroll,
+  type HubWithDevice,
   makeBatch,
   sendBatch,
-  startHub,
-  type TestDevice,
-  tempDir,
+  startHubWithDevice,
   waitFor,
 } from '../helpers/hub.js';
 
 const lane = { quota: { count: 0, bytes: 0 }, ttl: { count: 0, bytes: 0 }, unconfirmed: 0 };
 
 describe('hub: devices of the previous and the next protocol minor', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let hub: Hub;
-  let creds: Credentials;
-  let device: TestDevice;
-
+  let fixture: HubWithDevice;
   before(async () => {
-    dir = await tempDir();
-    hub = await startHub(dir.path);
-    creds = await enroll(hub);
-    device = await connectDevice(hub, creds);
-    await device.client.subscribeAsync(deviceTopic(creds.id, 'ack'), { qos: 1 });
+    fixture = await startHubWithDevice();
   });
+  after(() => fixture?.close());
 
-  after(async () => {
-    await closeClient(device?.client);
-    await hub?.close();
-    await dir?.remove();
-  });
-
-  const stats = async () => (await api(hub, 'GET', '/v1/stats')).body;
+  const stats = async () => (await api(fixture.hub, 'GET', '/v1/stats')).body;
   const listed = async () =>
-    (await api(hub, 'GET', '/v1/devices')).body.devices.find((d: { id: string }) => d.id === creds.id);
+    (await api(fixture.hub, 'GET', '/v1/devices')).body.devices.find(
+      (d: { id: string }) => d.id === fixture.creds.id,
+    );
 
   test('a device that never named a minor (the previous release) gets acks without pv', async () => {
-    const ack = await sendBatch(device, creds.id, makeBatch('epochcompat', 1, 2, 'old-1'));
+    const ack = await sendBatch(fixture.device, fixture.creds.id, makeBatch('epochcompat', 1, 2, 'old-1'));
     assert.equal(ack.hwm, 2);
     assert.equal('pv' in ack, false);
   });
@@ -62,7 +45,9 @@ describe('hub: devices of the previous and the next protocol minor', () => {
       ledger: { results: lane, video: lane },
       power: { battery: 0.5 },
     };
-    await device.client.publishAsync(deviceTopic(creds.id, 'state'), JSON.stringify(state), { qos: 1 });
+    await fixture.device.client.publishAsync(deviceTopic(fixture.creds.id, 'state'), JSON.stringify(state), {
+      qos: 1,
+    });
     const reported = await waitFor(async () => {
       const d = await listed();
       return d.reported?.startedAt === 42 ? d.reported : undefined;
@@ -77,7 +62,7 @@ describe('hub: devices of the previous and the next protocol minor', () => {
   test('a telemetry kind this hub does not fold is stored and counted', async () => {
     const batch = makeBatch('epochcompat', 1, 2, 'kinds', 'telemetry');
     (batch.events[1] as { type: string }).type = 'telemetry.power';
-    const ack = await sendBatch(device, creds.id, batch);
+    const ack = await sendBatch(fixture.device, fixture.creds.id, batch);
     assert.equal(ack.stored, 2);
     const { byItem } = (await stats()).tolerated;
     assert.equal(byItem['telemetry telemetry.power'], 1);
@@ -89,14 +74,14 @@ describe('hub: devices of the previous and the next protocol minor', () => {
   });
 
   test('once the device named its minor, acks and pongs carry this hub’s', async () => {
-    const ack = await sendBatch(device, creds.id, makeBatch('epochcompat', 3, 1, 'new-1'));
+    const ack = await sendBatch(fixture.device, fixture.creds.id, makeBatch('epochcompat', 3, 1, 'new-1'));
     assert.equal(ack.pv, PROTOCOL);
-    await device.client.publishAsync(
-      deviceTopic(creds.id, 'ping'),
+    await fixture.device.client.publishAsync(
+      deviceTopic(fixture.creds.id, 'ping'),
       JSON.stringify({ v: 1, pv: '1.2', id: 'p-1', at: Date.now() }),
     );
     const pong = await waitFor(
-      () => device.received(deviceTopic(creds.id, 'ack')).find((m) => m.pong === 'p-1'),
+      () => fixture.device.received(deviceTopic(fixture.creds.id, 'ack')).find((m) => m.pong === 'p-1'),
       'the pong',
     );
     assert.equal(pong.pv, PROTOCOL);
@@ -104,15 +89,20 @@ describe('hub: devices of the previous and the next protocol minor', () => {
 
   test('a newer-major batch is refused, and the device is told why on its ack topic', async () => {
     const batch = { ...makeBatch('epochcompat', 4, 1, 'major-2'), v: 2, pv: '2.0' };
-    await device.client.publishAsync(deviceTopic(creds.id, 'up'), JSON.stringify(batch), { qos: 1 });
+    await fixture.device.client.publishAsync(deviceTopic(fixture.creds.id, 'up'), JSON.stringify(batch), {
+      qos: 1,
+    });
     const refusal = await waitFor(
-      () => device.received(deviceTopic(creds.id, 'ack')).find((m) => m.refused === 'up'),
+      () => fixture.device.received(deviceTopic(fixture.creds.id, 'ack')).find((m) => m.refused === 'up'),
       'the refusal',
     );
     assert.match(refusal.reason, /^protocol 2\.0 is not served: this side speaks 1\.1/);
     assert.equal((await stats()).rejected.byReason['up.unserved'], 1);
     // Nothing of it was stored: the next batch of the served version continues at seq 4.
-    const ack = await sendBatch(device, creds.id, { ...makeBatch('epochcompat', 4, 1, 'new-2'), pv: '1.1' });
+    const ack = await sendBatch(fixture.device, fixture.creds.id, {
+      ...makeBatch('epochcompat', 4, 1, 'new-2'),
+      pv: '1.1',
+    });
     assert.deepEqual([ack.hwm, ack.stored], [4, 1]);
   });
 });

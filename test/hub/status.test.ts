@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
 import {
   api,
-  type Credentials,
   closeClient,
   closed,
   connectDevice,
-  enroll,
-  startHub,
+  type HubWithEnrolledDevice,
+  startHubWithEnrolledDevice,
   type TestDevice,
-  tempDir,
   waitFor,
   within,
 } from '../helpers/hub.js';
@@ -32,40 +29,29 @@ const reported = (n: number) =>
   });
 
 describe('hub: online / offline status', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let hub: Hub;
-  let creds: Credentials;
-  const open: TestDevice[] = [];
-
+  let fixture: HubWithEnrolledDevice;
   before(async () => {
-    dir = await tempDir();
-    hub = await startHub(dir.path);
-    creds = await enroll(hub, { id: 'status-device' });
+    fixture = await startHubWithEnrolledDevice({ enroll: { id: 'status-device' } });
   });
-
-  after(async () => {
-    for (const d of open) await closeClient(d.client);
-    await hub?.close();
-    await dir?.remove();
-  });
+  after(() => fixture?.close());
 
   const listed = async () => {
-    const res = await api(hub, 'GET', '/v1/devices');
-    return res.body.devices.find((d: { id: string }) => d.id === creds.id);
+    const res = await api(fixture.hub, 'GET', '/v1/devices');
+    return res.body.devices.find((d: { id: string }) => d.id === fixture.creds.id);
   };
 
   /** Connects with the agent's pattern: will = offline for this connection, then online. */
   const connectWithWill = async (conn: string) => {
-    const device = await connectDevice(hub, creds, {
+    const device = await connectDevice(fixture.hub, fixture.creds, {
       will: {
-        topic: deviceTopic(creds.id, 'status'),
+        topic: deviceTopic(fixture.creds.id, 'status'),
         payload: Buffer.from(status('offline', conn)),
         qos: 1,
         retain: true,
       },
     });
-    open.push(device);
-    await device.client.publishAsync(deviceTopic(creds.id, 'status'), status('online', conn), {
+    fixture.connected.push(device);
+    await device.client.publishAsync(deviceTopic(fixture.creds.id, 'status'), status('online', conn), {
       qos: 1,
       retain: true,
     });
@@ -76,7 +62,7 @@ describe('hub: online / offline status', () => {
   let marker = 0;
   const barrier = async (device: TestDevice) => {
     const n = ++marker;
-    await device.client.publishAsync(deviceTopic(creds.id, 'state'), reported(n), { qos: 1 });
+    await device.client.publishAsync(deviceTopic(fixture.creds.id, 'state'), reported(n), { qos: 1 });
     await waitFor(async () => (await listed()).reported?.startedAt === n, `reported state ${n}`);
   };
 
@@ -99,16 +85,19 @@ describe('hub: online / offline status', () => {
 
   test('a stale will from an older connection does not mark a newer connection offline', async () => {
     const device = await connectWithWill('conn-2');
-    await waitFor(async () => (await hub.store.getDevice(creds.id))?.conn === 'conn-2', 'conn-2 online');
+    await waitFor(
+      async () => (await fixture.hub.store.getDevice(fixture.creds.id))?.conn === 'conn-2',
+      'conn-2 online',
+    );
     // A late will of the earlier connection (as an external broker may deliver it).
-    await device.client.publishAsync(deviceTopic(creds.id, 'status'), status('offline', 'conn-1'), {
+    await device.client.publishAsync(deviceTopic(fixture.creds.id, 'status'), status('offline', 'conn-1'), {
       qos: 1,
     });
     await barrier(device);
     assert.equal((await listed()).online, true);
 
     // The current connection's own offline still counts.
-    await device.client.publishAsync(deviceTopic(creds.id, 'status'), status('offline', 'conn-2'), {
+    await device.client.publishAsync(deviceTopic(fixture.creds.id, 'status'), status('offline', 'conn-2'), {
       qos: 1,
     });
     await barrier(device);
@@ -118,23 +107,31 @@ describe('hub: online / offline status', () => {
 
   test('a takeover by a new connection leaves the device online', async () => {
     const first = await connectWithWill('conn-3');
-    await waitFor(async () => (await hub.store.getDevice(creds.id))?.conn === 'conn-3', 'conn-3 online');
+    await waitFor(
+      async () => (await fixture.hub.store.getDevice(fixture.creds.id))?.conn === 'conn-3',
+      'conn-3 online',
+    );
     const firstClosed = closed(first.client);
     // Same client id: the broker drops the first connection, whose will says offline conn-3.
     const second = await connectWithWill('conn-4');
     await within(firstClosed, 'the first connection to be taken over');
-    await waitFor(async () => (await hub.store.getDevice(creds.id))?.conn === 'conn-4', 'conn-4 online');
+    await waitFor(
+      async () => (await fixture.hub.store.getDevice(fixture.creds.id))?.conn === 'conn-4',
+      'conn-4 online',
+    );
     await barrier(second);
-    const device = await hub.store.getDevice(creds.id);
+    const device = await fixture.hub.store.getDevice(fixture.creds.id);
     assert.equal(device?.online, true);
     assert.equal(device?.conn, 'conn-4');
     await closeClient(second.client);
   });
 
   test('a clean DISCONNECT (no will is sent) of the current connection marks it offline', async () => {
-    const device = await connectDevice(hub, creds);
-    open.push(device);
-    await device.client.publishAsync(deviceTopic(creds.id, 'status'), status('online', 'conn-5'), { qos: 1 });
+    const device = await connectDevice(fixture.hub, fixture.creds);
+    fixture.connected.push(device);
+    await device.client.publishAsync(deviceTopic(fixture.creds.id, 'status'), status('online', 'conn-5'), {
+      qos: 1,
+    });
     await waitFor(async () => (await listed()).online, 'conn-5 online');
     await device.client.endAsync();
     await waitFor(async () => (await listed()).online === false, 'offline after DISCONNECT');

@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Agent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { waitFor } from '../helpers/agent.js';
-import { api, type Credentials, enroll } from '../helpers/hub.js';
+import { api, enroll } from '../helpers/hub.js';
 import {
   activeVersion,
   classifierModel,
+  type FleetOnFirstVersion,
   failsOnRealInputs,
-  fleet,
   push,
   rolloutEnd,
-  rolloutHub,
   rolloutStatus,
-  traffic,
+  startFleetOnFirstVersion,
 } from './fleet.js';
 
 // Canary rollouts against a real hub and real agents: metrics the agents really report drive
@@ -22,32 +20,23 @@ import {
 // its deadline and holds nobody.
 
 describe('canary rollouts with real agents', () => {
-  let env: Awaited<ReturnType<typeof rolloutHub>>;
+  let rollout: FleetOnFirstVersion;
   let hub: Hub;
-  let devices: Array<{ creds: Credentials; agent: Agent }>;
-  let load: ReturnType<typeof traffic>;
+  let devices: FleetOnFirstVersion['devices'];
 
   before(async () => {
-    env = await rolloutHub();
-    hub = env.hub;
-    await push(hub, 'clf', '1.0.0', classifierModel(1).bytes);
-    await push(hub, 'clf', '2.0.0', failsOnRealInputs());
-    await push(hub, 'clf', '3.0.0', classifierModel(3).bytes);
-    devices = await fleet(hub, 4, { tag: 'edge' });
-    const ids = devices.map((d) => d.creds.id);
-    await hub.delivery.desired.setModelMany(ids, { name: 'clf', version: '1.0.0' });
-    for (const id of ids)
-      await waitFor(async () => (await activeVersion(hub, id, 'clf')) === '1.0.0', `${id} on v1`, 30_000);
-    load = traffic(
-      devices.map((d) => d.agent),
-      'clf',
-    );
+    rollout = await startFleetOnFirstVersion({
+      versions: [
+        ['1.0.0', classifierModel(1).bytes],
+        ['2.0.0', failsOnRealInputs()],
+        ['3.0.0', classifierModel(3).bytes],
+      ],
+      devices: 4,
+      labels: { tag: 'edge' },
+    });
+    ({ hub, devices } = rollout);
   });
-  after(async () => {
-    await load?.stop();
-    for (const d of devices ?? []) await d.agent.close();
-    await env?.remove();
-  });
+  after(() => rollout?.close());
 
   it('refuses bad requests, naming the field', async () => {
     const badGate = await api(hub, 'POST', '/v1/rollouts', {
@@ -100,7 +89,7 @@ describe('canary rollouts with real agents', () => {
       if (d.creds.id === canaries[0]) continue;
       assert.equal((await hub.delivery.desired.getDesired(d.creds.id))?.models?.[0]?.version, '1.0.0');
     }
-    assert.ok(load.errors() > 0, 'callers saw the bad version fail');
+    assert.ok(rollout.load.errors() > 0, 'callers saw the bad version fail');
   });
 
   it('a good version advances stage by stage after its bake and reaches every device; one that never reports is excluded', async () => {

@@ -6,7 +6,8 @@
 import { type Agent, createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { OnnxModelBuilder } from '../../inference/index.js';
-import { agentTestConfig, tempDir, testLogger } from '../helpers/agent.js';
+import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { Cleanups } from '../helpers/fixtures.js';
 import { api, type Credentials, enroll, tempDir as hubTempDir, startHub } from '../helpers/hub.js';
 import { classifierModel, f32, seededFloats } from '../helpers/models.js';
 
@@ -167,5 +168,51 @@ export async function rolloutEnd(hub: Hub, id: string, timeoutMs = 90_000): Prom
       throw new Error(`rollout ${id} still running: ${JSON.stringify(brief, null, 1)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A rollout hub, a fleet of real agents all running one version of `clf`, and traffic on them. */
+export interface FleetOnFirstVersion {
+  hub: Hub;
+  devices: Array<{ creds: Credentials; agent: Agent }>;
+  load: ReturnType<typeof traffic>;
+  /** Stops the traffic, closes the agents and removes every temp dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the set-up of the rollout tests with real agents: a {@link rolloutHub}, the
+ * `versions` of model `clf` pushed in order, `devices` agents enrolled with `labels`, all told
+ * to run the first version and waited for until each reports it active, and {@link traffic}
+ * on every agent.
+ */
+export async function startFleetOnFirstVersion(options: {
+  versions: Array<[version: string, bytes: Uint8Array]>;
+  devices: number;
+  labels?: Record<string, string>;
+}): Promise<FleetOnFirstVersion> {
+  const cleanups = new Cleanups();
+  try {
+    const env = await rolloutHub();
+    cleanups.add(() => env.remove());
+    const { hub } = env;
+    for (const [version, bytes] of options.versions) await push(hub, 'clf', version, bytes);
+    const devices = await fleet(hub, options.devices, options.labels);
+    cleanups.add(...devices.map((d) => () => d.agent.close()));
+    const first = options.versions[0]?.[0] as string;
+    const ids = devices.map((d) => d.creds.id);
+    await hub.delivery.desired.setModelMany(ids, { name: 'clf', version: first });
+    for (const id of ids) {
+      await waitFor(async () => (await activeVersion(hub, id, 'clf')) === first, `${id} on ${first}`, 30_000);
+    }
+    const load = traffic(
+      devices.map((d) => d.agent),
+      'clf',
+    );
+    cleanups.add(() => load.stop());
+    return { hub, devices, load, close: () => cleanups.run() };
+  } catch (err) {
+    await cleanups.run().catch(() => undefined);
+    throw err;
   }
 }

@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Agent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { waitFor } from '../helpers/agent.js';
-import { api, type Credentials } from '../helpers/hub.js';
+import { api } from '../helpers/hub.js';
 import {
   activeVersion,
   classifierModel,
-  fleet,
+  type FleetOnFirstVersion,
   push,
   rolloutEnd,
-  rolloutHub,
   rolloutStatus,
-  traffic,
+  startFleetOnFirstVersion,
 } from './fleet.js';
 
 // Shadow and A/B with real agents: a shadow candidate runs beside the active version on the
@@ -20,33 +18,24 @@ import {
 // an A/B test splits devices by cohort and `status` compares the arms side by side.
 
 describe('shadow and A/B rollouts with real agents', () => {
-  let env: Awaited<ReturnType<typeof rolloutHub>>;
+  let rollout: FleetOnFirstVersion;
   let hub: Hub;
-  let devices: Array<{ creds: Credentials; agent: Agent }>;
-  let load: ReturnType<typeof traffic>;
+  let devices: FleetOnFirstVersion['devices'];
   const ids = () => devices.map((d) => d.creds.id);
 
   before(async () => {
-    env = await rolloutHub();
-    hub = env.hub;
-    // On the test input: seed 1 and seed 7 pick class 2, seed 3 picks class 0.
-    await push(hub, 'clf', '1.0.0', classifierModel(1).bytes);
-    await push(hub, 'clf', '1.1.0', classifierModel(7).bytes);
-    await push(hub, 'clf', '1.2.0', classifierModel(3).bytes);
-    devices = await fleet(hub, 4);
-    await hub.delivery.desired.setModelMany(ids(), { name: 'clf', version: '1.0.0' });
-    for (const id of ids())
-      await waitFor(async () => (await activeVersion(hub, id, 'clf')) === '1.0.0', `${id} on v1`, 30_000);
-    load = traffic(
-      devices.map((d) => d.agent),
-      'clf',
-    );
+    rollout = await startFleetOnFirstVersion({
+      // On the test input: seed 1 and seed 7 pick class 2, seed 3 picks class 0.
+      versions: [
+        ['1.0.0', classifierModel(1).bytes],
+        ['1.1.0', classifierModel(7).bytes],
+        ['1.2.0', classifierModel(3).bytes],
+      ],
+      devices: 4,
+    });
+    ({ hub, devices } = rollout);
   });
-  after(async () => {
-    await load?.stop();
-    for (const d of devices ?? []) await d.agent.close();
-    await env?.remove();
-  });
+  after(() => rollout?.close());
 
   it('a shadow that disagrees is rolled back on agreement; callers never saw it', async () => {
     const created = await api(hub, 'POST', '/v1/rollouts', {

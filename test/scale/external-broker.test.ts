@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { type Hub, type HubStats, writeBrokerAuth } from '../../hub/index.js';
+import type { Hub, HubStats } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
-import {
-  type Credentials,
-  closeClient,
-  enroll,
-  makeBatch,
-  startHub,
-  subscribeGranted,
-  tempDir,
-  waitFor,
-} from '../helpers/hub.js';
-import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
-import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
+import { type Credentials, closeClient, makeBatch, subscribeGranted, waitFor } from '../helpers/hub.js';
+import { probePostgres } from '../store-contract/backends.js';
+import { HUB_USER, mosquittoSkip, type ReplicasOnMosquitto, startReplicasOnMosquitto } from './mosquitto.js';
 
 // The hub on an external broker (our own Mosquitto on a free port) with the
 // password file and `%u` ACL it generates, and two replicas on one PostgreSQL splitting the
 // device traffic through shared subscriptions.
 
-const HUB_USER = 'outpost-hub';
 const HUB_PASSWORD = 'hub-broker-password-for-tests';
 const skip = mosquittoSkip() ?? (await probePostgres());
 
@@ -41,68 +31,36 @@ async function connectAs(
 }
 
 describe('hub on an external Mosquitto, two replicas', { skip }, () => {
-  let space: StoreSpace & { schema: string; url: string };
-  let authDir: Awaited<ReturnType<typeof tempDir>>;
-  const dataDirs: Array<Awaited<ReturnType<typeof tempDir>>> = [];
-  let mosquitto: TestMosquitto;
-  const hubs: Hub[] = [];
+  let replicas: ReplicasOnMosquitto;
   const clients: MqttClient[] = [];
-  const devices: Credentials[] = [];
-
-  const startReplica = async () => {
-    const dir = await tempDir();
-    dataDirs.push(dir);
-    return startHub(dir.path, {
-      adminToken: 'admin-token-shared-by-replicas',
-      store: { url: space.url, schema: space.schema },
-      broker: { url: mosquitto.hubUrl, username: HUB_USER, password: HUB_PASSWORD, authDir: authDir.path },
-    });
-  };
-
   before(async () => {
-    space = await postgresSpace();
-    authDir = await tempDir('outpost-broker-auth-');
-    // The broker needs the hub's user before any hub can connect: write the files first.
-    const store = await space.open();
-    await writeBrokerAuth(store, { dir: authDir.path, hub: { username: HUB_USER, password: HUB_PASSWORD } });
-    await store.close();
-    mosquitto = await startMosquitto(authDir.path);
-    hubs.push(await startReplica(), await startReplica());
-    for (let i = 0; i < 6; i++) devices.push(await enroll(hubs[i % 2] as Hub, { id: `ext-dev-${i}` }));
-    // Enrollment rewrote the password file; Mosquitto rereads it on SIGHUP.
-    mosquitto.reload();
-    const first = devices[0] as Credentials;
-    await waitFor(async () => {
-      try {
-        await (await connectAs(mosquitto.url, first.id, first.secret)).endAsync(true);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'the broker to accept an enrolled device');
+    replicas = await startReplicasOnMosquitto({
+      hubPassword: HUB_PASSWORD,
+      authDirPrefix: 'outpost-broker-auth-',
+      deviceIdPrefix: 'ext-dev-',
+      devices: 6,
+    });
   });
-
   after(async () => {
     for (const c of clients) await closeClient(c);
-    for (const hub of hubs) await hub.close().catch(() => undefined);
-    await mosquitto?.stop();
-    await space?.dispose();
-    await authDir?.remove();
-    for (const dir of dataDirs) await dir.remove();
+    await replicas?.close();
   });
 
   test('a device uses only its own topics; wrong credentials are refused', async () => {
-    const [d0, d1] = devices as [Credentials, Credentials];
-    await assert.rejects(connectAs(mosquitto.url, d0.id, 'not-the-secret'), /Not authorized|Bad user/i);
-    await assert.rejects(connectAs(mosquitto.url, d0.id, d1.secret), /Not authorized|Bad user/i);
-    const spy = await connectAs(mosquitto.hubUrl, HUB_USER, HUB_PASSWORD, 'spy-hub');
+    const [d0, d1] = replicas.devices as [Credentials, Credentials];
+    await assert.rejects(
+      connectAs(replicas.mosquitto.url, d0.id, 'not-the-secret'),
+      /Not authorized|Bad user/i,
+    );
+    await assert.rejects(connectAs(replicas.mosquitto.url, d0.id, d1.secret), /Not authorized|Bad user/i);
+    const spy = await connectAs(replicas.mosquitto.hubUrl, HUB_USER, HUB_PASSWORD, 'spy-hub');
     clients.push(spy);
     const seen: string[] = [];
     spy.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));
     await spy.subscribeAsync(['outpost/v1/d/+/up', 'outpost/v1/d/+/ack', 'outpost/v1/d/+/desired'], {
       qos: 1,
     });
-    const device = await connectAs(mosquitto.url, d0.id, d0.secret);
+    const device = await connectAs(replicas.mosquitto.url, d0.id, d0.secret);
     clients.push(device);
     // Mosquitto 2.0 grants a SUBSCRIBE and filters on delivery with the `read` rules: what
     // counts is that another device's downlink never arrives.
@@ -140,8 +98,8 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
     const batchesPerDevice = 8;
     const perBatch = 5;
     const senders = await Promise.all(
-      devices.map(async (creds) => {
-        const client = await connectAs(mosquitto.url, creds.id, creds.secret);
+      replicas.devices.map(async (creds) => {
+        const client = await connectAs(replicas.mosquitto.url, creds.id, creds.secret);
         clients.push(client);
         const acks: Array<{ batchId: string; hwm: number }> = [];
         client.on('message', (_t, payload) => acks.push(JSON.parse(payload.toString())));
@@ -162,17 +120,17 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
         }
       }),
     );
-    const total = devices.length * batchesPerDevice * perBatch;
-    const [a, b] = hubs.map((h) => h.stats().ingest) as [HubStats['ingest'], HubStats['ingest']];
+    const total = replicas.devices.length * batchesPerDevice * perBatch;
+    const [a, b] = replicas.hubs.map((h) => h.stats().ingest) as [HubStats['ingest'], HubStats['ingest']];
     assert.equal(a.stored + b.stored, total, 'together the replicas stored every event');
     assert.equal(a.duplicates + b.duplicates, 0, 'no event reached both replicas');
     assert.ok(
       a.batches > 0 && b.batches > 0,
       `each replica took a share (${a.batches} and ${b.batches} batches)`,
     );
-    const store = (hubs[0] as Hub).store;
+    const store = (replicas.hubs[0] as Hub).store;
     assert.equal(await store.countEvents(), total);
-    for (const creds of devices) {
+    for (const creds of replicas.devices) {
       const events = await store.listEvents(creds.id, { epoch: 'epochshare', limit: 1000 });
       assert.deepEqual(
         events.map((e) => e.seq),
@@ -182,8 +140,8 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
   });
 
   test('a replica started later keeps devices online: the retained status tells the truth', async () => {
-    const creds = devices[2] as Credentials;
-    const client = await mqtt.connectAsync(mosquitto.url, {
+    const creds = replicas.devices[2] as Credentials;
+    const client = await mqtt.connectAsync(replicas.mosquitto.url, {
       protocolVersion: 4,
       clientId: creds.id,
       username: creds.id,
@@ -202,10 +160,9 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
       qos: 1,
       retain: true,
     });
-    const store = (hubs[0] as Hub).store;
+    const store = (replicas.hubs[0] as Hub).store;
     await waitFor(async () => (await store.getDevice(creds.id))?.online === true, 'the device online');
-    const late = await startReplica();
-    hubs.push(late);
+    const late = await replicas.startReplica();
     // Started with an external broker, it did not mark anyone offline (an embedded one would).
     assert.equal((await late.store.getDevice(creds.id))?.online, true);
     // Its will (the connection dies without DISCONNECT) marks it offline through the replicas.

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { type Hub, writeBrokerAuth } from '../../hub/index.js';
+import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
-import { api, type Credentials, closeClient, enroll, startHub, tempDir, waitFor } from '../helpers/hub.js';
+import { api, closeClient, waitFor } from '../helpers/hub.js';
 import { deviceReport, driftBody, telemetryBatch } from '../helpers/telemetry.js';
-import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
-import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
+import { probePostgres } from '../store-contract/backends.js';
+import { mosquittoSkip, type ReplicasOnMosquitto, startReplicasOnMosquitto } from './mosquitto.js';
 
 // Two hub replicas on one PostgreSQL behind our own Mosquitto, the devices' uplink split
 // between them by the shared subscription: each replica stores only its share of the
@@ -14,7 +14,6 @@ import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.j
 // drift alerts — because what the fold derives lives in the store. The budget of failed
 // device credentials is one for both replicas.
 
-const HUB_USER = 'outpost-hub';
 const HUB_PASSWORD = 'hub-broker-password-for-shared-state';
 const DEVICES = 6;
 const REPORTS = 4;
@@ -23,60 +22,34 @@ const T0 = Date.now();
 describe('two replicas behind an external broker show the same fleet', {
   skip: mosquittoSkip() ?? (await probePostgres()),
 }, () => {
-  let space: StoreSpace & { schema: string; url: string };
-  let authDir: Awaited<ReturnType<typeof tempDir>>;
-  const dirs: Array<Awaited<ReturnType<typeof tempDir>>> = [];
-  let mosquitto: TestMosquitto;
-  const hubs: Hub[] = [];
+  let replicas: ReplicasOnMosquitto;
   const clients: MqttClient[] = [];
-  const devices: Credentials[] = [];
-
-  const startReplica = async () => {
-    const dir = await tempDir();
-    dirs.push(dir);
-    return startHub(dir.path, {
-      adminToken: 'admin-token-shared-by-replicas',
-      store: { url: space.url, schema: space.schema },
-      broker: { url: mosquitto.hubUrl, username: HUB_USER, password: HUB_PASSWORD, authDir: authDir.path },
-      drift: { minRows: 200 },
-      limits: { http: { failureBurst: 3, failuresPerS: 0.01 } },
-    });
-  };
-
   before(async () => {
-    space = await postgresSpace();
-    authDir = await tempDir('outpost-shared-state-auth-');
-    const store = await space.open();
-    await writeBrokerAuth(store, { dir: authDir.path, hub: { username: HUB_USER, password: HUB_PASSWORD } });
-    await store.close();
-    mosquitto = await startMosquitto(authDir.path);
-    hubs.push(await startReplica(), await startReplica());
-    for (let i = 0; i < DEVICES; i++)
-      devices.push(await enroll(hubs[i % 2] as Hub, { id: `shared-dev-${i}` }));
-    mosquitto.reload();
+    replicas = await startReplicasOnMosquitto({
+      hubPassword: HUB_PASSWORD,
+      authDirPrefix: 'outpost-shared-state-auth-',
+      deviceIdPrefix: 'shared-dev-',
+      devices: DEVICES,
+      hub: { drift: { minRows: 200 }, limits: { http: { failureBurst: 3, failuresPerS: 0.01 } } },
+    });
   });
-
   after(async () => {
     for (const c of clients) await closeClient(c);
-    for (const hub of hubs) await hub.close().catch(() => undefined);
-    await mosquitto?.stop();
-    await space?.dispose();
-    await authDir?.remove();
-    for (const dir of dirs) await dir.remove();
+    await replicas?.close();
   });
 
   test('each replica ingests a share; both serve every device telemetry and the same drift alert', async () => {
-    const [a, b] = hubs as [Hub, Hub];
+    const [a, b] = replicas.hubs as [Hub, Hub];
     const put = await api(a, 'PUT', '/v1/drift/baselines/clf/1.0.0', {
       features: [{ edges: [0], counts: [500, 500] }],
     });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     await Promise.all(
-      devices.map(async (creds, d) => {
+      replicas.devices.map(async (creds, d) => {
         const client = await waitFor(
           () =>
             mqtt
-              .connectAsync(mosquitto.url, {
+              .connectAsync(replicas.mosquitto.url, {
                 protocolVersion: 4,
                 clientId: creds.id,
                 username: creds.id,
@@ -107,7 +80,9 @@ describe('two replicas behind an external broker show the same fleet', {
     const view = async (hub: Hub) => ({
       devices: (await api(hub, 'GET', '/v1/telemetry/devices')).body.devices,
       histories: await Promise.all(
-        devices.map(async (d) => (await api(hub, 'GET', `/v1/devices/${d.id}/telemetry`)).body.history),
+        replicas.devices.map(
+          async (d) => (await api(hub, 'GET', `/v1/devices/${d.id}/telemetry`)).body.history,
+        ),
       ),
       drift: (await api(hub, 'GET', '/v1/drift/clf/1.0.0')).body,
       alerts: (await api(hub, 'GET', '/v1/drift/alerts')).body.alerts,
@@ -144,16 +119,16 @@ describe('two replicas behind an external broker show the same fleet', {
   });
 
   test('failed device credentials spend one budget across the replicas', async () => {
-    const [a, b] = hubs as [Hub, Hub];
+    const [a, b] = replicas.hubs as [Hub, Hub];
     const path = `/v1/artifacts/${'ab'.repeat(32)}`;
-    const wrong = `Basic ${Buffer.from(`${devices[0]?.id}:not-the-secret`).toString('base64')}`;
+    const wrong = `Basic ${Buffer.from(`${replicas.devices[0]?.id}:not-the-secret`).toString('base64')}`;
     const call = (hub: Hub) => fetch(`${hub.http.url}${path}`, { headers: { authorization: wrong } });
     // Three failures in a row (the burst), alternating replicas; the fourth is refused unchecked.
     for (const hub of [a, b, a]) assert.equal((await call(hub)).status, 401);
     assert.equal((await call(b)).status, 429, 'the other replica knows the budget is spent');
     assert.equal((await call(a)).status, 429);
     // The budget is per source address: right credentials from it wait too (no scrypt is spent).
-    const right = `Basic ${Buffer.from(`${devices[1]?.id}:${devices[1]?.secret}`).toString('base64')}`;
+    const right = `Basic ${Buffer.from(`${replicas.devices[1]?.id}:${replicas.devices[1]?.secret}`).toString('base64')}`;
     assert.equal((await fetch(`${b.http.url}${path}`, { headers: { authorization: right } })).status, 429);
   });
 });

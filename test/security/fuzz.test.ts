@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import type { Hub } from '../../hub/index.js';
 import {
   deviceTopic,
   PingSchema,
@@ -11,15 +10,10 @@ import {
 } from '../../shared/index.js';
 import {
   api,
-  type Credentials,
-  closeClient,
-  connectDevice,
-  enroll,
+  type HubWithDevice,
   makeBatch,
   sendBatch,
-  startHub,
-  type TestDevice,
-  tempDir,
+  startHubWithDevice,
   waitFor,
 } from '../helpers/hub.js';
 
@@ -121,34 +115,26 @@ function mutate(channel: keyof typeof BASES, m: Mutation): Buffer {
   return Buffer.from(JSON.stringify(msg));
 }
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let hub: Hub;
-let creds: Credentials;
-let device: TestDevice;
+let fixture: HubWithDevice;
 before(async () => {
-  dir = await tempDir();
-  hub = await startHub(dir.path, { limits: { http: { ratePerS: 1_000_000, burst: 1_000_000 } } });
-  creds = await enroll(hub, { name: 'fuzzed', labels: { site: 'a' } });
-  device = await connectDevice(hub, creds);
-  await device.client.subscribeAsync(deviceTopic(creds.id, 'ack'), { qos: 1 });
-  await sendBatch(device, creds.id, makeBatch('epochfuzz1', 1, 3, 'ok1'));
-  await api(hub, 'PUT', `/v1/devices/${creds.id}/desired`, { config: { logLevel: 'warn' } });
+  fixture = await startHubWithDevice({
+    hub: { limits: { http: { ratePerS: 1_000_000, burst: 1_000_000 } } },
+    enroll: { name: 'fuzzed', labels: { site: 'a' } },
+  });
+  await sendBatch(fixture.device, fixture.creds.id, makeBatch('epochfuzz1', 1, 3, 'ok1'));
+  await api(fixture.hub, 'PUT', `/v1/devices/${fixture.creds.id}/desired`, { config: { logLevel: 'warn' } });
 });
-after(async () => {
-  await closeClient(device?.client);
-  await hub?.close();
-  await dir?.remove();
-});
+after(() => fixture?.close());
 
 async function snapshot() {
-  const store = hub.store;
+  const store = fixture.hub.store;
   const devices = (await store.listDevices()).map(({ lastSeen: _l, ...rest }) => rest);
   return {
     devices,
-    events: await store.listEvents(creds.id, { limit: 10_000 }),
+    events: await store.listEvents(fixture.creds.id, { limit: 10_000 }),
     count: await store.countEvents(),
     desired: await store.listDesired(),
-    skips: await store.listSkips(creds.id),
+    skips: await store.listSkips(fixture.creds.id),
   };
 }
 
@@ -160,7 +146,7 @@ test('10,000 malformed messages: all rejected with a reason, the hub alive, no s
     );
   }
   const before = await snapshot();
-  const rejectedBefore = hub.stats().rejected.total;
+  const rejectedBefore = fixture.hub.stats().rejected.total;
   const channels = Object.keys(BASES) as Array<keyof typeof BASES>;
   const samples = fc.sample(fc.tuple(fc.constantFrom(...channels), mutation), {
     numRuns: MQTT_RUNS,
@@ -181,15 +167,15 @@ test('10,000 malformed messages: all rejected with a reason, the hub alive, no s
       false,
       `${channel} ${JSON.stringify(m)} is invalid`,
     );
-    device.client.publish(deviceTopic(creds.id, channel), payload, { qos: 0 });
+    fixture.device.client.publish(deviceTopic(fixture.creds.id, channel), payload, { qos: 0 });
     published++;
   }
   await waitFor(
-    () => hub.stats().rejected.total - rejectedBefore >= published,
+    () => fixture.hub.stats().rejected.total - rejectedBefore >= published,
     `${published} rejections`,
     60_000,
   );
-  const stats = hub.stats();
+  const stats = fixture.hub.stats();
   assert.equal(stats.rejected.total - rejectedBefore, published, 'each counted exactly once');
   for (const reason of Object.keys(stats.rejected.byReason))
     assert.match(reason, /^(up|state|status|ping)\.invalid$/);
@@ -221,34 +207,38 @@ test('10,000 malformed messages: all rejected with a reason, the hub alive, no s
     { numRuns: HTTP_RUNS, seed: 9 },
   );
   const answers = new Map<string, number>();
-  const headers = { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' };
+  const headers = { authorization: `Bearer ${fixture.hub.adminToken}`, 'content-type': 'application/json' };
   for (const r of http) {
     let res: Response;
     if (r.route === 'enroll') {
-      res = await fetch(`${hub.http.url}/v1/devices`, {
+      res = await fetch(`${fixture.hub.http.url}/v1/devices`, {
         method: 'POST',
         headers,
         body: JSON.stringify({ name: r.name }),
       });
     } else if (r.route === 'unknown-key') {
       const body = { [`x_${r.key}`]: 1 };
-      res = await fetch(`${hub.http.url}/v1/devices`, {
+      res = await fetch(`${fixture.hub.http.url}/v1/devices`, {
         method: 'POST',
         headers,
         body: JSON.stringify(body),
       });
     } else if (r.route === 'events') {
       const q = new URLSearchParams({ limit: String(r.limit) });
-      res = await fetch(`${hub.http.url}/v1/devices/${creds.id}/events?${q}`, { headers });
+      res = await fetch(`${fixture.hub.http.url}/v1/devices/${fixture.creds.id}/events?${q}`, { headers });
     } else if (r.route === 'config') {
       const body = { config: { logLevel: `x${r.level}` } };
-      res = await fetch(`${hub.http.url}/v1/devices/${creds.id}/desired`, {
+      res = await fetch(`${fixture.hub.http.url}/v1/devices/${fixture.creds.id}/desired`, {
         method: 'PUT',
         headers,
         body: JSON.stringify(body),
       });
     } else {
-      res = await fetch(`${hub.http.url}/v1/devices`, { method: 'POST', headers, body: `{${r.text}` });
+      res = await fetch(`${fixture.hub.http.url}/v1/devices`, {
+        method: 'POST',
+        headers,
+        body: `{${r.text}`,
+      });
     }
     const body = (await res.json()) as { error?: { code: string; message: string } };
     assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(r)} answered ${res.status}`);
@@ -260,8 +250,8 @@ test('10,000 malformed messages: all rejected with a reason, the hub alive, no s
     HTTP_RUNS,
   );
 
-  assert.equal((await fetch(`${hub.http.url}/healthz`)).status, 200, 'the hub is alive');
-  const ack = await sendBatch(device, creds.id, makeBatch('epochfuzz1', 4, 1, 'ok2'));
+  assert.equal((await fetch(`${fixture.hub.http.url}/healthz`)).status, 200, 'the hub is alive');
+  const ack = await sendBatch(fixture.device, fixture.creds.id, makeBatch('epochfuzz1', 4, 1, 'ok2'));
   assert.equal(ack.stored, 1, 'and still ingests');
   const afterAll = await snapshot();
   afterAll.events = afterAll.events.filter((e) => e.seq !== 4);
