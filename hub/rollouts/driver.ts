@@ -73,12 +73,25 @@ function refusalOf(device: DeviceRecord | undefined, model: string): string | un
  * and advance after the bake time when the gates pass and every stage device has reported
  * or been excluded.
  */
+/** Timeline entries of this tick, ready for the store. */
+function withRollout(rollout: RolloutRecord, events: NewEvent[]) {
+  return events.map((e) => ({ ...e, rolloutId: rollout.id }));
+}
+
 export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecord): Promise<void> {
   const { store, now } = deps;
   const spec = rollout.spec;
   const agent = spec.target === 'agent';
   const strategy = ROLLOUT_STRATEGIES[spec.mode];
+  // This tick's timeline entries not yet in the store; `saved` are those already written with
+  // the device rows they explain.
   const events: NewEvent[] = [];
+  const saved: NewEvent[] = [];
+  const flush = () => {
+    const out = events.splice(0);
+    saved.push(...out);
+    return withRollout(rollout, out);
+  };
   const at = now();
   const fleet = await store.listDevices();
   const byId = new Map(fleet.map((d) => [d.id, d]));
@@ -130,10 +143,6 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
       assigned.push(row);
       pins.push({ deviceId: t.deviceId, pin });
     }
-    // Recorded before pinned: a crash in between leaves a recorded device that never reports
-    // (excluded at its deadline, replaced), never a pinned one whose previous version is lost.
-    await store.putRolloutDevices(assigned);
-    await applyPins(deps.desired, rollout, pins);
     const arms = pins.map(
       (p) => `${p.deviceId}→${p.pin.version}${p.pin.shadow ? ` (shadow ${p.pin.shadow})` : ''}`,
     );
@@ -146,6 +155,11 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
         detail: { devices: pins.map((p) => ({ id: p.deviceId, ...p.pin })) },
       });
     }
+    // Recorded, with the timeline entries, before pinned: a crash in between leaves a recorded
+    // device that never reports (excluded at its deadline, replaced), never a pinned one whose
+    // previous version is lost, nor an assignment the timeline does not show.
+    await store.putRolloutDevices(assigned, flush());
+    await applyPins(deps.desired, rollout, pins);
     devices = await store.listRolloutDevices(rollout.id);
   }
 
@@ -184,7 +198,7 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
       });
     }
     if (changed.length > 0) {
-      await store.putRolloutDevices(changed);
+      await store.putRolloutDevices(changed, flush());
       devices = await store.listRolloutDevices(rollout.id);
     }
   }
@@ -194,7 +208,6 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
     (d) => d.reportedAt === null && d.excludedAt === null && at - d.assignedAt >= spec.deviceDeadlineMs,
   );
   if (late.length > 0) {
-    await store.putRolloutDevices(late.map((d) => ({ ...d, excludedAt: at })));
     for (const d of late) {
       const why = agent
         ? (refusedAgent(byId.get(d.deviceId), spec.version) ??
@@ -209,13 +222,17 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
         detail: { device: d.deviceId, reason: why },
       });
     }
+    await store.putRolloutDevices(
+      late.map((d) => ({ ...d, excludedAt: at })),
+      flush(),
+    );
     devices = await store.listRolloutDevices(rollout.id);
   }
 
   // 2b. Every device the rollout reached was excluded (it refused the version or never
   // reported) and no other device can take a place: nothing can ever pass, so the rollout ends
   // `aborted` naming why, instead of waiting for ever or counting as a success.
-  if (await abortWhenNobodyTakesPart(deps, rollout, devices, fleet, events)) return;
+  if (await abortWhenNobodyTakesPart(deps, rollout, devices, fleet, events, [...saved, ...events])) return;
 
   // 3. Gates over the candidate arm.
   const verdict = agent
@@ -241,7 +258,7 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
         : `${verdict.reporting} device(s) updated`
       : `${verdict.reporting} device(s) reporting`;
     const reason = `gate ${f.gate} failed: ${f.metric} = ${f.value === null ? 'beyond the last latency bucket' : Number(f.value.toPrecision(4))} at stage ${rollout.stage + 1} (${context})`;
-    await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
+    await store.appendRolloutEvents(withRollout(rollout, events));
     const restored = await restoreDevices(deps, rollout, devices);
     await store.updateRollout(
       rollout.id,
@@ -270,7 +287,7 @@ export async function stepRollout(deps: RolloutDriverDeps, rollout: RolloutRecor
   );
   const settled = open.every((d) => d.reportedAt !== null) && open.length > 0;
   const baked = at - rollout.stageStartedAt >= spec.bakeMs;
-  await store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
+  await store.appendRolloutEvents(withRollout(rollout, events));
   if (!(baked && settled && verdict.verdict === 'pass')) return;
   const gates = verdict.results.map((r) => `${r.gate} (${r.value})`).join(', ') || 'no gates';
   const last = rollout.stage >= spec.stages.length - 1;
@@ -375,22 +392,27 @@ export function startRolloutDriver(deps: RolloutDriverDeps): RolloutDriver {
   };
 }
 
-/** Ends `rollout` as aborted when every assigned device is excluded and no replacement is left. */
+/**
+ * Ends `rollout` as aborted when every assigned device is excluded and no replacement is left,
+ * writing the tick's unsaved `events` first; the reason names the exclusions of the whole
+ * `tick` (some were written already, with the device rows they explain).
+ */
 async function abortWhenNobodyTakesPart(
   deps: RolloutDriverDeps,
   rollout: RolloutRecord,
   devices: readonly RolloutDevice[],
   fleet: Parameters<typeof rankDevices>[1],
   events: NewEvent[],
+  tick: readonly NewEvent[],
 ): Promise<boolean> {
   const taking = devices.filter((d) => d.excludedAt === null || d.reportedAt !== null);
   const assigned = new Set(devices.map((d) => d.deviceId));
   const replacements = rankDevices(rollout, fleet).filter((id) => !assigned.has(id));
   if (devices.length === 0 || taking.length > 0 || replacements.length > 0) return false;
   const at = deps.now();
-  const reasons = [...new Set(events.filter((e) => e.kind === 'excluded').map((e) => e.message))];
+  const reasons = [...new Set(tick.filter((e) => e.kind === 'excluded').map((e) => e.message))];
   const reason = `every targeted device (${devices.length}) was excluded, none left to take part${reasons.length ? `: ${reasons.slice(0, 3).join('; ')}` : ''}`;
-  await deps.store.appendRolloutEvents(events.map((e) => ({ ...e, rolloutId: rollout.id })));
+  await deps.store.appendRolloutEvents(withRollout(rollout, events));
   const restored = await restoreDevices(deps, rollout, devices);
   await deps.store.updateRollout(
     rollout.id,

@@ -125,8 +125,15 @@ export interface RolloutStore {
   /** Appends timeline entries. */
   appendRolloutEvents(events: ReadonlyArray<Omit<RolloutEvent, 'seq'>>): Promise<void>;
   listRolloutEvents(id: string): Promise<RolloutEvent[]>;
-  /** Inserts or replaces device assignments (by rollout id and device id). */
-  putRolloutDevices(devices: readonly RolloutDevice[]): Promise<void>;
+  /**
+   * Inserts or replaces device assignments (by rollout id and device id), and appends the
+   * timeline entries that say why (`events`) in the same transaction: a driver killed right
+   * after never leaves devices assigned without the entry that records it.
+   */
+  putRolloutDevices(
+    devices: readonly RolloutDevice[],
+    events?: ReadonlyArray<Omit<RolloutEvent, 'seq'>>,
+  ): Promise<void>;
   listRolloutDevices(id: string): Promise<RolloutDevice[]>;
   /** Folds up to `limit` new `telemetry.model` events into counters (see the interface doc). */
   foldModelTelemetry(limit: number): Promise<FoldResult>;

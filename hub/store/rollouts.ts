@@ -240,7 +240,7 @@ export function rolloutArea(db: Sql): RolloutStore {
         detail: JSON.parse(r.detail as string) as unknown,
       }));
     },
-    async putRolloutDevices(devices) {
+    async putRolloutDevices(devices, events = []) {
       // The last assignment of a (rollout, device) wins, as one statement may not touch a row twice.
       const latest = new Map(devices.map((d) => [`${d.rolloutId}\u0000${d.deviceId}`, d]));
       const rows = [...latest.values()].map((d) => [
@@ -256,7 +256,12 @@ export function rolloutArea(db: Sql): RolloutStore {
         d.excludedAt,
         d.rolledBackAt,
       ]);
-      await db.tx((q) => q.insertMany('rollout_devices', DEVICE_COLUMNS, rows, REPLACE_DEVICE));
+      await db.tx(async (q) => {
+        const ids = [...new Set(events.map((e) => e.rolloutId))].sort();
+        for (const id of ids) await lockRollout(q, id);
+        await q.insertMany('rollout_devices', DEVICE_COLUMNS, rows, REPLACE_DEVICE);
+        for (const e of events) await appendOne(q, e);
+      });
     },
     async listRolloutDevices(id) {
       const rows = await db.all<DeviceRow>(

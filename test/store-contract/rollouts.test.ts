@@ -88,12 +88,25 @@ contract('HubStore contract: rollouts', (ctx) => {
       rolledBackAt: null,
     };
     await store.putRolloutDevices([device]);
-    await store.putRolloutDevices([{ ...device, previous: '1.1.0' }]);
+    // The timeline entry that explains an assignment is written with it.
+    const before = (await store.listRolloutEvents('r-b')).length;
+    const entry = {
+      rolloutId: 'r-b',
+      at: 201,
+      kind: 'assigned',
+      stage: 0,
+      message: 'r1 pinned',
+      detail: { id: 'r1' },
+    };
+    await store.putRolloutDevices([{ ...device, previous: '1.1.0' }], [entry]);
     const listed = await store.listRolloutDevices('r-b');
     assert.deepEqual(
       listed.map((d) => [d.deviceId, d.previous, d.reportedAt]),
       [['r1', '1.1.0', null]],
     );
+    const timeline = await store.listRolloutEvents('r-b');
+    assert.equal(timeline.length, before + 1);
+    assert.deepEqual({ ...timeline.at(-1), seq: undefined }, { ...entry, seq: undefined });
     const telemetry = (seq: number, requests: number, type = MODEL_TELEMETRY_EVENT) => ({
       seq,
       type,
