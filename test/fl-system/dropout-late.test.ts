@@ -13,6 +13,7 @@ import {
   sliceDigits,
   startAgent,
   startFleet,
+  startFlHub,
   taskBody,
 } from './fleet.js';
 
@@ -57,12 +58,7 @@ describe('federated rounds with failures', () => {
   }
 
   it('closes a round without a device that dropped out, and files its late update once', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(
-      hub,
+    const { hub } = await startFlHub(
       [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],

@@ -5,7 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 
 // Secure aggregation of a fine-tuning task: the devices mask only the trainable layer's
 // delta (plus the weight), the hub unmasks that sum and merges it into the full model, whose
@@ -18,12 +18,7 @@ describe('secure aggregation of a fine-tuning task', () => {
   });
 
   it('masks and sums the last layer only; the frozen layer is unchanged', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(
-      hub,
+    const { hub } = await startFlHub(
       [
         [0, 1, 2, 3, 4],
         [5, 6, 7, 8, 9],

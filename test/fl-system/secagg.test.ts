@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
 import type { Hub } from '../../hub/index.js';
-import { tempDir, waitFor } from '../helpers/agent.js';
+import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
-import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody } from './fleet.js';
+import { api } from '../helpers/hub.js';
+import { initialModel, startFlHub, taskBody } from './fleet.js';
 
 // Secure aggregation producing the same sum as plain aggregation. The
 // same three devices run one plain FedAvg round and one secure round from the same model
@@ -30,12 +30,7 @@ describe('secure aggregation in a real round', () => {
   });
 
   it('gives the same new model as plain FedAvg, and the hub never holds a plain update', async () => {
-    const dir = tempDir('outpost-fl-hub-');
-    cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
-    cleanups.push(() => hub.close());
-    await startFleet(
-      hub,
+    const { hub } = await startFlHub(
       [
         [0, 1, 2, 3],
         [4, 5, 6],
