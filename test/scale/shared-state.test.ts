@@ -90,8 +90,11 @@ describe('two replicas behind an external broker show the same fleet', {
     const seen = await waitFor(
       async () => {
         const v = await view(a);
+        // The list of devices is read before the histories: a device counts as folded in
+        // it only once its latest report is the last one it sent.
         return (
           v.devices.length === DEVICES &&
+          v.devices.every((d: { latest: { at: number } }) => d.latest.at === T0 + (REPORTS - 1) * 1000) &&
           v.histories.every((h: unknown[] | undefined) => h?.length === REPORTS) &&
           v.drift.rows === DEVICES * REPORTS * 10 &&
           v.alerts.length === 1 &&
