@@ -8,8 +8,9 @@ import { formatIssues, OutpostError } from '../shared/index.js';
 import { resolveAdminToken } from './admin-token.js';
 import { type EmbeddedBroker, startEmbeddedBroker } from './broker/embedded.js';
 import { writeBrokerAuth } from './broker/mosquitto-auth.js';
-import { hubPasswordHash, signalNatsReload, writeNatsBrokerAuth } from './broker/nats-auth.js';
+import { hubPasswordHash, writeNatsBrokerAuth } from './broker/nats-auth.js';
 import { warmNatsMqtt } from './broker/nats-mqtt-warmup.js';
+import { NatsReloader } from './broker/nats-reload.js';
 import { evictMqttSession } from './broker/session-eviction.js';
 import {
   attachMqttWebSocket,
@@ -168,6 +169,15 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
   };
 
   const nats = isNatsBroker(cfg.broker);
+  const brokerPassword = cfg.broker.password;
+  const natsReloader = new NatsReloader(cfg.broker.reload, async () => {
+    if (nats && brokerPassword !== undefined)
+      await warmNatsMqtt(
+        natsMqttUrls(cfg.broker),
+        { username: cfg.broker.username, password: brokerPassword },
+        root.child({ component: 'broker' }),
+      );
+  });
   let hubHash: Promise<string> | undefined;
   /**
    * Rewrites the external broker's password file and ACL (`broker.authDir`); on NATS,
@@ -187,7 +197,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       dir: authDir,
       hub: { username, hash: await hubHash },
     });
-    const reload = await signalNatsReload(cfg.broker.reload);
+    const reload = await natsReloader.reload();
     const brokerLog = root.child({ component: 'broker' });
     if (written.skipped.length > 0) {
       brokerLog.warn(
@@ -198,7 +208,12 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (reload.failed.length > 0)
       brokerLog.warn({ failed: reload.failed }, 'NATS nodes not signalled to reload');
     brokerLog.debug(
-      { devices: written.devices, reloaded: reload.signalled.length, ms: Date.now() - started },
+      {
+        devices: written.devices,
+        reloaded: reload.signalled.length,
+        warmedFirst: reload.warmed,
+        ms: Date.now() - started,
+      },
       'NATS users rewritten',
     );
   };
@@ -231,12 +246,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     if (cfg.broker.url !== undefined) {
       // An external broker keeps its connections (and retained statuses) across hub
       // restarts and other replicas are running, so nobody is marked offline here.
-      if (nats && cfg.broker.password !== undefined)
-        await warmNatsMqtt(
-          natsMqttUrls(cfg.broker),
-          { username: cfg.broker.username, password: cfg.broker.password },
-          log('broker'),
-        );
+      if (nats) await natsReloader.warmAll();
       if (cfg.broker.authDir !== undefined) await refreshBrokerAuth(store);
       parts.external = nats
         ? await connectNatsBus(cfg.broker, log('broker'))

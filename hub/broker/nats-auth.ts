@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import bcrypt from 'bcryptjs';
 import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
@@ -52,29 +51,4 @@ const HUB_BCRYPT_COST = 11;
 /** The bcrypt hash of the hub's broker password, for `auth.conf`. */
 export function hubPasswordHash(password: string): Promise<string> {
   return bcrypt.hash(password, HUB_BCRYPT_COST);
-}
-
-/**
- * Makes nats-server nodes on this machine reread their config (SIGHUP, what
- * `nats-server --signal reload=PIDFILE` sends): each entry is a PID file or a PID. A node's
- * reload is atomic: it parses the whole config first and keeps the old one when that fails.
- * Answers the PIDs signalled; an entry that names no live process is reported in `failed`.
- */
-export async function signalNatsReload(
-  targets: readonly string[],
-): Promise<{ signalled: number[]; failed: string[] }> {
-  const signalled: number[] = [];
-  const failed: string[] = [];
-  for (const target of targets) {
-    try {
-      const text = /^\d+$/.test(target) ? target : (await readFile(target, 'utf8')).trim();
-      const pid = Number(text);
-      if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no PID in ${target}`);
-      process.kill(pid, 'SIGHUP');
-      signalled.push(pid);
-    } catch (err) {
-      failed.push(`${target}: ${(err as Error).message}`);
-    }
-  }
-  return { signalled, failed };
 }
