@@ -37,8 +37,8 @@ export type SecureUploads = Pick<UpdateUploader, 'stage' | 'record'>;
  * `share` (sealed key shares for the roster), `mask` (the masked weighted delta as the round's
  * update: uploaded in parts when the task gave the weights as an artifact — staged on disk
  * and recorded with its `fl.update.upload` event in the caller's transaction, sent by the
- * uploader after it — else as chunk events), `unmask` (the shares that remove the survivors' self masks and the
- * dropped clients' pair masks). The client's secrets live in memory only: a device that
+ * uploader after it — else as chunk events), `unmask` (the shares that remove the survivors'
+ * self masks and the dropped clients' pair masks). The client's secrets live in memory only: a device that
  * restarts mid-round drops out of it, which the protocol tolerates (threshold t).
  */
 export class SecAggRunner {

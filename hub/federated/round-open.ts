@@ -40,7 +40,8 @@ export function takesArtifacts(reported: unknown): boolean {
  * `federated.artifacts` (the artifact is stored then, its SHA-256 kept in the round's
  * metrics), the weights embedded for the others. Weights too large to embed leave the others
  * out of the selection. A secure round does the same (its devices then upload their masked
- * inputs, or send them as chunk events when given the embedded form). Devices of an earlier round that are not selected stop training for the task.
+ * inputs, or send them as chunk events when given the embedded form). Devices of an earlier
+ * round that are not selected stop training for the task.
  * Returns the secure round when the task asks for one, else undefined.
  */
 export async function openRound(

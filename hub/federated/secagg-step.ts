@@ -32,9 +32,10 @@ export interface SecureStepDeps {
  * answers; the end is stored (what the phase fixed, and the next phase), then the next phase
  * is published to the devices still in the protocol. The masked inputs arrive as the round's
  * updates, filed like any update: uploaded in parts (devices given the weights as an
- * artifact) or as chunk events (the others); one counts once every byte is held and hashes right. At the end the survivors' sum becomes the new global
- * model (fl-core's `globalFromSecureSum`; a fine-tuning task's sum covers its trainable
- * tensors, merged into the full model).
+ * artifact) or as chunk events (the others); one counts once every byte is held and hashes
+ * right. At the end the survivors' sum becomes the new global model (fl-core's
+ * `globalFromSecureSum`; a fine-tuning task's sum covers its trainable tensors, merged into
+ * the full model).
  */
 export async function stepSecure(
   deps: SecureStepDeps,

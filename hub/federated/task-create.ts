@@ -10,9 +10,9 @@ import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
  * schema (every problem named), the starting model (embedded, or read from the registry by
  * `loadModel`), weights that decode against their shapes — and fit in a task when they must
  * travel embedded (a hub without the artifact store; otherwise they travel as artifacts, of
- * any size, secure tasks included) — and the rules that span fields (secure aggregation: sync and
- * FedAvg/FedProx, threshold ≤ minClients; count ≥ minClients; `trainableLayers` names layers
- * with weights, and something trains). `trainableLayers` is applied to the topology here: the
+ * any size, secure tasks included) — and the rules that span fields (secure aggregation:
+ * sync and FedAvg/FedProx, threshold ≤ minClients; count ≥ minClients; `trainableLayers`
+ * names layers with weights, and something trains). `trainableLayers` is applied to the topology here: the
  * stored spec's topology carries the `trainable` flags the devices train by. Throws
  * `FL_BAD_PARAMS`. Returns the spec and the starting weights.
  */
