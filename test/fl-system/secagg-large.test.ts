@@ -30,8 +30,12 @@ const SLICES = [
   [4, 5, 6],
   [7, 8, 9],
 ];
-/** Uploads pass the proxies at this rate while the secure round runs, so the cut lands mid-upload. */
-const UPLOAD_BYTES_PER_S = 512 * 1024;
+/**
+ * Uploads pass the proxies at this rate while the secure round runs, so the cut lands
+ * mid-upload: a 1 MiB part takes 4 s, which leaves the test about 4 s between the first part
+ * held and the last, room for a loaded machine's stalls.
+ */
+const UPLOAD_BYTES_PER_S = 256 * 1024;
 
 type Device = FleetDevice & { proxy: FaultProxy };
 
