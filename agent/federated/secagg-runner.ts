@@ -5,11 +5,11 @@ import {
   FL_SECAGG_ADVERTISE,
   FL_SECAGG_SHARES,
   FL_SECAGG_UNMASK,
-  FL_UPDATE_CHUNK,
   type FlTask,
-  type FlUpdateChunk,
 } from '../../shared/messages/federated.js';
 import type { AgentEvent } from '../types.js';
+import { chunkEvents, uploadEvent } from './update-events.js';
+import type { UpdateUploader } from './uploader.js';
 
 /** What the device trained for a secure round, kept until it masks it. */
 export interface TrainedInput {
@@ -28,12 +28,17 @@ interface RoundState {
   done: Set<string>;
 }
 
+/** Stages and records uploads (the device takes weights as artifacts). */
+export type SecureUploads = Pick<UpdateUploader, 'stage' | 'record'>;
+
 /**
  * The device side of secure aggregation for one task: follows the phase the
  * hub announces in the task and answers each once — `advertise` (public keys, after training),
- * `share` (sealed key shares for the roster), `mask` (the masked weighted delta, sent as the
- * round's update chunks), `unmask` (the shares that remove the survivors' self masks and the
- * dropped clients' pair masks). The client's secrets live in memory only: a device that
+ * `share` (sealed key shares for the roster), `mask` (the masked weighted delta as the round's
+ * update: uploaded in parts when the task gave the weights as an artifact — staged on disk
+ * and recorded with its `fl.update.upload` event in the caller's transaction, sent by the
+ * uploader after it — else as chunk events), `unmask` (the shares that remove the survivors'
+ * self masks and the dropped clients' pair masks). The client's secrets live in memory only: a device that
  * restarts mid-round drops out of it, which the protocol tolerates (threshold t).
  */
 export class SecAggRunner {
@@ -42,6 +47,8 @@ export class SecAggRunner {
     private readonly deviceId: string,
     private readonly enqueue: (events: AgentEvent[]) => void,
     private readonly log: Logger,
+    private readonly uploads?: SecureUploads,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** True when this round's training already happened (the input is held). */
@@ -83,22 +90,14 @@ export class SecAggRunner {
       );
       const masked = state.client.maskedInput(values, s.inbox ?? [], s.submitted);
       const bytes = new Uint8Array(masked.buffer, masked.byteOffset, masked.byteLength);
-      const events: AgentEvent[] = chunk(bytes, FL_CHUNK_BYTES).map((c) => {
-        const body: FlUpdateChunk = {
-          ...head,
-          index: c.index,
-          total: c.total,
-          digest: c.digest,
-          bytes: Buffer.from(c.bytes).toString('base64'),
-          examples: state.input.examples,
-          norm: state.input.norm,
-          clipped: state.input.clipped,
-          loss: state.input.loss,
-          accuracy: Math.min(1, Math.max(0, state.input.accuracy)),
-        };
-        return { type: FL_UPDATE_CHUNK, lane, body };
-      });
-      this.enqueue(events);
+      if (task.weightsArtifact !== undefined && this.uploads !== undefined) {
+        // The masked words are the upload's bytes; the event is enqueued with its record.
+        const staged = this.uploads.stage(task.id, task.round, bytes);
+        this.enqueue([uploadEvent(task, staged, state.input)]);
+        this.uploads.record(staged, this.now());
+      } else {
+        this.enqueue(chunkEvents(task, chunk(bytes, FL_CHUNK_BYTES), state.input));
+      }
     } else {
       if (!s.survivors?.includes(this.deviceId))
         return this.#out(task, 'my masked input did not arrive in time');

@@ -83,6 +83,8 @@ export class TaskRunner {
         for (const e of events) options.enqueue(e);
       },
       options.log,
+      options.artifacts?.uploader,
+      this.#now,
     );
   }
 
@@ -197,6 +199,8 @@ export class TaskRunner {
         });
       }
     })();
+    // A masked input recorded for upload goes once the transaction holds it.
+    this.#o.artifacts?.uploader.kick();
   }
 
   /** The round's global weights (codec bytes): embedded in the task, or its artifact downloaded. */

@@ -110,8 +110,11 @@ export class FlIngest {
     const task = await this.#admit(deviceId, u.task, u.round);
     if (task === undefined) return;
     const spec = task.spec as FlTaskSpec;
-    if (spec.secagg || u.size > maxUpdateBytes(spec)) {
-      const problem = spec.secagg ? 'a secure task takes no uploads' : `${u.size} bytes is too large`;
+    const max = maxUpdateBytes(spec);
+    if (u.size > max || (spec.secagg && u.size !== max)) {
+      const problem = spec.secagg
+        ? `a masked input of ${max} bytes, not ${u.size}`
+        : `${u.size} bytes is too large`;
       return this.#drop('invalid-upload', deviceId, { task: u.task, round: u.round, problem });
     }
     const total = uploadParts(u.size) + 1;

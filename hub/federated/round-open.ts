@@ -6,7 +6,7 @@ import type { FlRoundRecord, FlTaskRecord } from '../store/federated-types.js';
 import type { HubStore } from '../store/types.js';
 import { roundWeights } from './round-close.js';
 import type { SecureRounds } from './secagg-persistence.js';
-import type { SecAggRound } from './secagg-round.js';
+import type { SecAggRound, SecureTask } from './secagg-round.js';
 import { withoutTask, withTask } from './sections.js';
 import { selectClients } from './selection.js';
 import type { FlTaskSpec } from './task-spec.js';
@@ -39,8 +39,9 @@ export function takesArtifacts(reported: unknown): boolean {
  * device takes: a signed reference to the round's global artifact for devices that report
  * `federated.artifacts` (the artifact is stored then, its SHA-256 kept in the round's
  * metrics), the weights embedded for the others. Weights too large to embed leave the others
- * out of the selection; a secure round always embeds (its masked inputs travel as chunk
- * events). Devices of an earlier round that are not selected stop training for the task.
+ * out of the selection. A secure round does the same (its devices then upload their masked
+ * inputs, or send them as chunk events when given the embedded form). Devices of an earlier
+ * round that are not selected stop training for the task.
  * Returns the secure round when the task asks for one, else undefined.
  */
 export async function openRound(
@@ -52,7 +53,7 @@ export async function openRound(
   const { store, now, log } = d;
   const bytes = await roundWeights(store, task.id, task.round);
   const fits = Math.ceil(bytes.byteLength / 3) * 4 <= MAX_EMBEDDED_WEIGHTS_CHARS;
-  const artifacts = spec.secagg ? undefined : d.weights;
+  const artifacts = d.weights;
   const devices = await store.listDevices();
   const capable = new Set(
     artifacts === undefined ? [] : devices.filter((x) => takesArtifacts(x.reported)).map((x) => x.id),
@@ -119,10 +120,18 @@ export async function openRound(
   };
   // A secure round's protocol state is stored with its round row (a restart resumes it).
   let sa: SecAggRound | undefined;
-  if (spec.secagg) sa = await secure.open(record, asEmbedded(), spec);
-  else await store.openFlRound(record);
+  if (spec.secagg) {
+    // Both forms, as each device is given one; the embedded weights only when some take them.
+    const embeds = ref === undefined || byArtifact.length < pick.selected.length;
+    const stored: SecureTask = {
+      ...(embeds ? asEmbedded() : base),
+      ...(ref !== undefined ? { weightsArtifact: ref, artifactDevices: byArtifact } : {}),
+    };
+    sa = await secure.open(record, stored, spec);
+  } else await store.openFlRound(record);
+  const secureRound = sa;
   await d.desired.update(pick.selected, (current, id) =>
-    withTask(current, sa ? { ...asEmbedded(), secagg: sa.sectionFor(id) } : forDevice(id)),
+    withTask(current, secureRound ? secureRound.taskFor(id) : forDevice(id)),
   );
   // Devices of an earlier round that are not in this one stop training for the task.
   const selected = new Set(pick.selected);

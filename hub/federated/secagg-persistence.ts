@@ -26,6 +26,7 @@ import {
   protocol,
   SecAggRound,
   SecureFailure,
+  type SecureTask,
   secureParams,
   takeMaskedInput,
 } from './secagg-round.js';
@@ -108,7 +109,8 @@ const keyOf = (taskId: string, round: number) => `${taskId}/${round}`;
  * - **phase ends** (roster, U2, U3), by the driving replica: stored with the phase as a
  *   compare-and-set on the phase and the last message number the driver read, then published
  *   to the devices; a driver that lost the race rebuilds from the store;
- * - **masked inputs** are the round's update chunks, filed like any update;
+ * - **masked inputs** are the round's updates, filed like any update (uploaded parts or chunk
+ *   events);
  * - a driver without the round in memory (restarted, or new) rebuilds it from the store —
  *   advertisements, roster, shares, U2, the survivors' masked inputs, U3, unmasking answers —
  *   and publishes the current phase again to the devices still in it (unchanged documents are
@@ -130,7 +132,7 @@ export class SecureRounds {
    * phase `advertise`; when the round exists already (another replica opened it), the stored
    * one.
    */
-  async open(round: FlRoundRecord, task: FlTask, spec: FlTaskSpec): Promise<SecAggRound> {
+  async open(round: FlRoundRecord, task: SecureTask, spec: FlTaskSpec): Promise<SecAggRound> {
     const s = spec.secagg as NonNullable<FlTaskSpec['secagg']>;
     const sa = new SecAggRound(
       task,
@@ -246,7 +248,7 @@ export class SecureRounds {
   async #publish(sa: SecAggRound, devices: readonly string[]): Promise<void> {
     await this.#d.desired.update(devices, (current, id) => {
       const section = sa.sectionFor(id);
-      return carries(current, sa.task, section) ? null : withTask(current, { ...sa.task, secagg: section });
+      return carries(current, sa.task, section) ? null : withTask(current, sa.taskFor(id));
     });
   }
 

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { reassemble, type SecAggParams, SecAggServer, secureInputLength } from '../../federated/index.js';
 import type { FlSecAgg, FlTask } from '../../shared/messages/federated.js';
 import type { FederatedStore } from '../store/federated-types.js';
-import type { SecAggMessageRecord, SecAggPhase } from '../store/secagg-types.js';
+import type { SecAggMessageRecord, SecAggPhase, SecAggRoundRecord } from '../store/secagg-types.js';
 import type { FlTaskSpec } from './task-spec.js';
 import { updateShapes, updateTensorNames } from './update-tensors.js';
 
@@ -42,6 +42,21 @@ export function secureParams(spec: FlTaskSpec, round: number, selected: number):
   }).params;
 }
 
+/** A secure round's task as stored: both forms of its weights, and who takes the artifact. */
+export type SecureTask = SecAggRoundRecord['task'];
+
+/**
+ * The task `deviceId` is given in a secure round (without its `secagg` section): the signed
+ * artifact reference when the device was given it at the round's opening (or when the weights
+ * are too large to embed), else the weights embedded, as in a normal round.
+ */
+export function secureTaskFor(task: SecureTask, deviceId: string): FlTask {
+  const { artifactDevices, weights, weightsDigest, weightsArtifact, ...base } = task;
+  if (weightsArtifact !== undefined && (weights === undefined || artifactDevices?.includes(deviceId)))
+    return { ...base, weightsArtifact };
+  return { ...base, weights, weightsDigest };
+}
+
 /**
  * One secure round in a hub process: the fl-core server fed with what the store holds of the
  * round, and the phase the devices were told. The store is the truth (`fl_secagg_rounds`,
@@ -69,8 +84,8 @@ export class SecAggRound {
   readonly examples = new Map<string, number>();
 
   constructor(
-    /** The round's task as published, without its `secagg` section. */
-    readonly task: FlTask,
+    /** The round's task as stored, without its `secagg` section ({@link secureTaskFor}). */
+    readonly task: SecureTask,
     params: SecAggParams,
     maxExamples: number,
     phaseAt: number,
@@ -81,6 +96,11 @@ export class SecAggRound {
     this.server = new SecAggServer(params);
     this.phaseAt = phaseAt;
     this.phase = phase;
+  }
+
+  /** The task `deviceId` is given, with its `secagg` section of the current phase. */
+  taskFor(deviceId: string): FlTask {
+    return { ...secureTaskFor(this.task, deviceId), secagg: this.sectionFor(deviceId) };
   }
 
   /** The `secagg` section of the task for `deviceId` in the current phase. */
@@ -143,7 +163,11 @@ export function maskedWords(bytes: Uint8Array): Uint32Array {
   return words;
 }
 
-/** Feeds a device's masked input (its complete update chunks) to the round's server. */
+/**
+ * Feeds a device's masked input to the round's server: its complete update, as chunk events
+ * (embedded rounds) or as an upload (chunk 0 its `fl.update.upload` event, the parts 1..n),
+ * reassembled and checked against the SHA-256 the device declared.
+ */
 export async function takeMaskedInput(
   store: FederatedStore,
   sa: SecAggRound,
@@ -158,7 +182,8 @@ export async function takeMaskedInput(
     sa.server.receiveMaskedInput(deviceId, maskedWords(bytes));
   });
   sa.masked.add(deviceId);
-  sa.examples.set(deviceId, Number(chunks[0]?.meta.examples ?? 0));
+  const head = chunks.find((c) => c.index === 0) ?? chunks[0];
+  sa.examples.set(deviceId, Number(head?.meta.examples ?? 0));
 }
 
 /** Logs once per round and phase. */

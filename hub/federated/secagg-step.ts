@@ -31,9 +31,11 @@ export interface SecureStepDeps {
  * device expected in it answered, or once the round's deadline passed with at least t
  * answers; the end is stored (what the phase fixed, and the next phase), then the next phase
  * is published to the devices still in the protocol. The masked inputs arrive as the round's
- * update chunks (filed like any update). At the end the survivors' sum becomes the new global
- * model (fl-core's `globalFromSecureSum`; a fine-tuning task's sum covers its trainable
- * tensors, merged into the full model).
+ * updates, filed like any update: uploaded in parts (devices given the weights as an
+ * artifact) or as chunk events (the others); one counts once every byte is held and hashes
+ * right. At the end the survivors' sum becomes the new global model (fl-core's
+ * `globalFromSecureSum`; a fine-tuning task's sum covers its trainable tensors, merged into
+ * the full model).
  */
 export async function stepSecure(
   deps: SecureStepDeps,
@@ -115,10 +117,7 @@ async function advance(
   }
   sa.phase = phase;
   sa.phaseAt = now;
-  const base = sa.task;
-  await deps.desired.update(devices, (current, id) =>
-    withTask(current, { ...base, secagg: sa.sectionFor(id) }),
-  );
+  await deps.desired.update(devices, (current, id) => withTask(current, sa.taskFor(id)));
   logPhase(deps.log, round.taskId, round.round, phase, { devices: devices.length });
   return { kind: 'wait' };
 }

@@ -9,10 +9,10 @@ import { type FlTaskSpec, FlTaskSpecSchema } from './task-spec.js';
  * Validates a `POST /v1/federated/tasks` body into a runnable spec: the
  * schema (every problem named), the starting model (embedded, or read from the registry by
  * `loadModel`), weights that decode against their shapes — and fit in a task when they must
- * travel embedded (a secure task, or a hub without the artifact store; otherwise they travel
- * as artifacts, of any size) — and the rules that span fields (secure aggregation: sync and
- * FedAvg/FedProx, threshold ≤ minClients; count ≥ minClients; `trainableLayers` names layers
- * with weights, and something trains). `trainableLayers` is applied to the topology here: the
+ * travel embedded (a hub without the artifact store; otherwise they travel as artifacts, of
+ * any size, secure tasks included) — and the rules that span fields (secure aggregation:
+ * sync and FedAvg/FedProx, threshold ≤ minClients; count ≥ minClients; `trainableLayers`
+ * names layers with weights, and something trains). `trainableLayers` is applied to the topology here: the
  * stored spec's topology carries the `trainable` flags the devices train by. Throws
  * `FL_BAD_PARAMS`. Returns the spec and the starting weights.
  */
@@ -70,11 +70,10 @@ export async function resolveTaskSpec(
         `trainableLayers: the weights have no tensor ${misfit.map((t) => `${t.name}[${t.shape}]`).join(', ')}`,
       );
   }
-  if (spec.weights.length > MAX_EMBEDDED_WEIGHTS_CHARS && (spec.secagg || !options.artifacts)) {
-    const why = spec.secagg ? 'a secure task embeds its weights' : 'this hub has no artifact store';
+  if (spec.weights.length > MAX_EMBEDDED_WEIGHTS_CHARS && !options.artifacts) {
     throw new OutpostError(
       'FL_BAD_PARAMS',
-      `weights of ${spec.weights.length} base64 characters exceed the ${MAX_EMBEDDED_WEIGHTS_CHARS} a task embeds (${why})`,
+      `weights of ${spec.weights.length} base64 characters exceed the ${MAX_EMBEDDED_WEIGHTS_CHARS} a task embeds (this hub has no artifact store to send them as an artifact)`,
     );
   }
   if (spec.secagg && (spec.mode !== 'sync' || !['fedavg', 'fedprox'].includes(spec.strategy))) {

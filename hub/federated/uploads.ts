@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { secureInputLength } from '../../federated/index.js';
 import { OutpostError } from '../../shared/index.js';
 import { FL_UPLOAD_PART_BYTES } from '../../shared/messages/federated.js';
 import type { FederatedStore, FlChunkHead, FlTaskRecord } from '../store/federated-types.js';
 import type { FlTaskSpec } from './task-spec.js';
+import { updateShapes, updateTensorNames } from './update-tensors.js';
 
 /** What {@link FlUploads} needs. */
 export interface FlUploadsDeps {
@@ -40,11 +42,18 @@ export const uploadParts = (length: number) => Math.ceil(length / FL_UPLOAD_PART
 
 /**
  * The largest update the codec can make for `spec`'s shapes: 8 bytes per value (top-k's
- * index and value; float32 and int8 need less), plus room for the headers.
+ * index and value; float32 and int8 need less), plus room for the headers. A secure task's
+ * update is its masked input: exactly one 4-byte word per value it carries, plus the weight.
  */
-export function maxUpdateBytes(spec: Pick<FlTaskSpec, 'shapes'>): number {
+export function maxUpdateBytes(spec: Pick<FlTaskSpec, 'shapes' | 'secagg' | 'topology'>): number {
+  if (spec.secagg) return secureInputBytes(spec);
   const values = spec.shapes.reduce((n, s) => n + s.shape.reduce((a, d) => a * d, 1), 0);
   return values * 8 + spec.shapes.length * 1024 + 4096;
+}
+
+/** The size of a secure task's masked input: 4 bytes per word (`secureInputLength`). */
+export function secureInputBytes(spec: Pick<FlTaskSpec, 'shapes' | 'topology'>): number {
+  return 4 * secureInputLength(updateShapes(spec.shapes, updateTensorNames(spec)));
 }
 
 const refused = (message: string) => new OutpostError('FL_UPLOAD_REFUSED', message);
@@ -60,8 +69,8 @@ const refused = (message: string) => new OutpostError('FL_UPLOAD_REFUSED', messa
  *
  * Authorization: only a device selected in the round may upload (or ask) for it; a part is
  * taken only while the round takes updates (sync: open; async: within `maxStaleness`), the
- * device's update is not decided, and the task is not secure (secure rounds take their
- * masked inputs as chunk events).
+ * device's update is not decided. In a secure round the upload is the device's masked input
+ * (its exact size is known: one word per value), read by the secure round once complete.
  */
 export class FlUploads {
   readonly #d: FlUploadsDeps;
@@ -97,6 +106,8 @@ export class FlUploads {
     const max = maxUpdateBytes(spec);
     if (part.length > max)
       throw refused(`an update of ${part.length} bytes exceeds the ${max} this task's model can make`);
+    if (spec.secagg && part.length !== max)
+      throw refused(`a masked input of this task is ${max} bytes, not ${part.length}`);
     const n = uploadParts(part.length);
     const expected = Math.min(FL_UPLOAD_PART_BYTES, part.length - part.offset);
     if (part.offset % FL_UPLOAD_PART_BYTES !== 0 || part.offset >= part.length) {
@@ -190,7 +201,6 @@ export class FlUploads {
         `device ${deviceId} is not selected in round ${round} of ${taskId}`,
       );
     const spec = task.spec as FlTaskSpec;
-    if (spec.secagg) throw refused('a secure task takes its masked inputs as chunk events, not uploads');
     if (!writing) return task;
     if (task.status !== 'running') throw refused(`task ${taskId} is ${task.status}`);
     if (spec.mode === 'sync' && r.status !== 'open') throw refused(`round ${round} is ${r.status}`);

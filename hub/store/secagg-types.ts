@@ -25,8 +25,12 @@ export interface SecAggRoundRecord {
   /** fl-core's round parameters, as the devices were told them. */
   params: SecAggParams;
   maxExamples: number;
-  /** The round's task as published, without its `secagg` section. */
-  task: FlTask;
+  /**
+   * The round's task as published, without its `secagg` section: the weights embedded when
+   * they fit, the signed reference to the round's global artifact when one was published, and
+   * the devices given that reference (`artifactDevices`; the others get the embedded form).
+   */
+  task: FlTask & { artifactDevices?: string[] };
   /** Fixed when sharing began (sorted by client id); null before. */
   roster: SecAggRosterEntry[] | null;
   /** U2, the clients whose shares count, fixed when masking began; null before. */

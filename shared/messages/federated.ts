@@ -8,8 +8,9 @@ import { EpochMs } from './common.js';
  * Weights are the update codec's bytes (fl-core's `encodeUpdate`). They travel as artifacts
  * over HTTP (the round's global model: `GET /v1/artifacts/{sha256}`; a device's update:
  * `PATCH /v1/federated/uploads/{task}/{round}`) to devices that report
- * `federated.artifacts`, and embedded (base64 in the task, chunk events) to the others and
- * in secure rounds (docs/federated-learning.md "How weights travel").
+ * `federated.artifacts`, and embedded (base64 in the task, chunk events) to the others
+ * (docs/federated-learning.md "How weights travel"). In a secure round the update a device
+ * uploads or sends as chunks is its masked input.
  */
 
 /** Id of a federated task: 1-64 of `[a-z0-9-]`, starting with a letter or digit. */
@@ -145,7 +146,7 @@ export function flWeightsStatement(task: string, round: number, sha256: string, 
  * - `weightsArtifact`: a signed reference to the content-addressed artifact (any size), for
  *   devices that report `federated.artifacts` in their reported state;
  * - `weights` + `weightsDigest`: embedded, base64, at most {@link MAX_EMBEDDED_WEIGHTS_CHARS}
- *   (the previous release reads only this form; secure rounds always use it).
+ *   (the previous release reads only this form).
  */
 export const FlTaskSchema = z
   .object({
@@ -274,7 +275,8 @@ export function flUploadPath(task: string, round: number): string {
  * Body of an `fl.update.upload` event: the device's update for `(task, round)` is (or is being)
  * uploaded to {@link flUploadPath}; `sha256` and `size` are those of the whole update. The
  * hub counts the update once it holds this event and every byte of the upload, hashing to
- * `sha256`. The training figures are those of `fl.update.chunk`.
+ * `sha256`. The training figures are those of `fl.update.chunk`. In a secure round the upload
+ * is the device's masked input (4 bytes per word of `secagg.params.length`).
  */
 export const FlUpdateUploadSchema = z.object({
   task: FlTaskIdSchema,

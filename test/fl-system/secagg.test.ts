@@ -2,15 +2,27 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
 import type { Hub } from '../../hub/index.js';
-import { waitFor } from '../helpers/agent.js';
+import { loadDigits } from '../../inference/index.js';
+import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
-import { api } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { api, enroll } from '../helpers/hub.js';
+import {
+  type FleetDevice,
+  initialModel,
+  postDigits,
+  sliceDigits,
+  startAgent,
+  startFlHub,
+  taskBody,
+  waitForArtifactDevices,
+} from './fleet.js';
 
 // Secure aggregation producing the same sum as plain aggregation. The
-// same three devices run one plain FedAvg round and one secure round from the same model
+// same four devices run one plain FedAvg round and one secure round from the same model
 // with the same seed (the devices' training is seeded by task seed, device and round): the
-// two new global models agree within the fixed-point resolution.
+// two new global models agree within the fixed-point resolution. Three devices take weights
+// as artifacts (they upload their masked inputs in parts), the fourth cannot (no hub HTTP URL
+// or keys: the weights embedded, its masked input as chunk events), in the same round.
 
 async function finish(hub: Hub, id: string) {
   return waitFor(
@@ -38,12 +50,26 @@ describe('secure aggregation in a real round', () => {
       ],
       cleanups,
     );
+    const dir = tempDir('outpost-fl-embedded-');
+    cleanups.push(() => dir.remove());
+    const embedded: FleetDevice = {
+      creds: await enroll(hub, { name: 'fl-embedded' }),
+      dataDir: dir.path,
+      agent: undefined,
+    };
+    cleanups.push(() => embedded.agent?.close());
+    await postDigits(
+      await startAgent(embedded, hub.mqtt.url),
+      sliceDigits(loadDigits(20, 0), [1, 8]),
+      'train',
+    );
+    await waitForArtifactDevices(hub, 3);
     await waitFor(
-      async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
-      'three online',
+      async () => (await hub.store.listDevices()).filter((d) => d.online).length === 4,
+      'four online',
     );
     const model = initialModel();
-    const common = { rounds: 1, minClients: 3, seed: 42, evaluate: false };
+    const common = { rounds: 1, minClients: 4, seed: 42, evaluate: false };
 
     assert.equal(
       (await api(hub, 'POST', '/v1/federated/tasks', taskBody(model, { ...common, id: 'plain' }))).status,
@@ -56,7 +82,7 @@ describe('secure aggregation in a real round', () => {
     const task = await finish(hub, 'secure');
     assert.equal(task.status, 'done', JSON.stringify(task));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/secure/rounds')).body.rounds;
-    assert.equal(round.metrics.accepted, 3, JSON.stringify(round.metrics));
+    assert.equal(round.metrics.accepted, 4, JSON.stringify(round.metrics));
 
     const shapes = model.weights.map((w) => ({ name: w.name, shape: w.shape }));
     const weightsOf = async (id: string) =>
@@ -80,16 +106,24 @@ describe('secure aggregation in a real round', () => {
       }
     }
     assert.ok(moved > 1e-3, `the round changed the model (max change ${moved})`);
-    // Fixed point at 2^16: each summed entry of Σw·δ is off by ≤ 3 survivors / (2·65536); the
+    // Fixed point at 2^16: each summed entry of Σw·δ is off by ≤ 4 survivors / (2·65536); the
     // mean divides by Σw = examples / maxExamples (which carries the same error): twice that.
     const sumW = round.metrics.examples / 200;
-    const bound = (2 * 3) / (2 * 65536) / sumW + 1e-6;
+    const bound = (2 * 4) / (2 * 65536) / sumW + 1e-6;
     assert.ok(maxDiff <= bound, `secure and plain models differ by ${maxDiff} > ${bound}`);
 
-    // What the hub stored of each device's secure update is masked words, not its delta.
-    const chunks = await hub.store.getFlChunks('secure', 1, round.selected[0]);
-    assert.ok(chunks.length > 0);
-    const words = chunks.reduce((n, c) => n + c.bytes.byteLength, 0) / 4;
-    assert.equal(words, shapes.reduce((n, s) => n + s.shape.reduce((a, d) => a * d, 1), 0) + 1);
+    // What the hub stored of each device's secure update is masked words, not its delta: an
+    // upload (its event as chunk 0, no bytes) from the three that take artifacts, chunk
+    // events from the fourth.
+    const values = shapes.reduce((n, s) => n + s.shape.reduce((a, d) => a * d, 1), 0);
+    assert.equal(round.selected.length, 4);
+    for (const id of round.selected) {
+      const chunks = await hub.store.getFlChunks('secure', 1, id);
+      const words = chunks.reduce((n, c) => n + c.bytes.byteLength, 0) / 4;
+      assert.equal(words, values + 1);
+      const uploaded = chunks[0]?.meta.upload !== undefined;
+      assert.equal(uploaded, id !== embedded.creds.id, `${id} uploaded: ${uploaded}`);
+      if (uploaded) assert.equal(chunks[0]?.bytes.byteLength, 0);
+    }
   });
 });

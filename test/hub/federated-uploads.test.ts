@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { encodeUpdate } from '../../federated/index.js';
+import { encodeUpdate, SecAggServer } from '../../federated/index.js';
 import { withTask } from '../../hub/federated/sections.js';
 import type { Hub } from '../../hub/index.js';
 import { signFlWeights } from '../../shared/index.js';
@@ -84,16 +84,29 @@ describe('federated uploads and global-weights artifacts', () => {
     ] as const) {
       await hub.store.createFlTask(task(id, spec), weights);
       // Opened here (no device is online, so the runner cannot open it itself).
-      await hub.store.openFlRound({
+      const round = {
         taskId: id,
         round: 1,
-        status: 'open',
+        status: 'open' as const,
         selected: [a.id, c.id].sort(),
         openedAt: 1,
         deadline: Date.now() + 3_600_000,
         closedAt: null,
         metrics: {},
-      });
+      };
+      if (id !== 'secure') await hub.store.openFlRound(round);
+      else {
+        // With its protocol state (waiting for advertisements), as a secure round opens.
+        const params = new SecAggServer({ round: 1, threshold: 2, length: 400_001, maxClients: 2 }).params;
+        const flTask = { id, round: 1, shapes } as unknown as FlTask;
+        await hub.store.openSecAggRound(round, {
+          phase: 'advertise',
+          phaseAt: 1,
+          params,
+          maxExamples: 100,
+          task: flTask,
+        });
+      }
     }
     await hub.store.closeFlRound({
       taskId: 'closed',
@@ -180,11 +193,42 @@ describe('federated uploads and global-weights artifacts', () => {
     assert.deepEqual(await hub.store.getFlChunkHeads('up', 1, c.id), []);
   });
 
-  it('refuses uploads once the round took no more updates, and for secure tasks', async () => {
+  it('refuses uploads once the round took no more updates, and for unknown rounds', async () => {
     const part = { offset: 0, bytes: update.subarray(0, MiB) };
     assert.equal((await call(a, 'PATCH', flUploadPath('closed', 1), part)).code, 'FL_UPLOAD_REFUSED');
-    assert.equal((await call(a, 'PATCH', flUploadPath('secure', 1), part)).code, 'FL_UPLOAD_REFUSED');
     assert.equal((await call(a, 'PATCH', flUploadPath('none', 1), part)).code, 'HUB_NOT_FOUND');
+  });
+
+  it('takes a secure round masked input as an upload of exactly one word per value', async () => {
+    const path = flUploadPath('secure', 1);
+    // Any other size is refused: a masked input is 400 000 words plus the weight.
+    const other = await call(a, 'PATCH', path, { offset: 0, bytes: update.subarray(0, MiB) });
+    assert.equal(other.code, 'FL_UPLOAD_REFUSED');
+    const masked = randomBytes(4 * (400_000 + 1));
+    const whole = { length: masked.length, sha256: sha(masked) };
+    const first = await call(a, 'PATCH', path, { offset: 0, bytes: masked.subarray(0, MiB), ...whole });
+    assert.deepEqual([first.status, first.complete], [204, 'false']);
+    const last = await call(a, 'PATCH', path, { offset: MiB, bytes: masked.subarray(MiB), ...whole });
+    assert.deepEqual([last.status, last.offset, last.complete], [204, String(masked.length), 'true']);
+    const body = { task: 'secure', round: 1, ...whole, size: masked.length, examples: 3 };
+    const figures = { norm: 1, clipped: false, loss: 1, accuracy: 0.5 };
+    const event = (seq: number, size: number) => ({
+      seq,
+      type: FL_UPDATE_UPLOAD,
+      at: Date.now(),
+      body: { ...body, size, ...figures },
+    });
+    // An event naming another size is not filed; the right one completes the update, once.
+    await hub.federated.ingest.handle(a.id, [event(1, masked.length - 4)] as never);
+    assert.deepEqual(
+      (await hub.store.listFlPending('secure', 1)).map((p) => [p.chunks, p.total]),
+      [[2, 3]],
+    );
+    await hub.federated.ingest.handle(a.id, [event(2, masked.length), event(2, masked.length)] as never);
+    assert.deepEqual(
+      (await hub.store.listFlPending('secure', 1)).map((p) => [p.deviceId, p.chunks, p.total]),
+      [[a.id, 3, 3]],
+    );
   });
 
   it('serves a round global artifact to the devices whose task names it, written from the store', async () => {
