@@ -60,6 +60,13 @@ export function checkUnmasking(survivors: readonly string[], response: UnmaskRes
  * Late messages for a closed phase are refused (`FL_SECAGG_FAILED`), never folded in: a masked
  * input arriving after its sender was declared dropped must not be combined with the mask-key
  * shares already revealed.
+ *
+ * Masked inputs are not kept: each is added, once checked, into one running sum over
+ * Z/2^32 (addition there is associative and commutative, so the unmasking in
+ * {@link SecAggServer.finish} is the same as over the inputs summed at the end), and only the
+ * ids of the clients in that sum are kept. The server holds one input-sized sum however many
+ * clients mask ({@link SecAggServer.maskedBytesHeld}); the caller may reuse or drop an input
+ * once it was received.
  */
 export class SecAggServer {
   readonly params: SecAggParams;
@@ -67,9 +74,13 @@ export class SecAggServer {
   #roster: Roster | null = null;
   readonly #shares = new Map<string, EncryptedShares[]>();
   #u2: string[] | null = null;
-  readonly #inputs = new Map<string, Uint32Array>();
+  /** Σ of the masked inputs received (Z/2^32), allocated with the first one. */
+  #sum: Uint32Array | null = null;
+  /** The clients whose masked input is in {@link #sum}. */
+  readonly #masked = new Set<string>();
   #u3: string[] | null = null;
   readonly #responses = new Map<string, UnmaskResponse>();
+  #result: SecAggResult | null = null;
 
   constructor(params: z.input<typeof SecAggParamsSchema>) {
     this.params = parseSecAggParams(params);
@@ -123,16 +134,28 @@ export class SecAggServer {
     const u2 = this.#u2;
     if (!u2 || this.#u3) throw fail(`masked input from ${clientId} outside the masking phase`);
     if (!u2.includes(clientId)) throw fail(`${clientId} did not share keys this round`);
-    if (this.#inputs.has(clientId)) throw fail(`${clientId} sent its masked input twice`);
+    if (this.#masked.has(clientId)) throw fail(`${clientId} sent its masked input twice`);
     if (masked.length !== this.params.length)
       throw fail(`${clientId}: ${masked.length} words, expected ${this.params.length}`);
-    this.#inputs.set(clientId, masked);
+    // Every check passed: added exactly once, and not kept.
+    this.#sum ??= new Uint32Array(this.params.length);
+    ringAdd(this.#sum, masked, 1);
+    this.#masked.add(clientId);
+  }
+
+  /**
+   * Bytes of masked data the server holds: the running sum (4 bytes per word) from the first
+   * masked input until {@link SecAggServer.finish}, else 0 — the same for one client as for a
+   * thousand.
+   */
+  get maskedBytesHeld(): number {
+    return this.#sum?.byteLength ?? 0;
   }
 
   /** Closes masking: the survivors (U3, sorted) to send to every survivor. Needs ≥ t. */
   survivors(): string[] {
     if (!this.#u3) {
-      const u3 = [...this.#inputs.keys()].sort();
+      const u3 = [...this.#masked].sort();
       if (u3.length < this.params.threshold)
         throw fail(`${u3.length} masked inputs arrived; the threshold is ${this.params.threshold}`);
       this.#u3 = u3;
@@ -151,9 +174,12 @@ export class SecAggServer {
   /**
    * The sum of the survivors' inputs: Σ y_i − Σ PRG(b_i) ± the dropped clients' pairwise
    * masks, rebuilt from t shares each. Throws `FL_SECAGG_FAILED` when fewer than t survivors
-   * answered unmasking.
+   * answered unmasking. Every mask seed is rebuilt before the running sum is touched, so a
+   * refusal leaves it as it was; the masks are then removed from it in place (one PRG
+   * expansion at a time) and the result is kept: a second call returns it again.
    */
   finish(): SecAggResult {
+    if (this.#result) return this.#result;
     const u2 = this.submitted();
     const u3 = this.survivors();
     if (this.#responses.size < this.params.threshold) {
@@ -172,9 +198,8 @@ export class SecAggServer {
       return combine(shares.slice(0, this.params.threshold));
     };
     const { round, length } = this.params;
-    const sum = new Uint32Array(length);
-    for (const id of u3) ringAdd(sum, this.#inputs.get(id) as Uint32Array, 1);
-    for (const id of u3) ringAdd(sum, prgWords(deriveKey(collect(id, 'b'), round, 'self-mask'), length), -1);
+    const masks: { seed: Uint8Array; sign: 1 | -1 }[] = [];
+    for (const id of u3) masks.push({ seed: deriveKey(collect(id, 'b'), round, 'self-mask'), sign: -1 });
     const roster = new Map((this.#roster ?? []).map((r) => [r.clientId, r]));
     const dropped = u2.filter((id) => !u3.includes(id));
     for (const d of dropped) {
@@ -187,9 +212,14 @@ export class SecAggServer {
           'pair-mask',
         );
         // Survivor j added +PRG(s_jd) when j < d and −PRG(s_jd) when j > d: take it back out.
-        ringAdd(sum, prgWords(seed, length), j < d ? -1 : 1);
+        masks.push({ seed, sign: j < d ? -1 : 1 });
       }
     }
-    return { sum: decodeFixed(sum, this.params.scale), survivors: [...u3], dropped };
+    // u3 has at least t ≥ 1 members, each of whose inputs allocated or fed the sum.
+    const sum = this.#sum as Uint32Array;
+    for (const m of masks) ringAdd(sum, prgWords(m.seed, length), m.sign);
+    this.#result = { sum: decodeFixed(sum, this.params.scale), survivors: [...u3], dropped };
+    this.#sum = null;
+    return this.#result;
   }
 }

@@ -110,7 +110,14 @@ const keyOf = (taskId: string, round: number) => `${taskId}/${round}`;
  *   compare-and-set on the phase and the last message number the driver read, then published
  *   to the devices; a driver that lost the race rebuilds from the store;
  * - **masked inputs** are the round's updates, filed like any update (uploaded parts or chunk
- *   events);
+ *   events); the driver adds each complete one to its copy's running sum and drops it
+ *   (`takeMaskedInput`), so its memory is one model-sized sum, not one input per device. The
+ *   sum is not stored: a copy rebuilt from the store starts from zero and adds the stored
+ *   inputs again, each once (the U3 fixed, or those complete in the masking phase). Storing it
+ *   would mean rewriting a model-sized row with every input, in one transaction with the set
+ *   of ids it holds, and two replicas racing on it; rebuilt, a sum is only ever one process's
+ *   copy, whose server refuses a device already in it, and the stored chunks never change
+ *   once complete (`ON CONFLICT DO NOTHING`);
  * - a driver without the round in memory (restarted, or new) rebuilds it from the store —
  *   advertisements, roster, shares, U2, the survivors' masked inputs, U3, unmasking answers —
  *   and publishes the current phase again to the devices still in it (unchanged documents are
@@ -224,6 +231,7 @@ export class SecureRounds {
       advertised: sa.advertised.size,
       shared: sa.shared.size,
       masked: sa.masked.size,
+      maskedBytesHeld: sa.server.maskedBytesHeld,
       unmasked: sa.unmasked.size,
     });
     await this.#publish(sa, sa.devicesOfPhase(round.selected));
@@ -278,6 +286,7 @@ export class SecureRounds {
     replay('shares');
     if (state.submitted !== null) same('U2', () => sa.server.submitted(), state.submitted);
     if (state.survivors !== null) {
+      // The survivors' inputs, summed again from the store one at a time.
       for (const id of state.survivors) await takeMaskedInput(store, sa, id);
       same('U3', () => sa.server.survivors(), state.survivors);
     }

@@ -78,6 +78,7 @@ export class SecAggRound {
   /** Devices heard from in each step. */
   readonly advertised = new Set<string>();
   readonly shared = new Set<string>();
+  /** The devices whose masked input is in the server's running sum. */
   readonly masked = new Set<string>();
   readonly unmasked = new Set<string>();
   /** Examples each masked input stands for (its chunks' metadata). */
@@ -154,19 +155,27 @@ export class SecAggRound {
   }
 }
 
-/** Fixed-point inputs: the masked words a device sent as its update bytes. */
+/**
+ * Fixed-point inputs: the masked words a device sent as its update bytes (a view of them when
+ * they are word-aligned, else a copy).
+ */
 export function maskedWords(bytes: Uint8Array): Uint32Array {
   if (bytes.byteLength % 4 !== 0)
     throw new Error(`masked input of ${bytes.byteLength} bytes is not whole words`);
+  if (bytes.byteOffset % 4 === 0)
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   const words = new Uint32Array(bytes.byteLength / 4);
   new Uint8Array(words.buffer).set(bytes);
   return words;
 }
 
 /**
- * Feeds a device's masked input to the round's server: its complete update, as chunk events
- * (embedded rounds) or as an upload (chunk 0 its `fl.update.upload` event, the parts 1..n),
- * reassembled and checked against the SHA-256 the device declared.
+ * Adds a device's masked input to the round's running sum: its complete update, as chunk
+ * events (embedded rounds) or as an upload (chunk 0 its `fl.update.upload` event, the parts
+ * 1..n), reassembled and checked against the SHA-256 the device declared. The input is read
+ * from the store, added (the server refuses a device already in the sum) and dropped: the
+ * round holds one model-sized sum, and only one input is in memory at a time while it is
+ * added. The stored chunks stay, so a rebuilt round sums them again from zero.
  */
 export async function takeMaskedInput(
   store: FederatedStore,

@@ -61,6 +61,7 @@ export async function stepSecure(
     }
     const u2 = protocol(() => sa.server.submitted());
     if (sa.phase === 'mask') {
+      // One at a time: each complete input is read, added to the running sum and dropped.
       for (const p of await deps.store.listFlPending(round.taskId, round.round)) {
         if (p.chunks < p.total || sa.masked.has(p.deviceId) || !u2.includes(p.deviceId)) continue;
         await takeMaskedInput(deps.store, sa, p.deviceId);
@@ -118,6 +119,9 @@ async function advance(
   sa.phase = phase;
   sa.phaseAt = now;
   await deps.desired.update(devices, (current, id) => withTask(current, sa.taskFor(id)));
-  logPhase(deps.log, round.taskId, round.round, phase, { devices: devices.length });
+  logPhase(deps.log, round.taskId, round.round, phase, {
+    devices: devices.length,
+    maskedBytesHeld: sa.server.maskedBytesHeld,
+  });
   return { kind: 'wait' };
 }
