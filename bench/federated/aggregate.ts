@@ -4,7 +4,7 @@ import { createStrategy, type ModelWeights, mulberry32 } from '../../federated/i
 import { timed } from '../lib/measure.js';
 
 /** Peak of RSS and of heap + ArrayBuffers while `fn` runs (sampled by `sample()` calls inside it). */
-class PeakMemory {
+export class PeakMemory {
   rss = 0;
   buffers = 0;
   sample(): void {
@@ -34,7 +34,8 @@ export interface AggregateFigures {
 }
 
 setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+/** A full garbage collection, so that a run's memory growth starts from what is live. */
+export const gc = runInNewContext('gc') as () => void;
 
 /**
  * FedAvg's streaming aggregation (validation: shape, finiteness, norm; then a weighted

@@ -5,6 +5,7 @@ import { measureAggregate } from './aggregate.js';
 import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
 import { mcmahanCnnSection } from './mcmahan-cnn.js';
+import { measureSecAggMemory } from './secagg-memory.js';
 import { measureTransport } from './transport.js';
 
 const mb = (x: number) => `${x.toFixed(0)} MB`;
@@ -20,7 +21,14 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  * The parts `--part=NAME` can pick. Without `--part` every part but `mcmahan-cnn` runs: the
  * paper's CNN takes days at full size, so it runs only when asked for.
  */
-export const FEDERATED_PARTS = ['aggregation', 'transport', 'compression', 'mcmahan', 'mcmahan-cnn'] as const;
+export const FEDERATED_PARTS = [
+  'aggregation',
+  'secagg',
+  'transport',
+  'compression',
+  'mcmahan',
+  'mcmahan-cnn',
+] as const;
 type Part = (typeof FEDERATED_PARTS)[number];
 
 function positive(params: Readonly<Record<string, string>>, name: string, fallback: number): number {
@@ -80,6 +88,34 @@ async function aggregationSection(
       ],
     ),
     `max |fedavg − loop| = ${agg.maxDiff.toExponential(2)}; the update pool (4 × ${modelMb.toFixed(0)} MB) is allocated before both runs.`,
+  ];
+}
+
+async function secaggSection(
+  quick: boolean,
+  params: Readonly<Record<string, string>>,
+  progress: (l: string) => void,
+) {
+  const r = await measureSecAggMemory(
+    positive(params, 'params', quick ? 250_000 : 1_000_000),
+    positive(params, 'updates', quick ? 10 : 50),
+    progress,
+  );
+  const row = (name: string, x: typeof r.kept) => [
+    name,
+    `${(x.ms / 1000).toFixed(2)} s`,
+    `${(x.heldBytes / 1e6).toFixed(1)} MB`,
+    mb(x.rssMb),
+    mb(x.liveMb),
+    mb(x.keptMb),
+  ];
+  return [
+    `Secure round, hub side: ${r.devices} masked inputs of ${r.params.toLocaleString('en-US')} parameters (${(r.inputBytes / 1e6).toFixed(1)} MB each) taken from a SQLite store:`,
+    table(
+      ['method', 'time', 'masked data held', 'peak RSS +', 'peak heap+buffers +', 'live after GC +'],
+      [row('every input kept until the sum', r.kept), row('running sum (takeMaskedInput)', r.running)],
+    ),
+    `The running sum holds one input's size however many devices mask. Sampled after each input: the peak (with garbage not yet collected), then the largest growth live after a full GC (the times include those GCs).`,
   ];
 }
 
@@ -172,9 +208,10 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 }
 
 /**
- * `npm run bench -- federated [--quick] [--part=aggregation,transport,compression,mcmahan,mcmahan-cnn]`:
+ * `npm run bench -- federated [--quick] [--part=aggregation,secagg,transport,compression,mcmahan,mcmahan-cnn]`:
  * FedAvg's streaming aggregation against a tight Float32Array loop (ratio, peak memory;
- * `--params=N` and `--updates=N` resize it), the global model's download and the update's
+ * `--params=N` and `--updates=N` resize it), a secure round's hub memory taking `--updates`
+ * masked inputs of `--params` parameters (running sum against every input kept), the global model's download and the update's
  * upload as artifacts (`--params=N`), and McMahan et al. 2017's FedAvg-vs-FedSGD rounds to a target
  * accuracy on real MNIST, scaled down to minutes; between them, bytes per round against
  * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
@@ -186,6 +223,7 @@ export const federatedBenchmark: Benchmark = {
     const parts = partsOf(params);
     const sections: string[][] = [];
     if (parts.includes('aggregation')) sections.push(await aggregationSection(quick, params, progress));
+    if (parts.includes('secagg')) sections.push(await secaggSection(quick, params, progress));
     if (parts.includes('transport')) sections.push(await transportSection(quick, params, progress));
     if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
     if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));

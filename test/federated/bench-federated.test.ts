@@ -23,6 +23,15 @@ it('--part=aggregation prints only the aggregation table, the same mean as the b
   assert.doesNotMatch(stdout, /McMahan/);
 });
 
+it('--part=secagg takes masked inputs from a store into one running sum, against every input kept', async () => {
+  const { stdout } = await bench('--quick', '--part=secagg', '--params=49999', '--updates=4');
+  assert.match(stdout, /Secure round, hub side: 4 masked inputs of 49,999 parameters \(0\.2 MB each\)/);
+  // One input's 200 000 bytes held by the running sum; the four inputs' 800 000 when kept.
+  assert.match(stdout, /^every input kept until the sum +\d+\.\d\d s +0\.8 MB /m);
+  assert.match(stdout, /^running sum \(takeMaskedInput\) +\d+\.\d\d s +0\.2 MB /m);
+  assert.doesNotMatch(stdout, /Aggregation|McMahan/);
+});
+
 it('--part=transport downloads the global artifact, uploads an update and resumes a cut upload', async () => {
   const { stdout } = await bench('--quick', '--part=transport', '--params=600000');
   assert.match(stdout, /a global model and an update of 600,000 float32 parameters \(2\.4 MB each\)/);
