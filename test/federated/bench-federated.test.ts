@@ -73,7 +73,7 @@ it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
 it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
     bench('--quick', '--part=aggregation,nope'),
-    /unknown --part "nope"; parts: aggregation, transport, compression, mcmahan, mcmahan-cnn/,
+    /unknown --part "nope"; parts: aggregation, secagg, transport, compression, mcmahan, mcmahan-cnn/,
   );
   await assert.rejects(
     bench('--quick', '--part=aggregation', '--updates=0'),
