@@ -215,7 +215,7 @@ export class SecAggServer {
         masks.push({ seed, sign: j < d ? -1 : 1 });
       }
     }
-    // u3 has at least t ≥ 1 members, each of whose inputs allocated or fed the sum.
+    // u3 has at least t ≥ 2 members, so a masked input allocated the sum.
     const sum = this.#sum as Uint32Array;
     for (const m of masks) ringAdd(sum, prgWords(m.seed, length), m.sign);
     this.#result = { sum: decodeFixed(sum, this.params.scale), survivors: [...u3], dropped };
