@@ -29,7 +29,7 @@ export interface FlRetentionStore {
    * - every chunk of an update of a round below `incompleteBefore` that is not complete
    *   (an async version past `maxStaleness`: no part of it is taken any more);
    *
-   * never a chunk of a round that is still open. Oldest rounds first. Safe to run on two
+   * never a chunk of a round that is still open in a running task. Oldest rounds first. Safe to run on two
    * replicas at once (a row deleted by the other is simply not counted; PostgreSQL
    * serialises the batches with an advisory lock).
    */
@@ -39,7 +39,7 @@ export interface FlRetentionStore {
   ): Promise<FlPruned>;
   /**
    * Deletes at most `limit` global weights of `taskId`: those of rounds below `before`,
-   * except the rounds in `keep` and any round that is still open. Oldest first; idempotent
+   * except the rounds in `keep` and any round still open in a running task. Oldest first; idempotent
    * like {@link pruneFlChunks}.
    */
   pruneFlWeights(

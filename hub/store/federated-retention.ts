@@ -10,6 +10,13 @@ const MAX_ROUND = 2_147_483_647;
 
 const roundParam = (n: number): number => Math.max(0, Math.min(MAX_ROUND, Math.floor(n)));
 
+/**
+ * A subquery: the round of row `alias` is open in a running task (one `?`: `ROUND_OPEN`).
+ * The round a stopped task left open is not protected: nothing of it is needed any more.
+ */
+const OPEN_ROUND = (alias: string) => `SELECT 1 FROM fl_rounds r JOIN fl_tasks t ON t.id = r.task_id
+  WHERE r.task_id = ${alias}.task_id AND r.round = ${alias}.round AND r.status = ? AND t.status = 'running'`;
+
 /** Runs one bounded `DELETE … RETURNING size` under the prune lock; the rows and bytes it deleted. */
 function deleteBatch(db: Sql, sql: string, params: readonly SqlValue[]): Promise<FlPruned> {
   return db.tx(async (q) => {
@@ -42,8 +49,7 @@ export function flRetentionArea(db: Sql): FlRetentionStore {
         `DELETE FROM fl_chunks WHERE (task_id, round, device_id, idx) IN (
            SELECT c.task_id, c.round, c.device_id, c.idx FROM fl_chunks c
            WHERE c.task_id = ?
-             AND NOT EXISTS (SELECT 1 FROM fl_rounds r
-                             WHERE r.task_id = c.task_id AND r.round = c.round AND r.status = ?)
+             AND NOT EXISTS (${OPEN_ROUND('c')})
              AND (c.round < ?
                   OR EXISTS (SELECT 1 FROM fl_updates u
                              WHERE u.task_id = c.task_id AND u.round = c.round AND u.device_id = c.device_id)
@@ -63,8 +69,7 @@ export function flRetentionArea(db: Sql): FlRetentionStore {
            SELECT w.task_id, w.round FROM fl_weights w
            WHERE w.task_id = ? AND w.round < ?
              ${kept.length > 0 ? `AND w.round NOT IN (${kept.map(() => '?').join(', ')})` : ''}
-             AND NOT EXISTS (SELECT 1 FROM fl_rounds r
-                             WHERE r.task_id = w.task_id AND r.round = w.round AND r.status = ?)
+             AND NOT EXISTS (${OPEN_ROUND('w')})
            ORDER BY w.round
            LIMIT ?)
          RETURNING LENGTH(weights) AS size`,

@@ -203,6 +203,20 @@ contract('HubStore contract: federated retention', (ctx) => {
     assert.deepEqual((await store.flStorage('other')).weights, { rows: 1, bytes: 7 });
   });
 
+  test('a round a stopped task left open is not protected', async () => {
+    await store.createFlTask(task('st'), new Uint8Array(100));
+    await round(store, 'st', 1, [], true);
+    await store.putFlChunk(chunk('st', 1, 'a', 0, 2, 10));
+    const ended = { deadBefore: 99, incompleteBefore: 99, limit: 10 };
+    assert.deepEqual(await store.pruneFlChunks('st', ended), { rows: 0, bytes: 0 }, 'open while running');
+    await store.updateFlTask('st', { status: 'stopped' });
+    assert.deepEqual(await store.pruneFlChunks('st', ended), { rows: 1, bytes: 10 });
+    assert.deepEqual(await store.pruneFlWeights('st', { before: 99, keep: [], limit: 10 }), {
+      rows: 1,
+      bytes: 100,
+    });
+  });
+
   let second: HubStore | undefined;
   after(async () => {
     await second?.close();
