@@ -19,6 +19,8 @@ export interface RoundEndDeps {
   unpublish(taskId: string): Promise<void>;
   /** Looks at the running tasks again (the next round may open now). */
   kick(): void;
+  /** A round of the task was closed or failed here (retention prunes what it no longer needs). */
+  ended?(taskId: string): void;
 }
 
 /** The weight names and shapes of a task, in order. */
@@ -129,6 +131,7 @@ export async function finishRound(
     { task: task.id, round: round.round, accepted: agg.accepted, rejected: agg.rejected, hubEval },
     'federated round closed',
   );
+  d.ended?.(task.id);
   if (last) await d.unpublish(task.id);
   d.kick();
 }
@@ -172,6 +175,7 @@ export async function failRound(
     return;
   }
   log.warn({ task: task.id, round: round.round, reason, inARow }, 'federated round failed');
+  d.ended?.(task.id);
   if (end) await d.unpublish(task.id);
   else if (spec.mode === 'sync') d.kick();
 }

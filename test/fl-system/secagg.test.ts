@@ -37,6 +37,9 @@ describe('secure aggregation in a real round', () => {
         [7, 8, 9],
       ],
       cleanups,
+      undefined,
+      // The masked inputs are read after the round: the hub keeps update bytes.
+      { federated: { retention: { keepUpdateBytes: true } } },
     );
     await waitFor(
       async () => (await hub.store.listDevices()).filter((d) => d.online).length === 3,
