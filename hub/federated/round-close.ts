@@ -131,8 +131,8 @@ export async function finishRound(
     { task: task.id, round: round.round, accepted: agg.accepted, rejected: agg.rejected, hubEval },
     'federated round closed',
   );
-  d.ended?.(task.id);
   if (last) await d.unpublish(task.id);
+  d.ended?.(task.id);
   d.kick();
 }
 
@@ -175,9 +175,9 @@ export async function failRound(
     return;
   }
   log.warn({ task: task.id, round: round.round, reason, inARow }, 'federated round failed');
-  d.ended?.(task.id);
   if (end) await d.unpublish(task.id);
-  else if (spec.mode === 'sync') d.kick();
+  d.ended?.(task.id);
+  if (!end && spec.mode === 'sync') d.kick();
 }
 
 /** Hub-side evaluation; a failure is logged and leaves the round without one (null). */
