@@ -8,6 +8,7 @@ import {
 } from '../shared/index.js';
 import { BrokerConfigSchema } from './bus/mqtt-config.js';
 import { DriftConfigSchema } from './drift/config.js';
+import { FederatedConfigSchema } from './federated/config.js';
 import { RegistryConfigSchema } from './registry/config.js';
 import { RolloutsConfigSchema } from './rollouts/config.js';
 import { LimitsConfigSchema } from './security/config.js';
@@ -80,6 +81,8 @@ export const HubConfigSchema = z.strictObject({
   registry: RegistryConfigSchema,
   /** Rollout driver: `tickMs`. */
   rollouts: RolloutsConfigSchema,
+  /** Federated learning: what the store keeps of finished rounds (`retention`). */
+  federated: FederatedConfigSchema,
   /**
    * Models served by `POST /v1/infer/NAME` (hybrid routing): these, plus
    * every `{dataDir}/models/NAME.onnx`.

@@ -312,6 +312,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       desired: delivery.desired,
       registry: delivery.registry,
       maxArtifactBytes: cfg.registry.maxArtifactBytes,
+      retention: cfg.federated.retention,
       log: log('federated'),
       now: Date.now,
       // Every replica files learning events (idempotent in the store); only

@@ -19,6 +19,8 @@ export interface RoundEndDeps {
   unpublish(taskId: string): Promise<void>;
   /** Looks at the running tasks again (the next round may open now). */
   kick(): void;
+  /** A round of the task was closed or failed here (retention prunes what it no longer needs). */
+  ended?(taskId: string): void;
 }
 
 /** The weight names and shapes of a task, in order. */
@@ -130,6 +132,7 @@ export async function finishRound(
     'federated round closed',
   );
   if (last) await d.unpublish(task.id);
+  d.ended?.(task.id);
   d.kick();
 }
 
@@ -173,7 +176,8 @@ export async function failRound(
   }
   log.warn({ task: task.id, round: round.round, reason, inARow }, 'federated round failed');
   if (end) await d.unpublish(task.id);
-  else if (spec.mode === 'sync') d.kick();
+  d.ended?.(task.id);
+  if (!end && spec.mode === 'sync') d.kick();
 }
 
 /** Hub-side evaluation; a failure is logged and leaves the round without one (null). */

@@ -8,6 +8,7 @@ import type { RoundAggregate } from './aggregate-round.js';
 import type { ClosedLoopHook } from './closed-loop-run.js';
 import type { HubEvaluator } from './hub-eval.js';
 import type { EmbeddedModel } from './registry-model.js';
+import type { FlRetention } from './retention.js';
 import {
   closeRound,
   failRound,
@@ -40,6 +41,8 @@ export interface FlRoundRunnerDeps {
   closedLoop?: ClosedLoopHook;
   /** Global weights as artifacts (with the registry); absent: every task embeds its weights. */
   weights?: FlWeightsArtifacts;
+  /** Retention of old rounds' bytes: asked for a pass whenever a round ends or a task stops. */
+  retention?: FlRetention;
   /** Reads a registered version as a starting model (tasks that embed none). */
   loadModel?: (name: string, version: string) => Promise<EmbeddedModel>;
   /**
@@ -97,6 +100,7 @@ export class FlRoundRunner {
       closedLoop: deps.closedLoop,
       unpublish: (taskId) => this.#unpublish(taskId),
       kick: () => this.kick(),
+      ended: (taskId) => deps.retention?.request(taskId),
     };
   }
 
@@ -177,6 +181,7 @@ export class FlRoundRunner {
     if (task.status === 'running') {
       await this.#d.store.updateFlTask(id, { status: 'stopped', reason: 'stopped by the operator' });
       await this.#unpublish(id);
+      this.#d.retention?.request(id);
     }
     return (await this.#d.store.getFlTask(id)) as FlTaskRecord;
   }

@@ -5,9 +5,11 @@ import type { Registry } from '../registry/registry.js';
 import type { HubStore } from '../store/types.js';
 import { createClosedLoop } from './closed-loop.js';
 import type { ClosedLoopHook } from './closed-loop-run.js';
+import { FederatedConfigSchema, type FlRetentionConfig } from './config.js';
 import { createMnistEvaluator, type HubEvaluator } from './hub-eval.js';
 import { FlIngest } from './ingest.js';
 import { loadRegisteredModel } from './registry-model.js';
+import { FlRetention } from './retention.js';
 import { FlRoundRunner } from './round-runner.js';
 import { FlUploads } from './uploads.js';
 import { FlWeightsArtifacts } from './weights-artifacts.js';
@@ -20,6 +22,8 @@ export interface HubFederated {
   uploads: FlUploads;
   /** Rounds' global weights as artifacts (with a registry; else every task embeds them). */
   weights?: FlWeightsArtifacts;
+  /** Deletes what old rounds no longer need from the store (`federated.retention`). */
+  retention: FlRetention;
   /** Lets the closed loop start rollouts (the rollouts module starts after this part). */
   useRollouts(start: (request: RolloutRequest) => Promise<{ id: string }>): void;
   close(): Promise<void>;
@@ -43,13 +47,16 @@ export interface FederatedSetupOptions {
   maxArtifactBytes?: number;
   /** Whether this replica drives the rounds now (the `federated` lease; default always). */
   shouldDrive?: () => Promise<boolean>;
+  /** What the store keeps of finished rounds (default: the config schema's). */
+  retention?: FlRetentionConfig;
 }
 
 /**
  * Builds and starts the federated part. The runner resumes every running task from the store;
  * whenever this hub starts driving rounds (at start, or on taking the `federated` lease over
  * from a dead replica) it first re-files the learning events of open rounds
- * that a crash may have stored without filing (idempotent).
+ * that a crash may have stored without filing (idempotent), then asks for a retention pass
+ * over every task (hub/federated/retention.ts).
  */
 export async function setupFederated(options: FederatedSetupOptions): Promise<HubFederated> {
   let startRollout: ((request: RolloutRequest) => Promise<{ id: string }>) | undefined;
@@ -75,6 +82,11 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
           signingKey: () => registry.signingKey.keys,
           maxBytes: options.maxArtifactBytes ?? 1024 * 1024 * 1024,
         });
+  const retention = new FlRetention({
+    store: options.store,
+    log: options.log,
+    config: options.retention ?? FederatedConfigSchema.parse({}).retention,
+  });
   const runner = new FlRoundRunner({
     store: options.store,
     desired: options.desired,
@@ -90,11 +102,14 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
         }
       : {}),
     ...(closedLoop ? { closedLoop } : {}),
+    retention,
     ...(options.shouldDrive ? { shouldDrive: options.shouldDrive } : {}),
     onDrive: async () => {
       const refiled = await refileOpenRounds(options.store, ingest);
       if (refiled > 0)
         options.log.info({ refiled }, 'took over the federated rounds; learning events re-filed');
+      // What earlier rounds (or a hub that kept everything) left in the store.
+      retention.request();
     },
   });
   const ingest = new FlIngest({
@@ -116,10 +131,14 @@ export async function setupFederated(options: FederatedSetupOptions): Promise<Hu
     runner,
     uploads,
     ...(weights ? { weights } : {}),
+    retention,
     useRollouts: (start) => {
       startRollout = start;
     },
-    close: () => runner.close(),
+    close: async () => {
+      await runner.close();
+      await retention.close();
+    },
   };
 }
 

@@ -4,6 +4,7 @@ import { desiredArea } from './desired.js';
 import { deviceArea } from './devices.js';
 import { eventArea } from './events.js';
 import { federatedArea } from './federated.js';
+import { flRetentionArea } from './federated-retention.js';
 import { rateBucketArea } from './rate-buckets.js';
 import { registryArea } from './registry.js';
 import { rescoreArea } from './rescores.js';
@@ -31,6 +32,7 @@ export function assembleHubStore(db: SqlDatabase): HubStore {
     ...brokerCredentialArea(db),
     ...rolloutArea(db),
     ...federatedArea(db),
+    ...flRetentionArea(db),
     ...telemetryArea(db),
     ...secAggArea(db),
     ...rateBucketArea(db),

@@ -9,6 +9,7 @@ import type {
 import type { AgentBundleStore } from './agent-bundle-types.js';
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
 import type { DeviceLifecycleStore } from './device-lifecycle-types.js';
+import type { FlRetentionStore } from './federated-retention-types.js';
 import type { FederatedStore } from './federated-types.js';
 import type { RateBucketStore } from './rate-bucket-types.js';
 import type { RegistryStore } from './registry-types.js';
@@ -131,6 +132,7 @@ export interface HubStore
     BrokerCredentialStore,
     DeviceLifecycleStore,
     FederatedStore,
+    FlRetentionStore,
     RolloutStore,
     TelemetryStore,
     SecAggStore,

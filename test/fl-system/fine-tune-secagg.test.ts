@@ -24,6 +24,9 @@ describe('secure aggregation of a fine-tuning task', () => {
         [5, 6, 7, 8, 9],
       ],
       cleanups,
+      undefined,
+      // The masked inputs are read after the round: the hub keeps update bytes.
+      { federated: { retention: { keepUpdateBytes: true } } },
     );
     await waitFor(
       async () => (await hub.store.listDevices()).filter((d) => d.online).length === 2,

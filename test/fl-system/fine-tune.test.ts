@@ -70,7 +70,8 @@ describe('fine-tuning a pretrained CNN head on devices, registered and rolled ou
   it('trains only the head, registers ONNX fp32/int8 after parity, and the devices run it', async (t) => {
     const dir = tempDir('outpost-fl-hub-');
     cleanups.push(() => dir.remove());
-    const hub: Hub = await startHub(dir.path);
+    // The updates are read after the task: the hub keeps update bytes.
+    const hub: Hub = await startHub(dir.path, { federated: { retention: { keepUpdateBytes: true } } });
     cleanups.push(() => hub.close());
     const registry = hub.delivery.registry;
     const files = layersModelFiles(base.modelTopology, base.weights);

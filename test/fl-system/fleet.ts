@@ -4,7 +4,7 @@
  */
 import { type Agent, type AgentConfigInput, createAgent } from '../../agent/index.js';
 import { buildMnistMlp, encodeUpdate, type LayersModel } from '../../federated/index.js';
-import type { Hub } from '../../hub/index.js';
+import type { Hub, HubConfigInput } from '../../hub/index.js';
 import {
   DIGIT_PIXELS,
   type DigitSet,
@@ -117,10 +117,11 @@ export async function startFlHub(
   slices: number[][],
   cleanups: { push(step: () => unknown): unknown },
   perClass?: number,
+  config: Partial<HubConfigInput> = {},
 ): Promise<{ hub: Hub; fleet: FleetDevice[] }> {
   const dir = tempDir('outpost-fl-hub-');
   cleanups.push(() => dir.remove());
-  const hub = await startHub(dir.path);
+  const hub = await startHub(dir.path, config);
   cleanups.push(() => hub.close());
   const fleet = await startFleet(hub, slices, cleanups, perClass);
   return { hub, fleet };

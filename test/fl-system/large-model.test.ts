@@ -39,7 +39,11 @@ describe('a 20 MB model: weights as artifacts, an upload cut and an agent restar
     const dir = tempDir('outpost-fl-big-hub-');
     cleanups.push(() => dir.remove());
     // The task body embeds the starting weights as base64 (27 MB of JSON).
-    const hub: Hub = await startHub(dir.path, { http: { bodyLimitBytes: 64 * 1024 * 1024 } });
+    // The uploaded parts are counted after the round: the hub keeps update bytes.
+    const hub: Hub = await startHub(dir.path, {
+      http: { bodyLimitBytes: 64 * 1024 * 1024 },
+      federated: { retention: { keepUpdateBytes: true } },
+    });
     cleanups.push(() => hub.close());
     const devices: Device[] = [];
     for (const i of [0, 1]) {

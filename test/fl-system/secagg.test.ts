@@ -49,6 +49,9 @@ describe('secure aggregation in a real round', () => {
         [7, 8, 9],
       ],
       cleanups,
+      undefined,
+      // The masked inputs are read after the round: the hub keeps update bytes.
+      { federated: { retention: { keepUpdateBytes: true } } },
     );
     const dir = tempDir('outpost-fl-embedded-');
     cleanups.push(() => dir.remove());

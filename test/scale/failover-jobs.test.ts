@@ -49,7 +49,8 @@ describe('jobs fail over between two hub replicas', {
             authDir: authDir.path,
           },
         },
-        { OUTPOST_HUB_ROLLOUTS__TICK_MS: '100' },
+        // The round's chunks are read after it closed: the replicas keep update bytes.
+        { OUTPOST_HUB_ROLLOUTS__TICK_MS: '100', OUTPOST_HUB_FEDERATED__RETENTION__KEEP_UPDATE_BYTES: 'true' },
       ),
     );
     replicas.push(replica);
