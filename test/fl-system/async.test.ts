@@ -4,7 +4,7 @@ import type { FlTask } from '../../shared/messages/federated.js';
 import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, sendBatch } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody, taskEnded } from './fleet.js';
 import {
   latestTask,
   type ProtocolClient,
@@ -69,14 +69,7 @@ describe('asynchronous buffered rounds', () => {
     await waitFor(() => (latestTask(laggard)?.round ?? 0) > first.round, 'version 2 at the laggard');
     await sendUpdate(laggard, first);
 
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/fedbuff')).body;
-        return t.status !== 'running' && t;
-      },
-      'three versions',
-      50_000,
-    );
+    const task = await taskEnded(hub, 'fedbuff', 'three versions', 50_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const rounds = (await api(hub, 'GET', '/v1/federated/tasks/fedbuff/rounds')).body.rounds;
     assert.equal(rounds.length, 3);

@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody, taskEnded } from './fleet.js';
 
 // Hub-side evaluation on held-out MNIST digits per round, federated
 // evaluation from the devices, central DP with its (ε, δ), and the closed loop: a better
@@ -43,14 +43,7 @@ describe('federated evaluation and the closed loop', () => {
       closedLoop: { rollout: { stages: [100], bakeMs: 1000 }, parity: { fp32: 1e-4, int8: 0.25 } },
     });
     assert.equal((await api(hub, 'POST', '/v1/federated/tasks', body)).status, 201);
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/loop')).body;
-        return t.status !== 'running' && t;
-      },
-      'the task to finish',
-      55_000,
-    );
+    const task = await taskEnded(hub, 'loop', 'the task to finish', 55_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const rounds = (await api(hub, 'GET', '/v1/federated/tasks/loop/rounds')).body.rounds;
     assert.equal(rounds.length, 3);

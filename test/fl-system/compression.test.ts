@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { RESIDUAL_DIR } from '../../agent/federated/residual-store.js';
 import { waitFor } from '../helpers/agent.js';
 import { api } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody, taskEnded } from './fleet.js';
 
 // Compressed updates with error feedback across real agents and a real hub: each device keeps
 // what top-k left out of its update in its data dir and adds it to its next round's update.
@@ -40,14 +40,7 @@ describe('top-k compressed rounds with error feedback', () => {
       }),
     );
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const done = await waitFor(
-      async () => {
-        const t = await api(hub, 'GET', '/v1/federated/tasks/topk-ef');
-        return t.body.status !== 'running' && t.body;
-      },
-      'the task to finish',
-      50_000,
-    );
+    const done = await taskEnded(hub, 'topk-ef', 'the task to finish', 50_000);
     assert.equal(done.status, 'done', JSON.stringify(done));
     const rounds = (await api(hub, 'GET', '/v1/federated/tasks/topk-ef/rounds')).body.rounds;
     for (const r of rounds) assert.equal(r.metrics.accepted, 2, JSON.stringify(r.metrics));
@@ -84,14 +77,7 @@ describe('top-k compressed rounds with error feedback', () => {
       }),
     );
     assert.equal(plain.status, 201, JSON.stringify(plain.body));
-    const plainDone = await waitFor(
-      async () => {
-        const t = await api(hub, 'GET', '/v1/federated/tasks/topk-plain');
-        return t.body.status !== 'running' && t.body;
-      },
-      'the second task to finish',
-      50_000,
-    );
+    const plainDone = await taskEnded(hub, 'topk-plain', 'the second task to finish', 50_000);
     assert.equal(plainDone.status, 'done', JSON.stringify(plainDone));
     for (const d of fleet) {
       const status = (await (await fetch(`${d.agent?.api.url}/v1/federated`)).json()) as {

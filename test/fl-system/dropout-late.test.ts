@@ -15,6 +15,7 @@ import {
   startFleet,
   startFlHub,
   taskBody,
+  taskEnded,
 } from './fleet.js';
 
 // Dropouts tolerated, a late device coming back online (its update
@@ -78,14 +79,7 @@ describe('federated rounds with failures', () => {
     proxy.refuse(true);
     proxy.cut();
 
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/dropout')).body;
-        return t.status !== 'running' && t;
-      },
-      'the round to close without the late device',
-      40_000,
-    );
+    const task = await taskEnded(hub, 'dropout', 'the round to close without the late device', 40_000);
     assert.equal(task.status, 'done');
     let [round] = (await api(hub, 'GET', '/v1/federated/tasks/dropout/rounds')).body.rounds;
     assert.equal(round.selected.length, 3);
@@ -157,14 +151,7 @@ describe('federated rounds with failures', () => {
     proxy.setTarget(hub.mqtt.url);
     proxy.refuse(false);
 
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/restart')).body;
-        return t.status !== 'running' && t;
-      },
-      'the resumed round to close',
-      50_000,
-    );
+    const task = await taskEnded(hub, 'restart', 'the resumed round to close', 50_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/restart/rounds')).body.rounds;
     assert.equal(round.openedAt, before?.openedAt);

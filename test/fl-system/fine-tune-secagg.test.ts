@@ -5,7 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody, taskEnded } from './fleet.js';
 
 // Secure aggregation of a fine-tuning task: the devices mask only the trainable layer's
 // delta (plus the weight), the hub unmasks that sum and merges it into the full model, whose
@@ -43,14 +43,7 @@ describe('secure aggregation of a fine-tuning task', () => {
     });
     const res = await api(hub, 'POST', '/v1/federated/tasks', body);
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/secure-head')).body;
-        return t.status !== 'running' && t;
-      },
-      'the task to finish',
-      50_000,
-    );
+    const task = await taskEnded(hub, 'secure-head', 'the task to finish', 50_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/secure-head/rounds')).body.rounds;
     assert.equal(round.metrics.accepted, 2, JSON.stringify(round.metrics));

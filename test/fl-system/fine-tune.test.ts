@@ -16,7 +16,7 @@ import { DIGIT_PIXELS, loadDigits, packTfjsBundle } from '../../inference/index.
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
-import { type FleetDevice, postDigits, sliceDigits, startAgent } from './fleet.js';
+import { type FleetDevice, postDigits, sliceDigits, startAgent, taskEnded } from './fleet.js';
 
 // Fine-tuning a pretrained CNN's head across real agents and a real hub, on real MNIST digits.
 // The base (conv → BN → pool ×2, Dense 32, Dense 10) is pretrained here on digits 0-6 only, so
@@ -132,14 +132,7 @@ describe('fine-tuning a pretrained CNN head on devices, registered and rolled ou
       closedLoop: { rollout: { stages: [100], bakeMs: 1000 } },
     });
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/head')).body;
-        return t.status !== 'running' && t;
-      },
-      'the task to finish',
-      80_000,
-    );
+    const task = await taskEnded(hub, 'head', 'the task to finish', 80_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const rounds = (await api(hub, 'GET', '/v1/federated/tasks/head/rounds')).body.rounds;
     const start = rounds[0].metrics.hubEvalStart.accuracy;

@@ -13,7 +13,7 @@ import {
   TENSOR_MEDIA_TYPE,
 } from '../../inference/index.js';
 import { agentTestConfig, tempDir, testLogger, waitFor } from '../helpers/agent.js';
-import { type Credentials, enroll, startHub } from '../helpers/hub.js';
+import { api, type Credentials, enroll, startHub } from '../helpers/hub.js';
 
 /** The digits of `set` whose label is in `labels`. */
 export function sliceDigits(
@@ -139,6 +139,27 @@ export async function waitForArtifactDevices(hub: Hub, n: number): Promise<void>
     );
     return ready.length >= n;
   }, `${n} online devices that take artifacts`);
+}
+
+/**
+ * Waits until federated task `id` is no longer running (done, stopped or failed) and answers
+ * its body as `GET /v1/federated/tasks/{id}` gives it; `what` names the wait if it times out.
+ */
+export function taskEnded(
+  hub: Hub,
+  id: string,
+  what = `task ${id} to finish`,
+  timeoutMs = 60_000,
+  // biome-ignore lint/suspicious/noExplicitAny: the task's JSON body, asserted on by each test
+): Promise<any> {
+  return waitFor(
+    async () => {
+      const t = (await api(hub, 'GET', `/v1/federated/tasks/${id}`)).body;
+      return t.status !== 'running' && t;
+    },
+    what,
+    timeoutMs,
+  );
 }
 
 /** The initial model of the tests: a 784-16-10 MLP. */

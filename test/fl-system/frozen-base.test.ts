@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
 import { waitFor } from '../helpers/agent.js';
 import { api } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody, taskEnded } from './fleet.js';
 
 // Fine-tuning a model's head with its base frozen, across real agents and a real hub: the
 // task's topology marks the base `trainable: false`, devices train only the head, and the
@@ -40,14 +40,7 @@ describe('a task whose topology freezes the base layer', () => {
       taskBody({ ...model, modelTopology: topology as never }, { id: 'head-only', rounds: 1, minClients: 2 }),
     );
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const done = await waitFor(
-      async () => {
-        const t = await api(hub, 'GET', '/v1/federated/tasks/head-only');
-        return t.body.status !== 'running' && t.body;
-      },
-      'the task to finish',
-      50_000,
-    );
+    const done = await taskEnded(hub, 'head-only', 'the task to finish', 50_000);
     assert.equal(done.status, 'done', JSON.stringify(done));
     const shapes = model.weights.map((w) => ({ name: w.name, shape: w.shape }));
     const final = decodeUpdate(

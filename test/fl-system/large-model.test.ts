@@ -13,6 +13,7 @@ import {
   sliceDigits,
   startAgent,
   taskBody,
+  taskEnded,
   waitForArtifactDevices,
 } from './fleet.js';
 
@@ -124,14 +125,7 @@ describe('a 20 MB model: weights as artifacts, an upload cut and an agent restar
     a.proxy.refuse(false);
     await start(a);
 
-    const done = await waitFor(
-      async () => {
-        const t = await api(hub, 'GET', '/v1/federated/tasks/big');
-        return t.body.status !== 'running' && t.body;
-      },
-      'the task to finish',
-      90_000,
-    );
+    const done = await taskEnded(hub, 'big', 'the task to finish', 90_000);
     assert.equal(done.status, 'done', JSON.stringify(done).slice(0, 500));
     const rounds = (await api(hub, 'GET', '/v1/federated/tasks/big/rounds')).body.rounds;
     assert.equal(rounds.length, 1);

@@ -4,7 +4,7 @@ import type { ModelWeights } from '../../federated/index.js';
 import { waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, sendBatch } from '../helpers/hub.js';
-import { initialModel, startFlHub, taskBody } from './fleet.js';
+import { initialModel, startFlHub, taskBody, taskEnded } from './fleet.js';
 import {
   latestTask,
   type ProtocolClient,
@@ -81,14 +81,7 @@ describe('poisoned updates from protocol-level clients', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     await Promise.all(attackers.map((a) => attack(a, a.kind, `poison${a.kind}epoch`)));
 
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/poison')).body;
-        return t.status !== 'running' && t;
-      },
-      'the round to close',
-      50_000,
-    );
+    const task = await taskEnded(hub, 'poison', 'the round to close', 50_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/poison/rounds')).body.rounds;
     assert.equal(round.selected.length, 5);

@@ -5,7 +5,7 @@ import type { Hub } from '../../hub/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, startHub } from '../helpers/hub.js';
-import { initialModel, startFleet, taskBody, waitForArtifactDevices } from './fleet.js';
+import { initialModel, startFleet, taskBody, taskEnded, waitForArtifactDevices } from './fleet.js';
 
 // A real federated round across real agents and a real hub.
 
@@ -52,14 +52,7 @@ describe('federated rounds (sync) across three agents', () => {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     assert.equal(res.body.status, 'running');
 
-    const done = await waitFor(
-      async () => {
-        const t = await api(hub, 'GET', '/v1/federated/tasks/round-test');
-        return t.body.status !== 'running' && t.body;
-      },
-      'the task to finish',
-      50_000,
-    );
+    const done = await taskEnded(hub, 'round-test', 'the task to finish', 50_000);
     assert.equal(done.status, 'done', JSON.stringify(done));
     const rounds = (await api(hub, 'GET', '/v1/federated/tasks/round-test/rounds')).body.rounds;
     assert.equal(rounds.length, 2);

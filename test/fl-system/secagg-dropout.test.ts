@@ -7,7 +7,15 @@ import { loadDigits } from '../../inference/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
-import { type FleetDevice, initialModel, postDigits, sliceDigits, startAgent, taskBody } from './fleet.js';
+import {
+  type FleetDevice,
+  initialModel,
+  postDigits,
+  sliceDigits,
+  startAgent,
+  taskBody,
+  taskEnded,
+} from './fleet.js';
 
 // A device that drops out *during* a secure round. Four real agents, t = 2:
 // D sends its key shares, then dies before masking (it is in U2, not in U3: the hub rebuilds
@@ -137,14 +145,7 @@ describe('secure aggregation with devices dropping out mid-protocol', () => {
       selector: { survives: 'true' },
     });
     assert.equal((await api(hub, 'POST', '/v1/federated/tasks', plainBody)).status, 201);
-    const plainTask = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/plain')).body;
-        return t.status !== 'running' && t;
-      },
-      'the plain task to finish',
-      50_000,
-    );
+    const plainTask = await taskEnded(hub, 'plain', 'the plain task to finish', 50_000);
     assert.equal(plainTask.status, 'done', JSON.stringify(plainTask));
     const [plainRound] = (await api(hub, 'GET', '/v1/federated/tasks/plain/rounds')).body.rounds;
     assert.deepEqual(plainRound.selected, [a, h, v].map((x) => x.creds.id).sort());
@@ -201,14 +202,7 @@ describe('secure aggregation with devices dropping out mid-protocol', () => {
     v.agent = undefined;
     assert.equal(await phaseOf(hub, v), 'mask', 'V died before the unmask phase');
 
-    const task = await waitFor(
-      async () => {
-        const t = (await api(hub, 'GET', '/v1/federated/tasks/secure')).body;
-        return t.status !== 'running' && t;
-      },
-      'the secure round to close',
-      50_000,
-    );
+    const task = await taskEnded(hub, 'secure', 'the secure round to close', 50_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/secure/rounds')).body.rounds;
     assert.equal(round.metrics.accepted, 3, JSON.stringify(round.metrics));

@@ -13,6 +13,7 @@ import {
   sliceDigits,
   startAgent,
   taskBody,
+  taskEnded,
   waitForArtifactDevices,
 } from './fleet.js';
 
@@ -38,17 +39,6 @@ const SLICES = [
 const UPLOAD_BYTES_PER_S = 256 * 1024;
 
 type Device = FleetDevice & { proxy: FaultProxy };
-
-async function finish(hub: Hub, id: string) {
-  return waitFor(
-    async () => {
-      const t = (await api(hub, 'GET', `/v1/federated/tasks/${id}`)).body;
-      return t.status !== 'running' && t;
-    },
-    `task ${id} to finish`,
-    120_000,
-  );
-}
 
 describe('secure aggregation of a 2.2 MB model: artifact weights, masked inputs uploaded in parts', () => {
   const cleanups = new Cleanups();
@@ -112,7 +102,7 @@ describe('secure aggregation of a 2.2 MB model: artifact weights, masked inputs 
     const common = { rounds: 1, minClients: 3, seed: 42, evaluate: false, deadlineS: 300 };
     const plain = await api(hub, 'POST', '/v1/federated/tasks', taskBody(model, { ...common, id: 'plain' }));
     assert.equal(plain.status, 201, JSON.stringify(plain.body).slice(0, 300));
-    assert.equal((await finish(hub, 'plain')).status, 'done');
+    assert.equal((await taskEnded(hub, 'plain', undefined, 120_000)).status, 'done');
 
     for (const d of devices) d.proxy.throttle(UPLOAD_BYTES_PER_S, 'up');
     const secure = taskBody(model, { ...common, id: 'secure', secagg: { threshold: 2, maxExamples: 200 } });
@@ -158,7 +148,7 @@ describe('secure aggregation of a 2.2 MB model: artifact weights, masked inputs 
     const upBefore = a.proxy.stats().bytes.up.forwarded;
     a.proxy.heal();
 
-    const task = await finish(hub, 'secure');
+    const task = await taskEnded(hub, 'secure', undefined, 120_000);
     assert.equal(task.status, 'done', JSON.stringify(task).slice(0, 500));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/secure/rounds')).body.rounds;
     assert.equal(round.metrics.accepted, 3, JSON.stringify(round.metrics));

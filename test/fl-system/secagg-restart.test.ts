@@ -22,7 +22,7 @@ import {
   secureRoundTask,
 } from '../helpers/secagg-device.js';
 import { postgresSpace, probePostgres } from '../store-contract/backends.js';
-import { taskBody } from './fleet.js';
+import { taskBody, taskEnded } from './fleet.js';
 
 const pgSkip = await probePostgres();
 const TASK = 'secure-restart';
@@ -118,14 +118,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       hub = await startHub(dir.path, { ...config, mqtt: { port } });
       await c.release();
 
-      const task = await waitFor(
-        async () => {
-          const t = (await api(hub, 'GET', `/v1/federated/tasks/${TASK}`)).body;
-          return t.status !== 'running' && t;
-        },
-        'the secure round to close',
-        30_000,
-      );
+      const task = await taskEnded(hub, TASK, 'the secure round to close', 30_000);
       assert.equal(task.status, 'done', JSON.stringify(task));
       const [round] = (await api(hub, 'GET', `/v1/federated/tasks/${TASK}/rounds`)).body.rounds;
       assert.equal(round.metrics.accepted, 3, JSON.stringify(round.metrics));

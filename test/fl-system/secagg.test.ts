@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { decodeUpdate } from '../../federated/index.js';
-import type { Hub } from '../../hub/index.js';
 import { loadDigits } from '../../inference/index.js';
 import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
@@ -14,6 +13,7 @@ import {
   startAgent,
   startFlHub,
   taskBody,
+  taskEnded,
   waitForArtifactDevices,
 } from './fleet.js';
 
@@ -23,17 +23,6 @@ import {
 // two new global models agree within the fixed-point resolution. Three devices take weights
 // as artifacts (they upload their masked inputs in parts), the fourth cannot (no hub HTTP URL
 // or keys: the weights embedded, its masked input as chunk events), in the same round.
-
-async function finish(hub: Hub, id: string) {
-  return waitFor(
-    async () => {
-      const t = (await api(hub, 'GET', `/v1/federated/tasks/${id}`)).body;
-      return t.status !== 'running' && t;
-    },
-    `task ${id} to finish`,
-    50_000,
-  );
-}
 
 describe('secure aggregation in a real round', () => {
   const cleanups = new Cleanups();
@@ -78,11 +67,11 @@ describe('secure aggregation in a real round', () => {
       (await api(hub, 'POST', '/v1/federated/tasks', taskBody(model, { ...common, id: 'plain' }))).status,
       201,
     );
-    assert.equal((await finish(hub, 'plain')).status, 'done');
+    assert.equal((await taskEnded(hub, 'plain', undefined, 50_000)).status, 'done');
     const secure = taskBody(model, { ...common, id: 'secure', secagg: { threshold: 2, maxExamples: 200 } });
     const res = await api(hub, 'POST', '/v1/federated/tasks', secure);
     assert.equal(res.status, 201, JSON.stringify(res.body));
-    const task = await finish(hub, 'secure');
+    const task = await taskEnded(hub, 'secure', undefined, 50_000);
     assert.equal(task.status, 'done', JSON.stringify(task));
     const [round] = (await api(hub, 'GET', '/v1/federated/tasks/secure/rounds')).body.rounds;
     assert.equal(round.metrics.accepted, 4, JSON.stringify(round.metrics));
