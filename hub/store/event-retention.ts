@@ -1,6 +1,11 @@
 import type { Lane } from '../../shared/index.js';
 import { ROUND_OPEN } from '../federated/round-state.js';
-import type { EventLaneRef, EventRetentionStore, EventsPruned, LearningKeep } from './event-retention-types.js';
+import type {
+  EventLaneRef,
+  EventRetentionStore,
+  EventsPruned,
+  LearningKeep,
+} from './event-retention-types.js';
 import { chunks, placeholders, type Sql } from './sql/seam.js';
 
 /** Advisory lock of the event prune batches on PostgreSQL: replicas delete one batch at a time. */
@@ -27,11 +32,7 @@ async function foldedThrough(q: Sql, ref: EventLaneRef): Promise<number> {
 }
 
 /** Whether a learning event's `(task, round)` must stay: an open round, or one the caller keeps. */
-function learningNeeded(
-  c: Candidate,
-  open: ReadonlySet<string>,
-  keep: readonly LearningKeep[],
-): boolean {
+function learningNeeded(c: Candidate, open: ReadonlySet<string>, keep: readonly LearningKeep[]): boolean {
   if (c.task === null || c.task === undefined || c.round === null || c.round === undefined) return false;
   const round = Number(c.round);
   const task = String(c.task);
@@ -81,7 +82,11 @@ async function prune(
     deleted += rows.length;
   }
   const last = candidates.at(-1);
-  return { deleted, lastSeq: last === undefined ? o.afterSeq : Number(last.seq), done: candidates.length < limit };
+  return {
+    deleted,
+    lastSeq: last === undefined ? o.afterSeq : Number(last.seq),
+    done: candidates.length < limit,
+  };
 }
 
 /**
