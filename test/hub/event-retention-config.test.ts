@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HubConfigSchema } from '../../hub/config.js';
+import { laneLimitsMs } from '../../hub/events/retention.js';
+import { configFromEnv, configFromFlags } from '../../shared/index.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+test('events.retention: by default every event is kept; a lane limit applies to its lane alone', () => {
+  const defaults = HubConfigSchema.parse({}).events.retention;
+  assert.deepEqual(laneLimitsMs(defaults), {
+    control: undefined,
+    results: undefined,
+    telemetry: undefined,
+    learning: undefined,
+  });
+  assert.deepEqual([defaults.batchRows, defaults.intervalMinutes], [500, 60]);
+
+  const flags = configFromFlags([
+    '--events.retention.max-age-days',
+    '90',
+    '--events.retention.lanes.telemetry',
+    '7',
+  ]).config;
+  const limits = laneLimitsMs(HubConfigSchema.parse(flags).events.retention);
+  assert.deepEqual(limits, {
+    control: 90 * DAY_MS,
+    results: 90 * DAY_MS,
+    telemetry: 7 * DAY_MS,
+    learning: 90 * DAY_MS,
+  });
+
+  const env = configFromEnv({ OUTPOST_HUB_EVENTS__RETENTION__LANES__RESULTS: '30' }, 'OUTPOST_HUB_');
+  assert.deepEqual(laneLimitsMs(HubConfigSchema.parse(env).events.retention), {
+    control: undefined,
+    results: 30 * DAY_MS,
+    telemetry: undefined,
+    learning: undefined,
+  });
+  assert.equal(
+    HubConfigSchema.safeParse({ events: { retention: { maxAgeDays: 0 } } }).success,
+    false,
+    'a limit of 0 days would delete everything at once',
+  );
+});
