@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HubConfigSchema } from '../../hub/config.js';
-import { laneLimitsMs } from '../../hub/events/retention.js';
+import { laneLimitsMs, learningKeep } from '../../hub/events/retention.js';
 import { configFromEnv, configFromFlags } from '../../shared/index.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -41,5 +41,30 @@ test('events.retention: by default every event is kept; a lane limit applies to 
     HubConfigSchema.safeParse({ events: { retention: { maxAgeDays: 0 } } }).success,
     false,
     'a limit of 0 days would delete everything at once',
+  );
+});
+
+test('learning events a running task may still take: a sync task from its current round, an async one within maxStaleness', () => {
+  const task = (id: string, spec: Record<string, unknown>, status: 'running' | 'stopped', round: number) => ({
+    id,
+    spec,
+    status,
+    round,
+    serverState: null,
+    best: null,
+    reason: null,
+    createdAt: 1,
+    updatedAt: 1,
+  });
+  assert.deepEqual(
+    learningKeep([
+      task('sync', { mode: 'sync' }, 'running', 7),
+      task('async', { mode: 'async', maxStaleness: 3 }, 'running', 10),
+      task('ended', { mode: 'sync' }, 'stopped', 4),
+    ]),
+    [
+      { task: 'sync', fromRound: 7 },
+      { task: 'async', fromRound: 7 },
+    ],
   );
 });
