@@ -8,6 +8,7 @@ import {
 } from '../shared/index.js';
 import { BrokerConfigSchema } from './bus/mqtt-config.js';
 import { DriftConfigSchema } from './drift/config.js';
+import { EventsConfigSchema } from './events/config.js';
 import { FederatedConfigSchema } from './federated/config.js';
 import { RegistryConfigSchema } from './registry/config.js';
 import { RolloutsConfigSchema } from './rollouts/config.js';
@@ -83,6 +84,8 @@ export const HubConfigSchema = z.strictObject({
   rollouts: RolloutsConfigSchema,
   /** Federated learning: what the store keeps of finished rounds (`retention`). */
   federated: FederatedConfigSchema,
+  /** Uplink events: how long delivered, consumed events are kept (`retention`; default forever). */
+  events: EventsConfigSchema,
   /**
    * Models served by `POST /v1/infer/NAME` (hybrid routing): these, plus
    * every `{dataDir}/models/NAME.onnx`.

@@ -25,6 +25,7 @@ import type { HubBus } from './bus/types.js';
 import { type HubConfig, HubConfigSchema } from './config.js';
 import { openLeases } from './coordination/open.js';
 import type { Leases } from './coordination/types.js';
+import { EventRetention } from './events/retention.js';
 import type { HubEvaluator } from './federated/hub-eval.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
 import type { HubEndpoints } from './http/context.js';
@@ -71,6 +72,8 @@ export interface Hub {
    * The rollout driver uses `rollouts`; always held with the SQLite store.
    */
   readonly leases: Leases;
+  /** Event retention (`events.retention`): passes on start and every `intervalMinutes`. */
+  readonly eventRetention: EventRetention;
   /** Embedded broker over TLS (`tls.certFile`), e.g. `mqtts://127.0.0.1:8883`. */
   readonly mqtts?: { url: string; port: number };
   /** The HTTP API over HTTPS (`tls.httpsPort`), e.g. `https://127.0.0.1:8443`. */
@@ -90,6 +93,8 @@ export interface BuildHubOptions {
    * of the application's model. Default: the MNIST demo's test digits.
    */
   federatedEvaluator?: HubEvaluator;
+  /** The clock event retention ages events by; default `Date.now` (tests move it days ahead). */
+  eventRetentionNow?: () => number;
 }
 
 function urlHost(host: string): string {
@@ -128,6 +133,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     ops: HubOperations;
     federated: HubFederated;
     rollouts: HubRollouts;
+    eventRetention: EventRetention;
   }> = {};
   // Learning events stored before the federated part is ready wait for it.
   let federatedReady: (f: HubFederated | undefined) => void = () => undefined;
@@ -159,6 +165,8 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     }
     if (app) await step('HTTP server', () => app.close());
     if (uplink) await step('message handling', () => uplink.close());
+    if (parts.eventRetention)
+      await step('event retention', () => (parts.eventRetention as EventRetention).close());
     if (federated) await step('federated rounds', () => federated.close());
     if (rollouts) await step('rollout driver', () => rollouts.driver.close());
     if (external) await step('external broker connection', () => external.close());
@@ -337,6 +345,18 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     parts.rollouts = rollouts;
     federated.useRollouts((request) => rollouts.service.create(request));
 
+    // Old events every reader has consumed; nothing unless the operator set a limit.
+    const eventRetention = new EventRetention({
+      store,
+      log: log('events'),
+      config: cfg.events.retention,
+      now: options.eventRetentionNow ?? Date.now,
+      shouldDrive: () => leases.isLeader('events'),
+      onPruned: (report) => counters.retentionPass(report.deleted),
+    });
+    parts.eventRetention = eventRetention;
+    eventRetention.start();
+
     const endpoints: HubEndpoints = { mqttUrl: '', wsUrl: '', publicMqttUrl: '', publicHttpUrl: '' };
     const app = buildHttpApi({
       store,
@@ -440,6 +460,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       federated,
       rollouts,
       leases,
+      eventRetention,
       ...(mqtts ? { mqtts } : {}),
       ...(https ? { https } : {}),
       stats: () => counters.snapshot(),

@@ -14,6 +14,8 @@ export interface HubStats {
    * (`field <path>`, `lane <name>`, `engine <name>`): a newer agent's additions.
    */
   tolerated: { total: number; byItem: Record<string, number> };
+  /** What event retention deleted (hub/events/retention.ts): events, passes run. */
+  retention: { events: number; passes: number };
 }
 
 /** Distinct tolerated items counted; beyond it they are counted under `(other)`. */
@@ -28,6 +30,8 @@ export class HubCounters {
   private duplicates = 0;
   private skipped = 0;
   private pings = 0;
+  private retainedDeleted = 0;
+  private retentionPasses = 0;
   private toleratedTotal = 0;
   private readonly toleratedByItem = new Map<string, number>();
 
@@ -53,6 +57,12 @@ export class HubCounters {
     this.skipped += skipped;
   }
 
+  /** Counts one event-retention pass and the events it deleted. */
+  retentionPass(deleted: number): void {
+    this.retentionPasses++;
+    this.retainedDeleted += deleted;
+  }
+
   /** Counts one answered ping. */
   ping(): void {
     this.pings++;
@@ -70,6 +80,7 @@ export class HubCounters {
       },
       pings: this.pings,
       tolerated: { total: this.toleratedTotal, byItem: Object.fromEntries(this.toleratedByItem) },
+      retention: { events: this.retainedDeleted, passes: this.retentionPasses },
     };
   }
 }

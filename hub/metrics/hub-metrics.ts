@@ -95,6 +95,11 @@ export class HubMetrics {
       'Sequence numbers passed over because the agent dropped the events.',
       (s) => s.ingest.skipped,
     );
+    mirror(
+      'outpost_hub_events_deleted_total',
+      'Events deleted by event retention (older than their limit and consumed by every reader).',
+      (s) => s.retention.events,
+    );
     mirror('outpost_hub_pings_total', 'Application-level pings answered.', (s) => s.pings);
     new Counter({
       name: 'outpost_hub_rejected_messages_total',

@@ -2,6 +2,7 @@ import { agentBundleArea } from './agent-bundles.js';
 import { brokerCredentialArea } from './broker-credentials.js';
 import { desiredArea } from './desired.js';
 import { deviceArea } from './devices.js';
+import { eventRetentionArea } from './event-retention.js';
 import { eventArea } from './events.js';
 import { federatedArea } from './federated.js';
 import { flRetentionArea } from './federated-retention.js';
@@ -25,6 +26,7 @@ export function assembleHubStore(db: SqlDatabase): HubStore {
     ...deviceArea(db),
     ...desiredArea(db),
     ...eventArea(db),
+    ...eventRetentionArea(db),
     ...skipArea(db),
     ...rescoreArea(db),
     ...registryArea(db),

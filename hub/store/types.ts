@@ -9,6 +9,7 @@ import type {
 import type { AgentBundleStore } from './agent-bundle-types.js';
 import type { BrokerCredentialStore } from './broker-credentials-types.js';
 import type { DeviceLifecycleStore } from './device-lifecycle-types.js';
+import type { EventRetentionStore } from './event-retention-types.js';
 import type { FlRetentionStore } from './federated-retention-types.js';
 import type { FederatedStore } from './federated-types.js';
 import type { RateBucketStore } from './rate-bucket-types.js';
@@ -133,6 +134,7 @@ export interface HubStore
     DeviceLifecycleStore,
     FederatedStore,
     FlRetentionStore,
+    EventRetentionStore,
     RolloutStore,
     TelemetryStore,
     SecAggStore,
