@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { SecAggRunner } from '../../agent/federated/secagg-runner.js';
-import { type AgentStore, openAgentStore } from '../../agent/store/index.js';
+import { AGENT_DB_FILE, type AgentStore, openAgentStore } from '../../agent/store/index.js';
+import { agentMigrations } from '../../agent/store/migrations.js';
 import type { AgentEvent } from '../../agent/types.js';
 import { type ModelWeights, SecAggServer, secureInputLength } from '../../federated/index.js';
+import { runMigrations } from '../../shared/index.js';
 import type { FlSecAgg, FlTask } from '../../shared/messages/federated.js';
 import { tempDir, testLogger } from '../helpers/agent.js';
 
@@ -189,5 +193,34 @@ describe('a secure round in the agent store', () => {
     d.runner.start(task('advertise', {}, 3), input);
     d.runner.prune(undefined);
     assert.equal(d.phase(), undefined, 'no task: nothing kept');
+  });
+
+  it('is added to a store of an earlier schema, whose queued events stay', () => {
+    const dir = tempDir('outpost-secagg-upgrade-');
+    dirs.push(dir);
+    const all = agentMigrations('u'.repeat(22), 0);
+    // The store as the release before the table left it (every migration but the last).
+    const old = new Database(join(dir.path, AGENT_DB_FILE));
+    runMigrations(old, all.slice(0, -1));
+    old
+      .prepare(
+        "INSERT INTO outbox (lane, seq, type, at, body, bytes) VALUES ('learning', 1, 'x', 0, '{}', 2)",
+      )
+      .run();
+    old.exec("UPDATE lane_counters SET next_seq = 2, pending_bytes = 2 WHERE lane = 'learning'");
+    old.close();
+    const store = openAgentStore({ dataDir: dir.path, durability: 'crash-safe' });
+    stores.push(store);
+    assert.equal(store.db.pragma('user_version', { simple: true }), all.length);
+    assert.equal((store.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n, 1);
+    const runner = new SecAggRunner({
+      deviceId: 'res-up',
+      db: store.db,
+      enqueue: () => undefined,
+      log: testLogger(),
+    });
+    const input = { delta: delta(0.1), examples: 10, norm: 0.2, clipped: false, loss: 1, accuracy: 0.5 };
+    runner.start(task('advertise'), input);
+    assert.ok(runner.has(task('advertise')));
   });
 });
