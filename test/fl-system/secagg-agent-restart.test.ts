@@ -119,7 +119,10 @@ describe('a secure round survives an agent restart', () => {
       assert.equal(res.status, 201, JSON.stringify(res.body));
     };
     const stored = async (id: string, kind: string) =>
-      (await hub.store.listSecAggMessages(id, 1)).filter((m) => m.kind === kind).map((m) => m.deviceId);
+      (await hub.store.listSecAggMessages(id, 1))
+        .filter((m) => m.kind === kind)
+        .map((m) => m.deviceId)
+        .sort();
     const phaseOf = async (id: string) => (await hub.store.getSecAggRound(id, 1))?.phase;
     const learning = () => t.agent?.status().outbox.learning ?? { enqueued: -1, pending: -1 };
     const restartT = async () => {
@@ -193,9 +196,12 @@ describe('a secure round survives an agent restart', () => {
     // 2. Closed after its masked input. H's advertisement is held, then passes with H's inbound
     // held in the same tick: the round waits in `share` for H, T and A having shared.
     base = learning().enqueued;
+    const hBase = h.agent?.status().outbox.learning.enqueued ?? 0;
     h.proxy.stall('up');
     await create('after-mask', true);
     await waitFor(() => learning().enqueued === base + 1, 'T to advertise');
+    // H has the task and trained: its advertisement waits in the proxy.
+    await waitFor(() => (h.agent?.status().outbox.learning.enqueued ?? 0) > hBase, 'H to advertise');
     h.proxy.heal();
     h.proxy.stall('down');
     await waitFor(
