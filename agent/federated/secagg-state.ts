@@ -105,7 +105,7 @@ export class SecAggState {
   /** Records the phase answered and the client's state after answering it. */
   advance(record: SecAggRecord, at: number): void {
     this.#advance.run(record.phase, JSON.stringify(record.client), at, record.taskId, record.round);
-    // Once masked, the plain delta is of no more use: it leaves the disk.
+    // Once masked, the plain delta is of no more use: it leaves the row.
     if (record.phase === 'mask') this.#dropInput.run(record.taskId, record.round);
   }
 
