@@ -37,7 +37,7 @@ export {
   rdpSubsampledGaussian,
 } from './privacy/rdp.js';
 export { gaussianFrom, mulberry32, shuffleInPlace } from './prng.js';
-export { checkRoster, SecAggClient } from './secagg/client.js';
+export { checkRoster, SecAggClient, type SecAggClientState } from './secagg/client.js';
 export {
   type Advertisement,
   type EncryptedShares,

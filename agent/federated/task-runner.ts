@@ -77,20 +77,25 @@ export class TaskRunner {
   constructor(options: TaskRunnerOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.#secagg = new SecAggRunner(
-      options.deviceId,
-      (events) => {
+    this.#secagg = new SecAggRunner({
+      deviceId: options.deviceId,
+      db: options.db,
+      enqueue: (events) => {
         for (const e of events) options.enqueue(e);
       },
-      options.log,
-      options.artifacts?.uploader,
-      this.#now,
-    );
+      log: options.log,
+      uploads: options.artifacts?.uploader,
+      now: this.#now,
+    });
   }
 
-  /** The desired state's task changed (or the agent started with one); undefined: none. */
+  /**
+   * The desired state's task changed (or the agent started with one); undefined: none. The
+   * stored state of secure rounds other than this task's round goes (they ended or moved on).
+   */
   setTask(task: FlTask | undefined): void {
     this.#task = task;
+    this.#secagg.prune(task?.secagg === undefined ? undefined : task);
     if (task !== undefined) this.#kick();
   }
 
@@ -178,7 +183,8 @@ export class TaskRunner {
   /** A later phase of a secure round: answer it; at the end (or when left out) mark the round. */
   #secureStep(task: FlTask): void {
     if (!this.#secagg.has(task)) {
-      // Restarted mid-round: the secrets are gone, so this device drops out of the round.
+      // Not trained before the round passed its first phase (e.g. the device came online
+      // late, or restarted while training): it has no keys in the round, so it stays out.
       this.#o.memory.mark({
         taskId: task.id,
         round: task.round,
@@ -268,7 +274,11 @@ export class TaskRunner {
       const delta = sentPart(task, sub(trained.weights, global));
       if (task.secagg !== undefined) {
         const clip = lib.clipL2(delta, task.clipNorm);
-        // Secure aggregation: hold the clipped delta, advertise; the evaluation goes now.
+        if (this.#task?.id !== task.id || this.#task.round !== task.round) {
+          log.info({ task: task.id, round: task.round }, 'secure round moved on while training; not joined');
+          return;
+        }
+        // Secure aggregation: keep the clipped delta and keys, advertise; the evaluation goes now.
         this.#commit(events, () =>
           this.#secagg.start(task, {
             delta: clip.delta,

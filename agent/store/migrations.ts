@@ -193,5 +193,24 @@ export function agentMigrations(epoch: string, createdAt: number): readonly stri
       PRIMARY KEY (task_id, round)
     ) WITHOUT ROWID;
     `,
+    // The device's side of a secure-aggregation round in progress, so that a restart resumes
+    // it: phase = the last phase answered, written in the transaction that enqueues that
+    // answer; client = its protocol state as JSON, secrets included (key pairs, self-mask
+    // seed, shares received); input = the clipped delta (float32 little-endian, flattened)
+    // until it is masked, with its shapes and figures. Deleted when the round ends here or
+    // is superseded.
+    `
+    CREATE TABLE fl_secagg (
+      task_id    TEXT NOT NULL,
+      round      INTEGER NOT NULL,
+      phase      TEXT NOT NULL CHECK (phase IN ('advertise', 'share', 'mask')),
+      client     TEXT NOT NULL,
+      input      BLOB,
+      shapes     TEXT NOT NULL,
+      figures    TEXT NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (task_id, round)
+    ) WITHOUT ROWID;
+    `,
   ];
 }

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { OutpostError } from '../../shared/index.js';
-import { agree, generatePair, type X25519Pair } from './keys.js';
+import { agree, generatePair, pairFromRaw, type X25519Pair } from './keys.js';
 import {
   type Advertisement,
   b64,
@@ -48,6 +48,27 @@ function open(key: Buffer, aad: string, sealed: string): Buffer {
 }
 
 /**
+ * Everything a {@link SecAggClient} knows, secrets included (both private keys, the self-mask
+ * seed, the shares others sent it), as JSON-safe values: what a device keeps on its own disk
+ * to resume a round after a restart with the keys the server already holds.
+ */
+export interface SecAggClientState {
+  clientId: string;
+  params: SecAggParams;
+  /** Raw x25519 halves, base64: `d` private, `x` public. */
+  enc: { d: string; x: string };
+  mask: { d: string; x: string };
+  selfSeed: string;
+  roster: Roster | null;
+  /** Shares held, by the client they are of (my own included once I shared). */
+  held: Array<{ of: string; x: number; sk: string; b: string }>;
+  submitted: string[] | null;
+  unmasked: boolean;
+}
+
+const pairOf = (p: { d: string; x: string }) => pairFromRaw(unb64(p.d), unb64(p.x));
+
+/**
  * One client of secure aggregation (Bonawitz et al. 2017, simplified;): per
  * round two x25519 key pairs (share channel, masks) and a random self-mask seed b. Its
  * masked input is x + PRG(b) + Σ_{j>i} PRG(s_ij) − Σ_{j<i} PRG(s_ij) mod 2^32, where s_ij is
@@ -58,20 +79,55 @@ function open(key: Buffer, aad: string, sealed: string): Buffer {
  */
 export class SecAggClient {
   readonly params: SecAggParams;
-  readonly #enc: X25519Pair = generatePair();
-  readonly #mask: X25519Pair = generatePair();
-  readonly #selfSeed = randomBytes(32);
+  readonly #enc: X25519Pair;
+  readonly #mask: X25519Pair;
+  readonly #selfSeed: Uint8Array;
   #roster: Roster | null = null;
   /** Shares others sent me: of their mask key and self seed. */
   readonly #held = new Map<string, { sk: Share; b: Share }>();
   #submitted: Set<string> | null = null;
   #unmasked = false;
 
+  /** A fresh client (new keys and seed), or, given `saved` ({@link exportState}), that client again. */
   constructor(
     readonly clientId: string,
     params: z.input<typeof SecAggParamsSchema>,
+    saved?: SecAggClientState,
   ) {
     this.params = parseSecAggParams(params);
+    if (saved === undefined) {
+      this.#enc = generatePair();
+      this.#mask = generatePair();
+      this.#selfSeed = randomBytes(32);
+      return;
+    }
+    if (saved.clientId !== clientId) throw fail(`saved state of ${saved.clientId}, not ${clientId}`);
+    if (saved.params.round !== this.params.round || saved.params.length !== this.params.length)
+      throw fail(`saved state of round ${saved.params.round}, not ${this.params.round}`);
+    this.#enc = pairOf(saved.enc);
+    this.#mask = pairOf(saved.mask);
+    this.#selfSeed = unb64(saved.selfSeed);
+    this.#roster = saved.roster;
+    for (const h of saved.held)
+      this.#held.set(h.of, { sk: { x: h.x, y: unb64(h.sk) }, b: { x: h.x, y: unb64(h.b) } });
+    this.#submitted = saved.submitted === null ? null : new Set(saved.submitted);
+    this.#unmasked = saved.unmasked;
+  }
+
+  /** The whole state, secrets included (keep it where the device keeps its own secret). */
+  exportState(): SecAggClientState {
+    const raw = (p: X25519Pair) => ({ d: b64(p.privateRaw), x: b64(p.publicRaw) });
+    return {
+      clientId: this.clientId,
+      params: this.params,
+      enc: raw(this.#enc),
+      mask: raw(this.#mask),
+      selfSeed: b64(this.#selfSeed),
+      roster: this.#roster,
+      held: [...this.#held].map(([of, h]) => ({ of, x: h.sk.x, sk: b64(h.sk.y), b: b64(h.b.y) })),
+      submitted: this.#submitted === null ? null : [...this.#submitted],
+      unmasked: this.#unmasked,
+    };
   }
 
   /** Step 1: the public keys to send to the server. */

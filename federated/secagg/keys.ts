@@ -36,6 +36,13 @@ export function privateFromRaw(d: Uint8Array, x: Uint8Array): KeyObject {
   });
 }
 
+/** The key pair with raw halves `d` (private) and `x` (public), as a client saved them. */
+export function pairFromRaw(d: Uint8Array, x: Uint8Array): X25519Pair {
+  if (d.length !== 32 || x.length !== 32)
+    throw new OutpostError('FL_SECAGG_FAILED', `x25519 key halves of ${d.length} and ${x.length} bytes`);
+  return { privateKey: privateFromRaw(d, x), publicRaw: x, privateRaw: d };
+}
+
 /** x25519 Diffie-Hellman of our private key with a raw public key: the 32-byte shared secret. */
 export function agree(privateKey: KeyObject, publicRaw: Uint8Array): Buffer {
   if (publicRaw.length !== 32)

@@ -8,12 +8,14 @@
  * With it, what those tests share of the round: its task fields and the check of its new model.
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { SecAggRunner } from '../../agent/federated/secagg-runner.js';
+import { agentMigrations } from '../../agent/store/migrations.js';
 import type { AgentEvent } from '../../agent/types.js';
 import { decodeUpdate, type ModelWeights } from '../../federated/index.js';
-import { deviceTopic, type UplinkBatch } from '../../shared/index.js';
+import { deviceTopic, runMigrations, type UplinkBatch } from '../../shared/index.js';
 import type { FlTask } from '../../shared/messages/federated.js';
 import { waitFor } from './fixtures.js';
 
@@ -97,7 +99,10 @@ export async function connectSecAggDevice(
     held.push(...events.filter((e) => holding.has(e.type)));
     if (now.length > 0) chain = chain.then(() => send(now));
   };
-  const runner = new SecAggRunner(creds.id, enqueue, pino({ level: 'silent' }));
+  // The runner keeps its rounds in an agent store; this device's lives in memory.
+  const db = new Database(':memory:');
+  runMigrations(db, agentMigrations('e'.repeat(22), Date.now()));
+  const runner = new SecAggRunner({ deviceId: creds.id, db, enqueue, log: pino({ level: 'silent' }) });
   const norm = Math.sqrt(delta.reduce((n, w) => n + w.values.reduce((m, x) => m + x * x, 0), 0));
 
   client.on('message', (topic, payload) => {
@@ -135,6 +140,7 @@ export async function connectSecAggDevice(
     async close() {
       closed = true;
       await client.endAsync(true).catch(() => undefined);
+      db.close();
     },
   };
 }
