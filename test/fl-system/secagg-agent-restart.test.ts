@@ -28,7 +28,15 @@ import { FL_CHUNK_BYTES } from '../../shared/messages/federated.js';
 import { FaultProxy, tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
-import { type FleetDevice, initialModel, postDigits, sliceDigits, startAgent, taskBody } from './fleet.js';
+import {
+  type FleetDevice,
+  initialModel,
+  postDigits,
+  sliceDigits,
+  startAgent,
+  taskBody,
+  taskEnded,
+} from './fleet.js';
 
 type Device = FleetDevice & { proxy: FaultProxy; slice: number[] };
 
@@ -92,15 +100,7 @@ describe('a secure round survives an agent restart', () => {
 
     const model = initialModel();
     const common = { rounds: 1, minClients: 3, seed: 42, evaluate: false, selector: LABEL };
-    const finish = (id: string) =>
-      waitFor(
-        async () => {
-          const task = (await api(hub, 'GET', `/v1/federated/tasks/${id}`)).body;
-          return task.status !== 'running' && task;
-        },
-        `task ${id} to finish`,
-        60_000,
-      );
+    const finish = (id: string) => taskEnded(hub, id);
     const weightsOf = async (id: string) =>
       decodeUpdate(
         Buffer.from(
