@@ -19,6 +19,8 @@ export interface SimDevice {
   up: Promise<void>;
   /** Resolves when the link in use drops. */
   down: Promise<void>;
+  /** Uplink payload bytes published (resends included). */
+  sentBytes: number;
   /** Completed reconnects, and when the last one was subscribed again (`performance.now()`). */
   reconnects: number;
   reconnectedAt?: number;
@@ -175,6 +177,7 @@ export async function connectDevice(
     desiredOnLink: 0,
     acks: new Map(),
     resent: 0,
+    sentBytes: 0,
     up: Promise.resolve(),
     reconnects: 0,
     stopped: false,
@@ -272,7 +275,9 @@ export async function sendEvents(
       await sim.up;
       if (sends > 0) sim.resent++;
       const down = sim.down;
-      sim.client.publish(deviceTopic(sim.device.id, 'up'), JSON.stringify(batch), { qos: 1 }, () => {});
+      const payload = JSON.stringify(batch);
+      sim.sentBytes += Buffer.byteLength(payload);
+      sim.client.publish(deviceTopic(sim.device.id, 'up'), payload, { qos: 1 }, () => {});
       let timer: NodeJS.Timeout | undefined;
       const at = await Promise.race([
         acked,

@@ -13,7 +13,6 @@ import {
   sendEvents,
   stopDevice,
 } from './devices.js';
-import { cpuMsOf } from './hub-process.js';
 import { converged, type KillPlan, type KillResult, killNodeAndReplica } from './kill.js';
 import { type FleetMode, type HubProcess, startStack } from './stack.js';
 
@@ -32,6 +31,10 @@ interface ModeResult {
   resent: number;
   /** Hub CPU time (all replicas) from the first batch until every event's effect is visible, ms. */
   hubCpuMs: number;
+  /** The broker processes' CPU time over the same span, ms (null: the broker is in the hub). */
+  brokerCpuMs: number | null;
+  /** Uplink payload bytes published by the devices (resends included). */
+  uplinkBytes: number;
   /** Telemetry lane: from the last ack until every device's last report shows in the API, ms. */
   visibleMs: number | null;
   /** NATS: one node and one hub replica SIGKILLed once half the batches were acked. */
@@ -75,7 +78,7 @@ async function runMode(
     const baseline = stack.rss();
     progress(
       `${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time)` +
-        (mode === 'nats' ? ', two hub replicas on PostgreSQL' : ''),
+        (stack.database ? `, two hub replicas on PostgreSQL database ${stack.database}` : ''),
     );
     const connect = await timed(() =>
       pool(fleet, sizes.concurrency, async (d) => {
@@ -122,8 +125,7 @@ async function runMode(
       if (!res.ok) throw new Error(`drift baseline: ${res.status} ${await res.text()}`);
     }
     const latencies: number[] = [];
-    const cpuBefore = stack.hubs.map((h) => cpuMsOf(h.child.pid));
-    const cpuAtKill: number[] = [];
+    const cpuBefore = stack.cpu();
     const allBatches = devices.length * sizes.batches;
     let acked = 0;
     let killing: Promise<KillPlan> | undefined;
@@ -131,9 +133,7 @@ async function runMode(
       acked++;
       if (mode === 'nats' && killing === undefined && acked >= allBatches / 2) {
         progress(`${mode}: ${acked}/${allBatches} batches acked; SIGKILL of node n1 and hub replica 1`);
-        const replica = stack.hubs[0] as HubProcess;
-        cpuAtKill[0] = cpuMsOf(replica.child.pid);
-        killing = killNodeAndReplica(stack, devices, replica);
+        killing = killNodeAndReplica(stack, devices, stack.hubs[0] as HubProcess);
       }
     };
     // A line every 15 s while the ingest runs, so that a stalled run shows where it stands.
@@ -154,10 +154,7 @@ async function runMode(
     const lastUptime = (total - 1) % 2 === 0 ? total - 1 : total - 2;
     const visibleMs =
       sizes.lane === 'telemetry' ? await telemetryVisible(http(), token, devices.length, lastUptime) : null;
-    const hubCpuMs = stack.hubs.reduce(
-      (sum, h, i) => sum + ((cpuAtKill[i] ?? cpuMsOf(h.child.pid)) - (cpuBefore[i] as number)),
-      0,
-    );
+    const cpuAfter = stack.cpu();
     const kill = killing ? await converged(await killing, devices, progress) : null;
     if (mode === 'nats' && kill === null) throw new Error('nats: the node and replica kill never happened');
     const exact = await stack.check(
@@ -176,7 +173,9 @@ async function runMode(
       hubBytesPerDevice: (connected.hub - baseline.hub) / fleet.length,
       brokerBytesPerDevice: (connected.broker - baseline.broker) / fleet.length,
       resent: devices.reduce((n, d) => n + d.resent, 0),
-      hubCpuMs,
+      hubCpuMs: cpuAfter.hub - cpuBefore.hub,
+      brokerCpuMs: mode === 'embedded' ? null : cpuAfter.broker - cpuBefore.broker,
+      uplinkBytes: devices.reduce((n, d) => n + d.sentBytes, 0),
       visibleMs,
       kill,
       ...exact,
@@ -282,6 +281,8 @@ export const fleetBenchmark: Benchmark = {
       r.kill === null ? '-' : `${r.kill.desired}/${r.kill.victims}`,
       String(r.lost),
       String(r.duplicated),
+      `${(r.uplinkBytes / r.events).toFixed(0)} B`,
+      r.brokerCpuMs === null ? '-' : `${((r.brokerCpuMs * 1000) / r.events).toFixed(0)} µs`,
       `${((r.hubCpuMs * 1000) / r.events).toFixed(0)} µs`,
       r.visibleMs === null ? '' : millis(r.visibleMs),
     ]);
@@ -304,6 +305,8 @@ export const fleetBenchmark: Benchmark = {
           'desired again',
           'lost',
           'duplicated',
+          'uplink/event',
+          'broker CPU/event',
           'hub CPU/event',
           'visible after',
         ],
@@ -321,8 +324,10 @@ export const fleetBenchmark: Benchmark = {
       'that got their retained desired state on the new link. Devices resend an unacked batch with the',
       'same batch id after 10 s or after a reconnect. Lost / duplicated: per device, the stored rows and',
       'distinct seqs against the seqs 1..N it sent (every one acked), summed over the fleet.',
-      "Hub CPU/event: the hub processes' CPU time from the first batch until the last effect is",
-      'visible, per event. Visible after (telemetry lane): from the last ack until every device',
+      "Hub / broker CPU/event: the hubs' and the broker processes' CPU time (a killed one up to its",
+      'kill) from the first batch until the last effect is visible, per event (the embedded broker is',
+      "in the hub's). Uplink/event: the devices' batch payload bytes (resends included) per event.",
+      'Visible after (telemetry lane): from the last ack until every device',
       'last report is served by GET /v1/telemetry/devices.',
       `Device hashes use scrypt N=${BENCH_SCRYPT_N}; production enrollment uses N=16384, whose check took`,
       `${millis(scryptMs)} of one core here: the embedded broker pays it on every CONNECT (about`,

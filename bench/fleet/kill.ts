@@ -36,6 +36,7 @@ export async function killNodeAndReplica(
   const node = stack.nats?.nodes[0];
   if (node === undefined) throw new Error('the kill needs a NATS cluster');
   const victims = devices.filter((d) => d.urls[d.urlIndex] === node.mqttUrl);
+  stack.cpu(); // the last CPU readings of the two about to die
   const killAt = performance.now();
   await Promise.all([node.kill(), replica.kill()]);
   return { killAt, victims };

@@ -8,7 +8,7 @@ import { type NatsClusterProcess, startNatsCluster } from '../../hub/broker/nats
 import { type HubStore, openPostgresHubStore, openSqliteHubStore, writeBrokerAuth } from '../../hub/index.js';
 import { enrollFleet, type FleetDevice } from './credentials.js';
 import { type ExactCheck, exactCheck } from './exact-check.js';
-import { rssOf, startHubProcess } from './hub-process.js';
+import { cpuMsOf, rssOf, startHubProcess } from './hub-process.js';
 import { createFleetDatabase, type FleetDatabase } from './pg-database.js';
 
 const HUB_PASSWORD = randomBytes(24).toString('base64url');
@@ -23,10 +23,17 @@ export interface FleetStack {
   /** The admin token of every hub. */
   token: string;
   nats?: NatsClusterProcess;
+  /** The run's PostgreSQL database (nats), dropped by `close()`. */
+  database?: string;
   /** The URLs device `i` may use and the one it starts on. */
   deviceUrls(i: number): { urls: readonly string[]; index: number };
   /** RSS of the live hubs and of the broker processes, bytes. */
   rss(): { hub: number; broker: number };
+  /**
+   * CPU time used so far by the hubs and by the broker processes (none for the embedded
+   * broker, which runs in the hub), ms; a killed process counts with its last reading.
+   */
+  cpu(): { hub: number; broker: number };
   /** The exact check of the stored events (see {@link exactCheck}). */
   check(epoch: string, devices: readonly string[], sent: number): Promise<ExactCheck>;
   close(): Promise<void>;
@@ -118,11 +125,18 @@ export async function startStack(
     await close().catch(() => undefined);
     throw err;
   }
+  const lastCpu = new Map<string, number>();
+  const cpuOf = (key: string, pid: number | undefined) => {
+    const ms = cpuMsOf(pid);
+    if (!Number.isNaN(ms)) lastCpu.set(key, ms);
+    return lastCpu.get(key) ?? 0;
+  };
   const urls = nats ? nats.nodes.map((n) => n.mqttUrl) : [mosquitto?.url ?? (hubs[0] as HubProcess).mqtt];
   return {
     hubs,
     token,
     ...(nats ? { nats } : {}),
+    ...(db ? { database: db.name } : {}),
     deviceUrls: (i) => ({ urls, index: i % urls.length }),
     rss: () => ({
       hub: hubs.reduce(
@@ -132,6 +146,12 @@ export async function startStack(
       broker:
         (mosquitto ? rssOf(mosquitto.pid) : 0) +
         (nats ? nats.nodes.reduce((sum, n) => sum + (n.alive() ? rssOf(n.pid()) : 0), 0) : 0),
+    }),
+    cpu: () => ({
+      hub: hubs.reduce((sum, h, i) => sum + cpuOf(`hub${i}`, h.child.pid), 0),
+      broker:
+        (mosquitto ? cpuOf('mosquitto', mosquitto.pid) : 0) +
+        (nats ? nats.nodes.reduce((sum, n) => sum + cpuOf(n.name, n.pid()), 0) : 0),
     }),
     check: (epoch, devices, sent) =>
       exactCheck(db ? { pgUrl: db.url } : { dataDir: dir }, epoch, devices, sent),
