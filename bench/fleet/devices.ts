@@ -30,17 +30,28 @@ export interface SimDevice {
   stopped: boolean;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item starts,
+ * the ones in flight finish (so that the caller can clean up what they made), then it rejects.
+ */
 export async function pool<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length && failure === undefined) {
+      try {
+        await fn(items[next++] as T);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

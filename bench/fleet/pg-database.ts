@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** The machine's PostgreSQL (trust auth); `OUTPOST_BENCH_PG_URL` points elsewhere. */
-export const BENCH_PG_URL = process.env.OUTPOST_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * A database on the PostgreSQL server the runs create theirs on (the machine's, trust auth, as
+ * the store bench uses); `OUTPOST_BENCH_PG_URL` points elsewhere.
+ */
+export const BENCH_PG_URL = process.env.OUTPOST_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A database of one run: created fresh, dropped by `drop()` (sessions still on it are ended). */
 export interface FleetDatabase {
@@ -18,6 +21,16 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
     return await fn(client);
   } finally {
     await client.end();
+  }
+}
+
+/** Undefined when the server answers, else why the NATS row cannot run (a line for the report). */
+export async function pgMissing(): Promise<string | undefined> {
+  try {
+    await admin((c) => c.query('SELECT 1'));
+    return undefined;
+  } catch (err) {
+    return `NATS skipped: its hub replicas need PostgreSQL, unreachable at ${new URL(BENCH_PG_URL).host} (${(err as Error).message}; set OUTPOST_BENCH_PG_URL)`;
   }
 }
 
