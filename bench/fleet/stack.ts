@@ -56,7 +56,16 @@ export async function startStack(
   let nats: NatsClusterProcess | undefined;
   let mosquitto: Awaited<ReturnType<typeof startMosquitto>> | undefined;
   const hubs: HubProcess[] = [];
+  // An interrupted run (Ctrl-C, a timeout's SIGTERM) still stops its processes and drops its
+  // database instead of leaving them to the machine.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const close = async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const h of hubs) await h.stop();
     await mosquitto?.stop();
     await nats?.close();
