@@ -5,64 +5,202 @@ import type { FleetDevice } from './credentials.js';
 /** A connected simulated device. */
 export interface SimDevice {
   device: FleetDevice;
+  /** The broker URLs it may use (one, or every node of a cluster) and the one in use. */
+  urls: readonly string[];
+  urlIndex: number;
   client: MqttClient;
+  /** Desired-state messages received, in all and since the link in use was subscribed. */
   desired: number;
+  desiredOnLink: number;
   acks: Map<string, (at: number) => void>;
-  /** Batches sent again after 10 s without an ack. */
+  /** Batches sent again (after 10 s without an ack, or after a reconnect). */
   resent: number;
+  /** Resolves once a link is up again (connected, subscribed, online announced). */
+  up: Promise<void>;
+  /** Resolves when the link in use drops. */
+  down: Promise<void>;
+  /** Uplink payload bytes published (resends included). */
+  sentBytes: number;
+  /** Completed reconnects, and when the last one was subscribed again (`performance.now()`). */
+  reconnects: number;
+  reconnectedAt?: number;
+  /** Why the last reconnect attempt failed. */
+  lastError?: string;
+  /** Set by {@link stopDevice}: a dropped link is no longer replaced. */
+  stopped: boolean;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. After a failure no new item starts,
+ * the ones in flight finish (so that the caller can clean up what they made), then it rejects.
+ */
 export async function pool<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failure: { err: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
+    while (next < items.length && failure === undefined) {
+      try {
+        await fn(items[next++] as T);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.err;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Rejects when `client` closes or `ms` pass first. */
+function guard<T>(client: MqttClient, work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onClose: (() => void) | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      onClose = () => reject(new Error(`${what}: the connection closed`));
+      client.once('close', onClose);
+      timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    if (onClose) client.off('close', onClose);
+  });
 }
 
 /**
- * Connects one protocol-level device (mqtt.js, MQTT 3.1.1) the way the agent does: will =
- * offline status, subscribe `ack`, `desired`, `cmd`, then announce online and report state.
+ * One link the way the agent opens it (persistent session): will = offline status, subscribe `ack`, `desired`,
+ * `cmd`, then announce online. Rejects (closing what it opened) when any step fails.
  */
-export async function connectDevice(url: string, device: FleetDevice): Promise<SimDevice> {
-  const conn = `c-${device.id}`;
-  const client = await mqtt.connectAsync(url, {
-    protocolVersion: 4,
-    clientId: device.id,
-    username: device.id,
-    password: device.secret,
-    reconnectPeriod: 0,
-    connectTimeout: 120_000,
-    keepalive: 300,
-    will: {
-      topic: deviceTopic(device.id, 'status'),
-      payload: Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, state: 'offline', conn, at: Date.now() })),
-      qos: 1,
-      retain: true,
+async function openLink(sim: SimDevice, url: string): Promise<MqttClient> {
+  const { device } = sim;
+  const conn = `c-${device.id}-${sim.reconnects}`;
+  // allowRetries false: a connection closed without a CONNACK rejects instead of hanging.
+  const client = await mqtt.connectAsync(
+    url,
+    {
+      protocolVersion: 4,
+      clientId: device.id,
+      username: device.id,
+      password: device.secret,
+      reconnectPeriod: 0,
+      connectTimeout: 120_000,
+      keepalive: 300,
+      // A persistent session, as the agent keeps: after a NATS node dies, the session (its
+      // subscriptions' JetStream consumers) resumes on another node instead of being rebuilt.
+      clean: false,
+      will: {
+        topic: deviceTopic(device.id, 'status'),
+        payload: Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, state: 'offline', conn, at: Date.now() })),
+        qos: 1,
+        retain: true,
+      },
     },
-  });
-  const sim: SimDevice = { device, client, desired: 0, acks: new Map(), resent: 0 };
+    false,
+  );
   const ackTopic = deviceTopic(device.id, 'ack');
   client.on('message', (topic, payload) => {
     if (topic === ackTopic) {
       const ack = JSON.parse(payload.toString()) as { batchId?: string };
       if (ack.batchId !== undefined) sim.acks.get(ack.batchId)?.(performance.now());
-    } else sim.desired++;
+    } else if (topic === deviceTopic(device.id, 'desired')) {
+      sim.desired++;
+      sim.desiredOnLink++;
+    }
   });
-  await client.subscribeAsync([ackTopic, deviceTopic(device.id, 'desired'), deviceTopic(device.id, 'cmd')], {
-    qos: 1,
+  sim.desiredOnLink = 0;
+  try {
+    const topics = [ackTopic, deviceTopic(device.id, 'desired'), deviceTopic(device.id, 'cmd')];
+    const granted = await guard(client, client.subscribeAsync(topics, { qos: 1 }), 120_000, 'subscribe');
+    if (granted.some((g) => g.qos === 128)) throw new Error('subscribe: refused by the broker');
+    const status = { v: PROTOCOL_VERSION, state: 'online', conn, at: Date.now() };
+    await guard(
+      client,
+      client.publishAsync(deviceTopic(device.id, 'status'), JSON.stringify(status), { qos: 1, retain: true }),
+      120_000,
+      'online status',
+    );
+  } catch (err) {
+    client.end(true);
+    throw err;
+  }
+  return client;
+}
+
+/** Makes `client` the link in use: `down` resolves when it drops, and then a reconnect starts. */
+function adopt(sim: SimDevice, client: MqttClient) {
+  sim.client = client;
+  let markDown = () => {};
+  sim.down = new Promise<void>((r) => {
+    markDown = r;
   });
-  const status = { v: PROTOCOL_VERSION, state: 'online', conn, at: Date.now() };
-  await client.publishAsync(deviceTopic(device.id, 'status'), JSON.stringify(status), {
-    qos: 1,
-    retain: true,
+  client.once('close', () => {
+    markDown();
+    client.end(true);
+    if (!sim.stopped) sim.up = reconnect(sim);
   });
+}
+
+/**
+ * Like the agent after a dead link: the next URL of the list at once, then round the list
+ * with a short backoff, until one takes the device and its subscriptions again.
+ */
+async function reconnect(sim: SimDevice): Promise<void> {
+  for (let attempt = 0; !sim.stopped; attempt++) {
+    sim.urlIndex = (sim.urlIndex + 1) % sim.urls.length;
+    try {
+      const client = await openLink(sim, sim.urls[sim.urlIndex] as string);
+      if (sim.stopped) {
+        client.end(true);
+        return;
+      }
+      sim.reconnects++;
+      sim.reconnectedAt = performance.now();
+      adopt(sim, client);
+      return;
+    } catch (err) {
+      sim.lastError = `${sim.urls[sim.urlIndex]}: ${(err as Error).message}`;
+      if (attempt >= sim.urls.length - 1) await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+    }
+  }
+}
+
+/**
+ * Connects one protocol-level device (mqtt.js, MQTT 3.1.1) the way the agent does, to
+ * `urls[index]`; when that link drops later, it moves on to the next URL of `urls` (see
+ * {@link reconnect}). Rejects when the first link fails (the caller decides on retries).
+ */
+export async function connectDevice(
+  urls: readonly string[],
+  index: number,
+  device: FleetDevice,
+): Promise<SimDevice> {
+  const sim = {
+    device,
+    urls,
+    urlIndex: index,
+    desired: 0,
+    desiredOnLink: 0,
+    acks: new Map(),
+    resent: 0,
+    sentBytes: 0,
+    up: Promise.resolve(),
+    reconnects: 0,
+    stopped: false,
+  } as unknown as SimDevice;
+  adopt(sim, await openLink(sim, urls[index] as string));
   return sim;
+}
+
+/** Ends the device's link for good (no reconnect). */
+export async function stopDevice(sim: SimDevice): Promise<void> {
+  sim.stopped = true;
+  await sim.client.endAsync(true);
 }
 
 /** Which events the devices send: inference results, or device telemetry and drift summaries. */
@@ -125,6 +263,7 @@ export async function sendEvents(
   perBatch: number,
   latencies: number[],
   lane: FleetLane = 'results',
+  onAck?: () => void,
 ) {
   for (let b = 0; b < batches; b++) {
     const batchId = `${sim.device.id}-${b}`;
@@ -141,18 +280,29 @@ export async function sendEvents(
     };
     const acked = new Promise<number>((resolve) => sim.acks.set(batchId, resolve));
     const start = performance.now();
-    // Like the agent: no ack within 10 s → resend (the hub ignores what it already has).
-    for (;;) {
-      await sim.client.publishAsync(deviceTopic(sim.device.id, 'up'), JSON.stringify(batch), { qos: 1 });
+    // Like the agent: no ack within 10 s, or a link that dropped → resend the same batch (same
+    // batch id: the hub drops what it stored already) once a link is up again.
+    for (let sends = 0; ; sends++) {
+      await sim.up;
+      if (sends > 0) sim.resent++;
+      const down = sim.down;
+      const payload = JSON.stringify(batch);
+      sim.sentBytes += Buffer.byteLength(payload);
+      sim.client.publish(deviceTopic(sim.device.id, 'up'), payload, { qos: 1 }, () => {});
+      let timer: NodeJS.Timeout | undefined;
       const at = await Promise.race([
         acked,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000)),
+        down.then(() => undefined),
+        new Promise<undefined>((r) => {
+          timer = setTimeout(() => r(undefined), 10_000);
+        }),
       ]);
+      clearTimeout(timer);
       if (at !== undefined) {
         latencies.push(at - start);
+        onAck?.();
         break;
       }
-      sim.resent++;
     }
     sim.acks.delete(batchId);
   }

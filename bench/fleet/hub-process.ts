@@ -34,6 +34,8 @@ export async function startHubProcess(env: Record<string, string>): Promise<{
   mqtt: string;
   child: ChildProcess;
   stop(): Promise<void>;
+  /** SIGKILL: the hub dies at once, mid-work (reported as intended, not as a crash). */
+  kill(): Promise<void>;
 }> {
   // OUTPOST_BENCH_HUB_PROF_DIR=dir: a V8 CPU profile of the hub per run (`--cpu-prof`).
   const profDir = process.env.OUTPOST_BENCH_HUB_PROF_DIR;
@@ -64,6 +66,11 @@ export async function startHubProcess(env: Record<string, string>): Promise<{
     stop: async () => {
       stopping = true;
       child.kill('SIGTERM');
+      await exited;
+    },
+    kill: async () => {
+      stopping = true;
+      child.kill('SIGKILL');
       await exited;
     },
   };

@@ -1,16 +1,9 @@
 import { randomBytes, scrypt } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startMosquitto } from '../../hub/broker/mosquitto-process.js';
-import { hubPasswordHash, writeNatsBrokerAuth } from '../../hub/broker/nats-auth.js';
-import { type NatsClusterProcess, startNatsCluster } from '../../hub/broker/nats-process.js';
-import { openSqliteHubStore, writeBrokerAuth } from '../../hub/index.js';
 import { findPeer } from '../../test/helpers/peer.js';
 import { millis, percentile, perSecond, timed } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark, BenchOptions } from '../lib/types.js';
-import { BENCH_SCRYPT_N, enrollFleet, type FleetDevice, makeFleet } from './credentials.js';
+import { BENCH_SCRYPT_N, type FleetDevice, makeFleet } from './credentials.js';
 import {
   BENCH_DRIFT_EDGES,
   connectDevice,
@@ -18,10 +11,12 @@ import {
   pool,
   type SimDevice,
   sendEvents,
+  stopDevice,
 } from './devices.js';
-import { cpuMsOf, rssOf, startHubProcess } from './hub-process.js';
+import { converged, type KillPlan, type KillResult, killNodeAndReplica } from './kill.js';
+import { pgMissing } from './pg-database.js';
+import { type FleetMode, type HubProcess, startStack } from './stack.js';
 
-const HUB_PASSWORD = randomBytes(24).toString('base64url');
 const MiB = 1024 * 1024;
 
 interface ModeResult {
@@ -32,12 +27,21 @@ interface ModeResult {
   ingestMs: number;
   p50: number;
   p99: number;
-  bytesPerDevice: number;
+  hubBytesPerDevice: number;
+  brokerBytesPerDevice: number;
   resent: number;
-  /** Hub CPU time from the first batch until every event's effect is visible, ms. */
+  /** Hub CPU time (all replicas) from the first batch until every event's effect is visible, ms. */
   hubCpuMs: number;
+  /** The broker processes' CPU time over the same span, ms (null: the broker is in the hub). */
+  brokerCpuMs: number | null;
+  /** Uplink payload bytes published by the devices (resends included). */
+  uplinkBytes: number;
   /** Telemetry lane: from the last ack until every device's last report shows in the API, ms. */
   visibleMs: number | null;
+  /** NATS: one node and one hub replica SIGKILLed once half the batches were acked. */
+  kill: KillResult | null;
+  lost: number;
+  duplicated: number;
 }
 
 /** Waits until `GET /v1/telemetry/devices` shows every device's last report; ms waited. */
@@ -62,76 +66,37 @@ async function telemetryVisible(
 }
 
 async function runMode(
-  mode: 'embedded' | 'mosquitto' | 'nats',
+  mode: FleetMode,
   fleet: readonly FleetDevice[],
   sizes: { batches: number; perBatch: number; concurrency: number; lane: FleetLane },
   progress: (line: string) => void,
-  mosquittoBin: string,
-  natsBin: string,
+  bins: { mosquitto: string; nats: string },
 ): Promise<ModeResult> {
-  const dir = await mkdtemp(join(tmpdir(), `outpost-fleet-${mode}-`));
-  const store = openSqliteHubStore(dir);
-  await enrollFleet(store, fleet);
-  const authDir = join(dir, 'broker');
-  if (mode === 'mosquitto') {
-    await writeBrokerAuth(store, { dir: authDir, hub: { username: 'outpost-hub', password: HUB_PASSWORD } });
-  }
-  if (mode === 'nats') {
-    const hash = await hubPasswordHash(HUB_PASSWORD);
-    await writeNatsBrokerAuth(store, { dir: authDir, hub: { username: 'outpost-hub', hash } });
-  }
-  await store.close();
-  const mosquitto = mode === 'mosquitto' ? await startMosquitto(authDir, mosquittoBin) : undefined;
-  // Three nodes on this machine; devices spread over them round-robin.
-  const nats: NatsClusterProcess | undefined =
-    mode === 'nats'
-      ? await startNatsCluster({ dir: authDir, size: 3, bin: natsBin, timeoutMs: 60_000 })
-      : undefined;
-  const hub = await startHubProcess({
-    OUTPOST_HUB_DATA_DIR: dir,
-    OUTPOST_HUB_HTTP__HOST: '127.0.0.1',
-    OUTPOST_HUB_HTTP__PORT: '0',
-    OUTPOST_HUB_MQTT__HOST: '127.0.0.1',
-    OUTPOST_HUB_MQTT__PORT: '0',
-    OUTPOST_HUB_LOG_LEVEL: 'warn',
-    ...(mosquitto
-      ? { OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl, OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD }
-      : {}),
-    ...(nats
-      ? {
-          OUTPOST_HUB_BROKER__URL: nats.natsUrls,
-          OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD,
-          OUTPOST_HUB_BROKER__MQTT_URLS: JSON.stringify(nats.nodes.map((n) => n.mqttUrl)),
-        }
-      : {}),
-  }).catch(async (err: unknown) => {
-    await nats?.close();
-    await mosquitto?.stop();
-    throw err;
-  });
-  const rss = () =>
-    rssOf(hub.child.pid) +
-    (mosquitto ? rssOf(mosquitto.pid) : 0) +
-    (nats ? nats.nodes.reduce((sum, n) => sum + rssOf(n.pid()), 0) : 0);
-  const deviceUrl = (i: number) =>
-    nats ? (nats.nodes[i % nats.nodes.length]?.mqttUrl as string) : (mosquitto?.url ?? hub.mqtt);
+  const stack = await startStack(mode, fleet, bins);
   const devices: SimDevice[] = [];
   let retried = 0;
   try {
-    const baseline = rss();
-    progress(`${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time)`);
+    const baseline = stack.rss();
+    progress(
+      `${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time)` +
+        (stack.database ? `, two hub replicas on PostgreSQL database ${stack.database}` : ''),
+    );
     const connect = await timed(() =>
       pool(fleet, sizes.concurrency, async (d) => {
-        const url = deviceUrl(Number(d.id.slice('fleet-'.length)));
+        const { urls, index } = stack.deviceUrls(Number(d.id.slice('fleet-'.length)));
         // Like the agent: a refused subscription (a NATS node whose JetStream consumer creation
-        // timed out under the storm) drops the connection and tries again.
-        for (let attempt = 1; ; attempt++) {
+        // timed out under the storm) or a connection closed before its CONNACK (a node still
+        // persisting the session) drops the connection and tries again, with a backoff, on the
+        // same node (the round-robin spread is what is measured), for up to 5 min.
+        const giveUp = Date.now() + 300_000;
+        for (let attempt = 0; ; attempt++) {
           try {
-            devices.push(await connectDevice(url, d));
+            devices.push(await connectDevice(urls, index, d));
             return;
           } catch (err) {
-            if (mode !== 'nats' || attempt >= 5) throw err;
+            if (Date.now() > giveUp) throw err;
             retried++;
+            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
           }
         }
       }),
@@ -139,15 +104,19 @@ async function runMode(
     const deadline = Date.now() + 60_000;
     while (devices.some((d) => d.desired === 0) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
-    const connected = rss();
-    if (retried > 0) progress(`${mode}: ${retried} connections retried after a refused subscription`);
+    const desired = devices.filter((d) => d.desired > 0).length;
+    const connected = stack.rss();
+    if (retried > 0) progress(`${mode}: ${retried} connections retried (refused subscription or no CONNACK)`);
     progress(
       `${mode}: connected in ${millis(connect.ms)}; sending ${sizes.batches}×${sizes.perBatch} events each`,
     );
-    const token = (await readFile(join(dir, 'admin-token'), 'utf8')).trim();
+    const token = stack.token;
+    const http = () =>
+      (stack.hubs.find((h) => h.child.exitCode === null && h.child.signalCode === null) ?? stack.hubs[0])
+        ?.http as string;
     if (sizes.lane === 'telemetry') {
       // A baseline, so that each drift evaluation computes PSI and KS like a real one.
-      const res = await fetch(`${hub.http}/v1/drift/baselines/bench/1.0.0`, {
+      const res = await fetch(`${http()}/v1/drift/baselines/bench/1.0.0`, {
         method: 'PUT',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -161,35 +130,64 @@ async function runMode(
       if (!res.ok) throw new Error(`drift baseline: ${res.status} ${await res.text()}`);
     }
     const latencies: number[] = [];
-    const cpuBefore = cpuMsOf(hub.child.pid);
+    const cpuBefore = stack.cpu();
+    const allBatches = devices.length * sizes.batches;
+    let acked = 0;
+    let killing: Promise<KillPlan> | undefined;
+    const onAck = () => {
+      acked++;
+      if (mode === 'nats' && killing === undefined && acked >= allBatches / 2) {
+        progress(`${mode}: ${acked}/${allBatches} batches acked; SIGKILL of node n1 and hub replica 1`);
+        killing = killNodeAndReplica(stack, devices, stack.hubs[0] as HubProcess);
+      }
+    };
+    // A line every 15 s while the ingest runs, so that a stalled run shows where it stands.
+    const ticker = setInterval(() => {
+      const down = devices.filter((d) => d.client.connected !== true).length;
+      const why = devices.find((d) => d.client.connected !== true)?.lastError;
+      progress(
+        `${mode}: ${acked}/${allBatches} batches acked, ${down} devices without a link${why ? ` (${why})` : ''}`,
+      );
+    }, 15_000);
     const ingest = await timed(() =>
-      Promise.all(devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies, sizes.lane))),
-    );
+      Promise.all(
+        devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies, sizes.lane, onAck)),
+      ),
+    ).finally(() => clearInterval(ticker));
     const total = sizes.batches * sizes.perBatch;
     // The last telemetry.device report of each device is event total - 2 or total - 1 (even k).
     const lastUptime = (total - 1) % 2 === 0 ? total - 1 : total - 2;
     const visibleMs =
-      sizes.lane === 'telemetry' ? await telemetryVisible(hub.http, token, devices.length, lastUptime) : null;
-    const hubCpuMs = cpuMsOf(hub.child.pid) - cpuBefore;
+      sizes.lane === 'telemetry' ? await telemetryVisible(http(), token, devices.length, lastUptime) : null;
+    const cpuAfter = stack.cpu();
+    const kill = killing ? await converged(await killing, devices, progress) : null;
+    if (mode === 'nats' && kill === null) throw new Error('nats: the node and replica kill never happened');
+    const exact = await stack.check(
+      'epochfleet1',
+      devices.map((d) => d.device.id),
+      total,
+    );
     return {
       mode,
       connectMs: connect.ms,
-      desired: devices.filter((d) => d.desired > 0).length,
+      desired,
       events: latencies.length * sizes.perBatch,
       ingestMs: ingest.ms,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
-      bytesPerDevice: (connected - baseline) / fleet.length,
+      hubBytesPerDevice: (connected.hub - baseline.hub) / fleet.length,
+      brokerBytesPerDevice: (connected.broker - baseline.broker) / fleet.length,
       resent: devices.reduce((n, d) => n + d.resent, 0),
-      hubCpuMs,
+      hubCpuMs: cpuAfter.hub - cpuBefore.hub,
+      brokerCpuMs: mode === 'embedded' ? null : cpuAfter.broker - cpuBefore.broker,
+      uplinkBytes: devices.reduce((n, d) => n + d.sentBytes, 0),
       visibleMs,
+      kill,
+      ...exact,
     };
   } finally {
-    await pool(devices, 500, (d) => d.client.endAsync(true).then(() => undefined));
-    await hub.stop();
-    await mosquitto?.stop();
-    await nats?.close();
-    await rm(dir, { recursive: true, force: true });
+    await pool(devices, 500, (d) => stopDevice(d));
+    await stack.close();
   }
 }
 
@@ -214,7 +212,7 @@ export const fleetBenchmark: Benchmark = {
       if (!['devices', 'events', 'batch', 'broker', 'lane'].includes(key))
         throw new Error(`fleet: unknown setting --${key}`);
     }
-    const count = Number(params.devices ?? (options.quick ? 300 : 5000));
+    const count = Number(params.devices ?? (options.quick ? 200 : 5000));
     const perBatch = Number(params.batch ?? 5);
     const events = Number(params.events ?? 20);
     if (![count, perBatch, events].every((n) => Number.isInteger(n) && n > 0) || events % perBatch !== 0) {
@@ -248,12 +246,14 @@ export const fleetBenchmark: Benchmark = {
       '/usr/sbin/nats-server',
       'apt-get install nats-server',
     );
-    const modes = brokers[broker as keyof typeof brokers].filter(
+    const wanted: readonly string[] = brokers[broker as keyof typeof brokers];
+    const pg = wanted.includes('nats') && natsPeer.missing === undefined ? await pgMissing() : undefined;
+    const modes = wanted.filter(
       (m) =>
         (m !== 'mosquitto' || mosquittoPeer.missing === undefined) &&
-        (m !== 'nats' || natsPeer.missing === undefined),
-    );
-    const missing = [mosquittoPeer.missing, natsPeer.missing].filter((m) => m !== undefined);
+        (m !== 'nats' || (natsPeer.missing === undefined && pg === undefined)),
+    ) as FleetMode[];
+    const missing = [mosquittoPeer.missing, natsPeer.missing, pg].filter((m) => m !== undefined);
     for (const m of missing) options.progress(m);
     if (modes.length === 0) return `fleet: nothing to run — ${missing.join('; ')}`;
     options.progress(
@@ -262,7 +262,12 @@ export const fleetBenchmark: Benchmark = {
     const fleet = await makeFleet(count);
     const results: ModeResult[] = [];
     for (const mode of modes)
-      results.push(await runMode(mode, fleet, sizes, options.progress, mosquittoPeer.bin, natsPeer.bin));
+      results.push(
+        await runMode(mode, fleet, sizes, options.progress, {
+          mosquitto: mosquittoPeer.bin,
+          nats: natsPeer.bin,
+        }),
+      );
     const scryptMs = await productionScryptMs();
     const base = results[0] as ModeResult;
     const rows = results.map((r) => [
@@ -276,8 +281,15 @@ export const fleetBenchmark: Benchmark = {
       `${perSecond((r.events * 1000) / r.ingestMs)} (${(r.events / r.ingestMs / (base.events / base.ingestMs)).toFixed(2)}×)`,
       millis(r.p50),
       millis(r.p99),
-      `${(r.bytesPerDevice / 1024).toFixed(1)} KiB`,
+      `${(r.hubBytesPerDevice / 1024).toFixed(1)} KiB`,
+      `${(r.brokerBytesPerDevice / 1024).toFixed(1)} KiB`,
       String(r.resent),
+      r.kill === null ? '-' : `${millis(r.kill.p50)} / ${millis(r.kill.max)}`,
+      r.kill === null ? '-' : `${r.kill.desired}/${r.kill.victims}`,
+      String(r.lost),
+      String(r.duplicated),
+      `${(r.uplinkBytes / r.events).toFixed(0)} B`,
+      r.brokerCpuMs === null ? '-' : `${((r.brokerCpuMs * 1000) / r.events).toFixed(0)} µs`,
       `${((r.hubCpuMs * 1000) / r.events).toFixed(0)} µs`,
       r.visibleMs === null ? '' : millis(r.visibleMs),
     ]);
@@ -293,8 +305,15 @@ export const fleetBenchmark: Benchmark = {
           'ingest events/s',
           'ack p50',
           'ack p99',
-          'memory/device',
+          'hub mem/device',
+          'broker mem/device',
           'resent',
+          'reconnect p50 / max',
+          'desired again',
+          'lost',
+          'duplicated',
+          'uplink/event',
+          'broker CPU/event',
           'hub CPU/event',
           'visible after',
         ],
@@ -302,11 +321,20 @@ export const fleetBenchmark: Benchmark = {
       ),
       ...missing,
       '',
-      'Ratios are against the first broker in the same run. Devices, hub and broker share this',
-      "machine's cores; memory/device = growth of hub RSS (+ Mosquitto's or the NATS nodes' RSS) from before the storm",
-      'to all connected, divided by the devices. Both hubs use SQLite (FULL sync) for the events.',
-      "Hub CPU/event: the hub process's CPU time from the first batch until the last effect is",
-      'visible, per event. Visible after (telemetry lane): from the last ack until every device',
+      'Ratios are against the first broker in the same run. Devices, hubs and brokers share this',
+      "machine's cores. hub / broker mem/device: growth of the hubs' RSS and of Mosquitto's or the three",
+      "NATS nodes' RSS from before the storm to all connected, divided by the devices. Embedded and",
+      'Mosquitto: one hub on SQLite (FULL sync). NATS: three nodes and two hub replicas (separate',
+      'processes, one uplink queue group) on a fresh PostgreSQL database; once half the batches were',
+      'acked, node n1 and replica 1 are SIGKILLed (never restarted). Reconnect: from the kill until each',
+      'device of n1 was connected to another node and subscribed again; desired again: those of them',
+      'that got their retained desired state on the new link. Devices resend an unacked batch with the',
+      'same batch id after 10 s or after a reconnect. Lost / duplicated: per device, the stored rows and',
+      'distinct seqs against the seqs 1..N it sent (every one acked), summed over the fleet.',
+      "Hub / broker CPU/event: the hubs' and the broker processes' CPU time (a killed one up to its",
+      'kill) from the first batch until the last effect is visible, per event (the embedded broker is',
+      "in the hub's). Uplink/event: the devices' batch payload bytes (resends included) per event.",
+      'Visible after (telemetry lane): from the last ack until every device',
       'last report is served by GET /v1/telemetry/devices.',
       `Device hashes use scrypt N=${BENCH_SCRYPT_N}; production enrollment uses N=16384, whose check took`,
       `${millis(scryptMs)} of one core here: the embedded broker pays it on every CONNECT (about`,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { natsSkip } from '../helpers/nats-cluster.js';
 import { entryPoint } from '../helpers/paths.js';
 import { findPeer, nginxPeer } from '../helpers/peer.js';
 
@@ -54,5 +55,18 @@ describe('benchmark peers', () => {
     assert.equal(res.code, 0, res.out);
     assert.match(res.out, /Mosquitto skipped: \/nonexistent\/mosquitto is not installed/);
     assert.doesNotMatch(res.out, /ENOENT/);
+  });
+
+  it('fleet with only NATS and no PostgreSQL for its replicas says so and exits 0', {
+    skip: natsSkip(),
+  }, async () => {
+    const res = await bench(['fleet', '--broker', 'nats', '--devices', '2'], {
+      OUTPOST_BENCH_PG_URL: 'postgres://postgres@127.0.0.1:1/test',
+    });
+    assert.equal(res.code, 0, res.out);
+    assert.match(
+      res.out,
+      /fleet: nothing to run — NATS skipped: its hub replicas need PostgreSQL, unreachable at 127\.0\.0\.1:1/,
+    );
   });
 });
