@@ -42,12 +42,16 @@ export async function startHubProcess(env: Record<string, string>): Promise<{
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
   const child = spawn(process.execPath, [...prof, ...CLI.execArgv, CLI.file, 'hub'], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  // Its log (stdout, at the level the env sets) and stderr, the last 20 kB, for the error
+  // that says why it stopped.
   let errors = '';
-  child.stderr?.on('data', (d) => {
+  const keep = (d: Buffer) => {
     errors = (errors + d).slice(-20_000);
-  });
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ http: string; mqtt: string }>((resolve, reject) => {
     child.on('message', (m: { type?: string; http?: string; mqtt?: string }) => {

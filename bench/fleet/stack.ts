@@ -107,7 +107,7 @@ export async function startStack(
           OUTPOST_HUB_HTTP__PORT: '0',
           OUTPOST_HUB_MQTT__HOST: '127.0.0.1',
           OUTPOST_HUB_MQTT__PORT: '0',
-          OUTPOST_HUB_LOG_LEVEL: 'warn',
+          OUTPOST_HUB_LOG_LEVEL: process.env.FLEET_HUB_LOG ?? 'warn',
           ...(mosquitto
             ? { OUTPOST_HUB_BROKER__URL: mosquitto.hubUrl, OUTPOST_HUB_BROKER__PASSWORD: HUB_PASSWORD }
             : {}),

@@ -88,13 +88,17 @@ async function drainBacklog(hub: Hub, scratch: Scratch, backlog: number) {
  */
 async function rawPublish(hub: Hub, backlog: number, window: number): Promise<number> {
   const creds = await enroll(hub);
-  const client = await mqtt.connectAsync(hub.mqtt.url, {
-    protocolVersion: 4,
-    clientId: creds.id,
-    username: creds.id,
-    password: creds.secret,
-    reconnectPeriod: 0,
-  });
+  const client = await mqtt.connectAsync(
+    hub.mqtt.url,
+    {
+      protocolVersion: 4,
+      clientId: creds.id,
+      username: creds.id,
+      password: creds.secret,
+      reconnectPeriod: 0,
+    },
+    false,
+  );
   const topic = deviceTopic(creds.id, 'ping');
   const payloads = Array.from({ length: backlog }, (_, i) =>
     Buffer.from(

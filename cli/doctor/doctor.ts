@@ -51,14 +51,18 @@ const BROKER_RETRY_MS = 1000;
 async function brokerLogin(url: string, username: string, password: string, clientId: string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const client = await mqtt.connectAsync(url, {
-        protocolVersion: 4,
-        clientId,
-        username,
-        password,
-        reconnectPeriod: 0,
-        connectTimeout: 8000,
-      });
+      const client = await mqtt.connectAsync(
+        url,
+        {
+          protocolVersion: 4,
+          clientId,
+          username,
+          password,
+          reconnectPeriod: 0,
+          connectTimeout: 8000,
+        },
+        false,
+      );
       await client.endAsync();
       return;
     } catch (err) {

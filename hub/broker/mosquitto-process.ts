@@ -67,7 +67,7 @@ export async function startMosquitto(dir: string, bin = '/usr/sbin/mosquitto', t
   for (;;) {
     if (child.exitCode !== null) throw new Error(`mosquitto exited: ${output}`);
     try {
-      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 });
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 2000 }, false);
       await c.endAsync(true);
       break;
     } catch (err) {

@@ -19,14 +19,21 @@ export async function warmNatsMqtt(
   await Promise.all(
     urls.map(async (url) => {
       try {
-        const client = await mqtt.connectAsync(url, {
-          protocolVersion: 4,
-          clientId: `${hub.username}-warmup-${randomBytes(4).toString('hex')}`,
-          username: hub.username,
-          password: hub.password,
-          reconnectPeriod: 0,
-          connectTimeout: timeoutMs,
-        });
+        // `false`: a connection closed before its CONNACK (a node that times out the login)
+        // rejects. Without it mqtt.js's promise never settles, and a hub starting with
+        // nothing else open yet exited silently with code 0.
+        const client = await mqtt.connectAsync(
+          url,
+          {
+            protocolVersion: 4,
+            clientId: `${hub.username}-warmup-${randomBytes(4).toString('hex')}`,
+            username: hub.username,
+            password: hub.password,
+            reconnectPeriod: 0,
+            connectTimeout: timeoutMs,
+          },
+          false,
+        );
         await client.endAsync();
       } catch (err) {
         log.warn(

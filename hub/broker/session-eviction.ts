@@ -21,15 +21,19 @@ export async function evictMqttSession(
   timeoutMs = 10_000,
 ): Promise<void> {
   if (config.url === undefined) throw new Error('evictMqttSession needs broker.url');
-  const client = await mqtt.connectAsync(config.url, {
-    protocolVersion: 4,
-    clientId: deviceId,
-    username: config.username,
-    password: config.password,
-    clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: timeoutMs,
-  });
+  const client = await mqtt.connectAsync(
+    config.url,
+    {
+      protocolVersion: 4,
+      clientId: deviceId,
+      username: config.username,
+      password: config.password,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: timeoutMs,
+    },
+    false,
+  );
   await client.endAsync();
   logger.info({ deviceId }, "took the device's client id over on the external broker: its session is cut");
 }

@@ -50,7 +50,11 @@ describe('secure aggregation of a 2.2 MB model: artifact weights, masked inputs 
     const dir = tempDir('outpost-fl-secbig-hub-');
     cleanups.push(() => dir.remove());
     // The task body embeds the starting weights as base64 (3 MB of JSON).
-    const hub: Hub = await startHub(dir.path, { http: { bodyLimitBytes: 16 * 1024 * 1024 } });
+    const hub: Hub = await startHub(dir.path, {
+      http: { bodyLimitBytes: 16 * 1024 * 1024 },
+      // The test reads every upload's parts after the round closed.
+      federated: { retention: { keepUpdateBytes: true } },
+    });
     cleanups.push(() => hub.close());
     const digits = loadDigits(5, 0);
     const devices: Device[] = [];

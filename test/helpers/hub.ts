@@ -90,15 +90,19 @@ export async function connectDevice(
   options: Partial<IClientOptions> & { transport?: 'tcp' | 'ws' } = {},
 ): Promise<TestDevice> {
   const { transport = 'tcp', ...rest } = options;
-  const client = await mqtt.connectAsync(transport === 'ws' ? hub.ws.url : hub.mqtt.url, {
-    protocolVersion: 4,
-    clientId: creds.id,
-    username: creds.id,
-    password: creds.secret,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-    ...rest,
-  });
+  const client = await mqtt.connectAsync(
+    transport === 'ws' ? hub.ws.url : hub.mqtt.url,
+    {
+      protocolVersion: 4,
+      clientId: creds.id,
+      username: creds.id,
+      password: creds.secret,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      ...rest,
+    },
+    false,
+  );
   const messages: TestDevice['messages'] = [];
   client.on('message', (topic, payload) => messages.push({ topic, payload }));
   return {

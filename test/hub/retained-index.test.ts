@@ -9,7 +9,7 @@ import { waitFor } from '../helpers/hub.js';
 
 /** Subscribes a fresh client to `filters` and collects the retained topic→payload it receives. */
 async function retainedFor(url: string, filters: string[], expected: number): Promise<Map<string, string>> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
   const got = new Map<string, string>();
   let count = 0;
   client.on('message', (topic, payload, packet) => {
@@ -45,7 +45,7 @@ describe('hub broker: retained messages indexed by exact topic', () => {
     const address = server.address();
     assert.ok(address && typeof address === 'object');
     url = `mqtt://127.0.0.1:${address.port}`;
-    publisher = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 });
+    publisher = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 }, false);
     for (let i = 0; i < 50; i++) {
       await publisher.publishAsync(`d/dev-${i}/desired`, `v1-${i}`, { qos: 1, retain: true });
       await publisher.publishAsync(`d/dev-${i}/status`, `on-${i}`, { qos: 1, retain: true });

@@ -111,12 +111,16 @@ test('device page: version, last seen, refusals, rejected engines, auth failures
     );
 
     // A second connection with the device's id takes its session over.
-    const twin = await mqtt.connectAsync(hub.mqtt.url, {
-      clientId: creds.id,
-      username: creds.id,
-      password: creds.secret,
-      reconnectPeriod: 0,
-    });
+    const twin = await mqtt.connectAsync(
+      hub.mqtt.url,
+      {
+        clientId: creds.id,
+        username: creds.id,
+        password: creds.secret,
+        reconnectPeriod: 0,
+      },
+      false,
+    );
     await twin.endAsync();
     await waitFor(
       async () => (await api(hub, 'GET', `/v1/devices/${creds.id}`)).body.clientIdConflicts > 0,

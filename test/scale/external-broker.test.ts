@@ -20,14 +20,18 @@ async function connectAs(
   password: string,
   clientId = username,
 ): Promise<MqttClient> {
-  return mqtt.connectAsync(url, {
-    protocolVersion: 4,
-    clientId,
-    username,
-    password,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-  });
+  return mqtt.connectAsync(
+    url,
+    {
+      protocolVersion: 4,
+      clientId,
+      username,
+      password,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    },
+    false,
+  );
 }
 
 describe('hub on an external Mosquitto, two replicas', { skip }, () => {
@@ -141,19 +145,23 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
 
   test('a replica started later keeps devices online: the retained status tells the truth', async () => {
     const creds = replicas.devices[2] as Credentials;
-    const client = await mqtt.connectAsync(replicas.mosquitto.url, {
-      protocolVersion: 4,
-      clientId: creds.id,
-      username: creds.id,
-      password: creds.secret,
-      reconnectPeriod: 0,
-      will: {
-        topic: deviceTopic(creds.id, 'status'),
-        payload: Buffer.from(JSON.stringify({ v: 1, state: 'offline', conn: 'c-late', at: Date.now() })),
-        qos: 1,
-        retain: true,
+    const client = await mqtt.connectAsync(
+      replicas.mosquitto.url,
+      {
+        protocolVersion: 4,
+        clientId: creds.id,
+        username: creds.id,
+        password: creds.secret,
+        reconnectPeriod: 0,
+        will: {
+          topic: deviceTopic(creds.id, 'status'),
+          payload: Buffer.from(JSON.stringify({ v: 1, state: 'offline', conn: 'c-late', at: Date.now() })),
+          qos: 1,
+          retain: true,
+        },
       },
-    });
+      false,
+    );
     clients.push(client);
     const online = { v: 1, state: 'online', conn: 'c-late', at: Date.now() };
     await client.publishAsync(deviceTopic(creds.id, 'status'), JSON.stringify(online), {

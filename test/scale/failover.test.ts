@@ -75,13 +75,17 @@ describe('failover between two hub replicas', { skip: mosquittoSkip() ?? (await 
     }
     mosquitto.reload();
     const connect = (d: { id: string; secret: string }) =>
-      mqtt.connectAsync(mosquitto.url, {
-        protocolVersion: 4,
-        clientId: d.id,
-        username: d.id,
-        password: d.secret,
-        reconnectPeriod: 0,
-      });
+      mqtt.connectAsync(
+        mosquitto.url,
+        {
+          protocolVersion: 4,
+          clientId: d.id,
+          username: d.id,
+          password: d.secret,
+          reconnectPeriod: 0,
+        },
+        false,
+      );
     const senders: Array<{
       d: { id: string; secret: string };
       client: MqttClient;

@@ -52,14 +52,18 @@ describe('device lifecycle on an external Mosquitto', { skip: mosquittoSkip() },
     await waitFor(
       async () => {
         try {
-          const probe = await mqtt.connectAsync(mosquitto.url, {
-            protocolVersion: 4,
-            clientId: creds.id,
-            username: creds.id,
-            password: creds.secret,
-            reconnectPeriod: 0,
-            connectTimeout: 10_000,
-          });
+          const probe = await mqtt.connectAsync(
+            mosquitto.url,
+            {
+              protocolVersion: 4,
+              clientId: creds.id,
+              username: creds.id,
+              password: creds.secret,
+              reconnectPeriod: 0,
+              connectTimeout: 10_000,
+            },
+            false,
+          );
           await probe.endAsync();
           return admitted;
         } catch {

@@ -99,14 +99,18 @@ export async function startReplicasOnMosquitto(options: {
     mosquitto.reload();
     const first = devices[0] as Credentials;
     await waitFor(async () => {
-      const client = await mqtt.connectAsync(mosquitto.url, {
-        protocolVersion: 4,
-        clientId: first.id,
-        username: first.id,
-        password: first.secret,
-        reconnectPeriod: 0,
-        connectTimeout: 10_000,
-      });
+      const client = await mqtt.connectAsync(
+        mosquitto.url,
+        {
+          protocolVersion: 4,
+          clientId: first.id,
+          username: first.id,
+          password: first.secret,
+          reconnectPeriod: 0,
+          connectTimeout: 10_000,
+        },
+        false,
+      );
       await client.endAsync(true);
       return true;
     }, 'the broker to accept an enrolled device');

@@ -34,12 +34,16 @@ test('enrollment and failed authentications log no secret', async () => {
     assert.equal(denied.status, 401);
     const wrongPassword = 'wrong-device-password-secret';
     await assert.rejects(
-      mqtt.connectAsync(hub.mqtt.url, {
-        clientId: creds.id,
-        username: creds.id,
-        password: wrongPassword,
-        reconnectPeriod: 0,
-      }),
+      mqtt.connectAsync(
+        hub.mqtt.url,
+        {
+          clientId: creds.id,
+          username: creds.id,
+          password: wrongPassword,
+          reconnectPeriod: 0,
+        },
+        false,
+      ),
     );
     const device = await connectDevice(hub, creds);
     await closeClient(device.client);

@@ -55,16 +55,20 @@ describe('MQTT over TLS with client certificates', () => {
   });
 
   const connect = (target: Hub, creds: Credentials, extra: Partial<IClientOptions>) =>
-    mqtt.connectAsync(target.mqtts?.url ?? 'missing', {
-      protocolVersion: 4,
-      clientId: creds.id,
-      username: creds.id,
-      password: creds.secret,
-      reconnectPeriod: 0,
-      connectTimeout: 10_000,
-      ca: file('ca.crt'),
-      ...extra,
-    });
+    mqtt.connectAsync(
+      target.mqtts?.url ?? 'missing',
+      {
+        protocolVersion: 4,
+        clientId: creds.id,
+        username: creds.id,
+        password: creds.secret,
+        reconnectPeriod: 0,
+        connectTimeout: 10_000,
+        ca: file('ca.crt'),
+        ...extra,
+      },
+      false,
+    );
 
   test('a device ingests over mqtts; a client that does not trust the CA refuses the hub', async () => {
     assert.match(hub.mqtts?.url ?? '', /^mqtts:\/\/127\.0\.0\.1:\d+$/);
