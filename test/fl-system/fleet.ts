@@ -2,6 +2,7 @@
  * Test helpers of the federated system tests: a real hub, real agents holding MNIST digit
  * slices posted through `POST /v1/samples`, and a task body for the admin API.
  */
+import assert from 'node:assert/strict';
 import { type Agent, type AgentConfigInput, createAgent } from '../../agent/index.js';
 import { buildMnistMlp, encodeUpdate, type LayersModel } from '../../federated/index.js';
 import type { Hub, HubConfigInput } from '../../hub/index.js';
@@ -160,6 +161,37 @@ export function taskEnded(
     what,
     timeoutMs,
   );
+}
+
+/**
+ * Asserts that a secure round's new model equals the plain FedAvg model of the same updates
+ * within the fixed-point bound, and that the round moved the model at all. Fixed point at
+ * 2^16: each summed entry of Σw·δ is off by at most `survivors` / (2·65536); the mean divides
+ * by Σw = examples / maxExamples, which carries the same error: twice that.
+ */
+export function assertSecureMatchesPlain(o: {
+  start: ReadonlyArray<{ values: ArrayLike<number> }>;
+  plain: ReadonlyArray<{ values: ArrayLike<number> }>;
+  secure: ReadonlyArray<{ values: ArrayLike<number> }>;
+  survivors: number;
+  examples: number;
+  maxExamples: number;
+  label?: string;
+}): void {
+  let maxDiff = 0;
+  let moved = 0;
+  for (const [i, t] of o.plain.entries()) {
+    const m = o.secure[i]?.values as ArrayLike<number>;
+    const first = o.start[i]?.values as ArrayLike<number>;
+    for (let k = 0; k < t.values.length; k++) {
+      maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - (m[k] as number)));
+      moved = Math.max(moved, Math.abs((t.values[k] as number) - (first[k] as number)));
+    }
+  }
+  const label = o.label === undefined ? '' : `${o.label}: `;
+  assert.ok(moved > 1e-3, `${label}the round changed the model (max change ${moved})`);
+  const bound = (2 * o.survivors) / (2 * 65536) / (o.examples / o.maxExamples) + 1e-6;
+  assert.ok(maxDiff <= bound, `${label}secure and plain models differ by ${maxDiff} > ${bound}`);
 }
 
 /** The initial model of the tests: a 784-16-10 MLP. */

@@ -29,6 +29,7 @@ import { FaultProxy, tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 import {
+  assertSecureMatchesPlain,
   type FleetDevice,
   initialModel,
   postDigits,
@@ -145,20 +146,15 @@ describe('a secure round survives an agent restart', () => {
       assert.equal(round.metrics.accepted, 3, JSON.stringify(round.metrics));
       assert.deepEqual(round.metrics.rejected, {});
       const masked = await weightsOf(id);
-      let maxDiff = 0;
-      let moved = 0;
-      for (const [i, p] of plain.entries()) {
-        const m = masked[i]?.values as Float32Array;
-        const first = model.weights[i]?.values as Float32Array;
-        for (let k = 0; k < p.values.length; k++) {
-          maxDiff = Math.max(maxDiff, Math.abs((p.values[k] as number) - (m[k] as number)));
-          moved = Math.max(moved, Math.abs((p.values[k] as number) - (first[k] as number)));
-        }
-      }
-      assert.ok(moved > 1e-3, `the round changed the model (max change ${moved})`);
-      // Fixed point at 2^16 (see secagg.test.ts): 3 devices' rounding, numerator and Σw.
-      const bound = (2 * 3) / (2 * 65536) / (round.metrics.examples / 200) + 1e-6;
-      assert.ok(maxDiff <= bound, `${id}: secure and plain models differ by ${maxDiff} > ${bound}`);
+      assertSecureMatchesPlain({
+        start: model.weights,
+        plain: plain,
+        secure: masked,
+        survivors: 3,
+        examples: round.metrics.examples,
+        maxExamples: 200,
+        label: id,
+      });
       // T's side of the round went with its unmasking answer; the round is marked done.
       assert.deepEqual(readStore(t, 'SELECT task_id FROM fl_secagg'), []);
       const [mark] = readStore<{ status: string }>(t, `SELECT status FROM fl_rounds WHERE task_id = '${id}'`);

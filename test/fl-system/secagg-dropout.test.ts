@@ -8,6 +8,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 import {
+  assertSecureMatchesPlain,
   type FleetDevice,
   initialModel,
   postDigits,
@@ -230,19 +231,13 @@ describe('secure aggregation with devices dropping out mid-protocol', () => {
       );
     const plain = await weightsOf('plain');
     const masked = await weightsOf('secure');
-    let maxDiff = 0;
-    let moved = 0;
-    for (const [i, t] of plain.entries()) {
-      const m = masked[i]?.values as Float32Array;
-      const first = model.weights[i]?.values as Float32Array;
-      for (let k = 0; k < t.values.length; k++) {
-        maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - (m[k] as number)));
-        moved = Math.max(moved, Math.abs((t.values[k] as number) - (first[k] as number)));
-      }
-    }
-    assert.ok(moved > 1e-3, `the round changed the model (max change ${moved})`);
-    // Fixed point at 2^16 (see secagg.test.ts): 3 survivors' rounding, numerator and Σw.
-    const bound = (2 * 3) / (2 * 65536) / (round.metrics.examples / 200) + 1e-6;
-    assert.ok(maxDiff <= bound, `secure and plain models differ by ${maxDiff} > ${bound}`);
+    assertSecureMatchesPlain({
+      start: model.weights,
+      plain: plain,
+      secure: masked,
+      survivors: 3,
+      examples: round.metrics.examples,
+      maxExamples: 200,
+    });
   });
 });

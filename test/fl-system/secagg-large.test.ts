@@ -8,6 +8,7 @@ import { FaultProxy, tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll, startHub } from '../helpers/hub.js';
 import {
+  assertSecureMatchesPlain,
   type FleetDevice,
   postDigits,
   sliceDigits,
@@ -179,21 +180,13 @@ describe('secure aggregation of a 2.2 MB model: artifact weights, masked inputs 
       decodeUpdate((await hub.store.getFlWeights(id, 2)) as Uint8Array, shapes);
     const plainW = await weightsOf('plain');
     const maskedW = await weightsOf('secure');
-    let maxDiff = 0;
-    let moved = 0;
-    for (const [i, t] of plainW.entries()) {
-      const m = maskedW[i]?.values as Float32Array;
-      const start = model.weights[i]?.values as Float32Array;
-      for (let k = 0; k < t.values.length; k++) {
-        maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - (m[k] as number)));
-        moved = Math.max(moved, Math.abs((t.values[k] as number) - (start[k] as number)));
-      }
-    }
-    assert.ok(moved > 1e-3, `the round changed the model (max change ${moved})`);
-    // Fixed point at 2^16: each entry of Σw·δ is off by ≤ 3 survivors / (2·65536); the mean
-    // divides by Σw = examples / maxExamples (which carries the same error): twice that.
-    const sumW = round.metrics.examples / 200;
-    const bound = (2 * 3) / (2 * 65536) / sumW + 1e-6;
-    assert.ok(maxDiff <= bound, `secure and plain models differ by ${maxDiff} > ${bound}`);
+    assertSecureMatchesPlain({
+      start: model.weights,
+      plain: plainW,
+      secure: maskedW,
+      survivors: 3,
+      examples: round.metrics.examples,
+      maxExamples: 200,
+    });
   });
 });

@@ -6,6 +6,7 @@ import { tempDir, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 import { api, enroll } from '../helpers/hub.js';
 import {
+  assertSecureMatchesPlain,
   type FleetDevice,
   initialModel,
   postDigits,
@@ -87,22 +88,14 @@ describe('secure aggregation in a real round', () => {
       );
     const plain = await weightsOf('plain');
     const masked = await weightsOf('secure');
-    let maxDiff = 0;
-    let moved = 0;
-    for (const [i, t] of plain.entries()) {
-      const m = masked[i]?.values as Float32Array;
-      const start = model.weights[i]?.values as Float32Array;
-      for (let k = 0; k < t.values.length; k++) {
-        maxDiff = Math.max(maxDiff, Math.abs((t.values[k] as number) - (m[k] as number)));
-        moved = Math.max(moved, Math.abs((t.values[k] as number) - (start[k] as number)));
-      }
-    }
-    assert.ok(moved > 1e-3, `the round changed the model (max change ${moved})`);
-    // Fixed point at 2^16: each summed entry of Σw·δ is off by ≤ 4 survivors / (2·65536); the
-    // mean divides by Σw = examples / maxExamples (which carries the same error): twice that.
-    const sumW = round.metrics.examples / 200;
-    const bound = (2 * 4) / (2 * 65536) / sumW + 1e-6;
-    assert.ok(maxDiff <= bound, `secure and plain models differ by ${maxDiff} > ${bound}`);
+    assertSecureMatchesPlain({
+      start: model.weights,
+      plain: plain,
+      secure: masked,
+      survivors: 4,
+      examples: round.metrics.examples,
+      maxExamples: 200,
+    });
 
     // What the hub stored of each device's secure update is masked words, not its delta: an
     // upload (its event as chunk 0, no bytes) from the three that take artifacts, chunk
