@@ -19,7 +19,7 @@ describe('hub: device authentication and admin auth', () => {
 
   const refusal = async (options: mqtt.IClientOptions) => {
     const err = await mqtt
-      .connectAsync(fixture.hub.mqtt.url, { protocolVersion: 4, reconnectPeriod: 0, ...options })
+      .connectAsync(fixture.hub.mqtt.url, { protocolVersion: 4, reconnectPeriod: 0, ...options }, false)
       .then(
         async (client) => {
           await client.endAsync(true);

@@ -23,20 +23,24 @@ describe('device lifecycle on an external Mosquitto', { skip: mosquittoSkip() },
     const status = (state: 'online' | 'offline') =>
       JSON.stringify({ v: PROTOCOL_VERSION, state, conn, at: Date.now() });
     return mqtt
-      .connectAsync(mosquitto.url, {
-        protocolVersion: 4,
-        clientId: creds.id,
-        username: creds.id,
-        password: creds.secret,
-        reconnectPeriod: 0,
-        connectTimeout: 10_000,
-        will: {
-          topic: deviceTopic(creds.id, 'status'),
-          payload: Buffer.from(status('offline')),
-          qos: 1,
-          retain: true,
+      .connectAsync(
+        mosquitto.url,
+        {
+          protocolVersion: 4,
+          clientId: creds.id,
+          username: creds.id,
+          password: creds.secret,
+          reconnectPeriod: 0,
+          connectTimeout: 10_000,
+          will: {
+            topic: deviceTopic(creds.id, 'status'),
+            payload: Buffer.from(status('offline')),
+            qos: 1,
+            retain: true,
+          },
         },
-      })
+        false,
+      )
       .then(async (client) => {
         await client.publishAsync(deviceTopic(creds.id, 'status'), status('online'), {
           qos: 1,

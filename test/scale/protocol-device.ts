@@ -59,13 +59,17 @@ export async function connectDevice(
   const client: MqttClient = await waitFor(
     () =>
       mqtt
-        .connectAsync(brokerUrl, {
-          protocolVersion: 4,
-          clientId: creds.id,
-          username: creds.id,
-          password: creds.secret,
-          reconnectPeriod: 0,
-        })
+        .connectAsync(
+          brokerUrl,
+          {
+            protocolVersion: 4,
+            clientId: creds.id,
+            username: creds.id,
+            password: creds.secret,
+            reconnectPeriod: 0,
+          },
+          false,
+        )
         .catch(() => false as const),
     `the broker to accept ${creds.id}`,
   );

@@ -49,13 +49,17 @@ describe('two replicas behind an external broker show the same fleet', {
         const client = await waitFor(
           () =>
             mqtt
-              .connectAsync(replicas.mosquitto.url, {
-                protocolVersion: 4,
-                clientId: creds.id,
-                username: creds.id,
-                password: creds.secret,
-                reconnectPeriod: 0,
-              })
+              .connectAsync(
+                replicas.mosquitto.url,
+                {
+                  protocolVersion: 4,
+                  clientId: creds.id,
+                  username: creds.id,
+                  password: creds.secret,
+                  reconnectPeriod: 0,
+                },
+                false,
+              )
               .catch(() => false as const),
           `the broker to accept ${creds.id}`,
         );
