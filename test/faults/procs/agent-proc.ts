@@ -41,12 +41,17 @@ export class AgentLauncher {
   readonly #logDir: string;
   readonly #spares: WarmChild[] = [];
   readonly #poolSize: number;
+  readonly #entry: { file: string; execArgv: string[] };
   #count = 0;
   #closed = false;
 
-  /** Child logs go to `logDir/agent-N.log`; `spares` warm children are kept (default 2). */
-  constructor(logDir: string, spares = 2) {
+  /**
+   * Child logs go to `logDir/agent-N.log`; `spares` warm children are kept (default 2). `entry`
+   * is the child's module (default: `children/agent-child` as compiled or from source).
+   */
+  constructor(logDir: string, entry = entryPoint('../children/agent-child'), spares = 2) {
     this.#logDir = logDir;
+    this.#entry = entry;
     this.#poolSize = spares;
   }
 
@@ -112,7 +117,7 @@ export class AgentLauncher {
   #spawn(): WarmChild {
     this.#count += 1;
     const logFile = join(this.#logDir, `agent-${this.#count}.log`);
-    const proc = spawnChild<ChildMessage>(entryPoint('../children/agent-child'), [], { logFile });
+    const proc = spawnChild<ChildMessage>(this.#entry, [], { logFile });
     const warm = proc.waitMessage(is('warm'), `a warm agent child (${logFile})`, WARM_TIMEOUT_MS);
     warm.catch(() => undefined);
     return { proc, logFile, warm };

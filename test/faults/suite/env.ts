@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { HubApi } from '../check/hub-view.js';
 import { FaultProxy } from '../fault-proxy.js';
 import { AgentLauncher } from '../procs/agent-proc.js';
+import { bundledAgentChild } from '../procs/bundle.js';
 import { HubProcess } from '../procs/hub-proc.js';
 
 /** Attempts at enrolling a device while hub trials restart the hub. */
@@ -26,18 +27,18 @@ export class SuiteEnv {
   #hubStarts = 0;
   #names = 0;
 
-  private constructor(workDir: string) {
+  private constructor(workDir: string, agentChild: { file: string; execArgv: string[] }) {
     this.workDir = workDir;
     this.logDir = join(workDir, 'logs');
     this.hubDir = join(workDir, 'hub');
     mkdirSync(this.logDir, { recursive: true });
     this.api = new HubApi('', this.#token);
-    this.launcher = new AgentLauncher(this.logDir);
+    this.launcher = new AgentLauncher(this.logDir, agentChild);
   }
 
-  /** Starts the hub in `workDir/hub`. */
+  /** Bundles the agent child (see {@link bundledAgentChild}) and starts the hub in `workDir/hub`. */
   static async start(workDir: string): Promise<SuiteEnv> {
-    const env = new SuiteEnv(workDir);
+    const env = new SuiteEnv(workDir, await bundledAgentChild());
     await env.hubUp();
     return env;
   }
