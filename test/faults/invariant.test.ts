@@ -105,6 +105,30 @@ describe('fault-suite invariant', () => {
     assert.equal(bySeq.tally.duplicates, 1);
   });
 
+  it("counts the agent's own report in a lane seq, delivered once, outside the workload's order", () => {
+    // The workload took seqs 1-2 and 4-6; the agent's periodic status report took seq 3.
+    const report = (seq: number): HubEvent => ({
+      epoch: EPOCH,
+      lane: 'telemetry',
+      seq,
+      type: 'telemetry.status',
+      body: { uptimeS: 60.4 },
+    });
+    const input = telemetry([]);
+    input.snapshot.lanes.telemetry = lane({ assigned: 6, acked: 6 });
+    input.hubEvents = [1, 2, 4, 5, 6].map((seq, i) => event('telemetry', seq, `t.${i}`, i));
+    input.hubEvents.push(report(3));
+    input.receipts = [1, 2, 4, 5, 6].map((seq, i) => ({ uid: `t.${i}`, lane: 'telemetry', seq }));
+    const sound = checkInvariant(input);
+    assert.deepEqual(sound.problems, []);
+    assert.deepEqual(sound.tally, { sent: 6, ingested: 6, dropped: 0, duplicates: 0, lost: 0 });
+
+    input.hubEvents.push(report(3));
+    assert.equal(checkInvariant(input).tally.duplicates, 1);
+    input.hubEvents = input.hubEvents.filter((e) => e.type === 'fault.event');
+    assert.ok(checkInvariant(input).problems.some((p) => p.includes('telemetry#3: stored by the agent')));
+  });
+
   it('finds events out of enqueue order, and seqs the agent never assigned', () => {
     const input = telemetry([1, 2, 3, 4, 5]);
     input.hubEvents[3] = event('telemetry', 4, 't.3', 1);

@@ -1,5 +1,5 @@
 import { LANES, type Lane } from '../../../shared/index.js';
-import type { FaultEventBody } from '../children/protocol.js';
+import { type FaultEventBody, WORKLOAD_EVENT_TYPE } from '../children/protocol.js';
 import type { Receipt } from '../procs/agent-proc.js';
 import type { AgentSnapshot, LaneSnapshot } from './agent-db.js';
 import type { HubEvent } from './hub-view.js';
@@ -74,6 +74,16 @@ export function checkInvariant(input: InvariantInput): { tally: Tally; problems:
     const lane = bySeq.get(event.lane);
     if (!lane) {
       problems.add(`${where}: unknown lane`);
+      continue;
+    }
+    if (event.type !== WORKLOAD_EVENT_TYPE) {
+      // The agent's own report (its periodic `telemetry.status`, once a store lives longer
+      // than the telemetry interval): delivered exactly once like any event, in a seq of the
+      // lane, but outside the workload's uids and enqueue order.
+      if (lane.has(event.seq)) {
+        tally.duplicates += 1;
+        problems.add(`${where}: duplicate (${event.type}, seq ${event.seq})`);
+      } else lane.set(event.seq, event);
       continue;
     }
     if (typeof body?.uid !== 'string' || typeof body.o !== 'number') {
@@ -161,9 +171,11 @@ function checkLane(
 ): void {
   let previousOrder = -1;
   for (const seq of [...held.keys()].sort((a, b) => a - b)) {
-    const o = (held.get(seq)?.body as FaultEventBody | undefined)?.o ?? -1;
+    const event = held.get(seq);
     if (seq < 1 || seq > c.assigned) problems.add(`${lane}#${seq}: the agent never assigned this seq`);
     if (booked.has(seq)) problems.add(`${lane}#${seq}: at the hub and booked lost in the ledger`);
+    if (event?.type !== WORKLOAD_EVENT_TYPE) continue;
+    const o = (event.body as FaultEventBody).o;
     if (o <= previousOrder)
       problems.add(`${lane}#${seq}: out of enqueue order (o ${o} after ${previousOrder})`);
     previousOrder = o;

@@ -8,7 +8,12 @@ import { pino } from 'pino';
 import { type Agent, AgentConfigSchema, createAgent } from '../../../agent/index.js';
 import { isOutpostError } from '../../../shared/index.js';
 import { Prng } from '../prng.js';
-import type { ChildCommand, ChildMessage, EnqueueCommand } from './protocol.js';
+import {
+  type ChildCommand,
+  type ChildMessage,
+  type EnqueueCommand,
+  WORKLOAD_EVENT_TYPE,
+} from './protocol.js';
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -32,7 +37,11 @@ async function enqueueAll(agent: Agent, cmd: EnqueueCommand): Promise<void> {
     const o = cmd.firstOrdinal + i;
     const uid = `${cmd.tag}.${i}`;
     try {
-      const { seq } = agent.enqueue({ type: 'fault.event', lane, body: pad ? { uid, o, pad } : { uid, o } });
+      const { seq } = agent.enqueue({
+        type: WORKLOAD_EVENT_TYPE,
+        lane,
+        body: pad ? { uid, o, pad } : { uid, o },
+      });
       send({ type: 'enqueued', tag: cmd.tag, uid, lane, seq });
     } catch (err) {
       if (!isOutpostError(err)) throw err;

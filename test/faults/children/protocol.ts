@@ -38,6 +38,9 @@ export type ChildCommand =
   | { op: 'status'; id: number }
   | { op: 'close' };
 
+/** The type of every event the child enqueues (the agent's own reports have others). */
+export const WORKLOAD_EVENT_TYPE = 'fault.event';
+
 /** The body of every event the child enqueues. `uid` is unique across the whole run. */
 export interface FaultEventBody {
   uid: string;

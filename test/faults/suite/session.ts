@@ -17,7 +17,7 @@ export interface CheckResult {
 }
 
 /** Agent settings a trial may vary (fast reconnects and ack timeouts are always on). */
-export type SessionTuning = Partial<Pick<AgentConfigInput, 'outbox' | 'durability' | 'link'>>;
+export type SessionTuning = Partial<Pick<AgentConfigInput, 'outbox' | 'durability' | 'link' | 'telemetry'>>;
 
 /** Polling period while waiting for a drain, ms. */
 const POLL_MS = 30;

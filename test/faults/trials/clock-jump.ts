@@ -106,6 +106,9 @@ export const clockJump: TrialKind = {
         const tuning = planTuning(prng);
         return {
           ...tuning,
+          // The agent's own periodic report goes to the telemetry lane too; one expiring in
+          // the window would make the TTL count more than A's. A day's interval keeps it out.
+          telemetry: { intervalMs: 86_400_000 },
           outbox: {
             ...tuning.outbox,
             expirySweepMs: SWEEP_MS,
