@@ -2,7 +2,7 @@ import type { Benchmark } from './lib/types.js';
 
 /**
  * Every benchmark by name, loaded on demand (`npm run bench -- NAME`). Add one file (or
- * folder) per benchmark and one line here; `inference`, `delivery` and `fleet` come later.
+ * folder) per benchmark and one line here.
  */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   outbox: async () => (await import('./outbox/index.js')).outboxBenchmark,
@@ -15,6 +15,7 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   fleet: async () => (await import('./fleet/index.js')).fleetBenchmark,
   rollouts: async () => (await import('./rollouts/index.js')).rolloutsBenchmark,
   store: async () => (await import('./store/index.js')).storeBenchmark,
+  retention: async () => (await import('./retention/index.js')).retentionBenchmark,
   quantize: async () => (await import('./quantize/index.js')).quantizeBenchmark,
   floods: async () => (await import('./floods/index.js')).floodsBenchmark,
   'nats-auth': async () => (await import('./nats-auth/index.js')).natsAuthBenchmark,

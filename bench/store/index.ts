@@ -1,20 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { DEFAULT_DRIFT_SETTINGS } from '../../hub/drift/window.js';
-import { type HubStore, openPostgresHubStore, openSqliteHubStore } from '../../hub/index.js';
+import type { HubStore } from '../../hub/index.js';
 import { startTelemetryFold } from '../../hub/telemetry/fold-loop.js';
 import type { UplinkBatch } from '../../shared/index.js';
 import { BENCH_DRIFT_EDGES, fleetEvent } from '../fleet/devices.js';
+import { withPostgresStore, withSqliteStore } from '../lib/hub-stores.js';
 import { timed } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark, BenchOptions } from '../lib/types.js';
-
-/** Database the PostgreSQL column runs in (a fresh schema, dropped afterwards). */
-const PG_URL = process.env.OUTPOST_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** One backend's run: wall time, events stored, CPU time of this process. */
 interface Rate {
@@ -98,30 +91,8 @@ async function ingestRate(store: HubStore, sizes: Sizes): Promise<Rate> {
   return { ms, events, cpuUs: cpu.user + cpu.system };
 }
 
-async function onSqlite(sizes: Sizes): Promise<Rate> {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-store-'));
-  const store = openSqliteHubStore(dir);
-  try {
-    return await ingestRate(store, sizes);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function onPostgres(sizes: Sizes): Promise<Rate> {
-  const schema = `outpost_bench_${randomBytes(4).toString('hex')}`;
-  const store = await openPostgresHubStore({ url: PG_URL, schema, max: 4 });
-  try {
-    return await ingestRate(store, sizes);
-  } finally {
-    await store.close();
-    const client = new pg.Client({ connectionString: PG_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  }
-}
+const onSqlite = (sizes: Sizes) => withSqliteStore((store) => ingestRate(store, sizes));
+const onPostgres = (sizes: Sizes) => withPostgresStore((store) => ingestRate(store, sizes));
 
 /**
  * `npm run bench -- store [--devices N] [--batches N] [--batch N] [--telemetry ROUNDS] [--quick]`:

@@ -27,7 +27,7 @@ export interface EventsPruned {
   deleted: number;
   /** The highest seq the batch looked at (continue after it), or the `afterSeq` given when none. */
   lastSeq: number;
-  /** Fewer than `limit` candidates were left: the lane is done for this pass. */
+  /** A young event was reached, or fewer than `limit` were left: the lane is done for this pass. */
   done: boolean;
 }
 
@@ -37,7 +37,9 @@ export interface EventRetentionStore {
   listEventLanes(after: EventLaneRef | undefined, limit: number): Promise<EventLaneRef[]>;
   /**
    * Deletes, of lane `ref`, events after `afterSeq` received before `receivedBefore`, looking
-   * at most `limit` of them (oldest seq first), except any that a reader still needs:
+   * at most `limit` of them (oldest seq first) and stopping at the first one received at or
+   * after it (a lane's events are stored in seq order, so the rest are younger; a pass reads
+   * the old prefix of each lane, never its young rows), except any that a reader still needs:
    * - telemetry lane: an event past the telemetry fold's cursor or the model-metrics fold's
    *   cursor of its (device, epoch) is kept until both folds have read it;
    * - `inference.rescore` events are never deleted (pending ones wait for the re-scorer; a

@@ -17,6 +17,7 @@ const RESCORE_EVENT = 'inference.rescore';
 interface Candidate {
   seq: number;
   type: string;
+  received_at: number | string;
   task?: string | null;
   round?: number | string | null;
 }
@@ -54,12 +55,26 @@ async function prune(
   const fields = learning
     ? `, ${q.dialect.jsonField('body', 'task')} AS task, ${q.dialect.jsonField('body', 'round')} AS round`
     : '';
-  const candidates = await q.all<Candidate>(
-    `SELECT seq, type${fields} FROM events
-     WHERE device_id = ? AND epoch = ? AND lane = ? AND seq > ? AND seq <= ? AND received_at < ?
-     ORDER BY seq LIMIT ?`,
-    [...key, o.afterSeq, through, o.receivedBefore, limit],
+  // Oldest seq first, and the batch ends at the lane's first event received at or after the
+  // cut: a lane's events are stored in seq order, so what follows it is younger too. Filtering
+  // on `received_at` in SQL instead would walk every young row of the lane through the primary
+  // key on every pass, however few were old. A lane whose next event is young costs one row.
+  const head = await q.get<{ received_at: number | string }>(
+    `SELECT received_at FROM events
+     WHERE device_id = ? AND epoch = ? AND lane = ? AND seq > ? AND seq <= ?
+     ORDER BY seq LIMIT 1`,
+    [...key, o.afterSeq, through],
   );
+  if (head === undefined || Number(head.received_at) >= o.receivedBefore)
+    return { deleted: 0, lastSeq: o.afterSeq, done: true };
+  const read = await q.all<Candidate>(
+    `SELECT seq, type, received_at${fields} FROM events
+     WHERE device_id = ? AND epoch = ? AND lane = ? AND seq > ? AND seq <= ?
+     ORDER BY seq LIMIT ?`,
+    [...key, o.afterSeq, through, limit],
+  );
+  const young = read.findIndex((c) => Number(c.received_at) >= o.receivedBefore);
+  const candidates = young === -1 ? read : read.slice(0, young);
   const open = new Set<string>();
   if (learning && candidates.length > 0) {
     const rounds = await q.all<{ task_id: string; round: number }>(
@@ -85,7 +100,7 @@ async function prune(
   return {
     deleted,
     lastSeq: last === undefined ? o.afterSeq : Number(last.seq),
-    done: candidates.length < limit,
+    done: young !== -1 || read.length < limit,
   };
 }
 
