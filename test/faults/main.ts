@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SuiteEnv } from './suite/env.js';
 import { parseOptions, type SuiteOptions } from './suite/options.js';
-import { summaryTable } from './suite/report.js';
+import { summaryTable, type TrialRecord } from './suite/report.js';
 import { runSuite, trialCount } from './suite/run-suite.js';
 import { selfCheck } from './suite/self-check.js';
 
@@ -31,21 +31,32 @@ async function main(): Promise<number> {
   console.log(`faults: trials ${plan}`);
   const started = Date.now();
   const env = await SuiteEnv.start(workDir);
+  const records: TrialRecord[] = [];
   const stop = () => {
     env.killNow();
-    console.log(`faults: interrupted; work dir kept: ${workDir}`);
+    // What finished is reported: a long run stopped early still says what it checked.
+    const failed = records.filter((r) => r.problems.length > 0).length;
+    console.log('');
+    console.log(summaryTable(records, opts.kinds));
+    console.log('');
+    console.log(
+      `faults: interrupted after ${((Date.now() - started) / 1000).toFixed(0)} s, seed ${opts.seed}`,
+    );
+    console.log(`faults: work dir kept: ${workDir}`);
+    console.log(
+      `faults: ${records.length - failed} passed, ${failed} failed, the rest not run (interrupted)`,
+    );
     process.exit(130);
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  let records: Awaited<ReturnType<typeof runSuite>>;
   let control: string[];
   try {
     control = await selfCheck(env);
     if (control.length === 0)
       console.log('faults: control: the checker passes a sound delivery and reports tampered ones');
     else for (const problem of control) console.log(`faults: CONTROL FAILED: ${problem}`);
-    records = await runSuite(env, opts, (line) => console.log(line));
+    await runSuite(env, opts, (line) => console.log(line), records);
   } finally {
     await env.close();
   }

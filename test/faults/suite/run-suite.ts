@@ -29,7 +29,8 @@ function trialIndices(kind: TrialKindName, options: SuiteOptions): number[] {
 }
 
 /**
- * Runs every trial the options ask for and returns their records. The groups of kinds (see
+ * Runs every trial the options ask for, appending each finished trial's record to `records`
+ * (the caller's: an interrupted run reports what finished). The groups of kinds (see
  * `TrialKind.group`) run at the same time, the kinds of a group one after another, each trial
  * on its own stores and proxy. A trial that throws is recorded as failed, and the suite goes
  * on.
@@ -38,8 +39,8 @@ export async function runSuite(
   env: SuiteEnv,
   options: SuiteOptions,
   out: (line: string) => void,
+  records: TrialRecord[] = [],
 ): Promise<TrialRecord[]> {
-  const records: TrialRecord[] = [];
   const groups = new Map<string, TrialKindName[]>();
   for (const kind of options.kinds) {
     const group = TRIAL_KINDS[kind].group;
