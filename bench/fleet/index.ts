@@ -65,14 +65,18 @@ async function telemetryVisible(
   }
 }
 
+/** The ingest fails when no batch was acked for this long (a broker that stopped delivering). */
+const STALL_MS = 180_000;
+
 async function runMode(
   mode: FleetMode,
   fleet: readonly FleetDevice[],
   sizes: { batches: number; perBatch: number; concurrency: number; lane: FleetLane },
   progress: (line: string) => void,
   bins: { mosquitto: string; nats: string },
+  natsOptions: { consumerReplicas?: number },
 ): Promise<ModeResult> {
-  const stack = await startStack(mode, fleet, bins);
+  const stack = await startStack(mode, fleet, bins, natsOptions);
   const devices: SimDevice[] = [];
   let retried = 0;
   try {
@@ -141,18 +145,39 @@ async function runMode(
         killing = killNodeAndReplica(stack, devices, stack.hubs[0] as HubProcess);
       }
     };
-    // A line every 15 s while the ingest runs, so that a stalled run shows where it stands.
+    // A line every 15 s while the ingest runs, so that a stalled run shows where it stands; a
+    // run whose acks stop for STALL_MS fails, saying so, instead of resending forever.
+    let stalled: (err: Error) => void = () => {};
+    const stall = new Promise<never>((_, reject) => {
+      stalled = reject;
+    });
+    let lastAcked = 0;
+    let lastProgress = performance.now();
     const ticker = setInterval(() => {
       const down = devices.filter((d) => d.client.connected !== true).length;
       const why = devices.find((d) => d.client.connected !== true)?.lastError;
       progress(
         `${mode}: ${acked}/${allBatches} batches acked, ${down} devices without a link${why ? ` (${why})` : ''}`,
       );
+      if (acked !== lastAcked) {
+        lastAcked = acked;
+        lastProgress = performance.now();
+      } else if (performance.now() - lastProgress > STALL_MS) {
+        stalled(
+          new Error(
+            `${mode}: stalled: ${allBatches - acked} of ${allBatches} batches unacked for ${STALL_MS / 1000} s, ` +
+              `${down} devices without a link (each resent every 10 s)`,
+          ),
+        );
+      }
     }, 15_000);
     const ingest = await timed(() =>
-      Promise.all(
-        devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies, sizes.lane, onAck)),
-      ),
+      Promise.race([
+        stall,
+        Promise.all(
+          devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies, sizes.lane, onAck)),
+        ),
+      ]),
     ).finally(() => clearInterval(ticker));
     const total = sizes.batches * sizes.perBatch;
     // The last telemetry.device report of each device is event total - 2 or total - 1 (even k).
@@ -202,14 +227,14 @@ function productionScryptMs(): Promise<number> {
 
 /**
  * `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--broker both|all|embedded|mosquitto|nats]
- * [--quick]`. Ratios are against the first broker run (embedded unless only Mosquitto).
+ * [--nats-consumer-replicas 1|2|3] [--quick]`. Ratios are against the first broker run (embedded unless only Mosquitto).
  */
 export const fleetBenchmark: Benchmark = {
   description: 'fleet load: N protocol-level devices against the embedded broker vs the Mosquitto-backed hub',
   async run(options: BenchOptions): Promise<string> {
     const params = options.params ?? {};
     for (const key of Object.keys(params)) {
-      if (!['devices', 'events', 'batch', 'broker', 'lane'].includes(key))
+      if (!['devices', 'events', 'batch', 'broker', 'lane', 'nats-consumer-replicas'].includes(key))
         throw new Error(`fleet: unknown setting --${key}`);
     }
     const count = Number(params.devices ?? (options.quick ? 200 : 5000));
@@ -234,6 +259,12 @@ export const fleetBenchmark: Benchmark = {
     if (lane !== 'results' && lane !== 'telemetry')
       throw new Error(`fleet: --lane must be results or telemetry, not ${lane}`);
     const sizes = { batches: events / perBatch, perBatch, concurrency: 200, lane: lane as FleetLane };
+    const consumerReplicas =
+      params['nats-consumer-replicas'] === undefined ? undefined : Number(params['nats-consumer-replicas']);
+    if (consumerReplicas !== undefined && ![1, 2, 3].includes(consumerReplicas))
+      throw new Error(
+        `fleet: --nats-consumer-replicas must be 1, 2 or 3, not ${params['nats-consumer-replicas']}`,
+      );
     const mosquittoPeer = findPeer(
       'Mosquitto',
       'OUTPOST_BENCH_MOSQUITTO',
@@ -263,10 +294,14 @@ export const fleetBenchmark: Benchmark = {
     const results: ModeResult[] = [];
     for (const mode of modes)
       results.push(
-        await runMode(mode, fleet, sizes, options.progress, {
-          mosquitto: mosquittoPeer.bin,
-          nats: natsPeer.bin,
-        }),
+        await runMode(
+          mode,
+          fleet,
+          sizes,
+          options.progress,
+          { mosquitto: mosquittoPeer.bin, nats: natsPeer.bin },
+          consumerReplicas === undefined ? {} : { consumerReplicas },
+        ),
       );
     const scryptMs = await productionScryptMs();
     const base = results[0] as ModeResult;
@@ -296,6 +331,11 @@ export const fleetBenchmark: Benchmark = {
     return [
       `fleet: ${count} devices, ${events} ${lane === 'telemetry' ? 'telemetry events (device reports and drift summaries, alternately)' : 'events'} each in batches of ${perBatch}, QoS 1, one ack per batch`,
       machine(),
+      ...(modes.includes('nats')
+        ? [
+            `NATS MQTT: stream replicas 3, consumer replicas ${consumerReplicas ?? "3 (NATS's default: the streams')"}`,
+          ]
+        : []),
       '',
       table(
         [

@@ -48,6 +48,7 @@ export async function startStack(
   mode: FleetMode,
   fleet: readonly FleetDevice[],
   bins: { mosquitto: string; nats: string },
+  natsOptions: { consumerReplicas?: number } = {},
 ): Promise<FleetStack> {
   const dir = await mkdtemp(join(tmpdir(), `outpost-fleet-${mode}-`));
   const token = randomBytes(24).toString('base64url');
@@ -94,7 +95,13 @@ export async function startStack(
     if (mode === 'mosquitto') mosquitto = await startMosquitto(authDir, bins.mosquitto);
     // Three nodes on this machine; devices spread over them round-robin.
     if (mode === 'nats')
-      nats = await startNatsCluster({ dir: authDir, size: 3, bin: bins.nats, timeoutMs: 60_000 });
+      nats = await startNatsCluster({
+        dir: authDir,
+        size: 3,
+        bin: bins.nats,
+        timeoutMs: 60_000,
+        ...natsOptions,
+      });
     const replicas = mode === 'nats' ? 2 : 1;
     for (let r = 0; r < replicas; r++) {
       const data = join(dir, `hub-${r}`);

@@ -57,6 +57,12 @@ export interface NatsNodeOptions {
   maxPayload?: number;
   /** Replicas of the MQTT streams (sessions, retained, QoS 1); default min(3, nodes). */
   mqttReplicas?: number;
+  /**
+   * Replicas of the JetStream consumer behind each MQTT QoS 1 subscription (three per device);
+   * default unset: NATS gives them the streams' replicas. Fewer than the streams' is cheaper in
+   * memory and in the connect storm (a consumer with one replica is no raft group).
+   */
+  mqttConsumerReplicas?: number;
   /** JetStream file store limit, bytes; default 1 GiB. */
   maxFileStore?: number;
 }
@@ -146,6 +152,9 @@ export function natsNodeConf(node: NatsNode, options: NatsNodeOptions): string {
     `  host: ${q(node.host)}`,
     `  port: ${node.mqttPort}`,
     `  stream_replicas: ${replicas}`,
+    ...(options.mqttConsumerReplicas === undefined
+      ? []
+      : [`  consumer_replicas: ${options.mqttConsumerReplicas}`]),
     // An unacknowledged QoS 1 message is redelivered after this long.
     '  ack_wait: "30s"',
     '}',

@@ -49,6 +49,8 @@ export interface NatsClusterOptions {
   bin?: string;
   /** Time for every node's `/healthz` to answer ok; default 30 s. */
   timeoutMs?: number;
+  /** Replicas of the MQTT subscriptions' consumers (`NatsNodeOptions.mqttConsumerReplicas`). */
+  consumerReplicas?: number;
 }
 
 async function healthy(monitorUrl: string): Promise<boolean> {
@@ -97,6 +99,7 @@ export async function startNatsCluster(options: NatsClusterOptions): Promise<Nat
         authFile: 'auth.conf',
         pidFile: join(dir, `${node.name}.pid`),
         maxFileStore: 256 * 1024 * 1024,
+        ...(options.consumerReplicas === undefined ? {} : { mqttConsumerReplicas: options.consumerReplicas }),
       }),
     );
     procs.push(nodeProcess(node, conf, bin));

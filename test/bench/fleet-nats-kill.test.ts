@@ -51,7 +51,17 @@ test('fleet --broker nats: a node and a replica killed mid-ingest, every event s
 }, async () => {
   const { stdout, stderr } = await run(
     process.execPath,
-    [...BENCH.execArgv, BENCH.file, 'fleet', '--devices=6', '--events=8', '--batch=2', '--broker=nats'],
+    // Consumer replicas named as the default is: the consumers must survive the node's death too.
+    [
+      ...BENCH.execArgv,
+      BENCH.file,
+      'fleet',
+      '--devices=6',
+      '--events=8',
+      '--batch=2',
+      '--broker=nats',
+      '--nats-consumer-replicas=3',
+    ],
     // The runs' databases are created on the tests' server.
     { timeout: 590_000, env: { ...process.env, OUTPOST_BENCH_PG_URL: TEST_PG_URL } },
   );
@@ -59,6 +69,7 @@ test('fleet --broker nats: a node and a replica killed mid-ingest, every event s
   const [row, ...more] = tableRows(stdout);
   assert.equal(more.length, 0);
   assert.ok(row, stdout);
+  assert.match(stdout, /^NATS MQTT: stream replicas 3, consumer replicas 3$/m);
   assert.equal(row.broker, 'hub + NATS, 3 nodes');
   assert.equal(row.desired, '6/6');
   // Devices 0 and 3 were on node n1: both back on a survivor, with their desired state.
@@ -70,4 +81,15 @@ test('fleet --broker nats: a node and a replica killed mid-ingest, every event s
   const name = /on PostgreSQL database (outpost_fleet_\w+)/.exec(stderr)?.[1];
   assert.ok(name, stderr);
   assert.ok(!(await fleetDatabases()).includes(name), `${name} was not dropped`);
+});
+
+test('fleet refuses a consumer replica count a three-node cluster cannot have', {
+  timeout: 60_000,
+}, async () => {
+  await assert.rejects(
+    run(process.execPath, [...BENCH.execArgv, BENCH.file, 'fleet', '--nats-consumer-replicas=4'], {
+      timeout: 50_000,
+    }),
+    /--nats-consumer-replicas must be 1, 2 or 3, not 4/,
+  );
 });

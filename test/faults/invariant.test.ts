@@ -111,7 +111,7 @@ describe('fault-suite invariant', () => {
       epoch: EPOCH,
       lane: 'telemetry',
       seq,
-      type: 'telemetry.status',
+      type: 'telemetry.device',
       body: { uptimeS: 60.4 },
     });
     const input = telemetry([]);

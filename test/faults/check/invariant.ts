@@ -77,7 +77,7 @@ export function checkInvariant(input: InvariantInput): { tally: Tally; problems:
       continue;
     }
     if (event.type !== WORKLOAD_EVENT_TYPE) {
-      // The agent's own report (its periodic `telemetry.status`, once a store lives longer
+      // The agent's own report (its periodic `telemetry.device`, once a store lives longer
       // than the telemetry interval): delivered exactly once like any event, in a seq of the
       // lane, but outside the workload's uids and enqueue order.
       if (lane.has(event.seq)) {
