@@ -15,7 +15,10 @@ async function main(argvIn: readonly string[]): Promise<number> {
     const arg = argvIn[i] as string;
     const eq = /^--([a-z][a-z-]*)=(.*)$/.exec(arg);
     if (eq) params[eq[1] as string] = eq[2] as string;
-    else if (/^--(devices|events|batch|broker)$/.test(arg) && argvIn[i + 1] !== undefined) {
+    else if (
+      /^--(devices|events|batch|broker|lane|nats-consumer-replicas)$/.test(arg) &&
+      argvIn[i + 1] !== undefined
+    ) {
       params[arg.slice(2)] = argvIn[++i] as string;
     } else argv.push(arg);
   }

@@ -17,7 +17,7 @@ const args = [...BENCH.execArgv, BENCH.file, 'fleet', '--devices=3', '--events=4
 test('fleet --lane telemetry reports ingest, hub CPU per event and visibility', {
   timeout: 180_000,
 }, async () => {
-  const { stdout } = await run(process.execPath, [...args, '--broker=embedded', '--lane=telemetry'], {
+  const { stdout } = await run(process.execPath, [...args, '--broker=embedded', '--lane', 'telemetry'], {
     timeout: 170_000,
   });
   assert.match(stdout, /fleet: 3 devices, 4 telemetry events \(device reports and drift summaries/);
