@@ -56,7 +56,9 @@ async function enqueueAll(agent: Agent, cmd: EnqueueCommand): Promise<void> {
 /** Starts the agent once the suite sends its config, and serves the suite's commands. */
 async function run(rawConfig: unknown): Promise<void> {
   const config = AgentConfigSchema.parse(rawConfig);
-  const logger = pino({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' }, pino.destination(2));
+  // Warnings and errors go to the child's log file (kept with a failed trial's work dir), as
+  // the hub's do: a trial that fails says what its agent saw.
+  const logger = pino({ level: process.env.OUTPOST_TEST_LOG ?? 'warn' }, pino.destination(2));
   const offsets = { wall: 0, mono: 0 };
   const agent = await createAgent(config, {
     logger,
