@@ -4,7 +4,7 @@
  * process with SIGKILL at arbitrary instants.
  */
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { type Agent, AgentConfigSchema, createAgent } from '../../../agent/index.js';
 import { isOutpostError } from '../../../shared/index.js';
 import { Prng } from '../prng.js';
@@ -53,12 +53,32 @@ async function enqueueAll(agent: Agent, cmd: EnqueueCommand): Promise<void> {
   send({ type: 'enqueue-done', tag: cmd.tag });
 }
 
+/** Period of the event-loop watch, and the lateness it reports, ms. */
+const LOOP_TICK_MS = 250;
+const LOOP_STALL_MS = 1000;
+
+/**
+ * Logs every stall of this process's event loop longer than {@link LOOP_STALL_MS} (a tick that
+ * came that late): a stalled loop (a synchronous SQLite commit on a slow disk, a starved CPU)
+ * stops the agent's link and its ping with it, and a failed trial's log then says so.
+ */
+function watchEventLoop(logger: Logger): void {
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const lateMs = now - last - LOOP_TICK_MS;
+    last = now;
+    if (lateMs > LOOP_STALL_MS) logger.warn({ lateMs: Math.round(lateMs) }, 'event loop stalled');
+  }, LOOP_TICK_MS).unref();
+}
+
 /** Starts the agent once the suite sends its config, and serves the suite's commands. */
 async function run(rawConfig: unknown): Promise<void> {
   const config = AgentConfigSchema.parse(rawConfig);
   // Warnings and errors go to the child's log file (kept with a failed trial's work dir), as
   // the hub's do: a trial that fails says what its agent saw.
   const logger = pino({ level: process.env.OUTPOST_TEST_LOG ?? 'warn' }, pino.destination(2));
+  watchEventLoop(logger);
   const offsets = { wall: 0, mono: 0 };
   const agent = await createAgent(config, {
     logger,
