@@ -17,7 +17,7 @@ export interface Receipt {
 /** Safety nets (not timings): a child loading its modules, an agent starting, a status. */
 const WARM_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 30_000;
-const STATUS_TIMEOUT_MS = 15_000;
+const STATUS_TIMEOUT_MS = 60_000;
 
 type Msg<T extends ChildMessage['type']> = Extract<ChildMessage, { type: T }>;
 const is =

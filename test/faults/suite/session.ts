@@ -23,6 +23,19 @@ export type SessionTuning = Partial<Pick<AgentConfigInput, 'outbox' | 'durabilit
 const POLL_MS = 30;
 /** Safety net for the hub's answer about the last drops once drained, ms. */
 const ANSWER_TIMEOUT_MS = 15_000;
+/**
+ * A status answered this late means the agent (or the suite) stood still meanwhile: a
+ * synchronous SQLite commit held up by a stalled disk, a starved CPU. Ms.
+ */
+const LATE_ANSWER_MS = 1_000;
+/** The most a drain deadline moves for time the agent stood still, ms (a hung agent still fails). */
+const MAX_STALL_CREDIT_MS = 120_000;
+/**
+ * Before a drain is reported as failed, the status is read once more this long after the
+ * deadline: an agent that stood still answers the first request after its stall before its
+ * overdue timers (the ping's deadline among them) have run, so that answer can be stale. Ms.
+ */
+const FRESH_STATUS_DELAY_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -174,24 +187,40 @@ export class StoreSession {
 
   /**
    * Waits until the running agent has nothing pending and no unconfirmed drop in any lane
-   * (the hub acknowledged or answered everything); fails after `timeoutMs` with the last
-   * status seen.
+   * (the hub acknowledged or answered everything); fails after `timeoutMs` of the agent's own
+   * running time with a fresh status. Time the agent stood still (a status answered late) is
+   * added to the deadline, up to {@link MAX_STALL_CREDIT_MS}: the deadline is a safety net for
+   * an agent that does not deliver, and a machine that freezes every process for a while
+   * (a stalled disk under a synchronous commit) is not that.
    */
   async waitDrained(timeoutMs: number): Promise<AgentStatus> {
-    const deadline = Date.now() + timeoutMs;
+    let deadline = Date.now() + timeoutMs;
     // Drained means nothing more to come: the running agent's enqueue loops must be over.
     for (const tag of this.#loops) await this.agent.enqueueDone(tag, timeoutMs);
+    const stalls = { count: 0, ms: 0 };
     let last: AgentStatus | undefined;
     for (;;) {
       const agent = this.agent;
       if (agent.fatals.length > 0) throw new Error(`${this.name}: agent failed: ${agent.fatals.join('; ')}`);
+      const asked = Date.now();
       last = await agent.status();
+      const answerMs = Date.now() - asked;
+      if (answerMs > LATE_ANSWER_MS) {
+        const credit = Math.min(answerMs, MAX_STALL_CREDIT_MS - stalls.ms);
+        stalls.count += 1;
+        stalls.ms += credit;
+        deadline += credit;
+      }
       const settled = (lane: Lane) => last?.outbox[lane].pending === 0 && last.outbox[lane].unconfirmed === 0;
       if (LANES.every(settled)) return last;
       if (Date.now() > deadline) {
+        await sleep(FRESH_STATUS_DELAY_MS);
+        const fresh = await agent.status().catch(() => last as AgentStatus);
+        const stood =
+          stalls.count > 0 ? `; the agent stood still ${stalls.count} times, ${stalls.ms} ms in all` : '';
         throw new Error(
-          `${this.name}: not drained after ${timeoutMs} ms: outbox ${JSON.stringify(last.outbox)}, ` +
-            `link ${JSON.stringify(last.link)} (see ${agent.logFile})`,
+          `${this.name}: not drained after ${timeoutMs} ms of running time${stood}: ` +
+            `outbox ${JSON.stringify(fresh.outbox)}, link ${JSON.stringify(fresh.link)} (see ${agent.logFile})`,
         );
       }
       await sleep(POLL_MS);
