@@ -25,6 +25,10 @@ export class SuiteEnv {
   readonly #proxies = new Set<FaultProxy>();
   #hub: HubProcess | undefined;
   #hubStarts = 0;
+  /** Since when the hub has been down (taken down and not yet listening again); undefined while up. */
+  #downSince: number | undefined;
+  /** Time the hub was down in finished outages, ms. */
+  #downMs = 0;
   #names = 0;
 
   private constructor(workDir: string, agentChild: { file: string; execArgv: string[] }) {
@@ -46,6 +50,15 @@ export class SuiteEnv {
   /** True while the hub process runs. */
   get hubRunning(): boolean {
     return this.#hub !== undefined;
+  }
+
+  /**
+   * Time the hub has been down since the suite started, ms: from each {@link hubDown} until
+   * the restarted hub listens again, the current outage included. A trial's deadline does not
+   * count time another trial kept the hub down.
+   */
+  hubDownMs(): number {
+    return this.#downMs + (this.#downSince === undefined ? 0 : Date.now() - this.#downSince);
   }
 
   /**
@@ -96,6 +109,7 @@ export class SuiteEnv {
   async hubDown(kill: boolean): Promise<void> {
     const hub = this.#hub;
     this.#hub = undefined;
+    this.#downSince ??= Date.now();
     for (const proxy of this.#proxies) proxy.setTarget(undefined);
     if (hub) await (kill ? hub.kill9() : hub.stop());
   }
@@ -112,6 +126,8 @@ export class SuiteEnv {
     this.#hub = hub;
     this.api.url = hub.http;
     for (const proxy of this.#proxies) proxy.setTarget(hub.mqtt);
+    if (this.#downSince !== undefined) this.#downMs += Date.now() - this.#downSince;
+    this.#downSince = undefined;
   }
 
   /**

@@ -28,8 +28,11 @@ const ANSWER_TIMEOUT_MS = 15_000;
  * synchronous SQLite commit held up by a stalled disk, a starved CPU. Ms.
  */
 const LATE_ANSWER_MS = 1_000;
-/** The most a drain deadline moves for time the agent stood still, ms (a hung agent still fails). */
-const MAX_STALL_CREDIT_MS = 120_000;
+/**
+ * The most a drain deadline moves for time the agent stood still or the hub was down, ms (a
+ * hung agent still fails).
+ */
+const MAX_DRAIN_CREDIT_MS = 180_000;
 /**
  * Before a drain is reported as failed, the status is read once more this long after the
  * deadline: an agent that stood still answers the first request after its stall before its
@@ -187,17 +190,20 @@ export class StoreSession {
 
   /**
    * Waits until the running agent has nothing pending and no unconfirmed drop in any lane
-   * (the hub acknowledged or answered everything); fails after `timeoutMs` of the agent's own
-   * running time with a fresh status. Time the agent stood still (a status answered late) is
-   * added to the deadline, up to {@link MAX_STALL_CREDIT_MS}: the deadline is a safety net for
-   * an agent that does not deliver, and a machine that freezes every process for a while
-   * (a stalled disk under a synchronous commit) is not that.
+   * (the hub acknowledged or answered everything); fails after `timeoutMs` with a fresh
+   * status. The deadline is a safety net for an agent that does not deliver, so it counts
+   * neither the time the agent stood still (a status answered late: a machine that freezes
+   * every process for a while under a synchronous commit on a stalled disk) nor the time the
+   * hub was down (another trial's restart, a slow hub start on a loaded machine); together
+   * they move it by at most {@link MAX_DRAIN_CREDIT_MS}.
    */
   async waitDrained(timeoutMs: number): Promise<AgentStatus> {
-    let deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const hubDownAtStart = this.#env.hubDownMs();
+    const stalls = { count: 0, ms: 0 };
+    const credit = () => Math.min(MAX_DRAIN_CREDIT_MS, stalls.ms + this.#env.hubDownMs() - hubDownAtStart);
     // Drained means nothing more to come: the running agent's enqueue loops must be over.
     for (const tag of this.#loops) await this.agent.enqueueDone(tag, timeoutMs);
-    const stalls = { count: 0, ms: 0 };
     let last: AgentStatus | undefined;
     for (;;) {
       const agent = this.agent;
@@ -206,21 +212,23 @@ export class StoreSession {
       last = await agent.status();
       const answerMs = Date.now() - asked;
       if (answerMs > LATE_ANSWER_MS) {
-        const credit = Math.min(answerMs, MAX_STALL_CREDIT_MS - stalls.ms);
         stalls.count += 1;
-        stalls.ms += credit;
-        deadline += credit;
+        stalls.ms += answerMs;
       }
       const settled = (lane: Lane) => last?.outbox[lane].pending === 0 && last.outbox[lane].unconfirmed === 0;
       if (LANES.every(settled)) return last;
-      if (Date.now() > deadline) {
+      if (Date.now() > started + timeoutMs + credit()) {
+        const hubDown = this.#env.hubDownMs() - hubDownAtStart;
         await sleep(FRESH_STATUS_DELAY_MS);
         const fresh = await agent.status().catch(() => last as AgentStatus);
-        const stood =
-          stalls.count > 0 ? `; the agent stood still ${stalls.count} times, ${stalls.ms} ms in all` : '';
+        const credited = [
+          stalls.count > 0 ? `the agent stood still ${stalls.count} times, ${stalls.ms} ms in all` : '',
+          hubDown > 0 ? `the hub was down ${hubDown} ms` : '',
+        ].filter(Boolean);
         throw new Error(
-          `${this.name}: not drained after ${timeoutMs} ms of running time${stood}: ` +
-            `outbox ${JSON.stringify(fresh.outbox)}, link ${JSON.stringify(fresh.link)} (see ${agent.logFile})`,
+          `${this.name}: not drained after ${timeoutMs} ms` +
+            (credited.length > 0 ? ` (and ${credit()} ms more: ${credited.join(', ')})` : '') +
+            `: outbox ${JSON.stringify(fresh.outbox)}, link ${JSON.stringify(fresh.link)} (see ${agent.logFile})`,
         );
       }
       await sleep(POLL_MS);
