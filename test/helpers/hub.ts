@@ -83,15 +83,19 @@ export interface TestDevice {
   received(topic: string): any[];
 }
 
-/** Connects a device with mqtt.js (MQTT 3.1.1, no reconnect) over TCP or WebSocket. */
-export async function connectDevice(
-  hub: Hub,
+/**
+ * One MQTT 3.1.1 login of a device with mqtt.js at `url` (any broker: the hub's, Mosquitto, a
+ * NATS node): client id = username = the device id, no reconnect, a 10 s CONNACK timeout;
+ * `extra` adds or overrides options (a will, TLS material, `clean`). Rejects when refused, and
+ * when the broker closes the connection without a CONNACK (mqtt.js' `allowRetries` false).
+ */
+export function loginDevice(
+  url: string,
   creds: Credentials,
-  options: Partial<IClientOptions> & { transport?: 'tcp' | 'ws' } = {},
-): Promise<TestDevice> {
-  const { transport = 'tcp', ...rest } = options;
-  const client = await mqtt.connectAsync(
-    transport === 'ws' ? hub.ws.url : hub.mqtt.url,
+  extra: Partial<IClientOptions> = {},
+): Promise<MqttClient> {
+  return mqtt.connectAsync(
+    url,
     {
       protocolVersion: 4,
       clientId: creds.id,
@@ -99,10 +103,20 @@ export async function connectDevice(
       password: creds.secret,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
-      ...rest,
+      ...extra,
     },
     false,
   );
+}
+
+/** Connects a device with mqtt.js (MQTT 3.1.1, no reconnect) over TCP or WebSocket. */
+export async function connectDevice(
+  hub: Hub,
+  creds: Credentials,
+  options: Partial<IClientOptions> & { transport?: 'tcp' | 'ws' } = {},
+): Promise<TestDevice> {
+  const { transport = 'tcp', ...rest } = options;
+  const client = await loginDevice(transport === 'ws' ? hub.ws.url : hub.mqtt.url, creds, rest);
   const messages: TestDevice['messages'] = [];
   client.on('message', (topic, payload) => messages.push({ topic, payload }));
   return {

@@ -12,7 +12,7 @@ import { AGENT_VERSION, createAgent } from '../../agent/index.js';
 import { modelReport, pushModel } from '../delivery/helpers.js';
 import { agentTestConfig, tempDir, testLogger } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
-import { api, enroll, tempDir as hubTempDir, startHub, waitFor } from '../helpers/hub.js';
+import { api, enroll, tempDir as hubTempDir, loginDevice, startHub, waitFor } from '../helpers/hub.js';
 import { classifierModel } from '../helpers/models.js';
 
 /** The text of each row of the table with this id, cells joined by ' | ', tags stripped. */
@@ -111,16 +111,7 @@ test('device page: version, last seen, refusals, rejected engines, auth failures
     );
 
     // A second connection with the device's id takes its session over.
-    const twin = await mqtt.connectAsync(
-      hub.mqtt.url,
-      {
-        clientId: creds.id,
-        username: creds.id,
-        password: creds.secret,
-        reconnectPeriod: 0,
-      },
-      false,
-    );
+    const twin = await loginDevice(hub.mqtt.url, creds);
     await twin.endAsync();
     await waitFor(
       async () => (await api(hub, 'GET', `/v1/devices/${creds.id}`)).body.clientIdConflicts > 0,

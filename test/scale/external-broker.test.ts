@@ -3,7 +3,14 @@ import { after, before, describe, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Hub, HubStats } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
-import { type Credentials, closeClient, makeBatch, subscribeGranted, waitFor } from '../helpers/hub.js';
+import {
+  type Credentials,
+  closeClient,
+  loginDevice,
+  makeBatch,
+  subscribeGranted,
+  waitFor,
+} from '../helpers/hub.js';
 import { probePostgres } from '../store-contract/backends.js';
 import { HUB_USER, mosquittoSkip, type ReplicasOnMosquitto, startReplicasOnMosquitto } from './mosquitto.js';
 
@@ -145,23 +152,14 @@ describe('hub on an external Mosquitto, two replicas', { skip }, () => {
 
   test('a replica started later keeps devices online: the retained status tells the truth', async () => {
     const creds = replicas.devices[2] as Credentials;
-    const client = await mqtt.connectAsync(
-      replicas.mosquitto.url,
-      {
-        protocolVersion: 4,
-        clientId: creds.id,
-        username: creds.id,
-        password: creds.secret,
-        reconnectPeriod: 0,
-        will: {
-          topic: deviceTopic(creds.id, 'status'),
-          payload: Buffer.from(JSON.stringify({ v: 1, state: 'offline', conn: 'c-late', at: Date.now() })),
-          qos: 1,
-          retain: true,
-        },
+    const client = await loginDevice(replicas.mosquitto.url, creds, {
+      will: {
+        topic: deviceTopic(creds.id, 'status'),
+        payload: Buffer.from(JSON.stringify({ v: 1, state: 'offline', conn: 'c-late', at: Date.now() })),
+        qos: 1,
+        retain: true,
       },
-      false,
-    );
+    });
     clients.push(client);
     const online = { v: 1, state: 'online', conn: 'c-late', at: Date.now() };
     await client.publishAsync(deviceTopic(creds.id, 'status'), JSON.stringify(online), {

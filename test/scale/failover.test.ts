@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import pg from 'pg';
 import { writeBrokerAuth } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
-import { closeClient, makeBatch, tempDir, waitFor } from '../helpers/hub.js';
+import { closeClient, loginDevice, makeBatch, tempDir, waitFor } from '../helpers/hub.js';
 import { postgresSpace, probePostgres, type StoreSpace } from '../store-contract/backends.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 import { type ReplicaProcess, replicaEnv, startReplicaProcess } from './replica-process.js';
@@ -74,18 +74,7 @@ describe('failover between two hub replicas', { skip: mosquittoSkip() ?? (await 
       devices.push((await res.json()) as { id: string; secret: string });
     }
     mosquitto.reload();
-    const connect = (d: { id: string; secret: string }) =>
-      mqtt.connectAsync(
-        mosquitto.url,
-        {
-          protocolVersion: 4,
-          clientId: d.id,
-          username: d.id,
-          password: d.secret,
-          reconnectPeriod: 0,
-        },
-        false,
-      );
+    const connect = (d: { id: string; secret: string }) => loginDevice(mosquitto.url, d);
     const senders: Array<{
       d: { id: string; secret: string };
       client: MqttClient;

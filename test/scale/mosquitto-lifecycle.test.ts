@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { type Hub, HubConfigSchema, openHubStore, writeBrokerAuth } from '../../hub/index.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../shared/index.js';
-import { api, type Credentials, closed, enroll, startHub, tempDir, waitFor, within } from '../helpers/hub.js';
+import {
+  api,
+  type Credentials,
+  closed,
+  enroll,
+  loginDevice,
+  startHub,
+  tempDir,
+  waitFor,
+  within,
+} from '../helpers/hub.js';
 import { mosquittoSkip, startMosquitto, type TestMosquitto } from './mosquitto.js';
 
 // Disabling, rotating or removing a device cuts its live session on an external Mosquitto at
@@ -22,32 +32,20 @@ describe('device lifecycle on an external Mosquitto', { skip: mosquittoSkip() },
   const connect = (creds: Credentials, conn = 'c1'): Promise<MqttClient> => {
     const status = (state: 'online' | 'offline') =>
       JSON.stringify({ v: PROTOCOL_VERSION, state, conn, at: Date.now() });
-    return mqtt
-      .connectAsync(
-        mosquitto.url,
-        {
-          protocolVersion: 4,
-          clientId: creds.id,
-          username: creds.id,
-          password: creds.secret,
-          reconnectPeriod: 0,
-          connectTimeout: 10_000,
-          will: {
-            topic: deviceTopic(creds.id, 'status'),
-            payload: Buffer.from(status('offline')),
-            qos: 1,
-            retain: true,
-          },
-        },
-        false,
-      )
-      .then(async (client) => {
-        await client.publishAsync(deviceTopic(creds.id, 'status'), status('online'), {
-          qos: 1,
-          retain: true,
-        });
-        return client;
+    return loginDevice(mosquitto.url, creds, {
+      will: {
+        topic: deviceTopic(creds.id, 'status'),
+        payload: Buffer.from(status('offline')),
+        qos: 1,
+        retain: true,
+      },
+    }).then(async (client) => {
+      await client.publishAsync(deviceTopic(creds.id, 'status'), status('online'), {
+        qos: 1,
+        retain: true,
       });
+      return client;
+    });
   };
   const online = async (id: string) => (await api(hub, 'GET', `/v1/devices/${id}`)).body.online as boolean;
   /** SIGHUP, then waits until Mosquitto refuses (or admits) the device. */
@@ -56,18 +54,7 @@ describe('device lifecycle on an external Mosquitto', { skip: mosquittoSkip() },
     await waitFor(
       async () => {
         try {
-          const probe = await mqtt.connectAsync(
-            mosquitto.url,
-            {
-              protocolVersion: 4,
-              clientId: creds.id,
-              username: creds.id,
-              password: creds.secret,
-              reconnectPeriod: 0,
-              connectTimeout: 10_000,
-            },
-            false,
-          );
+          const probe = await loginDevice(mosquitto.url, creds);
           await probe.endAsync();
           return admitted;
         } catch {

@@ -4,10 +4,17 @@
  * Also the hub replicas on one PostgreSQL behind it that the scale tests share.
  */
 import { existsSync } from 'node:fs';
-import mqtt from 'mqtt';
 import { type MosquittoProcess, startMosquitto as start } from '../../hub/broker/mosquitto-process.js';
 import { type Hub, type HubConfigInput, writeBrokerAuth } from '../../hub/index.js';
-import { Cleanups, type Credentials, enroll, startHub, tempDir, waitFor } from '../helpers/hub.js';
+import {
+  Cleanups,
+  type Credentials,
+  enroll,
+  loginDevice,
+  startHub,
+  tempDir,
+  waitFor,
+} from '../helpers/hub.js';
 import { postgresSpace } from '../store-contract/backends.js';
 
 /** The Mosquitto binary the tests run. */
@@ -99,18 +106,7 @@ export async function startReplicasOnMosquitto(options: {
     mosquitto.reload();
     const first = devices[0] as Credentials;
     await waitFor(async () => {
-      const client = await mqtt.connectAsync(
-        mosquitto.url,
-        {
-          protocolVersion: 4,
-          clientId: first.id,
-          username: first.id,
-          password: first.secret,
-          reconnectPeriod: 0,
-          connectTimeout: 10_000,
-        },
-        false,
-      );
+      const client = await loginDevice(mosquitto.url, first);
       await client.endAsync(true);
       return true;
     }, 'the broker to accept an enrolled device');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { connect as natsConnect } from 'nats';
 import { createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
@@ -12,6 +12,7 @@ import {
   type Credentials,
   closeClient,
   enroll,
+  loginDevice,
   makeBatch,
   startHub,
   subscribeGranted,
@@ -25,21 +26,8 @@ import { runBuiltCli } from '../packaging/process-helpers.js';
 // The hub on a three-node NATS cluster of the test's own (docs/scale-out.md "NATS"): devices
 // speak MQTT to any node; the hub publishes through node 1 only.
 
-// allowRetries false: a connection the node closes without a CONNACK rejects instead of hanging.
 const connectTo = (url: string, creds: Credentials, clean = true) =>
-  mqtt.connectAsync(
-    url,
-    {
-      protocolVersion: 4,
-      clientId: creds.id,
-      username: creds.id,
-      password: creds.secret,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      clean,
-    },
-    false,
-  );
+  loginDevice(url, creds, { connectTimeout: 5000, clean });
 
 let cluster: TestNatsCluster;
 

@@ -6,10 +6,10 @@
  * pair of child processes; the events are the ones agents send (`telemetry.model`,
  * `fl.update.chunk`), valid against their schemas.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { UplinkBatch } from '../../shared/index.js';
 import { deviceTopic } from '../../shared/index.js';
-import { closeClient, waitFor } from '../helpers/hub.js';
+import { closeClient, loginDevice, waitFor } from '../helpers/hub.js';
 
 /** Credentials as `POST /v1/devices` returns them. */
 export interface DeviceCredentials {
@@ -57,20 +57,7 @@ export async function connectDevice(
   resendMs = 2000,
 ): Promise<ProtocolDevice> {
   const client: MqttClient = await waitFor(
-    () =>
-      mqtt
-        .connectAsync(
-          brokerUrl,
-          {
-            protocolVersion: 4,
-            clientId: creds.id,
-            username: creds.id,
-            password: creds.secret,
-            reconnectPeriod: 0,
-          },
-          false,
-        )
-        .catch(() => false as const),
+    () => loginDevice(brokerUrl, creds).catch(() => false as const),
     `the broker to accept ${creds.id}`,
   );
   const acks = new Set<string>();

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
-import { api, closeClient, waitFor } from '../helpers/hub.js';
+import { api, closeClient, loginDevice, waitFor } from '../helpers/hub.js';
 import { deviceReport, driftBody, telemetryBatch } from '../helpers/telemetry.js';
 import { probePostgres } from '../store-contract/backends.js';
 import { mosquittoSkip, type ReplicasOnMosquitto, startReplicasOnMosquitto } from './mosquitto.js';
@@ -47,20 +47,7 @@ describe('two replicas behind an external broker show the same fleet', {
     await Promise.all(
       replicas.devices.map(async (creds, d) => {
         const client = await waitFor(
-          () =>
-            mqtt
-              .connectAsync(
-                replicas.mosquitto.url,
-                {
-                  protocolVersion: 4,
-                  clientId: creds.id,
-                  username: creds.id,
-                  password: creds.secret,
-                  reconnectPeriod: 0,
-                },
-                false,
-              )
-              .catch(() => false as const),
+          () => loginDevice(replicas.mosquitto.url, creds).catch(() => false as const),
           `the broker to accept ${creds.id}`,
         );
         clients.push(client);

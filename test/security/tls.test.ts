@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type IClientOptions } from 'mqtt';
+import type { IClientOptions } from 'mqtt';
 import type { Hub } from '../../hub/index.js';
 import { deviceTopic } from '../../shared/index.js';
 import { makeCertificates } from '../helpers/certs.js';
@@ -10,6 +10,7 @@ import {
   type Credentials,
   closeClient,
   enroll,
+  loginDevice,
   makeBatch,
   startHub,
   tempDir,
@@ -55,20 +56,7 @@ describe('MQTT over TLS with client certificates', () => {
   });
 
   const connect = (target: Hub, creds: Credentials, extra: Partial<IClientOptions>) =>
-    mqtt.connectAsync(
-      target.mqtts?.url ?? 'missing',
-      {
-        protocolVersion: 4,
-        clientId: creds.id,
-        username: creds.id,
-        password: creds.secret,
-        reconnectPeriod: 0,
-        connectTimeout: 10_000,
-        ca: file('ca.crt'),
-        ...extra,
-      },
-      false,
-    );
+    loginDevice(target.mqtts?.url ?? 'missing', creds, { ca: file('ca.crt'), ...extra });
 
   test('a device ingests over mqtts; a client that does not trust the CA refuses the hub', async () => {
     assert.match(hub.mqtts?.url ?? '', /^mqtts:\/\/127\.0\.0\.1:\d+$/);
