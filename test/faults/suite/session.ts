@@ -219,6 +219,7 @@ export class StoreSession {
       if (LANES.every(settled)) return last;
       if (Date.now() > started + timeoutMs + credit()) {
         const hubDown = this.#env.hubDownMs() - hubDownAtStart;
+        const extra = credit();
         await sleep(FRESH_STATUS_DELAY_MS);
         const fresh = await agent.status().catch(() => last as AgentStatus);
         const credited = [
@@ -227,7 +228,7 @@ export class StoreSession {
         ].filter(Boolean);
         throw new Error(
           `${this.name}: not drained after ${timeoutMs} ms` +
-            (credited.length > 0 ? ` (and ${credit()} ms more: ${credited.join(', ')})` : '') +
+            (credited.length > 0 ? ` (and ${extra} ms more: ${credited.join(', ')})` : '') +
             `: outbox ${JSON.stringify(fresh.outbox)}, link ${JSON.stringify(fresh.link)} (see ${agent.logFile})`,
         );
       }
