@@ -1,4 +1,5 @@
 import type { HostTensor, TensorMap } from '../../inference/index.js';
+import { firstObservedRow, observedStride } from './observed-rows.js';
 
 /** Outputs larger than this (elements) are not scanned for confidence or agreement (cost). */
 export const MAX_SCANNED_ELEMENTS = 65_536;
@@ -65,11 +66,17 @@ function isDistribution(data: Float32Array | Float64Array, start: number, width:
 /**
  * Adds the confidence of a result's rows to `into` (sum, count of rows). The source is the
  * first float output with a class axis whose first row is a probability distribution (then
- * every row's largest value counts: one pass, no exponentials); failing that, the first class
- * output read as logits, of which at most {@link MAX_SOFTMAX_ROWS} evenly spaced rows get a
- * softmax (bounded cost for big batches). A model without a class output adds nothing.
+ * each observed row's largest value counts: one pass, no exponentials); failing that, the
+ * first class output read as logits, of which at most {@link MAX_SOFTMAX_ROWS} evenly spaced
+ * rows get a softmax. A large batch is read as an even sample of rows (`observed-rows.ts`),
+ * rotating with `turn` (a counter that grows by one a call), so the cost stays flat with the
+ * batch. A model without a class output adds nothing.
  */
-export function accumulateConfidence(outputs: TensorMap, into: { sum: number; count: number }): void {
+export function accumulateConfidence(
+  outputs: TensorMap,
+  into: { sum: number; count: number },
+  turn = 0,
+): void {
   let logits: FloatTensor | undefined;
   // `for in` over the map, not Object.values: no array per call.
   for (const name in outputs) {
@@ -81,7 +88,9 @@ export function accumulateConfidence(outputs: TensorMap, into: { sum: number; co
     const width = t.dims[t.dims.length - 1] ?? 1;
     if (width < 2 || length % width !== 0) continue;
     if (isDistribution(data, 0, width)) {
-      for (let start = 0; start < length; start += width) {
+      const stride = observedStride(length / width);
+      const step = stride * width;
+      for (let start = firstObservedRow(turn, stride) * width; start < length; start += step) {
         let max = data[start] as number;
         for (let i = start + 1; i < start + width; i++) {
           const v = data[i] as number;
@@ -98,7 +107,7 @@ export function accumulateConfidence(outputs: TensorMap, into: { sum: number; co
   const width = logits.dims[logits.dims.length - 1] as number;
   const rows = logits.data.length / width;
   const step = Math.max(1, Math.ceil(rows / MAX_SOFTMAX_ROWS));
-  for (let row = 0; row < rows; row += step) {
+  for (let row = firstObservedRow(turn, step); row < rows; row += step) {
     into.sum += rowConfidence(logits.data, row * width, width);
     into.count++;
   }

@@ -39,7 +39,7 @@ export interface InferenceObservation {
  * Per-model metrics of the agent, in memory: for every (model, version,
  * role) the requests, errors, latency histogram (`LATENCY_BUCKETS_MS`), confidence sum and
  * count (see `confidence.ts`) and shadow comparisons. Recording is a map lookup and a few
- * additions (plus one scan of the class output for confidence). {@link drain} hands the
+ * additions (plus a scan of at most 32 rows of the class output for confidence). {@link drain} hands the
  * window's deltas out and starts a new window.
  */
 export class ModelMetrics {
@@ -83,13 +83,13 @@ export class ModelMetrics {
   /** Counts one inference (answered when `outputs` is given, failed otherwise). */
   record(o: InferenceObservation): void {
     const row = this.#row(o.model, o.version, o.role);
-    row.requests++;
+    const turn = row.requests++;
     const ms = Math.max(o.latencyMs, 0);
     const bucket = latencyBucket(ms);
     row.latency[bucket] = (row.latency[bucket] as number) + 1;
     row.latencySumMs += ms;
     if (o.outputs === undefined) row.errors++;
-    else accumulateConfidence(o.outputs, row.confidence);
+    else accumulateConfidence(o.outputs, row.confidence, turn);
   }
 
   /** Counts one shadow answer compared with the active one. */

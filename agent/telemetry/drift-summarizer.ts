@@ -1,5 +1,6 @@
 import type { HostTensor, TensorMap } from '../../inference/index.js';
 import { binIndex, DRIFT_MAX_FEATURES, type DriftSummary, type DriftTelemetry } from '../../shared/index.js';
+import { firstObservedRow, observedStride } from '../metrics/observed-rows.js';
 import type { DriftEdges } from './drift-edges.js';
 
 interface Row {
@@ -22,10 +23,15 @@ function first(map: TensorMap | undefined): HostTensor | undefined {
   return undefined;
 }
 
-/** Adds the arg-max class of each row of `data` (rows of `classes` scores) to `counts`. */
-function countClasses(data: ArrayLike<number>, classes: number, counts: number[]): void {
+/**
+ * Adds the arg-max class of the observed rows of `data` (rows of `classes` scores) to
+ * `counts`: every row of a small batch, an even rotating sample of a large one.
+ */
+function countClasses(data: ArrayLike<number>, classes: number, counts: number[], turn: number): void {
   const rows = Math.floor(data.length / classes);
-  for (let r = 0, start = 0; r < rows; r++, start += classes) {
+  const stride = observedStride(rows);
+  for (let r = firstObservedRow(turn, stride); r < rows; r += stride) {
+    const start = r * classes;
     let best = 0;
     let top = data[start] as number;
     for (let c = 1; c < classes; c++) {
@@ -44,12 +50,16 @@ function countClasses(data: ArrayLike<number>, classes: number, counts: number[]
  * per feature a histogram over the baseline's bin edges (from {@link DriftEdges}; none
  * while the hub has no baseline), and the histogram of the predicted class (argmax of
  * the first output per row, when it has a class axis). Only counts leave the device, never
- * inputs. {@link drain} hands out the window and starts a new one.
+ * inputs. Of a large batch only an even, rotating sample of rows is counted
+ * (`observed-rows.ts`); `rows` counts every row served. {@link drain} hands out the window
+ * and starts a new one.
  */
 export class DriftSummarizer {
   #rows = new Map<string, Row>();
   /** The row of the previous call (most calls repeat the model version: no key to build). */
   #last: Row | undefined;
+  /** Calls recorded: rotates the rows sampled from large batches. */
+  #turn = 0;
   #from: number;
 
   constructor(private readonly now: () => number) {
@@ -78,12 +88,14 @@ export class DriftSummarizer {
     }
     const n = rowsOf(input);
     const width = n === 0 ? 0 : input.data.length / n;
+    const turn = this.#turn++;
     if (edges && row.features.length === 0)
       row.features = edges.edges
         .slice(0, DRIFT_MAX_FEATURES)
         .map((e) => new Array<number>(e.length + 1).fill(0));
     if (edges && row.features.length === edges.edges.length && typeof input.data[0] !== 'bigint') {
-      for (let r = 0; r < n; r++) {
+      const stride = observedStride(n);
+      for (let r = firstObservedRow(turn, stride); r < n; r += stride) {
         for (let f = 0; f < row.features.length; f++) {
           const element = edges.elements[f] ?? f;
           if (element >= width) continue;
@@ -100,7 +112,7 @@ export class DriftSummarizer {
       if (classes > 1 && classes <= 4096) {
         if (row.classes.length < classes)
           row.classes.push(...new Array<number>(classes - row.classes.length).fill(0));
-        countClasses(output.data as ArrayLike<number>, classes, row.classes);
+        countClasses(output.data as ArrayLike<number>, classes, row.classes, turn);
       }
     }
     row.rows += n;

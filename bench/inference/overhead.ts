@@ -123,6 +123,50 @@ export async function measureInProcess(
   };
 }
 
+/** The raw run time, ms, the in-process goal is stated for (≤ 1.05× raw `session.run`). */
+export const GOAL_RUN_MS = 0.2;
+
+/**
+ * The batch whose raw `session.run` takes about `targetMs` on this machine: timed at batch
+ * 192 and scaled, then timed again at that batch and scaled once more (the MLP's run time is
+ * about linear in the batch well above the session's fixed cost of some 15 µs); each timing
+ * the median of 9 passes of 300 runs. A multiple of 16.
+ */
+export async function batchForRunMs(
+  bytes: Uint8Array,
+  input: (batch: number) => TensorMap,
+  targetMs: number,
+): Promise<number> {
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  });
+  const runMs = async (batch: number) => {
+    const x = input(batch).x;
+    if (!x) throw new Error('the benchmark input needs an x');
+    const feeds = { x: new ort.Tensor('float32', x.data as Float32Array, [...x.dims]) };
+    for (let i = 0; i < 500; i++) await session.run(feeds);
+    const passes: number[] = [];
+    for (let p = 0; p < 9; p++) {
+      const start = performance.now();
+      for (let i = 0; i < 300; i++) await session.run(feeds);
+      passes.push((performance.now() - start) / 300);
+    }
+    return median(passes);
+  };
+  const scaled = (batch: number, ms: number) =>
+    Math.min(4096, Math.max(16, Math.round((batch * targetMs) / ms / 16) * 16));
+  try {
+    const first = scaled(192, await runMs(192));
+    return scaled(first, await runMs(first));
+  } finally {
+    await session.release();
+  }
+}
+
 /** Latency percentiles, ms. */
 export interface Percentiles {
   p50: number;
