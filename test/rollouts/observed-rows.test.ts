@@ -36,7 +36,10 @@ test('observers read every row of a small batch and an even sample of at most 32
   assert.equal(confidence.count, 32);
   const small = new DriftSummarizer(() => 0);
   small.record('m', '1', { x: f32([20, 3], new Array(60).fill(0)) }, { probs: probabilities(20) }, undefined);
-  assert.equal(small.drain()?.models[0]?.classes.reduce((a, b) => a + b, 0), 20);
+  assert.equal(
+    small.drain()?.models[0]?.classes.reduce((a, b) => a + b, 0),
+    20,
+  );
 });
 
 test('over one stride of calls the rotating sample reads every row of a batch exactly once', () => {
