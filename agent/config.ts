@@ -104,6 +104,17 @@ export const AgentConfigSchema = z.strictObject({
         .refine((ms) => ms === 0 || ms >= 50, 'must be 0 (off) or at least 50')
         .default(15_000),
       pingTimeoutMs: configInt().min(50).default(10_000),
+      /**
+       * MQTT QoS of the uplink batches and of the subscriptions to `ack`, `desired` and `cmd`:
+       * 1 (default) lets the broker queue them; 0 for a NATS tier (a join token from a hub on
+       * NATS sets it), where each QoS 1 message is a write into a replicated JetStream stream
+       * and each QoS 1 subscription a replicated consumer. Delivery stays exactly once either
+       * way (the hub's end-to-end acks; retained desired state on every subscribe); at 0 a
+       * command sent while the device is offline is not kept for it.
+       */
+      qos: configInt()
+        .refine((q) => q === 0 || q === 1, 'must be 0 or 1')
+        .default(1),
     })
     .prefault({}),
   outbox: z

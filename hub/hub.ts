@@ -441,6 +441,9 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
     endpoints.wsUrl = wsUrl;
     endpoints.publicMqttUrl = cfg.public.mqttUrl ?? mqtts?.url ?? mqttUrl;
     endpoints.publicHttpUrl = cfg.public.httpUrl ?? https?.url ?? httpUrl;
+    // On NATS, QoS 1 costs a replicated JetStream write per message and a consumer per
+    // subscription; the end-to-end acks make QoS 0 exactly once all the same.
+    if (nats) endpoints.linkQos = 0;
     const caFile = cfg.tls.caFile ?? cfg.tls.certFile;
     if (cfg.tls.certFile !== undefined && caFile !== undefined)
       endpoints.caPem = await readFile(caFile, 'utf8');

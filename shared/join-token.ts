@@ -25,6 +25,12 @@ export const JoinTokenSchema = z.strictObject({
   trustedKeys: z.array(z.string().min(1)),
   /** PEM CA certificate that verifies the hub's TLS certificate, when TLS is on. */
   caPem: z.string().min(1).optional(),
+  /**
+   * The agent's `link.qos`, written by a hub on a NATS cluster only (0: no JetStream write per
+   * batch, no JetStream consumer per subscription); absent, the agent's default (1). Like the
+   * node list, it is only in tokens that agents before NATS support could not use anyway.
+   */
+  linkQos: z.literal(0).optional(),
 });
 export type JoinToken = z.infer<typeof JoinTokenSchema>;
 

@@ -33,6 +33,8 @@ export interface LinkOptions {
   /** Application-level ping period and answer deadline, ms (dead links). */
   pingIntervalMs: number;
   pingTimeoutMs: number;
+  /** QoS of the uplink batches (`up`) and of the subscriptions (config `link.qos`). */
+  qos: number;
   log: Logger;
   /** Every inbound message; must not throw. */
   onMessage(topic: string, payload: Buffer): void;
@@ -164,7 +166,8 @@ export class MqttLink {
   }
 
   /**
-   * Publishes on one of the device's own channels, at QoS 1 unless told otherwise. Returns
+   * Publishes on one of the device's own channels, at QoS 1 unless told otherwise (`up` at
+   * `link.qos`). Returns
    * false (nothing sent) while the link is down; a failed publish is logged, never thrown.
    */
   publish(channel: UplinkChannel, payload: Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): boolean {
@@ -173,7 +176,7 @@ export class MqttLink {
     client.publish(
       deviceTopic(this.#o.deviceId, channel),
       payload,
-      { qos: options.qos ?? 1, retain: options.retain ?? false },
+      { qos: options.qos ?? (channel === 'up' ? this.#qos() : 1), retain: options.retain ?? false },
       (err) => {
         if (err) this.#log.debug({ err: err.message, channel }, 'publish not completed');
       },
@@ -217,6 +220,10 @@ export class MqttLink {
     await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
   }
 
+  #qos(): 0 | 1 {
+    return this.#o.qos === 0 ? 0 : 1;
+  }
+
   #newConn(): void {
     this.#conn = newConnId();
     this.#connOpenedAt = Date.now();
@@ -239,7 +246,7 @@ export class MqttLink {
     const topics = HUB_TO_DEVICE.map((channel: DownlinkChannel) => deviceTopic(this.#o.deviceId, channel));
     try {
       // Always resubscribe: the broker may have lost the persistent session.
-      const granted = await client.subscribeAsync(topics, { qos: 1 });
+      const granted = await client.subscribeAsync(topics, { qos: this.#qos() });
       const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
       if (refused.length > 0) throw new Error(`subscription refused: ${refused.join(', ')}`);
     } catch (err) {

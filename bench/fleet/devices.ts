@@ -28,6 +28,8 @@ export interface SimDevice {
   lastError?: string;
   /** Set by {@link stopDevice}: a dropped link is no longer replaced. */
   stopped: boolean;
+  /** QoS of its subscriptions and batches: the hub's join tokens' `link.qos`, as the agent. */
+  qos: 0 | 1;
 }
 
 /**
@@ -116,7 +118,12 @@ async function openLink(sim: SimDevice, url: string): Promise<MqttClient> {
   sim.desiredOnLink = 0;
   try {
     const topics = [ackTopic, deviceTopic(device.id, 'desired'), deviceTopic(device.id, 'cmd')];
-    const granted = await guard(client, client.subscribeAsync(topics, { qos: 1 }), 120_000, 'subscribe');
+    const granted = await guard(
+      client,
+      client.subscribeAsync(topics, { qos: sim.qos }),
+      120_000,
+      'subscribe',
+    );
     if (granted.some((g) => g.qos === 128)) throw new Error('subscribe: refused by the broker');
     const status = { v: PROTOCOL_VERSION, state: 'online', conn, at: Date.now() };
     await guard(
@@ -179,9 +186,11 @@ export async function connectDevice(
   urls: readonly string[],
   index: number,
   device: FleetDevice,
+  qos: 0 | 1,
 ): Promise<SimDevice> {
   const sim = {
     device,
+    qos,
     urls,
     urlIndex: index,
     desired: 0,
@@ -288,7 +297,7 @@ export async function sendEvents(
       const down = sim.down;
       const payload = JSON.stringify(batch);
       sim.sentBytes += Buffer.byteLength(payload);
-      sim.client.publish(deviceTopic(sim.device.id, 'up'), payload, { qos: 1 }, () => {});
+      sim.client.publish(deviceTopic(sim.device.id, 'up'), payload, { qos: sim.qos }, () => {});
       let timer: NodeJS.Timeout | undefined;
       const at = await Promise.race([
         acked,

@@ -21,6 +21,8 @@ const MiB = 1024 * 1024;
 
 interface ModeResult {
   mode: string;
+  /** The QoS the devices used: the hub's join tokens' `link.qos`. */
+  qos: 0 | 1;
   connectMs: number;
   desired: number;
   events: number;
@@ -95,7 +97,7 @@ async function runMode(
         const giveUp = Date.now() + 300_000;
         for (let attempt = 0; ; attempt++) {
           try {
-            devices.push(await connectDevice(urls, index, d));
+            devices.push(await connectDevice(urls, index, d, stack.linkQos));
             return;
           } catch (err) {
             if (Date.now() > giveUp) throw err;
@@ -194,6 +196,7 @@ async function runMode(
     );
     return {
       mode,
+      qos: stack.linkQos,
       connectMs: connect.ms,
       desired,
       events: latencies.length * sizes.perBatch,
@@ -329,7 +332,8 @@ export const fleetBenchmark: Benchmark = {
       r.visibleMs === null ? '' : millis(r.visibleMs),
     ]);
     return [
-      `fleet: ${count} devices, ${events} ${lane === 'telemetry' ? 'telemetry events (device reports and drift summaries, alternately)' : 'events'} each in batches of ${perBatch}, QoS 1, one ack per batch`,
+      `fleet: ${count} devices, ${events} ${lane === 'telemetry' ? 'telemetry events (device reports and drift summaries, alternately)' : 'events'} each in batches of ${perBatch}, one ack per batch`,
+      `QoS of batches and subscriptions: what each hub's join tokens set (link.qos): ${results.map((r) => `${r.mode} ${r.qos}`).join(', ')}`,
       machine(),
       ...(modes.includes('nats')
         ? [

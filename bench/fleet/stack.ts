@@ -6,6 +6,7 @@ import { startMosquitto } from '../../hub/broker/mosquitto-process.js';
 import { hubPasswordHash, writeNatsBrokerAuth } from '../../hub/broker/nats-auth.js';
 import { type NatsClusterProcess, startNatsCluster } from '../../hub/broker/nats-process.js';
 import { type HubStore, openPostgresHubStore, openSqliteHubStore, writeBrokerAuth } from '../../hub/index.js';
+import { decodeJoinToken } from '../../shared/index.js';
 import { enrollFleet, type FleetDevice } from './credentials.js';
 import { type ExactCheck, exactCheck } from './exact-check.js';
 import { cpuMsOf, rssOf, startHubProcess } from './hub-process.js';
@@ -25,6 +26,11 @@ export interface FleetStack {
   nats?: NatsClusterProcess;
   /** The run's PostgreSQL database (nats), dropped by `close()`. */
   database?: string;
+  /**
+   * The MQTT QoS this hub's join tokens give agents (`link.qos`: 0 on NATS, else 1), read
+   * from the token of a device enrolled through the admin API for the purpose.
+   */
+  linkQos: 0 | 1;
   /** The URLs device `i` may use and the one it starts on. */
   deviceUrls(i: number): { urls: readonly string[]; index: number };
   /** RSS of the live hubs and of the broker processes, bytes. */
@@ -148,9 +154,14 @@ export async function startStack(
     return lastCpu.get(key) ?? 0;
   };
   const urls = nats ? nats.nodes.map((n) => n.mqttUrl) : [mosquitto?.url ?? (hubs[0] as HubProcess).mqtt];
+  const linkQos = await joinTokenLinkQos((hubs[0] as HubProcess).http, token).catch(async (err) => {
+    await close().catch(() => undefined);
+    throw err;
+  });
   return {
     hubs,
     token,
+    linkQos,
     ...(nats ? { nats } : {}),
     ...(db ? { database: db.name } : {}),
     deviceUrls: (i) => ({ urls, index: i % urls.length }),
@@ -173,4 +184,17 @@ export async function startStack(
       exactCheck(db ? { pgUrl: db.url } : { dataDir: dir }, epoch, devices, sent),
     close,
   };
+}
+
+/** The `link.qos` of a join token from the hub at `http` (its default 1 when the token has none). */
+async function joinTokenLinkQos(http: string, token: string): Promise<0 | 1> {
+  const res = await fetch(`${http}/v1/devices`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'fleet-token-probe' }),
+  });
+  if (res.status !== 201)
+    throw new Error(`enrolling the token probe: HTTP ${res.status} ${await res.text()}`);
+  const { joinToken } = (await res.json()) as { joinToken: string };
+  return decodeJoinToken(joinToken).linkQos ?? 1;
 }

@@ -32,6 +32,7 @@ export function agentConfigFromToken(token: JoinToken, dataDir: string): ConfigO
     delivery: { trustedKeys: token.trustedKeys, hubHttpUrl: token.httpUrl },
     inference: { hubHttpUrl: token.httpUrl },
     ...(token.caPem === undefined ? {} : { tls: { caFile: join(dir, 'hub-ca.pem') } }),
+    ...(token.linkQos === undefined ? {} : { link: { qos: token.linkQos } }),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type NatsConnection, connect as natsConnect, type Subscription } from 'nats';
 import type { Logger } from 'pino';
-import { mqttFailover } from '../../shared/index.js';
+import { mqttFailover, parseDeviceTopic } from '../../shared/index.js';
 import { natsSubject } from '../broker/nats-config.js';
 import type { ExternalBus } from './mqtt.js';
 import { isSharedFilter } from './mqtt.js';
@@ -14,6 +14,20 @@ import type { HubBus, MessageHandler, PublishOptions } from './types.js';
 /** The MQTT topic of a NATS subject (device ids never hold a `.` on NATS: see nats-auth.ts). */
 export function mqttTopic(subject: string): string {
   return subject.replaceAll('.', '/');
+}
+
+/**
+ * Whether the hub publishes a message as plain core NATS instead of through the MQTT
+ * listener: the non-retained `ack` channel (acks of stored batches, pongs, refusals). NATS
+ * stores every QoS 1 message an MQTT client publishes in the replicated `$MQTT_msgs` stream and
+ * answers its PUBACK only after that write, one write per ack, while a core NATS message is
+ * routed like any other and reaches the device's MQTT subscription, QoS 0 or 1, at QoS 0. An
+ * ack needs no broker queue: a device that misses one (offline, or the node died) resends the
+ * batch after its ack timeout and the hub acks it again from the store. Commands (queued for
+ * an offline device's persistent session) and retained messages keep the MQTT path.
+ */
+export function publishesOverCoreNats(topic: string, options: PublishOptions): boolean {
+  return !options.retain && parseDeviceTopic(topic)?.channel === 'ack';
 }
 
 /** The {@link HubBus} over a NATS cluster: a NATS connection and an MQTT one to the same nodes. */
@@ -32,8 +46,8 @@ export interface NatsBus extends ExternalBus {
  *   replica that dies holding a batch loses it, the device gets no ack and resends it, and the
  *   store's per-lane sequence numbers drop what was stored already, so every event is stored
  *   exactly once (the same end-to-end contract as on every broker).
- * - MQTT 3.1.1 to a node's MQTT listener (`broker.mqttUrls`), for everything the hub publishes
- *   and for `status`. Retained messages are an MQTT notion that NATS keeps in the JetStream
+ * - MQTT 3.1.1 to a node's MQTT listener (`broker.mqttUrls`), for what the hub publishes
+ *   (acks excepted: {@link publishesOverCoreNats}) and for `status`. Retained messages are an MQTT notion that NATS keeps in the JetStream
  *   stream `$MQTT_rmsgs`, replicated across the cluster: a device on any node receives the
  *   desired state published via any other. Writing that stream's records ourselves would tie
  *   the hub to nats-server's internal record format (and its per-node retained-message cache,
@@ -152,6 +166,10 @@ export async function connectNatsBus(config: BrokerConfig, logger: Logger): Prom
       }
     },
     async publish(topic: string, payload: Buffer, options: PublishOptions) {
+      if (publishesOverCoreNats(topic, options)) {
+        nc.publish(natsSubject(topic), payload);
+        return;
+      }
       await client.publishAsync(topic, payload, { qos: options.qos, retain: options.retain });
     },
     onSessionEnd() {

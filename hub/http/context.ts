@@ -19,6 +19,8 @@ export interface HubEndpoints {
   publicHttpUrl: string;
   /** PEM CA that verifies the hub's TLS certificate; absent without TLS. */
   caPem?: string;
+  /** The `link.qos` join tokens give agents: 0 on a NATS cluster, absent otherwise. */
+  linkQos?: 0;
 }
 
 /** What the HTTP routes need from the hub. */

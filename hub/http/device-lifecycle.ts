@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { encodeJoinToken, OutpostError } from '../../shared/index.js';
+import { OutpostError } from '../../shared/index.js';
 import { brokerHashes } from '../broker/broker-hashes.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import { DISABLED_PREFIX } from '../store/device-lifecycle-types.js';
 import { type HttpDeps, parseRequest } from './context.js';
 import { DeviceParamsSchema, requireDevice } from './devices.js';
+import { joinTokenFor } from './join-token.js';
 
 /** Query of `DELETE /v1/devices/:id`: `purge=true` deletes the device's data too. */
 export const RemoveQuerySchema = z.strictObject({ purge: z.enum(['true', 'false']).optional() });
@@ -66,17 +67,7 @@ export function registerDeviceLifecycleRoutes(app: FastifyInstance, deps: HttpDe
     const secret = generateSecret();
     await store.updateCredentials(id, await hashSecret(secret), await brokerHashes(secret));
     await cut(id, 'secret rotated');
-    const { publicMqttUrl, publicHttpUrl, caPem } = deps.endpoints();
-    const keys = (await deps.delivery?.registry.publicKeys()) ?? [];
-    const joinToken = encodeJoinToken({
-      v: 1,
-      deviceId: id,
-      deviceSecret: secret,
-      mqttUrl: publicMqttUrl,
-      httpUrl: publicHttpUrl,
-      trustedKeys: keys.map((k) => k.publicKeyPem),
-      ...(caPem === undefined ? {} : { caPem }),
-    });
+    const joinToken = await joinTokenFor(deps, id, secret);
     return { id, secret, joinToken };
   });
 

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeviceIdSchema, encodeJoinToken, OutpostError } from '../../shared/index.js';
+import { DeviceIdSchema, OutpostError } from '../../shared/index.js';
 import { brokerHashes } from '../broker/broker-hashes.js';
 import { generateSecret, hashSecret } from '../secrets.js';
 import { assertDeviceIdNotReserved } from '../security/reserved-ids.js';
 import { removedAt } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { type HttpDeps, parseRequest } from './context.js';
+import { joinTokenFor } from './join-token.js';
 import { deviceView, ledgerView } from './views.js';
 
 /** Body of `POST /v1/devices`; every field optional (an empty body enrolls with a new id). */
@@ -63,17 +64,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: HttpDeps): void
     await store.putBrokerHash(device.id, await brokerHashes(secret));
     await deps.onEnrolled?.(device.id);
     deps.logger.info({ deviceId: device.id }, 'device enrolled');
-    const { wsUrl, publicMqttUrl, publicHttpUrl, caPem } = deps.endpoints();
-    const keys = (await deps.delivery?.registry.publicKeys()) ?? [];
-    const joinToken = encodeJoinToken({
-      v: 1,
-      deviceId: device.id,
-      deviceSecret: secret,
-      mqttUrl: publicMqttUrl,
-      httpUrl: publicHttpUrl,
-      trustedKeys: keys.map((k) => k.publicKeyPem),
-      ...(caPem === undefined ? {} : { caPem }),
-    });
+    const { wsUrl, publicMqttUrl } = deps.endpoints();
+    const joinToken = await joinTokenFor(deps, device.id, secret);
     return reply.status(201).send({ id: device.id, secret, mqtt: { url: publicMqttUrl, wsUrl }, joinToken });
   });
 

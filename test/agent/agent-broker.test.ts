@@ -67,6 +67,34 @@ describe('agent against a bare broker', () => {
     assert.equal(agent.status().link.connects, 1);
   });
 
+  it('link.qos 0 (what a hub on NATS gives): batches and subscriptions at QoS 0, every event acked once', async () => {
+    const { agent } = await start('dev-qos0', {
+      link: { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000, qos: 0 },
+    });
+    await waitFor(() => agent.status().link.connected, 'connected');
+    for (let i = 1; i <= 5; i++) agent.enqueue({ type: 'reading', body: { i } });
+    await waitFor(() => agent.status().outbox.telemetry.pending === 0, 'all five acked');
+    const subscribed = tb.subscriptions.filter((s) => s.clientId === 'dev-qos0');
+    assert.deepEqual(
+      subscribed.map((s) => [s.topic.split('/').at(-1), s.qos]),
+      [
+        ['ack', 0],
+        ['desired', 0],
+        ['cmd', 0],
+      ],
+    );
+    const mine = tb.publishes.filter((p) => p.clientId === 'dev-qos0');
+    const up = mine.filter((p) => p.topic === topic('dev-qos0', 'up'));
+    assert.ok(up.length > 0);
+    assert.ok(up.every((p) => p.qos === 0));
+    // Retained messages (status, reported state) stay at QoS 1.
+    assert.ok(mine.filter((p) => p.retain).every((p) => p.qos === 1));
+    const stored = tb.events(agent.epoch, 'telemetry').map((e) => e.seq);
+    assert.deepEqual(stored, [1, 2, 3, 4, 5]);
+    // The default is QoS 1 for both.
+    assert.ok(tb.subscriptions.filter((s) => s.clientId === 'dev-connect').every((s) => s.qos === 1));
+  });
+
   it('deletes an event only on the hub ack, never on the PUBACK, and resends until acked', async () => {
     tb.acking = false;
     try {

@@ -27,6 +27,8 @@ test('the join token carries the public URLs and the signing keys, not the liste
     assert.equal(token.deviceSecret, res.body.secret);
     assert.equal(token.mqttUrl, 'mqtts://hub.example.org:8883');
     assert.equal(token.httpUrl, 'https://hub.example.org');
+    // Only a hub on NATS sets the agents' link QoS (to 0); everywhere else the agent's 1 holds.
+    assert.equal(token.linkQos, undefined);
     const keys = (await api(hub, 'GET', '/v1/keys')).body.keys.map(
       (k: { publicKeyPem: string }) => k.publicKeyPem,
     );

@@ -54,8 +54,15 @@ export class TestBroker {
   url = '';
   acking = true;
   readonly connects: SeenConnect[] = [];
-  readonly publishes: Array<{ topic: string; payload: Buffer; retain: boolean; clientId: string | null }> =
-    [];
+  readonly publishes: Array<{
+    topic: string;
+    payload: Buffer;
+    qos: number;
+    retain: boolean;
+    clientId: string | null;
+  }> = [];
+  /** Every subscription a client asked for, with its QoS. */
+  readonly subscriptions: Array<{ clientId: string; topic: string; qos: number }> = [];
   readonly batches: UplinkBatch[] = [];
   /** Reasons of uplink payloads that failed UplinkBatchSchema (should stay empty). */
   readonly invalidBatches: string[] = [];
@@ -83,12 +90,17 @@ export class TestBroker {
       });
       done(null, true);
     };
+    broker.on('subscribe', (subscriptions, client) => {
+      for (const { topic, qos } of subscriptions)
+        this.subscriptions.push({ clientId: client.id, topic, qos });
+    });
     broker.on('publish', (packet, client) => {
       if (packet.topic.startsWith('$SYS')) return;
       const payload = Buffer.from(packet.payload);
       this.publishes.push({
         topic: packet.topic,
         payload,
+        qos: packet.qos,
         retain: packet.retain,
         clientId: client?.id ?? null,
       });

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { connect as natsConnect } from 'nats';
 import { createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
-import { deviceTopic } from '../../shared/index.js';
+import { decodeJoinToken, deviceTopic } from '../../shared/index.js';
 import { agentTestConfig, testLogger } from '../helpers/agent.js';
 import {
   api,
@@ -20,7 +21,13 @@ import {
   tempDir,
   waitFor,
 } from '../helpers/hub.js';
-import { natsSkip, startTestNatsCluster, type TestNatsCluster } from '../helpers/nats-cluster.js';
+import {
+  NATS_HUB_PASSWORD,
+  NATS_HUB_USER,
+  natsSkip,
+  startTestNatsCluster,
+  type TestNatsCluster,
+} from '../helpers/nats-cluster.js';
 import { runBuiltCli } from '../packaging/process-helpers.js';
 
 // The hub on a three-node NATS cluster of the test's own (docs/scale-out.md "NATS"): devices
@@ -191,6 +198,39 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
     );
   });
 
+  test('the hub acks over core NATS: a QoS 1 subscription gets it, JetStream never stores it', async () => {
+    const creds = await enroll(hub, { id: 'nats-core-ack' });
+    await accepted(node(2), creds);
+    // Every QoS 1 message an MQTT client publishes is also a message on `$MQTT.msgs.<subject>`
+    // (the write into the replicated stream); a core NATS message is not.
+    const tap = await natsConnect({
+      servers: cluster.natsUrls.split(',')[2] as string,
+      user: NATS_HUB_USER,
+      pass: NATS_HUB_PASSWORD,
+      timeout: 5000,
+    });
+    const seen: string[] = [];
+    for (const subject of [`outpost.v1.d.${creds.id}.ack`, `$MQTT.msgs.outpost.v1.d.${creds.id}.ack`])
+      tap.subscribe(subject, { callback: (_err, msg) => seen.push(msg.subject) });
+    await tap.flush();
+    try {
+      // As the agent subscribes: a persistent session, QoS 1.
+      const device = await connectTo(node(2), creds, false);
+      clients.push(device);
+      const acks: string[] = [];
+      device.on('message', (_t, p) => acks.push(JSON.parse(p.toString()).batchId));
+      assert.deepEqual(await grantedOwn(device, [deviceTopic(creds.id, 'ack')]), [1]);
+      const batch = makeBatch('coreackepoch', 1, 2, 'core-ack-1');
+      await device.publishAsync(deviceTopic(creds.id, 'up'), JSON.stringify(batch), { qos: 1 });
+      await waitFor(() => acks.includes('core-ack-1'), 'the ack on the QoS 1 subscription');
+      await waitFor(() => seen.length > 0, 'the ack seen by the tap');
+      await tap.flush();
+      assert.deepEqual(seen, [`outpost.v1.d.${creds.id}.ack`]);
+    } finally {
+      await tap.close();
+    }
+  });
+
   test('an id with a "." is refused at enrollment: NATS could never carry its topics', async () => {
     const res = await api(hub, 'POST', '/v1/devices', { id: 'line.3' });
     assert.equal(res.status, 400);
@@ -237,6 +277,11 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
     try {
       const dataDir = join(work.path, 'agent');
       assert.equal((await runBuiltCli(['agent', 'join', res.body.joinToken, '--data-dir', dataDir])).code, 0);
+      // A hub on NATS gives its agents QoS 0 (no JetStream write per batch, no consumer per
+      // subscription); the joined config carries it.
+      assert.equal(decodeJoinToken(res.body.joinToken).linkQos, 0);
+      const joined = JSON.parse(await readFile(join(dataDir, 'agent.json'), 'utf8'));
+      assert.deepEqual(joined.link, { qos: 0 });
       // Every node, as an operator lists them (a hub whose broker.mqttUrls or public.mqttUrl has all).
       const all = cluster.nodes.map((n) => n.mqttUrl).join(',');
       const doctor = await runBuiltCli(['doctor', 'agent', '--data-dir', dataDir], {
@@ -265,6 +310,8 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
         dataDir: agentDir.path,
         // Node 2 first, so that killing it leaves the hub's own MQTT connection (node 1) alone.
         hub: { mqttUrl: [node(1), node(2), node(0)].join(',') },
+        // What this hub's join tokens set: batches and subscriptions at QoS 0.
+        link: { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000, qos: 0 },
       }),
       { logger: testLogger() },
     );
