@@ -14,6 +14,7 @@ import {
   stopDevice,
 } from './devices.js';
 import { converged, type KillPlan, type KillResult, killNodeAndReplica } from './kill.js';
+import { checkOpenFiles } from './open-files.js';
 import { pgMissing } from './pg-database.js';
 import { type FleetMode, type HubProcess, startStack } from './stack.js';
 
@@ -248,6 +249,7 @@ export const fleetBenchmark: Benchmark = {
         'fleet: --devices, --events and --batch must be positive integers, events a multiple of batch',
       );
     }
+    checkOpenFiles(count);
     const brokers = {
       both: ['embedded', 'mosquitto'],
       all: ['embedded', 'mosquitto', 'nats'],
