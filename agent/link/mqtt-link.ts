@@ -167,8 +167,8 @@ export class MqttLink {
 
   /**
    * Publishes on one of the device's own channels, at QoS 1 unless told otherwise (`up` at
-   * `link.qos`). Returns
-   * false (nothing sent) while the link is down; a failed publish is logged, never thrown.
+   * `link.qos`). Returns false (nothing sent) while the link is down; a failed publish is
+   * logged, never thrown.
    */
   publish(channel: UplinkChannel, payload: Buffer, options: { retain?: boolean; qos?: 0 | 1 } = {}): boolean {
     const client = this.#client;
