@@ -93,9 +93,10 @@ async function openLink(sim: SimDevice, url: string): Promise<MqttClient> {
       reconnectPeriod: 0,
       connectTimeout: 120_000,
       keepalive: 300,
-      // A persistent session, as the agent keeps: after a NATS node dies, the session (its
-      // subscriptions' JetStream consumers) resumes on another node instead of being rebuilt.
-      clean: false,
+      // As the agent: a persistent session at QoS 1 (after a NATS node dies, the session and
+      // its subscriptions' JetStream consumers resume on another node instead of being
+      // rebuilt), a clean one at QoS 0, where the broker has nothing to keep.
+      clean: sim.qos === 0,
       will: {
         topic: deviceTopic(device.id, 'status'),
         payload: Buffer.from(JSON.stringify({ v: PROTOCOL_VERSION, state: 'offline', conn, at: Date.now() })),

@@ -63,6 +63,14 @@ export async function startEmbeddedBroker(deps: EmbeddedBrokerDeps): Promise<Emb
   const aedes = await Aedes.createBroker({
     ...createAclHandlers(deps),
     connectTimeout: deps.connectTimeoutMs,
+    // No queue in aedes' message emitter. With a limit (aedes' default 100 messages in flight),
+    // messages wait behind deliveries to slow clients, and when those complete the emitter
+    // drains its queue by recursion: every queued message with no MQTT subscriber (each device
+    // uplink: the hub reads it in `published`) completes synchronously and starts the next. A
+    // backlog of thousands overflowed the stack and killed the hub (5000 devices sending at
+    // once). Without the limit each message is handed on as it arrives; what the queue held
+    // is then in flight instead, the same memory.
+    concurrency: 0,
     published: (packet, client, callback) => {
       // `client` is null for the hub's own publications despite aedes' typing.
       const origin = (client as Client | null) === null ? undefined : sessionOf(client);

@@ -74,6 +74,8 @@ describe('agent against a bare broker', () => {
     await waitFor(() => agent.status().link.connected, 'connected');
     for (let i = 1; i <= 5; i++) agent.enqueue({ type: 'reading', body: { i } });
     await waitFor(() => agent.status().outbox.telemetry.pending === 0, 'all five acked');
+    // Nothing for the broker to keep at QoS 0: a clean session.
+    assert.equal(tb.connects.find((c) => c.clientId === 'dev-qos0')?.clean, true);
     const subscribed = tb.subscriptions.filter((s) => s.clientId === 'dev-qos0');
     assert.deepEqual(
       subscribed.map((s) => [s.topic.split('/').at(-1), s.qos]),
