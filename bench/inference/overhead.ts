@@ -13,6 +13,17 @@ import {
 import { median, percentile } from '../lib/measure.js';
 import { benchAgent } from './fixture.js';
 
+/** A raw onnxruntime session with the `onnx:cpu` engine's options: one thread, all graph optimizations. */
+function rawSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  });
+}
+
 /** Per-run medians (ms) of raw onnxruntime, the engine alone and the agent in process, rounds interleaved. */
 export interface InProcessFigures {
   rawMs: number;
@@ -47,13 +58,7 @@ export async function measureInProcess(
   rounds: number,
 ): Promise<InProcessFigures> {
   agent.models.setPolicy('digits', { cache: false });
-  const session = await ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await rawSession(bytes);
   const x = input.x;
   if (!x || !(x.data instanceof Float32Array)) throw new Error('the benchmark input needs a float32 x');
   const feeds = { x: new ort.Tensor('float32', x.data, [...x.dims]) };
@@ -137,13 +142,7 @@ export async function batchForRunMs(
   input: (batch: number) => TensorMap,
   targetMs: number,
 ): Promise<number> {
-  const session = await ort.InferenceSession.create(bytes, {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await rawSession(bytes);
   const runMs = async (batch: number) => {
     const x = input(batch).x;
     if (!x) throw new Error('the benchmark input needs an x');
