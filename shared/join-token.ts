@@ -27,8 +27,8 @@ export const JoinTokenSchema = z.strictObject({
   caPem: z.string().min(1).optional(),
   /**
    * The agent's `link.qos`, written by a hub on a NATS cluster only (0: no JetStream write per
-   * batch, no JetStream consumer per subscription); absent, the agent's default (1). Like the
-   * node list, it is only in tokens that agents before NATS support could not use anyway.
+   * batch, no JetStream consumer per subscription); absent, the agent's default (1). Agents
+   * from before this field refuse a token that has it (docs/compatibility.md "Join tokens").
    */
   linkQos: z.literal(0).optional(),
 });

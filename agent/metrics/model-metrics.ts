@@ -39,8 +39,8 @@ export interface InferenceObservation {
  * Per-model metrics of the agent, in memory: for every (model, version,
  * role) the requests, errors, latency histogram (`LATENCY_BUCKETS_MS`), confidence sum and
  * count (see `confidence.ts`) and shadow comparisons. Recording is a map lookup and a few
- * additions (plus a scan of at most 32 rows of the class output for confidence). {@link drain} hands the
- * window's deltas out and starts a new window.
+ * additions (plus a scan of at most 32 rows of the class output for confidence).
+ * {@link drain} hands the window's deltas out and starts a new window.
  */
 export class ModelMetrics {
   #rows = new Map<string, Row>();

@@ -22,5 +22,5 @@ export function observedStride(rows: number): number {
  * side only.
  */
 export function firstObservedRow(turn: number, stride: number): number {
-  return stride === 1 ? 0 : turn % stride;
+  return turn % stride;
 }

@@ -48,8 +48,8 @@ export interface NatsBus extends ExternalBus {
  *   exactly once (the same end-to-end contract as on every broker).
  * - MQTT 3.1.1 to a node's MQTT listener (`broker.mqttUrls`), for what the hub publishes
  *   (acks excepted: {@link publishesOverCoreNats}) and for `status`. Retained messages are
- *   an MQTT notion that NATS keeps in the JetStream stream `$MQTT_rmsgs`, replicated across the cluster: a device on any node receives the
- *   desired state published via any other. Writing that stream's records ourselves would tie
+ *   an MQTT notion that NATS keeps in the JetStream stream `$MQTT_rmsgs`, replicated across
+ *   the cluster: a device on any node receives the desired state published via any other. Writing that stream's records ourselves would tie
  *   the hub to nats-server's internal record format (and its per-node retained-message cache,
  *   which only the server's own MQTT code updates), so the hub publishes as an MQTT client with
  *   retain=true and lets the server do it. `status` is read plain over MQTT for the same reason

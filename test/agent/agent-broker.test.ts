@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type AgentConfigInput, createAgent } from '../../agent/index.js';
 import type { CommandResult, EventEnvelope, ReportedState, Status } from '../../shared/index.js';
-import { agentTestConfig, TestBroker, tempDir, testLogger, waitFor } from '../helpers/agent.js';
+import { agentTestConfig, TEST_LINK, TestBroker, tempDir, testLogger, waitFor } from '../helpers/agent.js';
 import { Cleanups } from '../helpers/fixtures.js';
 
 // The agent against a bare aedes broker and an in-test ack responder (TestBroker): the
@@ -69,7 +69,7 @@ describe('agent against a bare broker', () => {
 
   it('link.qos 0 (what a hub on NATS gives): batches and subscriptions at QoS 0, every event acked once', async () => {
     const { agent } = await start('dev-qos0', {
-      link: { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000, qos: 0 },
+      link: { ...TEST_LINK, qos: 0 },
     });
     await waitFor(() => agent.status().link.connected, 'connected');
     for (let i = 1; i <= 5; i++) agent.enqueue({ type: 'reading', body: { i } });

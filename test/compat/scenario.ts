@@ -14,7 +14,7 @@ import {
   TENSOR_MEDIA_TYPE,
 } from '../../inference/index.js';
 import { initialModel, sliceDigits, taskBody } from '../fl-system/fleet.js';
-import { waitFor } from '../helpers/agent.js';
+import { TEST_LINK, waitFor } from '../helpers/agent.js';
 import type { AgentProcess, HubProcess } from './processes.js';
 
 /** Safety net of each wait (conditions are asserted, never timings). */
@@ -64,7 +64,7 @@ export async function agentConfigFor(hub: HubProcess, dataDir: string): Promise<
     logLevel: 'warn',
     hub: { mqttUrl: hub.mqtt },
     api: { port: 0 },
-    link: { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000 },
+    link: TEST_LINK,
     outbox: { ackTimeoutMs: 1000 },
     inference: { profile: 'x86-64-cpu', threads: 1 },
     delivery: {

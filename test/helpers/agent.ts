@@ -18,13 +18,16 @@ export function testLogger() {
   return pino({ level: process.env.OUTPOST_TEST_LOG ?? 'silent' });
 }
 
+/** The link settings of test agents: fast reconnects, a short keepalive and connect timeout. */
+export const TEST_LINK = { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000 };
+
 /** An agent config for tests: API on a free loopback port, fast reconnects and ack timeouts. */
 export function agentTestConfig(
   input: Pick<AgentConfigInput, 'deviceId' | 'deviceSecret' | 'dataDir'> & Partial<AgentConfigInput>,
 ): AgentConfig {
   return AgentConfigSchema.parse({
     api: { port: 0 },
-    link: { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000 },
+    link: TEST_LINK,
     outbox: { ackTimeoutMs: 1000 },
     logLevel: 'silent',
     ...input,

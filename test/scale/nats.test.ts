@@ -7,7 +7,7 @@ import { connect as natsConnect } from 'nats';
 import { createAgent } from '../../agent/index.js';
 import type { Hub } from '../../hub/index.js';
 import { decodeJoinToken, deviceTopic } from '../../shared/index.js';
-import { agentTestConfig, testLogger } from '../helpers/agent.js';
+import { agentTestConfig, TEST_LINK, testLogger } from '../helpers/agent.js';
 import {
   api,
   type Credentials,
@@ -311,7 +311,7 @@ describe('the hub on a NATS cluster', { skip: natsSkip() }, () => {
         // Node 2 first, so that killing it leaves the hub's own MQTT connection (node 1) alone.
         hub: { mqttUrl: [node(1), node(2), node(0)].join(',') },
         // What this hub's join tokens set: batches and subscriptions at QoS 0.
-        link: { reconnectMinMs: 20, reconnectMaxMs: 200, keepaliveS: 5, connectTimeoutMs: 2000, qos: 0 },
+        link: { ...TEST_LINK, qos: 0 },
       }),
       { logger: testLogger() },
     );
