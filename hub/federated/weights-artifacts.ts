@@ -54,7 +54,12 @@ export class FlWeightsArtifacts {
     const bytes = await this.#d.store.getFlWeights(task.id, task.round);
     if (bytes === undefined || sha256Hex(bytes) !== sha256) return false;
     await this.#d.artifacts.putBytes(bytes, this.#d.maxBytes);
-    return true;
+    // `desired` was read before this write: the task may have moved on since, and its
+    // `prune` may already have run (it deleted what was here, and this wrote it back).
+    // Written first and checked after, one of the two always sees the other.
+    if ((await this.#referenced()).has(sha256)) return true;
+    await this.#deleteUnlessInUse(sha256);
+    return false;
   }
 
   /**
@@ -62,19 +67,27 @@ export class FlWeightsArtifacts {
    * more (call after the desired states changed: a round opened, the task ended).
    */
   async prune(taskId: string): Promise<void> {
-    const referenced = new Set<string>();
-    for (const d of await this.#d.store.listDesired()) {
-      const ref = d.desired.federated?.task.weightsArtifact?.sha256;
-      if (ref !== undefined) referenced.add(ref);
-    }
+    const referenced = await this.#referenced();
     const shas = new Set<string>();
     for (const r of await this.#d.store.listFlRounds(taskId)) {
       const sha = roundWeightsSha(r.metrics);
       if (sha !== undefined && !referenced.has(sha)) shas.add(sha);
     }
-    for (const sha of shas) {
-      // Content-addressed: never delete bytes a registered model version happens to share.
-      if (!(await this.#d.store.artifactInUse(sha))) await this.#d.artifacts.delete(sha);
+    for (const sha of shas) await this.#deleteUnlessInUse(sha);
+  }
+
+  /** The global artifacts some device's desired state references now. */
+  async #referenced(): Promise<Set<string>> {
+    const referenced = new Set<string>();
+    for (const d of await this.#d.store.listDesired()) {
+      const ref = d.desired.federated?.task.weightsArtifact?.sha256;
+      if (ref !== undefined) referenced.add(ref);
     }
+    return referenced;
+  }
+
+  /** Content-addressed: never delete bytes a registered model version happens to share. */
+  async #deleteUnlessInUse(sha256: string): Promise<void> {
+    if (!(await this.#d.store.artifactInUse(sha256))) await this.#d.artifacts.delete(sha256);
   }
 }
