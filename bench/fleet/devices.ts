@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { deviceTopic, PROTOCOL_VERSION } from '../../shared/index.js';
 import type { FleetDevice } from './credentials.js';
+import { epochNow } from './shard-protocol.js';
 
 /** A connected simulated device. */
 export interface SimDevice {
@@ -21,7 +22,7 @@ export interface SimDevice {
   down: Promise<void>;
   /** Uplink payload bytes published (resends included). */
   sentBytes: number;
-  /** Completed reconnects, and when the last one was subscribed again (`performance.now()`). */
+  /** Completed reconnects, and when the last one was subscribed again ({@link epochNow}). */
   reconnects: number;
   reconnectedAt?: number;
   /** Why the last reconnect attempt failed. */
@@ -168,7 +169,7 @@ async function reconnect(sim: SimDevice): Promise<void> {
         return;
       }
       sim.reconnects++;
-      sim.reconnectedAt = performance.now();
+      sim.reconnectedAt = epochNow();
       adopt(sim, client);
       return;
     } catch (err) {

@@ -4,21 +4,17 @@ import { millis, percentile, perSecond, timed } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark, BenchOptions } from '../lib/types.js';
 import { BENCH_SCRYPT_N, type FleetDevice, makeFleet } from './credentials.js';
-import {
-  BENCH_DRIFT_EDGES,
-  connectDevice,
-  type FleetLane,
-  pool,
-  type SimDevice,
-  sendEvents,
-  stopDevice,
-} from './devices.js';
+import { BENCH_DRIFT_EDGES, type FleetLane } from './devices.js';
 import { converged, type KillPlan, type KillResult, killNodeAndReplica } from './kill.js';
 import { checkOpenFiles } from './open-files.js';
 import { pgMissing } from './pg-database.js';
+import { DeviceShards } from './shards.js';
 import { type FleetMode, type HubProcess, startStack } from './stack.js';
 
 const MiB = 1024 * 1024;
+
+/** Simulated devices per device process by default: a quarter of this machine's 20,000 open files. */
+const DEVICES_PER_PROCESS = 5000;
 
 interface ModeResult {
   mode: string;
@@ -74,44 +70,34 @@ const STALL_MS = 180_000;
 async function runMode(
   mode: FleetMode,
   fleet: readonly FleetDevice[],
-  sizes: { batches: number; perBatch: number; concurrency: number; lane: FleetLane },
+  sizes: { batches: number; perBatch: number; concurrency: number; lane: FleetLane; perProcess: number },
   progress: (line: string) => void,
   bins: { mosquitto: string; nats: string },
   natsOptions: { consumerReplicas?: number },
 ): Promise<ModeResult> {
   const stack = await startStack(mode, fleet, bins, natsOptions);
-  const devices: SimDevice[] = [];
-  let retried = 0;
+  let devices: DeviceShards | undefined;
   try {
     const baseline = stack.rss();
+    devices = new DeviceShards(fleet, sizes.perProcess);
+    const shards = devices;
     progress(
-      `${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time)` +
+      `${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time, from ${shards.processes} device ` +
+        `process${shards.processes === 1 ? '' : 'es'})` +
         (stack.database ? `, two hub replicas on PostgreSQL database ${stack.database}` : ''),
     );
+    const { urls } = stack.deviceUrls(0);
     const connect = await timed(() =>
-      pool(fleet, sizes.concurrency, async (d) => {
-        const { urls, index } = stack.deviceUrls(Number(d.id.slice('fleet-'.length)));
-        // Like the agent: a refused subscription (a NATS node whose JetStream consumer creation
-        // timed out under the storm) or a connection closed before its CONNACK (a node still
-        // persisting the session) drops the connection and tries again, with a backoff, on the
-        // same node (the round-robin spread is what is measured), for up to 5 min.
-        const giveUp = Date.now() + 300_000;
-        for (let attempt = 0; ; attempt++) {
-          try {
-            devices.push(await connectDevice(urls, index, d, stack.linkQos));
-            return;
-          } catch (err) {
-            if (Date.now() > giveUp) throw err;
-            retried++;
-            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(attempt, 5))));
-          }
-        }
-      }),
+      shards.connect(urls, (i) => stack.deviceUrls(i).index, stack.linkQos, sizes.concurrency),
     );
+    const retried = connect.value;
     const deadline = Date.now() + 60_000;
-    while (devices.some((d) => d.desired === 0) && Date.now() < deadline)
+    let status = await shards.status();
+    while (status.withDesired < fleet.length && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
-    const desired = devices.filter((d) => d.desired > 0).length;
+      status = await shards.status();
+    }
+    const desired = status.withDesired;
     const connected = stack.rss();
     if (retried > 0) progress(`${mode}: ${retried} connections retried (refused subscription or no CONNACK)`);
     progress(
@@ -136,17 +122,16 @@ async function runMode(
       });
       if (!res.ok) throw new Error(`drift baseline: ${res.status} ${await res.text()}`);
     }
-    const latencies: number[] = [];
     const cpuBefore = stack.cpu();
-    const allBatches = devices.length * sizes.batches;
-    let acked = 0;
+    const allBatches = fleet.length * sizes.batches;
     let killing: Promise<KillPlan> | undefined;
-    const onAck = () => {
-      acked++;
-      if (mode === 'nats' && killing === undefined && acked >= allBatches / 2) {
-        progress(`${mode}: ${acked}/${allBatches} batches acked; SIGKILL of node n1 and hub replica 1`);
-        killing = killNodeAndReplica(stack, devices, stack.hubs[0] as HubProcess);
-      }
+    // Once half the batches are acked (NATS), a node and a replica die.
+    shards.onAcked = (acked) => {
+      if (mode !== 'nats' || killing !== undefined || acked < allBatches / 2) return;
+      progress(`${mode}: ${acked}/${allBatches} batches acked; SIGKILL of node n1 and hub replica 1`);
+      killing = killNodeAndReplica(stack, shards, stack.hubs[0] as HubProcess);
+      // Awaited once the ingest is done; a failure before that is not unhandled meanwhile.
+      killing.catch(() => undefined);
     };
     // A line every 15 s while the ingest runs, so that a stalled run shows where it stands; a
     // run whose acks stop for STALL_MS fails, saying so, instead of resending forever.
@@ -157,44 +142,38 @@ async function runMode(
     let lastAcked = 0;
     let lastProgress = performance.now();
     const ticker = setInterval(() => {
-      const down = devices.filter((d) => d.client.connected !== true).length;
-      const why = devices.find((d) => d.client.connected !== true)?.lastError;
-      progress(
-        `${mode}: ${acked}/${allBatches} batches acked, ${down} devices without a link${why ? ` (${why})` : ''}`,
-      );
-      if (acked !== lastAcked) {
-        lastAcked = acked;
-        lastProgress = performance.now();
-      } else if (performance.now() - lastProgress > STALL_MS) {
-        stalled(
-          new Error(
-            `${mode}: stalled: ${allBatches - acked} of ${allBatches} batches unacked for ${STALL_MS / 1000} s, ` +
-              `${down} devices without a link (each resent every 10 s)`,
-          ),
+      void shards.status().then((s) => {
+        progress(
+          `${mode}: ${s.acked}/${allBatches} batches acked, ${s.down} devices without a link` +
+            (s.lastError ? ` (${s.lastError})` : ''),
         );
-      }
+        if (s.acked !== lastAcked) {
+          lastAcked = s.acked;
+          lastProgress = performance.now();
+        } else if (performance.now() - lastProgress > STALL_MS) {
+          stalled(
+            new Error(
+              `${mode}: stalled: ${allBatches - s.acked} of ${allBatches} batches unacked for ${STALL_MS / 1000} s, ` +
+                `${s.down} devices without a link (each resent every 10 s)`,
+            ),
+          );
+        }
+      }, stalled);
     }, 15_000);
     const ingest = await timed(() =>
-      Promise.race([
-        stall,
-        Promise.all(
-          devices.map((d) => sendEvents(d, sizes.batches, sizes.perBatch, latencies, sizes.lane, onAck)),
-        ),
-      ]),
+      Promise.race([stall, shards.send(sizes.batches, sizes.perBatch, sizes.lane)]),
     ).finally(() => clearInterval(ticker));
+    const latencies = ingest.value;
     const total = sizes.batches * sizes.perBatch;
     // The last telemetry.device report of each device is event total - 2 or total - 1 (even k).
     const lastUptime = (total - 1) % 2 === 0 ? total - 1 : total - 2;
     const visibleMs =
-      sizes.lane === 'telemetry' ? await telemetryVisible(http(), token, devices.length, lastUptime) : null;
+      sizes.lane === 'telemetry' ? await telemetryVisible(http(), token, fleet.length, lastUptime) : null;
     const cpuAfter = stack.cpu();
-    const kill = killing ? await converged(await killing, devices, progress) : null;
+    const kill = killing ? await converged(await killing, shards, progress) : null;
     if (mode === 'nats' && kill === null) throw new Error('nats: the node and replica kill never happened');
-    const exact = await stack.check(
-      'epochfleet1',
-      devices.map((d) => d.device.id),
-      total,
-    );
+    const totals = await shards.totals();
+    const exact = await stack.check('epochfleet1', totals.ids, total);
     return {
       mode,
       qos: stack.linkQos,
@@ -206,16 +185,16 @@ async function runMode(
       p99: percentile(latencies, 99),
       hubBytesPerDevice: (connected.hub - baseline.hub) / fleet.length,
       brokerBytesPerDevice: (connected.broker - baseline.broker) / fleet.length,
-      resent: devices.reduce((n, d) => n + d.resent, 0),
+      resent: totals.resent,
       hubCpuMs: cpuAfter.hub - cpuBefore.hub,
       brokerCpuMs: mode === 'embedded' ? null : cpuAfter.broker - cpuBefore.broker,
-      uplinkBytes: devices.reduce((n, d) => n + d.sentBytes, 0),
+      uplinkBytes: totals.sentBytes,
       visibleMs,
       kill,
       ...exact,
     };
   } finally {
-    await pool(devices, 500, (d) => stopDevice(d));
+    await devices?.close();
     await stack.close();
   }
 }
@@ -231,25 +210,38 @@ function productionScryptMs(): Promise<number> {
 
 /**
  * `npm run bench -- fleet [--devices N] [--events N] [--batch N] [--broker both|all|embedded|mosquitto|nats]
- * [--nats-consumer-replicas 1|2|3] [--quick]`. Ratios are against the first broker run (embedded unless only Mosquitto).
+ * [--nats-consumer-replicas 1|2|3] [--devices-per-process N] [--quick]`. Ratios are against the first broker run (embedded unless only Mosquitto).
  */
 export const fleetBenchmark: Benchmark = {
   description: 'fleet load: N protocol-level devices against the embedded broker vs the Mosquitto-backed hub',
   async run(options: BenchOptions): Promise<string> {
     const params = options.params ?? {};
     for (const key of Object.keys(params)) {
-      if (!['devices', 'events', 'batch', 'broker', 'lane', 'nats-consumer-replicas'].includes(key))
+      if (
+        ![
+          'devices',
+          'events',
+          'batch',
+          'broker',
+          'lane',
+          'nats-consumer-replicas',
+          'devices-per-process',
+        ].includes(key)
+      )
         throw new Error(`fleet: unknown setting --${key}`);
     }
     const count = Number(params.devices ?? (options.quick ? 200 : 5000));
     const perBatch = Number(params.batch ?? 5);
     const events = Number(params.events ?? 20);
-    if (![count, perBatch, events].every((n) => Number.isInteger(n) && n > 0) || events % perBatch !== 0) {
+    const perProcess = Number(params['devices-per-process'] ?? DEVICES_PER_PROCESS);
+    if (
+      ![count, perBatch, events, perProcess].every((n) => Number.isInteger(n) && n > 0) ||
+      events % perBatch !== 0
+    ) {
       throw new Error(
-        'fleet: --devices, --events and --batch must be positive integers, events a multiple of batch',
+        'fleet: --devices, --events, --batch and --devices-per-process must be positive integers, events a multiple of batch',
       );
     }
-    checkOpenFiles(count);
     const brokers = {
       both: ['embedded', 'mosquitto'],
       all: ['embedded', 'mosquitto', 'nats'],
@@ -263,7 +255,13 @@ export const fleetBenchmark: Benchmark = {
     const lane = String(params.lane ?? 'results');
     if (lane !== 'results' && lane !== 'telemetry')
       throw new Error(`fleet: --lane must be results or telemetry, not ${lane}`);
-    const sizes = { batches: events / perBatch, perBatch, concurrency: 200, lane: lane as FleetLane };
+    const sizes = {
+      batches: events / perBatch,
+      perBatch,
+      concurrency: 200,
+      lane: lane as FleetLane,
+      perProcess,
+    };
     const consumerReplicas =
       params['nats-consumer-replicas'] === undefined ? undefined : Number(params['nats-consumer-replicas']);
     if (consumerReplicas !== undefined && ![1, 2, 3].includes(consumerReplicas))
@@ -282,7 +280,8 @@ export const fleetBenchmark: Benchmark = {
       '/usr/sbin/nats-server',
       'apt-get install nats-server',
     );
-    const wanted: readonly string[] = brokers[broker as keyof typeof brokers];
+    const wanted: readonly FleetMode[] = brokers[broker as keyof typeof brokers];
+    checkOpenFiles(wanted, count, perProcess);
     const pg = wanted.includes('nats') && natsPeer.missing === undefined ? await pgMissing() : undefined;
     const modes = wanted.filter(
       (m) =>
@@ -368,8 +367,10 @@ export const fleetBenchmark: Benchmark = {
       ...missing,
       '',
       'Ratios are against the first broker in the same run. Devices, hubs and brokers share this',
-      "machine's cores. hub / broker mem/device: growth of the hubs' RSS and of Mosquitto's or the three",
-      "NATS nodes' RSS from before the storm to all connected, divided by the devices. Embedded and",
+      `machine's cores; the devices run in ${Math.ceil(count / perProcess)} child process${count > perProcess ? 'es' : ''} of at most ${perProcess} devices each`,
+      '(--devices-per-process; each device is a socket there). hub / broker mem/device: growth of',
+      "the hubs' RSS and of Mosquitto's or the three NATS nodes' RSS from before the storm to all",
+      'connected, divided by the devices. Embedded and',
       'Mosquitto: one hub on SQLite (FULL sync). NATS: three nodes and two hub replicas (separate',
       'processes, one uplink queue group) on a fresh PostgreSQL database; once half the batches were',
       'acked, node n1 and replica 1 are SIGKILLed (never restarted). Reconnect: from the kill until each',

@@ -1,11 +1,12 @@
 import { percentile } from '../lib/measure.js';
-import type { SimDevice } from './devices.js';
+import { epochNow } from './shard-protocol.js';
+import type { DeviceShards } from './shards.js';
 import type { FleetStack, HubProcess } from './stack.js';
 
-/** What was killed, when, and which devices were on the killed node. */
+/** When the kill happened ({@link epochNow}) and how many devices were on the killed node. */
 export interface KillPlan {
   killAt: number;
-  victims: SimDevice[];
+  victims: number;
 }
 
 /** How the fleet came back after the kill. */
@@ -30,17 +31,20 @@ export interface KillResult {
  */
 export async function killNodeAndReplica(
   stack: FleetStack,
-  devices: readonly SimDevice[],
+  devices: DeviceShards,
   replica: HubProcess,
 ): Promise<KillPlan> {
   const node = stack.nats?.nodes[0];
   if (node === undefined) throw new Error('the kill needs a NATS cluster');
-  const victims = devices.filter((d) => d.urls[d.urlIndex] === node.mqttUrl);
+  const victims = await devices.markVictims(node.mqttUrl);
   stack.cpu(); // the last CPU readings of the two about to die
-  const killAt = performance.now();
+  const killAt = epochNow();
   await Promise.all([node.kill(), replica.kill()]);
   return { killAt, victims };
 }
+
+/** How long the devices of the killed node have to come back. */
+const CONVERGE_MS = 300_000;
 
 /**
  * Waits (up to 5 min) until every device of the killed node is subscribed again and got its
@@ -48,31 +52,26 @@ export async function killNodeAndReplica(
  */
 export async function converged(
   plan: KillPlan,
-  devices: readonly SimDevice[],
+  devices: DeviceShards,
   progress: (line: string) => void,
 ): Promise<KillResult> {
-  const done = (v: SimDevice) => v.reconnects > 0 && v.desiredOnLink > 0;
-  const start = Date.now();
-  let shown = start;
-  while (!plan.victims.every(done) && Date.now() < start + 300_000) {
-    await new Promise((r) => setTimeout(r, 50));
-    if (Date.now() - shown > 15_000) {
-      shown = Date.now();
-      const back = plan.victims.filter((v) => v.reconnects > 0).length;
-      progress(
-        `waiting: ${back}/${plan.victims.length} devices of the killed node back, ${plan.victims.filter(done).length} with desired state`,
-      );
-    }
-  }
-  const back = plan.victims.filter((v) => v.reconnects > 0);
-  const times = back.map((v) => (v.reconnectedAt as number) - plan.killAt);
+  const ticker = setInterval(() => {
+    void devices.status().then(
+      (s) =>
+        progress(
+          `waiting: ${s.victimsBack}/${s.victims} devices of the killed node back, ${s.victimsDone} with desired state`,
+        ),
+      () => undefined,
+    );
+  }, 15_000);
+  const c = await devices.converged(plan.killAt, CONVERGE_MS).finally(() => clearInterval(ticker));
   const result: KillResult = {
-    victims: plan.victims.length,
-    reconnected: back.length,
-    desired: plan.victims.filter(done).length,
-    p50: times.length > 0 ? percentile(times, 50) : Number.NaN,
-    max: times.length > 0 ? Math.max(...times) : Number.NaN,
-    reconnects: devices.reduce((n, d) => n + d.reconnects, 0),
+    victims: c.victims,
+    reconnected: c.reconnected,
+    desired: c.desired,
+    p50: c.times.length > 0 ? percentile(c.times, 50) : Number.NaN,
+    max: c.times.length > 0 ? Math.max(...c.times) : Number.NaN,
+    reconnects: c.reconnects,
   };
   if (result.desired < result.victims)
     progress(

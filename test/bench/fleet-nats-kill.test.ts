@@ -61,11 +61,14 @@ test('fleet --broker nats: a node and a replica killed mid-ingest, every event s
       '--batch=2',
       '--broker=nats',
       '--nats-consumer-replicas=3',
+      // Three device processes: the victims' reconnect times and the acks come from all of them.
+      '--devices-per-process=2',
     ],
     // The runs' databases are created on the tests' server.
     { timeout: 590_000, env: { ...process.env, OUTPOST_BENCH_PG_URL: TEST_PG_URL } },
   );
   assert.match(stderr, /SIGKILL of node n1 and hub replica 1/);
+  assert.match(stderr, /connecting 6 devices \(200 at a time, from 3 device processes\)/);
   const [row, ...more] = tableRows(stdout);
   assert.equal(more.length, 0);
   assert.ok(row, stdout);
