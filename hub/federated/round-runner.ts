@@ -118,13 +118,19 @@ export class FlRoundRunner {
       this.#again = true;
       return;
     }
-    this.#busy = this.#tickAll().finally(() => {
-      this.#busy = undefined;
-      if (this.#again) {
-        this.#again = false;
-        this.kick();
-      }
-    });
+    // A tick that fails outside a task's own step (the store unreachable or its pool exhausted
+    // while listing tasks) is retried next tick; escaping, it would end the hub's process.
+    this.#busy = this.#tickAll()
+      .catch((err: unknown) => {
+        this.#d.log.error({ err }, 'federated tick failed; retried next tick');
+      })
+      .finally(() => {
+        this.#busy = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
   }
 
   /** Resolves once no tick is running. */
