@@ -24,7 +24,7 @@ import { canAuthenticate } from '../store/device-lifecycle-types.js';
 import type { HubStore } from '../store/types.js';
 import { PeerVersions } from './peer-versions.js';
 import { answerPing } from './ping.js';
-import { KeyedSerialQueue } from './serial.js';
+import { KeyedSerialQueue, UPLINK_CONCURRENCY } from './serial.js';
 
 /** Telemetry kinds this hub folds (model metrics, device health, drift). */
 const TELEMETRY_KINDS: ReadonlySet<string> = new Set([
@@ -86,8 +86,9 @@ export interface UplinkHandler {
 export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
   const { bus, store, rejections, counters, logger } = deps;
   const now = deps.now ?? Date.now;
-  const queue = new KeyedSerialQueue((err, deviceId) =>
-    logger.error({ err, deviceId }, 'handling a device message failed; message dropped'),
+  const queue = new KeyedSerialQueue(
+    (err, deviceId) => logger.error({ err, deviceId }, 'handling a device message failed; message dropped'),
+    UPLINK_CONCURRENCY,
   );
   /** Connection id announced `online` by each live MQTT session. */
   const sessionConn = new Map<string, { deviceId: string; conn: string }>();
