@@ -125,7 +125,10 @@ export const AgentConfigSchema = z.strictObject({
       batchMaxBytes: configInt()
         .min(1024)
         .default(128 * 1024),
-      /** Resend a batch not acknowledged by the hub within this time, ms. */
+      /**
+       * Resend a batch not acknowledged by the hub within this time, ms: the base, doubled per
+       * consecutive timeout of the lane up to 8× and jittered ±20 % (agent/outbox/ack-backoff.ts).
+       */
       ackTimeoutMs: configInt().min(100).default(10_000),
       /** Most batches in flight (published, not yet acknowledged), all lanes together. */
       window: configInt().min(1).max(64).default(8),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type Ack, encodeMessage, LANES, type Lane, UplinkBatchSchema } from '../../shared/index.js';
 import type { LaneState, OutboxStore } from '../store/index.js';
 import { Signal } from '../util/signal.js';
+import { ackWaitMs } from './ack-backoff.js';
 import { type LaneWeights, WeightedRoundRobin } from './scheduler.js';
 
 /** Settings and collaborators of the drain. */
@@ -13,7 +14,10 @@ export interface DrainOptions {
   batchMaxEvents: number;
   /** Most envelope bytes per batch (config `outbox.batchMaxBytes`). */
   batchMaxBytes: number;
-  /** Resend a lane from its oldest unacknowledged event when a batch is not acked by then, ms. */
+  /**
+   * Base of the ack timeout, ms: a batch not acked in time has its lane resent from the oldest
+   * unacknowledged event; consecutive timeouts of a lane back off (agent/outbox/ack-backoff.ts).
+   */
   ackTimeoutMs: number;
   /** Most batches published and not yet acknowledged, all lanes together (config `outbox.window`). */
   window: number;
@@ -26,6 +30,8 @@ export interface DrainOptions {
   log: Logger;
   /** `{ pv }` once the hub reads it (agent/link/hub-version.ts). */
   stamp?: () => { pv?: string };
+  /** Uniform numbers in [0, 1) for the ack timeout's jitter; `Math.random` by default (tests fix it). */
+  random?: () => number;
 }
 
 interface InFlight {
@@ -35,6 +41,8 @@ interface InFlight {
   last: number | undefined;
   /** `dropped.through` the batch carried, if any. */
   dropThrough: number | undefined;
+  /** How long it waits for its ack, ms. */
+  waitMs: number;
   timer: NodeJS.Timeout;
 }
 
@@ -53,6 +61,9 @@ const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
  *   per-lane order holds because the hub refuses gaps: an ack that stops short of its
  *   batch, an ack timeout or a reconnect rewinds the lane to its oldest unacknowledged event
  *   and resends from there (the hub ignores what it already has);
+ * - consecutive ack timeouts of a lane double its next wait, up to a cap, with jitter, until
+ *   an ack settles one of its batches (agent/outbox/ack-backoff.ts: an overloaded hub is not
+ *   flooded with resends);
  * - while the lane has drops the hub has not answered, every batch carries `dropped`
  *   (a batch with no event when nothing else is pending), so a drop never blocks the lane.
  */
@@ -63,6 +74,13 @@ export class OutboxDrain {
   readonly #inFlight = new Map<string, InFlight>();
   /** Per lane: highest seq published since the last rewind (0: start from the oldest). */
   readonly #cursor = new Map<Lane, number>();
+  /**
+   * Per lane: ack timeouts in a row, which set how long its next batches wait (see
+   * {@link ackWaitMs}). Only an ack that settles a batch of the lane resets it; a reconnect
+   * does not, since an overloaded hub may drop connections too, and a fleet that came back
+   * with short timeouts would flood it again.
+   */
+  readonly #timeouts = new Map<Lane, number>();
   #running: Promise<void> | undefined;
   #stopped = false;
   #batches = 0;
@@ -93,12 +111,16 @@ export class OutboxDrain {
     const own = ack.batchId === undefined ? undefined : this.#inFlight.get(ack.batchId);
     if (own) {
       this.#settle(own);
+      this.#timeouts.delete(own.lane);
       if (own.last !== undefined && ack.hwm < own.last) {
         this.#rewind(own.lane, `the hub stored nothing past seq ${ack.hwm}`, 'debug');
       }
     }
     for (const entry of [...this.#inFlight.values()]) {
-      if (entry.lane === ack.lane && entry.last !== undefined && entry.last <= ack.hwm) this.#settle(entry);
+      if (entry.lane === ack.lane && entry.last !== undefined && entry.last <= ack.hwm) {
+        this.#settle(entry);
+        this.#timeouts.delete(entry.lane);
+      }
     }
     this.#wake.notify();
   }
@@ -175,8 +197,9 @@ export class OutboxDrain {
       ...(dropped ? { dropped } : {}),
     });
     if (!this.#o.publish(payload)) return false;
-    const timer = setTimeout(() => this.#timedOut(batchId), this.#o.ackTimeoutMs);
-    this.#inFlight.set(batchId, { batchId, lane, last, dropThrough: dropped?.through, timer });
+    const waitMs = ackWaitMs(this.#timeouts.get(lane) ?? 0, this.#o.ackTimeoutMs, this.#o.random);
+    const timer = setTimeout(() => this.#timedOut(batchId), waitMs);
+    this.#inFlight.set(batchId, { batchId, lane, last, dropThrough: dropped?.through, waitMs, timer });
     if (last !== undefined) this.#cursor.set(lane, last);
     this.#batches += 1;
     this.#o.log.debug({ lane, first, last, dropped, bytes: payload.byteLength, batchId }, 'batch sent');
@@ -197,7 +220,9 @@ export class OutboxDrain {
   #timedOut(batchId: string): void {
     const entry = this.#inFlight.get(batchId);
     if (!entry) return;
-    this.#rewind(entry.lane, `no ack within ${this.#o.ackTimeoutMs} ms`, 'warn');
+    const timeouts = (this.#timeouts.get(entry.lane) ?? 0) + 1;
+    this.#timeouts.set(entry.lane, timeouts);
+    this.#rewind(entry.lane, `no ack within ${entry.waitMs} ms (${timeouts} in a row)`, 'warn');
   }
 
   /** Forgets the lane's batches in flight and resends it from its oldest pending event. */

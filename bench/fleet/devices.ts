@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { ackWaitMs } from '../../agent/outbox/ack-backoff.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../shared/index.js';
 import type { FleetDevice } from './credentials.js';
 import { epochNow } from './shard-protocol.js';
@@ -267,6 +268,9 @@ export function fleetEvent(lane: FleetLane, k: number, now: number): { type: str
   };
 }
 
+/** The agent's default `outbox.ackTimeoutMs`, the base of the resend backoff, ms. */
+const AGENT_ACK_TIMEOUT_MS = 10_000;
+
 /** Sends `batches` batches of `perBatch` events on `lane`, one at a time, each waiting for its ack. */
 export async function sendEvents(
   sim: SimDevice,
@@ -291,8 +295,11 @@ export async function sendEvents(
     };
     const acked = new Promise<number>((resolve) => sim.acks.set(batchId, resolve));
     const start = performance.now();
-    // Like the agent: no ack within 10 s, or a link that dropped → resend the same batch (same
-    // batch id: the hub drops what it stored already) once a link is up again.
+    // Like the agent: no ack within its backed-off timeout (10 s, doubling per timeout in a row up
+    // to 80 s, jittered), or a link that dropped → resend the same batch (same batch id: the hub
+    // drops what it stored already) once a link is up again. The ack ends the loop: the next
+    // batch starts from 0 timeouts.
+    let timeouts = 0;
     for (let sends = 0; ; sends++) {
       await sim.up;
       if (sends > 0) sim.resent++;
@@ -303,17 +310,18 @@ export async function sendEvents(
       let timer: NodeJS.Timeout | undefined;
       const at = await Promise.race([
         acked,
-        down.then(() => undefined),
-        new Promise<undefined>((r) => {
-          timer = setTimeout(() => r(undefined), 10_000);
+        down.then(() => 'down' as const),
+        new Promise<'timeout'>((r) => {
+          timer = setTimeout(() => r('timeout'), ackWaitMs(timeouts, AGENT_ACK_TIMEOUT_MS));
         }),
       ]);
       clearTimeout(timer);
-      if (at !== undefined) {
+      if (typeof at === 'number') {
         latencies.push(at - start);
         onAck?.();
         break;
       }
+      if (at === 'timeout') timeouts++;
     }
     sim.acks.delete(batchId);
   }
