@@ -15,7 +15,7 @@ export interface SimDevice {
   desired: number;
   desiredOnLink: number;
   acks: Map<string, (at: number) => void>;
-  /** Batches sent again (after 10 s without an ack, or after a reconnect). */
+  /** Batches sent again (after an ack timeout, backed off as the agent's, or after a reconnect). */
   resent: number;
   /** Resolves once a link is up again (connected, subscribed, online announced). */
   up: Promise<void>;

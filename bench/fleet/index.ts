@@ -154,7 +154,7 @@ async function runMode(
           stalled(
             new Error(
               `${mode}: stalled: ${allBatches - s.acked} of ${allBatches} batches unacked for ${STALL_MS / 1000} s, ` +
-                `${s.down} devices without a link (each resent every 10 s)`,
+                `${s.down} devices without a link (each resent after its ack timeout)`,
             ),
           );
         }
@@ -376,7 +376,8 @@ export const fleetBenchmark: Benchmark = {
       'acked, node n1 and replica 1 are SIGKILLed (never restarted). Reconnect: from the kill until each',
       'device of n1 was connected to another node and subscribed again; desired again: those of them',
       'that got their retained desired state on the new link. Devices resend an unacked batch with the',
-      'same batch id after 10 s or after a reconnect. Lost / duplicated: per device, the stored rows and',
+      'same batch id after a reconnect, or when no ack came in 10 s (doubling per timeout in a row up',
+      "to 80 s, jittered, as the agent's outbox). Lost / duplicated: per device, the stored rows and",
       'distinct seqs against the seqs 1..N it sent (every one acked), summed over the fleet.',
       "Hub / broker CPU/event: the hubs' and the broker processes' CPU time (a killed one up to its",
       'kill) from the first batch until the last effect is visible, per event (the embedded broker is',
