@@ -192,6 +192,10 @@ export async function startUplink(deps: UplinkDeps): Promise<UplinkHandler> {
       );
     }
     await queue.run(deviceId, async () => {
+      // Waiting its turn when the hub stopped: left to the device, which resends an unacked
+      // batch, and to the broker, which keeps the retained state and status for the next hub.
+      // Stopping then waits only for the messages in hand, not for a backlog of thousands.
+      if (closed) return;
       const at = now();
       await store.touch(deviceId, at);
       if (payload.byteLength > deps.maxPayloadBytes) {
