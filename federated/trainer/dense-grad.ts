@@ -1,0 +1,28 @@
+import type { NeededGrads } from './conv-grad.js';
+import type { Tf } from './tf.js';
+
+type Tensor = ReturnType<Tf['tensor']>;
+
+/**
+ * `h · kernel` ([n, in] × [in, out]) with its gradients written as plain products of
+ * explicitly transposed operands. TF.js's own gradient multiplies with `transposeA` /
+ * `transposeB`, which the WASM backend runs outside XNNPACK (about 10× slower), and its
+ * XNNPACK product packs its second operand on every call, so each gradient keeps the large
+ * operand first: input gradient (kernel · dyᵀ)ᵀ, kernel gradient hᵀ · dy. The same sums as
+ * TF.js's gradient, in another order.
+ */
+export function denseMatMul(tf: Tf, h: Tensor, kernel: Tensor, need: NeededGrads): Tensor {
+  const op = tf.customGrad((input, weights, save) => {
+    (save as (t: Tensor[]) => void)([input as Tensor, weights as Tensor]);
+    return {
+      value: tf.matMul(input as Tensor, weights as Tensor),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [x, w] = saved as [Tensor, Tensor];
+        const dx = need.input ? tf.transpose(tf.matMul(w, tf.transpose(dy))) : tf.zerosLike(x);
+        const dw = need.kernel ? tf.matMul(tf.transpose(x), dy) : tf.zerosLike(w);
+        return [dx, dw];
+      },
+    };
+  });
+  return op(h, kernel) as Tensor;
+}
