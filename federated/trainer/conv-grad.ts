@@ -46,9 +46,12 @@ export function conv2dUnitStride(
       value,
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [xs, w] = saved as [Tensor, Tensor];
-        const [kh, kw] = w.shape as [number, number, number, number];
+        const [kh, kw, c, f] = w.shape as [number, number, number, number];
+        // Flipping both spatial axes reverses the kh·kw taps in order; one axis of a 2-D view
+        // reverses faster on the WASM backend than two of the 4-D kernel.
+        const flipped = () => tf.reshape(tf.reverse(tf.reshape(w, [kh * kw, c * f]), 0), [kh, kw, c, f]);
         const dx = need.input
-          ? (tf.conv2d(dy as never, tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as never, 1, [
+          ? (tf.conv2d(dy as never, tf.transpose(flipped(), [0, 1, 3, 2]) as never, 1, [
               [0, 0],
               [kh - 1 - top, kh - 1 - bottom],
               [kw - 1 - left, kw - 1 - right],

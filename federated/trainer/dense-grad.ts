@@ -15,7 +15,7 @@ export function denseMatMul(tf: Tf, h: Tensor, kernel: Tensor, need: NeededGrads
   const op = tf.customGrad((input, weights, save) => {
     (save as (t: Tensor[]) => void)([input as Tensor, weights as Tensor]);
     return {
-      value: tf.matMul(input as Tensor, weights as Tensor),
+      value: tf.transpose(tf.matMul(tf.transpose(weights as Tensor), tf.transpose(input as Tensor))),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [x, w] = saved as [Tensor, Tensor];
         const dx = need.input ? tf.transpose(tf.matMul(w, tf.transpose(dy))) : tf.zerosLike(x);
