@@ -4,12 +4,13 @@ import type { Tf } from './tf.js';
 type Tensor = ReturnType<Tf['tensor']>;
 
 /**
- * `h · kernel` ([n, in] × [in, out]) with its gradients written as plain products of
- * explicitly transposed operands. TF.js's own gradient multiplies with `transposeA` /
- * `transposeB`, which the WASM backend runs outside XNNPACK (about 10× slower), and its
- * XNNPACK product packs its second operand on every call, so each gradient keeps the large
- * operand first: input gradient (kernel · dyᵀ)ᵀ, kernel gradient hᵀ · dy. The same sums as
- * TF.js's gradient, in another order.
+ * `h · kernel` ([n, in] × [in, out]) for training, forward and gradients written as plain
+ * products of explicitly transposed operands. TF.js's own gradient multiplies with
+ * `transposeA` / `transposeB`, which the WASM backend runs outside XNNPACK (about 10× slower),
+ * and its XNNPACK product packs its second operand anew for every new tensor (the kernel
+ * changes every step), so each product keeps the large operand first: value
+ * (kernelᵀ · hᵀ)ᵀ, input gradient (kernel · dyᵀ)ᵀ, kernel gradient hᵀ · dy. The same sums as
+ * TF.js's, in another order.
  */
 export function denseMatMul(tf: Tf, h: Tensor, kernel: Tensor, need: NeededGrads): Tensor {
   const op = tf.customGrad((input, weights, save) => {
