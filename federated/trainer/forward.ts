@@ -62,22 +62,13 @@ function apply(
       return activate(tf, out, l.activation, last);
     }
     case 'conv2d': {
-      let out: Tensor;
-      if (l.strides[0] !== 1 || l.strides[1] !== 1) {
-        // TF.js's own gradient (Conv2DBackpropFilter): the trainer runs such a model on the cpu backend.
-        out = tf.conv2d(h as never, w[0] as never, l.strides, l.padding) as Tensor;
-      } else if (mode.training) {
-        out = conv2dUnitStride(tf, h, w[0] as Tensor, unitStridePads(h, l), need);
-      } else {
-        const p = unitStridePads(h, l);
-        const pads: [[number, number], [number, number], [number, number], [number, number]] = [
-          [0, 0],
-          [p.top, p.bottom],
-          [p.left, p.right],
-          [0, 0],
-        ];
-        out = tf.conv2d(h as never, w[0] as never, 1, pads) as Tensor;
-      }
+      const unit = l.strides[0] === 1 && l.strides[1] === 1;
+      // A strided convolution trains through TF.js's own gradient (Conv2DBackpropFilter, so
+      // the trainer runs such a model on the cpu backend); inference needs no gradient.
+      let out =
+        unit && mode.training
+          ? conv2dUnitStride(tf, h, w[0] as Tensor, unitStridePads(h, l), need)
+          : (tf.conv2d(h as never, w[0] as never, l.strides, l.padding) as Tensor);
       if (l.useBias) out = tf.add(out, w[1] as Tensor);
       return activate(tf, out, l.activation, last);
     }
