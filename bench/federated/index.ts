@@ -2,6 +2,7 @@ import { ratio } from '../lib/measure.js';
 import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { measureAggregate } from './aggregate.js';
+import { cnnCostSection } from './cnn-cost.js';
 import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
 import { mcmahanCnnSection } from './mcmahan-cnn.js';
@@ -18,8 +19,9 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  * accuracy per round for each uplink codec (int8, top-k, with and without error feedback).
  */
 /**
- * The parts `--part=NAME` can pick. Without `--part` every part but `mcmahan-cnn` runs: the
- * paper's CNN takes days at full size, so it runs only when asked for.
+ * The parts `--part=NAME` can pick. Without `--part` every part but `mcmahan-cnn` and
+ * `cnn-cost` runs: the paper's CNN takes days at full size, so it runs only when asked for, as
+ * does the pricing of that run (a few minutes).
  */
 export const FEDERATED_PARTS = [
   'aggregation',
@@ -28,6 +30,7 @@ export const FEDERATED_PARTS = [
   'compression',
   'mcmahan',
   'mcmahan-cnn',
+  'cnn-cost',
 ] as const;
 type Part = (typeof FEDERATED_PARTS)[number];
 
@@ -42,7 +45,7 @@ function positive(params: Readonly<Record<string, string>>, name: string, fallba
 
 function partsOf(params: Readonly<Record<string, string>>): Part[] {
   const raw = params.part;
-  if (raw === undefined) return FEDERATED_PARTS.filter((p) => p !== 'mcmahan-cnn');
+  if (raw === undefined) return FEDERATED_PARTS.filter((p) => p !== 'mcmahan-cnn' && p !== 'cnn-cost');
   const parts = raw.split(',');
   for (const p of parts) {
     if (!(FEDERATED_PARTS as readonly string[]).includes(p))
@@ -208,7 +211,7 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 }
 
 /**
- * `npm run bench -- federated [--quick] [--part=aggregation,secagg,transport,compression,mcmahan,mcmahan-cnn]`:
+ * `npm run bench -- federated [--quick] [--part=aggregation,secagg,transport,compression,mcmahan,mcmahan-cnn,cnn-cost]`:
  * FedAvg's streaming aggregation against a tight Float32Array loop (ratio, peak memory;
  * `--params=N` and `--updates=N` resize it), a secure round's hub memory taking `--updates`
  * masked inputs of `--params` parameters (running sum against every input kept), the global model's download and the update's
@@ -228,6 +231,7 @@ export const federatedBenchmark: Benchmark = {
     if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
     if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));
     if (parts.includes('mcmahan-cnn')) sections.push(await mcmahanCnnSection(quick, progress));
+    if (parts.includes('cnn-cost')) sections.push(await cnnCostSection(quick, progress));
     return [
       `federated benchmark${quick ? ' (--quick: small sizes, do not publish)' : ''} — ${machine()}`,
       ...sections.flatMap((s) => ['', ...s]),

@@ -1,11 +1,6 @@
-import {
-  buildMnistCnn,
-  loadMnistSplit,
-  type MnistSplit,
-  simulate,
-  trainLocal,
-} from '../../federated/index.js';
+import { loadMnistSplit, type MnistSplit, simulate } from '../../federated/index.js';
 import { table } from '../lib/report.js';
+import { measureCnnStep } from './cnn-step.js';
 
 /** One size of the CNN comparison. */
 export interface CnnSettings {
@@ -153,21 +148,11 @@ export async function mcmahanCnnSection(quick: boolean, progress: (l: string) =>
       ]);
     }
   }
-  // One full-size training step (the paper's CNN, batch 10) for the cost estimate.
-  const probe = loadMnistSplit(5, 1).train;
-  const t0 = Date.now();
-  const step = await trainLocal({
-    model: buildMnistCnn(1),
-    samples: probe,
-    lr: 0.05,
-    epochs: 1,
-    batchSize: 10,
-    seed: 1,
-  });
-  const perStep = (Date.now() - t0) / step.steps;
+  // One full-size training step (the paper's CNN, batch 10); `--part=cnn-cost` prices the full run.
+  const step = await measureCnnStep(quick ? 1 : 5);
   return [
     `McMahan et al. 2017's CNN (5×5 conv ${s.filters.join('/')} + 2×2 max pool each, Dense ${s.dense}, softmax) on the mnist package's digits (${s.trainPerClass * 10} train / ${s.testPerClass * 10} test), K=${s.clients}, C=${s.fraction}, seeds ${s.seeds.join(', ')}: rounds to ${(100 * s.target).toFixed(0)}% test accuracy (mean, min, max over seeds; a seed that missed counts as the cap and makes the mean a lower bound), lr = the grid value with the fewest mean rounds:`,
     table(['data', 'method', 'E', 'B', 'lr', 'rounds (mean)', 'min', 'max', 'FedSGD / FedAvg'], rows),
-    `Full-size CNN training step (batch 10, ${step.backend}): ${(perStep / 1000).toFixed(2)} s on this machine.`,
+    `Full-size CNN training step (batch 10, ${step.backend}): ${(step.ms / 1000).toFixed(3)} s on this machine.`,
   ];
 }

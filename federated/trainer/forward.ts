@@ -1,3 +1,5 @@
+import { conv2dUnitStride, type NeededGrads } from './conv-grad.js';
+import { denseMatMul } from './dense-grad.js';
 import { type Layer, type LayerStack, layerWeights } from './layers.js';
 import type { Tf } from './tf.js';
 import type { Activation } from './topology.js';
@@ -31,39 +33,16 @@ function activate(tf: Tf, h: Tensor, a: Activation, last: boolean): Tensor {
   return h;
 }
 
-/**
- * A stride-1 convolution as one matrix product (im2col): the kh·kw shifted views of the
- * padded input, concatenated on the channel axis in the kernel's (row, column, channel) order,
- * times the kernel reshaped to [kh·kw·channels, filters]. Its gradient needs only slice, pad,
- * concat and matMul, which every TF.js backend has (the WASM backend has no Conv2D filter
- * gradient), and the product runs on the backend's fastest kernel.
- */
-function conv2dByMatMul(tf: Tf, x: Tensor, kernel: Tensor, l: Extract<Layer, { kind: 'conv2d' }>): Tensor {
+/** The zero padding of a stride-1 convolution: TF's 'same' puts the odd row/column at the bottom/right. */
+function unitStridePads(x: Tensor, l: Extract<Layer, { kind: 'conv2d' }>) {
+  if (l.padding === 'valid') return { top: 0, bottom: 0, left: 0, right: 0 };
   const [kh, kw] = l.kernel;
   const [oh, ow] = l.output as [number, number, number];
-  const [h, w] = [x.shape[1] as number, x.shape[2] as number];
-  let padded = x;
-  if (l.padding === 'same') {
-    const ph = Math.max(oh - 1 + kh - h, 0);
-    const pw = Math.max(ow - 1 + kw - w, 0);
-    const top = Math.floor(ph / 2);
-    const left = Math.floor(pw / 2);
-    padded = tf.pad(x, [
-      [0, 0],
-      [top, ph - top],
-      [left, pw - left],
-      [0, 0],
-    ]);
-  }
-  const views: Tensor[] = [];
-  for (let dy = 0; dy < kh; dy++)
-    for (let dx = 0; dx < kw; dx++) views.push(tf.slice(padded, [0, dy, dx, 0], [-1, oh, ow, l.channels]));
-  const patches = views.length === 1 ? (views[0] as Tensor) : tf.concat(views, 3);
-  const out = tf.matMul(
-    tf.reshape(patches, [-1, kh * kw * l.channels]),
-    tf.reshape(kernel, [kh * kw * l.channels, l.filters]),
-  );
-  return tf.reshape(out, [-1, oh, ow, l.filters]);
+  const ph = Math.max(oh - 1 + kh - (x.shape[1] as number), 0);
+  const pw = Math.max(ow - 1 + kw - (x.shape[2] as number), 0);
+  const top = Math.floor(ph / 2);
+  const left = Math.floor(pw / 2);
+  return { top, bottom: ph - top, left, right: pw - left };
 }
 
 function apply(
@@ -74,18 +53,22 @@ function apply(
   at: number,
   last: boolean,
   mode: ForwardMode,
+  need: NeededGrads,
 ): Tensor {
   switch (l.kind) {
     case 'dense': {
-      let out = tf.matMul(h, w[0] as Tensor);
+      let out = mode.training ? denseMatMul(tf, h, w[0] as Tensor, need) : tf.matMul(h, w[0] as Tensor);
       if (l.useBias) out = tf.add(out, w[1] as Tensor);
       return activate(tf, out, l.activation, last);
     }
     case 'conv2d': {
       const unit = l.strides[0] === 1 && l.strides[1] === 1;
-      let out = unit
-        ? conv2dByMatMul(tf, h, w[0] as Tensor, l)
-        : (tf.conv2d(h as never, w[0] as never, l.strides, l.padding) as Tensor);
+      // A strided convolution trains through TF.js's own gradient (Conv2DBackpropFilter, so
+      // the trainer runs such a model on the cpu backend); inference needs no gradient.
+      let out =
+        unit && mode.training
+          ? conv2dUnitStride(tf, h, w[0] as Tensor, unitStridePads(h, l), need)
+          : (tf.conv2d(h as never, w[0] as never, l.strides, l.padding) as Tensor);
       if (l.useBias) out = tf.add(out, w[1] as Tensor);
       return activate(tf, out, l.activation, last);
     }
@@ -130,10 +113,15 @@ function apply(
 export function forward(tf: Tf, stack: LayerStack, weights: Tensor[], x: Tensor, mode: ForwardMode): Tensor {
   let h = stack.input.length === 1 ? x : tf.reshape(x, [-1, ...stack.input]);
   let at = 0;
+  // The input gradient of a layer is needed only when a layer below it has trained weights.
+  let trainedBelow = false;
   stack.layers.forEach((l, i) => {
-    const n = layerWeights(l).length;
-    h = apply(tf, l, h, weights.slice(at, at + n), at, i === stack.layers.length - 1, mode);
-    at += n;
+    const lw = layerWeights(l);
+    const trained = l.trainable && lw.some((w) => w.role === 'trained');
+    const need = { input: trainedBelow, kernel: trained };
+    h = apply(tf, l, h, weights.slice(at, at + lw.length), at, i === stack.layers.length - 1, mode, need);
+    at += lw.length;
+    trainedBelow ||= trained;
   });
   return h;
 }

@@ -67,13 +67,28 @@ it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
     assert.match(stdout, new RegExp(`^${data} +FedSGD +1 +∞ `, 'm'));
     assert.match(stdout, new RegExp(`^${data} +FedAvg +5 +10 .* (≥ )?(\\d+\\.\\d×|n/a)$`, 'm'));
   }
-  assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d\d s/);
+  assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d{3} s/);
+});
+
+it('--part=cnn-cost prices the full CNN comparison from timings of its pieces', async (t) => {
+  const { stdout } = await bench('--quick', '--part=cnn-cost');
+  t.diagnostic(stdout);
+  assert.match(
+    stdout,
+    /Cost of the full CNN comparison \(K=100, C=0\.1, 70 digits per client, 10 clients per round/,
+  );
+  assert.match(stdout, /batch-10 step \d+\.\d{3} s; one client's FedAvg update \(E=5, B=10: 35 steps\)/);
+  assert.match(stdout, /= \d+\.\d\d ms per sample \(\d+\.\d\d× batch 10's\)/);
+  assert.match(stdout, /^FedAvg +\d+\.\d s +100 +\d+\.\d h +24 → \d+ h +12 → \d+ h$/m);
+  assert.match(stdout, /^FedSGD +\d+\.\d s +1000 +\d+\.\d h +24 → \d+ h +12 → \d+ h$/m);
+  assert.match(stdout, /Upper bound at the caps, one core: \d+ core-hours/);
+  assert.doesNotMatch(stdout, /Aggregation|rounds to/);
 });
 
 it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
     bench('--quick', '--part=aggregation,nope'),
-    /unknown --part "nope"; parts: aggregation, secagg, transport, compression, mcmahan, mcmahan-cnn/,
+    /unknown --part "nope"; parts: aggregation, secagg, transport, compression, mcmahan, mcmahan-cnn, cnn-cost/,
   );
   await assert.rejects(
     bench('--quick', '--part=aggregation', '--updates=0'),

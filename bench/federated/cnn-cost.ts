@@ -1,0 +1,102 @@
+import { buildMnistCnn, evaluate, loadMnistSplit, simulate, trainLocal } from '../../federated/index.js';
+import { median } from '../lib/measure.js';
+import { table } from '../lib/report.js';
+import { measureCnnStep } from './cnn-step.js';
+import { type CnnSettings, FULL } from './mcmahan-cnn.js';
+
+/** Median wall time of `fn` over `repeats` calls, ms. */
+async function medianMs(repeats: number, fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+const hours = (ms: number) => ms / 3_600_000;
+
+/**
+ * What `--part=mcmahan-cnn` costs at its FULL size, from this machine's timings of the pieces
+ * of a round: one client's update for each method (a client holds 7 000 / 100 = 70 digits:
+ * FedAvg E=5, B=10 is 35 steps, FedSGD E=1, B=∞ one step of 70), the evaluation of the test
+ * digits after each round, and (not with `--quick`) one whole simulated FedSGD round, whose
+ * excess over its pieces is the aggregation and codec. Every run is priced at its round cap:
+ * an upper bound, since runs stop at the target.
+ */
+export async function cnnCostSection(quick: boolean, progress: (l: string) => void): Promise<string[]> {
+  const s: CnnSettings = FULL;
+  const repeats = quick ? 1 : 3;
+  const data = loadMnistSplit(s.trainPerClass, s.testPerClass);
+  const share = Math.floor(data.train.count / s.clients);
+  const client = loadMnistSplit(share / 10, 1).train;
+  const model = buildMnistCnn(1, { filters: s.filters, dense: s.dense });
+  progress('CNN cost: batch-10 step');
+  const step = await measureCnnStep(quick ? 1 : 5);
+  const train = (epochs: number, batchSize: number) => () =>
+    trainLocal({ model, samples: client, lr: 0.05, epochs, batchSize, seed: 1 });
+  progress('CNN cost: client updates');
+  await train(1, Number.POSITIVE_INFINITY)(); // warm-up of the full-batch shapes
+  const fedavgMs = await medianMs(repeats, train(5, 10));
+  const fedsgdMs = await medianMs(repeats + 2, train(1, Number.POSITIVE_INFINITY));
+  progress('CNN cost: evaluation');
+  const evalMs = await medianMs(repeats, () => evaluate(model, data.test));
+  const perRound = Math.max(1, Math.round(s.fraction * s.clients));
+  let overheadMs = 0;
+  if (!quick) {
+    progress('CNN cost: one simulated FedSGD round');
+    const options = {
+      model: 'cnn' as const,
+      filters: s.filters,
+      dense: s.dense,
+      clients: s.clients,
+      fraction: s.fraction,
+      epochs: 1,
+      batch: 0,
+      lr: 0.1,
+      rounds: 1,
+      trainPerClass: s.trainPerClass,
+      seed: 1,
+    };
+    // One round: the initial evaluation, the clients, the aggregation, the round's evaluation.
+    const roundMs = await medianMs(1, () => simulate(options, { data }));
+    overheadMs = Math.max(0, roundMs - perRound * fedsgdMs - 2 * evalMs);
+  }
+  const round = {
+    FedAvg: perRound * fedavgMs + evalMs + overheadMs,
+    FedSGD: perRound * fedsgdMs + evalMs + overheadMs,
+  };
+  const partitions = 2;
+  const methods = [
+    { name: 'FedAvg' as const, lrs: s.fedavgLrs.length, cap: s.fedavgRounds },
+    { name: 'FedSGD' as const, lrs: s.fedsgdLrs.length, cap: s.fedsgdRounds },
+  ];
+  const seeds = s.seeds.length;
+  const priced = methods.map((m) => {
+    const atCap = hours(round[m.name] * m.cap);
+    // The grid as the bench runs it, and the lr picked on the first seed alone, the other
+    // seeds then run at that lr only.
+    return { m, atCap, grid: partitions * m.lrs * seeds, picked: partitions * (m.lrs + seeds - 1) };
+  });
+  const rows = priced.map(({ m, atCap, grid, picked }) => [
+    m.name,
+    `${(round[m.name] / 1000).toFixed(1)} s`,
+    String(m.cap),
+    `${atCap.toFixed(1)} h`,
+    `${grid} → ${(grid * atCap).toFixed(0)} h`,
+    `${picked} → ${(picked * atCap).toFixed(0)} h`,
+  ]);
+  const total = (runs: 'grid' | 'picked') => priced.reduce((a, p) => a + p[runs] * p.atCap, 0);
+  const batch10PerSample = fedavgMs / (5 * share);
+  const fullPerSample = fedsgdMs / share;
+  return [
+    `Cost of the full CNN comparison (K=${s.clients}, C=${s.fraction}, ${share} digits per client, ${perRound} clients per round, ${seeds} seeds, IID and non-IID), from this machine's timings (${step.backend}, median):`,
+    `batch-10 step ${(step.ms / 1000).toFixed(3)} s; one client's FedAvg update (E=5, B=10: ${(5 * share) / 10} steps) ${(fedavgMs / 1000).toFixed(2)} s = ${batch10PerSample.toFixed(2)} ms per sample; FedSGD update (E=1, one step of ${share}) ${(fedsgdMs / 1000).toFixed(3)} s = ${fullPerSample.toFixed(2)} ms per sample (${(fullPerSample / batch10PerSample).toFixed(2)}× batch 10's); evaluation of ${data.test.count} test digits ${(evalMs / 1000).toFixed(2)} s; aggregation and codec per round ${quick ? 'not measured (--quick)' : `${(overheadMs / 1000).toFixed(2)} s`}.`,
+    table(
+      ['method', 'per round', 'cap', 'one run at cap', 'runs: full grid', 'lr on 1 seed, then 2 seeds'],
+      rows,
+    ),
+    `Upper bound at the caps, one core: ${total('grid').toFixed(0)} core-hours for the grid as the bench runs it, ${total('picked').toFixed(0)} picking each lr on one seed; runs stop at the target, so less.`,
+  ];
+}
