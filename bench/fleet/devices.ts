@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { backoffDelayMs } from '../../agent/link/backoff.js';
 import { ackWaitMs } from '../../agent/outbox/ack-backoff.js';
 import { deviceTopic, PROTOCOL_VERSION } from '../../shared/index.js';
 import type { FleetDevice } from './credentials.js';
@@ -157,11 +158,24 @@ function adopt(sim: SimDevice, client: MqttClient) {
 }
 
 /**
- * Like the agent after a dead link: the next URL of the list at once, then round the list
- * with a short backoff, until one takes the device and its subscriptions again.
+ * The agent's reconnect backoff at its defaults (`link.reconnectMinMs`, `link.reconnectMaxMs`):
+ * before each attempt a uniform delay in [0, min(max, min · 2^attempt)), so that the devices of
+ * a dead node do not all knock on the survivors at once and again every few seconds.
+ */
+export const AGENT_RECONNECT = { minMs: 500, maxMs: 30_000 } as const;
+
+/** Waits the agent's reconnect delay before attempt `attempt` (0 for the first retry). */
+export const reconnectDelay = (attempt: number) =>
+  sleep(backoffDelayMs(attempt, AGENT_RECONNECT.minMs, AGENT_RECONNECT.maxMs));
+
+/**
+ * Like the agent after a dead link: each attempt after its backoff delay, to the next URL of
+ * the list, round the list, until one takes the device and its subscriptions again.
  */
 async function reconnect(sim: SimDevice): Promise<void> {
   for (let attempt = 0; !sim.stopped; attempt++) {
+    await reconnectDelay(attempt);
+    if (sim.stopped) return;
     sim.urlIndex = (sim.urlIndex + 1) % sim.urls.length;
     try {
       const client = await openLink(sim, sim.urls[sim.urlIndex] as string);
@@ -175,7 +189,6 @@ async function reconnect(sim: SimDevice): Promise<void> {
       return;
     } catch (err) {
       sim.lastError = `${sim.urls[sim.urlIndex]}: ${(err as Error).message}`;
-      if (attempt >= sim.urls.length - 1) await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
     }
   }
 }

@@ -3,7 +3,7 @@
  * It answers the bench's requests (see shard-protocol.ts) over the IPC channel and exits when
  * told to stop or when the bench goes away.
  */
-import { connectDevice, pool, type SimDevice, sendEvents, stopDevice } from './devices.js';
+import { connectDevice, pool, reconnectDelay, type SimDevice, sendEvents, stopDevice } from './devices.js';
 import type {
   ShardAcks,
   ShardAnswer,
@@ -37,8 +37,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * Connects its devices, at most `concurrency` at a time. Like the agent, a refused subscription
  * (a NATS node whose JetStream consumer creation timed out under the storm) or a connection
  * closed before its CONNACK (a node still persisting the session) drops the connection and
- * tries again, with a backoff, on the same node (the round-robin spread is what is measured),
- * for up to 5 min.
+ * tries again after the agent's reconnect delay, on the same node (the round-robin spread is
+ * what is measured), for up to 5 min.
  */
 async function connect(request: Extract<ShardRequest, { op: 'connect' }>): Promise<ShardReplies['connect']> {
   let retried = 0;
@@ -51,7 +51,7 @@ async function connect(request: Extract<ShardRequest, { op: 'connect' }>): Promi
       } catch (err) {
         if (Date.now() > giveUp) throw err;
         retried++;
-        await sleep(Math.min(2000, 100 * 2 ** Math.min(attempt, 5)));
+        await reconnectDelay(attempt);
       }
     }
   });
