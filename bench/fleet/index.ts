@@ -76,11 +76,9 @@ async function runMode(
   natsOptions: { consumerReplicas?: number },
 ): Promise<ModeResult> {
   const stack = await startStack(mode, fleet, bins, natsOptions);
-  let devices: DeviceShards | undefined;
+  const baseline = stack.rss();
+  const shards = new DeviceShards(fleet, sizes.perProcess);
   try {
-    const baseline = stack.rss();
-    devices = new DeviceShards(fleet, sizes.perProcess);
-    const shards = devices;
     progress(
       `${mode}: connecting ${fleet.length} devices (${sizes.concurrency} at a time, from ${shards.processes} device ` +
         `process${shards.processes === 1 ? '' : 'es'})` +
@@ -194,7 +192,7 @@ async function runMode(
       ...exact,
     };
   } finally {
-    await devices?.close();
+    await shards.close();
     await stack.close();
   }
 }
