@@ -21,8 +21,8 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  */
 /**
  * The parts `--part=NAME` can pick. Without `--part` every part but `mcmahan-cnn` and
- * `cnn-cost` runs: the paper's CNN takes days at full size, so it runs only when asked for, as
- * does the pricing of that run (a few minutes).
+ * `cnn-cost` runs: the paper's CNN takes hours at full size (about 12 on 2 cores at its
+ * caps), so it runs only when asked for, as does the pricing of that run (a few minutes).
  */
 export const FEDERATED_PARTS = [
   'aggregation',
