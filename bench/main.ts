@@ -16,7 +16,9 @@ async function main(argvIn: readonly string[]): Promise<number> {
     const eq = /^--([a-z][a-z-]*)=(.*)$/.exec(arg);
     if (eq) params[eq[1] as string] = eq[2] as string;
     else if (
-      /^--(devices|events|batch|broker|lane|nats-consumer-replicas|devices-per-process)$/.test(arg) &&
+      /^--(devices|events|batch|broker|lane|nats-consumer-replicas|devices-per-process|partition|target|processes)$/.test(
+        arg,
+      ) &&
       argvIn[i + 1] !== undefined
     ) {
       params[arg.slice(2)] = argvIn[++i] as string;

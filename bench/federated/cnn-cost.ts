@@ -1,8 +1,10 @@
 import { buildMnistCnn, evaluate, loadMnistSplit, simulate, trainLocal } from '../../federated/index.js';
 import { median } from '../lib/measure.js';
 import { table } from '../lib/report.js';
+import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
+import { makespan } from './cnn-schedule.js';
+import { type CnnSettings, FULL } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
-import { type CnnSettings, FULL } from './mcmahan-cnn.js';
 
 /** Median wall time of `fn` over `repeats` calls, ms. */
 async function medianMs(repeats: number, fn: () => Promise<unknown>): Promise<number> {
@@ -23,9 +25,14 @@ const hours = (ms: number) => ms / 3_600_000;
  * FedAvg E=5, B=10 is 35 steps, FedSGD E=1, B=∞ one step of 70), the evaluation of the test
  * digits after each round, and (not with `--quick`) one whole simulated FedSGD round, whose
  * excess over its pieces is the aggregation and codec. Every run is priced at its round cap:
- * an upper bound, since runs stop at the target.
+ * an upper bound, since runs stop at the target (and a cut grid value at the best's rounds).
+ * `--partition` and `--processes` price the run those settings make.
  */
-export async function cnnCostSection(quick: boolean, progress: (l: string) => void): Promise<string[]> {
+export async function cnnCostSection(
+  quick: boolean,
+  flags: CnnParams,
+  progress: (l: string) => void,
+): Promise<string[]> {
   const s: CnnSettings = FULL;
   const repeats = quick ? 1 : 3;
   const data = loadMnistSplit(s.trainPerClass, s.testPerClass);
@@ -67,7 +74,7 @@ export async function cnnCostSection(quick: boolean, progress: (l: string) => vo
     FedAvg: perRound * fedavgMs + evalMs + overheadMs,
     FedSGD: perRound * fedsgdMs + evalMs + overheadMs,
   };
-  const partitions = 2;
+  const partitions = flags.partitions.length;
   const methods = [
     { name: 'FedAvg' as const, lrs: s.fedavgLrs.length, cap: s.fedavgRounds },
     { name: 'FedSGD' as const, lrs: s.fedsgdLrs.length, cap: s.fedsgdRounds },
@@ -75,28 +82,45 @@ export async function cnnCostSection(quick: boolean, progress: (l: string) => vo
   const seeds = s.seeds.length;
   const priced = methods.map((m) => {
     const atCap = hours(round[m.name] * m.cap);
-    // The grid as the bench runs it, and the lr picked on the first seed alone, the other
-    // seeds then run at that lr only.
-    return { m, atCap, grid: partitions * m.lrs * seeds, picked: partitions * (m.lrs + seeds - 1) };
+    // The former protocol ran every lr on every seed; this one runs the grid on the first
+    // seed (a later value at most the best's rounds: the cap when none reaches the target),
+    // then the other seeds at the chosen lr.
+    return { m, atCap, every: partitions * m.lrs * seeds, protocol: partitions * (m.lrs + seeds - 1) };
   });
-  const rows = priced.map(({ m, atCap, grid, picked }) => [
+  const rows = priced.map(({ m, atCap, every, protocol }) => [
     m.name,
     `${(round[m.name] / 1000).toFixed(1)} s`,
     String(m.cap),
     `${atCap.toFixed(1)} h`,
-    `${grid} → ${(grid * atCap).toFixed(0)} h`,
-    `${picked} → ${(picked * atCap).toFixed(0)} h`,
+    `${protocol} → ${(protocol * atCap).toFixed(0)} h`,
+    `${every} → ${(every * atCap).toFixed(0)} h`,
   ]);
-  const total = (runs: 'grid' | 'picked') => priced.reduce((a, p) => a + p[runs] * p.atCap, 0);
+  const total = (runs: 'every' | 'protocol') => priced.reduce((a, p) => a + p[runs] * p.atCap, 0);
+  const processes = processCount(flags.processes, overlappingRuns(partitions, methods.length, seeds));
+  // The bench starts each partition's FedSGD, then its FedAvg; its pool takes runs as they come.
+  const chains = flags.partitions.flatMap(() =>
+    [...priced].reverse().map(({ m, atCap }) => ({
+      grid: Array.from({ length: m.lrs }, () => atCap),
+      seeds: Array.from({ length: seeds - 1 }, () => atCap),
+    })),
+  );
+  const wall = makespan(chains, processes);
   const batch10PerSample = fedavgMs / (5 * share);
   const fullPerSample = fedsgdMs / share;
   return [
-    `Cost of the full CNN comparison (K=${s.clients}, C=${s.fraction}, ${share} digits per client, ${perRound} clients per round, ${seeds} seeds, IID and non-IID), from this machine's timings (${step.backend}, median):`,
+    `Cost of the full CNN comparison (K=${s.clients}, C=${s.fraction}, ${share} digits per client, ${perRound} clients per round, ${seeds} seeds, ${flags.partitions.map((p) => (p === 'iid' ? 'IID' : 'non-IID')).join(' and ')}), from this machine's timings (${step.backend}, median):`,
     `batch-10 step ${(step.ms / 1000).toFixed(3)} s; one client's FedAvg update (E=5, B=10: ${(5 * share) / 10} steps) ${(fedavgMs / 1000).toFixed(2)} s = ${batch10PerSample.toFixed(2)} ms per sample; FedSGD update (E=1, one step of ${share}) ${(fedsgdMs / 1000).toFixed(3)} s = ${fullPerSample.toFixed(2)} ms per sample (${(fullPerSample / batch10PerSample).toFixed(2)}× batch 10's); evaluation of ${data.test.count} test digits ${(evalMs / 1000).toFixed(2)} s; aggregation and codec per round ${quick ? 'not measured (--quick)' : `${(overheadMs / 1000).toFixed(2)} s`}.`,
     table(
-      ['method', 'per round', 'cap', 'one run at cap', 'runs: full grid', 'lr on 1 seed, then 2 seeds'],
+      [
+        'method',
+        'per round',
+        'cap',
+        'one run at cap',
+        'runs: lr on seed 1, then the others',
+        'runs: every lr on every seed',
+      ],
       rows,
     ),
-    `Upper bound at the caps, one core: ${total('grid').toFixed(0)} core-hours for the grid as the bench runs it, ${total('picked').toFixed(0)} picking each lr on one seed; runs stop at the target, so less.`,
+    `Upper bound at the caps: ${total('protocol').toFixed(0)} core-hours as the bench runs it (every lr on every seed: ${total('every').toFixed(0)}); in ${processes} worker process${processes === 1 ? '' : 'es'}, on as many free cores, about ${wall.toFixed(1)} h of wall time (a method's grid runs one value after another: each value's cut is the best's rounds before it). Runs stop at the target, so less.`,
   ];
 }

@@ -3,6 +3,7 @@ import { machine, table } from '../lib/report.js';
 import type { Benchmark } from '../lib/types.js';
 import { measureAggregate } from './aggregate.js';
 import { cnnCostSection } from './cnn-cost.js';
+import { cnnParams } from './cnn-params.js';
 import { compressionSection } from './compression.js';
 import { measureMcMahan } from './mcmahan.js';
 import { mcmahanCnnSection } from './mcmahan-cnn.js';
@@ -20,8 +21,8 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  */
 /**
  * The parts `--part=NAME` can pick. Without `--part` every part but `mcmahan-cnn` and
- * `cnn-cost` runs: the paper's CNN takes days at full size, so it runs only when asked for, as
- * does the pricing of that run (a few minutes).
+ * `cnn-cost` runs: the paper's CNN takes hours at full size (about 12 on 2 cores at its
+ * caps), so it runs only when asked for, as does the pricing of that run (a few minutes).
  */
 export const FEDERATED_PARTS = [
   'aggregation',
@@ -211,7 +212,8 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 }
 
 /**
- * `npm run bench -- federated [--quick] [--part=aggregation,secagg,transport,compression,mcmahan,mcmahan-cnn,cnn-cost]`:
+ * `npm run bench -- federated [--quick] [--part=aggregation,secagg,transport,compression,mcmahan,mcmahan-cnn,cnn-cost]
+ * [--partition iid|noniid|both] [--target 0.97] [--processes N]`, the last three for the CNN parts:
  * FedAvg's streaming aggregation against a tight Float32Array loop (ratio, peak memory;
  * `--params=N` and `--updates=N` resize it), a secure round's hub memory taking `--updates`
  * masked inputs of `--params` parameters (running sum against every input kept), the global model's download and the update's
@@ -224,14 +226,16 @@ export const federatedBenchmark: Benchmark = {
     'FedAvg over 100 × 10M-parameter updates vs a Float32Array loop; FedAvg vs FedSGD rounds to target on MNIST',
   async run({ quick, params = {}, progress }) {
     const parts = partsOf(params);
+    // Checked before any part runs, so a bad value fails at once, not hours in.
+    const cnn = cnnParams(params);
     const sections: string[][] = [];
     if (parts.includes('aggregation')) sections.push(await aggregationSection(quick, params, progress));
     if (parts.includes('secagg')) sections.push(await secaggSection(quick, params, progress));
     if (parts.includes('transport')) sections.push(await transportSection(quick, params, progress));
     if (parts.includes('compression')) sections.push(await compressionSection(quick, progress));
     if (parts.includes('mcmahan')) sections.push(await mcmahanSection(quick, progress));
-    if (parts.includes('mcmahan-cnn')) sections.push(await mcmahanCnnSection(quick, progress));
-    if (parts.includes('cnn-cost')) sections.push(await cnnCostSection(quick, progress));
+    if (parts.includes('mcmahan-cnn')) sections.push(await mcmahanCnnSection(quick, cnn, progress));
+    if (parts.includes('cnn-cost')) sections.push(await cnnCostSection(quick, cnn, progress));
     return [
       `federated benchmark${quick ? ' (--quick: small sizes, do not publish)' : ''} — ${machine()}`,
       ...sections.flatMap((s) => ['', ...s]),

@@ -1,97 +1,10 @@
-import { loadMnistSplit, type MnistSplit, simulate } from '../../federated/index.js';
 import { table } from '../lib/report.js';
+import type { CnnJob } from './cnn-job.js';
+import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
+import { CnnPool } from './cnn-pool.js';
+import { gridCell, type ProtocolResult, runProtocol } from './cnn-protocol.js';
+import { type CnnMethod, type CnnSettings, cnnMethods, FULL, percent, QUICK } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
-
-/** One size of the CNN comparison. */
-export interface CnnSettings {
-  clients: number;
-  fraction: number;
-  trainPerClass: number;
-  testPerClass: number;
-  filters: number[];
-  dense: number;
-  target: number;
-  seeds: number[];
-  fedavgLrs: number[];
-  fedsgdLrs: number[];
-  fedavgRounds: number;
-  fedsgdRounds: number;
-}
-
-/** The paper's setting on the `mnist` package's digits (about 1/6 of MNIST's 60 000). */
-export const FULL: CnnSettings = {
-  clients: 100,
-  fraction: 0.1,
-  trainPerClass: 700,
-  testPerClass: 150,
-  filters: [32, 64],
-  dense: 512,
-  target: 0.97,
-  seeds: [1, 2, 3],
-  fedavgLrs: [0.02, 0.05, 0.1, 0.2],
-  fedsgdLrs: [0.1, 0.2, 0.5, 1.0],
-  fedavgRounds: 100,
-  fedsgdRounds: 1000,
-};
-
-/** Tiny: shows the machinery end to end in minutes on a shared CPU; its figures mean nothing. */
-export const QUICK: CnnSettings = {
-  clients: 10,
-  fraction: 0.2,
-  trainPerClass: 10,
-  testPerClass: 10,
-  filters: [4, 8],
-  dense: 32,
-  target: 0.2,
-  // One seed and a one-value FedSGD grid: the smoke test's cost (the test suite runs it).
-  seeds: [1],
-  fedavgLrs: [0.05, 0.1],
-  fedsgdLrs: [0.2],
-  fedavgRounds: 3,
-  fedsgdRounds: 6,
-};
-
-interface Method {
-  name: 'FedAvg' | 'FedSGD';
-  epochs: number;
-  batch: number;
-  lrs: number[];
-  cap: number;
-}
-
-/** Rounds to target per seed for one method and lr (null: not within the cap). */
-async function roundsPerSeed(
-  s: CnnSettings,
-  data: MnistSplit,
-  partition: 'iid' | 'noniid',
-  m: Method,
-  lr: number,
-) {
-  const out: Array<number | null> = [];
-  for (const seed of s.seeds) {
-    const r = await simulate(
-      {
-        model: 'cnn',
-        filters: s.filters,
-        dense: s.dense,
-        clients: s.clients,
-        fraction: s.fraction,
-        partition,
-        epochs: m.epochs,
-        batch: m.batch,
-        lr,
-        rounds: m.cap,
-        targetAccuracy: s.target,
-        stopAtTarget: true,
-        trainPerClass: s.trainPerClass,
-        seed,
-      },
-      { data },
-    );
-    out.push(r.roundsToTarget);
-  }
-  return out;
-}
 
 /** Mean over seeds, counting a run that missed the target as its cap (a lower bound then). */
 const meanOf = (rounds: Array<number | null>, cap: number) =>
@@ -106,53 +19,125 @@ function ratioOf(
   return `${sgd.missed ? '≥ ' : ''}${(sgd.mean / avg.mean).toFixed(1)}×`;
 }
 
+const label = (p: 'iid' | 'noniid') => (p === 'iid' ? 'IID' : 'non-IID (2 shards)');
+const hoursOrMinutes = (s: number) =>
+  s >= 3600 ? `${(s / 3600).toFixed(1)} h` : `${(s / 60).toFixed(1)} min`;
+
+function jobOf(
+  s: CnnSettings,
+  partition: 'iid' | 'noniid',
+  m: CnnMethod,
+  lr: number,
+  seed: number,
+  rounds: number,
+): CnnJob {
+  return {
+    partition,
+    clients: s.clients,
+    fraction: s.fraction,
+    trainPerClass: s.trainPerClass,
+    testPerClass: s.testPerClass,
+    filters: s.filters,
+    dense: s.dense,
+    epochs: m.epochs,
+    batch: m.batch,
+    lr,
+    seed,
+    rounds,
+    target: s.target,
+  };
+}
+
 /**
- * McMahan et al. 2017's CNN experiment: FedSGD (E=1, B=∞) against FedAvg (E=5, B=10), each
- * with its learning rate picked from a grid (the one with the fewest mean rounds to the
- * target), over several seeds, IID and pathological non-IID (2 shards of one digit each per
- * client). Also measures one full-size training step so the full run's cost can be estimated.
+ * McMahan et al. 2017's CNN experiment: FedSGD (E=1, B=∞) against FedAvg (E=5, B=10), IID and
+ * pathological non-IID (2 shards of one digit each per client). Each method's lr is picked
+ * from its grid on the first seed (see `runProtocol`), the other seeds run at it; the runs go
+ * to worker processes, side by side where independent. Also measures one full-size training
+ * step so the full run's cost can be estimated.
  */
-export async function mcmahanCnnSection(quick: boolean, progress: (l: string) => void): Promise<string[]> {
-  const s = quick ? QUICK : FULL;
-  const data = loadMnistSplit(s.trainPerClass, s.testPerClass);
-  const methods: Method[] = [
-    { name: 'FedSGD', epochs: 1, batch: 0, lrs: s.fedsgdLrs, cap: s.fedsgdRounds },
-    { name: 'FedAvg', epochs: 5, batch: 10, lrs: s.fedavgLrs, cap: s.fedavgRounds },
-  ];
-  const rows: string[][] = [];
-  for (const partition of ['iid', 'noniid'] as const) {
-    const best: Record<string, { mean: number; missed: boolean }> = {};
-    for (const m of methods) {
-      let chosen: { lr: number; rounds: Array<number | null> } | undefined;
-      for (const lr of m.lrs) {
-        progress(`CNN ${partition} ${m.name} lr ${lr}`);
-        const rounds = await roundsPerSeed(s, data, partition, m, lr);
-        if (chosen === undefined || meanOf(rounds, m.cap) < meanOf(chosen.rounds, m.cap))
-          chosen = { lr, rounds };
-      }
-      const c = chosen as { lr: number; rounds: Array<number | null> };
-      const reached = c.rounds.filter((r): r is number => r !== null);
-      const mean = meanOf(c.rounds, m.cap);
-      const missed = c.rounds.length - reached.length;
-      best[m.name] = { mean, missed: missed > 0 };
-      rows.push([
-        partition === 'iid' ? 'IID' : 'non-IID (2 shards)',
-        m.name,
-        String(m.epochs),
-        m.batch === 0 ? '∞' : String(m.batch),
-        String(c.lr),
-        `${missed > 0 ? '≥ ' : ''}${mean.toFixed(1)}`,
-        reached.length > 0 ? String(Math.min(...reached)) : '-',
-        missed > 0 ? `> ${m.cap}` : String(Math.max(...reached)),
-        m.name === 'FedAvg' ? ratioOf(best.FedSGD, { mean, missed: missed > 0 }) : '',
-      ]);
-    }
+export async function mcmahanCnnSection(
+  quick: boolean,
+  flags: CnnParams,
+  progress: (l: string) => void,
+): Promise<string[]> {
+  const base = quick ? QUICK : FULL;
+  const s: CnnSettings = flags.target === undefined ? base : { ...base, target: flags.target };
+  const methods = cnnMethods(s);
+  const chains = flags.partitions.flatMap((partition) => methods.map((m) => ({ partition, m })));
+  const processes = processCount(
+    flags.processes,
+    overlappingRuns(flags.partitions.length, methods.length, s.seeds.length),
+  );
+  // Long runs say where they are every 25 rounds; the start and end of each run are said too.
+  const pool = new CnnPool(processes, (job, round, accuracy) => {
+    if (round % 25 === 0)
+      progress(
+        `CNN ${job.partition} E=${job.epochs} lr ${job.lr} seed ${job.seed}: round ${round}, ${percent(accuracy)}`,
+      );
+  });
+  const t0 = performance.now();
+  let results: ProtocolResult[];
+  try {
+    results = await Promise.all(
+      chains.map(({ partition, m }) =>
+        runProtocol(m.lrs, m.cap, s.seeds, async (lr, seed, rounds) => {
+          const name = `CNN ${partition} ${m.name} lr ${lr} seed ${seed}`;
+          progress(`${name}: up to ${rounds} rounds`);
+          const o = await pool.run(jobOf(s, partition, m, lr, seed, rounds));
+          progress(`${name}: ${o.roundsToTarget ?? `not in ${rounds}`} (${o.seconds.toFixed(0)} s)`);
+          return o;
+        }),
+      ),
+    );
+  } finally {
+    await pool.close();
   }
+  const wall = (performance.now() - t0) / 1000;
+  const rows: string[][] = [];
+  const gridRows: string[][] = [];
+  let sgd: { mean: number; missed: boolean } | undefined;
+  chains.forEach(({ partition, m }, i) => {
+    const r = results[i] as ProtocolResult;
+    const reached = r.rounds.filter((x): x is number => x !== null);
+    const missed = reached.length < r.rounds.length;
+    const mean = meanOf(r.rounds, m.cap);
+    if (m.name === 'FedSGD') sgd = { mean, missed };
+    rows.push([
+      label(partition),
+      m.name,
+      String(m.epochs),
+      m.batch === 0 ? '∞' : String(m.batch),
+      String(r.lr),
+      `${missed ? '≥ ' : ''}${mean.toFixed(1)}`,
+      reached.length > 0 ? String(Math.min(...reached)) : '-',
+      missed ? `> ${m.cap}` : String(Math.max(...reached)),
+      m.name === 'FedAvg' ? ratioOf(sgd, { mean, missed }) : '',
+    ]);
+    for (const g of r.grid)
+      gridRows.push([
+        label(partition),
+        m.name,
+        String(g.lr),
+        gridCell(g, m.cap),
+        `${(100 * g.outcome.bestAccuracy).toFixed(1)}%`,
+        g.lr === r.lr ? 'chosen' : '',
+      ]);
+  });
+  const runs = results.reduce((a, r) => a + r.grid.length + r.outcomes.length - 1, 0);
+  const coreSeconds = results.reduce(
+    (a, r) =>
+      a + [...r.grid.map((g) => g.outcome), ...r.outcomes.slice(1)].reduce((b, o) => b + o.seconds, 0),
+    0,
+  );
   // One full-size training step (the paper's CNN, batch 10); `--part=cnn-cost` prices the full run.
   const step = await measureCnnStep(quick ? 1 : 5);
+  const [first, ...rest] = s.seeds;
   return [
-    `McMahan et al. 2017's CNN (5×5 conv ${s.filters.join('/')} + 2×2 max pool each, Dense ${s.dense}, softmax) on the mnist package's digits (${s.trainPerClass * 10} train / ${s.testPerClass * 10} test), K=${s.clients}, C=${s.fraction}, seeds ${s.seeds.join(', ')}: rounds to ${(100 * s.target).toFixed(0)}% test accuracy (mean, min, max over seeds; a seed that missed counts as the cap and makes the mean a lower bound), lr = the grid value with the fewest mean rounds:`,
+    `McMahan et al. 2017's CNN (5×5 conv ${s.filters.join('/')} + 2×2 max pool each, Dense ${s.dense}, softmax) on the mnist package's digits (${s.trainPerClass * 10} train / ${s.testPerClass * 10} test), K=${s.clients}, C=${s.fraction}, seeds ${s.seeds.join(', ')}: rounds to ${percent(s.target)} test accuracy at each method's chosen lr (mean, min, max over seeds; a seed that missed counts as the cap and makes the mean a lower bound):`,
     table(['data', 'method', 'E', 'B', 'lr', 'rounds (mean)', 'min', 'max', 'FedSGD / FedAvg'], rows),
+    `The lr of each method is picked on seed ${first} alone: its grid runs in order, a value not at the target by the best value's rounds so far stops there ("(cut)": it can no longer be chosen; ties keep the earlier value), and the fewest rounds wins (none reaching the target: the highest accuracy within the cap).${rest.length > 0 ? ` Seed${rest.length > 1 ? 's' : ''} ${rest.join(', ')} then run${rest.length > 1 ? '' : 's'} at the chosen lr only.` : ''} Seed ${first}'s grid:`,
+    table(['data', 'method', 'lr', `rounds to ${percent(s.target)}`, 'best accuracy', ''], gridRows),
+    `${runs} runs in ${processes} worker process${processes === 1 ? '' : 'es'}: ${hoursOrMinutes(coreSeconds)} of runs, ${hoursOrMinutes(wall)} wall.`,
     `Full-size CNN training step (batch 10, ${step.backend}): ${(step.ms / 1000).toFixed(3)} s on this machine.`,
   ];
 }

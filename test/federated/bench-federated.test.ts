@@ -59,15 +59,50 @@ it('--part=compression prints bytes per round and accuracy per round for every c
   assert.doesNotMatch(stdout, /Aggregation|McMahan/);
 });
 
-it('--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods, both partitions, the ratio', async (t) => {
+it("--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods, both partitions, the ratio, seed 1's grid", async (t) => {
   const { stdout } = await bench('--quick', '--part=mcmahan-cnn');
   t.diagnostic(stdout);
-  assert.match(stdout, /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*rounds to 20% test accuracy/);
+  assert.match(
+    stdout,
+    /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*seeds 1, 2: rounds to 20% test accuracy/,
+  );
   for (const data of ['IID', 'non-IID \\(2 shards\\)']) {
     assert.match(stdout, new RegExp(`^${data} +FedSGD +1 +∞ `, 'm'));
     assert.match(stdout, new RegExp(`^${data} +FedAvg +5 +10 .* (≥ )?(\\d+\\.\\d×|n/a)$`, 'm'));
+    // The grid on seed 1: FedSGD's one value, FedAvg's two, one of each method chosen.
+    assert.match(
+      stdout,
+      new RegExp(`^${data} +FedSGD +0\\.2 +(\\d+|> \\d+( \\(cut\\))?) +\\d+\\.\\d% +chosen$`, 'm'),
+    );
+    for (const lr of ['0\\.05', '0\\.1'])
+      assert.match(
+        stdout,
+        new RegExp(`^${data} +FedAvg +${lr} +(\\d+|> \\d+( \\(cut\\))?) +\\d+\\.\\d%( +chosen)? *$`, 'm'),
+      );
   }
+  assert.match(stdout, /picked on seed 1 alone.* Seed 2 then runs at the chosen lr only\. Seed 1's grid:/);
+  // FedSGD: 1 grid value + seed 2; FedAvg: 2 + seed 2; both partitions.
+  assert.match(stdout, /^10 runs in \d+ worker process(es)?: /m);
   assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d{3} s/);
+});
+
+it('--partition, --target and --processes pick the half, the accuracy to reach and the worker processes', async (t) => {
+  const { stdout } = await bench(
+    '--quick',
+    '--part=mcmahan-cnn',
+    '--partition',
+    'iid',
+    '--target',
+    '0.15',
+    '--processes',
+    '1',
+  );
+  t.diagnostic(stdout);
+  assert.match(stdout, /rounds to 15% test accuracy/);
+  assert.match(stdout, /^IID +FedSGD /m);
+  assert.match(stdout, /^IID +FedAvg +0\.05 /m);
+  assert.doesNotMatch(stdout, /non-IID/);
+  assert.match(stdout, /^5 runs in 1 worker process: /m);
 });
 
 it('--part=cnn-cost prices the full CNN comparison from timings of its pieces', async (t) => {
@@ -75,14 +110,25 @@ it('--part=cnn-cost prices the full CNN comparison from timings of its pieces', 
   t.diagnostic(stdout);
   assert.match(
     stdout,
-    /Cost of the full CNN comparison \(K=100, C=0\.1, 70 digits per client, 10 clients per round/,
+    /Cost of the full CNN comparison \(K=100, C=0\.1, 70 digits per client, 10 clients per round, 3 seeds, IID and non-IID\)/,
   );
   assert.match(stdout, /batch-10 step \d+\.\d{3} s; one client's FedAvg update \(E=5, B=10: 35 steps\)/);
   assert.match(stdout, /= \d+\.\d\d ms per sample \(\d+\.\d\d× batch 10's\)/);
-  assert.match(stdout, /^FedAvg +\d+\.\d s +100 +\d+\.\d h +24 → \d+ h +12 → \d+ h$/m);
-  assert.match(stdout, /^FedSGD +\d+\.\d s +1000 +\d+\.\d h +24 → \d+ h +12 → \d+ h$/m);
-  assert.match(stdout, /Upper bound at the caps, one core: \d+ core-hours/);
+  // Per partition, 4 grid values on seed 1 and 2 more seeds: 12 runs, against 24 for every lr on every seed.
+  assert.match(stdout, /^FedAvg +\d+\.\d s +100 +\d+\.\d h +12 → \d+ h +24 → \d+ h$/m);
+  assert.match(stdout, /^FedSGD +\d+\.\d s +1000 +\d+\.\d h +12 → \d+ h +24 → \d+ h$/m);
+  assert.match(
+    stdout,
+    /Upper bound at the caps: \d+ core-hours as the bench runs it \(every lr on every seed: \d+\); in \d worker process(es)?, on as many free cores, about \d+\.\d h of wall time/,
+  );
   assert.doesNotMatch(stdout, /Aggregation|rounds to/);
+});
+
+it('--part=cnn-cost --partition noniid --processes 1 prices that half in one process', async () => {
+  const { stdout } = await bench('--quick', '--part=cnn-cost', '--partition=noniid', '--processes=1');
+  assert.match(stdout, /3 seeds, non-IID\)/);
+  assert.match(stdout, /^FedAvg +\d+\.\d s +100 +\d+\.\d h +6 → \d+ h +12 → \d+ h$/m);
+  assert.match(stdout, /in 1 worker process, on as many free cores/);
 });
 
 it('an unknown part or a bad size is refused with the reason', async () => {
@@ -93,5 +139,18 @@ it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
     bench('--quick', '--part=aggregation', '--updates=0'),
     /--updates must be a positive integer/,
+  );
+  // The CNN settings fail before any part runs.
+  await assert.rejects(
+    bench('--quick', '--part=mcmahan-cnn', '--partition', 'IID'),
+    /--partition must be iid, noniid or both, got "IID"/,
+  );
+  await assert.rejects(
+    bench('--quick', '--part=mcmahan-cnn', '--target', '97'),
+    /--target must be a test accuracy above 0 and at most 1 \(0\.97 for 97%\), got "97"/,
+  );
+  await assert.rejects(
+    bench('--quick', '--part=cnn-cost', '--processes', '0'),
+    /--processes must be a positive integer, got "0"/,
   );
 });

@@ -1,0 +1,30 @@
+import type { RunOutcome } from './cnn-protocol.js';
+
+/** One simulated run of the CNN comparison, as the bench sends it to a worker process. */
+export interface CnnJob {
+  partition: 'iid' | 'noniid';
+  clients: number;
+  fraction: number;
+  trainPerClass: number;
+  testPerClass: number;
+  filters: number[];
+  dense: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  rounds: number;
+  target: number;
+}
+
+/** Bench → worker: run this job (a worker runs one at a time). */
+export interface CnnCall {
+  id: number;
+  job: CnnJob;
+}
+
+/** Worker → bench: a round of the job in hand, the job's outcome, or why it failed. */
+export type CnnAnswer =
+  | { id: number; round: number; accuracy: number }
+  | { id: number; ok: true; outcome: RunOutcome }
+  | { id: number; ok: false; error: string };

@@ -1,0 +1,68 @@
+/** What one simulated run came to. */
+export interface RunOutcome {
+  /** First round at or above the target, or null when not within the rounds run. */
+  roundsToTarget: number | null;
+  /** Highest test accuracy over the rounds run (picks the lr when no grid value reaches the target). */
+  bestAccuracy: number;
+  /** Wall time of the run, s. */
+  seconds: number;
+}
+
+/** Runs one simulation of a method at `lr` and `seed` for at most `rounds` rounds. */
+export type RunOne = (lr: number, seed: number, rounds: number) => Promise<RunOutcome>;
+
+/** One grid value's run on the first seed. */
+export interface GridRun {
+  lr: number;
+  /** The rounds it was allowed: the cap, or the best lr's rounds so far (the cut). */
+  limit: number;
+  outcome: RunOutcome;
+}
+
+/** A method's result under the protocol: the grid on the first seed, the seeds at the chosen lr. */
+export interface ProtocolResult {
+  grid: GridRun[];
+  lr: number;
+  /** Rounds to the target per seed at the chosen lr, in seed order (null: not within the cap). */
+  rounds: Array<number | null>;
+  outcomes: RunOutcome[];
+}
+
+/**
+ * Picks the lr on the first seed and runs the other seeds at it. The grid runs in order; a
+ * value is allowed only the best value's rounds so far, since past them it can no longer be
+ * chosen (ties keep the earlier value). A simulation is deterministic for its seed, so a run
+ * stopped there is the first rounds of the same run uncut: the choice is the one the whole grid
+ * would make, and a later value costs at most the best's rounds. When no value reaches the
+ * target within the cap, the one with the highest accuracy is chosen (each of them ran the cap).
+ */
+export async function runProtocol(
+  lrs: readonly number[],
+  cap: number,
+  seeds: readonly number[],
+  run: RunOne,
+): Promise<ProtocolResult> {
+  const [first, ...rest] = seeds;
+  if (first === undefined || lrs.length === 0) throw new RangeError('runProtocol: no seed or no lr');
+  const grid: GridRun[] = [];
+  let best: GridRun | undefined;
+  for (const lr of lrs) {
+    const limit = best?.outcome.roundsToTarget ?? cap;
+    const entry = { lr, limit, outcome: await run(lr, first, limit) };
+    grid.push(entry);
+    const r = entry.outcome.roundsToTarget;
+    if (r !== null && (best === undefined || r < limit)) best = entry;
+  }
+  const chosen = best ?? grid.reduce((a, e) => (e.outcome.bestAccuracy > a.outcome.bestAccuracy ? e : a));
+  // The other seeds are independent of each other: all at once (the pool bounds the processes).
+  const others = await Promise.all(rest.map((seed) => run(chosen.lr, seed, cap)));
+  const outcomes = [chosen.outcome, ...others];
+  return { grid, lr: chosen.lr, rounds: outcomes.map((o) => o.roundsToTarget), outcomes };
+}
+
+/** A grid run as the table shows it: its rounds, "> N (cut)" when stopped at the best's, "> cap". */
+export function gridCell(g: GridRun, cap: number): string {
+  const r = g.outcome.roundsToTarget;
+  if (r !== null) return String(r);
+  return g.limit < cap ? `> ${g.limit} (cut)` : `> ${cap}`;
+}
