@@ -1,20 +1,18 @@
 import type { RunOutcome } from './cnn-protocol.js';
+import type { CnnSettings } from './cnn-settings.js';
 
 /** One simulated run of the CNN comparison, as the bench sends it to a worker process. */
-export interface CnnJob {
+export interface CnnJob
+  extends Pick<
+    CnnSettings,
+    'clients' | 'fraction' | 'trainPerClass' | 'testPerClass' | 'filters' | 'dense' | 'target'
+  > {
   partition: 'iid' | 'noniid';
-  clients: number;
-  fraction: number;
-  trainPerClass: number;
-  testPerClass: number;
-  filters: number[];
-  dense: number;
   epochs: number;
   batch: number;
   lr: number;
   seed: number;
   rounds: number;
-  target: number;
 }
 
 /** Bench → worker: run this job (a worker runs one at a time). */
