@@ -28,6 +28,7 @@ import type { Leases } from './coordination/types.js';
 import { EventRetention } from './events/retention.js';
 import type { HubEvaluator } from './federated/hub-eval.js';
 import { type HubFederated, setupFederated } from './federated/setup.js';
+import { closeHttp } from './http/close.js';
 import type { HubEndpoints } from './http/context.js';
 import { buildHttpApi } from './http/server.js';
 import { type HubModels, loadHubModels } from './inference/hub-models.js';
@@ -163,7 +164,7 @@ export async function buildHub(config: HubConfig, options: BuildHubOptions = {})
       https.closeAllConnections();
       await step('HTTPS listener', () => closeServer(https));
     }
-    if (app) await step('HTTP server', () => app.close());
+    if (app) await step('HTTP server', () => closeHttp(app));
     if (uplink) await step('message handling', () => uplink.close());
     if (parts.eventRetention)
       await step('event retention', () => (parts.eventRetention as EventRetention).close());
