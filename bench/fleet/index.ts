@@ -142,16 +142,16 @@ async function runMode(
     const ticker = setInterval(() => {
       void shards.status().then((s) => {
         progress(
-          `${mode}: ${s.acked}/${allBatches} batches acked, ${s.down} devices without a link` +
+          `${mode}: ${shards.acked}/${allBatches} batches acked, ${s.down} devices without a link` +
             (s.lastError ? ` (${s.lastError})` : ''),
         );
-        if (s.acked !== lastAcked) {
-          lastAcked = s.acked;
+        if (shards.acked !== lastAcked) {
+          lastAcked = shards.acked;
           lastProgress = performance.now();
         } else if (performance.now() - lastProgress > STALL_MS) {
           stalled(
             new Error(
-              `${mode}: stalled: ${allBatches - s.acked} of ${allBatches} batches unacked for ${STALL_MS / 1000} s, ` +
+              `${mode}: stalled: ${allBatches - shards.acked} of ${allBatches} batches unacked for ${STALL_MS / 1000} s, ` +
                 `${s.down} devices without a link (each resent after its ack timeout)`,
             ),
           );

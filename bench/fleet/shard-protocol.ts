@@ -32,8 +32,6 @@ export interface ShardStatus {
   /** Devices whose link is down at the moment, and why the last reconnect of one failed. */
   down: number;
   lastError?: string;
-  /** Batches acked so far. */
-  acked: number;
   /** Devices marked as on the killed node, those subscribed again, those with desired state again. */
   victims: number;
   victimsBack: number;

@@ -126,7 +126,6 @@ export class DeviceShards {
       withDesired: sum(all.map((s) => s.withDesired)),
       down: sum(all.map((s) => s.down)),
       lastError: all.find((s) => s.lastError !== undefined)?.lastError,
-      acked: sum(all.map((s) => s.acked)),
       victims: sum(all.map((s) => s.victims)),
       victimsBack: sum(all.map((s) => s.victimsBack)),
       victimsDone: sum(all.map((s) => s.victimsDone)),
