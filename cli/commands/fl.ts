@@ -120,6 +120,10 @@ export async function runFlCommand(positionals: string[], flags: ConfigObject): 
       report.rounds.map((r) => [String(r.round), pct(r.accuracy), r.loss.toFixed(4), String(r.clients)]),
     ),
   );
+  if (report.divergedAt !== null)
+    console.log(
+      `diverged: local training gave a non-finite weight in round ${report.divergedAt}, so the run stopped there (try a smaller --lr)`,
+    );
   console.log(
     report.roundsToTarget === null
       ? `target ${pct(o.targetAccuracy)} not reached in ${report.rounds.length} rounds`

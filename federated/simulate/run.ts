@@ -37,6 +37,12 @@ export interface SimulationReport {
   rounds: RoundReport[];
   /** First round whose accuracy ≥ the target, or null. */
   roundsToTarget: number | null;
+  /**
+   * The round in which a client's training produced a non-finite weight (the lr diverged), or
+   * null. The simulation stops there, without that round: the strategies refuse non-finite
+   * updates, so the run could not go on.
+   */
+  divergedAt: number | null;
   backend: string;
 }
 
@@ -80,6 +86,7 @@ export async function simulate(
   const initial = await evaluate(model, test);
   const rounds: RoundReport[] = [];
   let roundsToTarget: number | null = null;
+  let divergedAt: number | null = null;
   const { proxMu } = strategy.clientConfig();
   const residuals = new Map<number, ModelWeights>();
   for (let round = 1; round <= o.rounds; round++) {
@@ -103,6 +110,10 @@ export async function simulate(
         seed: (o.seed * 1_000_003 + round * 1009 + c) >>> 0,
         ...(proxMu ? { proxMu } : {}),
       });
+      if (!allFinite(r.weights)) {
+        divergedAt = round;
+        break;
+      }
       trainLoss += r.loss / chosen.length;
       // What the hub receives: the delta through the wire codec (unbounded clip: the
       // simulation has no DP), plus the client's carried residual when error feedback is on.
@@ -115,6 +126,7 @@ export async function simulate(
       bytes += wire.encoded.byteLength;
       aggregation.add({ clientId: `client-${c}`, delta: wire.sent, examples: r.examples });
     }
+    if (divergedAt !== null) break;
     const result = aggregation.finish();
     state = result.state;
     model = { modelTopology: model.modelTopology, weights: result.weights };
@@ -128,5 +140,11 @@ export async function simulate(
     }
   }
   const { backend } = await import('../trainer/tf.js').then((m) => m.loadTf());
-  return { options: o, initialAccuracy: initial.accuracy, rounds, roundsToTarget, backend };
+  return { options: o, initialAccuracy: initial.accuracy, rounds, roundsToTarget, divergedAt, backend };
+}
+
+/** False when any weight is NaN or ±Infinity. */
+function allFinite(weights: ModelWeights): boolean {
+  for (const w of weights) for (const v of w.values) if (!Number.isFinite(v)) return false;
+  return true;
 }

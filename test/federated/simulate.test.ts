@@ -71,6 +71,19 @@ describe('simulate', () => {
     assert.notDeepEqual(c.rounds, a.rounds);
   });
 
+  it('stops at the round whose local training diverged, and says so', async () => {
+    const data = loadMnistSplit(30);
+    const options = { clients: 10, fraction: 0.3, epochs: 1, rounds: 5, hidden: [16], trainPerClass: 30 };
+    const sane = await simulate({ ...options, lr: 0.1 }, { data });
+    assert.equal(sane.divergedAt, null);
+    assert.equal(sane.rounds.length, 5);
+    // An lr of 1e20 overflows float32 in the first local step: no round completes.
+    const wild = await simulate({ ...options, lr: 1e20 }, { data });
+    assert.equal(wild.divergedAt, 1);
+    assert.deepEqual(wild.rounds, []);
+    assert.equal(wild.roundsToTarget, null);
+  });
+
   it('refuses bad options naming each problem', async () => {
     await assert.rejects(simulate({ clients: 0, strategy: 'fedsgd' as never }), /clients: .*strategy: /);
     await assert.rejects(simulate({ strategy: 'krum', strategyParams: { f: 1 } }), /krum parameters/);
@@ -111,6 +124,9 @@ describe('outpost fl simulate', () => {
     assert.match(text, /MNIST noniid, 10 clients, C=0.3, E=1, B=10/);
     assert.match(text, /round\s+accuracy\s+loss\s+clients\n1\s+\d/);
     assert.match(text, /target 99\.00% not reached in 2 rounds/);
+    out.length = 0;
+    await runFlCommand(['simulate'], configFromFlags([...TINY, '--lr', '1e20']).config);
+    assert.match(out.join('\n'), /diverged: local training gave a non-finite weight in round 1, so the run stopped there/);
   });
 
   it('bad usage is a usage error (exit code 2) naming the problem', async () => {
