@@ -4,6 +4,8 @@ export interface RunOutcome {
   roundsToTarget: number | null;
   /** Highest test accuracy over the rounds run (picks the lr when no grid value reaches the target). */
   bestAccuracy: number;
+  /** The round whose local training gave a non-finite weight, where the run stopped; null when it did not diverge. */
+  divergedAt: number | null;
   /** Wall time of the run, s. */
   seconds: number;
 }
@@ -34,7 +36,8 @@ export interface ProtocolResult {
  * chosen (ties keep the earlier value). A simulation is deterministic for its seed, so a run
  * stopped there is the first rounds of the same run uncut: the choice is the one the whole grid
  * would make, and a later value costs at most the best's rounds. When no value reaches the
- * target within the cap, the one with the highest accuracy is chosen (each of them ran the cap).
+ * target within the cap, the one with the highest accuracy is chosen (each of them ran the cap),
+ * leaving out values that diverged unless all did.
  */
 export async function runProtocol(
   lrs: readonly number[],
@@ -53,16 +56,23 @@ export async function runProtocol(
     const r = entry.outcome.roundsToTarget;
     if (r !== null && (best === undefined || r < limit)) best = entry;
   }
-  const chosen = best ?? grid.reduce((a, e) => (e.outcome.bestAccuracy > a.outcome.bestAccuracy ? e : a));
+  const finite = grid.filter((e) => e.outcome.divergedAt === null);
+  const candidates = finite.length > 0 ? finite : grid;
+  const chosen =
+    best ?? candidates.reduce((a, e) => (e.outcome.bestAccuracy > a.outcome.bestAccuracy ? e : a));
   // The other seeds are independent of each other: all at once (the pool bounds the processes).
   const others = await Promise.all(rest.map((seed) => run(chosen.lr, seed, cap)));
   const outcomes = [chosen.outcome, ...others];
   return { grid, lr: chosen.lr, rounds: outcomes.map((o) => o.roundsToTarget), outcomes };
 }
 
-/** A grid run as the table shows it: its rounds, "> N (cut)" when stopped at the best's, "> cap". */
+/**
+ * A grid run as the table shows it: its rounds, "diverged (round N)", "> N (cut)" when stopped
+ * at the best's, "> cap".
+ */
 export function gridCell(g: GridRun, cap: number): string {
   const r = g.outcome.roundsToTarget;
   if (r !== null) return String(r);
+  if (g.outcome.divergedAt !== null) return `diverged (round ${g.outcome.divergedAt})`;
   return g.limit < cap ? `> ${g.limit} (cut)` : `> ${cap}`;
 }

@@ -9,6 +9,11 @@ export interface CnnSettings {
   target: number;
   /** The first seed picks each method's lr; the others run at the chosen lr only. */
   seeds: number[];
+  /**
+   * Each grid in the order it runs. A value runs only as long as the best before it took, so
+   * the value expected best goes first and the others are cut early; the order changes the
+   * choice only between values that tie (the earlier stays).
+   */
   fedavgLrs: number[];
   fedsgdLrs: number[];
   fedavgRounds: number;
@@ -25,8 +30,8 @@ export const FULL: CnnSettings = {
   dense: 512,
   target: 0.97,
   seeds: [1, 2, 3],
-  fedavgLrs: [0.02, 0.05, 0.1, 0.2],
-  fedsgdLrs: [0.1, 0.2, 0.5, 1.0],
+  fedavgLrs: [0.1, 0.05, 0.2, 0.02],
+  fedsgdLrs: [0.2, 0.1, 0.5, 1.0],
   fedavgRounds: 100,
   fedsgdRounds: 1000,
 };

@@ -46,7 +46,12 @@ async function run({ id, job }: CnnCall): Promise<void> {
     send({
       id,
       ok: true,
-      outcome: { roundsToTarget: r.roundsToTarget, bestAccuracy, seconds: (performance.now() - t0) / 1000 },
+      outcome: {
+        roundsToTarget: r.roundsToTarget,
+        bestAccuracy,
+        divergedAt: r.divergedAt,
+        seconds: (performance.now() - t0) / 1000,
+      },
     });
   } catch (err) {
     send({ id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });

@@ -84,7 +84,8 @@ export async function mcmahanCnnSection(
           const name = `CNN ${partition} ${m.name} lr ${lr} seed ${seed}`;
           progress(`${name}: up to ${rounds} rounds`);
           const o = await pool.run(jobOf(s, partition, m, lr, seed, rounds));
-          progress(`${name}: ${o.roundsToTarget ?? `not in ${rounds}`} (${o.seconds.toFixed(0)} s)`);
+          const missed = o.divergedAt !== null ? `diverged at round ${o.divergedAt}` : `not in ${rounds}`;
+          progress(`${name}: ${o.roundsToTarget ?? missed} (${o.seconds.toFixed(0)} s)`);
           return o;
         }),
       ),

@@ -10,6 +10,7 @@ import { entryPoint } from '../helpers/paths.js';
 interface Outcome {
   roundsToTarget: number | null;
   bestAccuracy: number;
+  divergedAt: number | null;
   seconds: number;
 }
 interface Protocol {
@@ -38,7 +39,9 @@ function fake(reach: Record<number, Record<number, number | null>>) {
     const r = reach[seed]?.[lr] ?? null;
     const reached = r !== null && r <= rounds ? r : null;
     // Accuracy grows with the lr here, so the fallback choice is visible.
-    return { roundsToTarget: reached, bestAccuracy: reached !== null ? 0.97 : lr / 10, seconds: 0 };
+    // An lr of 1 or more diverges at round 3 when it does not reach the target.
+    const divergedAt = reached === null && lr >= 1 ? 3 : null;
+    return { roundsToTarget: reached, bestAccuracy: reached !== null ? 0.97 : lr / 10, divergedAt, seconds: 0 };
   };
   return { run, calls };
 }
@@ -71,18 +74,21 @@ it('picks the lr on the first seed, cutting each later value at the best rounds 
 it('with no value at the target within the cap, every value runs the cap and the most accurate is chosen', async () => {
   const { runProtocol, gridCell } = await load<Protocol>('bench/federated/cnn-protocol');
   const { run, calls } = fake({});
-  const r = await runProtocol([0.1, 0.5, 0.2], 50, [1, 2], run);
+  const r = await runProtocol([0.1, 0.5, 0.2, 1], 50, [1, 2], run);
   assert.deepEqual(calls, [
     'lr 0.1 seed 1 ≤ 50',
     'lr 0.5 seed 1 ≤ 50',
     'lr 0.2 seed 1 ≤ 50',
+    'lr 1 seed 1 ≤ 50',
     'lr 0.5 seed 2 ≤ 50',
   ]);
+  // lr 1 diverged: out of the choice, though its (meaningless) accuracy figure is the highest.
   assert.equal(r.lr, 0.5);
   assert.deepEqual(r.rounds, [null, null]);
-  const [first] = r.grid;
-  assert.ok(first);
-  assert.equal(gridCell(first, 50), '> 50');
+  assert.deepEqual(
+    r.grid.map((g) => gridCell(g, 50)),
+    ['> 50', '> 50', '> 50', 'diverged (round 3)'],
+  );
 });
 
 it('prices the protocol in processes: each grid in order, the other seeds side by side', async () => {
