@@ -41,7 +41,12 @@ function fake(reach: Record<number, Record<number, number | null>>) {
     // Accuracy grows with the lr here, so the fallback choice is visible.
     // An lr of 1 or more diverges at round 3 when it does not reach the target.
     const divergedAt = reached === null && lr >= 1 ? 3 : null;
-    return { roundsToTarget: reached, bestAccuracy: reached !== null ? 0.97 : lr / 10, divergedAt, seconds: 0 };
+    return {
+      roundsToTarget: reached,
+      bestAccuracy: reached !== null ? 0.97 : lr / 10,
+      divergedAt,
+      seconds: 0,
+    };
   };
   return { run, calls };
 }

@@ -126,7 +126,10 @@ describe('outpost fl simulate', () => {
     assert.match(text, /target 99\.00% not reached in 2 rounds/);
     out.length = 0;
     await runFlCommand(['simulate'], configFromFlags([...TINY, '--lr', '1e20']).config);
-    assert.match(out.join('\n'), /diverged: local training gave a non-finite weight in round 1, so the run stopped there/);
+    assert.match(
+      out.join('\n'),
+      /diverged: local training gave a non-finite weight in round 1, so the run stopped there/,
+    );
   });
 
   it('bad usage is a usage error (exit code 2) naming the problem', async () => {
