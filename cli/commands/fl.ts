@@ -17,8 +17,9 @@ clients trains locally (E epochs, batch B; --batch 0 = full batch, i.e. FedSGD w
 --epochs 1) and the strategy (fedavg, fedprox, fedadam, fedyogi, fedmedian, trimmed-mean,
 krum) aggregates their deltas. --partition noniid is McMahan et al.'s: sorted by label,
 2 shards per client. Prints the held-out accuracy per round and the first round that
-reaches --target-accuracy; the same --seed gives the same output. Progress goes to stderr,
-results to stdout.
+reaches --target-accuracy; the same --seed gives the same output. A run whose local
+training gives a non-finite weight (too large an --lr) stops in that round and says so.
+Progress goes to stderr, results to stdout.
 
 Examples:
   outpost fl simulate --clients 100 --fraction 0.1 --epochs 5 --batch 10 --rounds 20 --target-accuracy 0.9
