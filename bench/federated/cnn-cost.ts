@@ -1,9 +1,10 @@
-import { buildMnistCnn, evaluate, loadMnistSplit, simulate, trainLocal } from '../../federated/index.js';
+import { buildMnistCnn, evaluate, simulate, subset, trainLocal } from '../../federated/index.js';
 import { median } from '../lib/measure.js';
 import { table } from '../lib/report.js';
+import { cnnDigits, digitsLabel } from './cnn-data.js';
 import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
 import { makespan } from './cnn-schedule.js';
-import { type CnnSettings, FULL } from './cnn-settings.js';
+import { cnnSettings } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
 
 /** Median wall time of `fn` over `repeats` calls, ms. */
@@ -20,9 +21,10 @@ async function medianMs(repeats: number, fn: () => Promise<unknown>): Promise<nu
 const hours = (ms: number) => ms / 3_600_000;
 
 /**
- * What `--part=mcmahan-cnn` costs at its FULL size, from this machine's timings of the pieces
- * of a round: one client's update for each method (a client holds 7 000 / 100 = 70 digits:
- * FedAvg E=5, B=10 is 35 steps, FedSGD E=1, B=∞ one step of 70), the evaluation of the test
+ * What `--part=mcmahan-cnn` costs at its full size, from this machine's timings of the pieces
+ * of a round: one client's update for each method (on the default data a client holds
+ * 7 000 / 100 = 70 digits: FedAvg E=5, B=10 is 35 steps, FedSGD E=1, B=∞ one step of 70; with
+ * `--data full` 600 digits, 300 steps and one step of 600 as in the paper), the evaluation of the test
  * digits after each round, and (not with `--quick`) one whole simulated FedSGD round, whose
  * excess over its pieces is the aggregation and codec. Every run is priced at its round cap:
  * an upper bound, since runs stop at the target (and a cut grid value at the best's rounds).
@@ -33,11 +35,15 @@ export async function cnnCostSection(
   flags: CnnParams,
   progress: (l: string) => void,
 ): Promise<string[]> {
-  const s: CnnSettings = FULL;
+  // The full run's settings on the data asked for (`--quick` only shortens the timings).
+  const s = cnnSettings(false, { data: flags.data, target: undefined });
   const repeats = quick ? 1 : 3;
-  const data = loadMnistSplit(s.trainPerClass, s.testPerClass);
+  const data = cnnDigits(s);
   const share = Math.floor(data.train.count / s.clients);
-  const client = loadMnistSplit(share / 10, 1).train;
+  const client = subset(
+    data.train,
+    Array.from({ length: share }, (_, i) => i),
+  );
   const model = buildMnistCnn(1, { filters: s.filters, dense: s.dense });
   progress('CNN cost: batch-10 step');
   const step = await measureCnnStep(quick ? 1 : 5);
@@ -63,7 +69,6 @@ export async function cnnCostSection(
       batch: 0,
       lr: 0.1,
       rounds: 1,
-      trainPerClass: s.trainPerClass,
       seed: 1,
     };
     // One round: the initial evaluation, the clients, the aggregation, the round's evaluation.
@@ -108,7 +113,7 @@ export async function cnnCostSection(
   const batch10PerSample = fedavgMs / (5 * share);
   const fullPerSample = fedsgdMs / share;
   return [
-    `Cost of the full CNN comparison (K=${s.clients}, C=${s.fraction}, ${share} digits per client, ${perRound} clients per round, ${seeds} seeds, ${flags.partitions.map((p) => (p === 'iid' ? 'IID' : 'non-IID')).join(' and ')}), from this machine's timings (${step.backend}, median):`,
+    `Cost of the full CNN comparison on ${digitsLabel(s)} (K=${s.clients}, C=${s.fraction}, ${share} digits per client, ${perRound} clients per round, ${seeds} seeds, ${flags.partitions.map((p) => (p === 'iid' ? 'IID' : 'non-IID')).join(' and ')}), from this machine's timings (${step.backend}, median):`,
     `batch-10 step ${(step.ms / 1000).toFixed(3)} s; one client's FedAvg update (E=5, B=10: ${(5 * share) / 10} steps) ${(fedavgMs / 1000).toFixed(2)} s = ${batch10PerSample.toFixed(2)} ms per sample; FedSGD update (E=1, one step of ${share}) ${(fedsgdMs / 1000).toFixed(3)} s = ${fullPerSample.toFixed(2)} ms per sample (${(fullPerSample / batch10PerSample).toFixed(2)}× batch 10's); evaluation of ${data.test.count} test digits ${(evalMs / 1000).toFixed(2)} s; aggregation and codec per round ${quick ? 'not measured (--quick)' : `${(overheadMs / 1000).toFixed(2)} s`}.`,
     table(
       [

@@ -5,7 +5,7 @@ import type { CnnSettings } from './cnn-settings.js';
 export interface CnnJob
   extends Pick<
     CnnSettings,
-    'clients' | 'fraction' | 'trainPerClass' | 'testPerClass' | 'filters' | 'dense' | 'target'
+    'data' | 'clients' | 'fraction' | 'trainPerClass' | 'testPerClass' | 'filters' | 'dense' | 'target'
   > {
   partition: 'iid' | 'noniid';
   epochs: number;

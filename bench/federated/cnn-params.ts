@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import type { CnnData } from './cnn-data.js';
 
 export type CnnPartition = 'iid' | 'noniid';
 
@@ -10,6 +11,8 @@ export interface CnnParams {
   target: number | undefined;
   /** `--processes N`: worker processes (default the number of CPUs, at most the runs that can overlap). */
   processes: number | undefined;
+  /** `--data small|full`: the `mnist` package's 10 000 digits (default) or MNIST's own 70 000. */
+  data: CnnData;
 }
 
 const PARTITIONS: Record<string, CnnPartition[]> = {
@@ -42,7 +45,10 @@ export function cnnParams(params: Readonly<Record<string, string>>): CnnParams {
         `federated bench: --processes must be a positive integer, got ${JSON.stringify(params.processes)}`,
       );
   }
-  return { partitions, target, processes };
+  const data = params.data ?? 'small';
+  if (data !== 'small' && data !== 'full')
+    throw new RangeError(`federated bench: --data must be small or full, got ${JSON.stringify(data)}`);
+  return { partitions, target, processes, data };
 }
 
 /**

