@@ -30,12 +30,17 @@ export interface ProtocolResult {
   outcomes: RunOutcome[];
 }
 
+/** How many values past its end a grid whose best value is at that end may try. */
+export const EDGE_STEPS = 2;
+
 /**
  * Picks the lr on the first seed and runs the other seeds at it. The grid runs in order; a
  * value is allowed only the best value's rounds so far, since past them it can no longer be
  * chosen (ties keep the earlier value). A simulation is deterministic for its seed, so a run
  * stopped there is the first rounds of the same run uncut: the choice is the one the whole grid
- * would make, and a later value costs at most the best's rounds. When no value reaches the
+ * would make, and a later value costs at most the best's rounds. When the best value is the
+ * grid's largest, twice it runs next (half of it when the smallest), and so on while that wins,
+ * at most {@link EDGE_STEPS} values. When no value reaches the
  * target within the cap, the one with the highest accuracy is chosen (each of them ran the cap),
  * leaving out values that diverged unless all did.
  */
@@ -49,12 +54,23 @@ export async function runProtocol(
   if (first === undefined || lrs.length === 0) throw new RangeError('runProtocol: no seed or no lr');
   const grid: GridRun[] = [];
   let best: GridRun | undefined;
-  for (const lr of lrs) {
+  const tryLr = async (lr: number) => {
     const limit = best?.outcome.roundsToTarget ?? cap;
     const entry = { lr, limit, outcome: await run(lr, first, limit) };
     grid.push(entry);
     const r = entry.outcome.roundsToTarget;
     if (r !== null && (best === undefined || r < limit)) best = entry;
+  };
+  for (const lr of lrs) await tryLr(lr);
+  // A best value at an end of the grid may not be the best rate: the grid extends past that end
+  // (×2 above, ÷2 below) while the new value wins, at most EDGE_STEPS times.
+  for (let step = 0; step < EDGE_STEPS && best !== undefined; step++) {
+    const tried = grid.map((g) => g.lr);
+    const edge = best.lr;
+    if (edge === Math.max(...tried)) await tryLr(edge * 2);
+    else if (edge === Math.min(...tried)) await tryLr(edge / 2);
+    else break;
+    if (best.lr === edge) break;
   }
   const finite = grid.filter((e) => e.outcome.divergedAt === null);
   const candidates = finite.length > 0 ? finite : grid;

@@ -3,7 +3,7 @@ import { digitsLabel } from './cnn-data.js';
 import type { CnnJob } from './cnn-job.js';
 import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
 import { CnnPool } from './cnn-pool.js';
-import { gridCell, type ProtocolResult, runProtocol } from './cnn-protocol.js';
+import { EDGE_STEPS, gridCell, type ProtocolResult, runProtocol } from './cnn-protocol.js';
 import { type CnnMethod, type CnnSettings, cnnMethods, cnnSettings, percent } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
 
@@ -137,7 +137,7 @@ export async function mcmahanCnnSection(
   return [
     `McMahan et al. 2017's CNN (5×5 conv ${s.filters.join('/')} + 2×2 max pool each, Dense ${s.dense}, softmax) on ${digitsLabel(s)}, K=${s.clients}, C=${s.fraction}, seeds ${s.seeds.join(', ')}: rounds to ${percent(s.target)} test accuracy at each method's chosen lr (mean, min, max over seeds; a seed that missed counts as the cap and makes the mean a lower bound):`,
     table(['data', 'method', 'E', 'B', 'lr', 'rounds (mean)', 'min', 'max', 'FedSGD / FedAvg'], rows),
-    `The lr of each method is picked on seed ${first} alone: its grid runs in order, a value not at the target by the best value's rounds so far stops there ("(cut)": it can no longer be chosen; ties keep the earlier value), and the fewest rounds wins (none reaching the target: the highest accuracy within the cap among the values that did not diverge).${rest.length > 0 ? ` Seed${rest.length > 1 ? 's' : ''} ${rest.join(', ')} then run${rest.length > 1 ? '' : 's'} at the chosen lr only.` : ''} Seed ${first}'s grid:`,
+    `The lr of each method is picked on seed ${first} alone: its grid runs in order, a value not at the target by the best value's rounds so far stops there ("(cut)": it can no longer be chosen; ties keep the earlier value), a best value at an end of the grid extends it past that end (×2 above, ÷2 below) while the new value wins, at most ${EDGE_STEPS} values, and the fewest rounds wins (none reaching the target: the highest accuracy within the cap among the values that did not diverge).${rest.length > 0 ? ` Seed${rest.length > 1 ? 's' : ''} ${rest.join(', ')} then run${rest.length > 1 ? '' : 's'} at the chosen lr only.` : ''} Seed ${first}'s grid:`,
     table(['data', 'method', 'lr', `rounds to ${percent(s.target)}`, 'best accuracy', ''], gridRows),
     `${runs} runs in ${processes} worker process${processes === 1 ? '' : 'es'}: ${hoursOrMinutes(coreSeconds)} of runs, ${hoursOrMinutes(wall)} wall.`,
     `Full-size CNN training step (batch 10, ${step.backend}): ${(step.ms / 1000).toFixed(3)} s on this machine.`,

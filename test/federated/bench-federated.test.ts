@@ -81,8 +81,13 @@ it("--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
       );
   }
   assert.match(stdout, /picked on seed 1 alone.* Seed 2 then runs at the chosen lr only\. Seed 1's grid:/);
-  // FedSGD: 1 grid value + seed 2; FedAvg: 2 + seed 2; both partitions.
-  assert.match(stdout, /^10 runs in \d+ worker process(es)?: /m);
+  // IID: FedSGD's 0.2 is its grid's only value and best, so 0.4 runs too; FedAvg's 0.05 ties
+  // 0.1 and is the smallest, so 0.025 runs. Non-IID: nothing reaches the target, no extension.
+  // Each method then runs seed 2.
+  assert.match(stdout, /^IID +FedSGD +0\.4 +/m);
+  assert.match(stdout, /^IID +FedAvg +0\.025 +/m);
+  assert.doesNotMatch(stdout, /^non-IID \(2 shards\) +(FedSGD +0\.4|FedAvg +0\.025) /m);
+  assert.match(stdout, /^12 runs in \d+ worker process(es)?: /m);
   assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d{3} s/);
 });
 
@@ -105,7 +110,7 @@ it('--partition, --target, --processes and --data pick the half, the accuracy to
   assert.match(stdout, /^IID +FedSGD /m);
   assert.match(stdout, /^IID +FedAvg +0\.05 /m);
   assert.doesNotMatch(stdout, /non-IID/);
-  assert.match(stdout, /^5 runs in 1 worker process: /m);
+  assert.match(stdout, /^8 runs in 1 worker process: /m);
 });
 
 // One run (each costs half a minute of a loaded machine): the defaults' pricing shares its code

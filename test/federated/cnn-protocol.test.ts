@@ -76,6 +76,30 @@ it('picks the lr on the first seed, cutting each later value at the best rounds 
   );
 });
 
+it('a best value at an end of the grid extends it past that end while the new value wins, at most twice', async () => {
+  const { runProtocol } = await load<Protocol>('bench/federated/cnn-protocol');
+  // Up: 0.2 is the largest and best; 0.4 wins too; 0.8 would, but two steps are the most.
+  const up = fake({ 1: { 0.1: 50, 0.2: 40, 0.4: 30, 0.8: 20 } });
+  const r = await runProtocol([0.1, 0.2], 100, [1], up.run);
+  assert.deepEqual(up.calls, [
+    'lr 0.1 seed 1 ≤ 100',
+    'lr 0.2 seed 1 ≤ 50',
+    'lr 0.4 seed 1 ≤ 40',
+    'lr 0.8 seed 1 ≤ 30',
+  ]);
+  assert.equal(r.lr, 0.8);
+  // Down: 0.05 is the smallest and best; 0.025 only ties, so the grid stops there.
+  const down = fake({ 1: { 0.1: 30, 0.2: 50, 0.05: 20, 0.025: 20 } });
+  const d = await runProtocol([0.1, 0.2, 0.05], 100, [1], down.run);
+  assert.deepEqual(down.calls, [
+    'lr 0.1 seed 1 ≤ 100',
+    'lr 0.2 seed 1 ≤ 30',
+    'lr 0.05 seed 1 ≤ 30',
+    'lr 0.025 seed 1 ≤ 20',
+  ]);
+  assert.equal(d.lr, 0.05);
+});
+
 it('with no value at the target within the cap, every value runs the cap and the most accurate is chosen', async () => {
   const { runProtocol, gridCell } = await load<Protocol>('bench/federated/cnn-protocol');
   const { run, calls } = fake({});
