@@ -8,7 +8,8 @@ import { FL_TASKS_HELP, runFlTasksCommand } from './fl-tasks.js';
 export const FL_HELP = `outpost fl simulate [--dataset mnist] [--clients 100] [--fraction 0.1] [--epochs 5]
                    [--batch 10] [--lr 0.1] [--partition iid|noniid] [--strategy fedavg]
                    [--strategy-params JSON] [--rounds 20] [--target-accuracy 0.9]
-                   [--stop-at-target] [--hidden 200[,200]] [--train-per-class 700] [--seed 1] [--json]
+                   [--stop-at-target] [--model mlp|cnn] [--hidden 200[,200]] [--filters 32,64]
+                   [--dense 512] [--train-per-class 700] [--seed 1] [--json]
 
 Federated learning simulated in this process with the same trainer and
 aggregation code as devices and hub, on real MNIST digits from the mnist package (7 000
@@ -16,7 +17,9 @@ training digits dealt to the clients, 1 500 held out). Each round a seeded sampl
 clients trains locally (E epochs, batch B; --batch 0 = full batch, i.e. FedSGD with
 --epochs 1) and the strategy (fedavg, fedprox, fedadam, fedyogi, fedmedian, trimmed-mean,
 krum) aggregates their deltas. --partition noniid is McMahan et al.'s: sorted by label,
-2 shards per client. Prints the held-out accuracy per round and the first round that
+2 shards per client. --model mlp (default) is a Dense stack of --hidden widths;
+--model cnn is McMahan et al.'s CNN: 5×5 convolutions of --filters channels, each followed
+by 2×2 max pooling, then a --dense ReLU layer. Prints the held-out accuracy per round and the first round that
 reaches --target-accuracy; the same --seed gives the same output. A run whose local
 training gives a non-finite weight (too large an --lr) stops in that round and says so.
 Progress goes to stderr, results to stdout.
@@ -24,6 +27,7 @@ Progress goes to stderr, results to stdout.
 Examples:
   outpost fl simulate --clients 100 --fraction 0.1 --epochs 5 --batch 10 --rounds 20 --target-accuracy 0.9
   outpost fl simulate --partition noniid --strategy fedprox --strategy-params '{"mu":0.01}' --json
+  outpost fl simulate --model cnn --epochs 5 --batch 10 --lr 0.2 --rounds 25 --target-accuracy 0.95 --stop-at-target
 
 ${FL_TASKS_HELP}`;
 
@@ -36,9 +40,10 @@ function optionsFrom(flags: ConfigObject): Record<string, unknown> {
       `fl simulate: unknown option(s) ${unknown.map((k) => `--${k}`).join(', ')}\n\n${FL_HELP}`,
       EXIT.USAGE,
     );
-  const { json: _json, help: _help, hidden, strategyParams, stopAtTarget, ...rest } = flags;
+  const { json: _json, help: _help, hidden, filters, strategyParams, stopAtTarget, ...rest } = flags;
   const out: Record<string, unknown> = { ...rest };
   if (hidden !== undefined) out.hidden = String(hidden).split(',').map(Number);
+  if (filters !== undefined) out.filters = String(filters).split(',').map(Number);
   if (stopAtTarget !== undefined) out.stopAtTarget = stopAtTarget === true || stopAtTarget === 'true';
   if (strategyParams !== undefined) {
     try {
@@ -112,7 +117,7 @@ export async function runFlCommand(positionals: string[], flags: ConfigObject): 
   }
   const o = report.options;
   console.log(
-    `MNIST ${o.partition}, ${o.clients} clients, C=${o.fraction}, E=${o.epochs}, B=${o.batch === 0 ? 'full' : o.batch}, lr=${o.lr}, ${o.strategy}, seed ${o.seed} (TF.js ${report.backend})`,
+    `MNIST ${o.partition}, ${o.clients} clients, C=${o.fraction}, E=${o.epochs}, B=${o.batch === 0 ? 'full' : o.batch}, lr=${o.lr}, ${o.strategy}, seed ${o.seed}, ${o.model === 'cnn' ? `CNN conv ${o.filters.join('/')} + Dense ${o.dense}` : `MLP ${o.hidden.join('-')}`} (TF.js ${report.backend})`,
   );
   console.log(`initial accuracy ${pct(report.initialAccuracy)}`);
   console.log(

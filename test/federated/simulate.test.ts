@@ -124,6 +124,13 @@ describe('outpost fl simulate', () => {
     assert.match(text, /MNIST noniid, 10 clients, C=0.3, E=1, B=10/);
     assert.match(text, /round\s+accuracy\s+loss\s+clients\n1\s+\d/);
     assert.match(text, /target 99\.00% not reached in 2 rounds/);
+    assert.match(text, /seed 5, MLP 16 \(TF\.js/);
+    out.length = 0;
+    // The CNN from the command line: its channels and dense width as flags.
+    const cnn = ['--model', 'cnn', '--filters', '4,8', '--dense', '16', '--target-accuracy', '0.15'];
+    await runFlCommand(['simulate'], configFromFlags([...TINY, ...cnn]).config);
+    assert.match(out.join('\n'), /seed 1, CNN conv 4\/8 \+ Dense 16 \(TF\.js/);
+    assert.match(out.join('\n'), /target 15\.00% (reached at round \d|not reached in 2 rounds)/);
     out.length = 0;
     await runFlCommand(['simulate'], configFromFlags([...TINY, '--lr', '1e20']).config);
     assert.match(
