@@ -16,7 +16,7 @@ async function main(argvIn: readonly string[]): Promise<number> {
     const eq = /^--([a-z][a-z-]*)=(.*)$/.exec(arg);
     if (eq) params[eq[1] as string] = eq[2] as string;
     else if (
-      /^--(devices|events|batch|broker|lane|nats-consumer-replicas|devices-per-process|partition|target|processes|data)$/.test(
+      /^--(devices|events|batch|broker|lane|nats-consumer-replicas|devices-per-process|partition|target|processes|data|resume)$/.test(
         arg,
       ) &&
       argvIn[i + 1] !== undefined

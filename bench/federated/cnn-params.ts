@@ -13,6 +13,8 @@ export interface CnnParams {
   processes: number | undefined;
   /** `--data small|full`: the `mnist` package's 10 000 digits (default) or MNIST's own 70 000. */
   data: CnnData;
+  /** `--resume PATH`: the file of recorded runs to answer from and add to (`mcmahan-cnn` only). */
+  resume: string | undefined;
 }
 
 const PARTITIONS: Record<string, CnnPartition[]> = {
@@ -48,7 +50,10 @@ export function cnnParams(params: Readonly<Record<string, string>>): CnnParams {
   const data = params.data ?? 'small';
   if (data !== 'small' && data !== 'full')
     throw new RangeError(`federated bench: --data must be small or full, got ${JSON.stringify(data)}`);
-  return { partitions, target, processes, data };
+  const resume = params.resume;
+  if (resume !== undefined && resume.trim() === '')
+    throw new RangeError('federated bench: --resume needs the path of a file of recorded runs');
+  return { partitions, target, processes, data, resume };
 }
 
 /**

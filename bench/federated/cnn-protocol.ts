@@ -6,7 +6,11 @@ export interface RunOutcome {
   bestAccuracy: number;
   /** The round whose local training gave a non-finite weight, where the run stopped; null when it did not diverge. */
   divergedAt: number | null;
-  /** Wall time of the run, s. */
+  /** Test accuracy of the initial model. */
+  initialAccuracy: number;
+  /** Test accuracy after each round run. */
+  accuracies: number[];
+  /** Wall time of the run, s (0: answered from a file of recorded runs). */
   seconds: number;
 }
 

@@ -50,6 +50,8 @@ async function run({ id, job }: CnnCall): Promise<void> {
         roundsToTarget: r.roundsToTarget,
         bestAccuracy,
         divergedAt: r.divergedAt,
+        initialAccuracy: r.initialAccuracy,
+        accuracies: r.rounds.map((x) => x.accuracy),
         seconds: (performance.now() - t0) / 1000,
       },
     });

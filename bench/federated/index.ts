@@ -213,8 +213,8 @@ async function mcmahanSection(quick: boolean, progress: (l: string) => void) {
 
 /**
  * `npm run bench -- federated [--quick] [--part=aggregation,secagg,transport,compression,mcmahan,mcmahan-cnn,cnn-cost]
- * [--partition iid|noniid|both] [--target 0.97] [--processes N] [--data small|full]`, the last four
- * for the CNN parts:
+ * [--partition iid|noniid|both] [--target 0.97] [--processes N] [--data small|full] [--resume PATH]`,
+ * the last five for the CNN parts:
  * FedAvg's streaming aggregation against a tight Float32Array loop (ratio, peak memory;
  * `--params=N` and `--updates=N` resize it), a secure round's hub memory taking `--updates`
  * masked inputs of `--params` parameters (running sum against every input kept), the global model's download and the update's

@@ -1,9 +1,11 @@
 import { table } from '../lib/report.js';
+import { cnnCodeFingerprint } from './cnn-code.js';
 import { digitsLabel } from './cnn-data.js';
 import type { CnnJob } from './cnn-job.js';
 import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
 import { CnnPool } from './cnn-pool.js';
 import { EDGE_STEPS, gridCell, type ProtocolResult, runProtocol } from './cnn-protocol.js';
+import { RunsFile } from './cnn-runs-file.js';
 import { type CnnMethod, type CnnSettings, cnnMethods, cnnSettings, percent } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
 
@@ -76,6 +78,8 @@ export async function mcmahanCnnSection(
         `CNN ${job.partition} E=${job.epochs} lr ${job.lr} seed ${job.seed}: round ${round}, ${percent(accuracy)}`,
       );
   });
+  const recorded = flags.resume === undefined ? undefined : new RunsFile(flags.resume, cnnCodeFingerprint());
+  let fromFile = 0;
   const t0 = performance.now();
   let results: ProtocolResult[];
   try {
@@ -83,10 +87,17 @@ export async function mcmahanCnnSection(
       chains.map(({ partition, m }) =>
         runProtocol(m.lrs, m.cap, s.seeds, async (lr, seed, rounds) => {
           const name = `CNN ${partition} ${m.name} lr ${lr} seed ${seed}`;
-          progress(`${name}: up to ${rounds} rounds`);
-          const o = await pool.run(jobOf(s, partition, m, lr, seed, rounds));
+          const job = jobOf(s, partition, m, lr, seed, rounds);
+          let o = recorded?.lookup(job);
+          if (o !== undefined) fromFile++;
+          else {
+            progress(`${name}: up to ${rounds} rounds`);
+            o = await pool.run(job);
+            recorded?.record(job, o);
+          }
           const missed = o.divergedAt !== null ? `diverged at round ${o.divergedAt}` : `not in ${rounds}`;
-          progress(`${name}: ${o.roundsToTarget ?? missed} (${o.seconds.toFixed(0)} s)`);
+          const how = o.seconds === 0 ? `from ${flags.resume}` : `${o.seconds.toFixed(0)} s`;
+          progress(`${name}: ${o.roundsToTarget ?? missed} (${how})`);
           return o;
         }),
       ),
@@ -139,7 +150,7 @@ export async function mcmahanCnnSection(
     table(['data', 'method', 'E', 'B', 'lr', 'rounds (mean)', 'min', 'max', 'FedSGD / FedAvg'], rows),
     `The lr of each method is picked on seed ${first} alone: its grid runs in order, a value not at the target by the best value's rounds so far stops there ("(cut)": it can no longer be chosen; ties keep the earlier value), a best value at an end of the grid extends it past that end (×2 above, ÷2 below) while the new value wins, at most ${EDGE_STEPS} values, and the fewest rounds wins (none reaching the target: the highest accuracy within the cap among the values that did not diverge).${rest.length > 0 ? ` Seed${rest.length > 1 ? 's' : ''} ${rest.join(', ')} then run${rest.length > 1 ? '' : 's'} at the chosen lr only.` : ''} Seed ${first}'s grid:`,
     table(['data', 'method', 'lr', `rounds to ${percent(s.target)}`, 'best accuracy', ''], gridRows),
-    `${runs} runs in ${processes} worker process${processes === 1 ? '' : 'es'}: ${hoursOrMinutes(coreSeconds)} of runs, ${hoursOrMinutes(wall)} wall.`,
+    `${runs} runs in ${processes} worker process${processes === 1 ? '' : 'es'}${fromFile > 0 ? ` (${fromFile} of them recorded in ${flags.resume}, not run again)` : ''}: ${hoursOrMinutes(coreSeconds)} of runs, ${hoursOrMinutes(wall)} wall.`,
     `Full-size CNN training step (batch 10, ${step.backend}): ${(step.ms / 1000).toFixed(3)} s on this machine.`,
   ];
 }

