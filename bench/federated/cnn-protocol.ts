@@ -14,6 +14,31 @@ export interface RunOutcome {
   seconds: number;
 }
 
+/** The accuracies a run measured: the initial model's and one after each round run. */
+export interface RunAccuracies {
+  initialAccuracy: number;
+  accuracies: number[];
+  divergedAt: number | null;
+}
+
+/**
+ * The outcome of a run at `target` within `rounds`, from the accuracies it measured (the rounds
+ * past `rounds`, or past the first at the target, are left out): how a worker reports its run
+ * and how a recorded run answers a later one. `seconds` is the caller's.
+ */
+export function outcomeWithin(r: RunAccuracies, target: number, rounds: number): Omit<RunOutcome, 'seconds'> {
+  const seen = r.accuracies.slice(0, rounds);
+  const reached = seen.findIndex((a) => a >= target);
+  const upTo = reached >= 0 ? seen.slice(0, reached + 1) : seen;
+  return {
+    roundsToTarget: reached >= 0 ? reached + 1 : null,
+    bestAccuracy: Math.max(r.initialAccuracy, ...upTo),
+    divergedAt: reached < 0 && r.divergedAt !== null && r.divergedAt <= rounds ? r.divergedAt : null,
+    accuracies: upTo,
+    initialAccuracy: r.initialAccuracy,
+  };
+}
+
 /** Runs one simulation of a method at `lr` and `seed` for at most `rounds` rounds. */
 export type RunOne = (lr: number, seed: number, rounds: number) => Promise<RunOutcome>;
 

@@ -1,19 +1,15 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { CnnJob } from './cnn-job.js';
-import type { RunOutcome } from './cnn-protocol.js';
+import { outcomeWithin, type RunAccuracies, type RunOutcome } from './cnn-protocol.js';
 
 /** What determines a run's rounds: its job without the target and the round limit. */
 type RunSettings = Omit<CnnJob, 'target' | 'rounds'>;
 
 /** One finished run as the file keeps it (a JSON line). */
-export interface RunRecord {
+export interface RunRecord extends RunAccuracies {
   /** `cnnCodeFingerprint()` of the code that ran it. */
   code: string;
   settings: RunSettings;
-  initialAccuracy: number;
-  /** Test accuracy after each round run. */
-  accuracies: number[];
-  divergedAt: number | null;
   seconds: number;
 }
 
@@ -32,20 +28,11 @@ const keyOf = (code: string, s: RunSettings) =>
  * job's target within the job's rounds, or was recorded for at least that many rounds, or
  * diverged; otherwise (it stopped earlier, at a lower target or a shorter cut) it does not.
  */
-export function outcomeFrom(r: RunRecord, target: number, rounds: number): RunOutcome | undefined {
-  const seen = r.accuracies.slice(0, rounds);
-  const reached = seen.findIndex((a) => a >= target);
-  const covers = reached >= 0 || r.accuracies.length >= rounds || r.divergedAt !== null;
-  if (!covers) return undefined;
-  const upTo = reached >= 0 ? seen.slice(0, reached + 1) : seen;
-  return {
-    roundsToTarget: reached >= 0 ? reached + 1 : null,
-    bestAccuracy: Math.max(r.initialAccuracy, ...upTo),
-    divergedAt: reached < 0 && r.divergedAt !== null && r.divergedAt <= rounds ? r.divergedAt : null,
-    accuracies: upTo,
-    initialAccuracy: r.initialAccuracy,
-    seconds: 0,
-  };
+export function outcomeFrom(r: RunAccuracies, target: number, rounds: number): RunOutcome | undefined {
+  const reached = r.accuracies.slice(0, rounds).some((a) => a >= target);
+  const covers = reached || r.accuracies.length >= rounds || r.divergedAt !== null;
+  // Not run again: no time of its own.
+  return covers ? { ...outcomeWithin(r, target, rounds), seconds: 0 } : undefined;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { type MnistSplit, simulate } from '../../federated/index.js';
 import { cnnDigits } from './cnn-data.js';
 import type { CnnAnswer, CnnCall, CnnJob } from './cnn-job.js';
+import { outcomeWithin } from './cnn-protocol.js';
 
 const send = (a: CnnAnswer) => process.send?.(a);
 
@@ -42,19 +43,16 @@ async function run({ id, job }: CnnCall): Promise<void> {
       },
       { data: dataFor(job), onRound: (x) => send({ id, round: x.round, accuracy: x.accuracy }) },
     );
-    const bestAccuracy = Math.max(r.initialAccuracy, ...r.rounds.map((x) => x.accuracy));
-    send({
-      id,
-      ok: true,
-      outcome: {
-        roundsToTarget: r.roundsToTarget,
-        bestAccuracy,
-        divergedAt: r.divergedAt,
-        initialAccuracy: r.initialAccuracy,
-        accuracies: r.rounds.map((x) => x.accuracy),
-        seconds: (performance.now() - t0) / 1000,
-      },
-    });
+    const measured = {
+      initialAccuracy: r.initialAccuracy,
+      accuracies: r.rounds.map((x) => x.accuracy),
+      divergedAt: r.divergedAt,
+    };
+    const outcome = {
+      ...outcomeWithin(measured, job.target, job.rounds),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    send({ id, ok: true, outcome });
   } catch (err) {
     send({ id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }

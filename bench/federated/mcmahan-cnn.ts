@@ -4,7 +4,7 @@ import { digitsLabel } from './cnn-data.js';
 import type { CnnJob } from './cnn-job.js';
 import { type CnnParams, overlappingRuns, processCount } from './cnn-params.js';
 import { CnnPool } from './cnn-pool.js';
-import { EDGE_STEPS, gridCell, type ProtocolResult, runProtocol } from './cnn-protocol.js';
+import { EDGE_STEPS, gridCell, type ProtocolResult, type RunOutcome, runProtocol } from './cnn-protocol.js';
 import { RunsFile } from './cnn-runs-file.js';
 import { type CnnMethod, type CnnSettings, cnnMethods, cnnSettings, percent } from './cnn-settings.js';
 import { measureCnnStep } from './cnn-step.js';
@@ -88,15 +88,18 @@ export async function mcmahanCnnSection(
         runProtocol(m.lrs, m.cap, s.seeds, async (lr, seed, rounds) => {
           const name = `CNN ${partition} ${m.name} lr ${lr} seed ${seed}`;
           const job = jobOf(s, partition, m, lr, seed, rounds);
-          let o = recorded?.lookup(job);
-          if (o !== undefined) fromFile++;
-          else {
+          const kept = recorded?.lookup(job);
+          let o: RunOutcome;
+          if (kept !== undefined) {
+            o = kept;
+            fromFile++;
+          } else {
             progress(`${name}: up to ${rounds} rounds`);
             o = await pool.run(job);
             recorded?.record(job, o);
           }
           const missed = o.divergedAt !== null ? `diverged at round ${o.divergedAt}` : `not in ${rounds}`;
-          const how = o.seconds === 0 ? `from ${flags.resume}` : `${o.seconds.toFixed(0)} s`;
+          const how = kept !== undefined ? `from ${flags.resume}` : `${o.seconds.toFixed(0)} s`;
           progress(`${name}: ${o.roundsToTarget ?? missed} (${how})`);
           return o;
         }),

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { MnistSplit, Samples } from '../../federated/index.js';
@@ -20,22 +20,33 @@ function dataDir(): string {
   }
 }
 
-/** The first `count` images or labels of one IDX file, checked against its header. */
+/**
+ * The first `count` images or labels of one IDX file, checked against its header; only those
+ * bytes are read (a `--quick` run takes 100 of the 60 000).
+ */
 function readIdx(file: string, images: boolean, count: number): Uint8Array {
-  const bytes = readFileSync(file);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint32(0);
-  const want = images ? IMAGES_MAGIC : LABELS_MAGIC;
-  if (magic !== want)
-    throw new Error(`${file}: not an IDX ${images ? 'image' : 'label'} file (magic 0x${magic.toString(16)})`);
-  const items = view.getUint32(4);
-  if (images && (view.getUint32(8) !== SIDE || view.getUint32(12) !== SIDE))
-    throw new Error(`${file}: images are not ${SIDE}×${SIDE}`);
-  if (count > items) throw new Error(`${file}: ${items} items, ${count} asked for`);
-  const header = images ? 16 : 8;
-  const size = images ? PIXELS : 1;
-  if (bytes.byteLength < header + items * size) throw new Error(`${file}: truncated`);
-  return bytes.subarray(header, header + count * size);
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(images ? 16 : 8);
+    readSync(fd, head, 0, head.length, 0);
+    const magic = head.readUInt32BE(0);
+    const want = images ? IMAGES_MAGIC : LABELS_MAGIC;
+    if (magic !== want)
+      throw new Error(
+        `${file}: not an IDX ${images ? 'image' : 'label'} file (magic 0x${magic.toString(16)})`,
+      );
+    const items = head.readUInt32BE(4);
+    if (images && (head.readUInt32BE(8) !== SIDE || head.readUInt32BE(12) !== SIDE))
+      throw new Error(`${file}: images are not ${SIDE}×${SIDE}`);
+    if (count > items) throw new Error(`${file}: ${items} items, ${count} asked for`);
+    const size = images ? PIXELS : 1;
+    if (fstatSync(fd).size < head.length + items * size) throw new Error(`${file}: truncated`);
+    const body = new Uint8Array(count * size);
+    readSync(fd, body, 0, body.length, head.length);
+    return body;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function samples(dir: string, prefix: string, count: number): Samples {
