@@ -25,9 +25,16 @@ const isSocketReset = (err: unknown) => {
 };
 
 /**
+ * Tries of one request whose connection was reset before any answer. The pool may hold
+ * several kept-alive sockets that a proxy or the hub closed at once, and each is found dead
+ * only by writing to it; past these tries the hub itself is resetting connections.
+ */
+const RESET_TRIES = 4;
+
+/**
  * One POST within `deadlineMs`. Inference is a pure function of its inputs, so a request
  * that died on a reset connection before any answer (a kept-alive socket the hub or a proxy
- * closed) is sent once more on a fresh one while the deadline allows.
+ * closed) is sent again while the deadline allows, at most `RESET_TRIES` times in all.
  */
 async function post(
   doFetch: (url: string | URL, init: RequestInit) => Promise<Response>,
@@ -47,7 +54,7 @@ async function post(
       });
       return { res, text: await res.text() };
     } catch (err) {
-      if (attempt < 2 && !deadline.aborted && isSocketReset(err)) continue;
+      if (attempt < RESET_TRIES && !deadline.aborted && isSocketReset(err)) continue;
       const e = err as Error & { cause?: { message?: string } };
       const why = deadline.aborted ? `no answer within ${deadlineMs} ms` : (e.cause?.message ?? e.message);
       throw new OutpostError('INFER_CLOUD_UNAVAILABLE', `hub ${url.origin}: ${why}`, { cause: err });
