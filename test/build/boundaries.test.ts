@@ -1,20 +1,20 @@
 /**
  * The import rules of docs/architecture.md are enforced by the compiler. Each case copies the
  * repository's real tsconfig files into a temporary tree with tiny sources, adds one import,
- * and runs `tsc -b` on it, so the proof is about our configuration, not about a fixture's.
+ * and builds it with TypeScript's solution builder (what `tsc -b` runs), so the proof is about
+ * our configuration, not about a fixture's. The builds run in this process and share the
+ * parsed declaration files of node_modules (the standard library and @types/node), which no
+ * case changes; each case's own sources are read afresh.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import ts from 'typescript';
 import { repoRoot } from '../helpers/paths.js';
 
-const run = promisify(execFile);
 const root = repoRoot;
-const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
 const sources: Record<string, string> = {
   'shared/index.ts': 'export const protocolVersion = 1;\n',
@@ -27,6 +27,54 @@ const sources: Record<string, string> = {
   'federated/index.ts':
     "import { protocolVersion } from '../shared/index.js';\nexport const learningVersion = protocolVersion;\n",
 };
+
+/** Declaration files under node_modules, parsed once for every build of this file. */
+const parsedDeclarations = new Map<string, ts.SourceFile>();
+
+const createProgram: ts.CreateProgram<ts.EmitAndSemanticDiagnosticsBuilderProgram> = (
+  rootNames,
+  options,
+  host,
+  oldProgram,
+  configDiagnostics,
+  references,
+) => {
+  if (host) {
+    const read = host.getSourceFile.bind(host);
+    host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
+      if (!fileName.includes('/node_modules/')) return read(fileName, languageVersion, onError, shouldCreate);
+      const key = `${fileName}\0${JSON.stringify(languageVersion)}`;
+      const cached = parsedDeclarations.get(key);
+      if (cached) return cached;
+      const parsed = read(fileName, languageVersion, onError, shouldCreate);
+      if (parsed) parsedDeclarations.set(key, parsed);
+      return parsed;
+    };
+  }
+  return ts.createEmitAndSemanticDiagnosticsBuilderProgram(
+    rootNames,
+    options,
+    host,
+    oldProgram,
+    configDiagnostics,
+    references,
+  );
+};
+
+/** `tsc -b project` in `dir`: whether it succeeded, and its diagnostics as tsc prints them. */
+function build(dir: string, project: string): { code: number; output: string } {
+  const messages: string[] = [];
+  const formatHost: ts.FormatDiagnosticsHost = {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => dir,
+    getNewLine: () => '\n',
+  };
+  const report = (d: ts.Diagnostic) => messages.push(ts.formatDiagnostic(d, formatHost));
+  const system: ts.System = { ...ts.sys, getCurrentDirectory: () => dir };
+  const host = ts.createSolutionBuilderHost(system, createProgram, report, report);
+  const status = ts.createSolutionBuilder(host, [join(dir, project)], {}).build();
+  return { code: status === ts.ExitStatus.Success ? 0 : 1, output: messages.join('') };
+}
 
 /** Builds `project` in a fresh copy with `extra` files added; returns tsc's exit code and output. */
 async function buildWith(
@@ -43,13 +91,7 @@ async function buildWith(
     }
     for (const [file, text] of Object.entries({ ...sources, ...extra }))
       await writeFile(join(dir, file), text);
-    try {
-      const { stdout, stderr } = await run(process.execPath, [tsc, '-b', project], { cwd: dir });
-      return { code: 0, output: stdout + stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, output: e.stdout + e.stderr };
-    }
+    return build(dir, project);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
