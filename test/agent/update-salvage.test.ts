@@ -177,10 +177,16 @@ describe('agent update: a restore carries what the reverted release queued', () 
       });
       child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
     });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const exited = new Promise<string>((resolve) =>
+      child.on('exit', (code, signal) => resolve(`${code} ${signal}`)),
+    );
     child.kill('SIGKILL');
-    await exited;
-    assert.ok(existsSync(`${db}-wal`) && statSync(`${db}-wal`).size > 0, 'the writes are in the WAL');
+    const how = await exited;
+    const wal = existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 'no file';
+    assert.ok(
+      typeof wal === 'number' && wal > 0,
+      `the writes are in the WAL (WAL: ${wal}; the release ended: ${how})`,
+    );
 
     const report = backup.restoreIfMigrated();
     assert.deepEqual(report, { carried: 3, removed: 0, notCarried: [] });
