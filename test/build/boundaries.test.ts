@@ -31,14 +31,9 @@ const sources: Record<string, string> = {
 /** Declaration files under node_modules, parsed once for every build of this file. */
 const parsedDeclarations = new Map<string, ts.SourceFile>();
 
-const createProgram: ts.CreateProgram<ts.EmitAndSemanticDiagnosticsBuilderProgram> = (
-  rootNames,
-  options,
-  host,
-  oldProgram,
-  configDiagnostics,
-  references,
-) => {
+/** The program every build creates, its compiler host reading node_modules' files through the cache. */
+function createProgram(...args: Parameters<ts.CreateProgram<ts.EmitAndSemanticDiagnosticsBuilderProgram>>) {
+  const host = args[2];
   if (host) {
     const read = host.getSourceFile.bind(host);
     host.getSourceFile = (fileName, languageVersion, onError, shouldCreate) => {
@@ -51,15 +46,8 @@ const createProgram: ts.CreateProgram<ts.EmitAndSemanticDiagnosticsBuilderProgra
       return parsed;
     };
   }
-  return ts.createEmitAndSemanticDiagnosticsBuilderProgram(
-    rootNames,
-    options,
-    host,
-    oldProgram,
-    configDiagnostics,
-    references,
-  );
-};
+  return ts.createEmitAndSemanticDiagnosticsBuilderProgram(...args);
+}
 
 /** `tsc -b project` in `dir`: whether it succeeded, and its diagnostics as tsc prints them. */
 function build(dir: string, project: string): { code: number; output: string } {
