@@ -29,10 +29,10 @@ const keyOf = (code: string, s: RunSettings) =>
  * diverged; otherwise (it stopped earlier, at a lower target or a shorter cut) it does not.
  */
 export function outcomeFrom(r: RunAccuracies, target: number, rounds: number): RunOutcome | undefined {
-  const reached = r.accuracies.slice(0, rounds).some((a) => a >= target);
-  const covers = reached || r.accuracies.length >= rounds || r.divergedAt !== null;
+  const outcome = outcomeWithin(r, target, rounds);
+  const covers = outcome.roundsToTarget !== null || r.accuracies.length >= rounds || r.divergedAt !== null;
   // Not run again: no time of its own.
-  return covers ? { ...outcomeWithin(r, target, rounds), seconds: 0 } : undefined;
+  return covers ? { ...outcome, seconds: 0 } : undefined;
 }
 
 /**
